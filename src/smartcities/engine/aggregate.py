@@ -1,0 +1,128 @@
+"""Aggregate children into their parents, level by level, with weights rescaled within each parent.
+
+Aggregators take the children's scores `Y (runs, units, children)` and a weight matrix `W` of shape
+`(children, parents)` or `(runs, children, parents)` whose columns sum to 1, and return
+`(runs, units, parents)`. Missing children are skipped and the remaining weights renormalised.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import InputError, one_of
+from .context import Context
+from .registry import methods, register
+
+
+def _weighted(Y: np.ndarray, W: np.ndarray, f, f_inv) -> np.ndarray:
+    present = ~np.isnan(Y)
+    with np.errstate(all="ignore"):
+        num = np.where(present, f(Y), 0.0) @ W
+        den = present.astype(float) @ W
+        return np.where(den > 0, f_inv(num / den), np.nan)
+
+
+@register("aggregator", "arithmetic")
+def arithmetic(Y: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """Weighted arithmetic mean: fully compensatory."""
+    return _weighted(Y, W, lambda y: y, lambda m: m)
+
+
+@register("aggregator", "geometric")
+def geometric(Y: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """Weighted geometric mean: partly compensatory, rewards balance. Needs positive values."""
+    if np.any(Y <= 0):
+        raise InputError.single("spec", "aggregate: the geometric mean needs positive values; normalise to a "
+                                "positive range such as minmax with range [1, 100]")
+    return _weighted(Y, W, np.log, np.exp)
+
+
+@register("aggregator", "harmonic")
+def harmonic(Y: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """Weighted harmonic mean: the least compensatory of the means. Needs non-zero values."""
+    if np.any(Y == 0):
+        raise InputError.single("spec", "aggregate: the harmonic mean needs non-zero values")
+    return _weighted(Y, W, lambda y: 1 / y, lambda m: 1 / m)
+
+
+@register("aggregator", "generalised")
+def generalised(Y: np.ndarray, W: np.ndarray, *, p: float = 2.0) -> np.ndarray:
+    """Weighted power mean of order p (p=1 arithmetic, p→0 geometric, p=−1 harmonic)."""
+    if p == 0:
+        raise InputError.single("spec", "aggregate: p = 0 is the geometric mean; use method: geometric", column="p")
+    if p < 0 and np.any(Y <= 0):
+        raise InputError.single("spec", "aggregate: a generalised mean with negative p needs positive values")
+    return _weighted(Y, W, lambda y: y**p, lambda m: m ** (1 / p))
+
+
+@register("aggregator", "copeland")
+def copeland(Y: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """Copeland score: pairwise wins minus losses, a pair won when the weights of the children in which a unit
+    beats the other (ties count half) exceed one half. Non-compensatory. O(units²) per parent."""
+    runs, units, _ = Y.shape
+    W3 = np.broadcast_to(W, (runs,) + W.shape[-2:])
+    out = np.empty((runs, units, W3.shape[-1]))
+    for r in range(runs):
+        for p in range(W3.shape[-1]):
+            w = W3[r, :, p]
+            kids = np.flatnonzero(w > 0)
+            y, wk = Y[r][:, kids], w[kids] / w[kids].sum()
+            a, b = y[:, None, :], y[None, :, :]
+            orm = ((a > b) * wk).sum(-1) + ((a == b) * wk).sum(-1) / 2
+            vote = np.sign(orm - 0.5)
+            np.fill_diagonal(vote, 0)
+            out[r, :, p] = vote.sum(axis=1)
+    return out
+
+
+def aggregate_levels(X: np.ndarray, matrices, methods_by_level: list[str], *, min_share: float = 0.0,
+                     p: float = 2.0) -> np.ndarray:
+    """Scores of every node `(runs, units, nodes)`: the normalised leaves followed by each level's aggregates.
+
+    `matrices` are the per-level weight matrices (possibly with a run axis); a parent whose share of present
+    children is below `min_share` is missing.
+    """
+    agg = methods("aggregator")
+    columns = [X]
+    Y = X
+    for W, name in zip(matrices, methods_by_level):
+        fn = agg[name]
+        Y_next = fn(Y, W, p=p) if name == "generalised" else fn(Y, W)
+        if min_share > 0:
+            links = (W > 0).astype(float)
+            share = (~np.isnan(Y)).astype(float) @ links / links.sum(axis=-2, keepdims=True)
+            Y_next = np.where(share >= min_share - 1e-12, Y_next, np.nan)
+        columns.append(Y_next)
+        Y = Y_next
+    return np.concatenate(columns, axis=2)
+
+
+def node_weights(ctx: Context, weights: str | dict) -> np.ndarray:
+    """The weight of every node (in compiled order) for a weight choice: `framework`, `equal`, the name of an
+    alternative set, or a mapping node → weight overriding the framework's."""
+    c = ctx.compiled
+    if isinstance(weights, dict):
+        return np.array([float(weights.get(n, w)) for n, w in zip(c.nodes, c.weights)])
+    if weights == "framework":
+        return c.weights.copy()
+    if weights == "equal":
+        return np.ones_like(c.weights)
+    sets = ctx.framework.weight_sets
+    if weights not in sets:
+        raise InputError.single("spec", "aggregate: weights " + one_of(weights, ["framework", "equal", *sets]),
+                                column="weights")
+    return node_weights(ctx, sets[weights])
+
+
+def aggregate(X: np.ndarray, ctx: Context, *, method: str = "arithmetic", by_level: dict | None = None,
+              weights: str | dict = "framework", min_share: float = 0.0, p: float = 2.0) -> np.ndarray:
+    """Scores of every node. `method` applies at every level unless `by_level` names another for a level
+    (`{3: geometric}`: level 3 = the parents of level-2 nodes)."""
+    known = methods("aggregator")
+    levels = range(2, ctx.compiled.levels.max() + 1)
+    chosen = [str((by_level or {}).get(lev, method)) for lev in levels]
+    for name in chosen:
+        if name not in known:
+            raise InputError.single("spec", "aggregate: method " + one_of(name, list(known)), column="method")
+    matrices = ctx.compiled.matrices_for(node_weights(ctx, weights))
+    return aggregate_levels(X, matrices, chosen, min_share=min_share, p=p)

@@ -1,0 +1,47 @@
+"""Ranks (1 = best, ties share the lowest rank), grades 1–5 and letter ratings within peer groups."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.stats import rankdata
+
+from .registry import register
+
+LETTERS = ("AAA", "AA", "A", "BBB", "BB", "B", "CCC", "CC", "C", "D")
+
+
+def ranks(scores: np.ndarray) -> np.ndarray:
+    """Rank of each unit per node along axis 1: 1 for the highest score, ties sharing the lowest rank, NaN
+    for missing scores."""
+    return rankdata(-scores, method="min", axis=1, nan_policy="omit")
+
+
+@register("grade", "quantile")
+def quantile_grades(scores: np.ndarray, *, n: int = 5) -> np.ndarray:
+    """Grade 1 (top) to n by equal-sized quantile bands of the score along axis 1."""
+    r = rankdata(-scores, method="min", axis=1, nan_policy="omit")
+    count = np.sum(~np.isnan(scores), axis=1, keepdims=True)
+    with np.errstate(all="ignore"):
+        g = np.floor((r - 1) / count * n) + 1
+    return np.where(np.isnan(scores), np.nan, g)
+
+
+@register("grade", "cutoffs")
+def cutoff_grades(scores: np.ndarray, *, cutoffs: tuple[float, ...] = (80, 60, 40, 20)) -> np.ndarray:
+    """Grade 1 for scores at or above the first cut-off, 2 for the next band, …, len(cutoffs)+1 below all."""
+    cuts = np.sort(np.asarray(cutoffs, dtype=float))[::-1]
+    g = 1 + np.sum(scores[..., None] < cuts, axis=-1).astype(float)
+    return np.where(np.isnan(scores), np.nan, g)
+
+
+def letter_ratings(score: np.ndarray, peer_group: np.ndarray) -> np.ndarray:
+    """IMD-style letters: within each peer group, units are split into ten equal bands AAA … D by rank."""
+    out = np.full(score.shape, None, dtype=object)
+    for label in np.unique(peer_group.astype(str)):
+        members = (peer_group.astype(str) == label) & ~np.isnan(score)
+        if not members.any():
+            continue
+        r = rankdata(-score[members], method="min")
+        band = np.floor((r - 1) / members.sum() * len(LETTERS)).astype(int)
+        out[members] = [LETTERS[b] for b in band]
+    return out

@@ -1,0 +1,59 @@
+"""Impute missing values: by the indicator's mean or median, overall or within a unit group."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import InputError
+from .context import Context
+from .registry import register
+
+
+def _fill(X: np.ndarray, stat) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            fill = stat(X, axis=1, keepdims=True)
+    return np.where(np.isnan(X), fill, X)
+
+
+def _by_group(X: np.ndarray, ctx: Context, group: str, stat) -> np.ndarray:
+    if group not in ctx.groups:
+        raise InputError.single("spec", f"impute: unknown group {group!r} (have: {', '.join(ctx.groups) or 'none'})",
+                                column="group")
+    labels = ctx.groups[group]
+    out = X.copy()
+    for label in np.unique(labels.astype(str)):
+        members = labels.astype(str) == label
+        out[:, members, :] = _fill(X[:, members, :], stat)
+    return out
+
+
+@register("impute", "none")
+def none(X: np.ndarray, ctx: Context) -> np.ndarray:
+    """Leave missing values missing (aggregation then skips them)."""
+    return X
+
+
+@register("impute", "mean")
+def mean(X: np.ndarray, ctx: Context) -> np.ndarray:
+    """Each missing value becomes the mean of the indicator over all units."""
+    return _fill(X, np.nanmean)
+
+
+@register("impute", "median")
+def median(X: np.ndarray, ctx: Context) -> np.ndarray:
+    return _fill(X, np.nanmedian)
+
+
+@register("impute", "group-mean")
+def group_mean(X: np.ndarray, ctx: Context, *, group: str) -> np.ndarray:
+    """Each missing value becomes the indicator's mean within the unit's group (COINr's i_mean_grp)."""
+    return _by_group(X, ctx, group, np.nanmean)
+
+
+@register("impute", "group-median")
+def group_median(X: np.ndarray, ctx: Context, *, group: str) -> np.ndarray:
+    return _by_group(X, ctx, group, np.nanmedian)

@@ -1,0 +1,119 @@
+"""Normalise indicators onto a common scale, after flipping direction −1 indicators so higher is better.
+
+Every method works along the units axis of `(runs, units, indicators)`, ignoring missing values.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from scipy.stats import rankdata
+
+from ..errors import InputError
+from .context import Context
+from .registry import register
+
+
+def _oriented(X: np.ndarray, ctx: Context) -> np.ndarray:
+    return X * ctx.compiled.direction
+
+
+def _nan_stats(fn, X):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return fn(X, axis=1, keepdims=True)
+
+
+@register("normalise", "minmax")
+def minmax(X: np.ndarray, ctx: Context, *, range: tuple[float, float] = (0.0, 100.0)) -> np.ndarray:
+    """(x − min) / (max − min), scaled to `range`."""
+    lo, hi = float(range[0]), float(range[1])
+    Y = _oriented(X, ctx)
+    mn, mx = _nan_stats(np.nanmin, Y), _nan_stats(np.nanmax, Y)
+    with np.errstate(all="ignore"):
+        return (Y - mn) / (mx - mn) * (hi - lo) + lo
+
+
+@register("normalise", "zscore")
+def zscore(X: np.ndarray, ctx: Context, *, mean: float = 0.0, sd: float = 1.0) -> np.ndarray:
+    """Standard scores with the n−1 standard deviation, rescaled to the given mean and sd."""
+    Y = _oriented(X, ctx)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return (Y - np.nanmean(Y, axis=1, keepdims=True)) / np.nanstd(Y, axis=1, ddof=1, keepdims=True) * sd + mean
+
+
+@register("normalise", "rank")
+def rank(X: np.ndarray, ctx: Context) -> np.ndarray:
+    """Rank of each unit (1 = lowest value; ties share the lowest rank), so higher is better."""
+    return rankdata(_oriented(X, ctx), method="min", axis=1, nan_policy="omit")
+
+
+@register("normalise", "percentile")
+def percentile(X: np.ndarray, ctx: Context) -> np.ndarray:
+    """Percentile rank in [0, 1]: share of other units with a lower value (ties averaged)."""
+    Y = _oriented(X, ctx)
+    r = rankdata(Y, method="average", axis=1, nan_policy="omit")
+    n = np.sum(~np.isnan(Y), axis=1, keepdims=True)
+    with np.errstate(all="ignore"):
+        return (r - 1) / (n - 1)
+
+
+@register("normalise", "borda")
+def borda(X: np.ndarray, ctx: Context) -> np.ndarray:
+    """Borda score: the number of units each unit beats (rank − 1, ties at the lowest rank)."""
+    return rank(X, ctx) - 1
+
+
+@register("normalise", "goalposts")
+def goalposts(X: np.ndarray, ctx: Context, *, scale: float = 100.0, truncate: bool = True) -> np.ndarray:
+    """Distance between the framework's goalposts (lower, upper), times `scale`; truncated to [0, scale].
+
+    For a direction −1 indicator the lower goalpost is the good end, as in COINr's n_goalposts.
+    """
+    posts = []
+    for ind in ctx.indicators:
+        node = ctx.framework.by_id[ind]
+        if node.goalposts is None:
+            raise InputError.single(ctx.framework.source, f"indicator {ind!r} has no goalposts; goalposts "
+                                    "normalisation needs goalposts: [lower, upper] on every indicator")
+        posts.append(node.goalposts)
+    lo, hi = np.array(posts, dtype=float).T
+    d = ctx.compiled.direction
+    Y = np.where(d > 0, (X - lo) / (hi - lo), (hi - X) / (hi - lo))
+    if truncate:
+        Y = np.clip(Y, 0, 1)
+    return Y * scale
+
+
+@register("normalise", "distance-to-max")
+def distance_to_max(X: np.ndarray, ctx: Context, *, scale: float = 100.0) -> np.ndarray:
+    """Share of the best value's distance from the worst: 1 − (max − x)/(max − min), times `scale`."""
+    Y = _oriented(X, ctx)
+    mn, mx = _nan_stats(np.nanmin, Y), _nan_stats(np.nanmax, Y)
+    with np.errstate(all="ignore"):
+        return (1 - (mx - Y) / (mx - mn)) * scale
+
+
+@register("normalise", "distance-to-target")
+def distance_to_target(X: np.ndarray, ctx: Context, *, scale: float = 100.0, cap: bool = True) -> np.ndarray:
+    """Progress from the worst value to the indicator's target, capped at the target (COINr's n_dist2targ).
+
+    Direction +1: (x − min)/(target − min); direction −1: (max − x)/(max − target).
+    """
+    targets = []
+    for ind in ctx.indicators:
+        t = ctx.framework.by_id[ind].target
+        if t is None:
+            raise InputError.single(ctx.framework.source, f"indicator {ind!r} has no target; distance-to-target "
+                                    "needs a target on every indicator")
+        targets.append(t)
+    t = np.array(targets, dtype=float)
+    d = ctx.compiled.direction
+    mn, mx = _nan_stats(np.nanmin, X), _nan_stats(np.nanmax, X)
+    with np.errstate(all="ignore"):
+        Y = np.where(d > 0, (X - mn) / (t - mn), (mx - X) / (mx - t))
+    if cap:
+        Y = np.minimum(Y, 1)
+    return Y * scale

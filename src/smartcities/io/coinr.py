@@ -1,0 +1,102 @@
+"""COINr's iData (wide, one row per unit) and iMeta (one row per variable) read as they are."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError, Problem
+from ..model.framework import Framework, Node
+from .tables import Field, Schema, read_table
+
+IMETA = Schema(
+    fields=(
+        Field("Level", "float"), Field("iCode", "text", nullable=False), Field("iName", "text", required=False),
+        Field("Direction", "float"), Field("Weight", "float"), Field("Unit", "text", required=False),
+        Field("Target", "float", required=False), Field("Denominator", "text", required=False),
+        Field("Parent", "text"),
+        Field("Type", "enum", ("Indicator", "Aggregate", "Group", "Denominator", "Other"), nullable=False),
+        Field("goalpost_lower", "float", required=False), Field("goalpost_upper", "float", required=False),
+    ),
+    unique=("iCode",),
+)
+_RESERVED = ("uCode", "uName", "Time")
+
+
+@dataclass(frozen=True)
+class CoinrTables:
+    """What a COINr pair holds, ready for a build."""
+
+    framework: Framework
+    units: tuple[str, ...]
+    unit_names: tuple[str, ...]
+    values: np.ndarray  # (units, indicators) in framework leaf order
+    groups: dict[str, np.ndarray]
+    denominators: dict[str, np.ndarray]
+
+
+def framework_from_imeta(path: str | Path) -> tuple[Framework, list[str], list[str]]:
+    """The framework of an iMeta file, plus its group and denominator codes."""
+    meta = read_table(path, IMETA)
+    name = str(path)
+    nodes, groups, denoms, problems = [], [], [], []
+    for row in meta.to_dict("records"):
+        kind = row["Type"]
+        if kind == "Group":
+            groups.append(row["iCode"])
+            continue
+        if kind in ("Denominator", "Other"):
+            if kind == "Denominator":
+                denoms.append(row["iCode"])
+            continue
+        for col in ("Direction", "Weight") if kind == "Indicator" else ("Weight",):
+            if np.isnan(row[col]):
+                problems.append(Problem(name, f"empty, expected a number for {kind.lower()} {row['iCode']!r}",
+                                        row["_line"], col))
+        direction = row["Direction"]
+        lower, upper = row.get("goalpost_lower", np.nan), row.get("goalpost_upper", np.nan)
+        target = row.get("Target", np.nan)
+        nodes.append(Node(
+            id=row["iCode"], name=row.get("iName") or row["iCode"], parent=row["Parent"] or None,
+            weight=1.0 if np.isnan(row["Weight"]) else float(row["Weight"]),
+            direction=1 if np.isnan(direction) else int(direction),
+            unit=row.get("Unit"), target=None if np.isnan(target) else float(target),
+            goalposts=None if np.isnan(lower) or np.isnan(upper) else (float(lower), float(upper)),
+            denominator=row.get("Denominator") or None, line=int(row["_line"])))
+    if problems:
+        raise InputError(problems)
+    framework = Framework.from_nodes(nodes, name)
+    levels = dict(zip(meta.iCode, meta.Level))
+    for n in nodes:
+        declared = levels.get(n.id)
+        if declared is not None and not np.isnan(declared) and int(declared) != framework.level[n.id]:
+            problems.append(Problem(name, f"{n.id!r} is declared at level {int(declared)} but its place in the "
+                                          f"tree puts it at level {framework.level[n.id]}", n.line, "Level"))
+    if problems:
+        raise InputError(problems)
+    return framework, groups, denoms
+
+
+def read_coinr(idata: str | Path, imeta: str | Path) -> CoinrTables:
+    framework, group_codes, denom_codes = framework_from_imeta(imeta)
+    leaves = framework.leaves()
+    schema = Schema(
+        fields=(Field("uCode", "text", nullable=False), Field("uName", "text", required=False),
+                Field("Time", "float", required=False),
+                *(Field(g, "text", required=False) for g in group_codes),
+                *(Field(d, "float", required=False) for d in denom_codes),
+                *(Field(i, "float") for i in leaves)),
+        extra="forbid",
+        unique=("uCode",),
+    )
+    data = read_table(idata, schema)
+    return CoinrTables(
+        framework=framework,
+        units=tuple(data.uCode),
+        unit_names=tuple(data.uName) if "uName" in data else tuple(data.uCode),
+        values=data[leaves].to_numpy(dtype=float),
+        groups={g: data[g].to_numpy(dtype=object) for g in group_codes if g in data},
+        denominators={d: data[d].to_numpy(dtype=float) for d in denom_codes if d in data},
+    )
