@@ -1,0 +1,246 @@
+"""Reading the three city-level input tables: the coded inventory, the cities table and the long indicator table.
+
+Each reader goes through `read_table`, so every problem names the file, the line, the column, the bad value and
+what was expected; all problems in a file are reported together and nothing is returned half-checked.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import InputError, Problem, did_you_mean, one_of
+from ..model.codebook import COLUMNS
+from .tables import _MISSING, Field, Schema, read_rows, read_table
+
+REGIONS = ("Europe", "Asia", "North America", "Latin America", "Middle East & Africa", "Oceania")
+_ISO2 = re.compile(r"^[A-Z]{2}$")
+_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+_DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
+
+
+def slug(name: str) -> str:
+    """A city's id: lowercase ASCII, accents stripped, every run of spaces or punctuation one '-'.
+
+    >>> slug("São Paulo"), slug("New York"), slug("  St. John's ")
+    ('sao-paulo', 'new-york', 'st-john-s')
+    """
+    ascii_text = unicodedata.normalize("NFKD", str(name)).encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+
+
+# --- inventory -------------------------------------------------------------------------------------------------
+
+def _inventory_field(column) -> Field:
+    # An enum or list whose allowed values include a word `read_table` takes for "missing" (energy_environment
+    # and technologies both allow `none`) is read as text and checked here, so `none` stays a value.
+    if column.kind in ("enum", "list") and any(v.lower() in _MISSING for v in column.values):
+        return Field(column.name, "text", required=column.required, nullable=True)
+    nullable = not column.required or column.kind == "int"
+    return Field(column.name, column.kind, column.values, required=column.required, nullable=nullable)
+
+
+INVENTORY_SCHEMA = Schema(fields=tuple(_inventory_field(c) for c in COLUMNS), unique=("id",))
+_SELF_CHECKED = tuple(c for c in COLUMNS if INVENTORY_SCHEMA.field(c.name).kind != c.kind)
+
+
+def read_inventory(path: str | Path) -> pd.DataFrame:
+    """The coded inventory at `path`, checked against the codebook, with a `city_id` slug column added.
+
+    Coded columns are typed: enums as strings, `technologies` as a tuple of values, booleans as booleans.
+    Raises InputError listing every problem (missing or unknown columns, values outside the codebook, duplicate
+    ids, empty cells in required columns), each with its file, line and column.
+    """
+    name = str(path)
+    problems: list[Problem] = []
+    frame = None
+    try:
+        frame = read_table(path, INVENTORY_SCHEMA)
+    except InputError as err:
+        problems = list(err.problems)
+        if any(p.line in (None, 1) for p in problems):  # the file or its header is wrong: cells are moot
+            raise
+    header, rows = read_rows(path)
+    problems += _check_none_valued(name, header, rows)
+    if problems:
+        raise InputError(sorted(problems, key=lambda p: (p.line or 0, _column_order(p.column))))
+    assert frame is not None
+    for column in _SELF_CHECKED:
+        if column.name not in frame:
+            continue
+        if column.kind == "list":
+            frame[column.name] = [_split(v) or ("none",) for v in frame[column.name]]
+        else:
+            frame[column.name] = [v if v else "none" for v in frame[column.name]]
+    frame.insert(frame.columns.get_loc("city") + 1, "city_id", [slug(c) for c in frame["city"]])
+    frame.attrs["source"] = name
+    return frame
+
+
+def _split(cell) -> tuple[str, ...]:
+    if cell is None or (isinstance(cell, float) and math.isnan(cell)):
+        return ()
+    return tuple(item.strip() for item in str(cell).split(";") if item.strip())
+
+
+def _column_order(column: str | None) -> int:
+    names = [c.name for c in COLUMNS]
+    return names.index(column) if column in names else len(names)
+
+
+def _check_none_valued(name: str, header: list[str], rows) -> list[Problem]:
+    """Problems in the columns read as text because `none` is one of their values."""
+    problems = []
+    for column in _SELF_CHECKED:
+        if column.name not in header:
+            continue
+        j = header.index(column.name)
+        for line, row in rows:
+            if len(row) != len(header):
+                continue
+            cell = row[j].strip()
+            if not cell:
+                if column.required:
+                    problems.append(Problem(name, f"empty, expected {_expected(column)}", line, column.name))
+                continue
+            values = _split(cell) if column.kind == "list" else (cell,)
+            bad = [v for v in values if v not in column.values]
+            if bad:
+                problems.append(Problem(name, one_of(bad[0], column.values), line, column.name))
+    return problems
+
+
+def _expected(column) -> str:
+    if column.kind == "list":
+        return "';'-separated values from " + ", ".join(column.values)
+    return "one of " + ", ".join(column.values)
+
+
+# --- cities ----------------------------------------------------------------------------------------------------
+
+CITIES_SCHEMA = Schema(
+    fields=(
+        Field("city", "text", nullable=False),
+        Field("name", "text", nullable=False),
+        Field("country", "text", nullable=False),
+        Field("region", "enum", REGIONS, nullable=False),
+        Field("lat", "float", nullable=False),
+        Field("lon", "float", nullable=False),
+        Field("population", "float", nullable=False),
+    ),
+    extra="text",
+    unique=("city",),
+)
+_RANGES = {"lat": (-90.0, 90.0, "between -90 and 90"), "lon": (-180.0, 180.0, "between -180 and 180")}
+
+
+def read_cities(path: str | Path) -> pd.DataFrame:
+    """The cities table at `path`: one row per city, `city` a unique slug id.
+
+    Columns beyond the contract's (`city, name, country, region, lat, lon, population`) are kept as peer-group or
+    denominator columns: a column whose every non-empty cell is a number becomes float, any other stays text.
+    """
+    name = str(path)
+    frame = read_table(path, CITIES_SCHEMA)
+    problems: list[Problem] = []
+    for line, city, country, lat, lon, pop in zip(frame._line, frame.city, frame.country, frame.lat, frame.lon,
+                                                   frame.population):
+        if slug(city) != city:
+            problems.append(Problem(name, f"{city!r} is not a slug id (lowercase letters, digits and '-'); "
+                                          f"write {slug(city)!r}", line, "city"))
+        if not _ISO2.match(country):
+            problems.append(Problem(name, f"{country!r} is not an ISO 3166-1 alpha-2 code (two capital letters, "
+                                          "e.g. KR, US, GB)", line, "country"))
+        for column, value in (("lat", lat), ("lon", lon)):
+            low, high, words = _RANGES[column]
+            if not low <= value <= high:
+                problems.append(Problem(name, f"{value:g} is out of range, expected a number {words}", line, column))
+        if not pop > 0:
+            problems.append(Problem(name, f"{pop:g} is out of range, expected a number of residents above 0",
+                                    line, "population"))
+    contract = {f.name for f in CITIES_SCHEMA.fields}
+    for column in [c for c in frame.columns if c not in contract and c != "_line"]:
+        cells = [v for v in frame[column] if v is not None]
+        commas = [(line, v) for line, v in zip(frame._line, frame[column]) if v is not None and _DECIMAL_COMMA.match(v)]
+        if cells and all(_NUMBER.match(v) or _DECIMAL_COMMA.match(v) for v in cells):
+            for line, v in commas:
+                problems.append(Problem(name, f"{v!r} uses a decimal comma; write {v.replace(',', '.')} "
+                                              "(a point as decimal mark)", line, column))
+            if not commas:
+                frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
+    if problems:
+        raise InputError(sorted(problems, key=lambda p: p.line or 0))
+    frame.attrs["source"] = name
+    return frame
+
+
+# --- indicators ------------------------------------------------------------------------------------------------
+
+INDICATORS_SCHEMA = Schema(
+    fields=(
+        Field("city", "text", nullable=False),
+        Field("indicator", "text", nullable=False),
+        Field("value", "float"),
+        Field("year", "int", required=False),
+        Field("source", "text", required=False),
+        Field("note", "text", required=False),
+    ),
+)
+
+
+def read_indicators(path: str | Path) -> pd.DataFrame:
+    """The long indicator table at `path`: one value per (city, indicator[, year]); empty `value` is missing.
+
+    Decimal commas, non-numbers and a repeated (city, indicator, year) are errors, each with its line.
+    """
+    name = str(path)
+    frame = read_table(path, INDICATORS_SCHEMA)
+    years = frame["year"] if "year" in frame else pd.Series([None] * len(frame), dtype="Int64")
+    first: dict[tuple, int] = {}
+    problems: list[Problem] = []
+    for line, city, indicator, year in zip(frame._line, frame.city, frame.indicator, years):
+        key = (city, indicator, None if pd.isna(year) else int(year))
+        if key in first:
+            when = f" in {key[2]}" if key[2] is not None else ""
+            problems.append(Problem(name, f"second value for city {city!r}, indicator {indicator!r}{when} "
+                                          f"(first on line {first[key]})", line, "indicator"))
+        else:
+            first[key] = line
+    if problems:
+        raise InputError(problems)
+    frame.attrs["source"] = name
+    return frame
+
+
+# --- cross-table checks ----------------------------------------------------------------------------------------
+
+def check_cities_known(frame: pd.DataFrame, cities: pd.DataFrame, file: str | Path) -> list[Problem]:
+    """One problem per city of `frame` (an inventory or indicator table) that the cities table does not list.
+
+    An inventory names cities by their English name (`city`) and carries their slug (`city_id`); an indicator
+    table names them by slug (`city`). Each problem points at the first line the city appears on and suggests
+    the closest known city.
+    """
+    name = str(file)
+    known_ids = set(cities["city"])
+    by_inventory_name = "city_id" in frame.columns
+    keys = frame["city_id"] if by_inventory_name else frame["city"]
+    suggestions = list(cities["name"]) if by_inventory_name else list(cities["city"])
+    lines = frame["_line"] if "_line" in frame.columns else pd.Series(range(2, len(frame) + 2), index=frame.index)
+    unknown: dict[str, list[int]] = {}
+    shown: dict[str, str] = {}
+    for key, shown_as, line in zip(keys, frame["city"], lines):
+        if key not in known_ids:
+            unknown.setdefault(key, []).append(int(line))
+            shown.setdefault(key, shown_as)
+    problems = []
+    for key, at in unknown.items():
+        also = f"; also on line{'s' if len(at) > 2 else ''} {', '.join(map(str, at[1:]))}" if len(at) > 1 else ""
+        hint = did_you_mean(shown[key], suggestions)
+        problems.append(Problem(name, f"unknown city {shown[key]!r}: not in the cities table{hint}{also}",
+                                at[0], "city"))
+    return problems
