@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +47,7 @@ class Stages:
     data: dict[str, np.ndarray]  # "raw", then one entry per data step, each (runs, units, indicators)
     scores: np.ndarray  # (runs, units, nodes)
     ranks: np.ndarray  # (runs, units, nodes)
+    seconds: tuple[float, ...] = ()  # time each step took, in pipeline order
 
 
 def apply_step(X: np.ndarray, ctx: Context, step: Step) -> np.ndarray:
@@ -60,15 +62,18 @@ def run_pipeline(X: np.ndarray, ctx: Context, steps: list[Step]) -> Stages:
         X = X[None]
     data = {"raw": X}
     scores = None
+    seconds = []
     for step in steps:
+        started = time.perf_counter()
         if step.step == "aggregate":
             scores = aggregate(X, ctx, **step.params)
         else:
             X = apply_step(X, ctx, step)
             data[step.step] = X
+        seconds.append(time.perf_counter() - started)
     if scores is None:
         raise InputError.single("spec", "the pipeline has no aggregate step")
     # units screened out (every indicator blank after the data steps) get no score and no rank
     dropped = np.all(np.isnan(X), axis=2)
     scores = np.where(dropped[..., None], np.nan, scores)
-    return Stages(data, scores, ranks(scores))
+    return Stages(data, scores, ranks(scores), tuple(seconds))

@@ -1,0 +1,90 @@
+"""Readings of a built index that every face shows: the ranking, domain leaders, strengths and weaknesses,
+and a summary per region."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def domains(result) -> list[str]:
+    """The children of the top node: the domains (pillars) a reader compares cities on."""
+    fw = result.context.framework
+    return fw.children[fw.root()]
+
+
+def ranking(result, node: str | None = None) -> pd.DataFrame:
+    """city, name, score, rank, grade (and letter, interval where known) of one node, best first."""
+    ctx = result.context
+    node = node or ctx.framework.root()
+    j = ctx.compiled.nodes.index(node)
+    frame = pd.DataFrame({
+        "city": ctx.units,
+        "name": ctx.unit_names,
+        "score": result.stages.scores[0, :, j],
+        "rank": result.stages.ranks[0, :, j],
+        "grade": result.grades[:, j],
+    })
+    if result.letters is not None and node == ctx.framework.root():
+        frame["letter"] = result.letters
+    if result.uncertainty is not None:
+        ri = result.uncertainty.rank_intervals
+        ri = ri[ri["node"] == node].set_index("city")
+        if len(ri):
+            frame["median_rank"] = frame["city"].map(ri["median_rank"])
+            frame["p05"] = frame["city"].map(ri["p05"])
+            frame["p95"] = frame["city"].map(ri["p95"])
+    frame = frame[~np.isnan(frame["score"])]
+    return frame.sort_values(["rank", "city"], ignore_index=True)
+
+
+def leaders(result) -> pd.DataFrame:
+    """The best city of each domain: domain, name, city, score (ties: every city sharing rank 1)."""
+    fw = result.context.framework
+    rows = []
+    for d in domains(result):
+        top = ranking(result, d)
+        for row in top[top["rank"] == 1].itertuples():
+            rows.append({"domain": d, "domain_name": fw.by_id[d].name, "city": row.city, "name": row.name,
+                         "score": row.score})
+    return pd.DataFrame(rows)
+
+
+def domain_scores(result) -> pd.DataFrame:
+    """Cities × domains score table (kept cities only)."""
+    ctx = result.context
+    cols = [ctx.compiled.nodes.index(d) for d in domains(result)]
+    frame = pd.DataFrame(result.stages.scores[0][:, cols], index=list(ctx.units), columns=domains(result))
+    return frame[result.kept]
+
+
+def strengths_weaknesses(result, city: str) -> pd.DataFrame:
+    """Each domain of one city against the median city: domain, score, median, gap, rank, verdict."""
+    table = domain_scores(result)
+    ranks = table.rank(ascending=False, method="min")
+    median = table.median()
+    row = table.loc[city]
+    out = pd.DataFrame({"domain": table.columns, "score": row.values, "median": median.values,
+                        "rank": ranks.loc[city].values})
+    out["gap"] = out["score"] - out["median"]
+    out["verdict"] = np.select([out["gap"] > 0, out["gap"] < 0], ["strength", "weakness"], "par")
+    return out.sort_values("gap", ascending=False, ignore_index=True)
+
+
+def group_summary(result, group: str) -> pd.DataFrame:
+    """Mean score of the index and of each domain per group (e.g. region), with the number of cities."""
+    ctx = result.context
+    labels = pd.Series(ctx.groups[group], index=list(ctx.units))
+    table = domain_scores(result)
+    table.insert(0, ctx.framework.root(), result.node_scores(ctx.framework.root())[table.index])
+    summary = table.groupby(labels[table.index]).mean()
+    summary.insert(0, "cities", labels[table.index].value_counts())
+    return summary.sort_values(ctx.framework.root(), ascending=False)
+
+
+def summary_group(result) -> str | None:
+    """The grouping a regional summary uses: `region` when present, else the first group column."""
+    groups = result.context.groups
+    if "region" in groups:
+        return "region"
+    return next(iter(groups), None)

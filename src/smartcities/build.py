@@ -1,0 +1,138 @@
+"""Build an index from a spec: resolve the inputs, run the pipeline, grade, and (if asked) study robustness.
+
+A build is a value: `build()` returns a `Result` holding every stage, the log of steps, versions and input
+hashes. Nothing here writes files; `io.outputs.write_outputs` does that.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import __version__
+from .engine.context import Context
+from .engine.grade import letter_ratings
+from .engine.pipeline import Stages, Step, run_pipeline
+from .engine.registry import methods
+from .errors import InputError
+from .io.sources import Inputs, load_inputs
+from .model.spec import Spec, load_spec
+
+
+@dataclass(frozen=True)
+class Result:
+    spec: Spec
+    inputs: Inputs
+    steps: tuple[Step, ...]
+    stages: Stages  # nominal build: run axis of length 1
+    grades: np.ndarray  # (units, nodes)
+    letters: np.ndarray | None  # (units,) letter rating of the top node within peer groups
+    log: tuple[dict[str, Any], ...]
+    versions: dict[str, str]
+    uncertainty: Any = None  # robustness.uncertainty.UncertaintyResult when the spec asks for it
+    seconds: float = 0.0
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def context(self) -> Context:
+        return self.inputs.context
+
+    @property
+    def kept(self) -> np.ndarray:
+        """Units that survived screening (they have scores)."""
+        return ~np.all(np.isnan(self.stages.scores[0]), axis=1)
+
+    def node_scores(self, node: str) -> pd.Series:
+        j = self.context.compiled.nodes.index(node)
+        return pd.Series(self.stages.scores[0, :, j], index=self.context.units, name=node)
+
+    def scores_table(self) -> pd.DataFrame:
+        """Long table `city,node,level,score,rank,grade` for every kept unit and every node."""
+        c = self.context.compiled
+        units = np.array(self.context.units)[self.kept]
+        s = self.stages.scores[0][self.kept]
+        r = self.stages.ranks[0][self.kept]
+        g = self.grades[self.kept]
+        n_units, n_nodes = s.shape
+        table = pd.DataFrame({
+            "city": np.repeat(units, n_nodes),
+            "node": np.tile(np.array(c.nodes), n_units),
+            "level": np.tile(c.levels, n_units),
+            "score": s.ravel(),
+            "rank": r.ravel(),
+            "grade": g.ravel(),
+        })
+        table["rank"] = table["rank"].astype("Int64")
+        table["grade"] = table["grade"].astype("Int64")
+        return table.sort_values(["level", "node", "rank"], ascending=[False, True, True], kind="stable",
+                                 ignore_index=True)
+
+    def run_record(self) -> dict[str, Any]:
+        """What run.json holds: the spec as resolved, the steps as run, versions and input hashes."""
+        return {
+            "name": self.spec.model.name,
+            "spec_file": str(self.spec.path),
+            "spec_sha256": self.spec.digest,
+            "spec": self.spec.model.model_dump(mode="json", exclude_none=True),
+            "steps": list(self.log),
+            "inputs_sha256": self.inputs.hashes,
+            "units": len(self.context.units),
+            "units_kept": int(self.kept.sum()),
+            "indicators": len(self.context.indicators),
+            "versions": self.versions,
+            "seconds": round(self.seconds, 4),
+        }
+
+
+def versions() -> dict[str, str]:
+    out = {"smartcities": __version__, "python": platform.python_version()}
+    for pkg in ("numpy", "pandas", "scipy", "SALib", "duckdb"):
+        try:
+            out[pkg] = importlib.metadata.version(pkg)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def build(spec: Spec | str | Path, *, uncertainty: bool = True, progress: bool = False,
+          backend: str | None = None) -> Result:
+    """Build the index a spec describes. `uncertainty=False` skips the robustness runs."""
+    started = time.perf_counter()
+    spec = spec if isinstance(spec, Spec) else load_spec(spec)
+    inputs = load_inputs(spec)
+    steps = tuple(Step.parse(e) for e in spec.model.pipeline)
+    stages = run_pipeline(inputs.X, inputs.context, list(steps))
+    log = tuple({**step.as_entry(), "seconds": round(t, 6)} for step, t in zip(steps, stages.seconds))
+    grades, letters = grade(stages, spec, inputs)
+    result_unc = None
+    if uncertainty and spec.model.uncertainty is not None:
+        from .robustness.uncertainty import analyse
+
+        chosen = spec.model.backend if backend is None else spec.model.backend.model_copy(update={"name": backend})
+        result_unc = analyse(inputs.X, inputs.context, list(steps), spec.model.uncertainty, chosen, progress)
+    return Result(spec, inputs, steps, stages, grades, letters, log, versions(), result_unc,
+                  time.perf_counter() - started)
+
+
+def grade(stages: Stages, spec: Spec, inputs: Inputs) -> tuple[np.ndarray, np.ndarray | None]:
+    """Grades 1–5 for every node, and letter ratings of the top node within the spec's peer groups."""
+    g = spec.model.grades
+    fn = methods("grade")[g.method]
+    grades = fn(stages.scores, n=g.n)[0] if g.method == "quantile" else fn(
+        stages.scores, cutoffs=tuple(g.cutoffs or (80, 60, 40, 20)))[0]
+    letters = None
+    if g.peer_group:
+        groups = inputs.context.groups
+        if g.peer_group not in groups:
+            raise InputError.single(spec.path, f"grades: peer_group {g.peer_group!r} is not a group column "
+                                    f"(have: {', '.join(groups) or 'none'})", line=spec.line("grades", "peer_group"))
+        top = inputs.context.compiled.nodes.index(inputs.context.framework.root())
+        letters = letter_ratings(stages.scores[0, :, top], groups[g.peer_group])
+    return grades, letters

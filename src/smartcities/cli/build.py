@@ -1,0 +1,136 @@
+"""Commands that build and check an index: demo, build, validate, import, runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from ..analysis import results as readings
+from ..build import Result, build as build_index
+from ..io.outputs import write_outputs
+from ..model.spec import load_spec
+from .app import app, console, user_errors
+
+DEMO_SPEC = Path(__file__).resolve().parent.parent / "data" / "demo" / "sci2022.yaml"
+
+Quiet = typer.Option(False, "--quiet", "-q", help="Print nothing but errors.")
+AsJson = typer.Option(False, "--json", help="Print a JSON summary instead of tables.")
+
+
+def _summary(result: Result, top: int) -> dict:
+    ranking = readings.ranking(result).head(top)
+    leaders = readings.leaders(result)
+    return {
+        "index": result.spec.model.name,
+        "top": [{"rank": int(r.rank), "city": r.city, "name": r.name, "score": round(float(r.score), 4),
+                 "grade": int(r.grade)} for r in ranking.itertuples()],
+        "leaders": [{"domain": r.domain, "city": r.city, "name": r.name, "score": round(float(r.score), 4)}
+                    for r in leaders.itertuples()],
+        "seconds": round(result.seconds, 3),
+    }
+
+
+def _show(result: Result, outputs: list[Path], top: int, quiet: bool, as_json: bool) -> None:
+    if quiet:
+        return
+    summary = _summary(result, top)
+    if as_json:
+        console.print_json(json.dumps({**summary, "outputs": [str(p) for p in outputs]}))
+        return
+    table = Table(title=f"{summary['index']}: top {len(summary['top'])}")
+    for col in ("rank", "city", "score", "grade"):
+        table.add_column(col, justify="right" if col != "city" else "left")
+    for row in summary["top"]:
+        table.add_row(str(row["rank"]), row["name"], f"{row['score']:.2f}", str(row["grade"]))
+    console.print(table)
+    if summary["leaders"]:
+        leaders = Table(title="Domain leaders")
+        leaders.add_column("domain")
+        leaders.add_column("leader")
+        leaders.add_column("score", justify="right")
+        for row in summary["leaders"]:
+            leaders.add_row(row["domain"], row["name"], f"{row['score']:.2f}")
+        console.print(leaders)
+    console.print(f"wrote {', '.join(p.name for p in outputs)} to {outputs[0].parent} in {result.seconds:.2f} s")
+
+
+def _build_and_write(spec_path: Path, out: Path, store: Path | None, top: int, quiet: bool, as_json: bool,
+                     backend: str | None = None, no_uncertainty: bool = False) -> None:
+    spec = load_spec(spec_path)
+    result = build_index(spec, uncertainty=not no_uncertainty, progress=not quiet and not as_json, backend=backend)
+    outputs = write_outputs(result, out)
+    store_path = store or (spec.resolve(spec.model.store) if spec.model.store else None)
+    if store_path is not None:
+        from ..store import Store
+
+        with Store(store_path) as db:
+            db.record_run(result, outputs)
+    _show(result, outputs, top, quiet, as_json)
+
+
+@app.command()
+@user_errors
+def demo(out: Path = typer.Option(Path("demo"), "--out", "-o", help="Folder to write the results into."),
+         top: int = typer.Option(10, help="How many cities to print."), quiet: bool = Quiet, as_json: bool = AsJson):
+    """Build the bundled 31-city demo index from the sample inventory and write scores, report and run record."""
+    _build_and_write(DEMO_SPEC, out, None, top, quiet, as_json)
+
+
+@app.command()
+@user_errors
+def build(spec: Path = typer.Argument(..., help="The index spec (YAML)."),
+          out: Path = typer.Option(..., "--out", "-o", help="Folder to write the results into."),
+          store: Path = typer.Option(None, help="A DuckDB store to record the run in."),
+          backend: str = typer.Option(None, help="Where uncertainty runs go: numpy (default) or dask."),
+          no_uncertainty: bool = typer.Option(False, "--no-uncertainty", help="Skip the uncertainty analysis."),
+          top: int = typer.Option(10, help="How many units to print."), quiet: bool = Quiet, as_json: bool = AsJson):
+    """Build the index a spec describes and write scores.csv, indicators.csv, run.json and report.html."""
+    _build_and_write(spec, out, store, top, quiet, as_json, backend, no_uncertainty)
+
+
+@app.command()
+@user_errors
+def validate(spec: Path = typer.Argument(..., help="The index spec (YAML)."), quiet: bool = Quiet):
+    """Check a spec and every input it names, without building anything."""
+    from ..io.sources import load_inputs
+
+    checked = load_spec(spec)
+    inputs = load_inputs(checked)
+    if not quiet:
+        console.print(f"{spec}: ok — {len(inputs.context.units)} units, {len(inputs.context.indicators)} "
+                      f"indicators, {len(checked.model.pipeline)} steps")
+
+
+@app.command("import")
+@user_errors
+def import_(kind: str = typer.Argument(..., help="cities, inventory or indicators"),
+            file: Path = typer.Argument(..., help="The CSV file to import."),
+            store: Path = typer.Option(Path("smartcities.duckdb"), help="The DuckDB store file."),
+            name: str = typer.Option(None, help="Table name in the store (default: the kind)."),
+            quiet: bool = Quiet):
+    """Check a table and load it into the store, replacing the table of that name; a bad file changes nothing."""
+    from ..store import Store
+
+    with Store(store) as db:
+        rows = db.import_table(kind, file, name)
+    if not quiet:
+        console.print(f"imported {rows} rows of {kind} from {file} into {store} as {name or kind}")
+
+
+@app.command()
+@user_errors
+def runs(store: Path = typer.Option(Path("smartcities.duckdb"), help="The DuckDB store file.")):
+    """List the builds recorded in the store."""
+    from ..store import Store
+
+    with Store(store, read_only=True) as db:
+        frame = db.runs()
+    table = Table(title=f"runs in {store}")
+    for col in ("run_id", "started_at", "spec_name", "seconds"):
+        table.add_column(col)
+    for r in frame.itertuples():
+        table.add_row(r.run_id, str(r.started_at), r.spec_name, f"{r.seconds:.2f}")
+    console.print(table)

@@ -1,0 +1,168 @@
+"""Resolve the inputs a spec names into the arrays a build runs on.
+
+Inputs are files (paths relative to the spec), built-in presets (`framework: sci-2022`) or tables imported
+into the spec's store (`cities: store:cities`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..engine.context import Context
+from ..errors import InputError, Problem
+from ..model.spec import Spec
+from .coinr import read_coinr
+
+STORE_PREFIX = "store:"
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """The resolved inputs of a build: the raw indicator array and everything around it."""
+
+    X: np.ndarray  # (units, indicators) raw values in framework leaf order
+    context: Context
+    indicators: pd.DataFrame  # long: city, indicator, value, origin (derived | measured | data)
+    hashes: dict[str, str]  # input name -> sha256 of the file (or of the table in the store)
+    inventory: pd.DataFrame | None = None
+    cities: pd.DataFrame | None = None
+
+
+def file_hash(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def load_inputs(spec: Spec) -> Inputs:
+    """Read every input the spec names (a COINr pair, or inventory/indicators/cities/framework)."""
+    m = spec.model
+    if m.data is not None:
+        return _load_coinr(spec)
+    return _load_city_inputs(spec)
+
+
+def _existing(spec: Spec, key: str, value: str) -> Path:
+    path = spec.resolve(value)
+    if not path.exists():
+        raise InputError.single(spec.path, f"{key}: {value!r} does not exist (looked for {path})",
+                                line=spec.line(key))
+    return path
+
+
+def _load_coinr(spec: Spec) -> Inputs:
+    d = spec.model.data
+    idata, imeta = _existing(spec, "data", d.idata), _existing(spec, "data", d.imeta)
+    t = read_coinr(idata, imeta)
+    if spec.model.weights:
+        t = t.__class__(**{**t.__dict__, "framework": _with_weight_sets(spec, t.framework)})
+    ctx = Context.of(t.units, t.framework, t.groups, t.denominators, t.unit_names)
+    leaves = ctx.indicators
+    long = pd.DataFrame({
+        "city": np.repeat(np.array(t.units), len(leaves)),
+        "indicator": np.tile(np.array(leaves), len(t.units)),
+        "value": t.values.ravel(),
+        "origin": "data",
+    })
+    return Inputs(t.values, ctx, long, {"idata": file_hash(idata), "imeta": file_hash(imeta)})
+
+
+def _with_weight_sets(spec: Spec, framework):
+    unknown = [(name, node) for name, ws in spec.model.weights.items() for node in ws if node not in framework.by_id]
+    if unknown:
+        raise InputError([Problem(str(spec.path), f"weights {name!r}: unknown node {node!r}",
+                                  spec.line("weights", name, node)) for name, node in unknown])
+    return framework.__class__(framework.nodes, framework.source, {**framework.weight_sets, **spec.model.weights})
+
+
+def _read(spec: Spec, key: str, reader, hashes: dict) -> pd.DataFrame | None:
+    """A table input: from the store when written `store:NAME`, else from a file checked by `reader`."""
+    value = getattr(spec.model, key)
+    if value is None:
+        return None
+    if value.startswith(STORE_PREFIX):
+        from ..store import Store
+
+        if not spec.model.store:
+            raise InputError.single(spec.path, f"{key}: {value!r} reads from the store, but the spec names no "
+                                    "store: add store: PATH.duckdb", line=spec.line(key))
+        table = value[len(STORE_PREFIX):]
+        with Store(spec.resolve(spec.model.store), read_only=True) as store:
+            frame = store.table(table)
+        hashes[key] = hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).values.tobytes()).hexdigest()
+        return frame
+    path = _existing(spec, key, value)
+    hashes[key] = file_hash(path)
+    return reader(path)
+
+
+def _load_city_inputs(spec: Spec) -> Inputs:
+    from ..inventory.derive import derive_indicators
+    from ..model.framework_files import read_framework
+    from .inventory import check_cities_known, read_cities, read_indicators, read_inventory
+
+    m = spec.model
+    hashes: dict[str, str] = {}
+    framework_path = m.framework if m.framework in _presets() else str(_existing(spec, "framework", m.framework))
+    framework = read_framework(framework_path)
+    if framework_path not in _presets():
+        hashes["framework"] = file_hash(Path(framework_path))
+    if m.weights:
+        framework = _with_weight_sets(spec, framework)
+    cities = _read(spec, "cities", read_cities, hashes)
+    if cities is None:
+        raise InputError.single(spec.path, "a city index needs a cities table: add cities: PATH.csv",
+                                line=spec.line("framework"))
+    inventory = _read(spec, "inventory", read_inventory, hashes)
+    measured = _read(spec, "indicators", read_indicators, hashes)
+    problems: list[Problem] = []
+    for key, frame in (("inventory", inventory), ("indicators", measured)):
+        if frame is not None:
+            try:
+                check_cities_known(frame, cities, str(spec.resolve(getattr(m, key))))
+            except InputError as err:
+                problems += err.problems
+    if problems:
+        raise InputError(problems)
+
+    leaves = framework.leaves()
+    parts = []
+    derived_leaves = [leaf for leaf in leaves if framework.by_id[leaf].derive]
+    if derived_leaves:
+        if inventory is None:
+            raise InputError.single(spec.path, f"the framework derives {len(derived_leaves)} indicators from an "
+                                    "inventory, but the spec names none: add inventory: PATH.csv",
+                                    line=spec.line("framework"))
+        parts.append(derive_indicators(inventory, cities, framework).assign(origin="derived"))
+    if measured is not None:
+        if "year" in measured:
+            measured = measured.sort_values("year").groupby(["city", "indicator"], as_index=False).last()
+        parts.append(measured[["city", "indicator", "value"]].assign(origin="measured"))
+    long = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["city", "indicator", "value"])
+    missing = [leaf for leaf in leaves if leaf not in set(long["indicator"])]
+    if missing:
+        raise InputError.single(spec.path, "no values for indicator(s) " + ", ".join(missing) + ": give each a "
+                                "derive rule in the framework or rows in the indicators table",
+                                line=spec.line("framework"))
+    units = list(cities["city"])
+    wide = long.pivot_table(index="city", columns="indicator", values="value", aggfunc="last", dropna=False)
+    X = wide.reindex(index=units, columns=leaves).to_numpy(dtype=float)
+    groups, denominators = {}, {}
+    for col in cities.columns:
+        if col in ("city", "name", "lat", "lon", "_line"):
+            continue
+        if pd.api.types.is_numeric_dtype(cities[col]):
+            denominators[col] = cities[col].to_numpy(dtype=float)
+        else:
+            groups[col] = cities[col].astype(str).to_numpy(dtype=object)
+    ctx = Context.of(units, framework, groups, denominators, list(cities["name"]))
+    return Inputs(X, ctx, long[long["indicator"].isin(leaves)].reset_index(drop=True), hashes, inventory, cities)
+
+
+def _presets() -> tuple[str, ...]:
+    from ..model.spec import PRESETS
+
+    return PRESETS
