@@ -345,7 +345,7 @@ def evaluate_rule(rule: Mapping, inventory: pd.DataFrame, cities: pd.DataFrame) 
 def _shannon(counts: pd.Series) -> float:
     p = counts.to_numpy(dtype=float)
     p = p / p.sum()
-    return float(-(p * np.log(p)).sum())
+    return float(-(p * np.log(p)).sum()) + 0.0  # + 0.0 turns -0.0 (one category) into 0.0
 
 
 def derive_indicators(inventory: pd.DataFrame, cities: pd.DataFrame, framework: Framework) -> pd.DataFrame:

@@ -1,0 +1,312 @@
+"""Reading a framework from a file or a preset name.
+
+Three forms give the same `Framework`:
+
+- a nested YAML or JSON tree: `{id, name, description, children: [...]}`, leaves `{id, name, description, unit,
+  direction, weight, target, goalposts, denominator, derive}`, and optionally `weight_sets:` (alternative weights by
+  node id) at the top;
+- a flat CSV table, one row per node, with columns `id, name, parent, weight, direction` and optionally `unit,
+  description, target, goalpost_lower, goalpost_upper, denominator, derive` (COINr's iMeta shape; `derive` holds a
+  rule written as a YAML flow mapping such as `{kind: count, where: {item_type: living_lab}}`);
+- the name of a preset shipped with the package, e.g. `sci-2022`.
+
+Every problem names the file and line: unknown keys (with a did-you-mean), bad values, unknown parents, cycles,
+negative weights and malformed derive rules.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import InputError, Problem, did_you_mean
+from ..io.tables import Field, Schema, read_table
+from .framework import Framework, Node
+
+PRESET_DIR = Path(__file__).resolve().parent.parent / "presets"
+COMMON_KEYS = ("id", "name", "description", "weight")
+AGGREGATE_KEYS = ("children",)
+LEAF_KEYS = ("unit", "direction", "target", "goalposts", "denominator", "derive")
+NODE_KEYS = COMMON_KEYS + AGGREGATE_KEYS + LEAF_KEYS
+TOP_KEYS = NODE_KEYS + ("weight_sets",)
+_TREE_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def presets() -> list[str]:
+    """Names of the frameworks shipped with the package."""
+    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
+
+
+def preset_path(name: str) -> Path:
+    """The file of a shipped preset; InputError (with a did-you-mean) for an unknown name."""
+    known = presets()
+    if name not in known:
+        raise InputError.single(name, f"unknown framework preset {name!r}{did_you_mean(name, known)}; presets: "
+                                      f"{', '.join(known)}; or give a .yaml, .json or .csv file")
+    return PRESET_DIR / f"{name}.yaml"
+
+
+def read_framework(source: str | Path) -> Framework:
+    """The framework in a YAML/JSON tree file, a flat CSV table, or a preset named by `source`."""
+    path = Path(source)
+    suffix = path.suffix.lower()
+    if suffix in _TREE_SUFFIXES:
+        return read_framework_tree(path)
+    if suffix == ".csv":
+        return read_framework_table(path)
+    if path.exists():
+        raise InputError.single(path, f"unknown framework file type {suffix or '(none)'!r}; expected .yaml, "
+                                      ".yml, .json or .csv")
+    return read_framework_tree(preset_path(str(source)))
+
+
+# --- the nested tree -------------------------------------------------------------------------------------------
+
+def read_framework_tree(path: str | Path) -> Framework:
+    """A framework from a nested YAML or JSON tree; each Node's `line` is where it starts in the file."""
+    path = Path(path)
+    name = str(path)
+    if not path.exists():
+        raise InputError.single(name, "framework file does not exist")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as err:
+        raw = path.read_bytes()
+        line = raw[: err.start].count(b"\n") + 1
+        raise InputError.single(name, f"byte 0x{raw[err.start]:02x} is not UTF-8; save the file as UTF-8",
+                                line=line) from None
+    if not text.strip():
+        raise InputError.single(name, "file is empty, expected a framework tree {id, name, children: [...]}")
+    try:
+        composed = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        raise InputError.single(name, f"not valid YAML or JSON: {getattr(err, 'problem', None) or err}",
+                                line=mark.line + 1 if mark else None) from None
+    if not isinstance(data, Mapping):
+        raise InputError.single(name, "a framework file must hold one mapping, the top node {id, name, children}",
+                                line=1)
+    lines: dict[tuple, int] = {(): composed.start_mark.line + 1}
+    _index_lines(composed, (), lines)
+    reader = _TreeReader(name, lines)
+    top = dict(data)
+    weight_sets = top.pop("weight_sets", None)
+    reader.node(top, None, (), top_level=True)
+    if reader.problems:
+        raise InputError(reader.problems)
+    framework = Framework.from_nodes(reader.nodes, name)
+    sets = _weight_sets(weight_sets, framework, name, lines) if weight_sets is not None else {}
+    return Framework(framework.nodes, name, sets)
+
+
+def _index_lines(node, keys: tuple, lines: dict) -> None:
+    """Line of every key path (mapping keys and sequence positions) of a composed YAML document."""
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            key = keys + (k.value,)
+            lines[key] = k.start_mark.line + 1
+            lines[key + ("<value>",)] = v.start_mark.line + 1
+            _index_lines(v, key, lines)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, v in enumerate(node.value):
+            lines[keys + (i,)] = v.start_mark.line + 1
+            _index_lines(v, keys + (i,), lines)
+
+
+class _TreeReader:
+    """Walks the loaded tree, collecting Nodes and every problem."""
+
+    def __init__(self, name: str, lines: dict[tuple, int]):
+        self.name, self.lines = name, lines
+        self.nodes: list[Node] = []
+        self.problems: list[Problem] = []
+
+    def line(self, keys: tuple) -> int | None:
+        while keys and keys not in self.lines:
+            keys = keys[:-1]
+        return self.lines.get(keys)
+
+    def problem(self, keys: tuple, message: str, column: str | None = None) -> None:
+        self.problems.append(Problem(self.name, message, self.line(keys), column))
+
+    def node(self, raw: Any, parent: str | None, keys: tuple, top_level: bool = False) -> None:
+        if not isinstance(raw, Mapping):
+            self.problem(keys, f"expected a node {{id, name, ...}}, found {raw!r}")
+            return
+        node_id = raw.get("id")
+        label = f"node {node_id!r}" if node_id is not None else "node"
+        if node_id is None or (isinstance(node_id, str) and not node_id.strip()):
+            self.problem(keys, f"{label} has no id")
+            node_id = None
+        elif not isinstance(node_id, (str, int)) or isinstance(node_id, bool):
+            self.problem(keys + ("id",), f"id {node_id!r} must be text")
+            node_id = None
+        else:
+            node_id = str(node_id)
+        allowed = TOP_KEYS if top_level else NODE_KEYS
+        for key in raw:
+            if key not in allowed:
+                self.problem(keys + (key,), f"{label}: unknown key {key!r}{did_you_mean(str(key), allowed)}; "
+                                            f"known keys: {', '.join(NODE_KEYS)}")
+        children = raw.get("children")
+        is_leaf = children is None
+        if not is_leaf:
+            for key in LEAF_KEYS:
+                if key in raw:
+                    self.problem(keys + (key,), f"{label}: {key!r} belongs on an indicator (a node without "
+                                                "children), not on an aggregate")
+            if not isinstance(children, list) or not children:
+                self.problem(keys + ("children",), f"{label}: children must be a non-empty list of nodes")
+                children = []
+        weight = self.number(raw, "weight", keys, label, default=1.0)
+        direction = raw.get("direction", 1)
+        if is_leaf and (isinstance(direction, bool) or direction not in (1, -1)):
+            self.problem(keys + ("direction",), f"{label}: direction {direction!r} must be 1 (higher is better) "
+                                                "or -1 (lower is better)")
+            direction = 1
+        target = self.number(raw, "target", keys, label, default=None)
+        goalposts = raw.get("goalposts")
+        if goalposts is not None:
+            ok = (isinstance(goalposts, list) and len(goalposts) == 2
+                  and all(isinstance(g, (int, float)) and not isinstance(g, bool) for g in goalposts)
+                  and goalposts[0] < goalposts[1])
+            if not ok:
+                self.problem(keys + ("goalposts",), f"{label}: goalposts {goalposts!r} must be [lower, upper] "
+                                                    "with lower below upper")
+                goalposts = None
+        for key in ("name", "description", "unit", "denominator"):
+            if raw.get(key) is not None and not isinstance(raw[key], str):
+                self.problem(keys + (key,), f"{label}: {key} {raw[key]!r} must be text")
+        derive = raw.get("derive")
+        if derive is not None:
+            from ..inventory.derive import check_rule
+
+            for message in check_rule(derive):
+                where = message.split(":", 1)[0].split(".")  # 'derive.where.lead_actor' → its line
+                self.problem(keys + tuple(where), f"{label}: {message}", "derive")
+        if node_id is None:
+            return
+        self.nodes.append(Node(
+            id=node_id, name=raw.get("name") if isinstance(raw.get("name"), str) else node_id, parent=parent,
+            weight=weight, direction=int(direction) if is_leaf else 1,
+            unit=raw.get("unit") if isinstance(raw.get("unit"), str) else None,
+            description=raw.get("description") if isinstance(raw.get("description"), str) else None,
+            target=target, goalposts=tuple(float(g) for g in goalposts) if goalposts else None,
+            denominator=raw.get("denominator") if isinstance(raw.get("denominator"), str) else None,
+            derive=dict(derive) if isinstance(derive, Mapping) else None, line=self.line(keys)))
+        for i, child in enumerate(children or []):
+            self.node(child, node_id, keys + ("children", i))
+
+    def number(self, raw: Mapping, key: str, keys: tuple, label: str, default):
+        value = raw.get(key, default)
+        if value is default:
+            return default
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            self.problem(keys + (key,), f"{label}: {key} {value!r} must be a number")
+            return default
+        return float(value)
+
+
+def _weight_sets(raw: Any, framework: Framework, name: str, lines: dict) -> dict[str, dict[str, float]]:
+    problems: list[Problem] = []
+    where = lines.get(("weight_sets",))
+    if not isinstance(raw, Mapping):
+        raise InputError.single(name, "weight_sets must map set names to {node id: weight}", line=where)
+    sets: dict[str, dict[str, float]] = {}
+    for set_name, weights in raw.items():
+        at = lines.get(("weight_sets", set_name), where)
+        if not isinstance(weights, Mapping) or not weights:
+            problems.append(Problem(name, f"weight set {set_name!r} must map node ids to weights", at))
+            continue
+        sets[str(set_name)] = {}
+        for node_id, w in weights.items():
+            line = lines.get(("weight_sets", set_name, node_id), at)
+            if node_id not in framework.by_id:
+                problems.append(Problem(name, f"weight set {set_name!r}: unknown node {node_id!r}"
+                                              f"{did_you_mean(str(node_id), framework.by_id)}", line))
+            elif isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0:
+                problems.append(Problem(name, f"weight set {set_name!r}: weight {w!r} of {node_id!r} must be a "
+                                              "number, zero or positive", line))
+            else:
+                sets[str(set_name)][str(node_id)] = float(w)
+    if problems:
+        raise InputError(problems)
+    return sets
+
+
+# --- the flat table --------------------------------------------------------------------------------------------
+
+FLAT_SCHEMA = Schema(
+    fields=(
+        Field("id", "text", nullable=False),
+        Field("name", "text"),
+        Field("parent", "text"),
+        Field("weight", "float"),
+        Field("direction", "float"),
+        Field("unit", "text", required=False),
+        Field("description", "text", required=False),
+        Field("target", "float", required=False),
+        Field("goalpost_lower", "float", required=False),
+        Field("goalpost_upper", "float", required=False),
+        Field("denominator", "text", required=False),
+        Field("derive", "text", required=False),
+    ),
+    unique=("id",),
+)
+
+
+def read_framework_table(path: str | Path) -> Framework:
+    """A framework from a flat CSV table with one row per node and its `parent` (empty for the top node).
+
+    An empty weight means 1; indicators (nodes no other node names as parent) need a direction of 1 or -1.
+    """
+    from ..inventory.derive import check_rule
+
+    name = str(path)
+    table = read_table(path, FLAT_SCHEMA)
+    ids = list(table["id"])
+    parents = {p for p in table["parent"] if p}
+    problems: list[Problem] = []
+    nodes: list[Node] = []
+    for row in table.to_dict("records"):
+        line, node_id = int(row["_line"]), row["id"]
+        is_leaf = node_id not in parents
+        parent = row["parent"] or None
+        if parent is not None and parent not in ids:
+            problems.append(Problem(name, f"node {node_id!r}: unknown parent {parent!r}{did_you_mean(parent, ids)}",
+                                    line, "parent"))
+        direction = row["direction"]
+        if is_leaf and direction not in (1.0, -1.0):
+            shown = "empty" if math.isnan(direction) else f"{direction:g}"
+            problems.append(Problem(name, f"indicator {node_id!r}: direction {shown} must be 1 (higher is better) "
+                                          "or -1 (lower is better)", line, "direction"))
+        lower, upper = row.get("goalpost_lower", math.nan), row.get("goalpost_upper", math.nan)
+        if math.isnan(lower) != math.isnan(upper) or (not math.isnan(lower) and lower >= upper):
+            problems.append(Problem(name, f"node {node_id!r}: give both goalpost_lower and goalpost_upper, lower "
+                                          "below upper", line, "goalpost_lower"))
+        derive = None
+        if row.get("derive"):
+            try:
+                derive = yaml.safe_load(row["derive"])
+            except yaml.YAMLError as err:
+                problems.append(Problem(name, f"node {node_id!r}: derive is not a valid YAML mapping: "
+                                              f"{getattr(err, 'problem', None) or err}", line, "derive"))
+            else:
+                problems += [Problem(name, f"node {node_id!r}: {m}", line, "derive") for m in check_rule(derive)]
+        target = row.get("target", math.nan)
+        nodes.append(Node(
+            id=node_id, name=row["name"] or node_id, parent=parent,
+            weight=1.0 if math.isnan(row["weight"]) else float(row["weight"]),
+            direction=int(direction) if direction in (1.0, -1.0) else 1,
+            unit=row.get("unit"), description=row.get("description"),
+            target=None if math.isnan(target) else float(target),
+            goalposts=None if math.isnan(lower) or math.isnan(upper) or lower >= upper else (lower, upper),
+            denominator=row.get("denominator"), derive=derive if isinstance(derive, dict) else None, line=line))
+    if problems:
+        raise InputError(problems)
+    return Framework.from_nodes(nodes, name)
