@@ -1,0 +1,479 @@
+"""Regional profiles measured, not asserted: what each region's initiatives do, and whether it differs.
+
+Each region is compared with all other cities together ("region against the rest"), so a region of one city
+still gets a test — an honest, weak one. The unit that is shuffled in every permutation test is the *city*
+(all its initiatives move together), because initiatives of one city are not independent draws: a test
+that shuffled initiatives would call a single prolific city a regional pattern. Many features are tested at
+once, so p-values are adjusted with Benjamini–Hochberg and every statement carries its q-value and its n.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..model.codebook import ITEM_TYPES, SERVICE_DOMAINS, TECHNOLOGIES
+from .trends import TRENDS, Z95, trend_flags, wilson_interval
+
+N_PERMUTATIONS = 9999
+SEED = 20220220
+ALPHA = 0.05
+SMALL_REGION = 3  # regions with at most this many cities are flagged as too small to generalise from
+
+
+# --- statistics ------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ChiSquare:
+    """Pearson's chi-square test of independence on a contingency table, with Cramér's V as its effect size."""
+
+    chi2: float
+    dof: int
+    p: float
+    cramers_v: float
+    n: int
+    min_expected: float
+
+
+def chi_square(table) -> ChiSquare:
+    """Chi-square (no continuity correction) and Cramér's V of a contingency table; empty rows/columns dropped.
+
+    Why: the standard test of "does the mix differ between groups", with V = sqrt(chi2 / (n·(min(r,c)−1)))
+    saying how much, on a 0–1 scale comparable across tables of different size.
+    """
+    t = np.asarray(table, dtype=float)
+    t = t[t.sum(axis=1) > 0][:, t.sum(axis=0) > 0]
+    n = int(round(t.sum()))
+    if t.ndim != 2 or min(t.shape) < 2:
+        return ChiSquare(0.0, 0, 1.0, 0.0, n, float("nan"))
+    chi2, p, dof, expected = stats.chi2_contingency(t, correction=False)
+    return ChiSquare(float(chi2), int(dof), float(p), cramers_v(t, chi2), n, float(expected.min()))
+
+
+def cramers_v(table, chi2: float | None = None) -> float:
+    """Cramér's V of a contingency table (0: no association, 1: the row fixes the column)."""
+    t = np.asarray(table, dtype=float)
+    t = t[t.sum(axis=1) > 0][:, t.sum(axis=0) > 0]
+    if min(t.shape) < 2:
+        return 0.0
+    if chi2 is None:
+        chi2 = stats.chi2_contingency(t, correction=False)[0]
+    return float(math.sqrt(chi2 / (t.sum() * (min(t.shape) - 1))))
+
+
+def benjamini_hochberg(p) -> np.ndarray:
+    """Benjamini–Hochberg adjusted p-values (q-values); NaN p-values stay NaN and do not count as tests.
+
+    Why: a table of region × feature tests makes dozens of comparisons; controlling the false discovery rate
+    keeps "Europe differs on X" from being the one lucky draw out of forty.
+    """
+    p = np.asarray(p, dtype=float)
+    q = np.full(p.shape, np.nan)
+    ok = ~np.isnan(p)
+    m = int(ok.sum())
+    if m == 0:
+        return q
+    pv = p[ok]
+    order = np.argsort(pv)
+    ranked = pv[order] * m / np.arange(1, m + 1)
+    ranked = np.minimum.accumulate(ranked[::-1])[::-1]
+    out = np.empty(m)
+    out[order] = np.minimum(ranked, 1.0)
+    q[ok] = out
+    return q
+
+
+def newcombe_interval(count1, n1, count2, n2, z: float = Z95) -> tuple[np.ndarray, np.ndarray]:
+    """95% interval for the difference of two shares p1 − p2 (Newcombe's hybrid score method, from Wilson).
+
+    Why: it stays inside [−1, 1] and behaves with small counts, where the Wald interval does not. It treats
+    initiatives as independent, so it is narrower than the city-level permutation test warrants.
+    """
+    c1, m1, c2, m2 = (np.asarray(v, dtype=float) for v in (count1, n1, count2, n2))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p1, p2 = c1 / m1, c2 / m2
+        l1, u1 = wilson_interval(c1, m1, z)
+        l2, u2 = wilson_interval(c2, m2, z)
+        d = p1 - p2
+        low = d - np.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
+        high = d + np.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
+    return low, high
+
+
+def memberships(n_units: int, k: int, n_permutations: int = N_PERMUTATIONS,
+                seed: int = SEED) -> tuple[np.ndarray, bool]:
+    """Boolean (draws, units) arrays each choosing k of n units: every choice when there are at most
+    `n_permutations` of them (an exact test), else that many random draws from a seeded generator."""
+    if math.comb(n_units, k) <= n_permutations:
+        rows = np.zeros((math.comb(n_units, k), n_units), dtype=bool)
+        for i, chosen in enumerate(combinations(range(n_units), k)):
+            rows[i, list(chosen)] = True
+        return rows, True
+    rng = np.random.default_rng(seed)
+    order = np.argsort(rng.random((n_permutations, n_units)), axis=1)
+    rows = np.zeros((n_permutations, n_units), dtype=bool)
+    np.put_along_axis(rows, order[:, :k], True, axis=1)
+    return rows, False
+
+
+def permutation_difference(numerators, denominators, member, n_permutations: int = N_PERMUTATIONS,
+                           seed: int = SEED) -> tuple[np.ndarray, np.ndarray]:
+    """Difference between a group and the rest in pooled ratio sum(num)/sum(den), and its two-sided p-value
+    from reshuffling which units form the group (exact when the shuffles are few enough to list).
+
+    `numerators` is (units, features) — e.g. each city's count of initiatives with a feature — and
+    `denominators` (units,) or (units, features) — e.g. each city's number of initiatives; with a numerator of
+    scores and a denominator of ones it compares mean scores. Why: it is valid for any sample size, including a
+    group of one city, and it moves whole cities, so clustering within a city cannot fake a regional effect.
+    """
+    num = np.asarray(numerators, dtype=float)
+    num = num[:, None] if num.ndim == 1 else num
+    den = np.asarray(denominators, dtype=float)
+    den = np.broadcast_to(den[:, None] if den.ndim == 1 else den, num.shape)
+    member = np.asarray(member, dtype=bool)
+
+    def diff(m: np.ndarray) -> np.ndarray:
+        mf = m.astype(float)
+        gn, gd = mf @ num, mf @ den
+        rn, rd = num.sum(0) - gn, den.sum(0) - gd
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return gn / gd - rn / rd
+
+    observed = diff(member[None])[0]
+    draws, exact = memberships(len(member), int(member.sum()), n_permutations, seed)
+    null = diff(draws)
+    extreme = (np.abs(null) >= np.abs(observed) - 1e-12).sum(axis=0)
+    p = extreme / len(draws) if exact else (extreme + 1) / (len(draws) + 1)
+    return observed, p
+
+
+def permutation_chi_square(counts, labels, n_permutations: int = N_PERMUTATIONS,
+                           seed: int = SEED) -> tuple[ChiSquare, float]:
+    """Chi-square of groups × categories on pooled counts, with a p-value from shuffling group labels over units.
+
+    `counts` is (units, categories), `labels` (units,). Why: sparse regional tables break the chi-square
+    approximation (expected counts below 5), and initiatives cluster in cities; shuffling cities fixes both.
+    """
+    counts = np.asarray(counts, dtype=float)
+    labels = np.asarray(labels)
+    groups, codes = np.unique(labels, return_inverse=True)
+    onehot = np.eye(len(groups))[codes]  # (units, groups)
+    observed = chi_square(onehot.T @ counts)
+    rng = np.random.default_rng(seed)
+    perms = np.array([rng.permutation(codes) for _ in range(n_permutations)])
+    tables = np.einsum("bug,uc->bgc", np.eye(len(groups))[perms], counts)
+    keep_cols = counts.sum(0) > 0
+    tables = tables[:, :, keep_cols]
+    rows = tables.sum(2, keepdims=True)
+    cols = tables.sum(1, keepdims=True)
+    expected = rows * cols / tables.sum((1, 2), keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        chi = np.nansum(np.where(expected > 0, (tables - expected) ** 2 / expected, 0.0), axis=(1, 2))
+    p = (np.sum(chi >= observed.chi2 - 1e-9) + 1) / (n_permutations + 1)
+    return observed, float(p)
+
+
+# --- region features --------------------------------------------------------------------------------------------
+
+FEATURE_LABELS: dict[str, str] = {
+    **{f"domain:{d}": d.replace("_", " ") + " services" for d in SERVICE_DOMAINS},
+    **{f"technology:{t}": ("no named technology" if t == "none" else t.replace("_", " ")) for t in TECHNOLOGIES},
+    **{f"item_type:{t}": t.replace("_", " ") + "s" for t in ITEM_TYPES},
+    "actor:public_led": "public-led initiatives (top-down)",
+    "actor:private_partner": "initiatives with private partners (private or public–private)",
+    "actor:citizen_participation": "citizen participation",
+    "actor:bottom_up": "bottom-up initiatives (citizen participation or living lab)",
+    "theme:sustainability": "sustainability (a direct or indirect energy/environment effect)",
+    "theme:data_driven": "data-driven initiatives (big data or AI)",
+    **{f"trend:{t}": t for t in TRENDS},
+}
+"""Plain words for every feature a region is compared on; `family:value` ids keep the families apart."""
+
+FAMILIES = ("domain", "technology", "item_type", "actor", "theme", "trend")
+
+
+def initiative_features(inventory: pd.DataFrame) -> pd.DataFrame:
+    """One boolean column per comparison feature (`family:value`) for every initiative.
+
+    Why: service domain, technology, item type, lead actor, themes and trends are all read as "share of a
+    region's initiatives that …", so one flag table feeds every test and every share.
+    """
+    techs = inventory["technologies"].map(lambda t: tuple(t) if isinstance(t, (tuple, list)) else
+                                          tuple(x.strip() for x in str(t).split(";") if x.strip()))
+    cols: dict[str, pd.Series] = {}
+    for d in SERVICE_DOMAINS:
+        cols[f"domain:{d}"] = inventory["service_domain"] == d
+    for t in TECHNOLOGIES:
+        cols[f"technology:{t}"] = techs.map(lambda x, t=t: t in x)
+    for t in ITEM_TYPES:
+        cols[f"item_type:{t}"] = inventory["item_type"] == t
+    participation = _bool(inventory["citizen_participation"])
+    cols["actor:public_led"] = inventory["lead_actor"] == "public"
+    cols["actor:private_partner"] = inventory["lead_actor"].isin(("private", "public_private"))
+    cols["actor:citizen_participation"] = participation
+    cols["actor:bottom_up"] = participation | (inventory["item_type"] == "living_lab")
+    cols["theme:sustainability"] = inventory["energy_environment"].isin(("direct", "indirect"))
+    cols["theme:data_driven"] = techs.map(lambda x: "big_data" in x or "ai" in x)
+    flags = trend_flags(inventory)
+    for t in TRENDS:
+        cols[f"trend:{t}"] = flags[t]
+    return pd.DataFrame({k: v.astype(bool).to_numpy() for k, v in cols.items()}, index=inventory.index)
+
+
+def _city_counts(inventory: pd.DataFrame, cities: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
+    """(cities × features counts, initiatives per city, region per city) over cities that have initiatives."""
+    feats = initiative_features(inventory)
+    counts = feats.groupby(inventory["city_id"].to_numpy()).sum()
+    n = inventory.groupby("city_id").size()
+    region = cities.set_index("city")["region"]
+    ids = [c for c in cities["city"] if c in counts.index]
+    return counts.loc[ids], n.loc[ids], region.loc[ids]
+
+
+def region_table(inventory: pd.DataFrame, cities: pd.DataFrame, scores: pd.DataFrame | None = None,
+                 n_permutations: int = N_PERMUTATIONS, seed: int = SEED) -> pd.DataFrame:
+    """regions.csv: every region against all other cities on every feature, with effect, interval and test.
+
+    Columns: region, n_cities, n_items, family, feature, label, count, share, others_n, others_share,
+    difference, ci_low, ci_high, p, q, small. Shares pool the region's initiatives; `difference` is in share
+    points (0–1); `p` is two-sided from shuffling cities (exact for regions of one or two cities); `q` is
+    Benjamini–Hochberg over every row. With `scores` (cities × domains, e.g. `results.domain_scores`),
+    family `score` compares mean domain scores the same way (count and shares then hold means, not counts).
+    Why: the per-region mixes the report describes, each with the numbers needed to believe it or not.
+    """
+    counts, n, region = _city_counts(inventory, cities)
+    rows = []
+    for reg in _region_order(region):
+        member = (region == reg).to_numpy()
+        diff, p = permutation_difference(counts.to_numpy(), n.to_numpy(), member, n_permutations, seed)
+        c_in = counts[member].sum()
+        n_in, n_out = int(n[member].sum()), int(n[~member].sum())
+        c_out = counts[~member].sum()
+        low, high = newcombe_interval(c_in, n_in, c_out, n_out)
+        for j, feat in enumerate(counts.columns):
+            rows.append({"region": reg, "n_cities": int(member.sum()), "n_items": n_in,
+                         "family": feat.split(":")[0], "feature": feat.split(":", 1)[1],
+                         "label": FEATURE_LABELS.get(feat, feat), "count": float(c_in[feat]),
+                         "share": c_in[feat] / n_in, "others_n": n_out, "others_share": c_out[feat] / n_out,
+                         "difference": diff[j], "ci_low": low[j], "ci_high": high[j], "p": p[j]})
+        if scores is not None:
+            s = scores.reindex(region.index)
+            ok = s.notna().all(axis=1).to_numpy()
+            m = member[ok]
+            if m.any() and (~m).any():
+                diff, p = permutation_difference(s[ok].to_numpy(), np.ones(ok.sum()), m, n_permutations, seed)
+                for j, dom in enumerate(s.columns):
+                    a, b = s[ok][m][dom].to_numpy(), s[ok][~m][dom].to_numpy()
+                    low, high = _welch_interval(a, b)
+                    rows.append({"region": reg, "n_cities": int(m.sum()), "n_items": n_in, "family": "score",
+                                 "feature": dom, "label": f"{dom.replace('_', ' ')} score", "count": float("nan"),
+                                 "share": a.mean(), "others_n": int((~m).sum()), "others_share": b.mean(),
+                                 "difference": diff[j], "ci_low": low, "ci_high": high, "p": p[j]})
+    out = pd.DataFrame(rows)
+    out["q"] = benjamini_hochberg(out["p"].to_numpy())
+    out["small"] = out["n_cities"] <= SMALL_REGION
+    return out
+
+
+def _welch_interval(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    if len(a) < 2 or len(b) < 2:
+        return float("nan"), float("nan")
+    ci = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
+    return float(ci.low), float(ci.high)
+
+
+def _region_order(region: pd.Series) -> list[str]:
+    sizes = region.value_counts()
+    return sorted(sizes.index, key=lambda r: (-sizes[r], r))
+
+
+MIXES = {
+    "domain": ("service domain", "service_domain", SERVICE_DOMAINS),
+    "item_type": ("item type", "item_type", ITEM_TYPES),
+    "actor": ("lead actor", "lead_actor", ("public", "public_private", "private")),
+}
+"""The mutually exclusive codings whose whole mix is tested with a chi-square."""
+
+
+def mix_tests(inventory: pd.DataFrame, cities: pd.DataFrame, n_permutations: int = N_PERMUTATIONS,
+              seed: int = SEED) -> pd.DataFrame:
+    """Does the whole mix (service domains, item types, lead actors; technologies as initiative–technology
+    pairs) differ across regions, and for each region against the rest?
+
+    Columns: mix, region ('all' for every region at once), n_cities, n_items, chi2, dof, cramers_v,
+    min_expected, p_asymptotic, p (city-shuffle permutation), q (BH over the rows). Why: one omnibus answer per
+    mix before the feature-by-feature reading, with Cramér's V to say whether a difference is large or slight.
+    """
+    region = cities.set_index("city")["region"]
+    ids = [c for c in cities["city"] if c in set(inventory["city_id"])]
+    tables = {}
+    for mix, (_, column, values) in MIXES.items():
+        tables[mix] = pd.crosstab(inventory["city_id"], inventory[column]).reindex(index=ids, columns=list(values),
+                                                                                 fill_value=0)
+    techs = inventory[["city_id", "technologies"]].explode("technologies")
+    tables["technology"] = pd.crosstab(techs["city_id"], techs["technologies"]).reindex(
+        index=ids, columns=list(TECHNOLOGIES), fill_value=0)
+    labels = region.loc[ids].to_numpy()
+    rows = []
+    for mix, table in tables.items():
+        counts = table.to_numpy()
+        test, p = permutation_chi_square(counts, labels, n_permutations, seed)
+        rows.append({"mix": mix, "region": "all", "n_cities": len(ids), "n_items": int(counts.sum()),
+                     **_test_columns(test), "p": p})
+        for reg in _region_order(region.loc[ids]):
+            two = np.where(labels == reg, reg, "others")
+            test, p = permutation_chi_square(counts, two, n_permutations, seed)
+            rows.append({"mix": mix, "region": reg, "n_cities": int((labels == reg).sum()),
+                         "n_items": int(counts[labels == reg].sum()), **_test_columns(test), "p": p})
+    out = pd.DataFrame(rows)
+    out["q"] = benjamini_hochberg(out["p"].to_numpy())
+    return out
+
+
+def _test_columns(test: ChiSquare) -> dict:
+    return {"chi2": test.chi2, "dof": test.dof, "cramers_v": test.cramers_v, "min_expected": test.min_expected,
+            "p_asymptotic": test.p}
+
+
+# --- the report's regional claims ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Claim:
+    """One regional contrast the report names: `region` has more of `feature` than the other cities."""
+
+    region: str
+    family: str
+    feature: str
+    says: str  # the claim in the report's words
+
+
+CLAIMS: tuple[Claim, ...] = (
+    Claim("Europe", "theme", "sustainability", "European cities put sustainability first"),
+    Claim("Europe", "item_type", "living_lab", "European cities work through living labs"),
+    Claim("Europe", "actor", "bottom_up", "European cities work bottom-up"),
+    Claim("Asia", "item_type", "infrastructure_service", "Asian cities build infrastructure"),
+    Claim("Asia", "actor", "public_led", "Asian cities are led top-down by the public sector"),
+    Claim("North America", "theme", "data_driven", "North American cities are data-driven"),
+    Claim("North America", "actor", "private_partner", "North American cities work with private partners"),
+)
+"""The continental contrasts of the Smart Cities Index Report, as testable features of the inventory."""
+
+SCORE_CLAIMS: tuple[Claim, ...] = (
+    Claim("Europe", "score", "urban_sustainability", "European cities score higher on urban sustainability"),
+    Claim("Europe", "score", "urban_openness", "European cities score higher on urban openness"),
+    Claim("Asia", "score", "infrastructure_integration", "Asian cities score higher on infrastructure integration"),
+    Claim("North America", "score", "urban_intelligence", "North American cities score higher on urban intelligence"),
+    Claim("North America", "score", "collaborative_partnership",
+          "North American cities score higher on collaborative partnership"),
+)
+"""The same contrasts read on the index's domain scores, tested when scores are given."""
+
+
+def claim_table(table: pd.DataFrame, claims: tuple[Claim, ...] | None = None) -> pd.DataFrame:
+    """The report's regional claims checked against a `region_table`: the row of each claim, its own BH q-value
+    over the claims tested (a small, pre-stated family), a verdict and a plain sentence with the numbers.
+
+    Verdicts: supported (higher, q < 0.05) · leans that way, not significant · not supported (not higher) ·
+    contradicted (lower, q < 0.05). Why: the report states these contrasts; here each is tested, and a claim
+    the data do not bear out is said to be so.
+    """
+    claims = claims if claims is not None else CLAIMS + SCORE_CLAIMS
+    rows = []
+    for c in claims:
+        hit = table[(table["region"] == c.region) & (table["family"] == c.family) & (table["feature"] == c.feature)]
+        if hit.empty:
+            continue
+        rows.append({"says": c.says, **hit.iloc[0].to_dict()})
+    out = pd.DataFrame(rows)
+    if out.empty:
+        return out
+    out["q_claims"] = benjamini_hochberg(out["p"].to_numpy())
+    out["verdict"] = [_verdict(d, q) for d, q in zip(out["difference"], out["q_claims"])]
+    out["sentence"] = [claim_sentence(r) for r in out.to_dict("records")]
+    return out
+
+
+def _verdict(difference: float, q: float) -> str:
+    if difference > 0:
+        return "supported" if q < ALPHA else "leans that way, not significant"
+    return "contradicted" if q < ALPHA else "not supported"
+
+
+def claim_sentence(row: dict) -> str:
+    """A claim row as one plain sentence with its shares, n, difference, interval, p and q."""
+    verdict = row["verdict"]
+    opening = {
+        "supported": f"{row['says']}: the data support this.",
+        "leans that way, not significant": f"{row['says']}: the data lean that way but do not establish it.",
+        "not supported": f"{row['says']}: the data do not support this.",
+        "contradicted": f"{row['says']}: the data say the opposite.",
+    }[verdict]
+    q = row.get("q_claims", row["q"])
+    ci = ("" if np.isnan(row["ci_low"]) else
+          f" (95% CI {_signed(row['ci_low'], row['family'], False)} to {_signed(row['ci_high'], row['family'])})")
+    if row["family"] == "score":
+        body = (f" Mean score {row['share']:.1f} in the {_cities(row)} of {row['region']} against "
+                f"{row['others_share']:.1f} in the {row['others_n']} others, a difference of "
+                f"{_signed(row['difference'], 'score')}{ci}")
+    else:
+        body = (f" {row['share']:.0%} of {row['n_items']} initiatives in the {_cities(row)} of {row['region']} are "
+                f"{row['label']}, against {row['others_share']:.0%} of {row['others_n']} elsewhere, a difference "
+                f"of {_signed(row['difference'], row['family'])}{ci}")
+    tail = f"; city-shuffle p {_p(row['p'])}, BH q {_p(q)}."
+    if row["n_cities"] <= SMALL_REGION:
+        tail += f" With {row['n_cities']} {'city' if row['n_cities'] == 1 else 'cities'}, this is too few to generalise."
+    return opening + body + tail
+
+
+def region_statements(table: pd.DataFrame, mixes: pd.DataFrame | None = None, top: int = 3) -> list[str]:
+    """Plain sentences per region: its n, the features where it stands out most (q < 0.1 first) and, for small
+    regions, a warning. Why: the reader gets the regional profile in words, with the strength of evidence."""
+    out = []
+    for reg, part in table[table["family"] != "score"].groupby("region", sort=False):
+        n_cities, n_items = int(part["n_cities"].iloc[0]), int(part["n_items"].iloc[0])
+        part = part[part["family"].isin(("domain", "technology", "item_type", "actor", "theme", "trend"))]
+        above = part[part["difference"] > 0].sort_values(["q", "difference"], ascending=[True, False]).head(top)
+        items = [f"{r.label} ({r.share:.0%} vs {r.others_share:.0%}, q {_p(r.q)})" for r in above.itertuples()]
+        sig = int((part["q"] < 0.1).sum())
+        text = (f"{reg} ({n_cities} {'city' if n_cities == 1 else 'cities'}, {n_items} initiatives): most above the "
+                f"other cities on " + "; ".join(items) + ". ")
+        text += (f"{sig} of {len(part)} feature differences reach q < 0.1." if sig else
+                 "No feature difference survives the false-discovery control (q < 0.1).")
+        if mixes is not None:
+            m = mixes[(mixes["region"] == reg)].set_index("mix")
+            if len(m):
+                text += " Mix against the rest: " + ", ".join(
+                    f"{k.replace('_', ' ')} V = {r.cramers_v:.2f} (p {_p(r.p)})" for k, r in m.iterrows()) + "."
+        if n_cities <= SMALL_REGION:
+            text += " Too few cities to speak for the region: read as a description of these cities only."
+        out.append(text)
+    return out
+
+
+def _cities(row: dict) -> str:
+    n = int(row["n_cities"])
+    return "one city" if n == 1 else f"{n} cities"
+
+
+def _signed(value: float, family: str, unit: bool = True) -> str:
+    if family == "score":
+        return f"{value:+.1f}"
+    return f"{value * 100:+.0f}" + (" points" if unit else "")
+
+
+def _p(value: float) -> str:
+    """'= 0.03', '= 0.004' or '< 0.001': the relation and the value, ready to follow 'p' or 'q'."""
+    if value is None or np.isnan(value):
+        return "n/a"
+    return "< 0.001" if value < 0.001 else f"= {value:.3f}" if value < 0.01 else f"= {value:.2f}"
+
+
+def _bool(column: pd.Series) -> pd.Series:
+    if column.dtype == bool or str(column.dtype) == "boolean":
+        return column.fillna(False).astype(bool)
+    return column.astype(str).str.strip().str.lower().isin(("true", "1", "yes"))

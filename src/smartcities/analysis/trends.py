@@ -1,0 +1,216 @@
+"""The report's three trends — inclusivity, intelligence, integration — measured on a coded inventory.
+
+Each trend is a flag on one initiative; a trend's level for a city, a region or a period is the share of its
+initiatives that carry the flag, with a Wilson 95% interval so that a share of 2 out of 12 is read as the
+rough estimate it is. Everything here is a pure function of the inventory (and the cities table for regions).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..model.codebook import INTELLIGENT_TECHNOLOGIES
+
+TRENDS = ("inclusivity", "intelligence", "integration")
+"""The three trends, in the order the report names them."""
+
+TREND_DEFINITIONS = {
+    "inclusivity": "serves vulnerable groups or closes a digital divide (coded `inclusive`)",
+    "intelligence": "uses at least one of " + ", ".join(INTELLIGENT_TECHNOLOGIES),
+    "integration": "joins data or services across silos (coded `integrates_data`), or is an integrated "
+                   "platform, operations centre, data hub or open-data service by its name or description",
+}
+"""What each trend counts, in words a reader of the report can check against the codebook."""
+
+# Integration beyond the coded flag: integrated platforms and open data are named in the text, not coded.
+INTEGRATION_TERMS = re.compile(
+    r"open[- ]data|integrated (?:platform|operations?|control|data)|data (?:hub|platform|portal)"
+    r"|operations? (?:centre|center)|city platform",
+    re.IGNORECASE,
+)
+
+PERIOD_BREAKS = (2015, 2020)
+"""Start years that open a new period: before 2015, 2015–2019, 2020 onwards (the report's 2019 and 2022 cycles)."""
+
+Z95 = stats.norm.ppf(0.975)
+
+
+def trend_flags(inventory: pd.DataFrame) -> pd.DataFrame:
+    """One boolean column per trend for every initiative (same index as `inventory`).
+
+    Why: the three trends are the report's headline reading of where smart cities are going; fixing each as a
+    flag on one initiative makes every share below countable and checkable line by line.
+    """
+    techs = inventory["technologies"].map(_as_tuple)
+    text = inventory.get("name", pd.Series("", index=inventory.index)).fillna("").astype(str) + " " + \
+        inventory.get("description", pd.Series("", index=inventory.index)).fillna("").astype(str)
+    return pd.DataFrame({
+        "inclusivity": _bool(inventory["inclusive"]),
+        "intelligence": techs.map(lambda t: any(x in INTELLIGENT_TECHNOLOGIES for x in t)).astype(bool),
+        "integration": _bool(inventory["integrates_data"]) | text.str.contains(INTEGRATION_TERMS).astype(bool),
+    }, index=inventory.index)
+
+
+def period_of(years: pd.Series, breaks: tuple[int, ...] = PERIOD_BREAKS) -> pd.Series:
+    """The period label of each start year ('before 2015', '2015–2019', '2020 onwards'); missing years stay NA.
+
+    Why: single years hold a handful of initiatives each; periods are coarse enough to compare.
+    """
+    labels = period_labels(breaks)
+    y = pd.to_numeric(years, errors="coerce").astype(float)
+    idx = np.searchsorted(np.asarray(breaks), y.to_numpy(), side="right")
+    out = pd.Series([labels[i] if not np.isnan(v) else pd.NA for i, v in zip(idx, y)], index=years.index,
+                    dtype="object")
+    return out
+
+
+def period_labels(breaks: tuple[int, ...] = PERIOD_BREAKS) -> list[str]:
+    """The labels `period_of` uses, oldest first."""
+    labels = [f"before {breaks[0]}"]
+    labels += [f"{a}–{b - 1}" for a, b in zip(breaks, breaks[1:])]
+    labels.append(f"{breaks[-1]} onwards")
+    return labels
+
+
+def wilson_interval(count, n, z: float = Z95) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval for a share `count/n` (arrays allowed); (nan, nan) where n is 0.
+
+    Why: with a dozen initiatives per city the plain ±1.96·se interval runs below 0 or above 1; Wilson's does not.
+    """
+    count = np.asarray(count, dtype=float)
+    n = np.asarray(n, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = count / n
+        denom = 1 + z ** 2 / n
+        centre = (p + z ** 2 / (2 * n)) / denom
+        half = z * np.sqrt(p * (1 - p) / n + z ** 2 / (4 * n ** 2)) / denom
+    return centre - half, centre + half
+
+
+def trend_shares(inventory: pd.DataFrame, by: str | list[str] | None = None) -> pd.DataFrame:
+    """Count and share of initiatives carrying each trend, per group of `by` columns (or overall).
+
+    Returns one row per (group, trend): the `by` columns, trend, n, count, share, ci_low, ci_high.
+    Why: the same tidy shape serves cities, regions and periods, so the report and trends.csv read alike.
+    """
+    flags = trend_flags(inventory)
+    keys = [by] if isinstance(by, str) else list(by or [])
+    frame = pd.concat([inventory[keys].reset_index(drop=True), flags.reset_index(drop=True)], axis=1)
+    if keys:
+        grouped = frame.groupby(keys, sort=True, dropna=True)
+        n = grouped.size().rename("n")
+        counts = grouped[list(TRENDS)].sum()
+    else:
+        n = pd.Series([len(frame)], name="n")
+        counts = frame[list(TRENDS)].sum().to_frame().T
+    rows = []
+    for key, row in counts.iterrows():
+        key_values = key if isinstance(key, tuple) else (key,)
+        for trend in TRENDS:
+            rows.append({**dict(zip(keys, key_values)), "trend": trend, "n": int(n.loc[key]),
+                         "count": int(row[trend])})
+    out = pd.DataFrame(rows, columns=[*keys, "trend", "n", "count"])
+    out["share"] = out["count"] / out["n"]
+    out["ci_low"], out["ci_high"] = wilson_interval(out["count"], out["n"])
+    return out
+
+
+def with_region(inventory: pd.DataFrame, cities: pd.DataFrame) -> pd.DataFrame:
+    """The inventory with each initiative's `region` (from the cities table, joined on the `city_id` slug)."""
+    region = cities.set_index("city")["region"]
+    return inventory.assign(region=inventory["city_id"].map(region))
+
+
+def trends_table(inventory: pd.DataFrame, cities: pd.DataFrame,
+                 breaks: tuple[int, ...] = PERIOD_BREAKS) -> pd.DataFrame:
+    """trends.csv: trend shares overall, per region, per city, per period and per region × period.
+
+    Columns: scope (all | region | city | period | region_period), region, city, period, trend, n, count,
+    share, ci_low, ci_high; cells that do not apply to a scope are empty. Periods count only initiatives with
+    a start year. Why: one tidy file answers "which cities, which regions, and is it rising?" without joins.
+    """
+    inv = with_region(inventory, cities).assign(period=lambda f: period_of(f["start_year"], breaks))
+    name = cities.set_index("city")["region"]
+    parts = [
+        trend_shares(inv).assign(scope="all"),
+        trend_shares(inv, "region").assign(scope="region"),
+        trend_shares(inv, "city_id").rename(columns={"city_id": "city"}).assign(
+            scope="city", region=lambda f: f["city"].map(name)),
+        trend_shares(inv, "period").assign(scope="period"),
+        trend_shares(inv, ["region", "period"]).assign(scope="region_period"),
+    ]
+    out = pd.concat(parts, ignore_index=True)
+    columns = ["scope", "region", "city", "period", "trend", "n", "count", "share", "ci_low", "ci_high"]
+    for c in columns:
+        if c not in out:
+            out[c] = pd.NA
+    order = {p: i for i, p in enumerate(period_labels(breaks))}
+    out["_p"] = out["period"].map(order)
+    scope_order = {s: i for i, s in enumerate(("all", "region", "city", "period", "region_period"))}
+    out["_s"] = out["scope"].map(scope_order)
+    out = out.sort_values(["_s", "region", "city", "_p", "trend"], na_position="first", kind="stable")
+    return out[columns].reset_index(drop=True)
+
+
+def city_trend_shares(inventory: pd.DataFrame) -> pd.DataFrame:
+    """Cities × trends table of shares (index: city slug). Why: the trend part of a city's profile."""
+    flags = trend_flags(inventory)
+    return flags.groupby(inventory["city_id"].to_numpy()).mean().astype(float)
+
+
+@dataclass(frozen=True)
+class PeriodTest:
+    """Whether a trend's share differs between periods: chi-square on periods × (flag, no flag)."""
+
+    trend: str
+    shares: dict[str, float]
+    n: dict[str, int]
+    chi2: float
+    dof: int
+    p: float
+    cramers_v: float
+    slope: float  # least-squares change in share per period step (positive: rising)
+
+
+def period_tests(inventory: pd.DataFrame, breaks: tuple[int, ...] = PERIOD_BREAKS) -> list[PeriodTest]:
+    """For each trend, is its share rising or falling across periods (initiatives with a start year only)?
+
+    Why: the report reads its trends from one edition to the next; with start years we can ask the same of one
+    inventory, and say how strong the change is (Cramér's V) rather than only whether it exists.
+    """
+    from .regions import chi_square
+
+    period = period_of(inventory["start_year"], breaks)
+    keep = period.notna().to_numpy()
+    flags = trend_flags(inventory)[keep]
+    labels = [p for p in period_labels(breaks) if (period[keep] == p).any()]
+    out = []
+    for trend in TRENDS:
+        table = pd.crosstab(period[keep], flags[trend]).reindex(index=labels, columns=[False, True], fill_value=0)
+        test = chi_square(table.to_numpy())
+        n = table.sum(axis=1)
+        shares = table[True] / n
+        slope = float(np.polyfit(np.arange(len(labels)), shares.to_numpy(dtype=float), 1)[0]) if len(labels) > 1 \
+            else float("nan")
+        out.append(PeriodTest(trend, {k: float(v) for k, v in shares.items()}, {k: int(v) for k, v in n.items()},
+                              test.chi2, test.dof, test.p, test.cramers_v, slope))
+    return out
+
+
+def _bool(column: pd.Series) -> pd.Series:
+    if column.dtype == bool or str(column.dtype) == "boolean":
+        return column.fillna(False).astype(bool)
+    return column.astype(str).str.strip().str.lower().isin(("true", "1", "yes"))
+
+
+def _as_tuple(cell) -> tuple[str, ...]:
+    if isinstance(cell, (tuple, list)):
+        return tuple(cell)
+    if cell is None or (isinstance(cell, float) and np.isnan(cell)):
+        return ()
+    return tuple(x.strip() for x in str(cell).split(";") if x.strip())
