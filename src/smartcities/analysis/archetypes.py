@@ -1,0 +1,166 @@
+"""City archetypes: groups of cities whose initiatives look alike, each named by what sets it apart.
+
+A city's profile is the share of its initiatives in each main service domain and in each of the three trends.
+Profiles are standardised (so a rare feature weighs as much as a common one), clustered with k-means from a
+fixed seed, and the number of groups is the one in 2..6 with the best silhouette. A group is named after
+the features on which its cities sit furthest above the all-city mean.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .trends import TRENDS, city_trend_shares
+
+SEED = 20220220
+K_RANGE = (2, 6)
+MIN_DOMAIN_SHARE = 0.05  # service domains below this share of the whole inventory are pooled as "other domains"
+FEATURE_NAMES = {
+    "administration": "administration", "transport": "transport", "health_welfare": "health & welfare",
+    "environment_energy": "environment & energy", "safety_disaster": "safety", "facility_management": "facilities",
+    "education": "education", "culture_tourism": "culture & tourism", "logistics": "logistics",
+    "employment_economy": "economy & jobs", "other": "other domains", "inclusivity": "inclusivity",
+    "intelligence": "intelligence", "integration": "integration",
+}
+"""Short names used to label archetypes ("environment & energy · integration")."""
+
+
+def profile_features(inventory: pd.DataFrame, min_domain_share: float = MIN_DOMAIN_SHARE) -> pd.DataFrame:
+    """Cities × features: shares of each main service domain (rare ones pooled into `other`) and of each trend.
+
+    Why: what a city spends its initiatives on (domains) and how it does them (trends) is its smart-city
+    profile; pooling rare domains keeps one stray item from defining a cluster.
+    """
+    overall = inventory["service_domain"].value_counts(normalize=True)
+    main = [d for d in overall.index if overall[d] >= min_domain_share and d != "other"]
+    domain = inventory["service_domain"].where(inventory["service_domain"].isin(main), "other")
+    shares = pd.crosstab(inventory["city_id"], domain, normalize="index")
+    shares = shares[[d for d in overall.index if d in main] + (["other"] if "other" in shares else [])]
+    trends = city_trend_shares(inventory)
+    out = shares.join(trends[list(TRENDS)])
+    out.columns.name = None
+    return out.astype(float)
+
+
+@dataclass(frozen=True)
+class Archetypes:
+    """The clustering: per-city assignment, per-cluster centres and names, and how k was chosen."""
+
+    assignments: pd.DataFrame  # city, archetype, label, silhouette
+    centres: pd.DataFrame  # archetype × feature: mean share in the cluster
+    centres_z: pd.DataFrame  # archetype × feature: mean standardised value (distance from the all-city mean)
+    labels: dict[int, str]
+    k: int
+    silhouettes: dict[int, float]  # k -> mean silhouette
+    features: pd.DataFrame  # the profile table that was clustered
+
+    @property
+    def silhouette(self) -> float:
+        return self.silhouettes[self.k]
+
+
+def find_archetypes(features: pd.DataFrame, k: int | None = None, k_range: tuple[int, int] = K_RANGE,
+                    seed: int = SEED, top: int = 2) -> Archetypes:
+    """Cluster cities on standardised `features` with k-means; choose k by the best mean silhouette in `k_range`.
+
+    Clusters are numbered 1.. by size (largest first) and labelled by the `top` features with the highest mean
+    z-score in the cluster. Why: a peer group of cities that do similar things is a more useful benchmark
+    than one of cities that merely share a continent.
+    """
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import silhouette_samples, silhouette_score
+
+    feats = features.dropna()
+    std = feats.std(ddof=0).replace(0, 1.0)
+    z = (feats - feats.mean()) / std
+    n = len(z)
+    if n < 3:
+        raise ValueError(f"archetypes need at least 3 cities with a profile, got {n}")
+    candidates = [k] if k is not None else list(range(k_range[0], min(k_range[1], n - 1) + 1))
+    fits, silhouettes = {}, {}
+    for kk in candidates:
+        model = KMeans(n_clusters=kk, n_init=20, random_state=seed).fit(z.to_numpy())
+        fits[kk] = model.labels_
+        silhouettes[kk] = float(silhouette_score(z.to_numpy(), model.labels_)) if kk > 1 else float("nan")
+    best = max(silhouettes, key=lambda kk: (silhouettes[kk], -kk))
+    raw = fits[best]
+    sizes = pd.Series(raw).value_counts()
+    order = sorted(sizes.index, key=lambda c: (-sizes[c], c))
+    renumber = {c: i + 1 for i, c in enumerate(order)}
+    cluster = np.array([renumber[c] for c in raw])
+    centres = feats.groupby(cluster).mean()
+    centres_z = z.groupby(cluster).mean()
+    labels = name_archetypes(centres_z, top)
+    city_sil = silhouette_samples(z.to_numpy(), raw) if best > 1 else np.full(n, np.nan)
+    assignments = pd.DataFrame({"city": feats.index, "archetype": cluster,
+                                "label": [labels[c] for c in cluster], "silhouette": city_sil})
+    return Archetypes(assignments, centres, centres_z, labels, best, silhouettes, feats)
+
+
+def name_archetypes(centres_z: pd.DataFrame, top: int = 2) -> dict[int, str]:
+    """A name per cluster from the features furthest above the overall mean ("transport · intelligence").
+
+    A cluster with nothing at least a tenth of a standard deviation above the mean is called "balanced";
+    when two clusters would share a name, more features are added until they differ. Why: a cluster number
+    tells a reader nothing; the features that set a group apart are what a city can act on.
+    """
+    names: dict[int, str] = {}
+    for c, row in centres_z.iterrows():
+        ranked = row.sort_values(ascending=False)
+        names[c] = _label(ranked, top)
+    for extra in range(1, centres_z.shape[1]):
+        dupes = pd.Series(names).duplicated(keep=False)
+        if not dupes.any():
+            break
+        for c in pd.Series(names)[dupes].index:
+            names[c] = _label(centres_z.loc[c].sort_values(ascending=False), top + extra)
+    return names
+
+
+def _label(ranked: pd.Series, top: int) -> str:
+    above = [FEATURE_NAMES.get(f, f.replace("_", " ")) for f, v in ranked.head(top).items() if v >= 0.1]
+    return " · ".join(above) if above else "balanced"
+
+
+def archetype_table(result_or_none, inventory: pd.DataFrame, cities: pd.DataFrame,
+                    archetypes: Archetypes | None = None) -> pd.DataFrame:
+    """archetypes.csv: one row per city — city, name, region, archetype, label, k, silhouette_k (mean, for the
+    chosen k), silhouette (the city's own: how well it fits its group), then the profile shares it was
+    clustered on. Why: every number behind a city's group, ready to sort and check.
+
+    `result_or_none` is accepted for symmetry with the other tables and may be None.
+    """
+    arc = archetypes or find_archetypes(profile_features(inventory))
+    info = cities.set_index("city")
+    out = arc.assignments.copy()
+    out.insert(1, "name", out["city"].map(info["name"]))
+    out.insert(2, "region", out["city"].map(info["region"]))
+    out.insert(5, "k", arc.k)
+    out.insert(6, "silhouette_k", round(arc.silhouette, 6))
+    shares = arc.features.add_prefix("share_")
+    out = out.join(shares, on="city")
+    return out.sort_values(["archetype", "city"], ignore_index=True)
+
+
+def archetype_statements(arc: Archetypes, cities: pd.DataFrame | None = None) -> list[str]:
+    """One sentence per archetype: its name, its cities and the numbers that set it apart, plus how clear the
+    grouping is (silhouette). Why: so the report says how much weight the grouping can bear."""
+    names = cities.set_index("city")["name"] if cities is not None else None
+    out = [f"{arc.k} archetypes (k chosen by silhouette in {min(arc.silhouettes)}–{max(arc.silhouettes)}: "
+           + ", ".join(f"k={k}: {s:.2f}" for k, s in arc.silhouettes.items())
+           + f"). A mean silhouette of {arc.silhouette:.2f} "
+           + ("means clearly separated groups." if arc.silhouette >= 0.5 else
+              "means groups that are real but overlap." if arc.silhouette >= 0.25 else
+              "means weak structure: read the groups as tendencies, not types.")]
+    overall = arc.features.mean()
+    for c, label in arc.labels.items():
+        members = arc.assignments.loc[arc.assignments["archetype"] == c, "city"]
+        shown = [names.get(m, m) if names is not None else m for m in members]
+        top = arc.centres_z.loc[c].sort_values(ascending=False).head(2).index
+        marks = ", ".join(f"{FEATURE_NAMES.get(f, f)} {arc.centres.loc[c, f]:.0%} (all cities {overall[f]:.0%})"
+                          for f in top)
+        out.append(f"Archetype {c}, {label} ({len(shown)} cities: {', '.join(shown)}): {marks}.")
+    return out
