@@ -22,7 +22,7 @@ import pandas as pd
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
-from smartcities.io.inventory import slug  # noqa: E402
+from smartcities.io.inventory import slug
 
 CONTINENT_REGION = {"EU": "Europe", "AS": "Asia", "NA": "North America", "SA": "Latin America",
                     "AF": "Middle East & Africa", "OC": "Oceania"}

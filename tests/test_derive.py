@@ -179,37 +179,37 @@ def test_filters_work_on_a_read_inventory(tmp_path, cities):
 @pytest.mark.parametrize("rule, message", [
     ("count", "derive: expected a mapping such as {kind: count, where: {...}}, found 'count'"),
     ({"where": {}}, "derive: missing 'kind' (one of count, share, presence, diversity, distinct, per_capita, mean)"),
-    ({"kind": "shar"}, "derive.kind: 'shar' is not one of count, share, presence, diversity, distinct, per_capita, "
-                       "mean (did you mean 'share'?)"),
+    ({"kind": "shar"}, ("derive.kind: 'shar' is not one of count, share, presence, diversity, distinct, per_capita, "
+                       "mean (did you mean 'share'?)")),
     ({"kind": "share"}, "derive: kind share needs 'where'"),
-    ({"kind": "count", "wher": {}}, "derive: unknown key 'wher' for kind count (did you mean 'where'?); "
-                                    "known keys: kind, where"),
+    ({"kind": "count", "wher": {}}, ("derive: unknown key 'wher' for kind count (did you mean 'where'?); "
+                                    "known keys: kind, where")),
     ({"kind": "count", "where": {"lead_actor": "goverment"}},
      "derive.where.lead_actor: 'goverment' is not one of public, private, public_private"),
     ({"kind": "count", "where": {"lead_actr": "public"}},
-     "derive.where: unknown column 'lead_actr' (did you mean 'lead_actor'?); known columns: id, city, country, "
+     ("derive.where: unknown column 'lead_actr' (did you mean 'lead_actor'?); known columns: id, city, country, "
      "name, item_type, service_domain, technologies, lead_actor, energy_environment, inclusive, integrates_data, "
-     "citizen_participation, start_year, description, source_url, confidence"),
+     "citizen_participation, start_year, description, source_url, confidence")),
     ({"kind": "count", "where": {"inclusive": "yes"}}, "derive.where.inclusive: 'yes' must be true or false"),
     ({"kind": "count", "where": {"technologies": {"any_of": "inteligent"}}},
-     "derive.where.technologies.any_of: expected a list of values or one of the sets intelligent, advanced, "
-     "found 'inteligent'"),
+     ("derive.where.technologies.any_of: expected a list of values or one of the sets intelligent, advanced, "
+     "found 'inteligent'")),
     ({"kind": "count", "where": {"technologies": {"in": ["ai"]}}},
      "derive.where.technologies: operator 'in' is not one of any_of, all_of, none_of"),
     ({"kind": "count", "where": {"start_year": {"min": "2015"}}},
      "derive.where.start_year.min: '2015' must be a number"),
     ({"kind": "count", "where": {"item_type": {"in": ["project", "livinglab"]}}},
-     "derive.where.item_type.in: 'livinglab' is not one of app_web_service, infrastructure_service, project, "
-     "living_lab, strategy (did you mean 'living_lab'?)"),
+     ("derive.where.item_type.in: 'livinglab' is not one of app_web_service, infrastructure_service, project, "
+     "living_lab, strategy (did you mean 'living_lab'?)")),
     ({"kind": "diversity", "column": "inclusive"},
-     "derive.column: 'inclusive' is not one of item_type, service_domain, technologies, lead_actor, "
-     "energy_environment, confidence"),
+     ("derive.column: 'inclusive' is not one of item_type, service_domain, technologies, lead_actor, "
+     "energy_environment, confidence")),
     ({"kind": "diversity", "column": "lead_actor", "categories": ["public"], "normalise": True},
      "derive.normalise: needs at least two categories to divide by ln(k)"),
     ({"kind": "distinct", "column": "service_domain", "exclude": ["othr"]},
-     "derive.exclude: 'othr' is not one of administration, transport, health_welfare, environment_energy, "
+     ("derive.exclude: 'othr' is not one of administration, transport, health_welfare, environment_energy, "
      "safety_disaster, facility_management, education, culture_tourism, logistics, employment_economy, other "
-     "(did you mean 'other'?)"),
+     "(did you mean 'other'?)")),
     ({"kind": "mean", "column": "lead_actor"},
      "derive.column: 'lead_actor' is not one of inclusive, integrates_data, citizen_participation, start_year"),
     ({"kind": "per_capita", "per": 0}, "derive.per: 0 must be a number of residents above 0, e.g. 1000000"),
@@ -249,8 +249,8 @@ def test_derive_indicators_reports_bad_rules_with_file_and_line(inventory, citie
     with pytest.raises(InputError) as err:
         derive_indicators(inventory, cities, fw)
     assert [str(p) for p in err.value.problems] == [
-        "fw.yaml line 11, column derive: node 'bad': derive.where.item_type: 'projct' is not one of app_web_service, "
-        "infrastructure_service, project, living_lab, strategy (did you mean 'project'?)"]
+        ("fw.yaml line 11, column derive: node 'bad': derive.where.item_type: 'projct' is not one of app_web_service, "
+        "infrastructure_service, project, living_lab, strategy (did you mean 'project'?)")]
 
 
 def test_derive_indicators_rejects_cities_missing_from_the_table(inventory, cities):

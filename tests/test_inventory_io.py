@@ -57,7 +57,7 @@ def test_slug(name, expected):
 # --- inventory -------------------------------------------------------------------------------------------------
 
 def test_good_inventory_is_typed_and_gets_city_ids(tmp_path):
-    path = write(tmp_path, "inventory.csv", "\n".join([HEADER, ROW_1, ROW_2, ROW_3]) + "\n")
+    path = write(tmp_path, "inventory.csv", f"{HEADER}\n{ROW_1}\n{ROW_2}\n{ROW_3}" + "\n")
     inv = read_inventory(path)
     assert list(inv["id"]) == ["seoul-01", "seoul-02", "sao-paulo-01"]
     assert list(inv["city_id"]) == ["seoul", "seoul", "sao-paulo"]
@@ -79,7 +79,7 @@ def test_bundled_inventory_reads():
 
 def test_misspelt_enum_names_file_line_column_and_allowed_values(tmp_path):
     bad = ROW_2.replace("public_private", "goverment")
-    path = write(tmp_path, "inventory.csv", "\n".join([HEADER, ROW_1, bad]) + "\n")
+    path = write(tmp_path, "inventory.csv", f"{HEADER}\n{ROW_1}\n{bad}" + "\n")
     assert problems_of(lambda: read_inventory(path)) == [
         f"{path} line 3, column lead_actor: 'goverment' is not one of public, private, public_private"]
 
@@ -97,21 +97,21 @@ def test_every_bad_cell_is_reported_together_including_none_valued_columns(tmp_p
     # their problems must still come out with the rest, in line order.
     row_2 = ROW_1.replace(",none,", ",indirrect,").replace(",public,", ",pubic,")
     row_3 = ROW_2.replace("iot;big_data", "iot;bigdata")
-    path = write(tmp_path, "inventory.csv", "\n".join([HEADER, row_2, row_3]) + "\n")
+    path = write(tmp_path, "inventory.csv", f"{HEADER}\n{row_2}\n{row_3}" + "\n")
     got = problems_of(lambda: read_inventory(path))
     assert got == [
-        f"{path} line 2, column lead_actor: 'pubic' is not one of public, private, public_private "
-        "(did you mean 'public'?)",
-        f"{path} line 2, column energy_environment: 'indirrect' is not one of direct, indirect, none "
-        "(did you mean 'indirect'?)",
-        f"{path} line 3, column technologies: 'bigdata' is not one of iot, big_data, ai, blockchain, xr, "
-        "digital_twin, metaverse, 5g, cloud, robotics, drones, mobile, none (did you mean 'big_data'?)",
+        (f"{path} line 2, column lead_actor: 'pubic' is not one of public, private, public_private "
+        "(did you mean 'public'?)"),
+        (f"{path} line 2, column energy_environment: 'indirrect' is not one of direct, indirect, none "
+        "(did you mean 'indirect'?)"),
+        (f"{path} line 3, column technologies: 'bigdata' is not one of iot, big_data, ai, blockchain, xr, "
+        "digital_twin, metaverse, 5g, cloud, robotics, drones, mobile, none (did you mean 'big_data'?)"),
     ]
 
 
 def test_empty_required_coded_cell_is_an_error(tmp_path):
     row = ROW_1.replace(",none,false,", ",,false,")
-    path = write(tmp_path, "inventory.csv", "\n".join([HEADER, row]) + "\n")
+    path = write(tmp_path, "inventory.csv", f"{HEADER}\n{row}" + "\n")
     assert problems_of(lambda: read_inventory(path)) == [
         f"{path} line 2, column energy_environment: empty, expected one of direct, indirect, none"]
 
@@ -154,7 +154,7 @@ def test_header_only(tmp_path):
 
 
 def test_non_utf8_bytes_give_the_line(tmp_path):
-    text = "\n".join([HEADER, ROW_1, ROW_3]).encode("utf-8").replace("São".encode("utf-8"), b"S\xe3o") + b"\n"
+    text = f"{HEADER}\n{ROW_1}\n{ROW_3}".encode().replace("São".encode(), b"S\xe3o") + b"\n"
     path = write(tmp_path, "inventory.csv", text)
     assert problems_of(lambda: read_inventory(path)) == [
         f"{path} line 3: byte 0xe3 is not UTF-8; save the file as UTF-8"]
@@ -203,8 +203,8 @@ def test_cities_out_of_range_and_bad_ids(tmp_path):
     path = write(tmp_path, "cities.csv", text)
     assert problems_of(lambda: read_cities(path)) == [
         f"{path} line 2, column city: 'Seoul' is not a slug id (lowercase letters, digits and '-'); write 'seoul'",
-        f"{path} line 2, column country: 'Korea' is not an ISO 3166-1 alpha-2 code (two capital letters, "
-        "e.g. KR, US, GB)",
+        (f"{path} line 2, column country: 'Korea' is not an ISO 3166-1 alpha-2 code (two capital letters, "
+        "e.g. KR, US, GB)"),
         f"{path} line 2, column lat: 97.5 is out of range, expected a number between -90 and 90",
         f"{path} line 3, column lon: -190 is out of range, expected a number between -180 and 180",
         f"{path} line 3, column population: 0 is out of range, expected a number of residents above 0",
@@ -248,8 +248,8 @@ def test_indicators_duplicates(tmp_path):
     path = write(tmp_path, "indicators.csv", "city,indicator,value,year\nseoul,pm25,18,2021\nseoul,pm25,19,2022\n"
                                              "seoul,pm25,20,2021\n")
     assert problems_of(lambda: read_indicators(path)) == [
-        f"{path} line 4, column indicator: second value for city 'seoul', indicator 'pm25' in 2021 "
-        "(first on line 2)"]
+        (f"{path} line 4, column indicator: second value for city 'seoul', indicator 'pm25' in 2021 "
+        "(first on line 2)")]
     path = write(tmp_path, "no_year.csv", "city,indicator,value\nseoul,pm25,18\nseoul,pm25,19\n")
     assert problems_of(lambda: read_indicators(path)) == [
         f"{path} line 3, column indicator: second value for city 'seoul', indicator 'pm25' (first on line 2)"]
@@ -270,8 +270,8 @@ def test_unknown_cities_in_indicators(tmp_path):
     ind = read_indicators(write(tmp_path, "indicators.csv", "city,indicator,value\nseoul,a,1\nnew-yrok,a,2\n"
                                                             "new-yrok,b,3\nnew-yrok,c,3\nparis,a,1\n"))
     assert [str(p) for p in check_cities_known(ind, cities, "indicators.csv")] == [
-        "indicators.csv line 3, column city: unknown city 'new-yrok': not in the cities table "
-        "(did you mean 'new-york'?); also on lines 4, 5",
+        ("indicators.csv line 3, column city: unknown city 'new-yrok': not in the cities table "
+        "(did you mean 'new-york'?); also on lines 4, 5"),
         "indicators.csv line 6, column city: unknown city 'paris': not in the cities table",
     ]
 
@@ -279,7 +279,7 @@ def test_unknown_cities_in_indicators(tmp_path):
 def test_unknown_cities_in_inventory_suggest_names(tmp_path):
     cities = read_cities(write(tmp_path, "cities.csv", CITIES))
     row = ROW_1.replace("seoul-01,Seoul", "nyc-01,New Yrok")
-    inv = read_inventory(write(tmp_path, "inventory.csv", "\n".join([HEADER, ROW_1, row]) + "\n"))
+    inv = read_inventory(write(tmp_path, "inventory.csv", f"{HEADER}\n{ROW_1}\n{row}" + "\n"))
     assert [str(p) for p in check_cities_known(inv, cities, "inventory.csv")] == [
-        "inventory.csv line 3, column city: unknown city 'New Yrok': not in the cities table "
-        "(did you mean 'New York'?)"]
+        ("inventory.csv line 3, column city: unknown city 'New Yrok': not in the cities table "
+        "(did you mean 'New York'?)")]

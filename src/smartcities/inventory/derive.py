@@ -123,7 +123,7 @@ def _check_column(kind: str, rule: Mapping) -> list[str]:
     problems = []
     for key in ("categories", "exclude"):
         if key in rule:
-            values, message = _values(rule[key], column)
+            _, message = _values(rule[key], column)
             if message:
                 problems.append(f"derive.{key}: {message}")
     if not problems and rule.get("normalise") and len(_categories(rule, column)) < 2:
