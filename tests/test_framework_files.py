@@ -123,6 +123,10 @@ def test_tree_as_json(tmp_path):
                                                                   {"id": "y", "direction": 1}]}]}
     fw = read_framework(write(tmp_path, "fw.json", json.dumps(tree, indent=2)))
     assert fw.leaves() == ["x", "y"] and fw.by_id["x"].direction == -1
+    assert fw.by_id["x"].line == 7
+    # tab-indented JSON is not YAML: it still reads, without node lines
+    fw = read_framework(write(tmp_path, "tabs.json", json.dumps(tree, indent="\t")))
+    assert fw.leaves() == ["x", "y"] and fw.by_id["x"].line is None
 
 
 def test_unknown_key_with_did_you_mean_and_line(tmp_path):
@@ -173,7 +177,9 @@ def test_weight_set_with_unknown_node(tmp_path):
 def test_invalid_yaml_and_not_a_mapping(tmp_path):
     path = write(tmp_path, "fw.yaml", "id: index\nchildren: [\n  - id: a\n")
     (message,) = problems_of(path)
-    assert message.startswith(f"{path} line ") and "not valid YAML or JSON" in message
+    assert message.startswith(f"{path} line ") and "not valid YAML" in message
+    path = write(tmp_path, "fw.json", '{\n\t"id": "index",\n\t"children": [\n}\n')
+    assert problems_of(path) == [f"{path} line 4: not valid JSON: Expecting value"]
     path = write(tmp_path, "list.yaml", "- id: index\n")
     assert problems_of(path) == [
         f"{path} line 1: a framework file must hold one mapping, the top node {{id, name, children}}"]

@@ -16,6 +16,7 @@ negative weights and malformed derive rules.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -81,18 +82,31 @@ def read_framework_tree(path: str | Path) -> Framework:
                                 line=line) from None
     if not text.strip():
         raise InputError.single(name, "file is empty, expected a framework tree {id, name, children: [...]}")
-    try:
-        composed = yaml.compose(text)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        raise InputError.single(name, f"not valid YAML or JSON: {getattr(err, 'problem', None) or err}",
-                                line=mark.line + 1 if mark else None) from None
+    composed = None
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise InputError.single(name, f"not valid JSON: {err.msg}", line=err.lineno) from None
+        try:  # JSON is YAML, so node lines come from the YAML composer (unless tabs or the like defeat it)
+            composed = yaml.compose(text)
+        except yaml.YAMLError:
+            composed = None
+    else:
+        try:
+            composed = yaml.compose(text)
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            raise InputError.single(name, f"not valid YAML: {getattr(err, 'problem', None) or err}",
+                                    line=mark.line + 1 if mark else None) from None
     if not isinstance(data, Mapping):
         raise InputError.single(name, "a framework file must hold one mapping, the top node {id, name, children}",
                                 line=1)
-    lines: dict[tuple, int] = {(): composed.start_mark.line + 1}
-    _index_lines(composed, (), lines)
+    lines: dict[tuple, int] = {}
+    if composed is not None:
+        lines[()] = composed.start_mark.line + 1
+        _index_lines(composed, (), lines)
     reader = _TreeReader(name, lines)
     top = dict(data)
     weight_sets = top.pop("weight_sets", None)
