@@ -64,9 +64,8 @@ def sobol_indices(y: np.ndarray, n: int, k: int, *, bootstrap: int = 200, seed: 
     # bootstrap: each resample is a count per design row, so every resampled mean is one matrix product
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, n, size=(bootstrap, n))
-    counts = np.zeros((bootstrap, n))
-    np.add.at(counts, (np.repeat(np.arange(bootstrap), n), draws.ravel()), 1.0)
-    counts /= n
+    offsets = (np.arange(bootstrap) * n)[:, None]
+    counts = np.bincount((draws + offsets).ravel(), minlength=bootstrap * n).reshape(bootstrap, n) / n
     first = (yb * (yab - ya)).transpose(1, 0, 2).reshape(n, -1)  # (n, k * outputs)
     total = ((ya - yab) ** 2).transpose(1, 0, 2).reshape(n, -1)
     mean = counts @ (ya + yb) / 2

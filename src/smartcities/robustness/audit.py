@@ -1,0 +1,345 @@
+"""The statistical audit of a build: does the data hold up, and does the framework hold together?
+
+Definitions follow COINr (1.1.14) so results can be checked against it:
+
+- indicator statistics and flags as `get_stats`: availability below 0.65, non-zero share below 0.5, unique
+  share below 0.5, and outliers where |skew| > 2 and kurtosis > 3.5 (bias-adjusted skew and excess kurtosis);
+- Pearson and Spearman correlations on pairwise-complete observations (`get_corr`), within each node's children
+  and of each child with its parent, flagged with `plot_corr`'s thresholds: negative below −0.4, weak from −0.4
+  to 0.3, and collinear above 0.9 in absolute value;
+- Cronbach's alpha per node from the pairwise-complete covariance matrix (`get_cronbach`);
+- PCA per node on the standardised children, complete cases only (`get_PCA`, i.e. prcomp with scaling); the
+  first component's loadings are the "PCA weights", here signed so that they sum to a positive number;
+- effective weights as `get_eff_wts` (the product of the normalised weights down the tree), next to how much
+  each child really drives its parent: its squared correlation with the parent as a share of its siblings'.
+
+Everything is computed on the nominal run: statistics on every data stage, the rest on the scores the
+aggregation saw (the last data stage for indicators, the aggregates above them).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import warnings
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from ..engine.context import Context
+from ..engine.pipeline import Stages
+from ..engine.stats import kurtosis, skew
+
+T_AVAIL, T_ZERO, T_UNIQUE, T_SKEW, T_KURT = 0.65, 0.5, 0.5, 2.0, 3.5
+NEGATIVE, WEAK, COLLINEAR = -0.4, 0.3, 0.9
+
+
+@dataclass(frozen=True)
+class Audit:
+    """Tidy tables of the audit; `summary()` reads them out."""
+
+    stats: pd.DataFrame  # stage, indicator, min … kurtosis, n_*, frc_*, flag_*
+    correlations: pd.DataFrame  # node, x, y, relation (within | parent), method, r, p_value, n
+    flags: pd.DataFrame  # node, x, y, relation, flag (negative | weak | collinear), r, p_value
+    cronbach: pd.DataFrame  # node, children, units, alpha
+    pca: pd.DataFrame  # node, component, child, loading, eigenvalue, variance_share, cumulative_share
+    effective_weights: pd.DataFrame  # parent, child, level, weight, effective_weight, pca_weight, corr…
+
+    def summary(self) -> str:
+        return summary(self)
+
+
+# --- statistics -------------------------------------------------------------------------------------------------
+
+def indicator_stats(X: np.ndarray, indicators: tuple[str, ...], stage: str = "raw") -> pd.DataFrame:
+    """COINr's get_stats for a (units, indicators) array. Units with no value at all (screened out) are not
+    counted."""
+    X = X[~np.all(np.isnan(X), axis=1)]
+    n = X.shape[0]
+    rows = []
+    sk, kt = skew(X, axis=0), kurtosis(X, axis=0)
+    for j, ind in enumerate(indicators):
+        x = X[:, j]
+        x = x[~np.isnan(x)]
+        avail = x.size
+        nonzero = int(np.sum(x != 0))
+        values, counts = np.unique(x, return_counts=True)
+        same = int(counts.max()) if counts.size else 0
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            row = {
+                "stage": stage, "indicator": ind,
+                "min": np.min(x) if avail else np.nan, "max": np.max(x) if avail else np.nan,
+                "mean": np.mean(x) if avail else np.nan, "median": np.median(x) if avail else np.nan,
+                "std": np.std(x, ddof=1) if avail > 1 else np.nan, "skew": sk[j], "kurtosis": kt[j],
+                "n_avail": avail, "n_nonzero": nonzero, "n_unique": values.size, "n_same": same,
+                "frc_avail": avail / n if n else np.nan,
+                "frc_nonzero": nonzero / avail if avail else np.nan,
+                "frc_unique": values.size / avail if avail else np.nan,
+                "frc_same": same / avail if avail else np.nan,
+            }
+        # COINr compares the zero and unique counts with all units, not only those with data
+        row["flag_avail"] = "ok" if n and avail / n >= T_AVAIL else "LOW"
+        row["flag_nonzero"] = "ok" if n and nonzero / n >= T_ZERO else "LOW"
+        row["flag_unique"] = "ok" if n and values.size / n >= T_UNIQUE else "LOW"
+        row["flag_skew_kurt"] = "OUT" if abs(sk[j]) > T_SKEW and kt[j] > T_KURT else "ok"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+# --- correlations -----------------------------------------------------------------------------------------------
+
+def correlation(x: np.ndarray, y: np.ndarray, method: str = "pearson") -> tuple[float, float, int]:
+    """r, two-sided p-value and n on the pairwise-complete observations; Spearman ranks those (ties averaged)."""
+    ok = ~np.isnan(x) & ~np.isnan(y)
+    x, y = x[ok], y[ok]
+    n = int(ok.sum())
+    if n < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return np.nan, np.nan, n
+    if method == "spearman":
+        x, y = sps.rankdata(x), sps.rankdata(y)
+    r = float(np.clip(np.corrcoef(x, y)[0, 1], -1, 1))
+    with np.errstate(all="ignore"):
+        t = r * np.sqrt((n - 2) / (1 - r * r)) if abs(r) < 1 else np.inf
+    return r, float(2 * sps.t.sf(abs(t), n - 2)), n
+
+
+def _families(ctx: Context) -> list[tuple[str, list[int]]]:
+    """Each aggregate node with the score columns of its children."""
+    nodes = ctx.compiled.nodes
+    index = {n: j for j, n in enumerate(nodes)}
+    fw = ctx.framework
+    return [(p, [index[c] for c in fw.children[p]]) for p in nodes if fw.children[p]]
+
+
+def correlations(scores: np.ndarray, ctx: Context) -> pd.DataFrame:
+    nodes = ctx.compiled.nodes
+    index = {n: j for j, n in enumerate(nodes)}
+    rows = []
+    for parent, kids in _families(ctx):
+        pairs = [(a, b, "within") for i, a in enumerate(kids) for b in kids[i + 1:]]
+        pairs += [(k, index[parent], "parent") for k in kids]
+        for a, b, relation in pairs:
+            for method in ("pearson", "spearman"):
+                r, p, n = correlation(scores[:, a], scores[:, b], method)
+                rows.append({"node": parent, "x": nodes[a], "y": nodes[b], "relation": relation, "method": method,
+                             "r": r, "p_value": p, "n": n})
+    return pd.DataFrame(rows, columns=["node", "x", "y", "relation", "method", "r", "p_value", "n"])
+
+
+def correlation_flags(corr: pd.DataFrame) -> pd.DataFrame:
+    """Pearson pairs within a node that are negative, weak or collinear, and children weakly tied to their parent."""
+    c = corr[corr["method"] == "pearson"].dropna(subset=["r"])
+    within, parent = c[c["relation"] == "within"], c[c["relation"] == "parent"]
+    parts = [
+        within[within["r"] < NEGATIVE].assign(flag="negative"),
+        within[(within["r"] >= NEGATIVE) & (within["r"] < WEAK)].assign(flag="weak"),
+        within[within["r"].abs() > COLLINEAR].assign(flag="collinear"),
+        parent[parent["r"] < WEAK].assign(flag="weak"),
+    ]
+    cols = ["node", "x", "y", "relation", "flag", "r", "p_value"]
+    parts = [p[cols] for p in parts if len(p)]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols)
+
+
+# --- reliability and structure ----------------------------------------------------------------------------------
+
+def pairwise_cov(X: np.ndarray) -> np.ndarray:
+    """Covariance matrix on pairwise-complete observations (R's cov(use = "pairwise.complete.obs"))."""
+    k = X.shape[1]
+    out = np.full((k, k), np.nan)
+    for i in range(k):
+        for j in range(i, k):
+            ok = ~np.isnan(X[:, i]) & ~np.isnan(X[:, j])
+            if ok.sum() > 1:
+                out[i, j] = out[j, i] = np.cov(X[ok, i], X[ok, j])[0, 1]
+    return out
+
+
+def cronbach_alpha(X: np.ndarray) -> float:
+    """k² · (mean off-diagonal covariance) / (sum of all covariances), i.e. k/(k−1) · (1 − Σ var / var of sum)."""
+    k = X.shape[1]
+    if k < 2:
+        return np.nan
+    cov = pairwise_cov(X)
+    total = np.nansum(cov)
+    off = (total - np.nansum(np.diag(cov))) / (k * (k - 1))
+    return float(k * k * off / total) if total else np.nan
+
+
+@dataclass(frozen=True)
+class PCAResult:
+    eigenvalues: np.ndarray  # (k,) variances of the components, largest first
+    loadings: np.ndarray  # (k, k): column c holds component c's loadings
+    units: int  # complete cases used
+
+
+def pca(X: np.ndarray) -> PCAResult | None:
+    """PCA of the standardised columns on complete cases; each component signed so its loadings sum ≥ 0."""
+    Xc = X[~np.any(np.isnan(X), axis=1)]
+    if Xc.shape[0] < 3 or Xc.shape[1] < 2:
+        return None
+    sd = Xc.std(axis=0, ddof=1)
+    if np.any(sd == 0):
+        return None
+    Z = (Xc - Xc.mean(axis=0)) / sd
+    _, s, vt = np.linalg.svd(Z, full_matrices=False)
+    eig = s**2 / (Xc.shape[0] - 1)
+    load = vt.T
+    load = load * np.where(load.sum(axis=0) < 0, -1.0, 1.0)
+    return PCAResult(eig, load, Xc.shape[0])
+
+
+def effective_weights(scores: np.ndarray, ctx: Context, pcas: dict[str, PCAResult | None]) -> pd.DataFrame:
+    """Nominal weights within each parent, COINr's effective weights (share of the top node), PCA weights, and
+    the importance each child really has in its parent: squared correlation as a share of its siblings'."""
+    fw = ctx.framework
+    nodes = ctx.compiled.nodes
+    index = {n: j for j, n in enumerate(nodes)}
+    within = {}
+    for parent, _ in _families(ctx):
+        kids = fw.children[parent]
+        w = np.array([fw.by_id[k].weight for k in kids], dtype=float)
+        within.update(zip(kids, w / w.sum()))
+    effective = {}
+    for n in sorted(nodes, key=lambda i: -fw.level[i]):
+        parent = fw.by_id[n].parent
+        effective[n] = 1.0 if parent is None else within[n] * effective[parent]
+    rows = []
+    for parent, cols in _families(ctx):
+        kids = fw.children[parent]
+        r = np.array([correlation(scores[:, index[k]], scores[:, index[parent]])[0] for k in kids])
+        r2 = np.where(np.isnan(r), 0.0, r**2)
+        share = r2 / r2.sum() if r2.sum() > 0 else np.full(len(kids), np.nan)
+        res = pcas.get(parent)
+        for i, k in enumerate(kids):
+            rows.append({
+                "parent": parent, "child": k, "level": fw.level[k], "weight": within[k],
+                "effective_weight": effective[k],
+                "pca_weight": res.loadings[i, 0] if res is not None else np.nan,
+                "corr_with_parent": r[i], "importance": share[i],
+                "importance_ratio": share[i] / within[k] if within[k] > 0 else np.nan,
+            })
+    return pd.DataFrame(rows)
+
+
+# --- the audit --------------------------------------------------------------------------------------------------
+
+def audit(stages: Stages, ctx: Context) -> Audit:
+    """Audit the nominal run (run 0) of a build."""
+    indicators = ctx.indicators
+    stat_tables = [indicator_stats(X[0], indicators, stage) for stage, X in stages.data.items()]
+    scores = stages.scores[0]
+    kept = ~np.all(np.isnan(scores), axis=1)
+    scores = scores[kept]
+    corr = correlations(scores, ctx)
+    cron, pca_rows, pcas = [], [], {}
+    for parent, cols in _families(ctx):
+        kids = ctx.framework.children[parent]
+        block = scores[:, cols]
+        cron.append({"node": parent, "children": len(cols),
+                     "units": int(np.sum(~np.all(np.isnan(block), axis=1))), "alpha": cronbach_alpha(block)})
+        res = pcas[parent] = pca(block)
+        if res is None:
+            continue
+        share = res.eigenvalues / res.eigenvalues.sum()
+        for c in range(len(cols)):
+            for i, k in enumerate(kids):
+                pca_rows.append({"node": parent, "component": c + 1, "child": k, "loading": res.loadings[i, c],
+                                 "eigenvalue": res.eigenvalues[c], "variance_share": share[c],
+                                 "cumulative_share": share[: c + 1].sum(), "units": res.units})
+    return Audit(
+        stats=pd.concat(stat_tables, ignore_index=True),
+        correlations=corr,
+        flags=correlation_flags(corr),
+        cronbach=pd.DataFrame(cron, columns=["node", "children", "units", "alpha"]),
+        pca=pd.DataFrame(pca_rows, columns=["node", "component", "child", "loading", "eigenvalue",
+                                            "variance_share", "cumulative_share", "units"]),
+        effective_weights=effective_weights(scores, ctx, pcas),
+    )
+
+
+def audit_spec(spec) -> Audit:
+    """Audit the nominal build of a checked spec (for the command line)."""
+    from ..engine.pipeline import Step, run_pipeline
+    from ..io.sources import load_inputs
+
+    inputs = load_inputs(spec)
+    steps = [Step.parse(e) for e in spec.model.pipeline]
+    return audit(run_pipeline(inputs.X, inputs.context, steps), inputs.context)
+
+
+def summary(a: Audit) -> str:
+    """A plain-text reading of the audit."""
+    lines = []
+    raw = a.stats[a.stats["stage"] == a.stats["stage"].iloc[0]] if len(a.stats) else a.stats
+    last = a.stats[a.stats["stage"] == a.stats["stage"].iloc[-1]] if len(a.stats) else a.stats
+    lines.append(f"Indicators: {len(raw)}")
+    for col, what in (("flag_avail", f"availability below {T_AVAIL:.0%}"),
+                      ("flag_nonzero", f"fewer than {T_ZERO:.0%} non-zero values"),
+                      ("flag_unique", f"fewer than {T_UNIQUE:.0%} unique values")):
+        bad = raw.loc[raw[col] != "ok", "indicator"].tolist()
+        lines.append(f"- {what}: {len(bad)}" + (f" ({', '.join(bad)})" if bad else ""))
+    out_raw = raw.loc[raw["flag_skew_kurt"] != "ok", "indicator"].tolist()
+    out_last = last.loc[last["flag_skew_kurt"] != "ok", "indicator"].tolist()
+    lines.append(f"- possible outliers (|skew| > {T_SKEW:g} and kurtosis > {T_KURT:g}): {len(out_raw)} in the raw "
+                 f"data" + (f" ({', '.join(out_raw)})" if out_raw else "")
+                 + (f"; {len(out_last)} after the last data step" + (f" ({', '.join(out_last)})" if out_last else "")
+                    if last is not raw else ""))
+    lines.append("")
+    lines.append("Correlations within nodes (Pearson):")
+    for flag, what in (("collinear", f"collinear pairs (|r| > {COLLINEAR:g})"),
+                       ("negative", f"negative pairs (r < {NEGATIVE:g})"),
+                       ("weak", f"weak pairs ({NEGATIVE:g} ≤ r < {WEAK:g})")):
+        f = a.flags[(a.flags["flag"] == flag) & (a.flags["relation"] == "within")]
+        shown = ", ".join(f"{r.x}–{r.y} {r.r:+.2f}" for r in f.head(8).itertuples())
+        lines.append(f"- {what}: {len(f)}" + (f": {shown}" + (" …" if len(f) > 8 else "") if len(f) else ""))
+    weak_parent = a.flags[(a.flags["relation"] == "parent")]
+    lines.append(f"- children weakly correlated with their parent (r < {WEAK:g}): {len(weak_parent)}"
+                 + (": " + ", ".join(f"{r.x} in {r.node} {r.r:+.2f}" for r in weak_parent.head(8).itertuples())
+                    if len(weak_parent) else ""))
+    lines.append("")
+    lines.append("Per node: Cronbach's alpha, first principal component's share of variance:")
+    first = a.pca[a.pca["component"] == 1].drop_duplicates("node").set_index("node")["variance_share"]
+    for r in a.cronbach.itertuples():
+        pc = first.get(r.node, np.nan)
+        lines.append(f"- {r.node}: alpha {r.alpha:.2f}" + ("" if np.isnan(pc) else f", PC1 {pc:.0%}")
+                     + (" (alpha below 0.7)" if r.alpha < 0.7 else ""))
+    ew = a.effective_weights.dropna(subset=["importance_ratio"])
+    off = ew[(ew["importance_ratio"] > 1.5) | (ew["importance_ratio"] < 0.5)]
+    lines.append("")
+    lines.append("Children whose real influence (r² share) differs from their weight by more than half: "
+                 + (str(len(off)) if len(off) else "none"))
+    for r in off.sort_values("importance_ratio").itertuples():
+        lines.append(f"- {r.child} in {r.parent}: weight {r.weight:.2f}, influence {r.importance:.2f}")
+    return "\n".join(lines) + "\n"
+
+
+AUDIT_FILES = {"stats": "audit_stats.csv", "correlations": "audit_correlations.csv", "flags": "audit_flags.csv",
+               "cronbach": "audit_cronbach.csv", "pca": "audit_pca.csv",
+               "effective_weights": "audit_effective_weights.csv"}
+
+
+def write_audit(a: Audit, out_dir: str | Path) -> list[Path]:
+    """Write the audit tables and summary into out_dir: all are written to a temporary folder first and then
+    moved into place, so a failure leaves nothing half-written."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".audit-", dir=out))
+    try:
+        names = []
+        for f in fields(a):
+            name = AUDIT_FILES[f.name]
+            getattr(a, f.name).to_csv(tmp / name, index=False)
+            names.append(name)
+        (tmp / "audit_summary.txt").write_text(a.summary(), encoding="utf-8")
+        names.append("audit_summary.txt")
+        for name in names:
+            os.replace(tmp / name, out / name)
+        return [out / n for n in names]
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
