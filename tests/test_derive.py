@@ -191,6 +191,8 @@ def test_filters_work_on_a_read_inventory(tmp_path, cities):
      "name, item_type, service_domain, technologies, lead_actor, energy_environment, inclusive, integrates_data, "
      "citizen_participation, start_year, description, source_url, confidence")),
     ({"kind": "count", "where": {"inclusive": "yes"}}, "derive.where.inclusive: 'yes' must be true or false"),
+    ({"kind": "count", "where": {"inclusive": [True]}}, "derive.where.inclusive: [True] must be true or false"),
+    ({"kind": "count", "where": {"inclusive": {"not": 1}}}, "derive.where.inclusive.not: 1 must be true or false"),
     ({"kind": "count", "where": {"technologies": {"any_of": "inteligent"}}},
      ("derive.where.technologies.any_of: expected a list of values or one of the sets intelligent, advanced, "
      "found 'inteligent'")),

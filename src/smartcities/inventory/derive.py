@@ -150,12 +150,13 @@ def check_filter(where: Any, at: str = "where") -> list[str]:
             for op in condition:
                 if op not in operators:
                     problems.append(f"{where_at}: operator " + one_of(str(op), operators))
-            prefix = where_at + ".{op}"
-        else:
-            prefix = where_at
+        elif column.kind == "bool" and isinstance(condition, list):
+            problems.append(f"{where_at}: {_show(condition)} must be true or false")
+            continue
         for op, value in _as_condition(column, condition).items():
             if op in _OPERATORS[column.kind] or op == "eq":
-                problems += [f"{prefix.format(op=op)}: {m}" for m in _check_operand(column, op, value)]
+                at_op = f"{where_at}.{op}" if isinstance(condition, Mapping) else where_at
+                problems += [f"{at_op}: {m}" for m in _check_operand(column, op, value)]
     return problems
 
 
