@@ -93,7 +93,7 @@ def initiatives_feeding(inventory: pd.DataFrame, domain: str) -> pd.Series:
 
 # --- finding a city -------------------------------------------------------------------------------------------------
 
-def resolve_city(text: str, cities: pd.DataFrame, file: str = "city") -> str:
+def resolve_city(text: str, cities: pd.DataFrame, file: str = "CITY") -> str:
     """The slug of the city a user named by slug or by name (any case, accents optional).
 
     Raises InputError with the closest known city when there is no match. Why: `profile "new york"`,
@@ -106,7 +106,8 @@ def resolve_city(text: str, cities: pd.DataFrame, file: str = "city") -> str:
         if key in (cid, slug(name)):
             return cid
     hint = did_you_mean(text, ids + names) or did_you_mean(key, ids)
-    raise InputError.single(file, f"unknown city {text!r}{hint}; known cities: {', '.join(ids)}")
+    known = "" if hint else f"; known cities: {', '.join(ids)}"
+    raise InputError.single(file, f"unknown city {text!r}{hint}{known}")
 
 
 # --- the parts of a profile -------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ once, so p-values are adjusted with Benjamini–Hochberg and every statement car
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from itertools import combinations
 
@@ -165,7 +166,7 @@ def permutation_chi_square(counts, labels, n_permutations: int = N_PERMUTATIONS,
     onehot = np.eye(len(groups))[codes]  # (units, groups)
     observed = chi_square(onehot.T @ counts)
     rng = np.random.default_rng(seed)
-    perms = np.array([rng.permutation(codes) for _ in range(n_permutations)])
+    perms = rng.permuted(np.tile(codes, (n_permutations, 1)), axis=1)
     tables = np.einsum("bug,uc->bgc", np.eye(len(groups))[perms], counts)
     keep_cols = counts.sum(0) > 0
     tables = tables[:, :, keep_cols]
@@ -283,7 +284,9 @@ def region_table(inventory: pd.DataFrame, cities: pd.DataFrame, scores: pd.DataF
 def _welch_interval(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     if len(a) < 2 or len(b) < 2:
         return float("nan"), float("nan")
-    ci = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
+    with warnings.catch_warnings():  # near-constant scores: the interval is still well defined
+        warnings.simplefilter("ignore", RuntimeWarning)
+        ci = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
     return float(ci.low), float(ci.high)
 
 

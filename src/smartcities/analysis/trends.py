@@ -214,3 +214,19 @@ def _as_tuple(cell) -> tuple[str, ...]:
     if cell is None or (isinstance(cell, float) and np.isnan(cell)):
         return ()
     return tuple(x.strip() for x in str(cell).split(";") if x.strip())
+
+
+def period_sentence(test: PeriodTest) -> str:
+    """A period test as one plain sentence: the shares by period, the direction, V and p.
+
+    Why: "inclusivity rose from 3% to 21%" is what a reader takes away; the V and p say how far to trust it.
+    """
+    parts = ", ".join(f"{test.shares[k]:.0%} of {test.n[k]} ({k})" for k in test.shares)
+    first, last = list(test.shares.values())[0], list(test.shares.values())[-1]
+    if test.p < 0.05:
+        move = "rises" if last > first else "falls"
+        verdict = f"{test.trend.capitalize()} {move} over time"
+    else:
+        verdict = f"{test.trend.capitalize()} shows no clear change over time"
+    p = "p < 0.001" if test.p < 0.001 else f"p = {test.p:.3f}" if test.p < 0.01 else f"p = {test.p:.2f}"
+    return f"{verdict}: {parts}; chi-square {test.chi2:.1f} on {test.dof} df, {p}, Cramér's V = {test.cramers_v:.2f}."

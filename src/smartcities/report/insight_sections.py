@@ -1,0 +1,265 @@
+"""HTML fragments for the report's insight sections: Trends, Regions, Archetypes and Learn from.
+
+Each function reads the analysis layer and fills a template `insight_*.html.j2`; nothing here computes a
+statistic of its own. `insight_sections(result)` gives all four, ready for `render_report(result, sections=…)`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+import jinja2
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from ..analysis import archetypes as arch
+from ..analysis import profiles as prof
+from ..analysis import regions as reg
+from ..analysis import trends as tr
+from ..analysis.results import domain_scores
+from .html import TEMPLATES, figure_html
+
+TREND_COLOURS = {"inclusivity": "#3caea3", "intelligence": "#20639b", "integration": "#f6d55c"}
+
+
+@cache
+def _env() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, trim_blocks=True,
+                              lstrip_blocks=True)
+
+
+def _render(name: str, **values) -> str:
+    return _env().get_template(name).render(**values)
+
+
+@dataclass(frozen=True)
+class Insight:
+    """Every insight analysis of one build, computed once and shared by the sections."""
+
+    inventory: pd.DataFrame | None
+    cities: pd.DataFrame
+    regions: pd.DataFrame | None
+    claims: pd.DataFrame | None
+    mixes: pd.DataFrame | None
+    archetypes: arch.Archetypes | None
+    profiles: dict[str, prof.CityProfile]
+
+
+def analyse(result, n_permutations: int = reg.N_PERMUTATIONS) -> Insight:
+    """Run the insight analyses of a build (regions, claims, mixes, archetypes, profiles)."""
+    inventory = getattr(result.inputs, "inventory", None)
+    cities = prof.result_cities(result)
+    table = claims = mixes = archetypes = None
+    if inventory is not None:
+        table = reg.region_table(inventory, cities, domain_scores(result), n_permutations=n_permutations)
+        claims = reg.claim_table(table)
+        mixes = reg.mix_tests(inventory, cities, n_permutations=n_permutations)
+        archetypes = arch.find_archetypes(arch.profile_features(inventory))
+    return Insight(inventory, cities, table, claims, mixes, archetypes, prof.all_profiles(result))
+
+
+def insight_sections(result, insight: Insight | None = None) -> dict[str, str]:
+    """The four insight sections of a build's report, by title. Without an inventory only "Learn from" (peers
+    and gaps) is given, since trends, regions and archetypes are readings of the inventory."""
+    insight = insight or analyse(result)
+    out: dict[str, str] = {}
+    if insight.inventory is not None:
+        out["Trends"] = trends_section(insight)
+        out["Regions"] = regions_section(insight)
+        out["Archetypes"] = archetypes_section(insight)
+    out["Learn from"] = learn_from_section(result, insight)
+    return out
+
+
+# --- Trends ---------------------------------------------------------------------------------------------------------
+
+def trends_section(insight: Insight) -> str:
+    """The Trends section: overall shares, change by period, and shares by region and by city."""
+    inv, cities = insight.inventory, insight.cities
+    table = tr.trends_table(inv, cities)
+    overall = table[table["scope"] == "all"]
+    by_region = table[table["scope"] == "region"]
+    by_city = table[table["scope"] == "city"]
+    n_cities = cities.set_index("city")["region"].value_counts()
+    names = cities.set_index("city")["name"]
+    regions = []
+    for region, part in by_region.groupby("region", sort=False):
+        regions.append({"region": region, "cities": int(n_cities.get(region, 0)), "n": int(part["n"].iloc[0]),
+                        **dict(zip(part["trend"], part["share"]))})
+    regions.sort(key=lambda r: (-r["cities"], r["region"]))
+    city_rows = []
+    for city, part in by_city.groupby("city", sort=False):
+        city_rows.append({"name": names.get(city, city), "region": part["region"].iloc[0], "n": int(part["n"].iloc[0]),
+                          **dict(zip(part["trend"], part["share"]))})
+    city_rows.sort(key=lambda r: -r["intelligence"])
+    tests = tr.period_tests(inv)
+    periods = table[table["scope"] == "period"]
+    return _render(
+        "insight_trends.html.j2",
+        definitions=tr.TREND_DEFINITIONS,
+        trends=list(tr.TRENDS),
+        overall={"n": int(overall["n"].iloc[0]), "rows": list(overall.itertuples())},
+        periods=len(periods) > 0,
+        dated=int(periods.groupby("period")["n"].first().sum()) if len(periods) else 0,
+        period_sentences=[tr.period_sentence(t) for t in tests],
+        period_chart=figure_html(_period_chart(periods)) if len(periods) else "",
+        region_chart=figure_html(_region_trend_chart(by_region, [r["region"] for r in regions])),
+        regions=regions,
+        cities=city_rows,
+    )
+
+
+def _region_trend_chart(by_region: pd.DataFrame, order: list[str]) -> go.Figure:
+    fig = go.Figure()
+    for trend in tr.TRENDS:
+        part = by_region[by_region["trend"] == trend].set_index("region").reindex(order)
+        fig.add_bar(name=trend, x=order, y=100 * part["share"], marker_color=TREND_COLOURS[trend],
+                    error_y=dict(type="data", symmetric=False, array=100 * (part["ci_high"] - part["share"]),
+                                 arrayminus=100 * (part["share"] - part["ci_low"])),
+                    customdata=part["n"], hovertemplate="%{x}: %{y:.0f}% of %{customdata}<extra>" + trend + "</extra>")
+    fig.update_layout(barmode="group", height=340, margin=dict(l=50, r=20, t=10, b=60), yaxis_title="% of initiatives")
+    return fig
+
+
+def _period_chart(periods: pd.DataFrame) -> go.Figure:
+    order = [p for p in tr.period_labels() if p in set(periods["period"])]
+    fig = go.Figure()
+    for trend in tr.TRENDS:
+        part = periods[periods["trend"] == trend].set_index("period").reindex(order)
+        fig.add_scatter(name=trend, x=order, y=100 * part["share"], mode="lines+markers",
+                        line_color=TREND_COLOURS[trend],
+                        error_y=dict(type="data", symmetric=False, array=100 * (part["ci_high"] - part["share"]),
+                                     arrayminus=100 * (part["share"] - part["ci_low"])))
+    fig.update_layout(height=300, margin=dict(l=50, r=20, t=10, b=40), yaxis_title="% of initiatives")
+    return fig
+
+
+# --- Regions ----------------------------------------------------------------------------------------------------------
+
+HEATMAP_FEATURES = (
+    "theme:sustainability", "theme:data_driven", "item_type:infrastructure_service", "item_type:living_lab",
+    "actor:public_led", "actor:private_partner", "actor:bottom_up", "trend:inclusivity", "trend:intelligence",
+    "trend:integration", "domain:administration", "domain:transport", "domain:environment_energy",
+    "domain:safety_disaster", "domain:health_welfare",
+)
+
+
+def regions_section(insight: Insight) -> str:
+    """The Regions section: the report's claims tested, each region in words, a difference map, the mix tests."""
+    table, claims, mixes = insight.regions, insight.claims, insight.mixes
+    claim_rows = []
+    for c in claims.to_dict("records"):
+        score = c["family"] == "score"
+        fmt = (lambda v: f"{v:.1f}") if score else (lambda v: f"{v:.0%}")
+        unit = "" if score else " pts"
+        diff = (f"{c['difference']:+.1f}" if score else f"{100 * c['difference']:+.0f}{unit}")
+        if not np.isnan(c["ci_low"]):
+            lo, hi = (c["ci_low"], c["ci_high"]) if score else (100 * c["ci_low"], 100 * c["ci_high"])
+            diff += f" [{lo:+.1f}, {hi:+.1f}]" if score else f" [{lo:+.0f}, {hi:+.0f}]"
+        claim_rows.append({**c, "region_value": fmt(c["share"]), "others_value": fmt(c["others_share"]),
+                           "difference": diff, "p": _p(c["p"]), "q": _p(c["q_claims"])})
+    mix_rows = [{**m, "p_text": _p(m["p"]), "q_text": _p(m["q"])} for m in mixes.to_dict("records")]
+    small = sorted(table.loc[table["small"], "region"].unique())
+    return _render(
+        "insight_regions.html.j2",
+        n_permutations=reg.N_PERMUTATIONS,
+        claims=claim_rows,
+        statements=reg.region_statements(table, mixes),
+        difference_chart=figure_html(_difference_chart(table)),
+        mixes=mix_rows,
+        small=small,
+    )
+
+
+def _difference_chart(table: pd.DataFrame) -> go.Figure:
+    part = table[(table["family"] + ":" + table["feature"]).isin(HEATMAP_FEATURES)]
+    order = [r for r in dict.fromkeys(part["region"])]
+    feats = [f for f in HEATMAP_FEATURES if f in set(part["family"] + ":" + part["feature"])]
+    key = part.assign(f=part["family"] + ":" + part["feature"]).set_index(["region", "f"])
+    z = np.array([[100 * key.loc[(r, f), "difference"] for f in feats] for r in order])
+    text = [[f"{key.loc[(r, f), 'share']:.0%} vs {key.loc[(r, f), 'others_share']:.0%}, q {_p(key.loc[(r, f), 'q'])}"
+             for f in feats] for r in order]
+    labels = [f"{r} ({int(key.loc[(r, feats[0]), 'n_cities'])})" for r in order]
+    limit = float(np.nanmax(np.abs(z))) if z.size else 1.0
+    fig = go.Figure(go.Heatmap(
+        z=z, x=[reg.FEATURE_LABELS[f].split(" (")[0] for f in feats], y=labels, text=text, zmid=0,
+        zmin=-limit, zmax=limit, colorscale="RdBu", colorbar=dict(title="points"),
+        hovertemplate="%{y} · %{x}: %{z:+.0f} points (%{text})<extra></extra>"))
+    fig.update_layout(height=120 + 34 * len(order), margin=dict(l=170, r=20, t=10, b=150))
+    return fig
+
+
+# --- Archetypes -------------------------------------------------------------------------------------------------------
+
+def archetypes_section(insight: Insight) -> str:
+    """The Archetypes section: how clear the grouping is, what sets each group apart, and who is in it."""
+    a, cities = insight.archetypes, insight.cities
+    info = cities.set_index("city")
+    groups = []
+    for number, label in a.labels.items():
+        members = a.assignments[a.assignments["archetype"] == number]
+        groups.append({"number": number, "label": label, "cities": [
+            {"name": info["name"].get(c, c), "region": info["region"].get(c, ""), "silhouette": s}
+            for c, s in zip(members["city"], members["silhouette"])]})
+    z = a.centres_z
+    fig = go.Figure(go.Heatmap(
+        z=z.to_numpy(), x=[arch.FEATURE_NAMES.get(f, f) for f in z.columns],
+        y=[f"{n}. {a.labels[n]}" for n in z.index], zmid=0, colorscale="RdBu",
+        text=[[f"{a.centres.loc[n, f]:.0%}" for f in z.columns] for n in z.index],
+        colorbar=dict(title="SD from mean"),
+        hovertemplate="%{y} · %{x}: %{text} (%{z:+.2f} SD)<extra></extra>"))
+    fig.update_layout(height=140 + 40 * len(z), margin=dict(l=260, r=20, t=10, b=110), yaxis=dict(autorange="reversed"))
+    return _render("insight_archetypes.html.j2", statements=arch.archetype_statements(a, cities),
+                   chart=figure_html(fig), groups=groups)
+
+
+# --- Learn from -------------------------------------------------------------------------------------------------------
+
+def learn_from_section(result, insight: Insight | None = None) -> str:
+    """The Learn from section: for every city, peers, gaps to leaders and initiatives to learn from."""
+    profiles = insight.profiles if insight is not None else prof.all_profiles(result)
+    fw = result.context.framework
+    domains = fw.children[fw.root()]
+    feeds = [{"name": fw.by_id[d].name, "description": prof.DOMAIN_FEEDS[d].description}
+             for d in domains if d in prof.DOMAIN_FEEDS]
+    has_inventory = getattr(result.inputs, "inventory", None) is not None
+    rows = []
+    for p in profiles.values():
+        intervals = "p05" in p.domains.columns
+        doms = []
+        for d in p.domains.sort_values("gap", ascending=False).to_dict("records"):
+            d["rank"] = int(d["rank"])
+            if intervals:
+                d["interval"] = (f"{d['p05']:.0f}–{d['p95']:.0f}" if not pd.isna(d.get("p05")) else "n/a")
+            doms.append(d)
+        learn = []
+        for domain in p.learn_domains:
+            items = p.learn_from[p.learn_from["domain"] == domain]
+            if items.empty:
+                continue
+            learn.append({"domain_name": fw.by_id[domain].name, "initiatives": [
+                {**i, "url": _safe_url(i.get("source_url")), "description": _text(i.get("description"))}
+                for i in items.to_dict("records")]})
+        rows.append({"city": p.city, "name": p.name, "region": p.region, "rank": p.rank, "score": p.score,
+                     "peers": [n for n in p.peers["name"]], "domains": doms, "intervals": intervals,
+                     "learn": learn, "has_inventory": has_inventory})
+    return _render("insight_learn_from.html.j2", feeds=feeds, profiles=rows)
+
+
+def _safe_url(url) -> str | None:
+    if not isinstance(url, str):
+        return None
+    url = url.strip()
+    return url if url.startswith(("https://", "http://")) else None
+
+
+def _text(value) -> str | None:
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def _p(value: float) -> str:
+    if value is None or pd.isna(value):
+        return "n/a"
+    return "< 0.001" if value < 0.001 else f"{value:.3f}" if value < 0.01 else f"{value:.2f}"
