@@ -10,10 +10,19 @@ from .registry import register
 LETTERS = ("AAA", "AA", "A", "BBB", "BB", "B", "CCC", "CC", "C", "D")
 
 
-def ranks(scores: np.ndarray) -> np.ndarray:
-    """Rank of each unit per node along axis 1: 1 for the highest score, ties sharing the lowest rank, NaN
-    for missing scores."""
-    return rankdata(-scores, method="min", axis=1, nan_policy="omit")
+def ranks(scores: np.ndarray, axis: int = 1) -> np.ndarray:
+    """Rank of each unit along `axis` (units): 1 for the highest score, ties sharing the lowest rank, NaN for
+    missing scores. One sort per column; NaN sorts last so it never takes a rank."""
+    A = np.ascontiguousarray(np.moveaxis(-scores, axis, -1))
+    order = np.argsort(A, axis=-1)
+    ordered = np.take_along_axis(A, order, axis=-1)
+    position = np.arange(A.shape[-1])
+    first_of_tie = np.concatenate([np.ones(A.shape[:-1] + (1,), bool), ordered[..., 1:] != ordered[..., :-1]], -1)
+    rank_sorted = np.maximum.accumulate(np.where(first_of_tie, position, 0), axis=-1) + 1.0
+    rank_sorted[np.isnan(ordered)] = np.nan
+    out = np.empty_like(rank_sorted)
+    np.put_along_axis(out, order, rank_sorted, axis=-1)
+    return np.moveaxis(out, -1, axis)
 
 
 @register("grade", "quantile")

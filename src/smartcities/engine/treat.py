@@ -11,7 +11,7 @@ import numpy as np
 
 from .context import Context
 from .registry import register
-from .stats import passes, skew
+from .stats import kurtosis_from, passes, skew_from
 
 
 def log_ct(x: np.ndarray) -> np.ndarray:
@@ -26,24 +26,66 @@ def boxcox(x: np.ndarray, lam: float) -> np.ndarray:
     return np.log(y) if lam == 0 else (y**lam - 1) / lam
 
 
+class _Moments:
+    """Running power sums of a column, so that skew and kurtosis after replacing a few extreme points cost
+    O(1) instead of a pass over the data. Values are shifted by their mean first to keep precision."""
+
+    def __init__(self, y: np.ndarray):
+        self.n = float(y.size)
+        y2 = y * y
+        self.s = [float(y.sum()), float(y2.sum()), float((y2 * y).sum()), float((y2 * y2).sum())]
+
+    def move(self, count: int, old: float, new: float) -> None:
+        """`count` points that were at `old` are now at `new`."""
+        for k in range(4):
+            self.s[k] += count * (new ** (k + 1) - old ** (k + 1))
+
+    def passes(self, skew_limit: float, kurtosis_limit: float) -> bool:
+        n, (s1, s2, s3, s4) = self.n, self.s
+        a = s1 / n
+        m2 = s2 - n * a * a
+        if n < 4 or m2 <= 1e-300 * max(1.0, abs(s2)):
+            return True
+        m3 = s3 - 3 * a * s2 + 2 * n * a**3
+        m4 = s4 - 4 * a * s3 + 6 * a * a * s2 - 3 * n * a**4
+        g, k = skew_from(n, m2, m3), kurtosis_from(n, m2, m4)
+        return bool(abs(g) < skew_limit or k < kurtosis_limit)
+
+    def skew_sign(self) -> float:
+        n, (s1, s2, s3, _) = self.n, self.s
+        a = s1 / n
+        return s3 - 3 * a * s2 + 2 * n * a**3
+
+
 def winsorise_column(x: np.ndarray, max_points: int, skew_limit: float, kurtosis_limit: float) -> tuple[np.ndarray, bool]:
-    """One column winsorised point by point; returns the values and whether they now pass."""
-    x = x.copy()
+    """One column winsorised point by point; returns the values and whether they now pass.
+
+    Each step replaces every point at the current extreme (on the side of the skew) by the next distinct value,
+    so after some steps the column is the original clipped to [floor, cap]; the number of points treated is
+    the number of original values beyond the cap plus those beyond the floor.
+    """
+    present = np.sort(x[~np.isnan(x)])
+    if present.size < 4:
+        return x.copy(), True
+    shift = present.mean()
+    moments = _Moments(present - shift)
+    distinct = present[np.r_[True, present[1:] != present[:-1]]]
+    hi, lo = distinct.size - 1, 0  # the cap is distinct[hi], the floor distinct[lo]
     treated_high = treated_low = 0
-    ok = bool(passes(x[None, :], skew_limit, kurtosis_limit)[0])
-    while not ok and treated_high + treated_low < max_points:
-        if skew(x[None, :])[0] >= 0:
-            top = np.nanmax(x)
-            hit = x == top
-            x[hit] = np.nanmax(np.where(hit, np.nan, x))
-            treated_high = int(hit.sum())
+    ok = moments.passes(skew_limit, kurtosis_limit)
+    while not ok and treated_high + treated_low < max_points and lo < hi:
+        if moments.skew_sign() >= 0:
+            old, new = distinct[hi], distinct[hi - 1]
+            treated_high = int(present.size - np.searchsorted(present, new, side="right"))
+            moments.move(treated_high, old - shift, new - shift)
+            hi -= 1
         else:
-            bottom = np.nanmin(x)
-            hit = x == bottom
-            x[hit] = np.nanmin(np.where(hit, np.nan, x))
-            treated_low = int(hit.sum())
-        ok = bool(passes(x[None, :], skew_limit, kurtosis_limit)[0])
-    return x, ok
+            old, new = distinct[lo], distinct[lo + 1]
+            treated_low = int(np.searchsorted(present, new, side="left"))
+            moments.move(treated_low, old - shift, new - shift)
+            lo += 1
+        ok = moments.passes(skew_limit, kurtosis_limit)
+    return np.clip(x, distinct[lo], distinct[hi]), ok
 
 
 FALLBACKS = {"log": log_ct, "none": None}

@@ -151,7 +151,7 @@ def _expected(f: Field) -> str:
 
 def _parse(cell: str, f: Field):
     """The cell's value and, if it is bad, a message saying what was expected."""
-    missing = cell.lower() in _MISSING
+    missing = cell.lower() in _MISSING and cell not in f.values
     if missing and f.kind != "text":
         return (math.nan if f.kind == "float" else None), (None if f.nullable else f"empty, expected {_expected(f)}")
     if f.kind == "text":
