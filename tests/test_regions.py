@@ -1,0 +1,178 @@
+"""Regions: chi-square and Cramér's V, Benjamini–Hochberg, Newcombe intervals, city-shuffle permutation tests,
+the region table and the report's claims."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from smartcities.analysis import regions as reg
+
+
+# --- statistics against hand values and scipy -------------------------------------------------------------------
+
+def test_chi_square_and_cramers_v_by_hand():
+    # expected 15 in every cell: chi2 = 4 · 5² / 15 = 6.667, V = sqrt(6.667 / 60) = 1/3
+    test = reg.chi_square([[10, 20], [20, 10]])
+    assert test.chi2 == pytest.approx(20 / 3)
+    assert test.dof == 1
+    assert test.cramers_v == pytest.approx(1 / 3)
+    assert test.p == pytest.approx(stats.chi2.sf(20 / 3, 1))
+    assert test.n == 60 and test.min_expected == pytest.approx(15)
+
+
+def test_cramers_v_on_a_larger_table_matches_scipy():
+    table = np.array([[12, 3, 5], [4, 9, 2], [1, 2, 10]])
+    chi2 = stats.chi2_contingency(table, correction=False)[0]
+    expected = math.sqrt(chi2 / (table.sum() * 2))
+    assert reg.cramers_v(table) == pytest.approx(expected)
+    assert reg.cramers_v(table) == pytest.approx(stats.contingency.association(table, method="cramer"))
+
+
+def test_chi_square_drops_empty_rows_and_columns():
+    assert reg.chi_square([[10, 20, 0], [20, 10, 0], [0, 0, 0]]).chi2 == pytest.approx(20 / 3)
+    assert reg.chi_square([[5, 5]]).p == 1.0
+
+
+def test_benjamini_hochberg_by_hand_and_against_scipy():
+    p = np.array([0.01, 0.04, 0.03, 0.20])
+    # sorted 0.01, 0.03, 0.04, 0.20 → ·4/rank: 0.04, 0.06, 0.0533, 0.20 → running min from the top
+    np.testing.assert_allclose(reg.benjamini_hochberg(p), [0.04, 0.05333333, 0.05333333, 0.20])
+    rng = np.random.default_rng(1)
+    many = rng.random(50) ** 3
+    np.testing.assert_allclose(reg.benjamini_hochberg(many), stats.false_discovery_control(many))
+    with_nan = reg.benjamini_hochberg([0.01, np.nan, 0.04])
+    assert np.isnan(with_nan[1]) and with_nan[0] == pytest.approx(0.02) and with_nan[2] == pytest.approx(0.04)
+
+
+def test_newcombe_interval_matches_the_published_example():
+    # Newcombe (1998), method 10: 56/70 − 48/80 = 0.2000, 95% CI 0.0524 to 0.3339
+    low, high = reg.newcombe_interval(56, 70, 48, 80)
+    assert float(low) == pytest.approx(0.0524, abs=1e-4)
+    assert float(high) == pytest.approx(0.3339, abs=1e-4)
+
+
+def test_exact_permutation_for_a_one_city_group():
+    # four cities, one feature; the group is city 0. Every one of the 4 possible groups is tried.
+    counts = np.array([[4], [1], [1], [2]])
+    n = np.array([4, 4, 4, 4])
+    diff, p = reg.permutation_difference(counts, n, [True, False, False, False])
+    assert diff[0] == pytest.approx(1.0 - 4 / 12)
+    # hand: group diffs are 1−4/12, 0.25−7/12, 0.25−7/12, 0.5−6/12 → only the observed one is as extreme
+    assert p[0] == pytest.approx(1 / 4)
+
+
+def test_random_permutation_is_seeded_and_sensible():
+    rng = np.random.default_rng(0)
+    n = np.full(30, 10)
+    counts = rng.binomial(10, 0.3, size=(30, 2))
+    counts[:8, 0] = 9  # the group has far more of feature 0, the same of feature 1
+    member = np.arange(30) < 8
+    d1, p1 = reg.permutation_difference(counts, n, member, n_permutations=999, seed=7)
+    d2, p2 = reg.permutation_difference(counts, n, member, n_permutations=999, seed=7)
+    np.testing.assert_array_equal(p1, p2)
+    assert p1[0] == pytest.approx(1 / 1000)  # nothing as extreme: the smallest p a 999-draw test can give
+    assert p1[1] > 0.05
+    draws, exact = reg.memberships(30, 8, 999, seed=7)
+    assert not exact and draws.shape == (999, 30) and (draws.sum(axis=1) == 8).all()
+
+
+def test_permutation_chi_square_keeps_the_asymptotic_statistic():
+    counts = np.array([[8, 2], [7, 3], [2, 8], [3, 7]])
+    labels = np.array(["x", "x", "y", "y"])
+    test, p = reg.permutation_chi_square(counts, labels, n_permutations=199, seed=1)
+    assert test.chi2 == pytest.approx(reg.chi_square([[15, 5], [5, 15]]).chi2)
+    # only 6 ways to split four cities into two pairs: the observed split (and its mirror) is the most extreme
+    assert p == pytest.approx((np.sum(_all_split_chi2(counts) >= test.chi2 - 1e-9) / 6), abs=0.1)
+
+
+def _all_split_chi2(counts):
+    from itertools import combinations
+    out = []
+    for pair in combinations(range(4), 2):
+        group = np.zeros(4, bool)
+        group[list(pair)] = True
+        out.append(reg.chi_square([counts[group].sum(0), counts[~group].sum(0)]).chi2)
+    return np.array(out)
+
+
+# --- region table and claims on a synthetic inventory ---------------------------------------------------------------
+
+def _synthetic():
+    cities = pd.DataFrame({
+        "city": [f"e{i}" for i in range(6)] + [f"a{i}" for i in range(5)] + ["n0"],
+        "name": [f"E{i}" for i in range(6)] + [f"A{i}" for i in range(5)] + ["N0"],
+        "region": ["Europe"] * 6 + ["Asia"] * 5 + ["North America"],
+    })
+    rows = []
+    for city in cities["city"]:
+        for k in range(10):
+            europe, asia = city.startswith("e"), city.startswith("a")
+            rows.append({
+                "id": f"{city}-{k}", "city_id": city, "name": f"item {k}",
+                "item_type": "infrastructure_service" if asia and k < 5 else "living_lab" if europe and k < 3
+                else "project",
+                "service_domain": "environment_energy" if europe and k < 6 else "transport",
+                "technologies": ("iot",) if asia else ("none",),
+                "lead_actor": "public" if asia or k % 2 else "public_private",
+                "energy_environment": "direct" if europe and k < 6 else "none",
+                "inclusive": k == 0, "integrates_data": asia and k < 2, "citizen_participation": europe and k < 5,
+                "start_year": 2018, "description": "",
+            })
+    return pd.DataFrame(rows), cities
+
+
+def test_region_table_finds_the_built_in_differences():
+    inv, cities = _synthetic()
+    table = reg.region_table(inv, cities, n_permutations=999)
+    row = table[(table["region"] == "Europe") & (table["feature"] == "sustainability")].iloc[0]
+    assert row["share"] == pytest.approx(0.6) and row["others_share"] == 0.0
+    assert row["n_cities"] == 6 and row["n_items"] == 60 and row["others_n"] == 60
+    assert row["difference"] == pytest.approx(0.6) and row["ci_low"] > 0.4
+    assert row["p"] < 0.01 and row["q"] < 0.05
+    one = table[(table["region"] == "North America") & (table["feature"] == "sustainability")].iloc[0]
+    assert one["small"] and one["p"] >= 1 / 12 - 1e-12  # one city of twelve: exact test, p never below 1/12
+    q = reg.benjamini_hochberg(table["p"].to_numpy())
+    np.testing.assert_allclose(table["q"], q)
+
+
+def test_region_table_with_scores():
+    inv, cities = _synthetic()
+    scores = pd.DataFrame({"urban_sustainability": [80.0] * 6 + [20.0] * 5 + [30.0]}, index=cities["city"])
+    table = reg.region_table(inv, cities, scores, n_permutations=999)
+    row = table[(table["family"] == "score") & (table["region"] == "Europe")].iloc[0]
+    assert row["share"] == 80 and row["others_share"] == pytest.approx(130 / 6)
+    assert row["difference"] == pytest.approx(80 - 130 / 6)
+
+
+def test_claims_get_verdicts_and_sentences():
+    inv, cities = _synthetic()
+    scores = pd.DataFrame({"urban_sustainability": [80.0] * 6 + [20.0] * 5 + [30.0]}, index=cities["city"])
+    claims = reg.claim_table(reg.region_table(inv, cities, scores, n_permutations=999)).set_index("feature")
+    assert claims.loc["sustainability", "verdict"] == "supported"
+    assert claims.loc["living_lab", "verdict"] == "supported"
+    assert claims.loc["infrastructure_service", "verdict"] == "supported"
+    # every Asian initiative is public-led, but so are half the European ones: higher, so at least leaning
+    assert claims.loc["public_led", "difference"] > 0
+    # the single North American city is as data-driven as nobody: not supported, and said to be too small
+    sentence = claims.loc["data_driven", "sentence"]
+    assert claims.loc["data_driven", "verdict"] == "not supported"
+    assert "do not support" in sentence and "one city" in sentence and "too few to generalise" in sentence
+    assert "urban_sustainability" in claims.index
+    assert "60% of 60 initiatives in the 6 cities of Europe" in claims.loc["sustainability", "sentence"]
+
+
+def test_mix_tests_and_statements():
+    inv, cities = _synthetic()
+    mixes = reg.mix_tests(inv, cities, n_permutations=199)
+    assert set(mixes["mix"]) == {"domain", "item_type", "actor", "technology"}
+    europe = mixes[(mixes["mix"] == "domain") & (mixes["region"] == "Europe")].iloc[0]
+    assert europe["cramers_v"] == pytest.approx(reg.cramers_v([[36, 24], [0, 60]]))
+    assert europe["p"] == pytest.approx(1 / 200)
+    text = reg.region_statements(reg.region_table(inv, cities, n_permutations=199), mixes)
+    assert text[0].startswith("Europe (6 cities, 60 initiatives)")
+    assert "Too few cities" in text[-1]
