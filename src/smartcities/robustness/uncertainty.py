@@ -246,21 +246,27 @@ class Plan:
 
 
 def _configure(base: Step, chosen: list[tuple[ResolvedFactor, int]]) -> Step:
+    """A step with the factors' options applied. When an option changes the method, parameters inherited from
+    the pipeline that the new method does not take are dropped; those the factor names itself are kept (and
+    checked)."""
     step, method, params = base.step, base.method, dict(base.params)
+    named: set[str] = set()
     for f, opt in chosen:
         value = f.options[opt]
         if f.replace:
             parsed = Step.parse({step: dict(value)})
             method, params = parsed.method, dict(parsed.params)
+            named = set(params)
         elif f.parameter == "method" and step != "aggregate":
             method = str(value)
         else:
             params[f.parameter] = value
+            named.add(f.parameter)
             if step == "aggregate" and f.parameter == "method":
                 method = str(value)
     if step != "aggregate" and method in methods(step):
         known = parameters(methods(step)[method])
-        params = {k: v for k, v in params.items() if k in known}
+        params = {k: v for k, v in params.items() if k in known or k in named}
     return Step(step, method, params)
 
 
