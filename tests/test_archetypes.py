@@ -1,0 +1,82 @@
+"""Archetypes: profile features, k chosen by silhouette, names from the features that set a group apart."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from smartcities.analysis import archetypes as arch
+
+
+def _two_groups(seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    green = rng.normal([0.5, 0.1, 0.2], 0.03, size=(6, 3))
+    smart = rng.normal([0.1, 0.6, 0.2], 0.03, size=(5, 3))
+    return pd.DataFrame(np.vstack([green, smart]), columns=["environment_energy", "intelligence", "transport"],
+                        index=[f"g{i}" for i in range(6)] + [f"s{i}" for i in range(5)])
+
+
+def test_clear_groups_are_found_and_named():
+    a = arch.find_archetypes(_two_groups())
+    assert a.k == 2
+    assert a.silhouette == max(a.silhouettes.values()) and a.silhouette > 0.5
+    assert set(a.silhouettes) == {2, 3, 4, 5, 6}
+    groups = a.assignments.groupby("archetype")["city"].apply(set)
+    assert groups[1] == {f"g{i}" for i in range(6)}  # numbered by size, largest first
+    assert groups[2] == {f"s{i}" for i in range(5)}
+    assert a.labels[1].startswith("environment & energy")
+    assert a.labels[2].startswith("intelligence")
+    assert a.centres.loc[1, "environment_energy"] == pytest.approx(a.features.loc[list(groups[1]),
+                                                                                    "environment_energy"].mean())
+
+
+def test_the_same_seed_gives_the_same_archetypes():
+    f = _two_groups(3)
+    a, b = arch.find_archetypes(f, seed=11), arch.find_archetypes(f, seed=11)
+    pd.testing.assert_frame_equal(a.assignments, b.assignments)
+
+
+def test_a_fixed_k_is_respected_and_too_few_cities_refused():
+    assert arch.find_archetypes(_two_groups(), k=3).k == 3
+    with pytest.raises(ValueError):
+        arch.find_archetypes(_two_groups().head(2))
+
+
+def test_names_are_made_unique_and_balanced_when_nothing_stands_out():
+    centres_z = pd.DataFrame({"transport": [1.0, 1.0, 0.0], "intelligence": [0.5, 0.5, 0.0],
+                              "inclusivity": [0.4, -0.2, 0.05]}, index=[1, 2, 3])
+    names = arch.name_archetypes(centres_z)
+    assert names[3] == "balanced"
+    assert names[1] != names[2]
+    assert names[1] == "transport · intelligence · inclusivity"
+    assert names[2] == "transport · intelligence"
+
+
+def test_profile_features_pool_rare_domains():
+    inv = pd.DataFrame({
+        "city_id": ["a"] * 10 + ["b"] * 10 + ["c"] * 10,
+        "service_domain": ["transport"] * 9 + ["logistics"] + ["environment_energy"] * 10 + ["transport"] * 10,
+        "technologies": [("ai",)] * 30, "inclusive": False, "integrates_data": False, "name": "x",
+        "description": "",
+    })
+    f = arch.profile_features(inv)
+    assert "logistics" not in f.columns  # 1 of 30 initiatives: below 5%, pooled into "other"
+    assert f.loc["a", "other"] == pytest.approx(0.1)
+    assert f.loc["a", "transport"] == pytest.approx(0.9)
+    assert f.loc["b", "intelligence"] == 1.0
+    assert list(f.columns[-3:]) == ["inclusivity", "intelligence", "integration"]
+
+
+def test_archetype_table_and_statements():
+    f = _two_groups()
+    a = arch.find_archetypes(f)
+    cities = pd.DataFrame({"city": f.index, "name": [c.upper() for c in f.index], "region": ["Europe"] * 11})
+    inv = pd.DataFrame({"city_id": f.index})  # not read when the archetypes are given
+    table = arch.archetype_table(None, inv, cities, a)
+    assert list(table.columns[:8]) == ["city", "name", "region", "archetype", "label", "k", "silhouette_k",
+                                       "silhouette"]
+    assert "share_intelligence" in table.columns and len(table) == 11
+    text = arch.archetype_statements(a, cities)
+    assert text[0].startswith("2 archetypes") and "clearly separated" in text[0]
+    assert "G0" in text[1]
