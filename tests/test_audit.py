@@ -221,3 +221,27 @@ def test_summary_reads_out_flags(asem_audit):
     text = asem_audit.summary()
     assert "Cronbach" in text and "collinear" in text
     assert "TBTs" in text  # the one indicator pulling against its pillar (Instit)
+
+
+def test_audit_command_writes_tables(tmp_path):
+    need_shared(ASEM_STANDARD, ASEM_IDATA, ASEM_IMETA)
+    from typer.testing import CliRunner
+
+    import smartcities.cli.robustness  # noqa: F401  (registers the command)
+    from smartcities.cli.app import app
+
+    result = CliRunner().invoke(app, ["audit", str(ASEM_STANDARD), "--out", str(tmp_path), "--quiet"])
+    assert result.exit_code == 0, result.output
+    flags = pd.read_csv(tmp_path / "audit_flags.csv")
+    assert {"negative", "weak"} <= set(flags["flag"])
+    bad = CliRunner().invoke(app, ["audit", str(tmp_path / "missing.yaml"), "--out", str(tmp_path)])
+    assert bad.exit_code == 2
+
+
+def test_correlation_heatmap_is_the_node_matrix(asem_audit):
+    from smartcities.report.robustness_charts import correlation_heatmap, correlation_matrix
+
+    m = correlation_matrix(asem_audit, "Instit")
+    assert m.shape == (6, 6) and np.allclose(np.diag(m), 1) and np.allclose(m, m.T)
+    assert m.loc["TBTs", "RTAs"] == pytest.approx(-0.75, abs=0.01)
+    assert correlation_heatmap(asem_audit, "Instit").data[0].z.shape == (6, 6)

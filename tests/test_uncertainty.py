@@ -230,3 +230,18 @@ def test_asem_total_order_indices_agree_with_coinr(asem):
     assert ours["Aggregation"] > 2 * ours.drop("Aggregation").max()
     # COINr's N = 100 run has a Monte Carlo error of about ±0.05 (its 90% bootstrap bands)
     np.testing.assert_allclose(ours.loc[ref.index], ref, atol=0.08)
+
+
+def test_charts_follow_the_nominal_order():
+    from smartcities.report.robustness_charts import rank_interval_chart, sensitivity_chart
+
+    X, ctx = hand_data(), make_context(12)
+    res = analyse(X, ctx, STEPS, unc(**AGG_AND_NOISE), Backend())
+    fig = rank_interval_chart(res, "Index")
+    ri = res.rank_intervals[res.rank_intervals["node"] == "Index"]
+    assert list(fig.data[0].x) == list(ri.sort_values(["nominal_rank", "city"])["city"])
+    assert list(fig.data[1].y) == sorted(ri["nominal_rank"])
+    bars = sensitivity_chart(res, "Index")
+    total = np.asarray(bars.data[0].y) + np.asarray(bars.data[1].y)
+    whole = res.sensitivity[res.sensitivity["city"] == ""].sort_values("ST", ascending=False)
+    np.testing.assert_allclose(total, whole["ST"].clip(lower=0))

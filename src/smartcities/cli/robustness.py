@@ -1,0 +1,30 @@
+"""The `audit` command: the statistical audit of the index a spec describes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from ..model.spec import load_spec
+from ..robustness.audit import audit_spec, write_audit
+from .app import app, console, user_errors
+
+
+@app.command()
+@user_errors
+def audit(spec: Path = typer.Argument(..., help="The index spec (YAML)."),
+          out: Path = typer.Option(..., "--out", "-o", help="Folder to write the audit tables into."),
+          quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
+          as_json: bool = typer.Option(False, "--json", help="Print a JSON list of the files written.")):
+    """Audit an index: indicator statistics and flags, correlations within each node, Cronbach's alpha, PCA and
+    effective weights, as tidy CSV files plus a readable summary."""
+    result = audit_spec(load_spec(spec))
+    paths = write_audit(result, out)
+    if as_json:
+        console.print_json(json.dumps({"outputs": [str(p) for p in paths],
+                                       "flags": int(len(result.flags))}))
+    elif not quiet:
+        console.print(result.summary(), markup=False, highlight=False)
+        console.print(f"wrote {', '.join(p.name for p in paths)} to {out}")
