@@ -1,7 +1,7 @@
 """Build an index from a spec: resolve the inputs, run the pipeline, grade, and (if asked) study robustness.
 
 A build is a value: `build()` returns a `Result` holding every stage, the log of steps, versions and input
-hashes. Nothing here writes files; `io.outputs.write_outputs` does that.
+hashes. Nothing here writes files; `publish.write_outputs` does that.
 """
 
 from __future__ import annotations

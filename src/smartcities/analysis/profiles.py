@@ -369,8 +369,8 @@ def insight_tables(result) -> dict[str, pd.DataFrame]:
 def write_insight(result, folder: str | Path) -> list[Path]:
     """Write the insight tables of a build into `folder` (which must exist) and return their paths.
 
-    Meant to run inside `io.outputs.atomic_folder` (e.g. as `write_outputs(result, out, extra=lambda tmp:
-    write_insight(result, tmp))`), so the files appear all together or not at all.
+    Meant to run inside `io.outputs.atomic_folder` (as `publish.write_outputs` does), so the files appear all
+    together or not at all.
     """
     folder = Path(folder)
     paths = []

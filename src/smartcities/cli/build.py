@@ -10,7 +10,7 @@ from rich.table import Table
 
 from ..analysis import results as readings
 from ..build import Result, build as build_index
-from ..io.outputs import write_outputs
+from ..publish import write_outputs
 from ..model.spec import load_spec
 from .app import app, console, user_errors
 
