@@ -12,7 +12,6 @@ from scipy import stats
 
 from smartcities.analysis import regions as reg
 
-
 # --- statistics against hand values and scipy -------------------------------------------------------------------
 
 def test_chi_square_and_cramers_v_by_hand():
@@ -72,8 +71,8 @@ def test_random_permutation_is_seeded_and_sensible():
     counts = rng.binomial(10, 0.3, size=(30, 2))
     counts[:8, 0] = 9  # the group has far more of feature 0, the same of feature 1
     member = np.arange(30) < 8
-    d1, p1 = reg.permutation_difference(counts, n, member, n_permutations=999, seed=7)
-    d2, p2 = reg.permutation_difference(counts, n, member, n_permutations=999, seed=7)
+    _, p1 = reg.permutation_difference(counts, n, member, n_permutations=999, seed=7)
+    _, p2 = reg.permutation_difference(counts, n, member, n_permutations=999, seed=7)
     np.testing.assert_array_equal(p1, p2)
     assert p1[0] == pytest.approx(1 / 1000)  # nothing as extreme: the smallest p a 999-draw test can give
     assert p1[1] > 0.05

@@ -49,7 +49,7 @@ def chi_square(table) -> ChiSquare:
     """
     t = np.asarray(table, dtype=float)
     t = t[t.sum(axis=1) > 0][:, t.sum(axis=0) > 0]
-    n = int(round(t.sum()))
+    n = round(t.sum())
     if t.ndim != 2 or min(t.shape) < 2:
         return ChiSquare(0.0, 0, 1.0, 0.0, n, float("nan"))
     chi2, p, dof, expected = stats.chi2_contingency(t, correction=False)

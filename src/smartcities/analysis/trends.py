@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 import pandas as pd
@@ -72,7 +73,7 @@ def period_of(years: pd.Series, breaks: tuple[int, ...] = PERIOD_BREAKS) -> pd.S
 def period_labels(breaks: tuple[int, ...] = PERIOD_BREAKS) -> list[str]:
     """The labels `period_of` uses, oldest first."""
     labels = [f"before {breaks[0]}"]
-    labels += [f"{a}–{b - 1}" for a, b in zip(breaks, breaks[1:])]
+    labels += [f"{a}–{b - 1}" for a, b in pairwise(breaks)]
     labels.append(f"{breaks[-1]} onwards")
     return labels
 
@@ -222,7 +223,8 @@ def period_sentence(test: PeriodTest) -> str:
     Why: "inclusivity rose from 3% to 21%" is what a reader takes away; the V and p say how far to trust it.
     """
     parts = ", ".join(f"{test.shares[k]:.0%} of {test.n[k]} ({k})" for k in test.shares)
-    first, last = list(test.shares.values())[0], list(test.shares.values())[-1]
+    values = list(test.shares.values())
+    first, last = values[0], values[-1]
     if test.p < 0.05:
         move = "rises" if last > first else "falls"
         verdict = f"{test.trend.capitalize()} {move} over time"

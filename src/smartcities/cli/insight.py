@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import typer
 from rich.table import Table
 
@@ -19,11 +20,14 @@ __all__ = ["insight", "insight_tables", "profile", "write_insight"]
 
 SpecOption = typer.Option(None, "--spec", "-s", help="Index spec to build (default: the bundled 31-city demo).")
 NoUncertainty = typer.Option(False, "--no-uncertainty", help="Skip the robustness runs (no rank intervals).")
+CityArgument = typer.Argument(..., help="City slug or name, e.g. seoul or 'New York'.")
+SpecArgument = typer.Argument(..., help="Index spec (YAML).")
+OutOption = typer.Option(..., "--out", "-o", help="Folder to write the insight tables into.")
 
 
 @app.command()
 @user_errors
-def profile(city: str = typer.Argument(..., help="City slug or name, e.g. seoul or 'New York'."),
+def profile(city: str = CityArgument,
             spec: Path = SpecOption, no_uncertainty: bool = NoUncertainty, as_json: bool = AsJson):
     """Print a city's profile: strengths and weaknesses, peers, gaps to leaders and initiatives to learn from."""
     result = build_index(load_spec(spec or DEMO_SPEC), uncertainty=not no_uncertainty)
@@ -67,8 +71,7 @@ def profile(city: str = typer.Argument(..., help="City slug or name, e.g. seoul 
 
 @app.command()
 @user_errors
-def insight(spec: Path = typer.Argument(..., help="Index spec (YAML)."),
-            out: Path = typer.Option(..., "--out", "-o", help="Folder to write the insight tables into."),
+def insight(spec: Path = SpecArgument, out: Path = OutOption,
             no_uncertainty: bool = NoUncertainty, quiet: bool = Quiet, as_json: bool = AsJson):
     """Build an index and write trends.csv, regions.csv, archetypes.csv and profiles.csv (all or nothing)."""
     result = build_index(load_spec(spec), uncertainty=not no_uncertainty)
@@ -88,8 +91,8 @@ def _records(frame) -> list[dict]:
 
 def _missing(value) -> bool:
     try:
-        return bool(value != value) or value is None or str(value) == "<NA>"
-    except (TypeError, ValueError):
+        return value is None or bool(pd.isna(value))
+    except (TypeError, ValueError):  # lists and the like are not missing
         return False
 
 

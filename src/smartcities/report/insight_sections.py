@@ -116,10 +116,10 @@ def _region_trend_chart(by_region: pd.DataFrame, order: list[str]) -> go.Figure:
     for trend in tr.TRENDS:
         part = by_region[by_region["trend"] == trend].set_index("region").reindex(order)
         fig.add_bar(name=trend, x=order, y=100 * part["share"], marker_color=TREND_COLOURS[trend],
-                    error_y=dict(type="data", symmetric=False, array=100 * (part["ci_high"] - part["share"]),
-                                 arrayminus=100 * (part["share"] - part["ci_low"])),
+                    error_y={"type": "data", "symmetric": False, "array": 100 * (part["ci_high"] - part["share"]),
+                                 "arrayminus": 100 * (part["share"] - part["ci_low"])},
                     customdata=part["n"], hovertemplate="%{x}: %{y:.0f}% of %{customdata}<extra>" + trend + "</extra>")
-    fig.update_layout(barmode="group", height=340, margin=dict(l=50, r=20, t=10, b=60), yaxis_title="% of initiatives")
+    fig.update_layout(barmode="group", height=340, margin={"l": 50, "r": 20, "t": 10, "b": 60}, yaxis_title="% of initiatives")
     return fig
 
 
@@ -130,9 +130,9 @@ def _period_chart(periods: pd.DataFrame) -> go.Figure:
         part = periods[periods["trend"] == trend].set_index("period").reindex(order)
         fig.add_scatter(name=trend, x=order, y=100 * part["share"], mode="lines+markers",
                         line_color=TREND_COLOURS[trend],
-                        error_y=dict(type="data", symmetric=False, array=100 * (part["ci_high"] - part["share"]),
-                                     arrayminus=100 * (part["share"] - part["ci_low"])))
-    fig.update_layout(height=300, margin=dict(l=50, r=20, t=10, b=40), yaxis_title="% of initiatives")
+                        error_y={"type": "data", "symmetric": False, "array": 100 * (part["ci_high"] - part["share"]),
+                                     "arrayminus": 100 * (part["share"] - part["ci_low"])})
+    fig.update_layout(height=300, margin={"l": 50, "r": 20, "t": 10, "b": 40}, yaxis_title="% of initiatives")
     return fig
 
 
@@ -185,9 +185,9 @@ def _difference_chart(table: pd.DataFrame) -> go.Figure:
     limit = float(np.nanmax(np.abs(z))) if z.size else 1.0
     fig = go.Figure(go.Heatmap(
         z=z, x=[reg.FEATURE_LABELS[f].split(" (")[0] for f in feats], y=labels, text=text, zmid=0,
-        zmin=-limit, zmax=limit, colorscale="RdBu", colorbar=dict(title="points"),
+        zmin=-limit, zmax=limit, colorscale="RdBu", colorbar={"title": "points"},
         hovertemplate="%{y} · %{x}: %{z:+.0f} points (%{text})<extra></extra>"))
-    fig.update_layout(height=120 + 34 * len(order), margin=dict(l=170, r=20, t=10, b=150))
+    fig.update_layout(height=120 + 34 * len(order), margin={"l": 170, "r": 20, "t": 10, "b": 150})
     return fig
 
 
@@ -208,9 +208,9 @@ def archetypes_section(insight: Insight) -> str:
         z=z.to_numpy(), x=[arch.FEATURE_NAMES.get(f, f) for f in z.columns],
         y=[f"{n}. {a.labels[n]}" for n in z.index], zmid=0, colorscale="RdBu",
         text=[[f"{a.centres.loc[n, f]:.0%}" for f in z.columns] for n in z.index],
-        colorbar=dict(title="SD from mean"),
+        colorbar={"title": "SD from mean"},
         hovertemplate="%{y} · %{x}: %{text} (%{z:+.2f} SD)<extra></extra>"))
-    fig.update_layout(height=140 + 40 * len(z), margin=dict(l=260, r=20, t=10, b=110), yaxis=dict(autorange="reversed"))
+    fig.update_layout(height=140 + 40 * len(z), margin={"l": 260, "r": 20, "t": 10, "b": 110}, yaxis={"autorange": "reversed"})
     return _render("insight_archetypes.html.j2", statements=arch.archetype_statements(a, cities),
                    chart=figure_html(fig), groups=groups)
 

@@ -1,0 +1,199 @@
+"""City profiles: peers, gaps to leaders, learn-from (other regions first), finding a city, and the faces
+(profile and insight commands, report sections) on the bundled demo."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from smartcities.analysis import profiles as prof
+from smartcities.errors import InputError
+
+SCORES = pd.DataFrame(
+    {"urban_sustainability": [90.0, 80.0, 70.0, 10.0, 50.0],
+     "governance": [10.0, 20.0, 30.0, 90.0, 50.0]},
+    index=["vienna", "oslo", "tokyo", "seoul", "lima"],
+)
+REGION = pd.Series({"vienna": "Europe", "oslo": "Europe", "tokyo": "Asia", "seoul": "Asia", "lima": "Latin America"})
+
+
+def _inventory() -> pd.DataFrame:
+    rows = [
+        ("vienna-01", "vienna", "Vienna climate plan", "strategy", "direct", "public"),
+        ("vienna-02", "vienna", "Vienna cycling", "project", "indirect", "public"),
+        ("oslo-01", "oslo", "Oslo heat pumps", "project", "direct", "public_private"),
+        ("tokyo-01", "tokyo", "Tokyo zero emission", "strategy", "direct", "public"),
+        ("tokyo-02", "tokyo", "Tokyo parking app", "app_web_service", "none", "public"),
+        ("seoul-01", "seoul", "Seoul strategy", "strategy", "none", "public"),
+    ]
+    frame = pd.DataFrame(rows, columns=["id", "city_id", "name", "item_type", "energy_environment", "lead_actor"])
+    return frame.assign(technologies=[("none",)] * len(frame), inclusive=False, integrates_data=False,
+                        citizen_participation=False, description="what it does", source_url="https://example.org/x",
+                        confidence="high")
+
+
+# --- pure functions ---------------------------------------------------------------------------------------------
+
+def test_peers_are_nearest_on_standardised_scores():
+    z = (SCORES - SCORES.mean()) / SCORES.std(ddof=0)
+    hand = np.sqrt(((z - z.loc["oslo"]) ** 2).sum(axis=1)).drop("oslo")
+    hand = hand.rename("d").reset_index().sort_values(["d", "index"])  # ties broken by city id
+    got = prof.peers(SCORES, "oslo", n=4)
+    assert list(got["city"]) == list(hand["index"])
+    np.testing.assert_allclose(got["distance"], hand["d"].to_numpy())
+    # Tokyo and Vienna are equally near Oslo (one step either way on both domains)
+    assert list(prof.peers(SCORES, "oslo", n=2)["city"]) == ["tokyo", "vienna"]
+
+
+def test_cosine_peers_compare_shape():
+    got = prof.peers(SCORES, "vienna", n=4, metric="cosine").set_index("city")["distance"]
+    assert got["seoul"] == pytest.approx(2.0, abs=0.05)  # opposite profile
+    assert got.idxmin() == "oslo"
+    with pytest.raises(ValueError):
+        prof.peers(SCORES, "vienna", metric="manhattan")
+
+
+def test_gaps_to_the_leader():
+    gaps = prof.gaps_to_leader(SCORES, "tokyo").set_index("domain")
+    assert gaps.loc["urban_sustainability", "leader"] == "vienna"
+    assert gaps.loc["urban_sustainability", "gap_to_leader"] == pytest.approx(20.0)
+    assert gaps.loc["governance", "leader"] == "seoul"
+    assert gaps.loc["governance", "rank"] == 3
+    assert prof.gaps_to_leader(SCORES, "seoul").set_index("domain").loc["governance", "gap_to_leader"] == 0
+
+
+def test_learn_from_prefers_other_regions():
+    inv = _inventory()
+    # Lima is weak in sustainability: Vienna, Oslo, Tokyo all score higher; Lima's region has none of them,
+    # so the best two by score come first
+    got = prof.learn_from(SCORES, inv, REGION, "lima", ["urban_sustainability"], n_cities=2, n_items=3)
+    assert list(dict.fromkeys(got["from_city"])) == ["vienna", "oslo"]
+    assert got["other_region"].all()
+    # direct effect before indirect
+    assert list(got[got["from_city"] == "vienna"]["initiative"]) == ["Vienna climate plan", "Vienna cycling"]
+    # Oslo is weak: Vienna (Europe) scores higher but Tokyo (Asia) is from another region and comes first
+    got = prof.learn_from(SCORES.assign(urban_sustainability=[90.0, 60.0, 70.0, 10.0, 50.0]), inv, REGION, "oslo",
+                          ["urban_sustainability"], n_cities=1)
+    assert set(got["from_city"]) == {"tokyo"}
+    assert list(got["initiative"]) == ["Tokyo zero emission"]  # the parking app has no energy/environment effect
+    assert got["source_url"].iloc[0] == "https://example.org/x"
+
+
+def test_learn_from_only_looks_up_and_skips_cities_with_nothing_relevant():
+    inv = _inventory()
+    assert prof.learn_from(SCORES, inv, REGION, "vienna", ["urban_sustainability"]).empty  # already the leader
+    got = prof.learn_from(SCORES, inv, REGION, "lima", ["governance"], n_cities=2)
+    # Seoul leads governance and is from another region; Tokyo (strategy) next; Lima itself never appears
+    assert list(dict.fromkeys(got["from_city"])) == ["seoul"]  # only cities above Lima's 50: just Seoul
+    assert "lima" not in set(got["from_city"])
+
+
+def test_every_framework_domain_has_a_feed():
+    from smartcities.model.framework_files import read_framework
+
+    fw = read_framework("sci-2022")
+    assert set(fw.children[fw.root()]) == set(prof.DOMAIN_FEEDS)
+    rel = prof.initiatives_feeding(_inventory(), "governance")
+    assert rel.tolist() == [1, 0, 0, 1, 0, 1]
+    assert (prof.initiatives_feeding(_inventory(), "no_such_domain") == 0).all()
+
+
+def test_resolve_city_by_slug_name_and_case_with_did_you_mean():
+    cities = pd.DataFrame({"city": ["new-york", "seoul", "sao-paulo"], "name": ["New York", "Seoul", "São Paulo"]})
+    assert prof.resolve_city("new-york", cities) == "new-york"
+    assert prof.resolve_city("New York", cities) == "new-york"
+    assert prof.resolve_city("SEOUL", cities) == "seoul"
+    assert prof.resolve_city("Sao Paulo", cities) == "sao-paulo"
+    with pytest.raises(InputError) as err:
+        prof.resolve_city("Seol", cities)
+    assert "did you mean 'Seoul'?" in str(err.value)
+    with pytest.raises(InputError) as err:
+        prof.resolve_city("Zzyzx", cities)
+    assert "known cities: new-york, seoul, sao-paulo" in str(err.value)
+
+
+# --- on the bundled demo ------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def demo():
+    from smartcities.build import build
+    from smartcities.cli.build import DEMO_SPEC
+
+    try:
+        return build(DEMO_SPEC, uncertainty=False)
+    except (ImportError, InputError) as err:  # the demo pieces are still being assembled
+        pytest.skip(f"demo does not build yet: {err}")
+
+
+def test_city_profile_on_the_demo(demo):
+    p = prof.city_profile(demo, "New York")
+    assert p.city == "new-york" and p.region == "North America"
+    assert len(p.domains) == 8 and set(p.domains["verdict"]) <= {"strength", "weakness", "par"}
+    assert (p.domains["gap_to_leader"] >= 0).all()
+    assert len(p.peers) == 3 and "new-york" not in set(p.peers["city"])
+    assert set(p.learn_from["domain"]) <= set(p.weaknesses)
+    # for every weak domain, the suggestions come from cities that score higher there
+    scores = demo.node_scores
+    for r in p.learn_from.itertuples():
+        assert scores(r.domain)[r.from_city] > scores(r.domain)["new-york"]
+
+
+def test_learn_from_on_the_demo_prefers_other_regions(demo):
+    for city in ("seoul", "paris", "chicago"):
+        p = prof.city_profile(demo, city)
+        for domain, part in p.learn_from.groupby("domain"):
+            teachers = part.drop_duplicates("from_city")
+            if not teachers["other_region"].iloc[0]:
+                # a same-region teacher may lead only when no other-region city is among the leaders considered
+                col = demo.node_scores(domain).drop(city)
+                above = col[col > demo.node_scores(domain)[city]].sort_values(ascending=False).head(prof.POOL)
+                region = prof._regions(demo)
+                assert all(region[c] == p.region for c in above.index)
+
+
+def test_profiles_table_is_tidy(demo):
+    table = prof.profiles_table(demo)
+    assert list(table.columns) == list(prof.PROFILE_COLUMNS)
+    assert set(table["kind"]) == {"domain", "peer", "learn_from"}
+    assert (table[table["kind"] == "domain"].groupby("city").size() == 8).all()
+    assert table["city"].nunique() == 31
+
+
+def test_cli_profile_and_unknown_city(demo):
+    import smartcities.cli.insight  # noqa: F401  (registers the commands)
+    from smartcities.cli.app import app
+
+    runner = CliRunner()
+    ok = runner.invoke(app, ["profile", "seoul", "--no-uncertainty"])
+    assert ok.exit_code == 0, ok.output
+    assert "Seoul" in ok.output and "Peers" in ok.output and "Learn from" in ok.output
+    bad = runner.invoke(app, ["profile", "Seol", "--no-uncertainty"])
+    assert bad.exit_code == 2
+    assert "did you mean 'Seoul'?" in bad.output
+
+
+def test_cli_insight_writes_all_four_tables(demo, tmp_path):
+    import smartcities.cli.insight  # noqa: F401
+    from smartcities.cli.app import app
+    from smartcities.cli.build import DEMO_SPEC
+
+    out = tmp_path / "insight"
+    res = CliRunner().invoke(app, ["insight", str(DEMO_SPEC), "--out", str(out), "--no-uncertainty", "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in out.iterdir()) == sorted(prof.INSIGHT_FILES)
+    trends = pd.read_csv(out / "trends.csv")
+    assert set(trends["trend"]) == {"inclusivity", "intelligence", "integration"}
+    regions = pd.read_csv(out / "regions.csv")
+    assert {"p", "q", "n_cities", "ci_low", "ci_high"} <= set(regions.columns)
+
+
+def test_report_sections(demo):
+    from smartcities.report.insight_sections import analyse, insight_sections
+
+    sections = insight_sections(demo, analyse(demo, n_permutations=199))
+    assert list(sections) == ["Trends", "Regions", "Archetypes", "Learn from"]
+    assert "Cramér" in sections["Regions"] and "living labs" in sections["Regions"]
+    assert "learn-seoul" in sections["Learn from"] and "href=\"https://" in sections["Learn from"]
+    assert "<script" not in sections["Learn from"]
