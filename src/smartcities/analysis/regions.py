@@ -182,16 +182,20 @@ def permutation_chi_square(counts, labels, n_permutations: int = N_PERMUTATIONS,
 # --- region features --------------------------------------------------------------------------------------------
 
 FEATURE_LABELS: dict[str, str] = {
-    **{f"domain:{d}": d.replace("_", " ") + " services" for d in SERVICE_DOMAINS},
-    **{f"technology:{t}": ("no named technology" if t == "none" else t.replace("_", " ")) for t in TECHNOLOGIES},
+    **{f"domain:{d}": f"{name} initiatives" for d, name in zip(SERVICE_DOMAINS, (
+        "administration", "transport", "health & welfare", "environment & energy", "safety & disaster",
+        "facility management", "education", "culture & tourism", "logistics", "employment & economy",
+        "other-domain"))},
+    **{f"technology:{t}": ("initiatives with no named technology" if t == "none" else
+                           f"initiatives using {t.replace('_', ' ') if len(t) > 3 else t.upper()}") for t in TECHNOLOGIES},
     **{f"item_type:{t}": t.replace("_", " ") + "s" for t in ITEM_TYPES},
     "actor:public_led": "public-led initiatives (top-down)",
     "actor:private_partner": "initiatives with private partners (private or public–private)",
     "actor:citizen_participation": "citizen participation",
     "actor:bottom_up": "bottom-up initiatives (citizen participation or living lab)",
-    "theme:sustainability": "sustainability (a direct or indirect energy/environment effect)",
+    "theme:sustainability": "initiatives with an energy/environment effect (direct or indirect)",
     "theme:data_driven": "data-driven initiatives (big data or AI)",
-    **{f"trend:{t}": t for t in TRENDS},
+    **{f"trend:{t}": f"{t} (trend)" for t in TRENDS},
 }
 """Plain words for every feature a region is compared on; `family:value` ids keep the families apart."""
 

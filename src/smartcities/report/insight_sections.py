@@ -138,12 +138,16 @@ def _period_chart(periods: pd.DataFrame) -> go.Figure:
 
 # --- Regions ----------------------------------------------------------------------------------------------------------
 
-HEATMAP_FEATURES = (
-    "theme:sustainability", "theme:data_driven", "item_type:infrastructure_service", "item_type:living_lab",
-    "actor:public_led", "actor:private_partner", "actor:bottom_up", "trend:inclusivity", "trend:intelligence",
-    "trend:integration", "domain:administration", "domain:transport", "domain:environment_energy",
-    "domain:safety_disaster", "domain:health_welfare",
-)
+HEATMAP_FEATURES = {
+    "theme:sustainability": "sustainability", "theme:data_driven": "data-driven",
+    "item_type:infrastructure_service": "infrastructure", "item_type:living_lab": "living labs",
+    "actor:public_led": "public-led", "actor:private_partner": "private partners", "actor:bottom_up": "bottom-up",
+    "trend:inclusivity": "inclusivity", "trend:intelligence": "intelligence", "trend:integration": "integration",
+    "domain:administration": "administration", "domain:transport": "transport",
+    "domain:environment_energy": "environment & energy", "domain:safety_disaster": "safety",
+    "domain:health_welfare": "health & welfare",
+}
+"""The features the region heatmap shows, with their short axis labels."""
 
 
 def regions_section(insight: Insight) -> str:
@@ -184,7 +188,7 @@ def _difference_chart(table: pd.DataFrame) -> go.Figure:
     labels = [f"{r} ({int(key.loc[(r, feats[0]), 'n_cities'])})" for r in order]
     limit = float(np.nanmax(np.abs(z))) if z.size else 1.0
     fig = go.Figure(go.Heatmap(
-        z=z, x=[reg.FEATURE_LABELS[f].split(" (")[0] for f in feats], y=labels, text=text, zmid=0,
+        z=z, x=[HEATMAP_FEATURES[f] for f in feats], y=labels, text=text, zmid=0,
         zmin=-limit, zmax=limit, colorscale="RdBu", colorbar={"title": "points"},
         hovertemplate="%{y} · %{x}: %{z:+.0f} points (%{text})<extra></extra>"))
     fig.update_layout(height=120 + 34 * len(order), margin={"l": 170, "r": 20, "t": 10, "b": 150})
