@@ -108,7 +108,11 @@ def build(spec: Spec | str | Path, *, uncertainty: bool = True, progress: bool =
     spec = spec if isinstance(spec, Spec) else load_spec(spec)
     inputs = load_inputs(spec)
     steps = tuple(Step.parse(e) for e in spec.model.pipeline)
-    stages = run_pipeline(inputs.X, inputs.context, list(steps))
+    try:
+        stages = run_pipeline(inputs.X, inputs.context, list(steps))
+    except InputError as err:  # a method's complaint about its parameters belongs to the spec file
+        raise InputError([p if p.file != "spec" else p.__class__(str(spec.path), p.message, spec.line("pipeline"))
+                          for p in err.problems]) from None
     log = tuple({**step.as_entry(), "seconds": round(t, 6)} for step, t in zip(steps, stages.seconds))
     grades, letters = grade(stages, spec, inputs)
     result_unc = None

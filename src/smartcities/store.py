@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from .errors import InputError, one_of
@@ -54,9 +55,9 @@ class Store:
             raise InputError.single(self.path, "table " + one_of(name, known) if known else
                                     f"table {name!r} not found: the store holds no imported tables")
         frame = self.db.execute(f'select * from "{name}"').df()
-        for col in frame.columns:
-            if frame[col].dtype == object and frame[col].map(lambda v: isinstance(v, list)).any():
-                frame[col] = frame[col].map(lambda v: tuple(v) if isinstance(v, list) else v)
+        for col in frame.columns:  # list columns (technologies) come back as lists or arrays: tuples, as read
+            if frame[col].dtype == object and frame[col].map(lambda v: isinstance(v, (list, np.ndarray))).any():
+                frame[col] = frame[col].map(lambda v: tuple(v) if isinstance(v, (list, np.ndarray)) else v)
         return frame
 
     def import_table(self, kind: str, path: str | Path, name: str | None = None) -> int:

@@ -127,6 +127,7 @@ class CompiledFramework:
     weights: np.ndarray  # (N,) raw weight of each node as declared
     level_slices: tuple[slice, ...]  # columns of each level, level 1 first
     matrices: tuple[np.ndarray, ...]
+    links: tuple[np.ndarray, ...]  # per level: True where a child belongs to a parent, whatever its weight
 
     @property
     def n_leaves(self) -> int:
@@ -142,24 +143,26 @@ class CompiledFramework:
             cols = np.flatnonzero(levels == lev)
             slices.append(slice(int(cols[0]), int(cols[-1]) + 1))
         weights = np.array([fw.by_id[n].weight for n in order], dtype=float)
-        matrices = []
+        links = []
         for lev in range(2, fw.n_levels + 1):
             child_sl, parent_sl = slices[lev - 2], slices[lev - 1]
-            m = np.zeros((child_sl.stop - child_sl.start, parent_sl.stop - parent_sl.start))
+            link = np.zeros((child_sl.stop - child_sl.start, parent_sl.stop - parent_sl.start), dtype=bool)
             for p in range(parent_sl.start, parent_sl.stop):
-                kids = [index[k] for k in fw.children[order[p]]]
-                w = weights[kids]
-                m[np.array(kids) - child_sl.start, p - parent_sl.start] = w / w.sum()
-            matrices.append(m)
+                kids = [index[k] - child_sl.start for k in fw.children[order[p]]]
+                link[kids, p - parent_sl.start] = True
+            links.append(link)
         direction = np.array([fw.by_id[n].direction for n in order[: slices[0].stop]], dtype=float)
-        return cls(tuple(order), levels, direction, weights, tuple(slices), tuple(matrices))
+        compiled = cls(tuple(order), levels, direction, weights, tuple(slices), (), tuple(links))
+        return cls(tuple(order), levels, direction, weights, tuple(slices), compiled.matrices_for(weights),
+                   tuple(links))
 
     def matrices_for(self, weights: np.ndarray) -> tuple[np.ndarray, ...]:
         """Aggregation matrices for other node weights, shape (..., N): a leading run axis is kept."""
         out = []
-        for m, (child_sl, parent_sl) in zip(self.matrices, zip(self.level_slices, self.level_slices[1:])):
-            w = weights[..., child_sl, None] * (m > 0)
-            out.append(w / w.sum(axis=-2, keepdims=True))
+        for link, child_sl in zip(self.links, self.level_slices):
+            w = weights[..., child_sl, None] * link
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out.append(w / w.sum(axis=-2, keepdims=True))
         return tuple(out)
 
 

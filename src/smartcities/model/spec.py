@@ -232,6 +232,13 @@ def check_pipeline(spec: Spec) -> list[Problem]:
             continue
         if step == "aggregate":
             fn = aggregate
+            known = methods("aggregator")
+            chosen = {"method": params.get("method", "arithmetic"),
+                      **{f"by_level.{k}": v for k, v in (params.get("by_level") or {}).items()}}
+            for key, value in chosen.items():
+                if str(value) not in known:
+                    problems.append(Problem(name, f"aggregate: {key} " + one_of(str(value), list(known)),
+                                            spec.line("pipeline", i, step, key.split(".")[0]) or line))
         else:
             method = params.pop("method", DATA_STEPS[step])
             if method not in methods(step):
