@@ -75,19 +75,24 @@ def copeland(Y: np.ndarray, W: np.ndarray) -> np.ndarray:
     return out
 
 
-def aggregate_levels(X: np.ndarray, matrices, methods_by_level: list[str], *, min_share: float = 0.0,
+def aggregate_levels(X: np.ndarray, matrices, methods_by_level: list, *, min_share: float = 0.0,
                      p: float = 2.0) -> np.ndarray:
     """Scores of every node `(runs, units, nodes)`: the normalised leaves followed by each level's aggregates.
 
-    `matrices` are the per-level weight matrices (possibly with a run axis); a parent whose share of present
-    children is below `min_share` is missing.
+    `matrices` are the per-level weight matrices (possibly with a run axis). Each entry of `methods_by_level`
+    is one method name for the whole level, or a sequence naming the method of each parent of that level.
+    A parent whose share of present children is below `min_share` is missing.
     """
     agg = methods("aggregator")
     columns = [X]
     Y = X
-    for W, name in zip(matrices, methods_by_level):
-        fn = agg[name]
-        Y_next = fn(Y, W, p=p) if name == "generalised" else fn(Y, W)
+    for W, names in zip(matrices, methods_by_level):
+        names = np.broadcast_to(np.asarray(names, dtype=object), W.shape[-1:])
+        Y_next = np.empty(Y.shape[:2] + W.shape[-1:])
+        for name in dict.fromkeys(names):
+            cols = np.flatnonzero(names == name)
+            fn, Wc = agg[name], W[..., cols]
+            Y_next[..., cols] = fn(Y, Wc, p=p) if name == "generalised" else fn(Y, Wc)
         if min_share > 0:
             links = (W > 0).astype(float)
             share = (~np.isnan(Y)).astype(float) @ links / links.sum(axis=-2, keepdims=True)
@@ -115,14 +120,21 @@ def node_weights(ctx: Context, weights: str | dict) -> np.ndarray:
 
 
 def aggregate(X: np.ndarray, ctx: Context, *, method: str = "arithmetic", by_level: dict | None = None,
-              weights: str | dict = "framework", min_share: float = 0.0, p: float = 2.0) -> np.ndarray:
-    """Scores of every node. `method` applies at every level unless `by_level` names another for a level
-    (`{3: geometric}`: level 3 = the parents of level-2 nodes)."""
+              by_node: dict | None = None, weights: str | dict = "framework", min_share: float = 0.0,
+              p: float = 2.0) -> np.ndarray:
+    """Scores of every node. `method` applies everywhere unless `by_level` names another for a level
+    (`{3: geometric}`: level 3 = the parents of level-2 nodes) or `by_node` for one aggregate node."""
+    c = ctx.compiled
     known = methods("aggregator")
-    levels = range(2, ctx.compiled.levels.max() + 1)
-    chosen = [str((by_level or {}).get(lev, method)) for lev in levels]
-    for name in chosen:
+    unknown = [n for n in (by_node or {}) if n not in c.nodes[c.n_leaves:]]
+    if unknown:
+        raise InputError.single("spec", f"aggregate: by_node names {', '.join(map(repr, unknown))}, which "
+                                f"{'is' if len(unknown) == 1 else 'are'} not an aggregate node", column="by_node")
+    chosen = []
+    for lev, sl in enumerate(c.level_slices[1:], start=2):
+        level_method = str((by_level or {}).get(lev, method))
+        chosen.append([str((by_node or {}).get(n, level_method)) for n in c.nodes[sl]])
+    for name in {n for level in chosen for n in level}:
         if name not in known:
             raise InputError.single("spec", "aggregate: method " + one_of(name, list(known)), column="method")
-    matrices = ctx.compiled.matrices_for(node_weights(ctx, weights))
-    return aggregate_levels(X, matrices, chosen, min_share=min_share, p=p)
+    return aggregate_levels(X, c.matrices_for(node_weights(ctx, weights)), chosen, min_share=min_share, p=p)

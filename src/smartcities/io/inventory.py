@@ -11,6 +11,7 @@ import re
 import unicodedata
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..errors import InputError, Problem, did_you_mean, one_of
@@ -122,20 +123,39 @@ def _expected(column) -> str:
 
 # --- cities ----------------------------------------------------------------------------------------------------
 
+def _slug_id(city: str) -> str | None:
+    if slug(city) != city:
+        return f"{city!r} is not a slug id (lowercase letters, digits and '-'); write {slug(city)!r}"
+    return None
+
+
+def _iso2(country: str) -> str | None:
+    if not _ISO2.match(country):
+        return f"{country!r} is not an ISO 3166-1 alpha-2 code (two capital letters, e.g. KR, US, GB)"
+    return None
+
+
+def _within(low: float, high: float, words: str):
+    def check(value: float) -> str | None:
+        return None if low <= value <= high else f"{value:g} is out of range, expected a number {words}"
+
+    return check
+
+
 CITIES_SCHEMA = Schema(
     fields=(
-        Field("city", "text", nullable=False),
+        Field("city", "text", nullable=False, check=_slug_id),
         Field("name", "text", nullable=False),
-        Field("country", "text", nullable=False),
+        Field("country", "text", nullable=False, check=_iso2),
         Field("region", "enum", REGIONS, nullable=False),
-        Field("lat", "float", nullable=False),
-        Field("lon", "float", nullable=False),
-        Field("population", "float", nullable=False),
+        Field("lat", "float", nullable=False, check=_within(-90, 90, "between -90 and 90")),
+        Field("lon", "float", nullable=False, check=_within(-180, 180, "between -180 and 180")),
+        Field("population", "float", nullable=False,
+              check=_within(np.nextafter(0, 1), np.inf, "of residents above 0")),
     ),
     extra="text",
     unique=("city",),
 )
-_RANGES = {"lat": (-90.0, 90.0, "between -90 and 90"), "lon": (-180.0, 180.0, "between -180 and 180")}
 
 
 def read_cities(path: str | Path) -> pd.DataFrame:
@@ -147,21 +167,6 @@ def read_cities(path: str | Path) -> pd.DataFrame:
     name = str(path)
     frame = read_table(path, CITIES_SCHEMA)
     problems: list[Problem] = []
-    for line, city, country, lat, lon, pop in zip(frame._line, frame.city, frame.country, frame.lat, frame.lon,
-                                                   frame.population):
-        if slug(city) != city:
-            problems.append(Problem(name, f"{city!r} is not a slug id (lowercase letters, digits and '-'); "
-                                          f"write {slug(city)!r}", line, "city"))
-        if not _ISO2.match(country):
-            problems.append(Problem(name, f"{country!r} is not an ISO 3166-1 alpha-2 code (two capital letters, "
-                                          "e.g. KR, US, GB)", line, "country"))
-        for column, value in (("lat", lat), ("lon", lon)):
-            low, high, words = _RANGES[column]
-            if not low <= value <= high:
-                problems.append(Problem(name, f"{value:g} is out of range, expected a number {words}", line, column))
-        if not pop > 0:
-            problems.append(Problem(name, f"{pop:g} is out of range, expected a number of residents above 0",
-                                    line, "population"))
     contract = {f.name for f in CITIES_SCHEMA.fields}
     for column in [c for c in frame.columns if c not in contract and c != "_line"]:
         cells = [v for v in frame[column] if v is not None]

@@ -11,9 +11,10 @@ import csv
 import io
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -33,6 +34,7 @@ class Field:
     values: tuple[str, ...] = ()
     required: bool = True  # the column must be present
     nullable: bool = True  # cells may be empty
+    check: Callable[[Any], str | None] | None = None  # a parsed, present value -> what is wrong with it, or None
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,8 @@ def read_table(path: str | Path, schema: Schema) -> pd.DataFrame:
         lines.append(line)
         for f, cell in zip(fields, row):
             value, message = _parse(cell.strip(), f)
+            if not message and f.check is not None and value is not None and value == value:
+                message = f.check(value)
             if message:
                 problems.append(Problem(name, message, line, f.name))
             columns[f.name].append(value)

@@ -234,7 +234,8 @@ def check_pipeline(spec: Spec) -> list[Problem]:
             fn = aggregate
             known = methods("aggregator")
             chosen = {"method": params.get("method", "arithmetic"),
-                      **{f"by_level.{k}": v for k, v in (params.get("by_level") or {}).items()}}
+                      **{f"by_level.{k}": v for k, v in (params.get("by_level") or {}).items()},
+                      **{f"by_node.{k}": v for k, v in (params.get("by_node") or {}).items()}}
             for key, value in chosen.items():
                 if str(value) not in known:
                     problems.append(Problem(name, f"aggregate: {key} " + one_of(str(value), list(known)),

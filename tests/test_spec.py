@@ -1,0 +1,170 @@
+"""The index spec is checked before anything runs; every problem names the spec file and its line."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from conftest import ASEM_GEOMETRIC, ASEM_STANDARD, EXAMPLES, need_shared
+from smartcities.errors import InputError
+from smartcities.model.spec import load_spec
+
+GOOD = """\
+name: Test index
+framework: fw.yaml
+pipeline:
+  - treat: {method: winsorise, max_points: 3}
+  - normalise: {method: minmax, range: [0, 100]}
+  - aggregate: {method: arithmetic}
+"""
+
+
+def write(tmp_path, text, name="spec.yaml"):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def problems(tmp_path, text):
+    path = write(tmp_path, text)
+    with pytest.raises(InputError) as err:
+        load_spec(path)
+    return path, err.value.problems
+
+
+def test_good_spec(tmp_path):
+    spec = load_spec(write(tmp_path, GOOD))
+    assert spec.model.name == "Test index"
+    assert [next(iter(e)) for e in spec.model.pipeline] == ["treat", "normalise", "aggregate"]
+    assert spec.line("pipeline", 1, "normalise") == 5
+    assert spec.line("pipeline", 1, "normalise", "nothing-here") == 5  # falls back to the nearest key
+    assert spec.resolve("fw.yaml") == tmp_path / "fw.yaml"
+    assert len(spec.digest) == 64
+
+
+def test_unknown_top_key_with_suggestion_and_line(tmp_path):
+    path, found = problems(tmp_path, GOOD + "descripton: oops\n")
+    (p,) = found
+    assert p.file == str(path) and p.line == 7
+    assert "unknown key 'descripton' (did you mean 'description'?)" in p.message
+    assert f"{path} line 7: unknown key 'descripton'" in str(p)
+
+
+def test_unknown_nested_keys(tmp_path):
+    _, found = problems(tmp_path, GOOD + "grades: {methd: cutoffs}\nbackend:\n  nme: dask\n")
+    messages = {p.line: p.message for p in found}
+    assert "did you mean 'method'" in messages[7]
+    assert "did you mean 'name'" in messages[9]
+
+
+def test_unknown_key_in_coinr_data(tmp_path):
+    text = """\
+    name: x
+    data:
+      format: coinr
+      idata: a.csv
+      imeta: b.csv
+      imeat: c.csv
+    pipeline:
+      - aggregate: {}
+    """
+    _, (p,) = problems(tmp_path, text)
+    assert p.line == 6 and "did you mean 'imeta'" in p.message
+
+
+def test_unknown_step(tmp_path):
+    _, (p,) = problems(tmp_path, GOOD.replace("  - normalise:", "  - normalize:"))
+    assert p.line == 5
+    assert "pipeline step 'normalize' is not one of" in p.message and "did you mean 'normalise'" in p.message
+
+
+def test_unknown_method(tmp_path):
+    _, (p,) = problems(tmp_path, GOOD.replace("method: minmax", "method: minmx"))
+    assert p.line == 5 and "normalise: method 'minmx'" in p.message and "did you mean 'minmax'" in p.message
+
+
+def test_unknown_parameter(tmp_path):
+    text = GOOD.replace("  - treat: {method: winsorise, max_points: 3}",
+                        "  - treat:\n      method: winsorise\n      max_point: 3")
+    _, (p,) = problems(tmp_path, text)
+    assert p.line == 6
+    assert "treat: unknown parameter 'max_point' (did you mean 'max_points'?)" in p.message
+
+
+def test_parameter_of_the_wrong_type(tmp_path):
+    text = GOOD.replace("  - treat: {method: winsorise, max_points: 3}",
+                        "  - treat:\n      method: winsorise\n      max_points: many")
+    _, (p,) = problems(tmp_path, text)
+    assert p.line == 6 and "max_points" in p.message and "'many'" in p.message
+    _, (p,) = problems(tmp_path, GOOD.replace("{method: arithmetic}", "{method: arithmetic, min_share: lots}"))
+    assert p.line == 6 and "min_share" in p.message
+
+
+def test_missing_parameter(tmp_path):
+    _, (p,) = problems(tmp_path, GOOD.replace("  - treat: {method: winsorise, max_points: 3}",
+                                              "  - impute: {method: group-mean}"))
+    assert p.line == 4 and "missing parameter 'group'" in p.message
+
+
+def test_every_problem_at_once(tmp_path):
+    text = GOOD.replace("max_points: 3", "max_pints: 3").replace("minmax", "minmx") + "nmae: x\n"
+    _, found = problems(tmp_path, text)
+    # the unknown top-level key is a model error and is reported before the pipeline is looked at
+    assert len(found) == 1 and "nmae" in found[0].message
+    _, found = problems(tmp_path, GOOD.replace("max_points: 3", "max_pints: 3").replace("minmax", "minmx"))
+    assert [p.line for p in found] == [4, 5]
+
+
+def test_pipeline_without_aggregate(tmp_path):
+    _, (p,) = problems(tmp_path, GOOD.replace("  - aggregate: {method: arithmetic}\n", ""))
+    assert "no aggregate step" in p.message and p.line == 3
+
+
+def test_entry_with_two_steps(tmp_path):
+    _, (p,) = problems(tmp_path, GOOD.replace("  - treat: {method: winsorise, max_points: 3}",
+                                              "  - {treat: {}, normalise: {}}"))
+    assert "must name one step, found 2" in p.message and p.line == 4
+
+
+def test_inputs_required(tmp_path):
+    _, (p,) = problems(tmp_path, "name: x\npipeline:\n  - aggregate: {}\n")
+    assert "needs either data" in p.message
+    _, (p,) = problems(tmp_path, "name: x\nframework: f.yaml\ndata: {format: coinr, idata: a, imeta: b}\n"
+                                 "pipeline:\n  - aggregate: {}\n")
+    assert "remove inventory/indicators/framework" in p.message
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(InputError, match="spec file does not exist") as err:
+        load_spec(tmp_path / "nope.yaml")
+    assert str(tmp_path / "nope.yaml") in str(err.value)
+
+
+def test_bad_yaml_names_the_line(tmp_path):
+    _, (p,) = problems(tmp_path, "name: x\nframework: f.yaml\npipeline:\n  - aggregate: {method: [arithmetic}\n")
+    assert "not valid YAML" in p.message and p.line == 4
+
+
+def test_not_a_mapping(tmp_path):
+    _, (p,) = problems(tmp_path, "- just\n- a list\n")
+    assert "must be a mapping" in p.message
+
+
+def test_not_utf8(tmp_path):
+    path = tmp_path / "latin.yaml"
+    path.write_bytes(GOOD.replace("Test index", "Z\xfcrich").encode("latin-1"))
+    with pytest.raises(InputError, match="not UTF-8"):
+        load_spec(path)
+
+
+def test_unknown_aggregation_method_is_caught_by_the_spec_check(tmp_path):
+    _, (p,) = problems(tmp_path, GOOD.replace("{method: arithmetic}", "{method: geometrc}"))
+    assert p.line == 6 and "did you mean 'geometric'" in p.message
+
+
+def test_shared_example_specs_load():
+    need_shared(ASEM_STANDARD, ASEM_GEOMETRIC)
+    for path in sorted(EXAMPLES.glob("*.yaml")):
+        spec = load_spec(path)
+        assert spec.model.data is not None and spec.model.data.format == "coinr"
