@@ -197,3 +197,17 @@ def test_report_sections(demo):
     assert "Cramér" in sections["Regions"] and "living labs" in sections["Regions"]
     assert "learn-seoul" in sections["Learn from"] and "href=\"https://" in sections["Learn from"]
     assert "<script" not in sections["Learn from"]
+
+
+def test_profile_carries_rank_intervals_when_robustness_ran(demo):
+    import dataclasses
+    from types import SimpleNamespace
+
+    domains = list(prof.readings.domains(demo))
+    ri = pd.DataFrame({"city": "seoul", "node": domains, "nominal_rank": 1, "median_rank": 2.0, "mean_rank": 2.5,
+                       "p05": 1.0, "p95": 6.0})
+    with_unc = dataclasses.replace(demo, uncertainty=SimpleNamespace(rank_intervals=ri))
+    p = prof.city_profile(with_unc, "seoul")
+    assert (p.domains["p05"] == 1.0).all() and (p.domains["p95"] == 6.0).all()
+    table = prof.profiles_table(with_unc, {"seoul": p})
+    assert (table.loc[table["kind"] == "domain", "median_rank"] == 2.0).all()

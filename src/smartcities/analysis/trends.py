@@ -154,7 +154,8 @@ def trends_table(inventory: pd.DataFrame, cities: pd.DataFrame,
     out["_p"] = out["period"].map(order)
     scope_order = {s: i for i, s in enumerate(("all", "region", "city", "period", "region_period"))}
     out["_s"] = out["scope"].map(scope_order)
-    out = out.sort_values(["_s", "region", "city", "_p", "trend"], na_position="first", kind="stable")
+    out["_t"] = out["trend"].map({t: i for i, t in enumerate(TRENDS)})
+    out = out.sort_values(["_s", "region", "city", "_p", "_t"], na_position="first", kind="stable")
     return out[columns].reset_index(drop=True)
 
 
