@@ -8,10 +8,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from conftest import cube, hand_framework, make_context
-from smartcities.engine.aggregate import aggregate, aggregate_levels, arithmetic, copeland, generalised, geometric, \
-    harmonic, node_weights
+
+from smartcities.engine.aggregate import (
+    aggregate,
+    aggregate_levels,
+    arithmetic,
+    copeland,
+    generalised,
+    geometric,
+    harmonic,
+    node_weights,
+)
 from smartcities.errors import InputError
 from smartcities.model.framework import Framework, Node
 
@@ -155,6 +163,18 @@ def test_methods_per_level():
     assert out[0, INDEX] == pytest.approx(12.25 ** (1 / 3) * 27 ** (2 / 3))
     out = run([[1, 16, 27, 27]], method="geometric", by_level={2: "arithmetic"})
     assert out[0, INDEX] == pytest.approx(12.25 ** (1 / 3) * 27 ** (2 / 3))
+
+
+def test_methods_per_node():
+    out = run([[1, 16, 4, 9]], by_node={"B": "geometric"})
+    assert out[0, A] == pytest.approx(12.25)  # arithmetic: 0.25·1 + 0.75·16
+    assert out[0, B] == pytest.approx(6)  # geometric: sqrt(4·9)
+    assert out[0, INDEX] == pytest.approx((12.25 + 2 * 6) / 3)
+    out = run([[1, 16, 4, 9]], by_level={2: "geometric"}, by_node={"A": "harmonic"})
+    assert out[0, A] == pytest.approx(1 / (0.25 + 0.75 / 16))
+    assert out[0, B] == pytest.approx(6)
+    with pytest.raises(InputError, match="'a1', which is not an aggregate node"):
+        run([[1, 16, 4, 9]], by_node={"a1": "geometric"})
 
 
 def test_unknown_method_is_an_input_error_with_suggestion():

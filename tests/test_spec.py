@@ -5,8 +5,8 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-
 from conftest import ASEM_GEOMETRIC, ASEM_STANDARD, EXAMPLES, need_shared
+
 from smartcities.errors import InputError
 from smartcities.model.spec import load_spec
 

@@ -7,9 +7,9 @@ import textwrap
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import PACKAGE_DATA
 from typer.testing import CliRunner
 
-from conftest import PACKAGE_DATA
 from smartcities.build import build
 from smartcities.cli import app
 from smartcities.errors import InputError

@@ -7,8 +7,8 @@ import io
 import math
 
 import pytest
-
 from conftest import PACKAGE_DATA
+
 from smartcities.errors import InputError
 from smartcities.io.inventory import read_cities, read_indicators, read_inventory
 from smartcities.io.tables import Field, Schema, read_rows, read_table
@@ -88,6 +88,14 @@ def test_cell_problems_all_reported(tmp_path):
     assert "empty, expected text" in where[(3, "id")]
 
 
+def test_field_check(tmp_path):
+    schema = Schema(fields=(Field("id"), Field("share", "float", check=lambda v: None if 0 <= v <= 1 else
+                                              f"{v:g} is out of range, expected a share between 0 and 1")))
+    text = "id,share\na,0.5\nb,1.5\nc,\n"
+    (p,) = problems(lambda f: read_table(f, schema), write(tmp_path, text))
+    assert (p.line, p.column) == (3, "share") and "1.5 is out of range" in p.message
+
+
 def test_duplicate_ids(tmp_path):
     found = problems(lambda f: read_table(f, SCHEMA), write(tmp_path, "id,kind,value\na,park,1\nb,road,2\na,park,3\n"))
     (p,) = found
@@ -113,7 +121,7 @@ def test_missing_file_and_folder(tmp_path):
 
 
 def test_non_utf8_byte_reports_its_line(tmp_path):
-    raw = "id,kind,value\na,park,1\nb,road,2\n".encode() + b"Z\xfcrich,park,3\nd,road,4\n"
+    raw = b"id,kind,value\na,park,1\nb,road,2\n" + b"Z\xfcrich,park,3\nd,road,4\n"
     (p,) = problems(lambda f: read_table(f, SCHEMA), write(tmp_path, raw))
     assert p.line == 4 and "byte 0xfc is not UTF-8" in p.message
     assert str(p).startswith(f"{tmp_path / 'table.csv'} line 4: ")

@@ -1,0 +1,113 @@
+"""Shared fixtures: where the shared example data lives, a small hand-built framework and context helpers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import smartcities
+from smartcities.engine.context import Context
+from smartcities.model.framework import Framework, Node
+
+TESTS = Path(__file__).resolve().parent
+FIXTURES = TESTS / "fixtures"
+COINR_FIXTURES = FIXTURES / "coinr"
+SHARED = Path(__file__).parents[2] / "shared"
+EXAMPLES = SHARED / "examples"
+ASEM_DATA = SHARED / "data" / "coinr_asem"
+ASEM_IDATA = ASEM_DATA / "ASEM_iData.csv"
+ASEM_IMETA = ASEM_DATA / "ASEM_iMeta.csv"
+ASEM_STANDARD = EXAMPLES / "asem-coinr-standard.yaml"
+ASEM_GEOMETRIC = EXAMPLES / "asem-coinr-geometric.yaml"
+PACKAGE_DATA = Path(smartcities.__file__).resolve().parent / "data"  # bundled cities table, sample inventory
+
+
+def need_shared(*paths: Path) -> None:
+    """Skip the calling test unless the shared folder (and every path given) is present."""
+    for p in (SHARED, *paths):
+        if not p.exists():
+            pytest.skip(f"shared example data not available: {p}")
+
+
+def need_fixture(*names: str) -> list[Path]:
+    """The COINr reference files named, or skip the calling test when any is absent."""
+    paths = [COINR_FIXTURES / n for n in names]
+    missing = [p.name for p in paths if not p.exists()]
+    if missing:
+        pytest.skip(f"COINr reference files not available: {', '.join(missing)}")
+    return paths
+
+
+# --- a tiny hand framework ---------------------------------------------------------------------------------------
+#
+#   Index
+#   ├── A  (weight 1):  a1 (weight 1), a2 (weight 3)
+#   └── B  (weight 2):  b1 (weight 1, direction -1), b2 (weight 1)
+#
+# Compiled column order: a1, a2, b1, b2, A, B, Index.
+
+def hand_nodes() -> list[Node]:
+    return [
+        Node("Index", "Index"),
+        Node("A", "Domain A", "Index", weight=1.0),
+        Node("B", "Domain B", "Index", weight=2.0),
+        Node("a1", "Indicator a1", "A", weight=1.0),
+        Node("a2", "Indicator a2", "A", weight=3.0),
+        Node("b1", "Indicator b1", "B", weight=1.0, direction=-1),
+        Node("b2", "Indicator b2", "B", weight=1.0),
+    ]
+
+
+def hand_framework(**kwargs) -> Framework:
+    return Framework.from_nodes(hand_nodes(), **kwargs)
+
+
+def flat_framework(directions=(1,), weights=None, **node_kwargs) -> Framework:
+    """A two-level framework: one top node over len(directions) indicators i0, i1, …"""
+    weights = weights or [1.0] * len(directions)
+    nodes = [Node("Index", "Index")]
+    for j, (d, w) in enumerate(zip(directions, weights)):
+        extra = {k: v[j] for k, v in node_kwargs.items()}
+        nodes.append(Node(f"i{j}", f"i{j}", "Index", weight=float(w), direction=d, **extra))
+    return Framework.from_nodes(nodes)
+
+
+def make_context(n_units: int | list[str], framework: Framework | None = None, groups=None,
+                 denominators=None) -> Context:
+    units = [f"u{i}" for i in range(n_units)] if isinstance(n_units, int) else list(n_units)
+    return Context.of(units, framework or hand_framework(), groups, denominators)
+
+
+def cube(rows) -> np.ndarray:
+    """X[run, unit, indicator] from a units × indicators table (one run)."""
+    return np.asarray(rows, dtype=float)[None]
+
+
+def column(values) -> np.ndarray:
+    """X[run, unit, indicator] for one indicator."""
+    return np.asarray(values, dtype=float)[None, :, None]
+
+
+@pytest.fixture
+def hand_fw() -> Framework:
+    return hand_framework()
+
+
+# --- the ASEM builds, made once per session ----------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def asem_standard():
+    need_shared(ASEM_STANDARD, ASEM_IDATA, ASEM_IMETA)
+    from smartcities.build import build
+
+    return build(ASEM_STANDARD)
+
+
+@pytest.fixture(scope="session")
+def asem_geometric():
+    need_shared(ASEM_GEOMETRIC, ASEM_IDATA, ASEM_IMETA)
+    from smartcities.build import build
+
+    return build(ASEM_GEOMETRIC)

@@ -1,0 +1,162 @@
+"""The `smartcities` command: build, validate, and how it fails on bad specs and malformed data."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+
+import pandas as pd
+import pytest
+from conftest import ASEM_IDATA, ASEM_IMETA, ASEM_STANDARD, need_shared
+from typer.testing import CliRunner
+
+from smartcities.cli import app
+
+runner = CliRunner()
+
+
+def snapshot(folder):
+    """Every file under `folder` with its bytes (and the folder's own listing)."""
+    return {str(p.relative_to(folder)): (p.read_bytes() if p.is_file() else None) for p in sorted(folder.rglob("*"))}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    need_shared(ASEM_STANDARD, ASEM_IDATA, ASEM_IMETA)
+    out = tmp_path_factory.mktemp("cli") / "out"
+    result = runner.invoke(app, ["build", str(ASEM_STANDARD), "--out", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.fixture
+def coinr_copy(tmp_path):
+    """The ASEM pair and a spec using it, copied into tmp_path so they can be damaged."""
+    need_shared(ASEM_STANDARD, ASEM_IDATA, ASEM_IMETA)
+    shutil.copy(ASEM_IDATA, tmp_path / "iData.csv")
+    shutil.copy(ASEM_IMETA, tmp_path / "iMeta.csv")
+    text = ASEM_STANDARD.read_text(encoding="utf-8")
+    text = re.sub(r"idata: .*", "idata: iData.csv", text)
+    text = re.sub(r"imeta: .*", "imeta: iMeta.csv", text)
+    (tmp_path / "spec.yaml").write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+def test_build_writes_the_outputs(built):
+    assert {p.name for p in built.iterdir()} == {"scores.csv", "indicators.csv", "run.json", "report.html"}
+    scores = pd.read_csv(built / "scores.csv")
+    assert list(scores.columns) == ["city", "node", "level", "score", "rank", "grade"]
+    assert len(scores) == 51 * (49 + 8 + 2 + 1)
+    index = scores[scores.node == "Index"].sort_values("rank")
+    assert list(index.city[:5]) == ["CHE", "NLD", "DNK", "NOR", "BEL"]
+    assert list(index["rank"][:5]) == [1, 2, 3, 4, 5]
+    assert index.score.iloc[0] == pytest.approx(68.38, abs=0.005)
+    assert set(scores.grade) <= {1, 2, 3, 4, 5}
+    assert (scores[scores.node == "Index"].level == 4).all()
+
+
+def test_run_record(built):
+    run = json.loads((built / "run.json").read_text())
+    hashes = run["inputs_sha256"]
+    assert set(hashes) == {"idata", "imeta"}
+    assert all(re.fullmatch(r"[0-9a-f]{64}", h) for h in hashes.values())
+    import hashlib
+
+    assert hashes["idata"] == hashlib.sha256(ASEM_IDATA.read_bytes()).hexdigest()
+    assert {"smartcities", "python", "numpy", "pandas", "scipy"} <= set(run["versions"])
+    assert run["units"] == 51 and run["units_kept"] == 51 and run["indicators"] == 49
+    assert [next(iter(s)) for s in run["steps"][:6]] == ["denominate", "impute", "screen", "treat", "normalise",
+                                                         "aggregate"]
+    assert re.fullmatch(r"[0-9a-f]{64}", run["spec_sha256"])
+
+
+def test_report_is_self_contained(built):
+    html = (built / "report.html").read_text(encoding="utf-8")
+    assert "<html" in html.lower()
+    assert not re.search(r"<script[^>]*\bsrc\s*=\s*[\"']?https?://", html, re.IGNORECASE)
+    assert not re.search(r"<link[^>]*\bhref\s*=\s*[\"']?https?://[^>]*stylesheet|<link[^>]*stylesheet[^>]*"
+                         r"\bhref\s*=\s*[\"']?https?://", html, re.IGNORECASE)
+
+
+def test_validate_ok():
+    need_shared(ASEM_STANDARD)
+    result = runner.invoke(app, ["validate", str(ASEM_STANDARD)])
+    assert result.exit_code == 0, result.output
+    assert "ok" in result.output and "51 units" in result.output and "49" in result.output
+
+
+def test_unknown_key_exits_2_and_writes_nothing(coinr_copy):
+    spec = coinr_copy / "spec.yaml"
+    spec.write_text(spec.read_text(encoding="utf-8") + "grades: {methd: cutoffs}\n", encoding="utf-8")
+    before = snapshot(coinr_copy)
+    out = coinr_copy / "out"
+    result = runner.invoke(app, ["build", str(spec), "--out", str(out)])
+    assert result.exit_code == 2
+    assert "did you mean 'method'" in result.stderr
+    assert re.search(r"spec\.yaml line \d+: unknown key 'methd'", result.stderr)
+    assert "Traceback" not in result.output
+    assert not out.exists()
+    assert snapshot(coinr_copy) == before
+    result = runner.invoke(app, ["validate", str(spec)])
+    assert result.exit_code == 2 and "did you mean 'method'" in result.stderr
+
+
+def _damage(path, line_no: int, old: bytes, new: bytes) -> None:
+    lines = path.read_bytes().split(b"\n")
+    assert old in lines[line_no - 1]
+    lines[line_no - 1] = lines[line_no - 1].replace(old, new, 1)
+    path.write_bytes(b"\n".join(lines))
+
+
+@pytest.mark.parametrize("old, new, expected", [
+    (b",4.108538,", b',"4,108538",', r"iData\.csv line 3, column LPI: '4,108538' uses a decimal comma; write 4\.108538"),
+    (b"Belgium", b"Belgi\xeb", r"iData\.csv line 3: byte 0xeb is not UTF-8"),
+])
+def test_malformed_idata_exits_2_and_keeps_the_old_output(coinr_copy, old, new, expected):
+    _damage(coinr_copy / "iData.csv", 3, old, new)  # line 3: Belgium
+    out = coinr_copy / "out"
+    out.mkdir()
+    (out / "scores.csv").write_text("city,node,level,score,rank,grade\nold,Index,4,1.0,1,1\n")
+    (out / "notes.txt").write_text("keep me")
+    before_out, before_dir = snapshot(out), sorted(p.name for p in coinr_copy.iterdir())
+    result = runner.invoke(app, ["build", str(coinr_copy / "spec.yaml"), "--out", str(out)])
+    assert result.exit_code == 2
+    assert re.search(expected, result.stderr), result.stderr
+    assert result.stderr.startswith("smartcities: error: ")
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert snapshot(out) == before_out
+    assert sorted(p.name for p in coinr_copy.iterdir()) == before_dir  # no temporary folder left behind
+    result = runner.invoke(app, ["validate", str(coinr_copy / "spec.yaml")])
+    assert result.exit_code == 2 and re.search(expected, result.stderr)
+
+
+def test_method_error_at_build_time_names_the_spec(coinr_copy):
+    spec = coinr_copy / "spec.yaml"
+    spec.write_text(spec.read_text(encoding="utf-8").replace("group: EurAsia_group", "group: EurAsia_grup"),
+                    encoding="utf-8")
+    result = runner.invoke(app, ["build", str(spec), "--out", str(coinr_copy / "out")])
+    assert result.exit_code == 2
+    assert re.search(r"spec\.yaml line \d+: impute: unknown group 'EurAsia_grup'", result.stderr), result.stderr
+    assert not (coinr_copy / "out").exists()
+
+
+def test_missing_input_file(coinr_copy):
+    (coinr_copy / "iMeta.csv").unlink()
+    result = runner.invoke(app, ["build", str(coinr_copy / "spec.yaml"), "--out", str(coinr_copy / "out")])
+    assert result.exit_code == 2 and "does not exist" in result.stderr
+    assert not (coinr_copy / "out").exists()
+
+
+def test_rebuild_replaces_outputs_but_keeps_other_files(coinr_copy):
+    out = coinr_copy / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    (out / "scores.csv").write_text("stale")
+    result = runner.invoke(app, ["build", str(coinr_copy / "spec.yaml"), "--out", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert (out / "notes.txt").read_text() == "keep me"
+    assert (out / "scores.csv").read_text().startswith("city,node,level,score,rank,grade")
+    run = json.loads((out / "run.json").read_text())
+    assert run["inputs_sha256"]["idata"] != run["inputs_sha256"]["imeta"]

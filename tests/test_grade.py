@@ -1,0 +1,85 @@
+"""Ranks (1 = best, ties share the lowest rank), quantile and cut-off grades, letter ratings within peer groups."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from smartcities.engine.grade import LETTERS, cutoff_grades, letter_ratings, quantile_grades, ranks
+from smartcities.engine.registry import methods
+
+NAN = np.nan
+
+
+def test_registered():
+    assert set(methods("grade")) == {"quantile", "cutoffs"}
+
+
+def test_ranks_with_ties_and_missing():
+    scores = np.array([[[50.0], [70.0], [70.0], [10.0], [NAN], [50.0]]])  # (runs, units, nodes)
+    r = ranks(scores)[0, :, 0]
+    assert np.array_equal(r, [3, 1, 1, 5, NAN, 3], equal_nan=True)
+
+
+def test_ranks_per_node_and_run():
+    scores = np.array([[[1.0, 3.0], [2.0, 2.0], [3.0, 1.0]],
+                       [[9.0, 9.0], [8.0, 9.0], [7.0, 9.0]]])
+    r = ranks(scores)
+    assert np.array_equal(r[0, :, 0], [3, 2, 1])
+    assert np.array_equal(r[0, :, 1], [1, 2, 3])
+    assert np.array_equal(r[1, :, 0], [1, 2, 3])
+    assert np.array_equal(r[1, :, 1], [1, 1, 1])
+
+
+def test_quantile_grades_five_bands():
+    scores = np.arange(10, 0, -1, dtype=float)[None, :, None]  # 10 … 1: ranks 1 … 10
+    g = quantile_grades(scores)[0, :, 0]
+    assert np.array_equal(g, [1, 1, 2, 2, 3, 3, 4, 4, 5, 5])
+
+
+def test_quantile_grades_ties_missing_and_n():
+    scores = np.array([90, 90, 80, 70, NAN, 60], dtype=float)[None, :, None]
+    g = quantile_grades(scores)[0, :, 0]
+    # 5 present; ranks 1, 1, 3, 4, 5 → floor((r − 1)/5·5) + 1
+    assert np.array_equal(g, [1, 1, 3, 4, NAN, 5], equal_nan=True)
+    g3 = quantile_grades(scores, n=3)[0, :, 0]
+    # floor((0, 0, 2, 3, 4)/5·3) + 1 = (1, 1, 2, 2, 3)
+    assert np.array_equal(g3, [1, 1, 2, 2, NAN, 3], equal_nan=True)
+
+
+def test_cutoff_grades():
+    scores = np.array([95, 80, 79.99, 60, 40, 20, 19.9, NAN])
+    g = cutoff_grades(scores)
+    assert np.array_equal(g, [1, 1, 2, 2, 3, 4, 5, NAN], equal_nan=True)
+    # cut-offs in any order; len(cutoffs) + 1 grades
+    g2 = cutoff_grades(scores, cutoffs=(30, 70))
+    assert np.array_equal(g2, [1, 1, 1, 2, 2, 3, 3, NAN], equal_nan=True)
+
+
+def test_letter_ratings_ten_bands_within_each_group():
+    score = np.array([*range(100, 0, -10), 5.0, 50.0], dtype=float)  # ten in group x, two in group y
+    groups = np.array(["x"] * 10 + ["y", "y"], dtype=object)
+    letters = letter_ratings(score, groups)
+    assert list(letters[:10]) == list(LETTERS)
+    # group y: ranks 1, 2 of 2 → bands floor(0/2·10) = 0 and floor(1/2·10) = 5
+    assert letters[10] == LETTERS[5] == "B"
+    assert letters[11] == "AAA"
+
+
+def test_letter_ratings_ties_and_missing():
+    score = np.array([70.0, 70.0, NAN, 10.0, 60.0])
+    letters = letter_ratings(score, np.array(["g"] * 5, dtype=object))
+    # four present: ranks 1, 1, 4, 3 → bands 0, 0, floor(3/4·10) = 7, floor(2/4·10) = 5
+    assert list(letters) == ["AAA", "AAA", None, "CC", "B"]
+
+
+def test_letter_ratings_group_of_missing_scores():
+    letters = letter_ratings(np.array([NAN, 1.0]), np.array(["a", "b"], dtype=object))
+    assert letters[0] is None and letters[1] == "AAA"
+
+
+@pytest.mark.parametrize("n", [2, 3, 5, 10])
+def test_quantile_grades_cover_1_to_n(n):
+    scores = np.linspace(0, 1, 40)[None, :, None]
+    g = quantile_grades(scores, n=n)
+    assert set(np.unique(g)) == set(range(1, n + 1))

@@ -1,0 +1,138 @@
+"""Denominate, impute and screen: the data steps before treatment, by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import cube, flat_framework, hand_framework, make_context
+
+from smartcities.engine.denominate import by_framework
+from smartcities.engine.impute import group_mean, group_median, mean, median, none
+from smartcities.engine.pipeline import Step, run_pipeline
+from smartcities.engine.registry import methods
+from smartcities.engine.screen import coverage
+from smartcities.errors import InputError
+from smartcities.model.framework import Framework, Node
+
+NAN = np.nan
+# six units in two groups (E, E, E, A, A, A), two indicators
+X = cube([[1, 10], [2, NAN], [6, 30], [NAN, 100], [20, 200], [40, NAN]])
+GROUPS = {"region": np.array(["E", "E", "E", "A", "A", "A"], dtype=object)}
+
+
+def ctx():
+    return make_context(6, flat_framework((1, 1)), groups=GROUPS)
+
+
+def test_registered():
+    assert set(methods("impute")) == {"none", "mean", "median", "group-mean", "group-median"}
+    assert "coverage" in methods("screen")
+    assert "by-framework" in methods("denominate")
+
+
+def test_none_leaves_gaps():
+    out = none(X, ctx())
+    assert np.array_equal(out, X, equal_nan=True)
+
+
+def test_mean_and_median():
+    out = mean(X, ctx())[0]
+    assert out[3, 0] == pytest.approx((1 + 2 + 6 + 20 + 40) / 5)
+    assert out[1, 1] == out[5, 1] == pytest.approx((10 + 30 + 100 + 200) / 4)
+    assert out[0, 0] == 1  # present values untouched
+    out = median(X, ctx())[0]
+    assert out[3, 0] == 6
+    assert out[1, 1] == pytest.approx((30 + 100) / 2)
+
+
+def test_group_mean_uses_the_units_group():
+    out = group_mean(X, ctx(), group="region")[0]
+    assert out[3, 0] == pytest.approx(30)  # A: (20 + 40)/2
+    assert out[1, 1] == pytest.approx(20)  # E: (10 + 30)/2
+    assert out[5, 1] == pytest.approx(150)  # A: (100 + 200)/2
+    assert not np.isnan(out).any()
+
+
+def test_group_median():
+    Xm = cube([[1, 0], [2, 0], [9, 0], [NAN, 0], [5, 0], [7, 0], [100, 0]])
+    g = {"g": np.array(["x", "x", "x", "x", "y", "y", "y"], dtype=object)}
+    out = group_median(Xm, make_context(7, flat_framework((1, 1)), groups=g), group="g")[0]
+    assert out[3, 0] == 2
+
+
+def test_group_with_nothing_present_stays_missing():
+    Xm = cube([[NAN, 1], [NAN, 2], [3, 3], [4, 4]])
+    g = {"g": np.array(["x", "x", "y", "y"], dtype=object)}
+    out = group_mean(Xm, make_context(4, flat_framework((1, 1)), groups=g), group="g")[0]
+    assert np.isnan(out[:2, 0]).all()
+
+
+def test_unknown_group():
+    with pytest.raises(InputError, match="unknown group 'regoin'.*have: region"):
+        group_mean(X, ctx(), group="regoin")
+
+
+def test_screen_by_unit_coverage():
+    Xs = cube([[1, 2, 3, 4], [1, NAN, 3, 4], [1, NAN, NAN, 4], [NAN, NAN, NAN, 4]])
+    c = make_context(4)  # hand framework: four indicators
+    out = coverage(Xs, c, min_coverage=0.75)[0]
+    assert not np.isnan(out[0]).any()
+    assert np.array_equal(out[1], [1, NAN, 3, 4], equal_nan=True)  # 3 of 4 = 0.75: kept
+    assert np.isnan(out[2]).all() and np.isnan(out[3]).all()  # 2/4 and 1/4: dropped
+    assert np.array_equal(coverage(Xs, c)[0], Xs[0], equal_nan=True)  # default keeps everything
+
+
+def test_screen_by_indicator_coverage():
+    Xs = cube([[1, 2, 3, 4], [1, NAN, 3, 4], [1, NAN, NAN, 4], [NAN, NAN, NAN, 4]])
+    out = coverage(Xs, make_context(4), min_indicator_coverage=0.5)[0]
+    assert np.isnan(out[:, 1]).all()  # present for 1 of 4 units
+    assert np.array_equal(out[:, 2], [3, 3, NAN, NAN], equal_nan=True)  # 2 of 4: kept
+    assert np.array_equal(out[:, 0], [1, 1, 1, NAN], equal_nan=True)
+
+
+def test_screen_zeros_as_missing():
+    Xs = cube([[0, 0, 3, 4], [1, 2, 3, 4]])
+    c = make_context(2)
+    assert not np.isnan(coverage(Xs, c, min_coverage=0.75)[0]).any()
+    out = coverage(Xs, c, min_coverage=0.75, zeros_missing=True)[0]
+    assert np.isnan(out[0]).all() and not np.isnan(out[1]).any()
+
+
+def test_screened_out_units_get_no_score_or_rank():
+    Xs = cube([[10, 20, 30, 40], [40, 30, 20, 10], [NAN, NAN, NAN, 5], [20, 20, 20, 20]])
+    c = make_context(4)
+    steps = [Step.parse({"screen": {"min_coverage": 0.5}}), Step.parse({"normalise": {"method": "minmax"}}),
+             Step.parse({"aggregate": {"method": "arithmetic"}})]
+    stages = run_pipeline(Xs, c, steps)
+    assert np.isnan(stages.scores[0, 2]).all()
+    assert np.isnan(stages.ranks[0, 2]).all()
+    assert set(stages.ranks[0, [0, 1, 3], -1]) <= {1.0, 2.0, 3.0}
+    # the dropped unit's 5 does not set b2's minimum
+    assert stages.data["normalise"][0, 1, 3] == 0.0
+
+
+def test_denominate_by_framework():
+    fw = Framework.from_nodes([Node("I", "I"), Node("flights", "f", "I", denominator="pop"),
+                               Node("area_raw", "a", "I")])
+    c = make_context(3, fw, denominators={"pop": np.array([2.0, 4.0, 10.0])})
+    Xd = cube([[10, 1], [10, 2], [10, 3]])
+    out = by_framework(Xd, c)[0]
+    assert np.allclose(out[:, 0], [5, 2.5, 1])
+    assert np.array_equal(out[:, 1], [1, 2, 3])  # no denominator: unchanged
+    assert np.allclose(by_framework(Xd, c, scale=1000)[0, :, 0], [5000, 2500, 1000])
+
+
+def test_denominate_with_an_unknown_denominator():
+    fw = Framework.from_nodes([Node("I", "I"), Node("x", "x", "I", denominator="GDP")])
+    with pytest.raises(InputError, match="'GDP', which is not in the data"):
+        by_framework(cube([[1], [2]]), make_context(2, fw, denominators={"Area": np.ones(2)}))
+
+
+def test_impute_then_aggregate_in_a_pipeline():
+    c = make_context(2, hand_framework(), groups={"g": np.array(["x", "x"], dtype=object)})
+    Xp = cube([[10, NAN, 30, 50], [20, 40, 10, 70]])
+    steps = [Step.parse({"impute": {"method": "group-mean", "group": "g"}}),
+             Step.parse({"aggregate": {}})]
+    stages = run_pipeline(Xp, c, steps)
+    assert stages.data["impute"][0, 0, 1] == 40
+    assert stages.scores[0, 0, 4] == pytest.approx(0.25 * 10 + 0.75 * 40)
