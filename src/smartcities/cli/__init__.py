@@ -1,6 +1,6 @@
-"""Command-line face: thin commands over the Python API."""
+"""Command-line face: thin commands over the Python API. Each module registers its commands on `app`."""
 
-from . import build as _build  # noqa: F401  (registers commands)
+from . import build, insight, robustness  # noqa: F401
 from .app import app
 
 __all__ = ["app"]
