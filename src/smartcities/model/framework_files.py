@@ -16,7 +16,6 @@ negative weights and malformed derive rules.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Any
 import yaml
 
 from ..errors import InputError, Problem, did_you_mean
+from ..io.documents import parse_document, read_text
 from ..io.tables import Field, Schema, read_table
 from .framework import Framework, Node
 
@@ -71,42 +71,11 @@ def read_framework_tree(path: str | Path) -> Framework:
     """A framework from a nested YAML or JSON tree; each Node's `line` is where it starts in the file."""
     path = Path(path)
     name = str(path)
-    if not path.exists():
-        raise InputError.single(name, "framework file does not exist")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as err:
-        raw = path.read_bytes()
-        line = raw[: err.start].count(b"\n") + 1
-        raise InputError.single(name, f"byte 0x{raw[err.start]:02x} is not UTF-8; save the file as UTF-8",
-                                line=line) from None
-    if not text.strip():
-        raise InputError.single(name, "file is empty, expected a framework tree {id, name, children: [...]}")
-    composed = None
-    if path.suffix.lower() == ".json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise InputError.single(name, f"not valid JSON: {err.msg}", line=err.lineno) from None
-        try:  # JSON is YAML, so node lines come from the YAML composer (unless tabs or the like defeat it)
-            composed = yaml.compose(text)
-        except yaml.YAMLError:
-            composed = None
-    else:
-        try:
-            composed = yaml.compose(text)
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as err:
-            mark = getattr(err, "problem_mark", None)
-            raise InputError.single(name, f"not valid YAML: {getattr(err, 'problem', None) or err}",
-                                    line=mark.line + 1 if mark else None) from None
+    text = read_text(path, "framework file")
+    data, lines = parse_document(text, name, as_json=path.suffix.lower() == ".json")
     if not isinstance(data, Mapping):
         raise InputError.single(name, "a framework file must hold one mapping, the top node {id, name, children}",
                                 line=1)
-    lines: dict[tuple, int] = {}
-    if composed is not None:
-        lines[()] = composed.start_mark.line + 1
-        _index_lines(composed, (), lines)
     reader = _TreeReader(name, lines)
     top = dict(data)
     weight_sets = top.pop("weight_sets", None)
@@ -116,20 +85,6 @@ def read_framework_tree(path: str | Path) -> Framework:
     framework = Framework.from_nodes(reader.nodes, name)
     sets = _weight_sets(weight_sets, framework, name, lines) if weight_sets is not None else {}
     return Framework(framework.nodes, name, sets)
-
-
-def _index_lines(node, keys: tuple, lines: dict) -> None:
-    """Line of every key path (mapping keys and sequence positions) of a composed YAML document."""
-    if isinstance(node, yaml.MappingNode):
-        for k, v in node.value:
-            key = keys + (k.value,)
-            lines[key] = k.start_mark.line + 1
-            lines[key + ("<value>",)] = v.start_mark.line + 1
-            _index_lines(v, key, lines)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, v in enumerate(node.value):
-            lines[keys + (i,)] = v.start_mark.line + 1
-            _index_lines(v, keys + (i,), lines)
 
 
 class _TreeReader:

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from ..errors import InputError, Problem, did_you_mean, one_of
+from ..io.documents import parse_document, read_text
 
 PRESETS = ("sci-2022",)
 
@@ -140,28 +140,14 @@ class Spec:
 def load_spec(path: str | Path) -> Spec:
     """Read and check a spec file; raises InputError naming file and line for each problem."""
     path = Path(path)
-    if not path.exists():
-        raise InputError.single(path, "spec file does not exist")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise InputError.single(path, "is not UTF-8 text") from None
-    return parse_spec(text, path)
+    return parse_spec(read_text(path, "spec file"), path)
 
 
 def parse_spec(text: str, path: Path) -> Spec:
     name = str(path)
-    try:
-        node = yaml.compose(text)
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        raise InputError.single(name, f"not valid YAML: {getattr(err, 'problem', err)}",
-                                line=mark.line + 1 if mark else None) from None
+    raw, lines = parse_document(text, name)
     if not isinstance(raw, dict):
         raise InputError.single(name, "a spec must be a mapping of keys (name, framework, pipeline, …)")
-    lines: dict[tuple, int] = {}
-    _index_lines(node, (), lines)
     try:
         model = IndexSpec.model_validate(raw)
     except ValidationError as err:
@@ -171,18 +157,6 @@ def parse_spec(text: str, path: Path) -> Spec:
     if problems:
         raise InputError(problems)
     return spec
-
-
-def _index_lines(node, keys: tuple, lines: dict) -> None:
-    if isinstance(node, yaml.MappingNode):
-        for k, v in node.value:
-            key = keys + (k.value,)
-            lines[key] = k.start_mark.line + 1
-            _index_lines(v, key, lines)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, v in enumerate(node.value):
-            lines[keys + (i,)] = v.start_mark.line + 1
-            _index_lines(v, keys + (i,), lines)
 
 
 _KNOWN_KEYS = {
