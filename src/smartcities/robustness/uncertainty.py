@@ -20,9 +20,8 @@ Factor kinds (see `model.spec.Factor`):
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
@@ -295,16 +294,17 @@ def _unique_rows(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def rank_min(scores: np.ndarray) -> np.ndarray:
     """Ranks along axis 1 (1 = highest; ties share the lowest rank; NaN stays NaN), as `engine.grade.ranks` but
-    faster on long run axes."""
-    neg = -scores
-    order = np.argsort(neg, axis=1, kind="stable")
-    ordered = np.take_along_axis(neg, order, axis=1)
-    pos = np.arange(1, scores.shape[1] + 1, dtype=float).reshape((1, -1) + (1,) * (scores.ndim - 2))
+    faster on long run axes (units are sorted along a contiguous axis)."""
+    neg = np.ascontiguousarray(np.moveaxis(-scores, 1, -1))  # (runs, …, units)
+    order = np.argsort(neg, axis=-1)
+    ordered = np.take_along_axis(neg, order, axis=-1)
     starts = np.ones(ordered.shape, dtype=bool)
-    starts[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
-    ranked = np.maximum.accumulate(np.where(starts, pos, 0.0), axis=1)
+    starts[..., 1:] = ordered[..., 1:] != ordered[..., :-1]
+    pos = np.arange(1, neg.shape[-1] + 1, dtype=float)
+    ranked = np.maximum.accumulate(np.where(starts, pos, 0.0), axis=-1)
     out = np.empty_like(ranked)
-    np.put_along_axis(out, order, ranked, axis=1)
+    np.put_along_axis(out, order, ranked, axis=-1)
+    out = np.moveaxis(out, -1, 1)
     out[np.isnan(scores)] = np.nan
     return out
 
@@ -320,7 +320,15 @@ def _aggregate_runs(leaves: np.ndarray, matrices, config: dict, levels: int) -> 
         name = str(by_level.get(lev, by_level.get(str(lev), config["method"])))
         if name == "copeland" and W.ndim == 3:
             Y = np.broadcast_to(Y, (W.shape[0],) + Y.shape[1:])
-        nxt = agg[name](Y, W, p=p) if name == "generalised" else agg[name](Y, W)
+        fn = (lambda y, w: agg[name](y, w, p=p)) if name == "generalised" else agg[name]
+        if Y.shape[0] == 1 and W.ndim == 3:
+            # one set of children, many weight sets: every run's parents become columns of one wide matrix,
+            # so the level is a single matrix product (aggregators treat parent columns independently)
+            runs_, kids, parents = W.shape
+            wide = fn(Y, W.transpose(1, 0, 2).reshape(kids, runs_ * parents))
+            nxt = wide.reshape(Y.shape[1], runs_, parents).transpose(1, 0, 2)
+        else:
+            nxt = fn(Y, W)
         if min_share > 0:
             links = (W > 0).astype(float)
             share = (~np.isnan(Y)).astype(float) @ links / links.sum(axis=-2, keepdims=True)
@@ -346,7 +354,9 @@ def evaluate_chunk(leaves: np.ndarray, dropped: np.ndarray, data_key: np.ndarray
         sel = np.flatnonzero((data_key == k) & (agg_key == g))
         w = weights[sel]
         same = bool(np.all(w == w[0]))
-        matrices = c.matrices_for(w[0] if same else w)
+        # a level whose weights no run changes is aggregated once for all of them
+        matrices = tuple(m[0] if m.ndim == 3 and np.all(m == m[0]) else m
+                         for m in c.matrices_for(w[0] if same else w))
         try:
             scores = _aggregate_runs(leaves[k][None], matrices, agg_configs[g], levels)
         except InputError:
@@ -362,12 +372,18 @@ def evaluate_chunk(leaves: np.ndarray, dropped: np.ndarray, data_key: np.ndarray
 
 @dataclass
 class _Work:
+    """The chunks of runs to evaluate, and where their ranks go: `out[order[chunk]]` (design order)."""
+
     leaves: np.ndarray
     dropped: np.ndarray
-    runs: Runs
+    runs: Runs  # in evaluation order
     ctx: Context
-    dtype: str
+    out: np.ndarray  # (runs, units, aggregates) in design order
+    order: np.ndarray  # evaluation position → design row
     chunks: list[slice] = field(default_factory=list)
+
+    def store(self, sl: slice, ranks: np.ndarray) -> None:
+        self.out[self.order[sl]] = ranks
 
 
 def _chunks(n_runs: int, units: int, nodes: int, chunk_runs: int) -> list[slice]:
@@ -376,28 +392,30 @@ def _chunks(n_runs: int, units: int, nodes: int, chunk_runs: int) -> list[slice]
     return [slice(lo, min(lo + size, n_runs)) for lo in range(0, n_runs, size)]
 
 
-def _progress(progress: bool, total: int):
+def _progress(progress: bool):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     return Progress(TextColumn("uncertainty runs"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                     transient=True, disable=not progress)
 
 
-def _run_numpy(work: _Work, progress: bool) -> tuple[list[np.ndarray], int]:
-    results, failed = [], 0
+def _run_numpy(work: _Work, progress: bool) -> int:
+    failed = 0
     r = work.runs
-    with _progress(progress, len(work.chunks)) as bar:
+    with _progress(progress) as bar:
         task = bar.add_task("runs", total=r.data_key.shape[0])
         for sl in work.chunks:
             ranks, f = evaluate_chunk(work.leaves, work.dropped, r.data_key[sl], r.agg_key[sl], r.weights[sl],
-                                      r.agg_configs, work.ctx, work.dtype)
-            results.append(ranks)
+                                      r.agg_configs, work.ctx, work.out.dtype.name)
+            work.store(sl, ranks)
             failed += f
             bar.advance(task, sl.stop - sl.start)
-    return results, failed
+    return failed
 
 
-def _run_dask(work: _Work, backend: Backend, progress: bool) -> tuple[list[np.ndarray], int]:
+def _run_dask(work: _Work, backend: Backend, progress: bool) -> int:
+    """The same chunks as Dask tasks: on the scheduler `backend.scheduler`, or on a local cluster of two worker
+    processes started (and stopped) here."""
     from dask.distributed import Client, LocalCluster, as_completed
 
     cluster = None
@@ -410,17 +428,19 @@ def _run_dask(work: _Work, backend: Backend, progress: bool) -> tuple[list[np.nd
         r = work.runs
         leaves, dropped, ctx = client.scatter([work.leaves, work.dropped, work.ctx], broadcast=True)
         futures = [client.submit(evaluate_chunk, leaves, dropped, r.data_key[sl], r.agg_key[sl], r.weights[sl],
-                                 r.agg_configs, ctx, work.dtype, pure=False) for sl in work.chunks]
-        order = {f.key: i for i, f in enumerate(futures)}
-        results: list[Any] = [None] * len(futures)
-        with _progress(progress, len(futures)) as bar:
+                                 r.agg_configs, ctx, work.out.dtype.name, pure=False) for sl in work.chunks]
+        position = {f.key: i for i, f in enumerate(futures)}
+        failed = 0
+        with _progress(progress) as bar:
             task = bar.add_task("runs", total=r.data_key.shape[0])
             for fut in as_completed(futures):
-                i = order[fut.key]
-                results[i] = fut.result()
-                sl = work.chunks[i]
+                sl = work.chunks[position[fut.key]]
+                ranks, f = fut.result()
+                work.store(sl, ranks)
+                failed += f
+                fut.release()
                 bar.advance(task, sl.stop - sl.start)
-        return [x[0] for x in results], sum(x[1] for x in results)
+        return failed
     finally:
         client.close()
         if cluster is not None:
@@ -429,45 +449,49 @@ def _run_dask(work: _Work, backend: Backend, progress: bool) -> tuple[list[np.nd
 
 # --- summaries ------------------------------------------------------------------------------------------------------
 
-def _weighted_quantiles(values: np.ndarray, counts: np.ndarray, probs: tuple[float, ...]) -> list[np.ndarray]:
+def _weighted_quantiles(values: np.ndarray, counts: np.ndarray, probs: tuple[float, ...],
+                        block: int = 65536) -> list[np.ndarray]:
     """Quantiles (R type 7, numpy's default) along axis 0 of a sample in which values[k] occurs counts[k] times;
-    NaN values are left out."""
-    v = values.reshape(values.shape[0], -1)
-    w = np.where(np.isnan(v), 0, counts[:, None]).astype(float)
-    order = np.argsort(np.where(np.isnan(v), np.inf, v), axis=0, kind="stable")
-    vs = np.take_along_axis(v, order, axis=0)
-    cum = np.cumsum(np.take_along_axis(w, order, axis=0), axis=0)
-    n = cum[-1]
-    out = []
-    for p in probs:
-        h = (n - 1) * p
-        lo = np.floor(h)
-        i_lo = np.minimum(np.sum(cum <= lo, axis=0), v.shape[0] - 1)
-        i_hi = np.minimum(np.sum(cum <= np.minimum(lo + 1, n - 1), axis=0), v.shape[0] - 1)
-        x_lo = np.take_along_axis(vs, i_lo[None], axis=0)[0]
-        x_hi = np.take_along_axis(vs, i_hi[None], axis=0)[0]
-        q = np.where(n > 0, x_lo + (h - lo) * (x_hi - x_lo), np.nan)
-        out.append(q.reshape(values.shape[1:]))
+    NaN values are left out. Works through the other axes a block at a time."""
+    flat = values.reshape(values.shape[0], -1)
+    out = [np.empty(flat.shape[1]) for _ in probs]
+    for lo in range(0, flat.shape[1], block):
+        v = flat[:, lo: lo + block]
+        w = np.where(np.isnan(v), 0, counts[:, None]).astype(float)
+        order = np.argsort(np.where(np.isnan(v), np.inf, v), axis=0, kind="stable")
+        vs = np.take_along_axis(v, order, axis=0)
+        cum = np.cumsum(np.take_along_axis(w, order, axis=0), axis=0)
+        n = cum[-1]
+        for arr, p in zip(out, probs):
+            h = (n - 1) * p
+            first = np.floor(h)
+            i_lo = np.minimum(np.sum(cum <= first, axis=0), v.shape[0] - 1)
+            i_hi = np.minimum(np.sum(cum <= np.minimum(first + 1, n - 1), axis=0), v.shape[0] - 1)
+            x_lo = np.take_along_axis(vs, i_lo[None], axis=0)[0]
+            x_hi = np.take_along_axis(vs, i_hi[None], axis=0)[0]
+            with np.errstate(invalid="ignore"):
+                arr[lo: lo + block] = np.where(n > 0, x_lo + (h - first) * (x_hi - x_lo), np.nan)
+    return [a.reshape(values.shape[1:]) for a in out]
+
+
+def _interval_stats(ranks: np.ndarray, block: int = 4096) -> list[np.ndarray]:
+    """median, mean, p05, p95 over axis 0 of stored ranks (runs, units), 0 = no rank; a block of units at a
+    time to bound memory."""
+    out = [np.empty(ranks.shape[1]) for _ in range(4)]
+    for lo in range(0, ranks.shape[1], block):
+        part = ranks[:, lo: lo + block]
+        x = part.astype(float)
+        missing = part == 0
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            if missing.any():
+                x[missing] = np.nan
+                q, mean = np.nanquantile(x, [0.5, 0.05, 0.95], axis=0), np.nanmean(x, axis=0)
+            else:
+                q, mean = np.quantile(x, [0.5, 0.05, 0.95], axis=0), x.mean(axis=0)
+        for arr, val in zip(out, (q[0], mean, q[1], q[2])):
+            arr[lo: lo + block] = val
     return out
-
-
-def _interval_stats(ranks: np.ndarray) -> list[np.ndarray]:
-    """median, mean, p05, p95 over axis 0 of stored ranks (0 = no rank)."""
-    x = ranks.astype(float)
-    missing = ranks == 0
-    if missing.any():
-        x[missing] = np.nan
-        with np.errstate(all="ignore"):
-            import warnings
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                q = np.nanquantile(x, [0.5, 0.05, 0.95], axis=0)
-                mean = np.nanmean(x, axis=0)
-    else:
-        q = np.quantile(x, [0.5, 0.05, 0.95], axis=0)
-        mean = x.mean(axis=0)
-    return [q[0], mean, q[1], q[2]]
 
 
 def rank_intervals(ctx: Context, nominal: np.ndarray, agg_ranks: np.ndarray, leaf_ranks: np.ndarray,
@@ -511,12 +535,9 @@ CONVERGENCE_COLUMNS = ["factor", "node", "S1_half", "S1_full", "ST_half", "ST_fu
 def _sensitivity(plan: Plan, design: Design, target_ranks: np.ndarray, nominal: np.ndarray, unc: Uncertainty,
                  units: tuple[str, ...]) -> tuple[pd.DataFrame, pd.DataFrame]:
     n, k = design.n, design.k
-    with np.errstate(all="ignore"):
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            shift = np.nanmean(np.abs(target_ranks - nominal[None, :]), axis=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        shift = np.nanmean(np.abs(target_ranks - nominal[None, :]), axis=1)
     kept = np.flatnonzero(~np.isnan(nominal))
     y = np.column_stack([shift, target_ranks[:, kept]])
     seed = int(np.random.SeedSequence(unc.seed).generate_state(1)[0])
@@ -553,12 +574,15 @@ def analyse(X: np.ndarray, ctx: Context, steps: list[Step], uncertainty: Uncerta
     units = len(ctx.units)
     n_agg = len(c.nodes) - c.n_leaves
     dtype = "uint16" if units < 2**16 - 1 else "uint32"
-    work = _Work(leaves, dropped, runs, ctx, dtype, _chunks(design.runs, units, max(n_agg, 1), backend.chunk_runs))
-    if backend.name == "dask":
-        parts, failed = _run_dask(work, backend, progress)
-    else:
-        parts, failed = _run_numpy(work, progress)
-    agg_ranks = np.concatenate(parts, axis=0)  # (runs, units, aggregates)
+    # runs are evaluated grouped by configuration, so a chunk holds few groups and the levels their runs share
+    # are aggregated once per chunk; results go back into design order
+    order = np.lexsort((runs.agg_key, runs.data_key))
+    grouped = Runs(runs.data_key[order], runs.data_keys, runs.agg_key[order], runs.agg_configs,
+                   runs.weights[order], runs.choices[order])
+    agg_ranks = np.empty((design.runs, units, n_agg), dtype=dtype)  # (runs, units, aggregates), design order
+    work = _Work(leaves, dropped, grouped, ctx, agg_ranks, order,
+                 _chunks(design.runs, units, max(n_agg, 1), backend.chunk_runs))
+    failed = _run_dask(work, backend, progress) if backend.name == "dask" else _run_numpy(work, progress)
     leaf_ranks = rank_min(np.where(dropped[:, :, None], np.nan, leaves))  # (K, units, leaves)
 
     used = slice(0, 2 * design.n) if design.kind == "sobol" else slice(0, design.runs)
