@@ -5,11 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import ASEM_IDATA, ASEM_IMETA, ASEM_STANDARD, cube, make_context, need_fixture, need_shared
+
 from smartcities.engine.pipeline import Step, run_pipeline
 from smartcities.robustness.audit import (
-    audit, correlation, correlation_flags, cronbach_alpha, indicator_stats, pairwise_cov, pca, write_audit,
+    audit,
+    correlation,
+    correlation_flags,
+    cronbach_alpha,
+    indicator_stats,
+    pairwise_cov,
+    pca,
+    write_audit,
 )
 
 # --- hand examples ----------------------------------------------------------------------------------------------

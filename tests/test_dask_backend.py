@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import make_context
+
 from smartcities.engine.pipeline import Step
 from smartcities.model.spec import Backend, Uncertainty
 from smartcities.robustness.uncertainty import analyse

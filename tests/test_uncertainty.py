@@ -6,15 +6,20 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import ASEM_IDATA, ASEM_IMETA, EXAMPLES, make_context, need_fixture, need_shared
+
 from smartcities.engine.context import Context
 from smartcities.engine.grade import ranks as engine_ranks
 from smartcities.engine.pipeline import Step, run_pipeline
 from smartcities.errors import InputError
 from smartcities.model.spec import Backend, Uncertainty
 from smartcities.robustness.uncertainty import (
-    Plan, _weighted_quantiles, analyse, evaluate_chunk, movement, rank_min,
+    Plan,
+    _weighted_quantiles,
+    analyse,
+    evaluate_chunk,
+    movement,
+    rank_min,
 )
 
 ASEM_UNCERTAINTY = EXAMPLES / "asem-coinr-uncertainty.yaml"
@@ -114,7 +119,7 @@ def test_same_seed_same_results_other_seed_other_results():
 
 def test_leave_out_removes_the_node():
     X, ctx = hand_data(), make_context(12)
-    u = unc(leave=dict(leave_out=["a2", "B"]), aggregation=AGG_AND_NOISE["aggregation"])
+    u = unc(leave={"leave_out": ["a2", "B"]}, aggregation=AGG_AND_NOISE["aggregation"])
     plan = Plan.resolve(ctx, STEPS, u)
     runs = plan.decode(plan.design(u).u)
     leaves, dropped = plan.data_arrays(X, runs)
@@ -186,7 +191,7 @@ def asem():
 
 
 def test_asem_design_runs_as_written(asem):
-    spec, inputs, steps, res = asem
+    spec, inputs, _steps, res = asem
     assert res.runs == 500 * 6 and res.failed_runs == 0
     assert set(res.sensitivity["factor"]) == set(spec.model.uncertainty.factors)
     whole = res.sensitivity[res.sensitivity["city"] == ""]

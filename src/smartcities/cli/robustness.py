@@ -24,7 +24,7 @@ def audit(spec: Path = typer.Argument(..., help="The index spec (YAML)."),
     paths = write_audit(result, out)
     if as_json:
         console.print_json(json.dumps({"outputs": [str(p) for p in paths],
-                                       "flags": int(len(result.flags))}))
+                                       "flags": len(result.flags)}))
     elif not quiet:
         console.print(result.summary(), markup=False, highlight=False)
         console.print(f"wrote {', '.join(p.name for p in paths)} to {out}")

@@ -24,21 +24,21 @@ def rank_interval_chart(uncertainty, node: str, names: dict[str, str] | None = N
     fig = go.Figure()
     fig.add_trace(go.Scatter(
         x=labels, y=ri["median_rank"], mode="markers", name="median rank (5–95% interval)",
-        marker=dict(color=MEDIAN, size=8),
-        error_y=dict(type="data", symmetric=False, array=ri["p95"] - ri["median_rank"],
-                     arrayminus=ri["median_rank"] - ri["p05"], color=MEDIAN, thickness=1.5, width=0),
+        marker={"color": MEDIAN, "size": 8},
+        error_y={"type": "data", "symmetric": False, "array": ri["p95"] - ri["median_rank"],
+                     "arrayminus": ri["median_rank"] - ri["p05"], "color": MEDIAN, "thickness": 1.5, "width": 0},
         customdata=np.column_stack([ri["p05"], ri["p95"], ri["nominal_rank"]]),
         hovertemplate="%{x}<br>median %{y}<br>5–95%: %{customdata[0]}–%{customdata[1]}"
                       "<br>nominal %{customdata[2]}<extra></extra>",
     ))
     fig.add_trace(go.Scatter(x=labels, y=ri["nominal_rank"], mode="markers", name="nominal rank",
-                             marker=dict(color=NOMINAL, symbol="line-ew-open", size=12, line=dict(width=2)),
+                             marker={"color": NOMINAL, "symbol": "line-ew-open", "size": 12, "line": {"width": 2}},
                              hoverinfo="skip"))
     runs = f" over {uncertainty.runs:,} runs" if getattr(uncertainty, "runs", 0) else ""
     fig.update_layout(
-        title=f"{node}: rank uncertainty{runs}", xaxis=dict(title=None, tickangle=-60, type="category"),
-        yaxis=dict(title="rank", autorange="reversed"), template="plotly_white",
-        legend=dict(orientation="h", y=1.08), margin=dict(l=50, r=20, t=70, b=100),
+        title=f"{node}: rank uncertainty{runs}", xaxis={"title": None, "tickangle": -60, "type": "category"},
+        yaxis={"title": "rank", "autorange": "reversed"}, template="plotly_white",
+        legend={"orientation": "h", "y": 1.08}, margin={"l": 50, "r": 20, "t": 70, "b": 100},
         height=420, width=max(600, 14 * len(ri) + 120),
     )
     return fig
@@ -57,11 +57,11 @@ def sensitivity_chart(uncertainty, node: str | None = None, city: str = "") -> g
     fig = go.Figure()
     fig.add_trace(go.Bar(x=s["factor"], y=s1, name="first order (S1)", marker_color=MAIN))
     fig.add_trace(go.Bar(x=s["factor"], y=st - s1, name="interactions (ST − S1)", marker_color=INTERACTIONS,
-                         error_y=dict(type="data", array=s["ST_conf"], color="#555", thickness=1.2)))
+                         error_y={"type": "data", "array": s["ST_conf"], "color": "#555", "thickness": 1.2}))
     what = "rank of " + city if city else "mean absolute rank shift"
     fig.update_layout(barmode="stack", title=f"What drives the {what} of {s['node'].iloc[0] if len(s) else node}",
-                      yaxis=dict(title="share of variance", rangemode="tozero"), template="plotly_white",
-                      legend=dict(orientation="h", y=1.1), height=380, margin=dict(l=50, r=20, t=80, b=60))
+                      yaxis={"title": "share of variance", "rangemode": "tozero"}, template="plotly_white",
+                      legend={"orientation": "h", "y": 1.1}, height=380, margin={"l": 50, "r": 20, "t": 80, "b": 60})
     return fig
 
 
@@ -82,8 +82,8 @@ def correlation_heatmap(audit, node: str, method: str = "pearson") -> go.Figure:
     fig = go.Figure(go.Heatmap(
         z=m.to_numpy(), x=list(m.columns), y=list(m.index), zmin=-1, zmax=1, colorscale="RdBu",
         text=np.round(m.to_numpy(), 2), texttemplate="%{text}", hovertemplate="%{y} × %{x}: %{z:.2f}<extra></extra>",
-        colorbar=dict(title="r"),
+        colorbar={"title": "r"},
     ))
     fig.update_layout(title=f"{node}: {method.title()} correlations within the node", template="plotly_white",
-                      yaxis=dict(autorange="reversed"), height=160 + 32 * len(m), width=220 + 40 * len(m))
+                      yaxis={"autorange": "reversed"}, height=160 + 32 * len(m), width=220 + 40 * len(m))
     return fig

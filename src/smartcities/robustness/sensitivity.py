@@ -20,7 +20,6 @@ import numpy as np
 from scipy.stats import norm
 
 
-
 @dataclass(frozen=True)
 class SobolIndices:
     """Arrays of shape (factors, outputs)."""

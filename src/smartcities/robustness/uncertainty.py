@@ -22,6 +22,8 @@ from __future__ import annotations
 import time
 import warnings
 from dataclasses import dataclass, field
+from functools import partial
+
 import numpy as np
 import pandas as pd
 
@@ -111,7 +113,7 @@ class Plan:
             problems.append(Problem(WHERE, f"target {target!r} is not a node of the framework"))
         resolved = []
         for name, f in unc.factors.items():
-            def bad(msg):
+            def bad(msg, name=name, problems=problems):
                 problems.append(Problem(WHERE, f"factor {name!r}: {msg}"))
             if f.leave_out is not None:
                 unknown = [n for n in f.leave_out if n not in fw.by_id]
@@ -320,7 +322,7 @@ def _aggregate_runs(leaves: np.ndarray, matrices, config: dict, levels: int) -> 
         name = str(by_level.get(lev, by_level.get(str(lev), config["method"])))
         if name == "copeland" and W.ndim == 3:
             Y = np.broadcast_to(Y, (W.shape[0],) + Y.shape[1:])
-        fn = (lambda y, w: agg[name](y, w, p=p)) if name == "generalised" else agg[name]
+        fn = partial(agg[name], p=p) if name == "generalised" else agg[name]
         if Y.shape[0] == 1 and W.ndim == 3:
             # one set of children, many weight sets: every run's parents become columns of one wide matrix,
             # so the level is a single matrix product (aggregators treat parent columns independently)
