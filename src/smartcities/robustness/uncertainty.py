@@ -519,6 +519,7 @@ def rank_intervals(ctx: Context, nominal: np.ndarray, agg_ranks: np.ndarray, lea
     keep = ~(np.isnan(frame["nominal_rank"]) & np.isnan(frame["median_rank"]))
     order = pd.Categorical(frame["node"], categories=list(c.nodes)[::-1], ordered=True)
     frame = frame.assign(_o=order)[keep].sort_values(["_o", "nominal_rank", "city"]).drop(columns="_o")
+    frame["nominal_rank"] = frame["nominal_rank"].astype("Int64")  # whole places; empty where unranked
     return frame.reset_index(drop=True)
 
 
