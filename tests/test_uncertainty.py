@@ -77,7 +77,9 @@ def test_movement_shares():
 def test_runs_equal_single_builds_on_hand_framework():
     X, ctx = hand_data(), make_context(12)
     u = unc(**AGG_AND_NOISE, normalisation={"step": "normalise", "alternatives": [
-        {"method": "minmax", "range": [1, 100]}, {"method": "zscore", "mean": 10, "sd": 1}]})
+        {"method": "minmax", "range": [1, 100]}, {"method": "zscore", "mean": 10, "sd": 1}]},
+        mixed={"step": "aggregate", "alternatives": [{"method": "arithmetic"},
+                                                     {"method": "arithmetic", "by_node": {"A": "harmonic"}}]})
     plan = Plan.resolve(ctx, STEPS, u)
     runs = plan.decode(plan.design(u).u)
     leaves, dropped = plan.data_arrays(X, runs)

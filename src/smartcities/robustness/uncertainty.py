@@ -311,34 +311,46 @@ def rank_min(scores: np.ndarray) -> np.ndarray:
     return out
 
 
-def _aggregate_runs(leaves: np.ndarray, matrices, config: dict, levels: int) -> np.ndarray:
+def _apply(name: str, Y: np.ndarray, W: np.ndarray, p: float) -> np.ndarray:
+    fn = methods("aggregator")[name]
+    fn = partial(fn, p=p) if name == "generalised" else fn
+    if name == "copeland" and W.ndim == 3:
+        return fn(np.broadcast_to(Y, (W.shape[0],) + Y.shape[1:]), W)
+    if Y.shape[0] == 1 and W.ndim == 3:
+        # one set of children, many weight sets: every run's parents become columns of one wide matrix, so the
+        # level is a single matrix product (aggregators treat parent columns independently)
+        runs, kids, parents = W.shape
+        wide = fn(Y, W.transpose(1, 0, 2).reshape(kids, runs * parents))
+        return wide.reshape(Y.shape[1], runs, parents).transpose(1, 0, 2)
+    return fn(Y, W)
+
+
+def _aggregate_runs(leaves: np.ndarray, matrices, config: dict, ctx: Context) -> np.ndarray:
     """Scores of the aggregate nodes (runs, units, aggregates) for leaves (1, units, leaves) and per-level weight
-    matrices with or without a run axis."""
-    agg = methods("aggregator")
-    by_level = config.get("by_level") or {}
+    matrices with or without a run axis; methods per level and per node as `engine.aggregate` chooses them."""
+    c = ctx.compiled
+    by_level, by_node = config.get("by_level") or {}, config.get("by_node") or {}
     min_share, p = float(config.get("min_share", 0.0)), float(config.get("p", 2.0))
     Y, columns = leaves, []
-    for lev, W in zip(range(2, levels + 1), matrices):
-        name = str(by_level.get(lev, by_level.get(str(lev), config["method"])))
-        if name == "copeland" and W.ndim == 3:
-            Y = np.broadcast_to(Y, (W.shape[0],) + Y.shape[1:])
-        fn = partial(agg[name], p=p) if name == "generalised" else agg[name]
-        if Y.shape[0] == 1 and W.ndim == 3:
-            # one set of children, many weight sets: every run's parents become columns of one wide matrix,
-            # so the level is a single matrix product (aggregators treat parent columns independently)
-            runs_, kids, parents = W.shape
-            wide = fn(Y, W.transpose(1, 0, 2).reshape(kids, runs_ * parents))
-            nxt = wide.reshape(Y.shape[1], runs_, parents).transpose(1, 0, 2)
+    for lev, (W, sl) in enumerate(zip(matrices, c.level_slices[1:]), start=2):
+        level_method = str(by_level.get(lev, by_level.get(str(lev), config["method"])))
+        names = [str(by_node.get(n, level_method)) for n in c.nodes[sl]]
+        parts = {name: [i for i, n in enumerate(names) if n == name] for name in dict.fromkeys(names)}
+        if len(parts) == 1:
+            nxt = _apply(names[0], Y, W, p)
         else:
-            nxt = fn(Y, W)
+            runs = max(Y.shape[0], W.shape[0] if W.ndim == 3 else 1)
+            nxt = np.empty((runs, Y.shape[1], W.shape[-1]))
+            for name, cols in parts.items():
+                nxt[..., cols] = _apply(name, Y, W[..., cols], p)
         if min_share > 0:
             links = (W > 0).astype(float)
             share = (~np.isnan(Y)).astype(float) @ links / links.sum(axis=-2, keepdims=True)
             nxt = np.where(share >= min_share - 1e-12, nxt, np.nan)
         columns.append(nxt)
         Y = nxt
-    runs = max(c.shape[0] for c in columns)
-    return np.concatenate([np.broadcast_to(c, (runs,) + c.shape[1:]) for c in columns], axis=2)
+    runs = max(col.shape[0] for col in columns)
+    return np.concatenate([np.broadcast_to(col, (runs,) + col.shape[1:]) for col in columns], axis=2)
 
 
 def evaluate_chunk(leaves: np.ndarray, dropped: np.ndarray, data_key: np.ndarray, agg_key: np.ndarray,
@@ -347,7 +359,6 @@ def evaluate_chunk(leaves: np.ndarray, dropped: np.ndarray, data_key: np.ndarray
     """Ranks of every aggregate node for a chunk of runs, as unsigned integers (0 = no rank), and the number
     of runs that failed. Runs sharing data and aggregation settings are evaluated together."""
     c = ctx.compiled
-    levels = int(c.levels.max())
     n_agg = len(c.nodes) - c.n_leaves
     out = np.zeros((len(data_key), leaves.shape[1], n_agg), dtype=dtype)
     failed = 0
@@ -360,7 +371,7 @@ def evaluate_chunk(leaves: np.ndarray, dropped: np.ndarray, data_key: np.ndarray
         matrices = tuple(m[0] if m.ndim == 3 and np.all(m == m[0]) else m
                          for m in c.matrices_for(w[0] if same else w))
         try:
-            scores = _aggregate_runs(leaves[k][None], matrices, agg_configs[g], levels)
+            scores = _aggregate_runs(leaves[k][None], matrices, agg_configs[g], ctx)
         except InputError:
             failed += len(sel)
             continue
