@@ -9,7 +9,6 @@ import pytest
 from conftest import ASEM_IDATA, ASEM_IMETA, EXAMPLES, make_context, need_fixture, need_shared
 
 from smartcities.engine.context import Context
-from smartcities.engine.grade import ranks as engine_ranks
 from smartcities.engine.pipeline import Step, run_pipeline
 from smartcities.errors import InputError
 from smartcities.model.spec import Backend, Uncertainty
@@ -19,7 +18,6 @@ from smartcities.robustness.uncertainty import (
     analyse,
     evaluate_chunk,
     movement,
-    rank_min,
 )
 
 ASEM_UNCERTAINTY = EXAMPLES / "asem-coinr-uncertainty.yaml"
@@ -46,12 +44,6 @@ def loop_ranks(X, ctx, plan, runs) -> np.ndarray:
 
 
 # --- building blocks --------------------------------------------------------------------------------------------
-
-def test_rank_min_matches_engine_ranks_with_ties_and_gaps():
-    s = np.array([[[3.0, 1.0], [5.0, np.nan], [3.0, 2.0], [1.0, 2.0]]])
-    np.testing.assert_array_equal(rank_min(s), engine_ranks(s))
-    np.testing.assert_array_equal(rank_min(s)[0, :, 0], [2, 1, 2, 4])
-
 
 def test_weighted_quantiles_equal_quantiles_of_the_expanded_sample():
     rng = np.random.default_rng(0)

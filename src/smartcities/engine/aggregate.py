@@ -7,6 +7,8 @@ Aggregators take the children's scores `Y (runs, units, children)` and a weight 
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from ..errors import InputError, one_of
@@ -75,31 +77,60 @@ def copeland(Y: np.ndarray, W: np.ndarray) -> np.ndarray:
     return out
 
 
+def _apply(name: str, Y: np.ndarray, W: np.ndarray, p: float) -> np.ndarray:
+    """One aggregator over children Y (runs or 1, units, children) and weights W ((runs,) children, parents)."""
+    fn = methods("aggregator")[name]
+    fn = partial(fn, p=p) if name == "generalised" else fn
+    if W.ndim == 3 and Y.shape[0] == 1 and W.shape[0] > 1:
+        if name == "copeland":
+            return fn(np.broadcast_to(Y, (W.shape[0],) + Y.shape[1:]), W)
+        # one set of children, many weight sets: every run's parents become columns of one wide matrix, so the
+        # level is a single matrix product (the means treat parent columns independently)
+        runs, kids, parents = W.shape
+        wide = fn(Y, W.transpose(1, 0, 2).reshape(kids, runs * parents))
+        return wide.reshape(Y.shape[1], runs, parents).transpose(1, 0, 2)
+    return fn(Y, W)
+
+
 def aggregate_levels(X: np.ndarray, matrices, methods_by_level: list, *, min_share: float = 0.0,
                      p: float = 2.0) -> np.ndarray:
     """Scores of every node `(runs, units, nodes)`: the normalised leaves followed by each level's aggregates.
 
-    `matrices` are the per-level weight matrices (possibly with a run axis). Each entry of `methods_by_level`
-    is one method name for the whole level, or a sequence naming the method of each parent of that level.
-    A parent whose share of present children is below `min_share` is missing.
+    `matrices` are the per-level weight matrices, each with or without a run axis (one set of leaves can meet
+    many weight sets). Each entry of `methods_by_level` names one method per parent of that level (a single
+    name serves the whole level). A parent whose share of present children is below `min_share` is missing.
     """
-    agg = methods("aggregator")
     columns = [X]
     Y = X
     for W, names in zip(matrices, methods_by_level):
         names = np.broadcast_to(np.asarray(names, dtype=object), W.shape[-1:])
-        Y_next = np.empty(Y.shape[:2] + W.shape[-1:])
-        for name in dict.fromkeys(names):
-            cols = np.flatnonzero(names == name)
-            fn, Wc = agg[name], W[..., cols]
-            Y_next[..., cols] = fn(Y, Wc, p=p) if name == "generalised" else fn(Y, Wc)
+        parts = {name: np.flatnonzero(names == name) for name in dict.fromkeys(names)}
+        if len(parts) == 1:
+            Y_next = _apply(names[0], Y, W, p)
+        else:
+            runs = max(Y.shape[0], W.shape[0] if W.ndim == 3 else 1)
+            Y_next = np.empty((runs, Y.shape[1], W.shape[-1]))
+            for name, cols in parts.items():
+                Y_next[..., cols] = _apply(name, Y, W[..., cols], p)
         if min_share > 0:
             links = (W > 0).astype(float)
             share = (~np.isnan(Y)).astype(float) @ links / links.sum(axis=-2, keepdims=True)
             Y_next = np.where(share >= min_share - 1e-12, Y_next, np.nan)
         columns.append(Y_next)
         Y = Y_next
-    return np.concatenate(columns, axis=2)
+    runs = max(col.shape[0] for col in columns)
+    return np.concatenate([np.broadcast_to(col, (runs,) + col.shape[1:]) for col in columns], axis=2)
+
+
+def level_methods(compiled, method: str = "arithmetic", by_level: dict | None = None,
+                  by_node: dict | None = None) -> list[list[str]]:
+    """The aggregation method of every parent, level by level: `by_node` over `by_level` over `method`."""
+    by_level, by_node = by_level or {}, by_node or {}
+    chosen = []
+    for lev, sl in enumerate(compiled.level_slices[1:], start=2):
+        level_method = str(by_level.get(lev, by_level.get(str(lev), method)))
+        chosen.append([str(by_node.get(n, level_method)) for n in compiled.nodes[sl]])
+    return chosen
 
 
 def node_weights(ctx: Context, weights: str | dict) -> np.ndarray:
@@ -130,10 +161,7 @@ def aggregate(X: np.ndarray, ctx: Context, *, method: str = "arithmetic", by_lev
     if unknown:
         raise InputError.single("spec", f"aggregate: by_node names {', '.join(map(repr, unknown))}, which "
                                 f"{'is' if len(unknown) == 1 else 'are'} not an aggregate node", column="by_node")
-    chosen = []
-    for lev, sl in enumerate(c.level_slices[1:], start=2):
-        level_method = str((by_level or {}).get(lev, method))
-        chosen.append([str((by_node or {}).get(n, level_method)) for n in c.nodes[sl]])
+    chosen = level_methods(c, method, by_level, by_node)
     for name in {n for level in chosen for n in level}:
         if name not in known:
             raise InputError.single("spec", "aggregate: method " + one_of(name, list(known)), column="method")

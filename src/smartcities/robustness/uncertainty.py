@@ -22,14 +22,14 @@ from __future__ import annotations
 import time
 import warnings
 from dataclasses import dataclass, field
-from functools import partial
 
 import numpy as np
 import pandas as pd
 
 from ..engine.aggregate import aggregate as _aggregate_signature
-from ..engine.aggregate import node_weights
+from ..engine.aggregate import aggregate_levels, level_methods, node_weights
 from ..engine.context import Context
+from ..engine.grade import ranks
 from ..engine.pipeline import Step, apply_step, run_pipeline
 from ..engine.registry import methods, parameters
 from ..errors import InputError, Problem
@@ -294,63 +294,13 @@ def _unique_rows(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 # --- evaluating runs: aggregation and ranks over a chunk of the run axis -----------------------------------------
 
-def rank_min(scores: np.ndarray) -> np.ndarray:
-    """Ranks along axis 1 (1 = highest; ties share the lowest rank; NaN stays NaN), as `engine.grade.ranks` but
-    faster on long run axes (units are sorted along a contiguous axis)."""
-    neg = np.ascontiguousarray(np.moveaxis(-scores, 1, -1))  # (runs, …, units)
-    order = np.argsort(neg, axis=-1)
-    ordered = np.take_along_axis(neg, order, axis=-1)
-    starts = np.ones(ordered.shape, dtype=bool)
-    starts[..., 1:] = ordered[..., 1:] != ordered[..., :-1]
-    pos = np.arange(1, neg.shape[-1] + 1, dtype=float)
-    ranked = np.maximum.accumulate(np.where(starts, pos, 0.0), axis=-1)
-    out = np.empty_like(ranked)
-    np.put_along_axis(out, order, ranked, axis=-1)
-    out = np.moveaxis(out, -1, 1)
-    out[np.isnan(scores)] = np.nan
-    return out
-
-
-def _apply(name: str, Y: np.ndarray, W: np.ndarray, p: float) -> np.ndarray:
-    fn = methods("aggregator")[name]
-    fn = partial(fn, p=p) if name == "generalised" else fn
-    if name == "copeland" and W.ndim == 3:
-        return fn(np.broadcast_to(Y, (W.shape[0],) + Y.shape[1:]), W)
-    if Y.shape[0] == 1 and W.ndim == 3:
-        # one set of children, many weight sets: every run's parents become columns of one wide matrix, so the
-        # level is a single matrix product (aggregators treat parent columns independently)
-        runs, kids, parents = W.shape
-        wide = fn(Y, W.transpose(1, 0, 2).reshape(kids, runs * parents))
-        return wide.reshape(Y.shape[1], runs, parents).transpose(1, 0, 2)
-    return fn(Y, W)
-
-
 def _aggregate_runs(leaves: np.ndarray, matrices, config: dict, ctx: Context) -> np.ndarray:
     """Scores of the aggregate nodes (runs, units, aggregates) for leaves (1, units, leaves) and per-level weight
-    matrices with or without a run axis; methods per level and per node as `engine.aggregate` chooses them."""
-    c = ctx.compiled
-    by_level, by_node = config.get("by_level") or {}, config.get("by_node") or {}
-    min_share, p = float(config.get("min_share", 0.0)), float(config.get("p", 2.0))
-    Y, columns = leaves, []
-    for lev, (W, sl) in enumerate(zip(matrices, c.level_slices[1:]), start=2):
-        level_method = str(by_level.get(lev, by_level.get(str(lev), config["method"])))
-        names = [str(by_node.get(n, level_method)) for n in c.nodes[sl]]
-        parts = {name: [i for i, n in enumerate(names) if n == name] for name in dict.fromkeys(names)}
-        if len(parts) == 1:
-            nxt = _apply(names[0], Y, W, p)
-        else:
-            runs = max(Y.shape[0], W.shape[0] if W.ndim == 3 else 1)
-            nxt = np.empty((runs, Y.shape[1], W.shape[-1]))
-            for name, cols in parts.items():
-                nxt[..., cols] = _apply(name, Y, W[..., cols], p)
-        if min_share > 0:
-            links = (W > 0).astype(float)
-            share = (~np.isnan(Y)).astype(float) @ links / links.sum(axis=-2, keepdims=True)
-            nxt = np.where(share >= min_share - 1e-12, nxt, np.nan)
-        columns.append(nxt)
-        Y = nxt
-    runs = max(col.shape[0] for col in columns)
-    return np.concatenate([np.broadcast_to(col, (runs,) + col.shape[1:]) for col in columns], axis=2)
+    matrices with or without a run axis, with the methods `engine.aggregate` would choose."""
+    chosen = level_methods(ctx.compiled, config["method"], config.get("by_level"), config.get("by_node"))
+    scores = aggregate_levels(leaves, matrices, chosen, min_share=float(config.get("min_share", 0.0)),
+                              p=float(config.get("p", 2.0)))
+    return scores[..., ctx.compiled.n_leaves:]
 
 
 def evaluate_chunk(leaves: np.ndarray, dropped: np.ndarray, data_key: np.ndarray, agg_key: np.ndarray,
@@ -376,8 +326,8 @@ def evaluate_chunk(leaves: np.ndarray, dropped: np.ndarray, data_key: np.ndarray
             failed += len(sel)
             continue
         scores = np.where(dropped[k][None, :, None], np.nan, scores)
-        ranks = np.nan_to_num(rank_min(scores), nan=0.0).astype(dtype)
-        out[sel] = ranks if not same else np.broadcast_to(ranks, (len(sel),) + ranks.shape[1:])
+        ranked = np.nan_to_num(ranks(scores), nan=0.0).astype(dtype)
+        out[sel] = ranked if not same else np.broadcast_to(ranked, (len(sel),) + ranked.shape[1:])
     return out, failed
 
 
@@ -597,7 +547,7 @@ def analyse(X: np.ndarray, ctx: Context, steps: list[Step], uncertainty: Uncerta
     work = _Work(leaves, dropped, grouped, ctx, agg_ranks, order,
                  _chunks(design.runs, units, max(n_agg, 1), backend.chunk_runs))
     failed = _run_dask(work, backend, progress) if backend.name == "dask" else _run_numpy(work, progress)
-    leaf_ranks = rank_min(np.where(dropped[:, :, None], np.nan, leaves))  # (K, units, leaves)
+    leaf_ranks = ranks(np.where(dropped[:, :, None], np.nan, leaves))  # (K, units, leaves)
 
     used = slice(0, 2 * design.n) if design.kind == "sobol" else slice(0, design.runs)
     counts = np.bincount(runs.data_key[used], minlength=leaves.shape[0])
