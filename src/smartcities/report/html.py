@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from functools import cache
 from pathlib import Path
 
@@ -62,6 +63,12 @@ def render_report(result, sections: dict[str, str] | None = None) -> str:
     group = readings.summary_group(result)
     group_summary = readings.group_summary(result, group) if group else None
     extra = dict(sections or {})
+    from ..robustness.audit import audit
+    from .robustness_charts import correlation_heatmap
+
+    checked = audit(result.stages, ctx)
+    extra["Audit"] = (f"<pre>{html.escape(checked.summary())}</pre>"
+                      + figure_html(correlation_heatmap(checked, root)))
     if result.uncertainty is not None:
         from .robustness_charts import rank_interval_chart, sensitivity_chart
 

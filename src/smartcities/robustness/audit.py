@@ -19,9 +19,6 @@ aggregation saw (the last data stage for indicators, the aggregates above them).
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 import warnings
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -33,6 +30,7 @@ from scipy import stats as sps
 from ..engine.context import Context
 from ..engine.pipeline import Stages
 from ..engine.stats import kurtosis, skew
+from ..io.outputs import atomic_folder
 
 T_AVAIL, T_ZERO, T_UNIQUE, T_SKEW, T_KURT = 0.65, 0.5, 0.5, 2.0, 3.5
 NEGATIVE, WEAK, COLLINEAR = -0.4, 0.3, 0.9
@@ -325,21 +323,12 @@ AUDIT_FILES = {"stats": "audit_stats.csv", "correlations": "audit_correlations.c
 
 
 def write_audit(a: Audit, out_dir: str | Path) -> list[Path]:
-    """Write the audit tables and summary into out_dir: all are written to a temporary folder first and then
-    moved into place, so a failure leaves nothing half-written."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".audit-", dir=out))
-    try:
-        names = []
+    """Write the audit tables and summary into out_dir, all together or not at all."""
+    names = []
+    with atomic_folder(out_dir) as tmp:
         for f in fields(a):
-            name = AUDIT_FILES[f.name]
-            getattr(a, f.name).to_csv(tmp / name, index=False)
-            names.append(name)
+            getattr(a, f.name).to_csv(tmp / AUDIT_FILES[f.name], index=False)
+            names.append(AUDIT_FILES[f.name])
         (tmp / "audit_summary.txt").write_text(a.summary(), encoding="utf-8")
         names.append("audit_summary.txt")
-        for name in names:
-            os.replace(tmp / name, out / name)
-        return [out / n for n in names]
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    return [Path(out_dir) / n for n in names]
