@@ -11,6 +11,7 @@ import numpy as np
 
 from .context import Context
 from .registry import register
+from .threads import map_threads
 from .stats import kurtosis_from, passes, skew_from
 
 
@@ -106,12 +107,18 @@ def winsorise(X: np.ndarray, ctx: Context, *, max_points: int = 5, skew: float =
         raise InputError.single("spec", "treat: fallback " + one_of(fallback, ("log", "boxcox", "none")))
     out = X.copy()
     ok = passes(X, skew, kurtosis)  # (runs, indicators)
-    for r, j in zip(*np.nonzero(~ok)):
-        col, fixed = winsorise_column(X[r, :, j], max_points, skew, kurtosis)
+
+    def treat_column(cell: tuple[int, int]) -> np.ndarray:
+        x = X[cell[0], :, cell[1]]
+        col, fixed = winsorise_column(x, max_points, skew, kurtosis)
         if not fixed and fallback == "log":
-            col = log_ct(X[r, :, j])
-        elif not fixed and fallback == "boxcox":
-            col = boxcox(X[r, :, j], 0.0 if boxcox_lambda is None else boxcox_lambda)
+            return log_ct(x)
+        if not fixed and fallback == "boxcox":
+            return boxcox(x, 0.0 if boxcox_lambda is None else boxcox_lambda)
+        return col
+
+    failing = list(zip(*np.nonzero(~ok)))
+    for (r, j), col in zip(failing, map_threads(treat_column, failing, worth_it=X.shape[1] >= 10_000)):
         out[r, :, j] = col
     return out
 
