@@ -284,10 +284,10 @@ def packaged_coder() -> Coder:
 
 # --- reading initiatives to code --------------------------------------------------------------------------------
 
-def _coded_field(name: str) -> Field:
+def coded_field(name: str) -> Field:
     column = COLUMN_BY_NAME[name]
     if column.kind in ("enum", "list") and any(v.lower() in _MISSING for v in column.values):
-        return Field(name, "text", required=False)  # `none` is a value here: checked by `_check_none_valued`
+        return Field(name, "text", required=False)  # `none` is a value here: checked by `check_none_valued`
     return Field(name, column.kind, column.values, required=False)
 
 
@@ -297,7 +297,7 @@ INPUT_SCHEMA = Schema(
         Field("city", "text", required=False),
         Field("name", "text", nullable=False),
         Field("description", "text"),
-        *(_coded_field(c) for c in CODED_COLUMNS),
+        *(coded_field(c) for c in CODED_COLUMNS),
         *(Field(f"{c}_confidence", "float", required=False) for c in CODED_COLUMNS),
     ),
     extra="text",
@@ -305,11 +305,12 @@ INPUT_SCHEMA = Schema(
 )
 
 
-def _check_none_valued(frame: pd.DataFrame, path: str) -> list[Problem]:
+def check_none_valued(frame: pd.DataFrame, path: str) -> list[Problem]:
+    """Check (and parse) the coded columns that allow `none`, which `read_table` reads as text."""
     problems = []
     for name in CODED_COLUMNS:
         column = COLUMN_BY_NAME[name]
-        if name not in frame or INPUT_SCHEMA.field(name).kind == column.kind:
+        if name not in frame or coded_field(name).kind == column.kind:
             continue
         parsed = []
         for line, cell in zip(frame["_line"], frame[name]):
@@ -330,7 +331,7 @@ def read_initiatives(path: str | Path) -> pd.DataFrame:
     """Initiatives to code: at least `name` and `description`; coded columns, where present, must hold codebook
     values (or be empty). Raises InputError naming file, line and column for every problem."""
     frame = read_table(path, INPUT_SCHEMA)
-    problems = _check_none_valued(frame, str(path))
+    problems = check_none_valued(frame, str(path))
     if problems:
         raise InputError(problems)
     return frame
@@ -469,3 +470,31 @@ def write_all(texts: dict[Path, str]) -> None:
         raise
     for tmp, target in staged:
         os.replace(tmp, target)
+
+
+# --- the whole job: file in, files out --------------------------------------------------------------------------
+
+@dataclass
+class CodingResult:
+    coded: pd.DataFrame
+    review: pd.DataFrame
+    written: list[Path]
+
+
+def code_file(source: str | Path, out: str | Path, overwrite: bool = False, review_below: float | None = None,
+              review_out: str | Path | None = None, coder: Coder | None = None, progress=None) -> CodingResult:
+    """Read `source`, code it, write `out` (and `review_out` when given). Input problems raise InputError before
+    anything is written; the outputs are staged in temporary files and renamed together at the end."""
+    source, out = Path(source), Path(out)
+    if review_below is not None and not 0.0 <= review_below <= 1.0:
+        raise InputError.single("--review-below", f"{review_below:g} is not a confidence between 0 and 1")
+    if out.resolve() == source.resolve():
+        raise InputError.single(out, "is the input file; write the coded table to a new file")
+    frame = read_initiatives(source)
+    coded = code_frame(frame, coder, overwrite=overwrite, progress=progress)
+    review = review_rows(coded, review_below) if review_below is not None else review_rows(coded, -1.0)
+    texts = {out: to_csv_text(coded)}
+    if review_out is not None:
+        texts[Path(review_out)] = review.to_csv(index=False, lineterminator="\n")
+    write_all(texts)
+    return CodingResult(coded, review, list(texts))

