@@ -110,7 +110,8 @@ def _damage(path, line_no: int, old: bytes, new: bytes) -> None:
 
 
 @pytest.mark.parametrize("old, new, expected", [
-    (b",4.108538,", b',"4,108538",', r"iData\.csv line 3, column LPI: '4,108538' uses a decimal comma; write 4\.108538"),
+    (b",4.108538,", b',"4,108538",',
+     r"iData\.csv line 3, column LPI: '4,108538' uses a decimal comma; write 4\.108538"),
     (b"Belgium", b"Belgi\xeb", r"iData\.csv line 3: byte 0xeb is not UTF-8"),
 ])
 def test_malformed_idata_exits_2_and_keeps_the_old_output(coinr_copy, old, new, expected):

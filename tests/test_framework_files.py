@@ -160,7 +160,8 @@ def test_negative_weight_duplicate_id_and_bad_direction(tmp_path):
 
 def test_leaf_keys_on_an_aggregate_and_empty_children(tmp_path):
     text = TREE.replace("    weight: 2\n", "    weight: 2\n    direction: 1\n").replace(
-        "  - id: b\n    children:\n      - {id: z, direction: 1, denominator: population}\n", "  - id: b\n    children: []\n")
+        "  - id: b\n    children:\n      - {id: z, direction: 1, denominator: population}\n",
+        "  - id: b\n    children: []\n")
     path = write(tmp_path, "fw.yaml", text)
     assert problems_of(path) == [
         (f"{path} line 9: node 'a': 'direction' belongs on an indicator (a node without children), not on an "

@@ -92,7 +92,7 @@ def trees(draw):
     nodes = [Node("n0", "n0")]
     frontier = ["n0"]
     counter = 1
-    for depth in range(n_levels - 1):
+    for _ in range(n_levels - 1):
         nxt = []
         for parent in frontier:
             k = draw(st.integers(1, 3))

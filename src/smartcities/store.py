@@ -7,7 +7,7 @@ and the table is replaced inside one transaction, so a bad file changes nothing.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -90,7 +90,7 @@ class Store:
     def record_run(self, result, outputs: list[Path]) -> str:
         """Record a build: spec hash, input hashes, output files, versions, and its scores."""
         record = result.run_record()
-        run_id = f"{record['spec_sha256'][:12]}-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S%f')}"
+        run_id = f"{record['spec_sha256'][:12]}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}"
         scores = result.scores_table().assign(run_id=run_id)[
             ["run_id", "city", "node", "level", "score", "rank", "grade"]]
         self.db.execute("begin transaction")
@@ -112,4 +112,4 @@ class Store:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)

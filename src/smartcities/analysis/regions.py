@@ -187,7 +187,8 @@ FEATURE_LABELS: dict[str, str] = {
         "facility management", "education", "culture & tourism", "logistics", "employment & economy",
         "other-domain"))},
     **{f"technology:{t}": ("initiatives with no named technology" if t == "none" else
-                           f"initiatives using {t.replace('_', ' ') if len(t) > 3 else t.upper()}") for t in TECHNOLOGIES},
+                           f"initiatives using {t.replace('_', ' ') if len(t) > 3 else t.upper()}")
+       for t in TECHNOLOGIES},
     **{f"item_type:{t}": t.replace("_", " ") + "s" for t in ITEM_TYPES},
     "actor:public_led": "public-led initiatives (top-down)",
     "actor:private_partner": "initiatives with private partners (private or public–private)",
@@ -433,7 +434,8 @@ def claim_sentence(row: dict) -> str:
                 f"of {_signed(row['difference'], row['family'])}{ci}")
     tail = f"; city-shuffle p {_p(row['p'])}, BH q {_p(q)}."
     if row["n_cities"] <= SMALL_REGION:
-        tail += f" With {row['n_cities']} {'city' if row['n_cities'] == 1 else 'cities'}, this is too few to generalise."
+        cities = "city" if row["n_cities"] == 1 else "cities"
+        tail += f" With {row['n_cities']} {cities}, this is too few to generalise."
     return opening + body + tail
 
 

@@ -9,9 +9,10 @@ import typer
 from rich.table import Table
 
 from ..analysis import results as readings
-from ..build import Result, build as build_index
-from ..publish import write_outputs
+from ..build import Result
+from ..build import build as build_index
 from ..model.spec import load_spec
+from ..publish import write_outputs
 from .app import app, console, user_errors
 
 DEMO_SPEC = Path(__file__).resolve().parent.parent / "data" / "demo" / "sci2022.yaml"

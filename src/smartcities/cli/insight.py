@@ -58,7 +58,7 @@ def profile(city: str = CityArgument,
     if p.learn_from.empty:
         console.print("Learn from: nothing to point to (no inventory, or no higher-scoring city has a relevant "
                       "initiative).")
-    for domain, part in p.learn_from.groupby("domain", sort=False):
+    for _, part in p.learn_from.groupby("domain", sort=False):
         console.print(f"\n[bold]Learn from — {part['domain_name'].iloc[0]}[/bold]")
         for r in part.itertuples():
             console.print(f"  • {r.from_name} ({r.from_region}, rank {r.from_rank}): {r.initiative}", markup=False,

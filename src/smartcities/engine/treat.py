@@ -11,8 +11,8 @@ import numpy as np
 
 from .context import Context
 from .registry import register
-from .threads import map_threads
 from .stats import kurtosis_from, passes, skew_from
+from .threads import map_threads
 
 
 def log_ct(x: np.ndarray) -> np.ndarray:
@@ -58,7 +58,8 @@ class _Moments:
         return s3 - 3 * a * s2 + 2 * n * a**3
 
 
-def winsorise_column(x: np.ndarray, max_points: int, skew_limit: float, kurtosis_limit: float) -> tuple[np.ndarray, bool]:
+def winsorise_column(x: np.ndarray, max_points: int, skew_limit: float,
+                     kurtosis_limit: float) -> tuple[np.ndarray, bool]:
     """One column winsorised point by point; returns the values and whether they now pass.
 
     Each step replaces every point at the current extreme (on the side of the skew) by the next distinct value,
@@ -124,7 +125,8 @@ def winsorise(X: np.ndarray, ctx: Context, *, max_points: int = 5, skew: float =
 
 
 @register("treat", "boxcox")
-def boxcox_all(X: np.ndarray, ctx: Context, *, lam: float = 0.0, skew: float = 2.0, kurtosis: float = 3.5) -> np.ndarray:
+def boxcox_all(X: np.ndarray, ctx: Context, *, lam: float = 0.0, skew: float = 2.0,
+               kurtosis: float = 3.5) -> np.ndarray:
     """Box-Cox transform of the indicators that fail the skew/kurtosis rule."""
     out = X.copy()
     ok = passes(X, skew, kurtosis)

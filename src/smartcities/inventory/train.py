@@ -324,3 +324,40 @@ def evaluate_cdp(X: np.ndarray, frame: pd.DataFrame, coder: Coder | None = None,
         result["transfer"]["per_class_recall"] = {
             d: float(np.mean([v == d for v, t in zip(values, truth) if t == d])) for d in sorted(set(truth))}
     return result
+
+
+# --- the whole evaluation, as the command runs it ---------------------------------------------------------------
+
+def evaluate(inventory: str | Path | None = None, cdp: str | Path | None = None, folds: int | None = None,
+             settings: TrainingSettings = TrainingSettings(), embed: Embedder | None = None,
+             progress: Callable[[str, int, int], None] | None = None) -> dict:
+    """Grouped evaluation on the inventory and, when `cdp` is given, the CDP benchmark. A plain dict (JSON-able
+    apart from the numpy confusion matrices, which are lists here)."""
+    embed = embed or embedder()
+    frame = read_training_inventory(inventory)
+    cdp_frame = read_cdp(cdp) if cdp is not None else None  # read before the long work, so bad paths fail fast
+    X = embed.embed(texts_of(frame), progress=(lambda d: progress("embedding inventory", d, len(frame)))
+                    if progress else None)
+    ev = evaluate_inventory(X, frame, settings, n_splits=folds,
+                            progress=(lambda d, n: progress("grouped cross-validation", d, n)) if progress else None)
+    report: dict = {
+        "inventory": {
+            "rows": ev.rows, "cities": int(frame["city"].nunique()), "folds": ev.folds,
+            "scheme": "leave-one-city-out" if folds is None else f"{folds} folds grouped by city",
+            "columns": ev.scores,
+            "service_domain_confusion": {"labels": ev.confusion_labels, "matrix": ev.confusion.tolist()},
+        }
+    }
+    if cdp_frame is not None:
+        Xc = embed.embed(cdp_frame["text"].tolist(),
+                         progress=(lambda d: progress("embedding CDP actions", d, len(cdp_frame))) if progress
+                         else None)
+        heads = fit_coder(X, frame, frame["city"].tolist(), TrainingSettings(columns=("service_domain",),
+                                                                             grid=settings.grid,
+                                                                             balanced=settings.balanced,
+                                                                             fixed_C=settings.fixed_C))
+        result = evaluate_cdp(Xc, cdp_frame, Coder(heads, {}))
+        result["sector_confusion"] = {"labels": result.pop("sector_labels"),
+                                      "matrix": result["sector_confusion"].tolist()}
+        report["cdp"] = result
+    return report

@@ -220,7 +220,10 @@ def check_pipeline(spec: Spec) -> list[Problem]:
                 problems.append(Problem(name, f"{step}: method " + one_of(str(method), list(methods(step))), line))
                 continue
             fn = methods(step)[method]
-        problems += check_params(name, step, fn, params, lambda key: spec.line("pipeline", i, step, key) or line)
+        def line_of(key, i=i, step=step, line=line):
+            return spec.line("pipeline", i, step, key) or line
+
+        problems += check_params(name, step, fn, params, line_of)
     if not any("aggregate" in e for e in spec.model.pipeline):
         problems.append(Problem(name, "the pipeline has no aggregate step", spec.line("pipeline")))
     return problems

@@ -119,7 +119,8 @@ def _region_trend_chart(by_region: pd.DataFrame, order: list[str]) -> go.Figure:
                     error_y={"type": "data", "symmetric": False, "array": 100 * (part["ci_high"] - part["share"]),
                                  "arrayminus": 100 * (part["share"] - part["ci_low"])},
                     customdata=part["n"], hovertemplate="%{x}: %{y:.0f}% of %{customdata}<extra>" + trend + "</extra>")
-    fig.update_layout(barmode="group", height=340, margin={"l": 50, "r": 20, "t": 10, "b": 60}, yaxis_title="% of initiatives")
+    fig.update_layout(barmode="group", height=340, margin={"l": 50, "r": 20, "t": 10, "b": 60},
+                      yaxis_title="% of initiatives")
     return fig
 
 
@@ -214,7 +215,8 @@ def archetypes_section(insight: Insight) -> str:
         text=[[f"{a.centres.loc[n, f]:.0%}" for f in z.columns] for n in z.index],
         colorbar={"title": "SD from mean"},
         hovertemplate="%{y} · %{x}: %{text} (%{z:+.2f} SD)<extra></extra>"))
-    fig.update_layout(height=140 + 40 * len(z), margin={"l": 260, "r": 20, "t": 10, "b": 110}, yaxis={"autorange": "reversed"})
+    fig.update_layout(height=140 + 40 * len(z), margin={"l": 260, "r": 20, "t": 10, "b": 110},
+                      yaxis={"autorange": "reversed"})
     return _render("insight_archetypes.html.j2", statements=arch.archetype_statements(a, cities),
                    chart=figure_html(fig), groups=groups)
 

@@ -208,7 +208,7 @@ def effective_weights(scores: np.ndarray, ctx: Context, pcas: dict[str, PCAResul
         parent = fw.by_id[n].parent
         effective[n] = 1.0 if parent is None else within[n] * effective[parent]
     rows = []
-    for parent, cols in _families(ctx):
+    for parent, _ in _families(ctx):
         kids = fw.children[parent]
         r = np.array([correlation(scores[:, index[k]], scores[:, index[parent]])[0] for k in kids])
         r2 = np.where(np.isnan(r), 0.0, r**2)

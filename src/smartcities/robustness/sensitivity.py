@@ -7,9 +7,10 @@ For outputs f(A), f(B) and f(AB_i) (the design of `sampling.saltelli`), with V t
 
 These are the estimators COINr's SA_estimate and SALib's sobol.analyze use. Outputs are first centred on their
 mean over A and B (as SALib does; COINr does not): the expectation of the S1 estimator is unchanged, since
-f(AB_i) − f(A) has mean zero, but its variance drops sharply for outputs far from zero such as ranks. Confidence: the rows of the
-design are resampled with replacement (all blocks together, V re-estimated each time) and `*_conf` is the
-half-width of the 95% interval, z₀.₉₇₅ · sd of the bootstrap estimates, as SALib reports it.
+f(AB_i) − f(A) has mean zero, but its variance drops sharply for outputs far from zero such as ranks.
+Confidence: the rows of the design are resampled with replacement (all blocks together, V re-estimated each
+time) and `*_conf` is the half-width of the 95% interval, z₀.₉₇₅ · sd of the bootstrap estimates, as SALib
+reports it.
 """
 
 from __future__ import annotations

@@ -214,7 +214,7 @@ class Plan:
         """The plain pipeline that run r amounts to (for checking the vectorised path against single builds)."""
         choice_of = {g: int(runs.choices[r, g]) for g, f in enumerate(self.factors) if f.kind == "step"}
         out = []
-        for i, s in enumerate(self.steps):
+        for i in range(len(self.steps)):
             if i == self.agg_step:
                 params = self.aggregate_params(choice_of)
                 params["weights"] = dict(zip(self.ctx.compiled.nodes, map(float, runs.weights[r])))
@@ -233,7 +233,7 @@ class Plan:
         for key in runs.data_keys:
             choice_of = dict(zip(data_f, map(int, key)))
             Y, at_agg = X, None
-            for i, s in enumerate(self.steps):
+            for i in range(len(self.steps)):
                 if i == self.agg_step:
                     at_agg = Y
                     continue
