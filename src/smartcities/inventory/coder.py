@@ -406,7 +406,7 @@ def review_rows(coded: pd.DataFrame, below: float, columns: Iterable[str] = CODE
                 "name": row["name"],
                 "column": col,
                 "value": format_cell(row[col]),
-                "confidence": float(conf),
+                "confidence": round(float(conf), 3),
             })
     frame = pd.DataFrame(records, columns=["id", "line", "name", "column", "value", "confidence"])
     return frame.sort_values(["confidence", "line"], kind="stable").reset_index(drop=True)
@@ -433,6 +433,13 @@ def to_csv_text(frame: pd.DataFrame) -> str:
     return cells.to_csv(index=False, lineterminator="\n")
 
 
+def _default_mode() -> int:
+    """Permissions a newly created file gets under the current umask (mkstemp's are owner-only)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 class atomic_path:
     """`with atomic_path(target) as tmp:` write to `tmp`; on success it replaces `target`, on error it vanishes."""
 
@@ -448,6 +455,7 @@ class atomic_path:
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is None:
+            os.chmod(self.tmp, _default_mode())
             os.replace(self.tmp, self.target)
         else:
             self.tmp.unlink(missing_ok=True)
@@ -461,9 +469,10 @@ def write_all(texts: dict[Path, str]) -> None:
             target = Path(target)
             target.parent.mkdir(parents=True, exist_ok=True)
             handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+            staged.append((Path(name), target))
             with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
                 out.write(text)
-            staged.append((Path(name), target))
+            os.chmod(name, _default_mode())
     except BaseException:
         for tmp, _ in staged:
             tmp.unlink(missing_ok=True)

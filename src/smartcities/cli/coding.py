@@ -1,0 +1,162 @@
+"""Commands for the automatic coder and coder agreement: `code`, `train-coder`, `evaluate-coder`, `agree`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .app import app, console, user_errors
+
+
+def _progress(quiet: bool) -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=console, transient=True, disable=quiet)
+
+
+@app.command("code")
+@user_errors
+def code(
+    source: Path = typer.Argument(..., help="CSV of initiatives with at least `name` and `description`."),
+    out: Path = typer.Option(..., "--out", "-o", help="Where to write the coded CSV."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace values a person already coded."),
+    review_below: float = typer.Option(0.5, "--review-below", help="List values with a lower confidence."),
+    review: Path | None = typer.Option(None, "--review", help="Also write the review list to this CSV."),
+    show: int = typer.Option(20, "--show", help="How many review rows to print (0: none)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON summary instead of tables."),
+) -> None:
+    """Fill the codebook's coded columns of each initiative, each with a confidence."""
+    from ..inventory.coder import code_file
+
+    with _progress(quiet or as_json) as bar:
+        task = bar.add_task("coding", total=None)
+        result = code_file(source, out, overwrite, review_below, review,
+                           progress=lambda done: bar.update(task, completed=done, total=None))
+    if as_json:
+        console.print_json(json.dumps({"rows": len(result.coded), "written": [str(p) for p in result.written],
+                                       "review": result.review.to_dict(orient="records")}))
+        return
+    if quiet:
+        return
+    console.print(f"coded {len(result.coded)} initiatives → {out}")
+    console.print(f"{len(result.review)} values below confidence {review_below:g}"
+                  + (f" (written to {review})" if review else ""))
+    if show and len(result.review):
+        table = Table("line", "id", "name", "column", "value", "confidence")
+        for row in result.review.head(show).itertuples():
+            table.add_row(str(row.line), str(row.id or ""), str(row.name)[:40], row.column, row.value,
+                          f"{row.confidence:.2f}")
+        console.print(table)
+        if len(result.review) > show:
+            console.print(f"… and {len(result.review) - show} more")
+
+
+@app.command("train-coder")
+@user_errors
+def train_coder(
+    inventory: Path | None = typer.Option(None, "--inventory", help="Coded inventory (default: the shipped sample)."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Folder for the heads (default: the package's)."),
+    c: float | None = typer.Option(None, "--C", help="Fix the regularisation strength instead of searching."),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Fit the coder's heads (one per coded column) on a coded inventory."""
+    from ..inventory.coder import CODER_DIR, save_coder
+    from ..inventory.train import TrainingSettings
+    from ..inventory.train import train_coder as train
+
+    with _progress(quiet) as bar:
+        task = bar.add_task("training heads", total=None)
+        coder = train(inventory, TrainingSettings(fixed_C=c), progress=lambda column: bar.advance(task))
+    target = out or CODER_DIR
+    save_coder(coder, target)
+    if not quiet:
+        for column, head in coder.heads.items():
+            console.print(f"{column}: {len(head.classes)} classes, C={head.info['C']:g}")
+        console.print(f"heads written to {target}")
+
+
+@app.command("evaluate-coder")
+@user_errors
+def evaluate_coder(
+    inventory: Path | None = typer.Option(None, "--inventory", help="Coded inventory (default: the shipped sample)."),
+    cdp: Path | None = typer.Option(None, "--cdp", help="CDP city actions CSV for the second benchmark "
+                                    "(default: ../shared/data/cdp_city_actions_2012_2017/… when present)."),
+    no_cdp: bool = typer.Option(False, "--no-cdp", help="Skip the CDP benchmark."),
+    folds: int | None = typer.Option(None, "--folds", help="Grouped folds (default: leave one city out)."),
+    c: float | None = typer.Option(None, "--C", help="Fix C instead of choosing it inside each training fold."),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+    as_json: bool = typer.Option(False, "--json", help="Print the full report as JSON."),
+) -> None:
+    """Cross-validate the coder on cities it never saw; optionally benchmark CDP sectors."""
+    from ..inventory.train import TrainingSettings, default_cdp_path, evaluate
+
+    cdp_path = None if no_cdp else (cdp or default_cdp_path())
+    with _progress(quiet or as_json) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done)
+
+        report = evaluate(inventory, cdp_path, folds, TrainingSettings(fixed_C=c), progress=progress)
+    if as_json:
+        console.print_json(json.dumps(report, default=float))
+        return
+    inv = report["inventory"]
+    table = Table("column", "accuracy", "macro-F1", title=f"Inventory: {inv['rows']} rows, {inv['cities']} cities, "
+                  f"{inv['scheme']}")
+    for column, s in inv["columns"].items():
+        table.add_row(column, f"{s['accuracy']:.3f}", f"{s['macro_f1']:.3f}")
+    console.print(table)
+    conf = inv["service_domain_confusion"]
+    matrix = Table("truth \\ predicted", *[label[:6] for label in conf["labels"]], title="service_domain confusion")
+    for label, row in zip(conf["labels"], conf["matrix"]):
+        matrix.add_row(label, *[str(v) for v in row])
+    console.print(matrix)
+    if "cdp" in report:
+        r = report["cdp"]
+        console.print(f"CDP sectors ({r['rows']} actions, {r['cities']} cities, {r['folds']} folds grouped by city): "
+                      f"accuracy {r['sector']['accuracy']:.3f}, macro-F1 {r['sector']['macro_f1']:.3f}")
+        t = r["transfer"]
+        console.print(f"Inventory-trained service_domain on {t['rows']} mapped CDP actions: accuracy "
+                      f"{t['accuracy']:.3f}, macro-F1 {t['macro_f1']:.3f}")
+    elif not no_cdp and not quiet:
+        console.print("CDP benchmark skipped: no --cdp given and the shared CDP file is not present")
+
+
+@app.command("agree")
+@user_errors
+def agree(
+    files: list[Path] = typer.Argument(..., help="Two or more coded CSVs with an `id` column."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Also write the table as CSV."),
+    per_label: bool = typer.Option(True, "--per-label/--no-per-label", help="Agreement per technology label."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Inter-coder agreement per coded column: Cohen's kappa (two coders) and Krippendorff's alpha."""
+    from ..errors import InputError
+    from ..inventory.agree import agreement_of_files
+    from ..inventory.coder import write_all
+
+    if len(files) < 2:
+        raise InputError.single("agree", "needs at least two files to compare")
+    result = agreement_of_files(files, per_label)
+    if out is not None:
+        write_all({out: result.to_csv(index=False, lineterminator="\n", float_format="%.4f")})
+    if as_json:
+        console.print_json(result.to_json(orient="records"))
+        return
+    table = Table("column", "units", "agreement", "Cohen's κ", "Krippendorff's α",
+                  title=f"Agreement of {len(files)} codings, matched by id")
+    for row in result.itertuples():
+        table.add_row(row.column, str(row.units), _fmt(row.percent_agreement), _fmt(row.cohen_kappa),
+                      _fmt(row.krippendorff_alpha))
+    console.print(table)
+
+
+def _fmt(value: float) -> str:
+    return "" if value != value else f"{value:.3f}"
