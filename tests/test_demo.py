@@ -1,0 +1,61 @@
+"""The bundled demo: the 31 cities of the 2022 edition, built from the shipped inventory and cities table."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from smartcities.cli import app
+
+DOMAINS = ["service_innovation", "urban_intelligence", "urban_sustainability", "urban_openness",
+           "infrastructure_integration", "urban_innovation", "collaborative_partnership", "governance"]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    result = CliRunner().invoke(app, ["demo", "--out", str(out), "--json", "--top", "5"])
+    assert result.exit_code == 0, result.output
+    return out, json.loads(result.output)
+
+
+def test_demo_prints_top_cities_with_grades_and_domain_leaders(demo):
+    _, summary = demo
+    assert [r["rank"] for r in summary["top"]] == sorted(r["rank"] for r in summary["top"])
+    assert len(summary["top"]) == 5 and all(1 <= r["grade"] <= 5 for r in summary["top"])
+    assert {r["domain"] for r in summary["leaders"]} == set(DOMAINS)
+
+
+def test_demo_scores_cover_every_city_and_node(demo):
+    out, summary = demo
+    scores = pd.read_csv(out / "scores.csv")
+    assert list(scores.columns) == ["city", "node", "level", "score", "rank", "grade"]
+    assert scores["city"].nunique() == 31
+    index = scores[scores.node == "index"].sort_values("rank")
+    assert index["level"].unique().tolist() == [3]
+    assert index["city"].iloc[0] == summary["top"][0]["city"]
+    assert set(scores[scores.level == 2].node) == set(DOMAINS)
+    leaves = scores[scores.level == 1]
+    assert leaves["score"].between(1, 100).all()  # indicators are the normalised values, minmax to [1, 100]
+    assert scores.groupby("node")["rank"].min().eq(1).all()
+
+
+def test_demo_writes_indicators_run_record_uncertainty_insight_and_report(demo):
+    out, _ = demo
+    names = {p.name for p in out.iterdir()}
+    assert {"scores.csv", "indicators.csv", "report.html", "run.json", "rank_intervals.csv", "sensitivity.csv",
+            "trends.csv", "regions.csv", "archetypes.csv", "profiles.csv"} <= names
+    indicators = pd.read_csv(out / "indicators.csv")
+    assert set(indicators["origin"]) == {"derived"} and indicators["city"].nunique() == 31
+    run = json.loads((out / "run.json").read_text())
+    assert set(run["inputs_sha256"]) == {"inventory", "cities"} and run["versions"]["smartcities"]
+    intervals = pd.read_csv(out / "rank_intervals.csv")
+    top = intervals[intervals.node == "index"]
+    assert len(top) == 31 and (top.p05 <= top.median_rank).all() and (top.median_rank <= top.p95).all()
+    html = (out / "report.html").read_text()
+    for section in ("Ranking", "Domain leaders", "City profiles", "Regional summary", "Robustness", "Method"):
+        assert section in html
+    assert "src=\"http" not in html and "src='http" not in html
