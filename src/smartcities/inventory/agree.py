@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError, Problem
-from ..io.tables import Field, Schema, read_table
+from ..io.tables import Field, Schema
 from ..model.codebook import CODED_COLUMNS, COLUMN_BY_NAME
-from .coder import check_none_valued, coded_field
+from .coder import coded_field, read_coded_table
 
 AGREE_SCHEMA = Schema(
     fields=(Field("id", "text", nullable=False), *(coded_field(c) for c in CODED_COLUMNS)),
@@ -33,11 +33,7 @@ AGREE_SCHEMA = Schema(
 
 def read_coding(path: str | Path) -> pd.DataFrame:
     """One coder's file: an `id` column and any of the coded columns, values checked against the codebook."""
-    frame = read_table(path, AGREE_SCHEMA)
-    problems = check_none_valued(frame, str(path))
-    if problems:
-        raise InputError(problems)
-    return frame
+    return read_coded_table(path, AGREE_SCHEMA)
 
 
 def _category(value, kind: str):

@@ -327,14 +327,33 @@ def check_none_valued(frame: pd.DataFrame, path: str) -> list[Problem]:
     return problems
 
 
-def read_initiatives(path: str | Path) -> pd.DataFrame:
-    """Initiatives to code: at least `name` and `description`; coded columns, where present, must hold codebook
-    values (or be empty). Raises InputError naming file, line and column for every problem."""
-    frame = read_table(path, INPUT_SCHEMA)
+def read_coded_table(path: str | Path, schema: Schema) -> pd.DataFrame:
+    """`read_table` plus the check of the `none`-valued coded columns; every cell problem of the file is
+    reported together, in line order."""
+    try:
+        frame = read_table(path, schema)
+    except InputError as err:
+        if any(p.line in (None, 1) for p in err.problems):  # the file or its header is wrong: cells are moot
+            raise
+        loose = Schema(tuple(Field(f.name, "text", required=f.required) if f.name in CODED_COLUMNS else f
+                             for f in schema.fields), schema.extra, schema.unique)
+        try:
+            frame = read_table(path, loose)
+            more = check_none_valued(frame, str(path))
+        except InputError:
+            more = []
+        problems = sorted(set(err.problems) | set(more), key=lambda p: (p.line or 0, str(p.column)))
+        raise InputError(problems) from None
     problems = check_none_valued(frame, str(path))
     if problems:
         raise InputError(problems)
     return frame
+
+
+def read_initiatives(path: str | Path) -> pd.DataFrame:
+    """Initiatives to code: at least `name` and `description`; coded columns, where present, must hold codebook
+    values (or be empty). Raises InputError naming file, line and column for every problem."""
+    return read_coded_table(path, INPUT_SCHEMA)
 
 
 # --- coding a frame ---------------------------------------------------------------------------------------------
