@@ -14,7 +14,7 @@ from .app import app, console, user_errors
 
 def _progress(quiet: bool) -> Progress:
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=console, transient=True, disable=quiet)
+                    console=console, transient=True, disable=quiet or not console.is_terminal)
 
 
 @app.command("code")
