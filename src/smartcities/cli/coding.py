@@ -37,8 +37,8 @@ def code(
         result = code_file(source, out, overwrite, review_below, review,
                            progress=lambda done: bar.update(task, completed=done, total=None))
     if as_json:
-        console.print_json(json.dumps({"rows": len(result.coded), "written": [str(p) for p in result.written],
-                                       "review": result.review.to_dict(orient="records")}))
+        typer.echo(json.dumps({"rows": len(result.coded), "written": [str(p) for p in result.written],
+                               "review": result.review.to_dict(orient="records")}, indent=2, default=str))
         return
     if quiet:
         return
@@ -105,7 +105,7 @@ def evaluate_coder(
 
         report = evaluate(inventory, cdp_path, folds, TrainingSettings(fixed_C=c), progress=progress)
     if as_json:
-        console.print_json(json.dumps(report, default=float))
+        typer.echo(json.dumps(report, indent=2, default=float))
         return
     inv = report["inventory"]
     table = Table("column", "accuracy", "macro-F1", title=f"Inventory: {inv['rows']} rows, {inv['cities']} cities, "
@@ -148,7 +148,7 @@ def agree(
     if out is not None:
         write_all({out: result.to_csv(index=False, lineterminator="\n", float_format="%.4f")})
     if as_json:
-        console.print_json(result.to_json(orient="records"))
+        typer.echo(json.dumps(json.loads(result.to_json(orient="records")), indent=2))
         return
     table = Table("column", "units", "agreement", "Cohen's κ", "Krippendorff's α",
                   title=f"Agreement of {len(files)} codings, matched by id")
