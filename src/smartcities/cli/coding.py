@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import typer
+from rich import box
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -114,7 +115,11 @@ def evaluate_coder(
         table.add_row(column, f"{s['accuracy']:.3f}", f"{s['macro_f1']:.3f}")
     console.print(table)
     conf = inv["service_domain_confusion"]
-    matrix = Table("truth \\ predicted", *[label[:6] for label in conf["labels"]], title="service_domain confusion")
+    matrix = Table(title="service_domain confusion (rows: coded, columns: predicted)", padding=(0, 0),
+                   box=box.SIMPLE)
+    matrix.add_column("", no_wrap=True)
+    for label in conf["labels"]:
+        matrix.add_column(label[:3], justify="right", no_wrap=True, min_width=4)
     for label, row in zip(conf["labels"], conf["matrix"]):
         matrix.add_row(label, *[str(v) for v in row])
     console.print(matrix)
