@@ -96,6 +96,15 @@ def test_code_frame_keeps_what_a_person_coded_unless_overwrite():
     assert cols.index("item_type") < cols.index("item_type_confidence") < cols.index("service_domain")
 
 
+def test_recoding_an_earlier_output_keeps_its_values_and_confidences():
+    frame = pd.DataFrame({"name": ["a", "b"], "description": ["x", "y"], "item_type": ["project", "strategy"],
+                          "item_type_confidence": [0.42, float("nan")]})
+    coded = C.code_frame(frame, vectors=np.eye(2, C.EMBEDDING_DIM, dtype=np.float32))
+    assert list(coded["item_type"]) == ["project", "strategy"]
+    assert coded.loc[0, "item_type_confidence"] == 0.42 and math.isnan(coded.loc[1, "item_type_confidence"])
+    assert len([c for c in coded.columns if c == "item_type_confidence"]) == 1
+
+
 def test_review_lists_low_confidence_values_lowest_first():
     coded = pd.DataFrame({"id": ["a", "b"], "name": ["A", "B"], "_line": [2, 3],
                           "item_type": ["project", "strategy"], "item_type_confidence": [0.9, 0.3],

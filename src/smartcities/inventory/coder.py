@@ -373,8 +373,9 @@ def code_frame(frame: pd.DataFrame, coder: Coder | None = None, vectors: np.ndar
                embed: Embedder | None = None, progress=None) -> pd.DataFrame:
     """A copy of `frame` with every coded column filled and a `<column>_confidence` column after each.
 
-    Cells a person already filled are kept with an empty confidence unless `overwrite`. `vectors` may be given
-    (embeddings of `texts_of(frame)`) to skip embedding.
+    Cells already filled are kept unless `overwrite`: with an empty confidence when a person coded them, with
+    their previous confidence when the input is an earlier run's output. `vectors` may be given (embeddings of
+    `texts_of(frame)`) to skip embedding.
     """
     coder = coder or packaged_coder()
     if vectors is None:
@@ -390,7 +391,10 @@ def code_frame(frame: pd.DataFrame, coder: Coder | None = None, vectors: np.ndar
         merged = [e if k else v for e, v, k in zip(existing, values, kept)]
         out[col] = pd.Series(merged, index=out.index, dtype="boolean" if COLUMN_BY_NAME[col].kind == "bool"
                              else object)
-        out[f"{col}_confidence"] = np.where(kept, np.nan, np.round(confidence, 3))
+        # a kept value that carries a confidence came from an earlier model run: its confidence stays with it
+        previous = (pd.to_numeric(frame[f"{col}_confidence"], errors="coerce").to_numpy(dtype=float)
+                    if f"{col}_confidence" in frame else np.full(len(out), np.nan))
+        out[f"{col}_confidence"] = np.where(kept, previous, np.round(confidence, 3))
     return _ordered(out, columns)
 
 
