@@ -149,8 +149,10 @@ def choose_C(X: np.ndarray, labels: Sequence, groups: Sequence, column: str, gri
     return best
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainingSettings:
+    """How the heads are fitted (a frozen value, so a shared default cannot drift)."""
+
     columns: tuple[str, ...] = CODED_COLUMNS
     grid: tuple[float, ...] = C_GRID
     balanced: bool = True
