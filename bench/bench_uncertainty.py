@@ -60,8 +60,8 @@ def loop_seconds(X, ctx, steps, unc: Uncertainty, sample: int | None) -> tuple[f
 
 
 def asem():
-    from smartcities.io.sources import load_inputs
-    from smartcities.model.spec import load_spec
+    from smartcities.build import load_spec
+    from smartcities.inputs import load_inputs
 
     spec = load_spec(SPEC)
     inputs = load_inputs(spec)

@@ -145,8 +145,8 @@ def test_write_audit_is_complete_and_leaves_no_temp(tmp_path):
 @pytest.fixture(scope="module")
 def asem_audit():
     need_shared(ASEM_STANDARD, ASEM_IDATA, ASEM_IMETA)
-    from smartcities.io.sources import load_inputs
-    from smartcities.model.spec import load_spec
+    from smartcities.build import load_spec
+    from smartcities.inputs import load_inputs
 
     spec = load_spec(ASEM_STANDARD)
     inputs = load_inputs(spec)

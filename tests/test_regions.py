@@ -11,12 +11,13 @@ import pytest
 from scipy import stats
 
 from smartcities.analysis import regions as reg
+from smartcities.analysis import statistics as st
 
 # --- statistics against hand values and scipy -------------------------------------------------------------------
 
 def test_chi_square_and_cramers_v_by_hand():
     # expected 15 in every cell: chi2 = 4 · 5² / 15 = 6.667, V = sqrt(6.667 / 60) = 1/3
-    test = reg.chi_square([[10, 20], [20, 10]])
+    test = st.chi_square([[10, 20], [20, 10]])
     assert test.chi2 == pytest.approx(20 / 3)
     assert test.dof == 1
     assert test.cramers_v == pytest.approx(1 / 3)
@@ -28,29 +29,29 @@ def test_cramers_v_on_a_larger_table_matches_scipy():
     table = np.array([[12, 3, 5], [4, 9, 2], [1, 2, 10]])
     chi2 = stats.chi2_contingency(table, correction=False)[0]
     expected = math.sqrt(chi2 / (table.sum() * 2))
-    assert reg.cramers_v(table) == pytest.approx(expected)
-    assert reg.cramers_v(table) == pytest.approx(stats.contingency.association(table, method="cramer"))
+    assert st.cramers_v(table) == pytest.approx(expected)
+    assert st.cramers_v(table) == pytest.approx(stats.contingency.association(table, method="cramer"))
 
 
 def test_chi_square_drops_empty_rows_and_columns():
-    assert reg.chi_square([[10, 20, 0], [20, 10, 0], [0, 0, 0]]).chi2 == pytest.approx(20 / 3)
-    assert reg.chi_square([[5, 5]]).p == 1.0
+    assert st.chi_square([[10, 20, 0], [20, 10, 0], [0, 0, 0]]).chi2 == pytest.approx(20 / 3)
+    assert st.chi_square([[5, 5]]).p == 1.0
 
 
 def test_benjamini_hochberg_by_hand_and_against_scipy():
     p = np.array([0.01, 0.04, 0.03, 0.20])
     # sorted 0.01, 0.03, 0.04, 0.20 → ·4/rank: 0.04, 0.06, 0.0533, 0.20 → running min from the top
-    np.testing.assert_allclose(reg.benjamini_hochberg(p), [0.04, 0.05333333, 0.05333333, 0.20])
+    np.testing.assert_allclose(st.benjamini_hochberg(p), [0.04, 0.05333333, 0.05333333, 0.20])
     rng = np.random.default_rng(1)
     many = rng.random(50) ** 3
-    np.testing.assert_allclose(reg.benjamini_hochberg(many), stats.false_discovery_control(many))
-    with_nan = reg.benjamini_hochberg([0.01, np.nan, 0.04])
+    np.testing.assert_allclose(st.benjamini_hochberg(many), stats.false_discovery_control(many))
+    with_nan = st.benjamini_hochberg([0.01, np.nan, 0.04])
     assert np.isnan(with_nan[1]) and with_nan[0] == pytest.approx(0.02) and with_nan[2] == pytest.approx(0.04)
 
 
 def test_newcombe_interval_matches_the_published_example():
     # Newcombe (1998), method 10: 56/70 − 48/80 = 0.2000, 95% CI 0.0524 to 0.3339
-    low, high = reg.newcombe_interval(56, 70, 48, 80)
+    low, high = st.newcombe_interval(56, 70, 48, 80)
     assert float(low) == pytest.approx(0.0524, abs=1e-4)
     assert float(high) == pytest.approx(0.3339, abs=1e-4)
 
@@ -59,7 +60,7 @@ def test_exact_permutation_for_a_one_city_group():
     # four cities, one feature; the group is city 0. Every one of the 4 possible groups is tried.
     counts = np.array([[4], [1], [1], [2]])
     n = np.array([4, 4, 4, 4])
-    diff, p = reg.permutation_difference(counts, n, [True, False, False, False])
+    diff, p = st.permutation_difference(counts, n, [True, False, False, False])
     assert diff[0] == pytest.approx(1.0 - 4 / 12)
     # hand: group diffs are 1−4/12, 0.25−7/12, 0.25−7/12, 0.5−6/12 → only the observed one is as extreme
     assert p[0] == pytest.approx(1 / 4)
@@ -71,20 +72,20 @@ def test_random_permutation_is_seeded_and_sensible():
     counts = rng.binomial(10, 0.3, size=(30, 2))
     counts[:8, 0] = 9  # the group has far more of feature 0, the same of feature 1
     member = np.arange(30) < 8
-    _, p1 = reg.permutation_difference(counts, n, member, n_permutations=999, seed=7)
-    _, p2 = reg.permutation_difference(counts, n, member, n_permutations=999, seed=7)
+    _, p1 = st.permutation_difference(counts, n, member, n_permutations=999, seed=7)
+    _, p2 = st.permutation_difference(counts, n, member, n_permutations=999, seed=7)
     np.testing.assert_array_equal(p1, p2)
     assert p1[0] == pytest.approx(1 / 1000)  # nothing as extreme: the smallest p a 999-draw test can give
     assert p1[1] > 0.05
-    draws, exact = reg.memberships(30, 8, 999, seed=7)
+    draws, exact = st.memberships(30, 8, 999, seed=7)
     assert not exact and draws.shape == (999, 30) and (draws.sum(axis=1) == 8).all()
 
 
 def test_permutation_chi_square_keeps_the_asymptotic_statistic():
     counts = np.array([[8, 2], [7, 3], [2, 8], [3, 7]])
     labels = np.array(["x", "x", "y", "y"])
-    test, p = reg.permutation_chi_square(counts, labels, n_permutations=199, seed=1)
-    assert test.chi2 == pytest.approx(reg.chi_square([[15, 5], [5, 15]]).chi2)
+    test, p = st.permutation_chi_square(counts, labels, n_permutations=199, seed=1)
+    assert test.chi2 == pytest.approx(st.chi_square([[15, 5], [5, 15]]).chi2)
     # only 6 ways to split four cities into two pairs: the observed split (and its mirror) is the most extreme
     assert p == pytest.approx((np.sum(_all_split_chi2(counts) >= test.chi2 - 1e-9) / 6), abs=0.1)
 
@@ -95,7 +96,7 @@ def _all_split_chi2(counts):
     for pair in combinations(range(4), 2):
         group = np.zeros(4, bool)
         group[list(pair)] = True
-        out.append(reg.chi_square([counts[group].sum(0), counts[~group].sum(0)]).chi2)
+        out.append(st.chi_square([counts[group].sum(0), counts[~group].sum(0)]).chi2)
     return np.array(out)
 
 
@@ -135,7 +136,7 @@ def test_region_table_finds_the_built_in_differences():
     assert row["p"] < 0.01 and row["q"] < 0.05
     one = table[(table["region"] == "North America") & (table["feature"] == "sustainability")].iloc[0]
     assert one["small"] and one["p"] >= 1 / 12 - 1e-12  # one city of twelve: exact test, p never below 1/12
-    q = reg.benjamini_hochberg(table["p"].to_numpy())
+    q = st.benjamini_hochberg(table["p"].to_numpy())
     np.testing.assert_allclose(table["q"], q)
 
 
@@ -170,7 +171,7 @@ def test_mix_tests_and_statements():
     mixes = reg.mix_tests(inv, cities, n_permutations=199)
     assert set(mixes["mix"]) == {"domain", "item_type", "actor", "technology"}
     europe = mixes[(mixes["mix"] == "domain") & (mixes["region"] == "Europe")].iloc[0]
-    assert europe["cramers_v"] == pytest.approx(reg.cramers_v([[36, 24], [0, 60]]))
+    assert europe["cramers_v"] == pytest.approx(st.cramers_v([[36, 24], [0, 60]]))
     assert europe["p"] == pytest.approx(1 / 200)
     text = reg.region_statements(reg.region_table(inv, cities, n_permutations=199), mixes)
     assert text[0].startswith("Europe (6 cities, 60 initiatives)")

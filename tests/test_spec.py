@@ -7,8 +7,8 @@ import textwrap
 import pytest
 from conftest import ASEM_GEOMETRIC, ASEM_STANDARD, EXAMPLES, need_shared
 
+from smartcities.build import load_spec
 from smartcities.errors import InputError
-from smartcities.model.spec import load_spec
 
 GOOD = """\
 name: Test index

@@ -10,10 +10,9 @@ import pytest
 from conftest import PACKAGE_DATA
 from typer.testing import CliRunner
 
-from smartcities.build import build
+from smartcities.build import build, load_spec
 from smartcities.cli import app
 from smartcities.errors import InputError
-from smartcities.model.spec import load_spec
 from smartcities.store import Store
 
 CITIES = PACKAGE_DATA / "cities" / "cities.csv"

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from smartcities.analysis import statistics as st
 from smartcities.analysis import trends as tr
 
 
@@ -47,7 +48,7 @@ def test_flags_read_text_coded_inventories_too():
 
 
 def test_wilson_interval_matches_the_formula_and_statsmodels_style_values():
-    low, high = tr.wilson_interval(np.array([2, 0]), np.array([12, 10]))
+    low, high = st.wilson_interval(np.array([2, 0]), np.array([12, 10]))
     # hand value for 2/12: centre (p + z²/2n)/(1 + z²/n), half-width z·sqrt(p(1-p)/n + z²/4n²)/(1 + z²/n)
     z = stats.norm.ppf(0.975)
     p, n = 2 / 12, 12

@@ -175,8 +175,8 @@ def test_bad_factors_are_reported(factor, message):
 @pytest.fixture(scope="module")
 def asem():
     need_shared(ASEM_UNCERTAINTY, ASEM_IDATA, ASEM_IMETA)
-    from smartcities.io.sources import load_inputs
-    from smartcities.model.spec import load_spec
+    from smartcities.build import load_spec
+    from smartcities.inputs import load_inputs
 
     spec = load_spec(ASEM_UNCERTAINTY)
     inputs = load_inputs(spec)

@@ -19,11 +19,11 @@ import pandas as pd
 from . import __version__
 from .engine.context import Context
 from .engine.grade import letter_ratings
-from .engine.pipeline import Stages, Step, run_pipeline
+from .engine.pipeline import Stages, Step, check_pipeline, run_pipeline
 from .engine.registry import methods
 from .errors import InputError
-from .io.sources import Inputs, load_inputs
-from .model.spec import Spec, load_spec
+from .inputs import Inputs, load_inputs
+from .model.spec import Spec, read_spec
 
 
 @dataclass(frozen=True)
@@ -99,6 +99,15 @@ def versions() -> dict[str, str]:
         except importlib.metadata.PackageNotFoundError:
             pass
     return out
+
+
+def load_spec(path: str | Path) -> Spec:
+    """Read a spec and check everything in it, the pipeline's steps included, before anything runs."""
+    spec = read_spec(path)
+    problems = check_pipeline(spec)
+    if problems:
+        raise InputError(problems)
+    return spec
 
 
 def build(spec: Spec | str | Path, *, uncertainty: bool = True, progress: bool = False,

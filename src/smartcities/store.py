@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError, one_of
+from .io.tables import file_hash
 
 KINDS = ("cities", "inventory", "indicators")
 
@@ -63,7 +64,6 @@ class Store:
     def import_table(self, kind: str, path: str | Path, name: str | None = None) -> int:
         """Check `path` as a table of `kind` and replace table `name` with it, all or nothing."""
         from .io.inventory import read_cities, read_indicators, read_inventory
-        from .io.sources import file_hash
 
         readers = {"cities": read_cities, "inventory": read_inventory, "indicators": read_indicators}
         if kind not in readers:

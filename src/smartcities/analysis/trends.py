@@ -13,9 +13,9 @@ from itertools import pairwise
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..model.codebook import INTELLIGENT_TECHNOLOGIES
+from .statistics import chi_square, wilson_interval
 
 TRENDS = ("inclusivity", "intelligence", "integration")
 """The three trends, in the order the report names them."""
@@ -37,9 +37,6 @@ INTEGRATION_TERMS = re.compile(
 
 PERIOD_BREAKS = (2015, 2020)
 """Start years that open a new period: before 2015, 2015–2019, 2020 onwards (the report's 2019 and 2022 cycles)."""
-
-Z95 = stats.norm.ppf(0.975)
-
 
 def trend_flags(inventory: pd.DataFrame) -> pd.DataFrame:
     """One boolean column per trend for every initiative (same index as `inventory`).
@@ -76,21 +73,6 @@ def period_labels(breaks: tuple[int, ...] = PERIOD_BREAKS) -> list[str]:
     labels += [f"{a}–{b - 1}" for a, b in pairwise(breaks)]
     labels.append(f"{breaks[-1]} onwards")
     return labels
-
-
-def wilson_interval(count, n, z: float = Z95) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval for a share `count/n` (arrays allowed); (nan, nan) where n is 0.
-
-    Why: with a dozen initiatives per city the plain ±1.96·se interval runs below 0 or above 1; Wilson's does not.
-    """
-    count = np.asarray(count, dtype=float)
-    n = np.asarray(n, dtype=float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = count / n
-        denom = 1 + z ** 2 / n
-        centre = (p + z ** 2 / (2 * n)) / denom
-        half = z * np.sqrt(p * (1 - p) / n + z ** 2 / (4 * n ** 2)) / denom
-    return centre - half, centre + half
 
 
 def trend_shares(inventory: pd.DataFrame, by: str | list[str] | None = None) -> pd.DataFrame:
@@ -185,7 +167,6 @@ def period_tests(inventory: pd.DataFrame, breaks: tuple[int, ...] = PERIOD_BREAK
     Why: the report reads its trends from one edition to the next; with start years we can ask the same of one
     inventory, and say how strong the change is (Cramér's V) rather than only whether it exists.
     """
-    from .regions import chi_square
 
     period = period_of(inventory["start_year"], breaks)
     keep = period.notna().to_numpy()

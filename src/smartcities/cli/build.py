@@ -9,9 +9,8 @@ import typer
 from rich.table import Table
 
 from ..analysis import results as readings
-from ..build import Result
+from ..build import Result, load_spec
 from ..build import build as build_index
-from ..model.spec import load_spec
 from ..publish import write_outputs
 from .app import app, console, user_errors
 
@@ -96,7 +95,7 @@ def build(spec: Path = typer.Argument(..., help="The index spec (YAML)."),
 @user_errors
 def validate(spec: Path = typer.Argument(..., help="The index spec (YAML)."), quiet: bool = Quiet):
     """Check a spec and every input it names, without building anything."""
-    from ..io.sources import load_inputs
+    from ..inputs import load_inputs
 
     checked = load_spec(spec)
     inputs = load_inputs(checked)

@@ -11,8 +11,8 @@ from rich.table import Table
 
 from ..analysis.profiles import city_profile, insight_tables, write_insight
 from ..build import build as build_index
+from ..build import load_spec
 from ..io.outputs import atomic_folder
-from ..model.spec import load_spec
 from .app import app, console, user_errors
 from .build import DEMO_SPEC, AsJson, Quiet
 

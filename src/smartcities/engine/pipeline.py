@@ -6,16 +6,19 @@
 from __future__ import annotations
 
 import time
+import typing
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from pydantic import TypeAdapter, ValidationError
 
-from ..errors import InputError
+from ..errors import InputError, Problem, did_you_mean, one_of
+from ..model.spec import Spec
 from .aggregate import aggregate
 from .context import Context
 from .grade import ranks
-from .registry import DATA_STEPS, methods
+from .registry import DATA_STEPS, methods, parameters
 
 
 @dataclass(frozen=True)
@@ -77,3 +80,66 @@ def run_pipeline(X: np.ndarray, ctx: Context, steps: list[Step]) -> Stages:
     dropped = np.all(np.isnan(X), axis=2)
     scores = np.where(dropped[..., None], np.nan, scores)
     return Stages(data, scores, ranks(scores), tuple(seconds))
+
+
+def check_pipeline(spec: Spec) -> list[Problem]:
+    """Each pipeline entry of a spec names one known step, a known method, and parameters that method takes."""
+    name = str(spec.path)
+    problems: list[Problem] = []
+    steps = [*DATA_STEPS, "aggregate"]
+    for i, entry in enumerate(spec.model.pipeline):
+        line = spec.line("pipeline", i)
+        if len(entry) != 1:
+            problems.append(Problem(name, f"pipeline entry {i + 1} must name one step, found {len(entry)}", line))
+            continue
+        step, params = next(iter(entry.items()))
+        params = dict(params or {})
+        line = spec.line("pipeline", i, step) or line
+        if step not in steps:
+            problems.append(Problem(name, "pipeline step " + one_of(step, steps), line))
+            continue
+        if step == "aggregate":
+            fn = aggregate
+            known = methods("aggregator")
+            chosen = {"method": params.get("method", "arithmetic"),
+                      **{f"by_level.{k}": v for k, v in (params.get("by_level") or {}).items()},
+                      **{f"by_node.{k}": v for k, v in (params.get("by_node") or {}).items()}}
+            for key, value in chosen.items():
+                if str(value) not in known:
+                    problems.append(Problem(name, f"aggregate: {key} " + one_of(str(value), list(known)),
+                                            spec.line("pipeline", i, step, key.split(".")[0]) or line))
+        else:
+            method = params.pop("method", DATA_STEPS[step])
+            if method not in methods(step):
+                problems.append(Problem(name, f"{step}: method " + one_of(str(method), list(methods(step))), line))
+                continue
+            fn = methods(step)[method]
+
+        def line_of(key, i=i, step=step, line=line):
+            return spec.line("pipeline", i, step, key) or line
+
+        problems += check_params(name, step, fn, params, line_of)
+    if not any("aggregate" in e for e in spec.model.pipeline):
+        problems.append(Problem(name, "the pipeline has no aggregate step", spec.line("pipeline")))
+    return problems
+
+
+def check_params(name: str, step: str, fn, params: dict, line_of) -> list[Problem]:
+    """Unknown parameters (with a did-you-mean) and values of the wrong type, for one step's method."""
+    known = parameters(fn)
+    hints = typing.get_type_hints(fn)
+    problems = []
+    for key, value in params.items():
+        if key not in known:
+            expected = f"known: {', '.join(known)}" if known else "this method takes none"
+            problems.append(Problem(name, f"{step}: unknown parameter {key!r}{did_you_mean(key, known)}; {expected}",
+                                    line_of(key)))
+            continue
+        try:
+            TypeAdapter(hints[key]).validate_python(value)
+        except ValidationError as err:
+            problems.append(Problem(name, f"{step}: {key}: {err.errors()[0]['msg']} (got {value!r})", line_of(key)))
+    for key, p in known.items():
+        if p.default is p.empty and key not in params:
+            problems.append(Problem(name, f"{step}: missing parameter {key!r}", line_of(step)))
+    return problems

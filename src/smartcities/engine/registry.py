@@ -26,7 +26,6 @@ def register(step: str, name: str) -> Callable[[Callable], Callable]:
 
 def methods(step: str) -> dict[str, Callable]:
     """The registered methods of a step, by name."""
-    _load()
     return _METHODS[step]
 
 
@@ -34,8 +33,3 @@ def parameters(fn: Callable) -> dict[str, inspect.Parameter]:
     """The spec-settable parameters of a method (everything after the data arguments)."""
     params = list(inspect.signature(fn).parameters.values())
     return {p.name: p for p in params if p.kind == p.KEYWORD_ONLY}
-
-
-def _load() -> None:
-    """Import the modules whose decorators fill the registry."""
-    from . import aggregate, denominate, grade, impute, normalise, screen, treat  # noqa: F401

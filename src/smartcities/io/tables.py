@@ -8,6 +8,7 @@ unknown ones, and each cell parses as its column's kind. All problems are collec
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import math
 import re
@@ -188,3 +189,7 @@ def _parse(cell: str, f: Field):
         if _DECIMAL_COMMA.match(cell):
             return math.nan, f"{cell!r} uses a decimal comma; write {cell.replace(',', '.')} (a point as decimal mark)"
         return math.nan, f"{cell!r} is not a number"
+
+
+def file_hash(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

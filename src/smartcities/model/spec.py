@@ -10,12 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ..errors import InputError, Problem, did_you_mean, one_of
+from ..errors import InputError, Problem, did_you_mean
 from ..io.documents import parse_document, read_text
-
-PRESETS = ("sci-2022",)
 
 
 class _Strict(BaseModel):
@@ -137,8 +135,9 @@ class Spec:
         return None
 
 
-def load_spec(path: str | Path) -> Spec:
-    """Read and check a spec file; raises InputError naming file and line for each problem."""
+def read_spec(path: str | Path) -> Spec:
+    """Read a spec file and check its structure (keys, types, inputs); the engine checks the pipeline's steps
+    (`build.load_spec` does both). Raises InputError naming file and line for each problem."""
     path = Path(path)
     return parse_spec(read_text(path, "spec file"), path)
 
@@ -152,11 +151,7 @@ def parse_spec(text: str, path: Path) -> Spec:
         model = IndexSpec.model_validate(raw)
     except ValidationError as err:
         raise InputError([_problem(name, e, lines) for e in err.errors()]) from None
-    spec = Spec(model, path, text, lines)
-    problems = check_pipeline(spec)
-    if problems:
-        raise InputError(problems)
-    return spec
+    return Spec(model, path, text, lines)
 
 
 _KNOWN_KEYS = {
@@ -183,75 +178,3 @@ def _problem(name: str, error: dict, lines: dict) -> Problem:
         return Problem(name, f"unknown key {loc[-1]!r}{did_you_mean(loc[-1], known)}; known keys: "
                              f"{', '.join(known)}", line)
     return Problem(name, f"{where}: {error['msg']}", line)
-
-
-def check_pipeline(spec: Spec) -> list[Problem]:
-    """Each pipeline entry names one known step, a known method, and parameters that method takes."""
-    from ..engine.aggregate import aggregate
-    from ..engine.registry import DATA_STEPS, methods
-
-    name = str(spec.path)
-    problems: list[Problem] = []
-    steps = [*DATA_STEPS, "aggregate"]
-    for i, entry in enumerate(spec.model.pipeline):
-        line = spec.line("pipeline", i)
-        if len(entry) != 1:
-            problems.append(Problem(name, f"pipeline entry {i + 1} must name one step, found {len(entry)}", line))
-            continue
-        step, params = next(iter(entry.items()))
-        params = dict(params or {})
-        line = spec.line("pipeline", i, step) or line
-        if step not in steps:
-            problems.append(Problem(name, "pipeline step " + one_of(step, steps), line))
-            continue
-        if step == "aggregate":
-            fn = aggregate
-            known = methods("aggregator")
-            chosen = {"method": params.get("method", "arithmetic"),
-                      **{f"by_level.{k}": v for k, v in (params.get("by_level") or {}).items()},
-                      **{f"by_node.{k}": v for k, v in (params.get("by_node") or {}).items()}}
-            for key, value in chosen.items():
-                if str(value) not in known:
-                    problems.append(Problem(name, f"aggregate: {key} " + one_of(str(value), list(known)),
-                                            spec.line("pipeline", i, step, key.split(".")[0]) or line))
-        else:
-            method = params.pop("method", DATA_STEPS[step])
-            if method not in methods(step):
-                problems.append(Problem(name, f"{step}: method " + one_of(str(method), list(methods(step))), line))
-                continue
-            fn = methods(step)[method]
-        def line_of(key, i=i, step=step, line=line):
-            return spec.line("pipeline", i, step, key) or line
-
-        problems += check_params(name, step, fn, params, line_of)
-    if not any("aggregate" in e for e in spec.model.pipeline):
-        problems.append(Problem(name, "the pipeline has no aggregate step", spec.line("pipeline")))
-    return problems
-
-
-def check_params(name: str, step: str, fn, params: dict, line_of) -> list[Problem]:
-    """Unknown parameters (with a did-you-mean) and values of the wrong type, for one step's method."""
-    from ..engine.registry import parameters
-
-    known = parameters(fn)
-    problems = []
-    for key, value in params.items():
-        if key not in known:
-            expected = f"known: {', '.join(known)}" if known else "this method takes none"
-            problems.append(Problem(name, f"{step}: unknown parameter {key!r}{did_you_mean(key, known)}; {expected}",
-                                    line_of(key)))
-            continue
-        annotation = known[key].annotation
-        try:
-            TypeAdapter(eval(annotation, _TYPE_NAMES) if isinstance(annotation, str) else annotation
-                        ).validate_python(value)
-        except ValidationError as err:
-            problems.append(Problem(name, f"{step}: {key}: {err.errors()[0]['msg']} (got {value!r})", line_of(key)))
-    for key, p in known.items():
-        if p.default is p.empty and key not in params:
-            problems.append(Problem(name, f"{step}: missing parameter {key!r}", line_of(step)))
-    return problems
-
-
-_TYPE_NAMES = {"float": float, "int": int, "str": str, "bool": bool, "tuple": tuple, "dict": dict, "list": list,
-               "None": type(None)}

@@ -261,16 +261,6 @@ def audit(stages: Stages, ctx: Context) -> Audit:
     )
 
 
-def audit_spec(spec) -> Audit:
-    """Audit the nominal build of a checked spec (for the command line)."""
-    from ..engine.pipeline import Step, run_pipeline
-    from ..io.sources import load_inputs
-
-    inputs = load_inputs(spec)
-    steps = [Step.parse(e) for e in spec.model.pipeline]
-    return audit(run_pipeline(inputs.X, inputs.context, steps), inputs.context)
-
-
 def summary(a: Audit) -> str:
     """A plain-text reading of the audit."""
     lines = []

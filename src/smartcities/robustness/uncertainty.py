@@ -30,10 +30,10 @@ from ..engine.aggregate import aggregate as _aggregate_signature
 from ..engine.aggregate import aggregate_levels, level_methods, node_weights
 from ..engine.context import Context
 from ..engine.grade import ranks
-from ..engine.pipeline import Step, apply_step, run_pipeline
+from ..engine.pipeline import Step, apply_step, check_params, run_pipeline
 from ..engine.registry import methods, parameters
 from ..errors import InputError, Problem
-from ..model.spec import Backend, Uncertainty, check_params
+from ..model.spec import Backend, Uncertainty
 from .sampling import Design, montecarlo, saltelli
 from .sensitivity import _estimate, _split, sobol_indices
 

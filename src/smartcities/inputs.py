@@ -13,10 +13,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..engine.context import Context
-from ..errors import InputError, Problem
-from ..model.spec import Spec
-from .coinr import read_coinr
+from .engine.context import Context
+from .errors import InputError, Problem
+from .inventory.derive import derive_indicators
+from .io.coinr import read_coinr
+from .io.inventory import check_cities_known, read_cities, read_indicators, read_inventory
+from .io.tables import file_hash
+from .model.framework_files import presets, read_framework
+from .model.spec import Spec
+from .store import Store
 
 STORE_PREFIX = "store:"
 
@@ -31,10 +36,6 @@ class Inputs:
     hashes: dict[str, str]  # input name -> sha256 of the file (or of the table in the store)
     inventory: pd.DataFrame | None = None
     cities: pd.DataFrame | None = None
-
-
-def file_hash(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def load_inputs(spec: Spec) -> Inputs:
@@ -84,8 +85,6 @@ def _read(spec: Spec, key: str, reader, hashes: dict) -> pd.DataFrame | None:
     if value is None:
         return None
     if value.startswith(STORE_PREFIX):
-        from ..store import Store
-
         if not spec.model.store:
             raise InputError.single(spec.path, f"{key}: {value!r} reads from the store, but the spec names no "
                                     "store: add store: PATH.duckdb", line=spec.line(key))
@@ -100,15 +99,11 @@ def _read(spec: Spec, key: str, reader, hashes: dict) -> pd.DataFrame | None:
 
 
 def _load_city_inputs(spec: Spec) -> Inputs:
-    from ..inventory.derive import derive_indicators
-    from ..model.framework_files import read_framework
-    from .inventory import check_cities_known, read_cities, read_indicators, read_inventory
-
     m = spec.model
     hashes: dict[str, str] = {}
-    framework_path = m.framework if m.framework in _presets() else str(_existing(spec, "framework", m.framework))
+    framework_path = m.framework if m.framework in presets() else str(_existing(spec, "framework", m.framework))
     framework = read_framework(framework_path)
-    if framework_path not in _presets():
+    if framework_path not in presets():
         hashes["framework"] = file_hash(Path(framework_path))
     if m.weights:
         framework = _with_weight_sets(spec, framework)
@@ -162,7 +157,3 @@ def _load_city_inputs(spec: Spec) -> Inputs:
     return Inputs(X, ctx, long[long["indicator"].isin(leaves)].reset_index(drop=True), hashes, inventory, cities)
 
 
-def _presets() -> tuple[str, ...]:
-    from ..model.spec import PRESETS
-
-    return PRESETS

@@ -1,0 +1,183 @@
+"""The statistics behind the regional and trend readings: shares with intervals, contingency tests, effect
+sizes, permutation tests that shuffle whole cities, and multiple-testing control."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from itertools import combinations
+
+import numpy as np
+from scipy import stats
+
+N_PERMUTATIONS = 9999
+SEED = 20220220
+ALPHA = 0.05
+Z95 = stats.norm.ppf(0.975)
+
+
+def wilson_interval(count, n, z: float = Z95) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval for a share `count/n` (arrays allowed); (nan, nan) where n is 0.
+
+    Why: with a dozen initiatives per city the plain ±1.96·se interval runs below 0 or above 1; Wilson's does not.
+    """
+    count = np.asarray(count, dtype=float)
+    n = np.asarray(n, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = count / n
+        denom = 1 + z ** 2 / n
+        centre = (p + z ** 2 / (2 * n)) / denom
+        half = z * np.sqrt(p * (1 - p) / n + z ** 2 / (4 * n ** 2)) / denom
+    return centre - half, centre + half
+
+
+@dataclass(frozen=True)
+class ChiSquare:
+    """Pearson's chi-square test of independence on a contingency table, with Cramér's V as its effect size."""
+
+    chi2: float
+    dof: int
+    p: float
+    cramers_v: float
+    n: int
+    min_expected: float
+
+
+def chi_square(table) -> ChiSquare:
+    """Chi-square (no continuity correction) and Cramér's V of a contingency table; empty rows/columns dropped.
+
+    Why: the standard test of "does the mix differ between groups", with V = sqrt(chi2 / (n·(min(r,c)−1)))
+    saying how much, on a 0–1 scale comparable across tables of different size.
+    """
+    t = np.asarray(table, dtype=float)
+    t = t[t.sum(axis=1) > 0][:, t.sum(axis=0) > 0]
+    n = round(t.sum())
+    if t.ndim != 2 or min(t.shape) < 2:
+        return ChiSquare(0.0, 0, 1.0, 0.0, n, float("nan"))
+    chi2, p, dof, expected = stats.chi2_contingency(t, correction=False)
+    return ChiSquare(float(chi2), int(dof), float(p), cramers_v(t, chi2), n, float(expected.min()))
+
+
+def cramers_v(table, chi2: float | None = None) -> float:
+    """Cramér's V of a contingency table (0: no association, 1: the row fixes the column)."""
+    t = np.asarray(table, dtype=float)
+    t = t[t.sum(axis=1) > 0][:, t.sum(axis=0) > 0]
+    if min(t.shape) < 2:
+        return 0.0
+    if chi2 is None:
+        chi2 = stats.chi2_contingency(t, correction=False)[0]
+    return float(math.sqrt(chi2 / (t.sum() * (min(t.shape) - 1))))
+
+
+def benjamini_hochberg(p) -> np.ndarray:
+    """Benjamini–Hochberg adjusted p-values (q-values); NaN p-values stay NaN and do not count as tests.
+
+    Why: a table of region × feature tests makes dozens of comparisons; controlling the false discovery rate
+    keeps "Europe differs on X" from being the one lucky draw out of forty.
+    """
+    p = np.asarray(p, dtype=float)
+    q = np.full(p.shape, np.nan)
+    ok = ~np.isnan(p)
+    m = int(ok.sum())
+    if m == 0:
+        return q
+    pv = p[ok]
+    order = np.argsort(pv)
+    ranked = pv[order] * m / np.arange(1, m + 1)
+    ranked = np.minimum.accumulate(ranked[::-1])[::-1]
+    out = np.empty(m)
+    out[order] = np.minimum(ranked, 1.0)
+    q[ok] = out
+    return q
+
+
+def newcombe_interval(count1, n1, count2, n2, z: float = Z95) -> tuple[np.ndarray, np.ndarray]:
+    """95% interval for the difference of two shares p1 − p2 (Newcombe's hybrid score method, from Wilson).
+
+    Why: it stays inside [−1, 1] and behaves with small counts, where the Wald interval does not. It treats
+    initiatives as independent, so it is narrower than the city-level permutation test warrants.
+    """
+    c1, m1, c2, m2 = (np.asarray(v, dtype=float) for v in (count1, n1, count2, n2))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p1, p2 = c1 / m1, c2 / m2
+        l1, u1 = wilson_interval(c1, m1, z)
+        l2, u2 = wilson_interval(c2, m2, z)
+        d = p1 - p2
+        low = d - np.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
+        high = d + np.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
+    return low, high
+
+
+def memberships(n_units: int, k: int, n_permutations: int = N_PERMUTATIONS,
+                seed: int = SEED) -> tuple[np.ndarray, bool]:
+    """Boolean (draws, units) arrays each choosing k of n units: every choice when there are at most
+    `n_permutations` of them (an exact test), else that many random draws from a seeded generator."""
+    if math.comb(n_units, k) <= n_permutations:
+        rows = np.zeros((math.comb(n_units, k), n_units), dtype=bool)
+        for i, chosen in enumerate(combinations(range(n_units), k)):
+            rows[i, list(chosen)] = True
+        return rows, True
+    rng = np.random.default_rng(seed)
+    order = np.argsort(rng.random((n_permutations, n_units)), axis=1)
+    rows = np.zeros((n_permutations, n_units), dtype=bool)
+    np.put_along_axis(rows, order[:, :k], True, axis=1)
+    return rows, False
+
+
+def permutation_difference(numerators, denominators, member, n_permutations: int = N_PERMUTATIONS,
+                           seed: int = SEED) -> tuple[np.ndarray, np.ndarray]:
+    """Difference between a group and the rest in pooled ratio sum(num)/sum(den), and its two-sided p-value
+    from reshuffling which units form the group (exact when the shuffles are few enough to list).
+
+    `numerators` is (units, features) — e.g. each city's count of initiatives with a feature — and
+    `denominators` (units,) or (units, features) — e.g. each city's number of initiatives; with a numerator of
+    scores and a denominator of ones it compares mean scores. Why: it is valid for any sample size, including a
+    group of one city, and it moves whole cities, so clustering within a city cannot fake a regional effect.
+    """
+    num = np.asarray(numerators, dtype=float)
+    num = num[:, None] if num.ndim == 1 else num
+    den = np.asarray(denominators, dtype=float)
+    den = np.broadcast_to(den[:, None] if den.ndim == 1 else den, num.shape)
+    member = np.asarray(member, dtype=bool)
+
+    def diff(m: np.ndarray) -> np.ndarray:
+        mf = m.astype(float)
+        gn, gd = mf @ num, mf @ den
+        rn, rd = num.sum(0) - gn, den.sum(0) - gd
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return gn / gd - rn / rd
+
+    observed = diff(member[None])[0]
+    draws, exact = memberships(len(member), int(member.sum()), n_permutations, seed)
+    null = diff(draws)
+    extreme = (np.abs(null) >= np.abs(observed) - 1e-12).sum(axis=0)
+    p = extreme / len(draws) if exact else (extreme + 1) / (len(draws) + 1)
+    return observed, p
+
+
+def permutation_chi_square(counts, labels, n_permutations: int = N_PERMUTATIONS,
+                           seed: int = SEED) -> tuple[ChiSquare, float]:
+    """Chi-square of groups × categories on pooled counts, with a p-value from shuffling group labels over units.
+
+    `counts` is (units, categories), `labels` (units,). Why: sparse regional tables break the chi-square
+    approximation (expected counts below 5), and initiatives cluster in cities; shuffling cities fixes both.
+    """
+    counts = np.asarray(counts, dtype=float)
+    labels = np.asarray(labels)
+    groups, codes = np.unique(labels, return_inverse=True)
+    onehot = np.eye(len(groups))[codes]  # (units, groups)
+    observed = chi_square(onehot.T @ counts)
+    rng = np.random.default_rng(seed)
+    perms = rng.permuted(np.tile(codes, (n_permutations, 1)), axis=1)
+    tables = np.einsum("bug,uc->bgc", np.eye(len(groups))[perms], counts)
+    keep_cols = counts.sum(0) > 0
+    tables = tables[:, :, keep_cols]
+    rows = tables.sum(2, keepdims=True)
+    cols = tables.sum(1, keepdims=True)
+    expected = rows * cols / tables.sum((1, 2), keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        chi = np.nansum(np.where(expected > 0, (tables - expected) ** 2 / expected, 0.0), axis=(1, 2))
+    p = (np.sum(chi >= observed.chi2 - 1e-9) + 1) / (n_permutations + 1)
+    return observed, float(p)
+
+
