@@ -6,7 +6,6 @@ what was expected; all problems in a file are reported together and nothing is r
 
 from __future__ import annotations
 
-import math
 import re
 import unicodedata
 from pathlib import Path
@@ -14,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError, Problem, did_you_mean, one_of
+from ..errors import InputError, Problem, did_you_mean
 from ..model.codebook import COLUMNS
-from .tables import _MISSING, Field, Schema, read_rows, read_table
+from .tables import Field, Schema, read_table
 
 REGIONS = ("Europe", "Asia", "North America", "Latin America", "Middle East & Africa", "Oceania")
 _ISO2 = re.compile(r"^[A-Z]{2}$")
@@ -37,16 +36,11 @@ def slug(name: str) -> str:
 # --- inventory -------------------------------------------------------------------------------------------------
 
 def _inventory_field(column) -> Field:
-    # An enum or list whose allowed values include a word `read_table` takes for "missing" (energy_environment
-    # and technologies both allow `none`) is read as text and checked here, so `none` stays a value.
-    if column.kind in ("enum", "list") and any(v.lower() in _MISSING for v in column.values):
-        return Field(column.name, "text", required=column.required, nullable=True)
     nullable = not column.required or column.kind == "int"
     return Field(column.name, column.kind, column.values, required=column.required, nullable=nullable)
 
 
 INVENTORY_SCHEMA = Schema(fields=tuple(_inventory_field(c) for c in COLUMNS), unique=("id",))
-_SELF_CHECKED = tuple(c for c in COLUMNS if INVENTORY_SCHEMA.field(c.name).kind != c.kind)
 
 
 def read_inventory(path: str | Path) -> pd.DataFrame:
@@ -56,69 +50,10 @@ def read_inventory(path: str | Path) -> pd.DataFrame:
     Raises InputError listing every problem (missing or unknown columns, values outside the codebook, duplicate
     ids, empty cells in required columns), each with its file, line and column.
     """
-    name = str(path)
-    problems: list[Problem] = []
-    frame = None
-    try:
-        frame = read_table(path, INVENTORY_SCHEMA)
-    except InputError as err:
-        problems = list(err.problems)
-        if any(p.line in (None, 1) for p in problems):  # the file or its header is wrong: cells are moot
-            raise
-    header, rows = read_rows(path)
-    problems += _check_none_valued(name, header, rows)
-    if problems:
-        raise InputError(sorted(problems, key=lambda p: (p.line or 0, _column_order(p.column))))
-    assert frame is not None
-    for column in _SELF_CHECKED:
-        if column.name not in frame:
-            continue
-        if column.kind == "list":
-            frame[column.name] = [_split(v) or ("none",) for v in frame[column.name]]
-        else:
-            frame[column.name] = [v if v else "none" for v in frame[column.name]]
+    frame = read_table(path, INVENTORY_SCHEMA)
     frame.insert(frame.columns.get_loc("city") + 1, "city_id", [slug(c) for c in frame["city"]])
-    frame.attrs["source"] = name
+    frame.attrs["source"] = str(path)
     return frame
-
-
-def _split(cell) -> tuple[str, ...]:
-    if cell is None or (isinstance(cell, float) and math.isnan(cell)):
-        return ()
-    return tuple(item.strip() for item in str(cell).split(";") if item.strip())
-
-
-def _column_order(column: str | None) -> int:
-    names = [c.name for c in COLUMNS]
-    return names.index(column) if column in names else len(names)
-
-
-def _check_none_valued(name: str, header: list[str], rows) -> list[Problem]:
-    """Problems in the columns read as text because `none` is one of their values."""
-    problems = []
-    for column in _SELF_CHECKED:
-        if column.name not in header:
-            continue
-        j = header.index(column.name)
-        for line, row in rows:
-            if len(row) != len(header):
-                continue
-            cell = row[j].strip()
-            if not cell:
-                if column.required:
-                    problems.append(Problem(name, f"empty, expected {_expected(column)}", line, column.name))
-                continue
-            values = _split(cell) if column.kind == "list" else (cell,)
-            bad = [v for v in values if v not in column.values]
-            if bad:
-                problems.append(Problem(name, one_of(bad[0], column.values), line, column.name))
-    return problems
-
-
-def _expected(column) -> str:
-    if column.kind == "list":
-        return "';'-separated values from " + ", ".join(column.values)
-    return "one of " + ", ".join(column.values)
 
 
 # --- cities ----------------------------------------------------------------------------------------------------
