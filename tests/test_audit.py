@@ -143,15 +143,8 @@ def test_write_audit_is_complete_and_leaves_no_temp(tmp_path):
 # --- COINr's numbers on ASEM --------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def asem_audit():
-    need_shared(ASEM_STANDARD, ASEM_IDATA, ASEM_IMETA)
-    from smartcities.build import load_spec
-    from smartcities.inputs import load_inputs
-
-    spec = load_spec(ASEM_STANDARD)
-    inputs = load_inputs(spec)
-    steps = [Step.parse(e) for e in spec.model.pipeline]
-    return audit(run_pipeline(inputs.X, inputs.context, steps), inputs.context)
+def asem_audit(asem_standard):
+    return audit(asem_standard.stages, asem_standard.context)
 
 
 def test_stats_match_coinr(asem_audit):
