@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import rankdata
 
 from .registry import register
 from .threads import WORKERS, blocks, map_threads
@@ -11,25 +10,33 @@ from .threads import WORKERS, blocks, map_threads
 LETTERS = ("AAA", "AA", "A", "BBB", "BB", "B", "CCC", "CC", "C", "D")
 
 
-def ranks(scores: np.ndarray, axis: int = 1) -> np.ndarray:
-    """Rank of each unit along `axis` (units): 1 for the highest score, ties sharing the lowest rank, NaN for
-    missing scores. One sort per column, blocks of columns on every core; NaN sorts last so it never ranks."""
+def ranks(scores: np.ndarray, axis: int = 1, *, ties: str = "min") -> np.ndarray:
+    """Rank of each unit along `axis` (units): 1 for the highest score, NaN for missing scores. Tied units share
+    the lowest rank (`ties="min"`, as in published rankings) or the mean of their positions (`"average"`).
+    One sort per column, blocks of columns on every core; NaN sorts last so it never takes a rank."""
     if scores.size < 1_000_000 or scores.shape[-1] < 2 or axis % scores.ndim == scores.ndim - 1:
-        return _ranks(scores, axis)
+        return _ranks(scores, axis, ties)
     out = np.empty(scores.shape)
     parts = blocks(scores.shape[-1], 4 * WORKERS)
-    for sl, part in zip(parts, map_threads(lambda sl: _ranks(scores[..., sl], axis), parts)):
+    for sl, part in zip(parts, map_threads(lambda sl: _ranks(scores[..., sl], axis, ties), parts)):
         out[..., sl] = part
     return out
 
 
-def _ranks(scores: np.ndarray, axis: int) -> np.ndarray:
+def _ranks(scores: np.ndarray, axis: int, ties: str) -> np.ndarray:
     A = np.ascontiguousarray(np.moveaxis(-scores, axis, -1))
     order = np.argsort(A, axis=-1)
     ordered = np.take_along_axis(A, order, axis=-1)
     position = np.arange(A.shape[-1])
-    first_of_tie = np.concatenate([np.ones(A.shape[:-1] + (1,), bool), ordered[..., 1:] != ordered[..., :-1]], -1)
-    rank_sorted = np.maximum.accumulate(np.where(first_of_tie, position, 0), axis=-1) + 1.0
+    new = ordered[..., 1:] != ordered[..., :-1]
+    edge = np.ones(A.shape[:-1] + (1,), bool)
+    first = np.maximum.accumulate(np.where(np.concatenate([edge, new], -1), position, 0), axis=-1)
+    if ties == "average":
+        last = np.flip(np.minimum.accumulate(np.flip(np.where(np.concatenate([new, edge], -1), position,
+                                                                A.shape[-1]), -1), axis=-1), -1)
+        rank_sorted = (first + last) / 2 + 1.0
+    else:
+        rank_sorted = first + 1.0
     rank_sorted[np.isnan(ordered)] = np.nan
     out = np.empty_like(rank_sorted)
     np.put_along_axis(out, order, rank_sorted, axis=-1)
@@ -39,7 +46,7 @@ def _ranks(scores: np.ndarray, axis: int) -> np.ndarray:
 @register("grade", "quantile")
 def quantile_grades(scores: np.ndarray, *, n: int = 5) -> np.ndarray:
     """Grade 1 (top) to n by equal-sized quantile bands of the score along axis 1."""
-    r = rankdata(-scores, method="min", axis=1, nan_policy="omit")
+    r = ranks(scores)
     count = np.sum(~np.isnan(scores), axis=1, keepdims=True)
     with np.errstate(all="ignore"):
         g = np.floor((r - 1) / count * n) + 1
@@ -61,7 +68,7 @@ def letter_ratings(score: np.ndarray, peer_group: np.ndarray) -> np.ndarray:
         members = (peer_group.astype(str) == label) & ~np.isnan(score)
         if not members.any():
             continue
-        r = rankdata(-score[members], method="min")
+        r = ranks(score[members], axis=0)
         band = np.floor((r - 1) / members.sum() * len(LETTERS)).astype(int)
         out[members] = [LETTERS[b] for b in band]
     return out

@@ -8,10 +8,10 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from scipy.stats import rankdata
 
 from ..errors import InputError
 from .context import Context
+from .grade import ranks
 from .registry import register
 
 
@@ -47,14 +47,14 @@ def zscore(X: np.ndarray, ctx: Context, *, mean: float = 0.0, sd: float = 1.0) -
 @register("normalise", "rank")
 def rank(X: np.ndarray, ctx: Context) -> np.ndarray:
     """Rank of each unit (1 = lowest value; ties share the lowest rank), so higher is better."""
-    return rankdata(_oriented(X, ctx), method="min", axis=1, nan_policy="omit")
+    return ranks(-_oriented(X, ctx))
 
 
 @register("normalise", "percentile")
 def percentile(X: np.ndarray, ctx: Context) -> np.ndarray:
     """Percentile rank in [0, 1]: share of other units with a lower value (ties averaged)."""
     Y = _oriented(X, ctx)
-    r = rankdata(Y, method="average", axis=1, nan_policy="omit")
+    r = ranks(-Y, ties="average")
     n = np.sum(~np.isnan(Y), axis=1, keepdims=True)
     with np.errstate(all="ignore"):
         return (r - 1) / (n - 1)
