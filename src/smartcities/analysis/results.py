@@ -34,7 +34,7 @@ def ranking(result, node: str | None = None) -> pd.DataFrame:
             frame["median_rank"] = frame["city"].map(ri["median_rank"])
             frame["p05"] = frame["city"].map(ri["p05"])
             frame["p95"] = frame["city"].map(ri["p95"])
-    frame = frame[~np.isnan(frame["score"])]
+    frame = frame[~np.isnan(frame["score"])].astype({"rank": int, "grade": int})
     return frame.sort_values(["rank", "city"], ignore_index=True)
 
 
