@@ -1,12 +1,16 @@
 """Speed of the automatic coder: model load time and texts coded per second on CPU.
 
 Prints, measured side by side in this one run:
-- load: a fresh ONNX session + tokenizer (sha256 checks included) and the packaged heads;
-- texts/s for coding N initiative texts (embedding + every head) with length-sorted batches (the coder's way);
-- the same texts in arrival order (naive batching) and one text at a time (on a subset), and the ratios;
-- N texts of which a share (`--repeat`, default 0.3) repeat earlier ones: identical texts are embedded once.
+- load of each embedding with its packaged heads, cold (the static model first, so that it pays for the imports
+  both share): the static token table (`--embedding static`, sha256 check included) and a fresh ONNX session +
+  tokenizer for MiniLM (sha256 checks included);
+- texts/s for coding the same N initiative texts (embedding + every head) with each, and static / MiniLM as a ratio.
 
-Usage: python bench/bench_coder.py [--n 10000] [--threads 2] [--batch 16] [--repeat 0.3]
+With `--modes`, also the MiniLM batching comparison: the same texts in arrival order (naive batching) and one text
+at a time (on a subset), and N texts of which a share (`--repeat`, default 0.3) repeat earlier ones (identical
+texts are embedded once).
+
+Usage: python bench/bench_coder.py [--n 10000] [--threads 2] [--batch 16] [--modes] [--repeat 0.3]
 """
 
 from __future__ import annotations
@@ -40,29 +44,47 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--repeat", type=float, default=0.3)
+    parser.add_argument("--modes", action="store_true", help="also compare MiniLM batching modes (slow)")
     args = parser.parse_args()
 
     start = time.perf_counter()
-    from smartcities.inventory.coder import Embedder, load_coder
+    from smartcities.inventory.coder import Embedder, StaticEmbedder, load_coder
 
     imported = time.perf_counter() - start
+    start = time.perf_counter()
+    static = StaticEmbedder()
+    static_coder = load_coder(embedding="static")
+    static_load = time.perf_counter() - start
     start = time.perf_counter()
     embed = Embedder(threads=args.threads)
     coder = load_coder()
     load = time.perf_counter() - start
-    print(f"import {imported:.2f} s, model + heads load {load:.2f} s (threads={args.threads})")
+    print(f"import {imported:.2f} s; model + heads load: static {static_load:.2f} s, MiniLM {load:.2f} s "
+          f"(threads={args.threads})")
 
     sample = texts(args.n)
     lengths = [len(e.ids) for e in embed.tokenizer.encode_batch(sample)]
     print(f"{args.n} texts, {np.mean(lengths):.0f} tokens on average (max {max(lengths)})")
     embed.embed(sample[:64])  # warm-up
+    static.embed(sample[:64])
 
     def timed(items, **kwargs) -> float:
         t = time.perf_counter()
         coder.predict(embed.embed(items, **kwargs))
         return len(items) / (time.perf_counter() - t)
 
+    t = time.perf_counter()
+    static_coder.predict(static.embed(sample))
+    static_rate = args.n / (time.perf_counter() - t)
     sorted_rate = timed(sample, batch_size=args.batch, sort=True)
+    side = pd.DataFrame([("static (--embedding static)", static_load, static_rate, args.n / static_rate),
+                         ("MiniLM int8 ONNX (default)", load, sorted_rate, args.n / sorted_rate)],
+                        columns=["embedding", "load_s", "texts_per_s", f"s_for_{args.n}"])
+    print(side.to_string(index=False, float_format=lambda v: f"{v:.2f}" if v < 10 else f"{v:.0f}"))
+    print(f"static / MiniLM: {static_rate / sorted_rate:.1f}x the texts per second")
+    if not args.modes:
+        return
+
     naive_rate = timed(sample, batch_size=args.batch, sort=False)
     subset = sample[: max(50, args.n // 20)]
     single_rate = timed(subset, batch_size=1, sort=False)

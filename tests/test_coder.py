@@ -240,3 +240,91 @@ def test_read_initiatives_checks_none_valued_columns(tmp_path):
     frame = C.read_initiatives(path)
     assert frame["technologies"].tolist() == [("none",), ("iot", "ai")]
     assert frame["energy_environment"].tolist() == ["none", None]
+
+
+# --- the static embedding ----------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def static():
+    return C.static_embedder()
+
+
+def test_static_model_ships_in_the_package_within_its_size_budget():
+    files = {p.name for p in C.STATIC_DIR.iterdir()}
+    assert {"model.safetensors", "tokenizer.json", "config.json", "PROVENANCE.md", "NOTICE"} <= files
+    assert sum(p.stat().st_size for p in C.STATIC_DIR.iterdir()) <= 20 * 1024 * 1024
+
+
+def test_static_embedder_loads_offline_and_gives_unit_vectors(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    embed = C.StaticEmbedder()  # a fresh load from the package folder, checksum verified
+    assert embed.name == "static" and embed.dim == C.STATIC_DIM
+    assert embed.model_sha256 == C.STATIC_SHA256
+    texts = ["Real-time bus arrival information app", "A city park", "Flood warning sensors " * 300, "",
+             "Open data portal publishing municipal datasets", "Real-time bus arrival information app"]
+    X = embed.embed(texts, batch_size=2)
+    assert X.shape == (6, C.STATIC_DIM) and X.dtype == np.float32
+    assert np.allclose(np.linalg.norm(X[[0, 1, 2, 4, 5]], axis=1), 1.0, atol=1e-4)
+    assert not X[3].any()  # an empty text has no tokens: the zero vector
+    assert np.array_equal(X[0], X[5])
+    assert np.allclose(embed.embed(texts, batch_size=1024), X, atol=1e-3)  # batching changes nothing
+    assert embed.embed([]).shape == (0, C.STATIC_DIM)
+
+
+def test_static_embeddings_carry_meaning(static):
+    bus, tram, budget = static.embed(["Bus arrival times on your phone", "Live tram departure times app",
+                                      "Citizens vote on how to spend part of the municipal budget"])
+    assert bus @ tram > bus @ budget
+
+
+def test_packaged_static_heads_match_the_static_embedding():
+    coder = C.load_coder(embedding="static")
+    assert coder.embedding == "static" and C.load_coder().embedding == "minilm"
+    assert set(coder.heads) == set(CODED_COLUMNS)
+    for column, head in coder.heads.items():
+        assert set(head.classes) <= set(COLUMN_BY_NAME[column].values), column
+        assert head.coef.shape[1] == C.STATIC_DIM, column
+    assert coder.manifest["embedding"]["sha256"] == C.STATIC_SHA256
+    assert coder.manifest["training"]["rows"] == 397
+
+
+def test_static_embedding_codes_a_tiny_frame(static):
+    frame = pd.DataFrame({
+        "name": ["Real-time bus arrival app", "District heating from waste heat", "Online tax filing portal"],
+        "description": ["A mobile app shows when the next bus and tram arrive at each stop.",
+                        "A heat network reuses waste heat from data centres to warm homes and cut emissions.",
+                        "Residents file and pay local taxes online without visiting a city office."],
+        "lead_actor": ["public", None, None],
+    })
+    coded = C.code_frame(frame, embedding="static")
+    assert coded.loc[0, "service_domain"] == "transport"
+    assert coded.loc[0, "lead_actor"] == "public" and math.isnan(coded.loc[0, "lead_actor_confidence"])
+    for column in CODED_COLUMNS:
+        values = coded[column]
+        assert values.notna().all(), column
+        conf = coded[f"{column}_confidence"].dropna()
+        assert conf.between(0, 1).all(), column
+    # the same through an explicitly given embedder and heads
+    again = C.code_frame(frame, coder=C.packaged_coder("static"), embed=static)
+    assert list(again["service_domain"]) == list(coded["service_domain"])
+
+
+def test_heads_and_embedder_must_agree(static):
+    frame = pd.DataFrame({"name": ["a"], "description": ["b"]})
+    with pytest.raises(ValueError, match="static"):
+        C.code_frame(frame, coder=C.packaged_coder("minilm"), embed=static)
+    with pytest.raises(InputError, match="minilm, static"):
+        C.embedder_for("glove")
+    assert C.head_files("minilm") == ("manifest.json", "heads.npz")
+    assert C.head_files("static") == ("manifest_static.json", "heads_static.npz")
+
+
+def test_static_heads_round_trip_beside_the_minilm_ones(tmp_path):
+    X, y = _toy()
+    heads = {"service_domain": T.fit_head(X, list(y), "service_domain", C=1.0)}
+    C.save_coder(C.Coder(heads, {"format": 1, "embedding": {"name": "static"}}), tmp_path)
+    C.save_coder(C.Coder(heads, {"format": 1}), tmp_path)
+    assert {p.name for p in tmp_path.iterdir()} == {"manifest.json", "heads.npz", "manifest_static.json",
+                                                     "heads_static.npz"}
+    assert C.load_coder(tmp_path, embedding="static").embedding == "static"
+    assert C.load_coder(tmp_path).embedding == "minilm"

