@@ -6,7 +6,7 @@ population. The region comes from the country's GeoNames continent, with two gro
 (continent Asia) go to "Middle East & Africa", and Mexico, Central America and the Caribbean (continent North
 America) go to "Latin America".
 
-    python scripts/make_cities.py [--geonames DIR] [--inventory CSV] [--out CSV]
+    .venv/bin/python scripts/make_cities.py [--geonames DIR] [--inventory CSV] [--out CSV]
 
 Prints the GeoNames id picked for each city so each pick can be checked by hand.
 """
@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import argparse
 import csv
-import sys
 from pathlib import Path
 
 import pandas as pd
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "src"))
 from smartcities.io.inventory import slug
+
+REPO = Path(__file__).resolve().parent.parent
 
 CONTINENT_REGION = {"EU": "Europe", "AS": "Asia", "NA": "North America", "SA": "Latin America",
                     "AF": "Middle East & Africa", "OC": "Oceania"}
