@@ -73,7 +73,7 @@ def test_archetype_table_and_statements():
     a = arch.find_archetypes(f)
     cities = pd.DataFrame({"city": f.index, "name": [c.upper() for c in f.index], "region": ["Europe"] * 11})
     inv = pd.DataFrame({"city_id": f.index})  # not read when the archetypes are given
-    table = arch.archetype_table(None, inv, cities, a)
+    table = arch.archetype_table(inv, cities, a)
     assert list(table.columns[:8]) == ["city", "name", "region", "archetype", "label", "k", "silhouette_k",
                                        "silhouette"]
     assert "share_intelligence" in table.columns and len(table) == 11

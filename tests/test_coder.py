@@ -74,7 +74,7 @@ def test_packaged_heads_cover_every_coded_column_with_codebook_classes():
         assert head.coef.shape == (1 if len(head.classes) == 2 and head.kind == "single" else len(head.classes),
                                    C.EMBEDDING_DIM)
     assert coder.heads["technologies"].kind == "multi"
-    manifest = json.loads((C.CODER_DIR / C.MANIFEST).read_text())
+    manifest = json.loads((C.CODER_DIR / C.head_files()[0]).read_text())
     assert manifest["embedding"]["tokenizer_sha256"] == C.TOKENIZER_SHA256
     assert manifest["training"]["rows"] == 397
 

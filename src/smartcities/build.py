@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib.metadata
 import platform
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,6 @@ class Result:
     versions: dict[str, str]
     uncertainty: Any = None  # robustness.uncertainty.UncertaintyResult when the spec asks for it
     seconds: float = 0.0
-    extras: dict[str, Any] = field(default_factory=dict)
 
     @property
     def context(self) -> Context:

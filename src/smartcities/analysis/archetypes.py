@@ -125,13 +125,11 @@ def _label(ranked: pd.Series, top: int) -> str:
     return " · ".join(above) if above else "balanced"
 
 
-def archetype_table(result_or_none, inventory: pd.DataFrame, cities: pd.DataFrame,
+def archetype_table(inventory: pd.DataFrame, cities: pd.DataFrame,
                     archetypes: Archetypes | None = None) -> pd.DataFrame:
     """archetypes.csv: one row per city — city, name, region, archetype, label, k, silhouette_k (mean, for the
     chosen k), silhouette (the city's own: how well it fits its group), then the profile shares it was
     clustered on. Why: every number behind a city's group, ready to sort and check.
-
-    `result_or_none` is accepted for symmetry with the other tables and may be None.
     """
     arc = archetypes or find_archetypes(profile_features(inventory))
     info = cities.set_index("city")

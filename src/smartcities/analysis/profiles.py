@@ -344,7 +344,6 @@ def profiles_table(result, profiles: dict[str, CityProfile] | None = None) -> pd
 
 # --- all insight tables ---------------------------------------------------------------------------------------------
 
-INSIGHT_FILES = ("trends.csv", "regions.csv", "archetypes.csv", "profiles.csv")
 
 
 def insight_tables(result) -> dict[str, pd.DataFrame]:
@@ -360,7 +359,7 @@ def insight_tables(result) -> dict[str, pd.DataFrame]:
     if inventory is not None:
         tables["trends.csv"] = trends_table(inventory, cities)
         tables["regions.csv"] = region_table(inventory, cities, readings.domain_scores(result))
-        tables["archetypes.csv"] = archetype_table(result, inventory, cities,
+        tables["archetypes.csv"] = archetype_table(inventory, cities,
                                                    find_archetypes(profile_features(inventory)))
     tables["profiles.csv"] = profiles_table(result)
     return tables

@@ -53,9 +53,6 @@ FEATURE_LABELS: dict[str, str] = {
 }
 """Plain words for every feature a region is compared on; `family:value` ids keep the families apart."""
 
-FAMILIES = ("domain", "technology", "item_type", "actor", "theme", "trend")
-
-
 def initiative_features(inventory: pd.DataFrame) -> pd.DataFrame:
     """One boolean column per comparison feature (`family:value`) for every initiative.
 

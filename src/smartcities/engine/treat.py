@@ -90,9 +90,6 @@ def winsorise_column(x: np.ndarray, max_points: int, skew_limit: float,
     return np.clip(x, distinct[lo], distinct[hi]), ok
 
 
-FALLBACKS = {"log": log_ct, "none": None}
-
-
 @register("treat", "none")
 def none(X: np.ndarray, ctx: Context) -> np.ndarray:
     return X

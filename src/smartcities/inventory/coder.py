@@ -54,7 +54,6 @@ EMBEDDING_DIM = 384
 MAX_TOKENS = 128
 BATCH_SIZE = 16  # 8–16 measured fastest with length-sorted batches; 32+ a little slower
 THREADS = 2
-MULTI_LABEL = ("technologies",)
 STATIC_DIR = CODER_DIR / "static"
 STATIC_SHA256 = "3ad0f737a50e1eb792dad270e26461f7eb9f1b9d0ff47bd699b4e2d67af01611"  # static/model.safetensors
 STATIC_DIM = 256
@@ -326,10 +325,6 @@ class Coder:
 
     def predict(self, X: np.ndarray) -> dict[str, tuple[list, np.ndarray]]:
         return {col: decide(head, head.proba(X)) for col, head in self.heads.items()}
-
-
-MANIFEST = "manifest.json"
-ARRAYS = "heads.npz"
 
 
 def head_files(embedding: str = DEFAULT_EMBEDDING) -> tuple[str, str]:
