@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
-from conftest import ASEM_IDATA, ASEM_IMETA, need_shared
+from conftest import ASEM_IDATA, ASEM_IMETA, need_fixture, need_shared
 
+from smartcities.analysis.results import treatment_log
 from smartcities.build import build
 from smartcities.io.coinr import framework_from_imeta, read_coinr
 
@@ -99,3 +101,15 @@ def test_imeta_errors_are_located(tmp_path):
         framework_from_imeta(bad)
     (p,) = err.value.problems
     assert (p.line, p.column) == (4, "Type") and "did you mean 'Indicator'" in p.message
+
+
+
+def test_treatment_log_matches_coinr_for_every_indicator(asem_standard):
+    (summary,) = need_fixture("standard_treatment_summary.csv")
+    coinr = pd.read_csv(summary).set_index("iCode")
+    log = treatment_log(asem_standard).set_index("indicator")
+    touched = coinr[(coinr.n_winhi > 0) | (coinr.n_winlo > 0) | coinr.log_applied]
+    assert sorted(log.index) == sorted(touched.index)
+    assert (log.winsorised_high == touched.n_winhi[log.index]).all()
+    assert (log.winsorised_low == touched.n_winlo[log.index]).all()
+    assert (log.transformed == touched.log_applied[log.index]).all()

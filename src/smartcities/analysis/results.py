@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..engine.treat import treatment_details
+
 
 def domains(result) -> list[str]:
     """The children of the top node: the domains (pillars) a reader compares cities on."""
@@ -88,3 +90,21 @@ def summary_group(result) -> str | None:
     if "region" in groups:
         return "region"
     return next(iter(groups), None)
+
+
+def treatment_log(result) -> pd.DataFrame:
+    """What outlier treatment did to each indicator it touched: points winsorised at each end, or a transform.
+    Empty when the pipeline has no treat step. Why: a reader must see which values the index did not use as given."""
+    names = list(result.stages.data)
+    if "treat" not in names:
+        return pd.DataFrame(columns=["indicator", "winsorised_high", "winsorised_low", "transformed"])
+    before = result.stages.data[names[names.index("treat") - 1]][0]
+    rows = treatment_details(before, result.stages.data["treat"][0])
+    frame = pd.DataFrame({
+        "indicator": list(result.context.indicators),
+        "winsorised_high": [r["high"] for r in rows],
+        "winsorised_low": [r["low"] for r in rows],
+        "transformed": [r["transformed"] for r in rows],
+    })
+    touched = (frame.winsorised_high > 0) | (frame.winsorised_low > 0) | frame.transformed
+    return frame[touched].reset_index(drop=True)

@@ -93,6 +93,7 @@ def render_report(result, sections: dict[str, str] | None = None) -> str:
         group_chart=figure_html(group_chart(group_summary)) if group_summary is not None else None,
         sections=extra,
         run=result.run_record(),
+        treatment=readings.treatment_log(result),
         nodes=[fw.by_id[n] for n in ctx.compiled.nodes],
         levels=dict(zip(ctx.compiled.nodes, ctx.compiled.levels.tolist())),
     )
