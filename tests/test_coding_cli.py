@@ -176,6 +176,19 @@ def test_evaluate_coder_reports_grouped_scores(tmp_path):
         assert 0 <= scores["macro_f1"] <= scores["accuracy"] + 1 or 0 <= scores["macro_f1"] <= 1
     matrix = report["service_domain_confusion"]["matrix"]
     assert sum(map(sum, matrix)) == 397
+    assert report["encoder_tuned_on_these_rows"] is True  # the shipped encoder was fine-tuned on this inventory
+    shown = run("evaluate-coder", "--folds", "3", "--C", "3", "--no-cdp", "--quiet")
+    assert "not held-out" in " ".join(shown.output.split())
+
+
+def test_evaluate_coder_on_another_inventory_is_held_out(tmp_path):
+    from smartcities.inventory.train import INVENTORY_FILE
+
+    other = tmp_path / "inventory.csv"
+    other.write_text(INVENTORY_FILE.read_text(encoding="utf-8").replace("\r\n", "\n") + "\n", encoding="utf-8")
+    result = run("evaluate-coder", "--inventory", str(other), "--folds", "3", "--C", "3", "--no-cdp", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["inventory"]["encoder_tuned_on_these_rows"] is False
 
 
 def test_evaluate_coder_names_a_missing_cdp_file(tmp_path):

