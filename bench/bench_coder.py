@@ -6,10 +6,10 @@ Prints, measured side by side in this one run:
   tokenizer for the tuned MiniLM encoder (sha256 checks included);
 - texts/s for coding the same N initiative texts (embedding + every head) with each, and static / MiniLM as a ratio.
 
-With `--modes`, also how the MiniLM encoder is fed: one text per call (what the coder does, so that a text's vector
-never depends on its neighbours) against padded, length-sorted batches of `--batch` texts straight through the same
-ONNX session (faster or not, their vectors shift with the batch), and N texts of which a share (`--repeat`, default
-0.3) repeat earlier ones (identical texts are embedded once).
+With `--modes`, also how the MiniLM encoder is fed: one text per call on the coder's threads (what the coder does,
+so that a text's vector never depends on its neighbours) against padded, length-sorted batches of `--batch` texts
+straight through the same single-threaded ONNX session (their vectors shift with the batch), and N texts of which
+a share (`--repeat`, default 0.3) repeat earlier ones (identical texts are embedded once).
 
 Usage: python bench/bench_coder.py [--n 10000] [--threads 2] [--modes] [--batch 16] [--repeat 0.3]
 """

@@ -30,7 +30,7 @@ def code(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary instead of tables."),
     embedding: str | None = typer.Option(None, "--embedding", help="minilm (default: slower, more accurate) or "
-                                         "static (about 50x faster, less accurate)."),
+                                         "static (about 35x faster, less accurate)."),
     fast: bool = typer.Option(False, "--fast", help="Shorthand for --embedding static."),
 ) -> None:
     """Fill the codebook's coded columns of each initiative, each with a confidence."""
@@ -68,7 +68,7 @@ def train_coder(
     c: float | None = typer.Option(None, "--C", help="Fix the regularisation strength instead of searching."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
     embedding: str | None = typer.Option(None, "--embedding", help="minilm (default: slower, more accurate) or "
-                                         "static (about 50x faster, less accurate)."),
+                                         "static (about 35x faster, less accurate)."),
 ) -> None:
     """Fit the coder's heads (one per coded column) on a coded inventory."""
     from ..inventory.coder import CODER_DIR, DEFAULT_EMBEDDING, head_files, save_coder
@@ -100,7 +100,7 @@ def evaluate_coder(
     quiet: bool = typer.Option(False, "--quiet", "-q"),
     as_json: bool = typer.Option(False, "--json", help="Print the full report as JSON."),
     embedding: str | None = typer.Option(None, "--embedding", help="minilm (default: slower, more accurate) or "
-                                         "static (about 50x faster, less accurate)."),
+                                         "static (about 35x faster, less accurate)."),
 ) -> None:
     """Cross-validate the coder on cities it never saw; optionally benchmark CDP sectors."""
     from ..inventory.coder import DEFAULT_EMBEDDING

@@ -10,7 +10,7 @@ How a row is coded:
      session is loaded once, lazily, with at most two CPU threads (`Embedder`).
    - `static`: a 256-dimensional vector from a static token table distilled from the untuned model
      (`data/coder/static/`, built by `scripts/distill_static_model.py`): the mean of the text's token vectors,
-     read with the `model2vec` package. No neural network runs, so it is about 50 times faster, and less
+     read with the `model2vec` package. No neural network runs, so it is about 35 times faster, and less
      accurate (leave-one-city-out service_domain macro-F1 0.44 against 0.52 for the untuned MiniLM; see docs/coder.md)
      (`StaticEmbedder`).
 3. Each coded column has a head (`Head`): a linear layer (logistic regression weights) giving class probabilities,
