@@ -20,6 +20,7 @@ from .io.coinr import read_coinr
 from .io.inventory import check_cities_known, read_cities, read_indicators, read_inventory
 from .io.tables import file_hash
 from .model.framework_files import presets, read_framework
+from .model.processing import ProcessingLog
 from .model.spec import Spec
 from .store import Store
 
@@ -36,6 +37,7 @@ class Inputs:
     hashes: dict[str, str]  # input name -> sha256 of the file (or of the table in the store)
     inventory: pd.DataFrame | None = None
     cities: pd.DataFrame | None = None
+    log: ProcessingLog = ProcessingLog.of()  # what reading the inputs dropped, filled or replaced
 
 
 def load_inputs(spec: Spec) -> Inputs:

@@ -1,0 +1,84 @@
+"""The processing log: what each step of a build dropped, filled, clipped, transformed or failed.
+
+Why: a wrong result must never be silent. Every part of a build that changes what the user gave (reading the
+inputs, the pipeline's steps, the uncertainty runs) adds rows here; the log travels in the `Result`, is written
+as `processing.csv`, summarised in `run.json`, said on screen and shown in the report. A row is a *note* when a
+step did what the spec asked (impute filled values) and a *warning* when the user may not have meant it (a city
+with no data, rows for a city the cities table lacks, failed runs); `--strict` turns warnings into errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import pandas as pd
+
+COLUMNS = ["step", "action", "unit", "indicator", "count", "detail", "severity"]
+NOTE, WARNING = "note", "warning"
+
+
+def entry(step: str, action: str, *, unit: str = "", indicator: str = "", count: int = 1, detail: str = "",
+          warning: bool = False) -> dict:
+    """One row of the log: `count` values (or units, or runs) that `step` handled by `action`."""
+    return {"step": step, "action": action, "unit": unit, "indicator": indicator, "count": int(count),
+            "detail": detail, "severity": WARNING if warning else NOTE}
+
+
+@dataclass(frozen=True)
+class ProcessingLog:
+    """Rows `step,action,unit,indicator,count,detail,severity`, in the order the build produced them."""
+
+    table: pd.DataFrame
+
+    @classmethod
+    def of(cls, rows: Iterable[dict] | pd.DataFrame = ()) -> ProcessingLog:
+        frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows), columns=COLUMNS)
+        frame = frame.reindex(columns=COLUMNS)
+        frame[["step", "action", "unit", "indicator", "detail", "severity"]] = frame[
+            ["step", "action", "unit", "indicator", "detail", "severity"]].fillna("").astype(str)
+        frame["count"] = frame["count"].fillna(0).astype("int64")
+        return cls(frame.reset_index(drop=True))
+
+    @classmethod
+    def concat(cls, *logs: ProcessingLog) -> ProcessingLog:
+        frames = [log.table for log in logs if len(log)]
+        return cls.of(pd.concat(frames, ignore_index=True)) if frames else cls.of()
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def warnings(self) -> ProcessingLog:
+        return ProcessingLog(self.table[self.table["severity"] == WARNING].reset_index(drop=True))
+
+    def summary(self) -> list[dict]:
+        """One record per (step, action, severity): total count, rows, the units and indicators named (first
+        five of each) and the first detail; in the order the actions first occurred."""
+        out = []
+        groups = self.table.groupby(["step", "action", "severity"], sort=False)
+        for (step, action, severity), rows in groups:
+            units = [u for u in dict.fromkeys(rows["unit"]) if u]
+            indicators = [i for i in dict.fromkeys(rows["indicator"]) if i]
+            details = [d for d in dict.fromkeys(rows["detail"]) if d]
+            out.append({"step": step, "action": action, "severity": severity, "count": int(rows["count"].sum()),
+                        "rows": len(rows), "units": len(units), "indicators": len(indicators),
+                        "examples_units": units[:5], "examples_indicators": indicators[:5],
+                        "detail": details[0] if details else ""})
+        return out
+
+    def lines(self) -> list[tuple[str, str]]:
+        """(severity, sentence) per summary record, for the screen and the report."""
+        return [(s["severity"], describe(s)) for s in self.summary()]
+
+
+def describe(summary: dict) -> str:
+    """'impute imputed 35 (12 units: adelaide, hobart, …; 5 indicators: pm25, …): group-median within region'"""
+    parts = []
+    for kind in ("units", "indicators"):
+        n, names = summary[kind], summary[f"examples_{kind}"]
+        if n:
+            more = ", …" if n > len(names) else ""
+            parts.append(f"{n} {kind[:-1] if n == 1 else kind}: {', '.join(names)}{more}")
+    where = f" ({'; '.join(parts)})" if parts else ""
+    detail = f": {summary['detail']}" if summary["detail"] else ""
+    return f"{summary['step']} {summary['action']} {summary['count']}{where}{detail}"
