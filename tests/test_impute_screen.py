@@ -75,27 +75,75 @@ def test_unknown_group():
 def test_screen_by_unit_coverage():
     Xs = cube([[1, 2, 3, 4], [1, NAN, 3, 4], [1, NAN, NAN, 4], [NAN, NAN, NAN, 4]])
     c = make_context(4)  # hand framework: four indicators
-    out = coverage(Xs, c, min_coverage=0.75)[0]
-    assert not np.isnan(out[0]).any()
-    assert np.array_equal(out[1], [1, NAN, 3, 4], equal_nan=True)  # 3 of 4 = 0.75: kept
-    assert np.isnan(out[2]).all() and np.isnan(out[3]).all()  # 2/4 and 1/4: dropped
-    assert np.array_equal(coverage(Xs, c)[0], Xs[0], equal_nan=True)  # default keeps everything
+    units, indicators = coverage(Xs, c, min_coverage=0.75)
+    assert units[0].tolist() == [True, True, False, False]  # 4/4, 3/4 = 0.75 kept; 2/4 and 1/4 removed
+    assert indicators[0].all()
+    assert coverage(Xs, c)[0].all()  # default keeps everything
 
 
 def test_screen_by_indicator_coverage():
     Xs = cube([[1, 2, 3, 4], [1, NAN, 3, 4], [1, NAN, NAN, 4], [NAN, NAN, NAN, 4]])
-    out = coverage(Xs, make_context(4), min_indicator_coverage=0.5)[0]
-    assert np.isnan(out[:, 1]).all()  # present for 1 of 4 units
-    assert np.array_equal(out[:, 2], [3, 3, NAN, NAN], equal_nan=True)  # 2 of 4: kept
-    assert np.array_equal(out[:, 0], [1, 1, 1, NAN], equal_nan=True)
+    units, indicators = coverage(Xs, make_context(4), min_indicator_coverage=0.5)
+    assert indicators[0].tolist() == [True, False, True, True]  # b: present for 1 of 4 units
+    assert units[0].all()
+
+
+def test_screen_counts_only_units_still_in_the_data():
+    """A unit with no value at all (removed before) does not lower an indicator's coverage."""
+    Xs = cube([[1, 2], [3, NAN], [NAN, NAN]])
+    assert coverage(Xs, make_context(2, flat_framework((1, 1))), min_indicator_coverage=0.5)[1][0].tolist() == [
+        True, True]
 
 
 def test_screen_zeros_as_missing():
     Xs = cube([[0, 0, 3, 4], [1, 2, 3, 4]])
     c = make_context(2)
-    assert not np.isnan(coverage(Xs, c, min_coverage=0.75)[0]).any()
-    out = coverage(Xs, c, min_coverage=0.75, zeros_missing=True)[0]
-    assert np.isnan(out[0]).all() and not np.isnan(out[1]).any()
+    assert coverage(Xs, c, min_coverage=0.75)[0].all()
+    assert coverage(Xs, c, min_coverage=0.75, zeros_missing=True)[0][0].tolist() == [False, True]
+
+
+def _pipeline(*entries):
+    return [Step.parse(e) for e in entries] + [Step.parse({"aggregate": {"method": "arithmetic"}})]
+
+
+@pytest.mark.parametrize("order", ["screen-impute", "impute-screen"])
+def test_screened_unit_stays_removed_whatever_follows(order):
+    """A unit screened out is not brought back by imputation, and imputation never replaces a measured value."""
+    Xs = cube([[1, 10], [2, NAN], [6, 30], [NAN, NAN], [20, 200], [40, NAN]])
+    Xs[0, 3, 0] = 7.0  # unit 3: one of two values measured, 50% coverage
+    screen = {"screen": {"min_coverage": 0.6}}
+    impute = {"impute": {"method": "group-median", "group": "region"}}
+    steps = _pipeline(screen, impute) if order == "screen-impute" else _pipeline(impute, screen)
+    stages = run_pipeline(Xs, ctx(), steps)
+    if order == "screen-impute":
+        assert np.isnan(stages.scores[0, 3]).all() and np.isnan(stages.ranks[0, 3]).all()
+        assert np.isnan(stages.data["impute"][0, 3]).all()  # stays blank after imputation
+        assert not stages.kept["impute"].units[0, 3]
+        # unit 1 (E, 50%) is removed too; unit 5 (A, 50%) likewise: nothing of theirs is filled
+        assert np.isnan(stages.data["impute"][0, [1, 5]]).all()
+    else:  # imputed first, every unit is complete when screened: all are ranked, as COINr does
+        assert not np.isnan(stages.ranks[0, :, -1]).any()
+    measured = ~np.isnan(Xs[0]) & stages.kept["impute"].cells()[0]
+    assert np.array_equal(stages.data["impute"][0][measured], Xs[0][measured])
+
+
+def test_impute_never_replaces_a_measured_value():
+    """Whatever a method returns, the pipeline keeps present values as they were."""
+    from smartcities.engine.pipeline import Kept, apply_step
+
+    step = Step.parse({"impute": {"method": "mean"}})
+    Y, _ = apply_step(X, Kept.measured(X), ctx(), step)
+    present = ~np.isnan(X)
+    assert np.array_equal(Y[present], X[present])
+    assert not np.isnan(Y).any()
+
+
+def test_unit_with_no_data_is_never_ranked():
+    Xs = cube([[1, 10], [2, 20], [NAN, NAN], [4, 40], [5, 50], [6, 60]])
+    stages = run_pipeline(Xs, ctx(), _pipeline({"impute": {"method": "group-mean", "group": "region"}}))
+    assert np.isnan(stages.data["impute"][0, 2]).all()
+    assert np.isnan(stages.ranks[0, 2]).all()
+    assert not stages.kept["raw"].units[0, 2]
 
 
 def test_screened_out_units_get_no_score_or_rank():

@@ -44,6 +44,29 @@ class Step:
 
 
 @dataclass(frozen=True)
+class Kept:
+    """The units and indicators still in the build. Why a mask and not blanks: a blank is a missing value that a
+    later step (imputation) may fill, while a removed unit must stay removed for every later step."""
+
+    units: np.ndarray  # (runs, units) bool
+    indicators: np.ndarray  # (runs, indicators) bool
+
+    @classmethod
+    def measured(cls, X: np.ndarray) -> Kept:
+        """Everything that has at least one value: a unit (or indicator) with no data at all is never ranked
+        from imputed values alone."""
+        present = ~np.isnan(X)
+        return cls(present.any(axis=2), present.any(axis=1))
+
+    def cells(self) -> np.ndarray:
+        """(runs, units, indicators): True where the value may take part in the build."""
+        return self.units[:, :, None] & self.indicators[:, None, :]
+
+    def __and__(self, other: Kept) -> Kept:
+        return Kept(self.units & other.units, self.indicators & other.indicators)
+
+
+@dataclass(frozen=True)
 class Stages:
     """Every stage of a run of the pipeline: data stages by step name, then node scores and ranks."""
 
@@ -51,19 +74,33 @@ class Stages:
     scores: np.ndarray  # (runs, units, nodes)
     ranks: np.ndarray  # (runs, units, nodes)
     seconds: tuple[float, ...] = ()  # time each step took, in pipeline order
+    kept: dict[str, Kept] = field(default_factory=dict)  # what is still in the build after each data stage
 
 
-def apply_step(X: np.ndarray, ctx: Context, step: Step) -> np.ndarray:
+def apply_step(X: np.ndarray, kept: Kept, ctx: Context, step: Step) -> tuple[np.ndarray, Kept]:
+    """One data step, with the build's two guarantees enforced here rather than trusted to each method:
+    what screening removed stays removed (blank, whatever a later method returns), and imputation only fills
+    missing values, never replaces a present one."""
     if step.step not in DATA_STEPS:
         raise InputError.single("spec", f"{step.step!r} is not a data step")
-    return methods(step.step)[step.method](X, ctx, **step.params)
+    fn = methods(step.step)[step.method]
+    if step.step == "screen":
+        kept = kept & Kept(*fn(X, ctx, **step.params))
+        Y = X
+    else:
+        Y = fn(X, ctx, **step.params)
+        if step.step == "impute":
+            Y = np.where(np.isnan(X), Y, X)
+    cells = kept.cells()
+    return (Y if cells.all() else np.where(cells, Y, np.nan)), kept
 
 
 def run_pipeline(X: np.ndarray, ctx: Context, steps: list[Step]) -> Stages:
     """All stages of the pipeline for a data array with a leading run axis."""
     if X.ndim == 2:
         X = X[None]
-    data = {"raw": X}
+    kept = Kept.measured(X)
+    data, masks = {"raw": X}, {"raw": kept}
     scores = None
     seconds = []
     for step in steps:
@@ -71,15 +108,15 @@ def run_pipeline(X: np.ndarray, ctx: Context, steps: list[Step]) -> Stages:
         if step.step == "aggregate":
             scores = aggregate(X, ctx, **step.params)
         else:
-            X = apply_step(X, ctx, step)
-            data[step.step] = X
+            X, kept = apply_step(X, kept, ctx, step)
+            data[step.step], masks[step.step] = X, kept
         seconds.append(time.perf_counter() - started)
     if scores is None:
         raise InputError.single("spec", "the pipeline has no aggregate step")
-    # units screened out (every indicator blank after the data steps) get no score and no rank
-    dropped = np.all(np.isnan(X), axis=2)
+    # removed units, and units left with no value after the data steps, get no score and no rank
+    dropped = ~kept.units | np.all(np.isnan(X), axis=2)
     scores = np.where(dropped[..., None], np.nan, scores)
-    return Stages(data, scores, ranks(scores), tuple(seconds))
+    return Stages(data, scores, ranks(scores), tuple(seconds), masks)
 
 
 def check_pipeline(spec: Spec) -> list[Problem]:

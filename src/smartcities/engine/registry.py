@@ -1,7 +1,8 @@
 """Methods registered by name under their step, so a spec can say `normalise: {method: minmax}`.
 
 Every data step has one signature: `fn(X, ctx, **params) -> X` where X is `(runs, units, indicators)`
-with NaN for missing values, and `ctx` the build's fixed context. Aggregators take the children's scores
+with NaN for missing values, and `ctx` the build's fixed context; a screen method returns instead the units
+`(runs, units)` and indicators `(runs, indicators)` to keep, which the pipeline carries as a mask. Aggregators take the children's scores
 and a weight matrix: `fn(Y, W, **params) -> (runs, units, parents)`.
 """
 

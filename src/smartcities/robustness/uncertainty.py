@@ -30,7 +30,7 @@ from ..engine.aggregate import aggregate as _aggregate_signature
 from ..engine.aggregate import aggregate_levels, level_methods, node_weights
 from ..engine.context import Context
 from ..engine.grade import ranks
-from ..engine.pipeline import Step, apply_step, check_params, run_pipeline
+from ..engine.pipeline import Kept, Step, apply_step, check_params, run_pipeline
 from ..engine.registry import methods, parameters
 from ..errors import InputError, Problem
 from ..model.spec import Backend, Uncertainty
@@ -227,22 +227,22 @@ class Plan:
         """For each distinct data configuration: the data entering aggregation (K, units, leaves) and the units
         screened out (K, units). Shared pipeline prefixes are evaluated once."""
         data_f = self._factor_ids(data=True)
-        cache: dict[tuple, np.ndarray] = {}
+        cache: dict[tuple, tuple[np.ndarray, Kept]] = {}
         leaves, dropped = [], []
         X = X[None] if X.ndim == 2 else X
         for key in runs.data_keys:
             choice_of = dict(zip(data_f, map(int, key)))
-            Y, at_agg = X, None
+            Y, kept, at_agg = X, Kept.measured(X), None
             for i in range(len(self.steps)):
                 if i == self.agg_step:
                     at_agg = Y
                     continue
                 prefix = (i, tuple(sorted((g, c) for g, c in choice_of.items() if self.factors[g].step <= i)))
                 if prefix not in cache:
-                    cache[prefix] = apply_step(Y, self.ctx, self.step_for(i, choice_of))
-                Y = cache[prefix]
+                    cache[prefix] = apply_step(Y, kept, self.ctx, self.step_for(i, choice_of))
+                Y, kept = cache[prefix]
             leaves.append(at_agg[0])
-            dropped.append(np.all(np.isnan(Y[0]), axis=1))
+            dropped.append(~kept.units[0] | np.all(np.isnan(Y[0]), axis=1))
         return np.stack(leaves), np.stack(dropped)
 
 
