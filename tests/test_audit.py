@@ -131,13 +131,12 @@ def test_effective_weights_on_hand_framework():
 
 def test_write_audit_is_complete_and_leaves_no_temp(tmp_path):
     a, _ = _hand_audit()
-    (tmp_path / "scores.csv").write_text("kept\n")
-    paths = write_audit(a, tmp_path)
-    assert {p.name for p in paths} <= {p.name for p in tmp_path.iterdir()}
-    assert (tmp_path / "scores.csv").read_text() == "kept\n"
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".audit-")]
-    assert pd.read_csv(tmp_path / "audit_cronbach.csv")["node"].tolist() == ["A", "B", "Index"]
-    assert "Cronbach" in (tmp_path / "audit_summary.txt").read_text()
+    out = tmp_path / "audit"
+    paths = write_audit(a, out)
+    assert {p.name for p in paths} <= {p.name for p in out.iterdir()}
+    assert [p.name for p in tmp_path.iterdir()] == ["audit"]  # no temporary folder left beside it
+    assert pd.read_csv(out / "audit_cronbach.csv")["node"].tolist() == ["A", "B", "Index"]
+    assert "Cronbach" in (out / "audit_summary.txt").read_text()
 
 
 # --- COINr's numbers on ASEM --------------------------------------------------------------------------------------

@@ -44,7 +44,8 @@ def coinr_copy(tmp_path):
 
 
 def test_build_writes_the_outputs(built):
-    assert {p.name for p in built.iterdir()} == {"scores.csv", "indicators.csv", "run.json", "report.html"}
+    assert {p.name for p in built.iterdir()} == {"scores.csv", "indicators.csv", "processing.csv", "run.json",
+                                                 "report.html", ".smartcities-output"}
     scores = pd.read_csv(built / "scores.csv")
     assert list(scores.columns) == ["city", "node", "level", "score", "rank", "grade"]
     assert len(scores) == 51 * (49 + 8 + 2 + 1)
@@ -115,11 +116,9 @@ def _damage(path, line_no: int, old: bytes, new: bytes) -> None:
     (b"Belgium", b"Belgi\xeb", r"iData\.csv line 3: byte 0xeb is not UTF-8"),
 ])
 def test_malformed_idata_exits_2_and_keeps_the_old_output(coinr_copy, old, new, expected):
-    _damage(coinr_copy / "iData.csv", 3, old, new)  # line 3: Belgium
     out = coinr_copy / "out"
-    out.mkdir()
-    (out / "scores.csv").write_text("city,node,level,score,rank,grade\nold,Index,4,1.0,1,1\n")
-    (out / "notes.txt").write_text("keep me")
+    assert runner.invoke(app, ["build", str(coinr_copy / "spec.yaml"), "--out", str(out), "--quiet"]).exit_code == 0
+    _damage(coinr_copy / "iData.csv", 3, old, new)  # line 3: Belgium
     before_out, before_dir = snapshot(out), sorted(p.name for p in coinr_copy.iterdir())
     result = runner.invoke(app, ["build", str(coinr_copy / "spec.yaml"), "--out", str(out)])
     assert result.exit_code == 2
@@ -150,14 +149,44 @@ def test_missing_input_file(coinr_copy):
     assert not (coinr_copy / "out").exists()
 
 
-def test_rebuild_replaces_outputs_but_keeps_other_files(coinr_copy):
+def test_rebuild_replaces_the_whole_folder(coinr_copy):
     out = coinr_copy / "out"
-    out.mkdir()
-    (out / "notes.txt").write_text("keep me")
-    (out / "scores.csv").write_text("stale")
+    assert runner.invoke(app, ["build", str(coinr_copy / "spec.yaml"), "--out", str(out), "--quiet"]).exit_code == 0
+    (out / "rank_intervals.csv").write_text("from an earlier build with uncertainty")
     result = runner.invoke(app, ["build", str(coinr_copy / "spec.yaml"), "--out", str(out), "--quiet"])
     assert result.exit_code == 0, result.output
-    assert (out / "notes.txt").read_text() == "keep me"
-    assert (out / "scores.csv").read_text().startswith("city,node,level,score,rank,grade")
-    run = json.loads((out / "run.json").read_text())
-    assert run["inputs_sha256"]["idata"] != run["inputs_sha256"]["imeta"]
+    assert not (out / "rank_intervals.csv").exists()  # no earlier build's file beside the new ones
+    assert {p.name for p in out.iterdir()} == {".smartcities-output", "scores.csv", "indicators.csv",
+                                               "processing.csv", "run.json", "report.html"}
+    assert sorted(p.name for p in coinr_copy.iterdir()) == ["iData.csv", "iMeta.csv", "out", "spec.yaml"]
+
+
+def test_a_folder_of_user_files_is_refused_and_left_alone(coinr_copy):
+    out = coinr_copy / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    before = snapshot(out)
+    result = runner.invoke(app, ["build", str(coinr_copy / "spec.yaml"), "--out", str(out)])
+    assert result.exit_code == 2
+    assert re.search(r"mine: is a folder of other files .*give a new or empty folder", result.stderr), result.stderr
+    assert snapshot(out) == before
+    empty = coinr_copy / "empty"
+    empty.mkdir()
+    assert runner.invoke(app, ["build", str(coinr_copy / "spec.yaml"), "--out", str(empty), "-q"]).exit_code == 0
+
+
+def test_out_naming_a_file_is_a_clear_error(coinr_copy):
+    result = runner.invoke(app, ["build", str(coinr_copy / "spec.yaml"), "--out", str(coinr_copy / "iData.csv")])
+    assert result.exit_code == 2
+    assert "iData.csv: is a file; --out needs a folder" in result.stderr
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_another_command_does_not_replace_a_build(coinr_copy):
+    out = coinr_copy / "out"
+    assert runner.invoke(app, ["build", str(coinr_copy / "spec.yaml"), "--out", str(out), "--quiet"]).exit_code == 0
+    before = snapshot(out)
+    result = runner.invoke(app, ["audit", str(coinr_copy / "spec.yaml"), "--out", str(out)])
+    assert result.exit_code == 2 and "holds the outputs of a build; give the audit a folder of its own" in \
+        result.stderr
+    assert snapshot(out) == before

@@ -182,7 +182,8 @@ def test_cli_insight_writes_all_four_tables(demo, tmp_path):
     out = tmp_path / "insight"
     res = CliRunner().invoke(app, ["insight", str(DEMO_SPEC), "--out", str(out), "--no-uncertainty", "--quiet"])
     assert res.exit_code == 0, res.output
-    assert sorted(p.name for p in out.iterdir()) == ["archetypes.csv", "profiles.csv", "regions.csv", "trends.csv"]
+    assert sorted(p.name for p in out.iterdir()) == [".smartcities-output", "archetypes.csv", "profiles.csv",
+                                                     "regions.csv", "trends.csv"]
     trends = pd.read_csv(out / "trends.csv")
     assert set(trends["trend"]) == {"inclusivity", "intelligence", "integration"}
     regions = pd.read_csv(out / "regions.csv")

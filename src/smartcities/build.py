@@ -21,8 +21,10 @@ from .engine.context import Context
 from .engine.grade import letter_ratings
 from .engine.pipeline import Stages, Step, check_pipeline, run_pipeline
 from .engine.registry import methods
-from .errors import InputError
+from .engine.step_log import step_log
+from .errors import InputError, Problem
 from .inputs import Inputs, load_inputs
+from .model.processing import ProcessingLog
 from .model.spec import Spec, read_spec
 
 
@@ -38,6 +40,7 @@ class Result:
     versions: dict[str, str]
     uncertainty: Any = None  # robustness.uncertainty.UncertaintyResult when the spec asks for it
     seconds: float = 0.0
+    processing: ProcessingLog = ProcessingLog.of()  # what the inputs, the steps and the runs dropped or filled
 
     @property
     def context(self) -> Context:
@@ -87,6 +90,9 @@ class Result:
             "indicators": len(self.context.indicators),
             "versions": self.versions,
             "seconds": round(self.seconds, 4),
+            "processing": {"notes": int((self.processing.table["severity"] == "note").sum()),
+                           "warnings": len(self.processing.warnings()),
+                           "summary": self.processing.summary()},
         }
 
 
@@ -110,8 +116,9 @@ def load_spec(path: str | Path) -> Spec:
 
 
 def build(spec: Spec | str | Path, *, uncertainty: bool = True, progress: bool = False,
-          backend: str | None = None) -> Result:
-    """Build the index a spec describes. `uncertainty=False` skips the robustness runs."""
+          backend: str | None = None, strict: bool = False) -> Result:
+    """Build the index a spec describes. `uncertainty=False` skips the robustness runs; `strict=True` makes
+    every warning of the processing log an error."""
     started = time.perf_counter()
     spec = spec if isinstance(spec, Spec) else load_spec(spec)
     inputs = load_inputs(spec)
@@ -129,8 +136,19 @@ def build(spec: Spec | str | Path, *, uncertainty: bool = True, progress: bool =
 
         chosen = spec.model.backend if backend is None else spec.model.backend.model_copy(update={"name": backend})
         result_unc = analyse(inputs.X, inputs.context, list(steps), spec.model.uncertainty, chosen, progress)
+    processing = ProcessingLog.concat(inputs.log, step_log(stages, inputs.context, list(steps)))
+    if strict:
+        refuse_warnings(spec, processing)
     return Result(spec, inputs, steps, stages, grades, letters, log, versions(), result_unc,
-                  time.perf_counter() - started)
+                  time.perf_counter() - started, processing)
+
+
+def refuse_warnings(spec: Spec, processing: ProcessingLog) -> None:
+    """Under --strict, every warning of the processing log is an error: one problem per kind of warning."""
+    warnings = processing.warnings()
+    if len(warnings):
+        raise InputError([Problem(str(spec.path), f"{line} (an error under --strict)")
+                          for _, line in warnings.lines()])
 
 
 def grade(stages: Stages, spec: Spec, inputs: Inputs) -> tuple[np.ndarray, np.ndarray | None]:

@@ -115,15 +115,9 @@ def _load_city_inputs(spec: Spec) -> Inputs:
                                 line=spec.line("framework"))
     inventory = _read(spec, "inventory", read_inventory, hashes)
     measured = _read(spec, "indicators", read_indicators, hashes)
-    problems: list[Problem] = []
-    for key, frame in (("inventory", inventory), ("indicators", measured)):
-        if frame is not None:
-            try:
-                check_cities_known(frame, cities, str(spec.resolve(getattr(m, key))))
-            except InputError as err:
-                problems += err.problems
-    if problems:
-        raise InputError(problems)
+    unknown: list[ProcessingLog] = []
+    inventory, measured = (_known_cities_only(frame, cities, getattr(m, key), spec, unknown)
+                           for key, frame in (("inventory", inventory), ("indicators", measured)))
 
     leaves = framework.leaves()
     parts = []
@@ -156,6 +150,28 @@ def _load_city_inputs(spec: Spec) -> Inputs:
         else:
             groups[col] = cities[col].astype(str).to_numpy(dtype=object)
     ctx = Context.of(units, framework, groups, denominators, list(cities["name"]))
-    return Inputs(X, ctx, long[long["indicator"].isin(leaves)].reset_index(drop=True), hashes, inventory, cities)
+    return Inputs(X, ctx, long[long["indicator"].isin(leaves)].reset_index(drop=True), hashes, inventory, cities,
+                  ProcessingLog.concat(*unknown))
+
+
+def _known_cities_only(frame: pd.DataFrame | None, cities: pd.DataFrame, source: str | None, spec: Spec,
+                       log: list[ProcessingLog]) -> pd.DataFrame | None:
+    """The rows of an inventory or indicator table whose city the cities table lists. Rows of other cities
+    are left out of the build and of indicators.csv, with a warning per city naming its first line and the
+    closest known city: the cities table decides which cities an index covers."""
+    if frame is None:
+        return None
+    problems = check_cities_known(frame, cities, source if source.startswith(STORE_PREFIX)
+                                  else str(spec.resolve(source)))
+    if not problems:
+        return frame
+    key = "city_id" if "city_id" in frame.columns else "city"
+    known = frame[key].isin(set(cities["city"]))
+    others = frame.loc[~known]
+    rows = others[key].value_counts(sort=False)  # cities in order of first appearance, as the problems are
+    log.append(ProcessingLog.rows(
+        "inputs", "not-in-cities", units=others.drop_duplicates(key)["city"].to_numpy(dtype=object),
+        counts=rows.to_numpy(), warning=True, detail=[f"{p}; its rows are left out" for p in problems]))
+    return frame[known].reset_index(drop=True)
 
 

@@ -10,11 +10,12 @@ from .io.outputs import atomic_folder
 
 
 def write_outputs(result: Result, out: str | Path, *, report: bool = True) -> list[Path]:
-    """scores.csv, indicators.csv, run.json; the robustness tables when the spec asks for uncertainty; the
+    """scores.csv, indicators.csv, processing.csv, run.json; the robustness tables when the spec asks for uncertainty; the
     trend, region, archetype and profile tables when the index has an inventory; and report.html."""
     with atomic_folder(out) as tmp:
         result.scores_table().to_csv(tmp / "scores.csv", index=False)
         result.inputs.indicators.to_csv(tmp / "indicators.csv", index=False)
+        result.processing.table.to_csv(tmp / "processing.csv", index=False)
         unc = result.uncertainty
         if unc is not None:
             unc.rank_intervals.to_csv(tmp / "rank_intervals.csv", index=False)

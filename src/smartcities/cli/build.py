@@ -11,12 +11,14 @@ from rich.table import Table
 from ..analysis import results as readings
 from ..build import Result, load_spec
 from ..build import build as build_index
+from ..io.outputs import check_output_folder
 from ..publish import write_outputs
-from .app import app, console, user_errors
+from .app import app, console, err_console, user_errors
 
 DEMO_SPEC = Path(__file__).resolve().parent.parent / "data" / "demo" / "sci2022.yaml"
 
-Quiet = typer.Option(False, "--quiet", "-q", help="Print nothing but errors.")
+Quiet = typer.Option(False, "--quiet", "-q", help="Print nothing but warnings and errors.")
+Strict = typer.Option(False, "--strict", help="Treat every warning of the processing log as an error.")
 AsJson = typer.Option(False, "--json", help="Print a JSON summary instead of tables.")
 
 
@@ -33,12 +35,24 @@ def _summary(result: Result, top: int) -> dict:
     }
 
 
+def show_processing(processing, quiet: bool) -> None:
+    """Warnings on stderr (always), notes on stdout (unless quiet): nothing a step did is left unsaid."""
+    for severity, line in processing.lines():
+        if severity == "warning":
+            err_console.print(f"smartcities: warning: {line}", markup=False)
+        elif not quiet:
+            console.print(f"note: {line}", markup=False, highlight=False)
+
+
 def _show(result: Result, outputs: list[Path], top: int, quiet: bool, as_json: bool) -> None:
-    if quiet:
-        return
     summary = _summary(result, top)
     if as_json:
-        console.print_json(json.dumps({**summary, "outputs": [str(p) for p in outputs]}))
+        if not quiet:
+            console.print_json(json.dumps({**summary, "outputs": [str(p) for p in outputs],
+                                           "processing": result.run_record()["processing"]}))
+        return
+    show_processing(result.processing, quiet)
+    if quiet:
         return
     table = Table(title=f"{summary['index']}: top {len(summary['top'])}")
     for col in ("rank", "city", "score", "grade"):
@@ -58,9 +72,11 @@ def _show(result: Result, outputs: list[Path], top: int, quiet: bool, as_json: b
 
 
 def _build_and_write(spec_path: Path, out: Path, store: Path | None, top: int, quiet: bool, as_json: bool,
-                     backend: str | None = None, no_uncertainty: bool = False) -> None:
+                     backend: str | None = None, no_uncertainty: bool = False, strict: bool = False) -> None:
+    check_output_folder(out)  # before any work: a refused folder costs nothing
     spec = load_spec(spec_path)
-    result = build_index(spec, uncertainty=not no_uncertainty, progress=not quiet and not as_json, backend=backend)
+    result = build_index(spec, uncertainty=not no_uncertainty, progress=not quiet and not as_json, backend=backend,
+                         strict=strict)
     outputs = write_outputs(result, out)
     store_path = store or (spec.resolve(spec.model.store) if spec.model.store else None)
     if store_path is not None:
@@ -74,9 +90,10 @@ def _build_and_write(spec_path: Path, out: Path, store: Path | None, top: int, q
 @app.command()
 @user_errors
 def demo(out: Path = typer.Option(Path("demo"), "--out", "-o", help="Folder to write the results into."),
-         top: int = typer.Option(10, help="How many cities to print."), quiet: bool = Quiet, as_json: bool = AsJson):
+         top: int = typer.Option(10, help="How many cities to print."), quiet: bool = Quiet, as_json: bool = AsJson,
+         strict: bool = Strict):
     """Build the bundled 31-city demo index from the sample inventory and write scores, report and run record."""
-    _build_and_write(DEMO_SPEC, out, None, top, quiet, as_json)
+    _build_and_write(DEMO_SPEC, out, None, top, quiet, as_json, strict=strict)
 
 
 @app.command()
@@ -86,19 +103,26 @@ def build(spec: Path = typer.Argument(..., help="The index spec (YAML)."),
           store: Path = typer.Option(None, help="A DuckDB store to record the run in."),
           backend: str = typer.Option(None, help="Where uncertainty runs go: numpy (default) or dask."),
           no_uncertainty: bool = typer.Option(False, "--no-uncertainty", help="Skip the uncertainty analysis."),
-          top: int = typer.Option(10, help="How many units to print."), quiet: bool = Quiet, as_json: bool = AsJson):
-    """Build the index a spec describes and write scores.csv, indicators.csv, run.json and report.html."""
-    _build_and_write(spec, out, store, top, quiet, as_json, backend, no_uncertainty)
+          top: int = typer.Option(10, help="How many units to print."), quiet: bool = Quiet, as_json: bool = AsJson,
+          strict: bool = Strict):
+    """Build the index a spec describes and write scores.csv, indicators.csv, processing.csv, run.json and
+    report.html into a folder replaced as a whole."""
+    _build_and_write(spec, out, store, top, quiet, as_json, backend, no_uncertainty, strict)
 
 
 @app.command()
 @user_errors
-def validate(spec: Path = typer.Argument(..., help="The index spec (YAML)."), quiet: bool = Quiet):
+def validate(spec: Path = typer.Argument(..., help="The index spec (YAML)."), quiet: bool = Quiet,
+             strict: bool = Strict):
     """Check a spec and every input it names, without building anything."""
+    from ..build import refuse_warnings
     from ..inputs import load_inputs
 
     checked = load_spec(spec)
     inputs = load_inputs(checked)
+    if strict:
+        refuse_warnings(checked, inputs.log)
+    show_processing(inputs.log, quiet)
     if not quiet:
         console.print(f"{spec}: ok — {len(inputs.context.units)} units, {len(inputs.context.indicators)} "
                       f"indicators, {len(checked.model.pipeline)} steps")

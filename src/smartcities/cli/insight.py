@@ -75,7 +75,7 @@ def insight(spec: Path = SpecArgument, out: Path = OutOption,
             no_uncertainty: bool = NoUncertainty, quiet: bool = Quiet, as_json: bool = AsJson):
     """Build an index and write trends.csv, regions.csv, archetypes.csv and profiles.csv (all or nothing)."""
     result = build_index(load_spec(spec), uncertainty=not no_uncertainty)
-    with atomic_folder(out) as tmp:
+    with atomic_folder(out, "insight") as tmp:
         names = [p.name for p in write_insight(result, tmp)]
     paths = [str(Path(out) / n) for n in names]
     if as_json:

@@ -76,6 +76,10 @@ class Stages:
     seconds: tuple[float, ...] = ()  # time each step took, in pipeline order
     kept: dict[str, Kept] = field(default_factory=dict)  # what is still in the build after each data stage
 
+    def final_kept(self) -> Kept:
+        """What the last data step left in the build."""
+        return self.kept[next(reversed(self.data))]
+
 
 def apply_step(X: np.ndarray, kept: Kept, ctx: Context, step: Step) -> tuple[np.ndarray, Kept]:
     """One data step, with the build's two guarantees enforced here rather than trusted to each method:

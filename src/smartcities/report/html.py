@@ -11,6 +11,7 @@ import plotly
 import plotly.graph_objects as go
 
 from ..analysis import results as readings
+from ..model.processing import describe
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -93,6 +94,7 @@ def render_report(result, sections: dict[str, str] | None = None) -> str:
         group_chart=figure_html(group_chart(group_summary)) if group_summary is not None else None,
         sections=extra,
         run=result.run_record(),
+        describe=describe,
         treatment=readings.treatment_log(result),
         nodes=[fw.by_id[n] for n in ctx.compiled.nodes],
         levels=dict(zip(ctx.compiled.nodes, ctx.compiled.levels.tolist())),

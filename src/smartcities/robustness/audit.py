@@ -228,9 +228,13 @@ def effective_weights(scores: np.ndarray, ctx: Context, pcas: dict[str, PCAResul
 # --- the audit --------------------------------------------------------------------------------------------------
 
 def audit(stages: Stages, ctx: Context) -> Audit:
-    """Audit the nominal run (run 0) of a build."""
-    indicators = ctx.indicators
-    stat_tables = [indicator_stats(X[0], indicators, stage) for stage, X in stages.data.items()]
+    """Audit the nominal run (run 0) of a build. Units and indicators that the build removed (screened out, or
+    with no data) are left out of every stage's statistics, so the audit describes the index as built."""
+    final = stages.final_kept()
+    cells, cols = final.cells()[0], np.flatnonzero(final.indicators[0])
+    indicators = tuple(ctx.indicators[j] for j in cols)
+    stat_tables = [indicator_stats(np.where(cells, X[0], np.nan)[:, cols], indicators, stage)
+                   for stage, X in stages.data.items()]
     scores = stages.scores[0]
     kept = ~np.all(np.isnan(scores), axis=1)
     scores = scores[kept]
@@ -315,7 +319,7 @@ AUDIT_FILES = {"stats": "audit_stats.csv", "correlations": "audit_correlations.c
 def write_audit(a: Audit, out_dir: str | Path) -> list[Path]:
     """Write the audit tables and summary into out_dir, all together or not at all."""
     names = []
-    with atomic_folder(out_dir) as tmp:
+    with atomic_folder(out_dir, "audit") as tmp:
         for f in fields(a):
             getattr(a, f.name).to_csv(tmp / AUDIT_FILES[f.name], index=False)
             names.append(AUDIT_FILES[f.name])

@@ -1,0 +1,115 @@
+"""What each step of the nominal build did to the data, read off its stages: the processing log's engine part.
+
+Why read it off the stages: the methods stay pure functions of the data, and the log cannot disagree with what
+was computed. Units and indicators are named by their ids.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..model.processing import ProcessingLog
+from .context import Context
+from .pipeline import Stages, Step
+from .treat import treatment_details
+
+INPUTS = "inputs"
+LOST_BECAUSE = {
+    "denominate": "the unit's denominator is missing or zero",
+    "normalise": "an indicator with one value throughout cannot be scaled",
+    "treat": "the transform is undefined for these values",
+}
+
+
+def step_log(stages: Stages, ctx: Context, steps: list[Step]) -> ProcessingLog:
+    """Rows for what had no data, what screening removed, what imputation filled (one row per value), what
+    treatment clipped or transformed, values a step lost, and units left without a score."""
+    units = np.array(ctx.units, dtype=object)
+    indicators = np.array(ctx.indicators, dtype=object)
+    raw, kept = stages.data["raw"][0], stages.kept["raw"]
+    parts = [
+        ProcessingLog.rows(INPUTS, "no-data", units=units[~kept.units[0]], counts=0, warning=True,
+                           detail="no value for any indicator: not ranked"),
+        ProcessingLog.rows(INPUTS, "no-data", indicators=indicators[~kept.indicators[0]], counts=0, warning=True,
+                           detail="no value for any unit: left out of every score"),
+    ]
+    before, before_kept = raw, kept
+    data_steps = [s for s in steps if s.step != "aggregate"]
+    for step in data_steps:
+        after, after_kept = stages.data[step.step][0], stages.kept[step.step]
+        if step.step == "screen":
+            parts += _screened(step, before, before_kept, after_kept, units, indicators)
+        elif step.step == "impute":
+            parts += _imputed(step, before, after, after_kept, units, indicators)
+        elif step.step == "treat":
+            parts.append(_treated(step, before, after, indicators))
+        if step.step != "screen":
+            lost = ~np.isnan(before) & np.isnan(after) & after_kept.cells()[0]
+            ui, ij = np.nonzero(lost)
+            parts.append(ProcessingLog.rows(step.step, "lost", units=units[ui], indicators=indicators[ij],
+                                            warning=True,
+                                            detail=f"{step.method} left present values missing: "
+                                                   + LOST_BECAUSE.get(step.step, "see the step's method")))
+        before, before_kept = after, after_kept
+    top = ctx.compiled.nodes.index(ctx.framework.root())
+    unscored = before_kept.units[0] & np.isnan(stages.scores[0, :, top]) & ~np.all(np.isnan(before), axis=1)
+    parts.append(ProcessingLog.rows("aggregate", "unscored", units=units[unscored], counts=0, warning=True,
+                                    detail="too few values present for a score of the top node"))
+    return ProcessingLog.concat(*parts)
+
+
+def _screened(step: Step, before, kept_before, kept_after, units, indicators) -> list[ProcessingLog]:
+    present = ~np.isnan(before)
+    if step.params.get("zeros_missing"):
+        present &= before != 0
+    out = []
+    gone = np.flatnonzero(kept_before.units[0] & ~kept_after.units[0])
+    share = present.mean(axis=1)
+    minimum = float(step.params.get("min_coverage", 0.0))
+    out.append(ProcessingLog.rows("screen", "removed-unit", units=units[gone], counts=present[gone].sum(axis=1),
+                                  detail=[f"coverage {share[i]:.0%} below min_coverage {minimum:.0%}"
+                                          for i in gone]))
+    gone = np.flatnonzero(kept_before.indicators[0] & ~kept_after.indicators[0])
+    counted = max(int(present.any(axis=1).sum()), 1)
+    share = present.sum(axis=0) / counted
+    minimum = float(step.params.get("min_indicator_coverage", 0.0))
+    out.append(ProcessingLog.rows("screen", "removed-indicator", indicators=indicators[gone],
+                                  counts=present[:, gone].sum(axis=0),
+                                  detail=[f"coverage {share[j]:.0%} below min_indicator_coverage {minimum:.0%}"
+                                          for j in gone]))
+    return out
+
+
+def _imputed(step: Step, before, after, kept, units, indicators) -> list[ProcessingLog]:
+    how = step.method + (f" within {step.params['group']}" if "group" in step.params else "")
+    filled = np.isnan(before) & ~np.isnan(after)
+    ui, ij = np.nonzero(filled)
+    out = [ProcessingLog.rows("impute", "imputed", units=units[ui], indicators=indicators[ij], detail=how)]
+    if step.method != "none":
+        left = np.isnan(after) & kept.cells()[0]
+        cols = np.flatnonzero(left.any(axis=0))
+        out.append(ProcessingLog.rows("impute", "not-imputed", indicators=indicators[cols],
+                                      counts=left[:, cols].sum(axis=0),
+                                      detail=f"{how}: nothing to impute from; the values stay missing"))
+    return out
+
+
+def _treated(step: Step, before, after, indicators) -> ProcessingLog:
+    rows = treatment_details(before, after)
+    fallback = step.params.get("fallback", "log") if step.method == "winsorise" else step.method
+    names, actions, counts, details = [], [], [], []
+    for j, r in enumerate(rows):
+        if r["transformed"]:
+            names.append(indicators[j])
+            actions.append("transformed")
+            counts.append(int((~np.isnan(before[:, j])).sum()))
+            details.append(f"{fallback}: winsorising did not bring skew and kurtosis within limits"
+                           if step.method == "winsorise" else f"{step.method} transform")
+        elif r["high"] or r["low"]:
+            names.append(indicators[j])
+            actions.append("winsorised")
+            counts.append(r["high"] + r["low"])
+            details.append(f"{r['high']} high, {r['low']} low values clipped")
+    frames = [ProcessingLog.rows("treat", a, indicators=[n], counts=[c], detail=[d])
+              for n, a, c, d in zip(names, actions, counts, details)]
+    return ProcessingLog.concat(*frames)
