@@ -94,11 +94,13 @@ def build(spec: Path = typer.Argument(..., help="The index spec (YAML)."),
 @app.command()
 @user_errors
 def validate(spec: Path = typer.Argument(..., help="The index spec (YAML)."), quiet: bool = Quiet):
-    """Check a spec and every input it names, without building anything."""
+    """Check a spec and every input it names, as a build would, without computing anything."""
+    from ..build import check
     from ..inputs import load_inputs
 
     checked = load_spec(spec)
     inputs = load_inputs(checked)
+    check(checked, inputs)
     if not quiet:
         console.print(f"{spec}: ok — {len(inputs.context.units)} units, {len(inputs.context.indicators)} "
                       f"indicators, {len(checked.model.pipeline)} steps")
