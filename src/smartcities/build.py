@@ -118,7 +118,7 @@ def check(spec: Spec, inputs: Inputs, uncertainty: bool = True) -> None:
     peer = spec.model.grades.peer_group
     if peer and peer not in ctx.groups:
         problems.append(Problem(str(spec.path), f"grades: peer_group {peer!r} is not a group column"
-                                f"{did_you_mean(peer, ctx.groups)} (have: {', '.join(ctx.groups) or 'none'})",
+                                f"{did_you_mean(peer, ctx.groups)}; have: {', '.join(ctx.groups) or 'none'}",
                                 spec.line("grades", "peer_group")))
     if not problems and uncertainty:
         from .robustness.uncertainty import check_uncertainty

@@ -65,28 +65,31 @@ class UncertaintyResult:
     failures: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=FAILURE_COLUMNS))
     sobol_samples: int = 0  # base samples the Sobol indices were estimated on (whole Saltelli block succeeded)
     base_samples: int = 0  # base samples of the design (N)
+    sobol_unvaried: tuple[str, ...] = ()  # factors those samples never vary (all other options failed): no indices
 
     def log(self) -> ProcessingLog:
         """Failed runs as processing-log warnings: one row per failing configuration, and one for the base
         samples the Sobol indices had to leave out."""
         rows = [entry("uncertainty", "failed-runs", count=f.runs, warning=True,
-                      detail=f"{describe(f.configuration)} fails in {f.runs:,} of {self.runs:,} runs: {f.reason}")
+                      detail=f"{describe(f.configuration)} in {f.runs:,} of {self.runs:,} runs: {f.reason}")
                 for f in self.failures.itertuples()]
         if self.design == "sobol" and self.sobol_samples < self.base_samples:
             rows.append(entry("uncertainty", "sobol-samples-dropped", count=self.base_samples - self.sobol_samples,
                               warning=True, detail=f"Sobol indices estimated on the {self.sobol_samples:,} of "
-                              f"{self.base_samples:,} base samples whose whole Saltelli block succeeded"))
+                              f"{self.base_samples:,} base samples whose whole Saltelli block succeeded" + (
+                                  f"; no indices for {', '.join(map(repr, self.sobol_unvaried))}, which these samples "
+                                  "never vary" if self.sobol_unvaried else "")))
         return ProcessingLog.of(rows)
 
 
 def describe(configuration: dict[str, str]) -> str:
-    """"factor 'aggregation' = geometric", or "factors 'a' = x and 'b' = y together", or "every configuration"."""
+    """"factor 'aggregation' = geometric fails", "factors 'a' = x and 'b' = y together fail", "every run fails"."""
     parts = [f"{name!r} = {option}" for name, option in configuration.items()]
     if not parts:
-        return "every configuration"
+        return "every configuration fails"
     if len(parts) == 1:
-        return f"factor {parts[0]}"
-    return f"factors {', '.join(parts[:-1])} and {parts[-1]} together"
+        return f"factor {parts[0]} fails"
+    return f"factors {', '.join(parts[:-1])} and {parts[-1]} together fail"
 
 
 def option_label(value) -> str:
@@ -608,8 +611,9 @@ CONVERGENCE_COLUMNS = ["factor", "node", "S1_half", "S1_full", "ST_half", "ST_fu
 
 
 def _sensitivity(plan: Plan, n: int, k: int, target_ranks: np.ndarray, nominal: np.ndarray, unc: Uncertainty,
-                 units: tuple[str, ...]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Sobol indices of the factors, from the target's ranks in a Saltelli design of n base samples."""
+                 units: tuple[str, ...], varied: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Sobol indices of the factors, from the target's ranks in a Saltelli design of n base samples; NaN for the
+    factors that are not `varied` between its A and AB blocks (nothing to estimate from)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         shift = np.nanmean(np.abs(target_ranks - nominal[None, :]), axis=1)
@@ -631,6 +635,10 @@ def _sensitivity(plan: Plan, n: int, k: int, target_ranks: np.ndarray, nominal: 
                          "ST_half": st_h, "ST_full": idx.ST[:, 0]})
     conv["ST_change"] = (conv["ST_full"] - conv["ST_half"]).abs()
     conv["converged"] = conv["ST_change"] <= np.maximum(0.05, idx.ST_conf[:, 0])
+    unvaried = ~np.asarray(varied)
+    frame.loc[np.repeat(unvaried, len(cities)), ["S1", "S1_conf", "ST", "ST_conf"]] = np.nan
+    conv.loc[unvaried, ["S1_half", "S1_full", "ST_half", "ST_full", "ST_change"]] = np.nan
+    conv.loc[unvaried, "converged"] = False
     return frame, conv
 
 
@@ -672,7 +680,7 @@ def _failed_runs_error(plan: Plan, found, total: int, where: Where) -> InputErro
         if on_aggregate:
             g = on_aggregate[0]
             line = where.option_line(plan.factors[g], config[g])
-        problems.append(Problem(where.file, f"uncertainty: {describe(_labelled(plan, config))} fails in {count:,} "
+        problems.append(Problem(where.file, f"uncertainty: {describe(_labelled(plan, config))} in {count:,} "
                                 f"of {total:,} runs: {reason}, or add failed_runs: allow to the uncertainty block",
                                 line))
     return InputError(problems)
@@ -731,16 +739,22 @@ def analyse(X: np.ndarray, ctx: Context, steps: list[Step], uncertainty: Uncerta
     else:
         target_ranks = leaf_ranks[runs.data_key][:, :, t]
     samples = design.complete(ok) if design.kind == "sobol" else np.arange(0)
+    unvaried: tuple[str, ...] = ()
     if len(samples) >= 2:
-        sens, conv = _sensitivity(plan, len(samples), design.k, target_ranks[design.rows(samples)], nominal[:, t],
-                                  uncertainty, ctx.units)
+        rows = design.rows(samples)
+        chosen = runs.choices[rows].reshape(design.k + 2, len(samples), -1)
+        varied = np.array([f.kind == "noise" or bool((chosen[2 + g, :, g] != chosen[0, :, g]).any())
+                           for g, f in enumerate(plan.factors)])
+        unvaried = tuple(f.name for f, v in zip(plan.factors, varied) if not v)
+        sens, conv = _sensitivity(plan, len(samples), design.k, target_ranks[rows], nominal[:, t], uncertainty,
+                                  ctx.units, varied)
     else:
         sens, conv = pd.DataFrame(columns=SENSITIVITY_COLUMNS), pd.DataFrame(columns=CONVERGENCE_COLUMNS)
     table = pd.DataFrame([(_labelled(plan, config), count, reason) for config, count, reason in found],
                          columns=FAILURE_COLUMNS)
     return UncertaintyResult(intervals, movement(intervals), sens, conv, design.runs,
                              time.perf_counter() - started, plan.target, design.kind, int((~ok).sum()), table,
-                             len(samples), design.n if design.kind == "sobol" else 0)
+                             len(samples), design.n if design.kind == "sobol" else 0, unvaried)
 
 
 def with_runs(uncertainty: Uncertainty, runs: int, design: str | None = None) -> Uncertainty:
