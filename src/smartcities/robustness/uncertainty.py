@@ -614,13 +614,13 @@ def _sensitivity(plan: Plan, n: int, k: int, target_ranks: np.ndarray, nominal: 
                  units: tuple[str, ...], varied: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Sobol indices of the factors, from the target's ranks in a Saltelli design of n base samples; NaN for the
     factors that are not `varied` between its A and AB blocks (nothing to estimate from)."""
-    with warnings.catch_warnings():
+    kept = np.flatnonzero(~np.isnan(nominal))
+    seed = int(np.random.SeedSequence(unc.seed).generate_state(1)[0])
+    with warnings.catch_warnings():  # few base samples (many failed runs) give resamples without variance
         warnings.simplefilter("ignore", RuntimeWarning)
         shift = np.nanmean(np.abs(target_ranks - nominal[None, :]), axis=1)
-    kept = np.flatnonzero(~np.isnan(nominal))
-    y = np.column_stack([shift, target_ranks[:, kept]])
-    seed = int(np.random.SeedSequence(unc.seed).generate_state(1)[0])
-    idx = sobol_indices(y, n, k, bootstrap=unc.bootstrap, seed=seed)
+        y = np.column_stack([shift, target_ranks[:, kept]])
+        idx = sobol_indices(y, n, k, bootstrap=unc.bootstrap, seed=seed)
     names = [f.name for f in plan.factors]
     cities = [""] + [units[i] for i in kept]
     frame = pd.DataFrame({
