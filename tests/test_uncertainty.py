@@ -76,8 +76,8 @@ def test_runs_equal_single_builds_on_hand_framework():
     runs = plan.decode(plan.design(u).u)
     leaves, dropped = plan.data_arrays(X, runs)
     assert leaves.shape[0] == 2  # two normalisations, evaluated once each
-    got, failed = evaluate_chunk(leaves, dropped, runs.data_key, runs.agg_key, runs.weights, runs.agg_configs, ctx)
-    assert failed == 0
+    got, errors = evaluate_chunk(leaves, dropped, runs.data_key, runs.agg_key, runs.weights, runs.agg_configs, ctx)
+    assert (errors == "").all()
     np.testing.assert_array_equal(got, loop_ranks(X, ctx, plan, runs))
 
 

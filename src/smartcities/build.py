@@ -19,10 +19,10 @@ import pandas as pd
 from . import __version__
 from .engine.context import Context
 from .engine.grade import letter_ratings
-from .engine.pipeline import Stages, Step, check_pipeline, run_pipeline
+from .engine.pipeline import Stages, Step, check_pipeline, in_pipeline, run_pipeline
 from .engine.registry import methods
 from .engine.step_log import step_log
-from .errors import InputError, Problem
+from .errors import InputError, Problem, did_you_mean
 from .inputs import Inputs, load_inputs
 from .model.processing import ProcessingLog
 from .model.spec import Spec, read_spec
@@ -115,6 +115,25 @@ def load_spec(path: str | Path) -> Spec:
     return spec
 
 
+def check(spec: Spec, inputs: Inputs, uncertainty: bool = True) -> None:
+    """Everything a build checks short of computing, against the resolved inputs: the pipeline's steps and
+    parameters (groups, weight sets, nodes, goalposts), the grades' peer group and (unless skipped) the whole
+    uncertainty block. `validate` runs the same check, so a spec it passes does not fail on these at build time."""
+    ctx = inputs.context
+    problems = check_pipeline(spec, ctx)
+    peer = spec.model.grades.peer_group
+    if peer and peer not in ctx.groups:
+        problems.append(Problem(str(spec.path), f"grades: peer_group {peer!r} is not a group column"
+                                f"{did_you_mean(peer, ctx.groups)}; have: {', '.join(ctx.groups) or 'none'}",
+                                spec.line("grades", "peer_group")))
+    if not problems and uncertainty:
+        from .robustness.uncertainty import check_uncertainty
+
+        problems = check_uncertainty(spec, ctx)
+    if problems:
+        raise InputError(problems)
+
+
 def build(spec: Spec | str | Path, *, uncertainty: bool = True, progress: bool = False,
           backend: str | None = None, strict: bool = False) -> Result:
     """Build the index a spec describes. `uncertainty=False` skips the robustness runs; `strict=True` makes
@@ -122,21 +141,23 @@ def build(spec: Spec | str | Path, *, uncertainty: bool = True, progress: bool =
     started = time.perf_counter()
     spec = spec if isinstance(spec, Spec) else load_spec(spec)
     inputs = load_inputs(spec)
+    check(spec, inputs, uncertainty)
     steps = tuple(Step.parse(e) for e in spec.model.pipeline)
     try:
         stages = run_pipeline(inputs.X, inputs.context, list(steps))
-    except InputError as err:  # a method's complaint about its parameters belongs to the spec file
-        raise InputError([p if p.file != "spec" else p.__class__(str(spec.path), p.message, spec.line("pipeline"))
-                          for p in err.problems]) from None
+    except InputError as err:  # a method's complaint about the data it met belongs to its step in the spec
+        raise InputError(in_pipeline(spec, err.problems)) from None
     log = tuple({**step.as_entry(), "seconds": round(t, 6)} for step, t in zip(steps, stages.seconds))
     grades, letters = grade(stages, spec, inputs)
     result_unc = None
     if uncertainty and spec.model.uncertainty is not None:
-        from .robustness.uncertainty import analyse
+        from .robustness.uncertainty import Where, analyse
 
         chosen = spec.model.backend if backend is None else spec.model.backend.model_copy(update={"name": backend})
-        result_unc = analyse(inputs.X, inputs.context, list(steps), spec.model.uncertainty, chosen, progress)
-    processing = ProcessingLog.concat(inputs.log, step_log(stages, inputs.context, list(steps)))
+        result_unc = analyse(inputs.X, inputs.context, list(steps), spec.model.uncertainty, chosen, progress,
+                             Where.of(spec))
+    processing = ProcessingLog.concat(inputs.log, step_log(stages, inputs.context, list(steps)),
+                                      result_unc.log() if result_unc is not None else ProcessingLog.of())
     if strict:
         refuse_warnings(spec, processing)
     return Result(spec, inputs, steps, stages, grades, letters, log, versions(), result_unc,

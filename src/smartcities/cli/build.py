@@ -114,12 +114,13 @@ def build(spec: Path = typer.Argument(..., help="The index spec (YAML)."),
 @user_errors
 def validate(spec: Path = typer.Argument(..., help="The index spec (YAML)."), quiet: bool = Quiet,
              strict: bool = Strict):
-    """Check a spec and every input it names, without building anything."""
-    from ..build import refuse_warnings
+    """Check a spec and every input it names, as a build would, without computing anything."""
+    from ..build import check, refuse_warnings
     from ..inputs import load_inputs
 
     checked = load_spec(spec)
     inputs = load_inputs(checked)
+    check(checked, inputs)
     if strict:
         refuse_warnings(checked, inputs.log)
     show_processing(inputs.log, quiet)

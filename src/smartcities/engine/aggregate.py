@@ -11,7 +11,7 @@ from functools import partial
 
 import numpy as np
 
-from ..errors import InputError, one_of
+from ..errors import InputError, Problem, did_you_mean, one_of
 from .context import Context
 from .registry import methods, register
 
@@ -34,8 +34,10 @@ def arithmetic(Y: np.ndarray, W: np.ndarray) -> np.ndarray:
 def geometric(Y: np.ndarray, W: np.ndarray) -> np.ndarray:
     """Weighted geometric mean: partly compensatory, rewards balance. Needs positive values."""
     if np.any(Y <= 0):
-        raise InputError.single("spec", "aggregate: the geometric mean needs positive values; normalise to a "
-                                "positive range such as minmax with range [1, 100]")
+        raise InputError.single("spec", "aggregate: the geometric mean needs positive values, and some are 0 or "
+                                f"below (lowest {np.nanmin(Y):.4g}; minmax with a range from 0 gives each "
+                                "indicator's lowest unit 0); normalise to a positive range such as minmax with "
+                                "range [1, 100]", column="method")
     return _weighted(Y, W, np.log, np.exp)
 
 
@@ -43,17 +45,24 @@ def geometric(Y: np.ndarray, W: np.ndarray) -> np.ndarray:
 def harmonic(Y: np.ndarray, W: np.ndarray) -> np.ndarray:
     """Weighted harmonic mean: the least compensatory of the means. Needs non-zero values."""
     if np.any(Y == 0):
-        raise InputError.single("spec", "aggregate: the harmonic mean needs non-zero values")
+        raise InputError.single("spec", "aggregate: the harmonic mean needs non-zero values, and some are 0 (minmax "
+                                "with a range from 0 gives each indicator's lowest unit 0); normalise to a range "
+                                "such as minmax with range [1, 100]", column="method")
     return _weighted(Y, W, lambda y: 1 / y, lambda m: 1 / m)
+
+
+P_ZERO = "aggregate: p = 0 is the geometric mean; use method: geometric"
 
 
 @register("aggregator", "generalised")
 def generalised(Y: np.ndarray, W: np.ndarray, *, p: float = 2.0) -> np.ndarray:
     """Weighted power mean of order p (p=1 arithmetic, p→0 geometric, p=−1 harmonic)."""
     if p == 0:
-        raise InputError.single("spec", "aggregate: p = 0 is the geometric mean; use method: geometric", column="p")
+        raise InputError.single("spec", P_ZERO, column="p")
     if p < 0 and np.any(Y <= 0):
-        raise InputError.single("spec", "aggregate: a generalised mean with negative p needs positive values")
+        raise InputError.single("spec", "aggregate: a generalised mean with negative p needs positive values, and "
+                                f"some are 0 or below (lowest {np.nanmin(Y):.4g}); normalise to a positive range "
+                                "such as minmax with range [1, 100]", column="p")
     return _weighted(Y, W, lambda y: y**p, lambda m: m ** (1 / p))
 
 
@@ -133,21 +142,60 @@ def level_methods(compiled, method: str = "arithmetic", by_level: dict | None = 
     return chosen
 
 
+def weights_problems(ctx: Context, weights: str | dict) -> list[Problem]:
+    """A weight choice must be `framework`, `equal`, a named set (the spec's `weights:` or the framework's), or a
+    mapping from node ids to weights."""
+    if isinstance(weights, dict):
+        return [Problem("spec", f"aggregate: weights: unknown node {node!r}{did_you_mean(node, ctx.compiled.nodes)}",
+                        column=f"weights.{node}") for node in weights if node not in ctx.framework.by_id]
+    known = ["framework", "equal", *ctx.framework.weight_sets]
+    if weights in known:
+        return []
+    return [Problem("spec", "aggregate: weights " + one_of(weights, known), column="weights")]
+
+
 def node_weights(ctx: Context, weights: str | dict) -> np.ndarray:
     """The weight of every node (in compiled order) for a weight choice: `framework`, `equal`, the name of an
     alternative set, or a mapping node → weight overriding the framework's."""
     c = ctx.compiled
+    if problems := weights_problems(ctx, weights):
+        raise InputError(problems)
     if isinstance(weights, dict):
         return np.array([float(weights.get(n, w)) for n, w in zip(c.nodes, c.weights)])
     if weights == "framework":
         return c.weights.copy()
     if weights == "equal":
         return np.ones_like(c.weights)
-    sets = ctx.framework.weight_sets
-    if weights not in sets:
-        raise InputError.single("spec", "aggregate: weights " + one_of(weights, ["framework", "equal", *sets]),
-                                column="weights")
-    return node_weights(ctx, sets[weights])
+    return node_weights(ctx, ctx.framework.weight_sets[weights])
+
+
+def known_aggregators(method: str = "arithmetic", by_level: dict | None = None, by_node: dict | None = None,
+                      **_) -> list[Problem]:
+    """Every aggregation method an aggregate step names (`method`, and per level or node) must be registered."""
+    known = list(methods("aggregator"))
+    chosen = [("method", method), *((f"by_level.{k}", v) for k, v in (by_level or {}).items()),
+              *((f"by_node.{k}", v) for k, v in (by_node or {}).items())]
+    return [Problem("spec", f"aggregate: {key.replace('.', ' ')} " + one_of(str(name), known), column=key)
+            for key, name in chosen if str(name) not in known]
+
+
+def check_aggregate(ctx: Context, *, method: str = "arithmetic", by_level: dict | None = None,
+                    by_node: dict | None = None, weights: str | dict = "framework", p: float = 2.0,
+                    **_) -> list[Problem]:
+    """The levels, nodes and weights an aggregate step names, checked against the framework."""
+    c = ctx.compiled
+    aggregates = list(c.nodes[c.n_leaves:])
+    levels = [str(lev) for lev in range(2, len(c.level_slices) + 1)]
+    problems = [Problem("spec", f"aggregate: by_level: level {lev!r} has no aggregates; levels "
+                                f"{', '.join(levels)} do", column=f"by_level.{lev}")
+                for lev in (by_level or {}) if str(lev) not in levels]
+    problems += [Problem("spec", f"aggregate: by_node names {node!r}, which is not an aggregate node"
+                                 f"{did_you_mean(node, aggregates)}", column=f"by_node.{node}")
+                 for node in (by_node or {}) if node not in aggregates]
+    named = {str(method), *map(str, (by_level or {}).values()), *map(str, (by_node or {}).values())}
+    if p == 0 and "generalised" in named:
+        problems.append(Problem("spec", P_ZERO, column="p"))
+    return problems + weights_problems(ctx, weights)
 
 
 def aggregate(X: np.ndarray, ctx: Context, *, method: str = "arithmetic", by_level: dict | None = None,
@@ -155,14 +203,9 @@ def aggregate(X: np.ndarray, ctx: Context, *, method: str = "arithmetic", by_lev
               p: float = 2.0) -> np.ndarray:
     """Scores of every node. `method` applies everywhere unless `by_level` names another for a level
     (`{3: geometric}`: level 3 = the parents of level-2 nodes) or `by_node` for one aggregate node."""
-    c = ctx.compiled
-    known = methods("aggregator")
-    unknown = [n for n in (by_node or {}) if n not in c.nodes[c.n_leaves:]]
-    if unknown:
-        raise InputError.single("spec", f"aggregate: by_node names {', '.join(map(repr, unknown))}, which "
-                                f"{'is' if len(unknown) == 1 else 'are'} not an aggregate node", column="by_node")
-    chosen = level_methods(c, method, by_level, by_node)
-    for name in {n for level in chosen for n in level}:
-        if name not in known:
-            raise InputError.single("spec", "aggregate: method " + one_of(name, list(known)), column="method")
-    return aggregate_levels(X, c.matrices_for(node_weights(ctx, weights)), chosen, min_share=min_share, p=p)
+    chosen = {"method": method, "by_level": by_level, "by_node": by_node}
+    if problems := known_aggregators(**chosen) or check_aggregate(ctx, **chosen, weights=weights, p=p):
+        raise InputError(problems)
+    chosen = level_methods(ctx.compiled, method, by_level, by_node)
+    return aggregate_levels(X, ctx.compiled.matrices_for(node_weights(ctx, weights)), chosen, min_share=min_share,
+                            p=p)

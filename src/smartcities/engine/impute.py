@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, Problem, did_you_mean
 from .context import Context
 from .registry import register
 
@@ -19,10 +19,17 @@ def _fill(X: np.ndarray, stat) -> np.ndarray:
     return np.where(np.isnan(X), fill, X)
 
 
+def known_group(ctx: Context, *, group: str) -> list[Problem]:
+    """The group must be a column of the units table (the cities table, or COINr's group columns)."""
+    if group in ctx.groups:
+        return []
+    return [Problem("spec", f"impute: unknown group {group!r}{did_you_mean(group, ctx.groups)}; have: "
+                            f"{', '.join(ctx.groups) or 'none'}", column="group")]
+
+
 def _by_group(X: np.ndarray, ctx: Context, group: str, stat) -> np.ndarray:
-    if group not in ctx.groups:
-        raise InputError.single("spec", f"impute: unknown group {group!r} (have: {', '.join(ctx.groups) or 'none'})",
-                                column="group")
+    if problems := known_group(ctx, group=group):
+        raise InputError(problems)
     labels = ctx.groups[group]
     out = X.copy()
     for label in np.unique(labels.astype(str)):
@@ -48,12 +55,12 @@ def median(X: np.ndarray, ctx: Context) -> np.ndarray:
     return _fill(X, np.nanmedian)
 
 
-@register("impute", "group-mean")
+@register("impute", "group-mean", check=known_group)
 def group_mean(X: np.ndarray, ctx: Context, *, group: str) -> np.ndarray:
     """Each missing value becomes the indicator's mean within the unit's group (COINr's i_mean_grp)."""
     return _by_group(X, ctx, group, np.nanmean)
 
 
-@register("impute", "group-median")
+@register("impute", "group-median", check=known_group)
 def group_median(X: np.ndarray, ctx: Context, *, group: str) -> np.ndarray:
     return _by_group(X, ctx, group, np.nanmedian)

@@ -9,7 +9,7 @@ import warnings
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, Problem
 from .context import Context
 from .grade import ranks
 from .registry import register
@@ -66,20 +66,34 @@ def borda(X: np.ndarray, ctx: Context) -> np.ndarray:
     return rank(X, ctx) - 1
 
 
-@register("normalise", "goalposts")
+def _needs(ctx: Context, attribute: str, method: str, what: str) -> list[Problem]:
+    """Every indicator must carry `attribute` in the framework for `method` to be defined."""
+    lacking = [ind for ind in ctx.indicators if getattr(ctx.framework.by_id[ind], attribute) is None]
+    if not lacking:
+        return []
+    more = ", …" if len(lacking) > 5 else ""
+    return [Problem("spec", f"normalise: {method} needs {what} on every indicator; {len(lacking)} of "
+                            f"{len(ctx.indicators)} in {ctx.framework.source} have none: "
+                            f"{', '.join(lacking[:5])}{more}")]
+
+
+def has_goalposts(ctx: Context, **_) -> list[Problem]:
+    return _needs(ctx, "goalposts", "goalposts", "goalposts: [lower, upper]")
+
+
+def has_targets(ctx: Context, **_) -> list[Problem]:
+    return _needs(ctx, "target", "distance-to-target", "a target")
+
+
+@register("normalise", "goalposts", check=has_goalposts)
 def goalposts(X: np.ndarray, ctx: Context, *, scale: float = 100.0, truncate: bool = True) -> np.ndarray:
     """Distance between the framework's goalposts (lower, upper), times `scale`; truncated to [0, scale].
 
     For a direction −1 indicator the lower goalpost is the good end, as in COINr's n_goalposts.
     """
-    posts = []
-    for ind in ctx.indicators:
-        node = ctx.framework.by_id[ind]
-        if node.goalposts is None:
-            raise InputError.single(ctx.framework.source, f"indicator {ind!r} has no goalposts; goalposts "
-                                    "normalisation needs goalposts: [lower, upper] on every indicator")
-        posts.append(node.goalposts)
-    lo, hi = np.array(posts, dtype=float).T
+    if problems := has_goalposts(ctx):
+        raise InputError(problems)
+    lo, hi = np.array([ctx.framework.by_id[ind].goalposts for ind in ctx.indicators], dtype=float).T
     d = ctx.compiled.direction
     Y = np.where(d > 0, (X - lo) / (hi - lo), (hi - X) / (hi - lo))
     if truncate:
@@ -96,20 +110,15 @@ def distance_to_max(X: np.ndarray, ctx: Context, *, scale: float = 100.0) -> np.
         return (1 - (mx - Y) / (mx - mn)) * scale
 
 
-@register("normalise", "distance-to-target")
+@register("normalise", "distance-to-target", check=has_targets)
 def distance_to_target(X: np.ndarray, ctx: Context, *, scale: float = 100.0, cap: bool = True) -> np.ndarray:
     """Progress from the worst value to the indicator's target, capped at the target (COINr's n_dist2targ).
 
     Direction +1: (x − min)/(target − min); direction −1: (max − x)/(max − target).
     """
-    targets = []
-    for ind in ctx.indicators:
-        t = ctx.framework.by_id[ind].target
-        if t is None:
-            raise InputError.single(ctx.framework.source, f"indicator {ind!r} has no target; distance-to-target "
-                                    "needs a target on every indicator")
-        targets.append(t)
-    t = np.array(targets, dtype=float)
+    if problems := has_targets(ctx):
+        raise InputError(problems)
+    t = np.array([ctx.framework.by_id[ind].target for ind in ctx.indicators], dtype=float)
     d = ctx.compiled.direction
     mn, mx = _nan_stats(np.nanmin, X), _nan_stats(np.nanmax, X)
     with np.errstate(all="ignore"):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,10 +16,10 @@ from pydantic import TypeAdapter, ValidationError
 
 from ..errors import InputError, Problem, did_you_mean, one_of
 from ..model.spec import Spec
-from .aggregate import aggregate
+from .aggregate import aggregate, check_aggregate, known_aggregators
 from .context import Context
 from .grade import ranks
-from .registry import DATA_STEPS, methods, parameters
+from .registry import DATA_STEPS, check_of, methods, parameters
 
 
 @dataclass(frozen=True)
@@ -123,64 +124,99 @@ def run_pipeline(X: np.ndarray, ctx: Context, steps: list[Step]) -> Stages:
     return Stages(data, scores, ranks(scores), tuple(seconds), masks)
 
 
-def check_pipeline(spec: Spec) -> list[Problem]:
-    """Each pipeline entry of a spec names one known step, a known method, and parameters that method takes."""
+def check_pipeline(spec: Spec, ctx: Context | None = None) -> list[Problem]:
+    """Each pipeline entry of a spec names one known step, a known method, and parameters that method takes; given
+    the build's context, also the parameters only it can judge (groups, weight sets, nodes, goalposts). Every
+    problem points at the line of the step or parameter at fault."""
     name = str(spec.path)
     problems: list[Problem] = []
     steps = [*DATA_STEPS, "aggregate"]
     for i, entry in enumerate(spec.model.pipeline):
-        line = spec.line("pipeline", i)
         if len(entry) != 1:
-            problems.append(Problem(name, f"pipeline entry {i + 1} must name one step, found {len(entry)}", line))
+            problems.append(Problem(name, f"pipeline entry {i + 1} must name one step, found {len(entry)}",
+                                    spec.line("pipeline", i)))
             continue
-        step, params = next(iter(entry.items()))
-        params = dict(params or {})
-        line = spec.line("pipeline", i, step) or line
+        (step, _), = entry.items()
         if step not in steps:
-            problems.append(Problem(name, "pipeline step " + one_of(step, steps), line))
+            problems.append(Problem(name, "pipeline step " + one_of(step, steps), spec.line("pipeline", i, step)))
             continue
-        if step == "aggregate":
-            fn = aggregate
-            known = methods("aggregator")
-            chosen = {"method": params.get("method", "arithmetic"),
-                      **{f"by_level.{k}": v for k, v in (params.get("by_level") or {}).items()},
-                      **{f"by_node.{k}": v for k, v in (params.get("by_node") or {}).items()}}
-            for key, value in chosen.items():
-                if str(value) not in known:
-                    problems.append(Problem(name, f"aggregate: {key} " + one_of(str(value), list(known)),
-                                            spec.line("pipeline", i, step, key.split(".")[0]) or line))
-        else:
-            method = params.pop("method", DATA_STEPS[step])
-            if method not in methods(step):
-                problems.append(Problem(name, f"{step}: method " + one_of(str(method), list(methods(step))), line))
-                continue
-            fn = methods(step)[method]
 
-        def line_of(key, i=i, step=step, line=line):
-            return spec.line("pipeline", i, step, key) or line
+        def line_of(key: str | None, i=i, step=step) -> int | None:
+            return spec.line("pipeline", i, step, *key_path(key))
 
-        problems += check_params(name, step, fn, params, line_of)
+        problems += check_step(Step.parse(entry), ctx, name, line_of)
     if not any("aggregate" in e for e in spec.model.pipeline):
         problems.append(Problem(name, "the pipeline has no aggregate step", spec.line("pipeline")))
     return problems
 
 
-def check_params(name: str, step: str, fn, params: dict, line_of) -> list[Problem]:
-    """Unknown parameters (with a did-you-mean) and values of the wrong type, for one step's method."""
+def in_pipeline(spec: Spec, problems: list[Problem]) -> list[Problem]:
+    """Problems a method raised while computing (a geometric mean meeting a 0), placed at the pipeline step their
+    message names (`aggregate: …`) and the parameter they name as `column`."""
+    names = [next(iter(e)) for e in spec.model.pipeline]
+
+    def line_of(p: Problem) -> int | None:
+        step = p.message.split(":")[0]
+        if step not in names:
+            return spec.line("pipeline")
+        return spec.line("pipeline", names.index(step), step, *key_path(p.column))
+
+    return [Problem(str(spec.path), p.message, line_of(p)) if p.file == "spec" else p for p in problems]
+
+
+def key_path(key: str | None) -> tuple:
+    """The spec key path of a problem's `column`: `by_node.Conn` → ('by_node', 'Conn'); None → the step itself."""
+    if key is None:
+        return ()
+    return tuple(int(k) if k.isdigit() else k for k in key.split("."))
+
+
+LineOf = Callable[[str | None], int | None]  # the spec line of a step's parameter (None: of the step itself)
+
+
+def check_step(step: Step, ctx: Context | None, file: str, line_of: LineOf) -> list[Problem]:
+    """One step as the pipeline (or an uncertainty factor) configures it: a known method, the parameters that
+    method takes with values of the right type and, given the build's context, the method's own check of them.
+    Problems are located in `file` by `line_of(parameter)` (None: the step itself)."""
+    if step.step == "aggregate":
+        fn, params = aggregate, dict(step.params)
+        problems = check_params("aggregate", fn, params) + known_aggregators(**params)
+        context_check = check_aggregate
+    elif step.method not in methods(step.step):
+        problems = [Problem("spec", f"{step.step}: method " + one_of(step.method, list(methods(step.step))),
+                            column="method")]
+    else:
+        fn, params = methods(step.step)[step.method], dict(step.params)
+        problems = check_params(step.step, fn, params)
+        context_check = check_of(fn)
+    if not problems and ctx is not None and context_check is not None:
+        problems = context_check(ctx, **params)
+    return located(problems, file, line_of)
+
+
+def located(problems: list[Problem], file: str, line_of: LineOf) -> list[Problem]:
+    """Problems a method reported against the placeholder file "spec" (its parameter as `column`), placed in
+    `file` at `line_of(parameter)`; problems in other files (the framework) stay as they are."""
+    return [Problem(file, p.message, line_of(p.column)) if p.file == "spec" else p for p in problems]
+
+
+def check_params(step: str, fn, params: dict) -> list[Problem]:
+    """Unknown parameters (with a did-you-mean) and values of the wrong type, for one step's method; each names
+    the parameter as `column` (the step itself for a missing one) in the placeholder file "spec"."""
     known = parameters(fn)
     hints = typing.get_type_hints(fn)
     problems = []
     for key, value in params.items():
         if key not in known:
             expected = f"known: {', '.join(known)}" if known else "this method takes none"
-            problems.append(Problem(name, f"{step}: unknown parameter {key!r}{did_you_mean(key, known)}; {expected}",
-                                    line_of(key)))
+            problems.append(Problem("spec", f"{step}: unknown parameter {key!r}{did_you_mean(key, known)}; "
+                                            f"{expected}", column=key))
             continue
         try:
             TypeAdapter(hints[key]).validate_python(value)
         except ValidationError as err:
-            problems.append(Problem(name, f"{step}: {key}: {err.errors()[0]['msg']} (got {value!r})", line_of(key)))
+            problems.append(Problem("spec", f"{step}: {key}: {err.errors()[0]['msg']} (got {value!r})", column=key))
     for key, p in known.items():
         if p.default is p.empty and key not in params:
-            problems.append(Problem(name, f"{step}: missing parameter {key!r}", line_of(step)))
+            problems.append(Problem("spec", f"{step}: missing parameter {key!r}"))
     return problems

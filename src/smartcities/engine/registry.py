@@ -4,6 +4,11 @@ Every data step has one signature: `fn(X, ctx, **params) -> X` where X is `(runs
 with NaN for missing values, and `ctx` the build's fixed context; a screen method returns instead the units
 `(runs, units)` and indicators `(runs, indicators)` to keep, which the pipeline carries as a mask. Aggregators take the children's scores
 and a weight matrix: `fn(Y, W, **params) -> (runs, units, parents)`.
+
+A method may come with a check, `check(ctx, **params) -> list[Problem]`, of the parameters that only the build's
+context can judge (a group column, a weight set, goalposts on every indicator). It runs before anything is
+computed, for the pipeline and for every option of an uncertainty factor; the method runs it too when called
+directly. Its problems name the file "spec" and, as `column`, the parameter at fault; the caller locates them.
 """
 
 from __future__ import annotations
@@ -15,14 +20,22 @@ from collections.abc import Callable
 DATA_STEPS = {"denominate": "by-framework", "impute": "none", "screen": "coverage", "treat": "winsorise",
               "normalise": "minmax"}
 _METHODS: dict[str, dict[str, Callable]] = {step: {} for step in (*DATA_STEPS, "aggregator", "grade")}
+_CHECKS: dict[Callable, Callable] = {}
 
 
-def register(step: str, name: str) -> Callable[[Callable], Callable]:
+def register(step: str, name: str, check: Callable | None = None) -> Callable[[Callable], Callable]:
     def add(fn: Callable) -> Callable:
         _METHODS[step][name] = fn
+        if check is not None:
+            _CHECKS[fn] = check
         return fn
 
     return add
+
+
+def check_of(fn: Callable) -> Callable | None:
+    """The context check registered with a method, if any."""
+    return _CHECKS.get(fn)
 
 
 def methods(step: str) -> dict[str, Callable]:

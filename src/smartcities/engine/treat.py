@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import InputError, Problem, one_of
 from .context import Context
 from .registry import register
 from .stats import kurtosis_from, passes, skew_from
@@ -95,14 +96,21 @@ def none(X: np.ndarray, ctx: Context) -> np.ndarray:
     return X
 
 
-@register("treat", "winsorise")
+FALLBACKS = ("log", "boxcox", "none")
+
+
+def known_fallback(ctx: Context, *, fallback: str = "log", **_) -> list[Problem]:
+    if fallback in FALLBACKS:
+        return []
+    return [Problem("spec", "treat: fallback " + one_of(fallback, FALLBACKS), column="fallback")]
+
+
+@register("treat", "winsorise", check=known_fallback)
 def winsorise(X: np.ndarray, ctx: Context, *, max_points: int = 5, skew: float = 2.0, kurtosis: float = 3.5,
               fallback: str = "log", boxcox_lambda: float | None = None) -> np.ndarray:
     """Winsorise failing indicators (per run), falling back to `log` (COINr's log_CT), `boxcox` or `none`."""
-    if fallback not in ("log", "boxcox", "none"):
-        from ..errors import InputError, one_of
-
-        raise InputError.single("spec", "treat: fallback " + one_of(fallback, ("log", "boxcox", "none")))
+    if problems := known_fallback(ctx, fallback=fallback):
+        raise InputError(problems)
     out = X.copy()
     ok = passes(X, skew, kurtosis)  # (runs, indicators)
 

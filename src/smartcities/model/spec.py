@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -64,6 +64,9 @@ class Uncertainty(_Strict):
     seed: int = 1
     design: str = Field(default="sobol", pattern="^(sobol|montecarlo)$")
     bootstrap: int = Field(default=200, ge=10)
+    # runs a configuration cannot be evaluated in (a geometric mean of values ≤ 0): an error, or left out of the
+    # summaries and reported in the processing log
+    failed_runs: Literal["error", "allow"] = "error"
     factors: dict[str, Factor]
 
 

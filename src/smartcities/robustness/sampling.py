@@ -43,6 +43,14 @@ class Design:
             return slice(n, 2 * n)
         return slice((2 + int(name)) * n, (3 + int(name)) * n)
 
+    def complete(self, ok: np.ndarray) -> np.ndarray:
+        """The base samples whose every row (in A, B and each AB block) is marked `ok`."""
+        return np.flatnonzero(ok.reshape(self.k + 2, self.n).all(axis=0))
+
+    def rows(self, samples: np.ndarray) -> np.ndarray:
+        """The design rows of some base samples, block after block: a Saltelli design of len(samples) samples."""
+        return (np.arange(self.k + 2)[:, None] * self.n + np.asarray(samples)[None, :]).ravel()
+
 
 def sobol_points(n: int, dims: int, seed: int) -> np.ndarray:
     """The first n points of a scrambled Sobol sequence in `dims` dimensions (any n, not only powers of 2)."""

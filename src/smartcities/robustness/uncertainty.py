@@ -21,25 +21,29 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from ..engine.aggregate import aggregate as _aggregate_signature
+from ..engine.aggregate import aggregate as aggregate_signature
 from ..engine.aggregate import aggregate_levels, level_methods, node_weights
 from ..engine.context import Context
 from ..engine.grade import ranks
-from ..engine.pipeline import Kept, Step, apply_step, check_params, run_pipeline
+from ..engine.pipeline import Kept, Step, apply_step, check_step, key_path, run_pipeline
 from ..engine.registry import methods, parameters
-from ..errors import InputError, Problem
-from ..model.spec import Backend, Uncertainty
+from ..errors import InputError, Problem, did_you_mean
+from ..model.processing import ProcessingLog, entry
+from ..model.spec import Backend, Spec, Uncertainty
 from .sampling import Design, montecarlo, saltelli
 from .sensitivity import _estimate, _split, sobol_indices
 
-WHERE = "uncertainty"
 MOVES = (1, 3, 10)
 _CHUNK_BYTES = 64 * 2**20  # working memory per chunk of runs
+
+
+FAILURE_COLUMNS = ["configuration", "runs", "reason"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,45 @@ class UncertaintyResult:
     target: str = ""
     design: str = "sobol"
     failed_runs: int = 0  # runs whose configuration could not be evaluated (e.g. geometric mean of values ≤ 0)
+    # one row per failing configuration (with `failed_runs: allow`): configuration (factor → option, only the
+    # factors that decide it), runs, reason
+    failures: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=FAILURE_COLUMNS))
+    sobol_samples: int = 0  # base samples the Sobol indices were estimated on (whole Saltelli block succeeded)
+    base_samples: int = 0  # base samples of the design (N)
+    sobol_unvaried: tuple[str, ...] = ()  # factors those samples never vary (all other options failed): no indices
+
+    def log(self) -> ProcessingLog:
+        """Failed runs as processing-log warnings: one row per failing configuration, and one for the base
+        samples the Sobol indices had to leave out."""
+        rows = [entry("uncertainty", "failed-runs", count=f.runs, warning=True,
+                      detail=f"{describe(f.configuration)} in {f.runs:,} of {self.runs:,} runs: {f.reason}")
+                for f in self.failures.itertuples()]
+        if self.design == "sobol" and self.sobol_samples < self.base_samples:
+            rows.append(entry("uncertainty", "sobol-samples-dropped", count=self.base_samples - self.sobol_samples,
+                              warning=True, detail=f"Sobol indices estimated on the {self.sobol_samples:,} of "
+                              f"{self.base_samples:,} base samples whose whole Saltelli block succeeded" + (
+                                  f"; no indices for {', '.join(map(repr, self.sobol_unvaried))}, which these samples "
+                                  "never vary" if self.sobol_unvaried else "")))
+        return ProcessingLog.of(rows)
+
+
+def describe(configuration: dict[str, str]) -> str:
+    """"factor 'aggregation' = geometric fails", "factors 'a' = x and 'b' = y together fail", "every run fails"."""
+    parts = [f"{name!r} = {option}" for name, option in configuration.items()]
+    if not parts:
+        return "every configuration fails"
+    if len(parts) == 1:
+        return f"factor {parts[0]} fails"
+    return f"factors {', '.join(parts[:-1])} and {parts[-1]} together fail"
+
+
+def option_label(value) -> str:
+    """An option as the spec writes it: `geometric`, `3`, `{method: zscore, mean: 10, sd: 2}`."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {option_label(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(map(option_label, value)) + "]"
+    return str(value)
 
 
 # --- factors resolved against the pipeline ----------------------------------------------------------------------
@@ -90,6 +133,26 @@ class Runs:
 
 
 @dataclass(frozen=True)
+class Where:
+    """Where the uncertainty block was written, so that every problem names the spec file and line."""
+
+    file: str = "uncertainty"
+    line: Callable[..., int | None] = lambda *keys: None
+
+    @classmethod
+    def of(cls, spec: Spec) -> Where:
+        return cls(str(spec.path), spec.line)
+
+    def problem(self, message: str, *keys) -> Problem:
+        """A problem at the key path `keys` inside the uncertainty block."""
+        return Problem(self.file, f"uncertainty: {message}", self.line("uncertainty", *keys))
+
+    def option_line(self, factor: ResolvedFactor, option: int, *keys) -> int | None:
+        kind = "alternatives" if factor.replace else "values"
+        return self.line("uncertainty", "factors", factor.name, kind, option, *keys)
+
+
+@dataclass(frozen=True)
 class Plan:
     """The pipeline and factors, checked: everything needed to turn a design row into a configuration."""
 
@@ -100,41 +163,46 @@ class Plan:
     agg_step: int
 
     @classmethod
-    def resolve(cls, ctx: Context, steps: list[Step], unc: Uncertainty) -> Plan:
+    def resolve(cls, ctx: Context, steps: list[Step], unc: Uncertainty, where: Where = Where()) -> Plan:
+        """Check every factor as the build would meet it (each value or alternative as its step checks it) and
+        resolve it against the pipeline; raises InputError with every problem, located by `where`."""
         problems: list[Problem] = []
         names = [s.step for s in steps]
         if "aggregate" not in names:
-            raise InputError.single(WHERE, "the pipeline has no aggregate step")
+            raise InputError([where.problem("the pipeline has no aggregate step")])
         agg_step = names.index("aggregate")
         fw, c = ctx.framework, ctx.compiled
         root = fw.root()
         target = unc.target or root
         if target not in fw.by_id:
-            problems.append(Problem(WHERE, f"target {target!r} is not a node of the framework"))
+            problems.append(where.problem(f"target {target!r} is not a node of the framework"
+                                          f"{did_you_mean(target, fw.by_id)}", "target"))
         resolved = []
         for name, f in unc.factors.items():
-            def bad(msg, name=name, problems=problems):
-                problems.append(Problem(WHERE, f"factor {name!r}: {msg}"))
+            def bad(msg, *keys, name=name, problems=problems):
+                problems.append(where.problem(f"factor {name!r}: {msg}", "factors", name, *keys))
             if f.leave_out is not None:
-                unknown = [n for n in f.leave_out if n not in fw.by_id]
-                if unknown or root in f.leave_out:
-                    bad(f"leave_out names {', '.join(map(repr, unknown or [root]))}, which "
-                        + ("is not a node" if unknown else "is the top node"))
-                    continue
-                resolved.append(ResolvedFactor(name, "leave_out", options=(None, *f.leave_out)))
+                wrong = [(j, n) for j, n in enumerate(f.leave_out) if n not in fw.by_id or n == root]
+                for j, node in wrong:
+                    bad(f"leave_out: {node!r} is the top node" if node == root else
+                        f"leave_out: {node!r} is not a node{did_you_mean(node, fw.by_id)}", "leave_out", j)
+                if not wrong:
+                    resolved.append(ResolvedFactor(name, "leave_out", options=(None, *f.leave_out)))
                 continue
             if f.step not in names:
-                bad(f"step {f.step!r} is not in the pipeline (steps: {', '.join(names)})")
+                bad(f"step {f.step!r} is not in the pipeline (steps: {', '.join(names)})"
+                    f"{did_you_mean(f.step, names)}", "step")
                 continue
             i = names.index(f.step)
             if f.noise is not None:
                 if f.step != "aggregate":
-                    bad("weight noise belongs to the aggregate step")
+                    bad("weight noise belongs to the aggregate step", "step")
                     continue
-                levels = f.levels or list(range(1, int(c.levels.max())))
-                wrong = [lv for lv in levels if lv < 1 or lv >= int(c.levels.max())]
+                top = int(c.levels.max())
+                levels = f.levels or list(range(1, top))
+                wrong = [lv for lv in levels if lv < 1 or lv >= top]
                 if wrong:
-                    bad(f"levels {wrong} have no weights to perturb (levels 1..{int(c.levels.max()) - 1})")
+                    bad(f"levels {wrong} have no weights to perturb (levels 1..{top - 1})", "levels")
                     continue
                 nodes = tuple(int(j) for j in np.flatnonzero(np.isin(c.levels, levels)))
                 resolved.append(ResolvedFactor(name, "noise", step=i, nodes=nodes, noise=float(f.noise)))
@@ -143,16 +211,22 @@ class Plan:
                 rf = ResolvedFactor(name, "step", step=i, options=tuple(dict(a) for a in f.alternatives), replace=True)
             else:
                 rf = ResolvedFactor(name, "step", step=i, options=tuple(f.values), parameter=f.parameter)
+            kind = "alternatives" if rf.replace else "values"
             if len(rf.options) < 1:
-                bad("needs at least one option")
+                bad(f"{kind} needs at least one option", kind)
                 continue
-            for opt in range(len(rf.options)):
-                problems += _check_step(_configure(steps[i], [(rf, opt)]), name)
+            if (unknown := _unknown_parameter(steps[i], rf)) is not None:
+                bad(unknown, "parameter")
+                continue
+            found = [p for opt in range(len(rf.options)) for p in check_step(
+                _configure(steps[i], [(rf, opt)]), ctx, where.file,
+                lambda key, opt=opt, rf=rf: where.option_line(rf, opt, *(key_path(key) if rf.replace else ())))]
+            problems += [Problem(p.file, f"uncertainty: factor {name!r}: {p.message}", p.line) for p in found]
             resolved.append(rf)
         if not resolved and not problems:
-            problems.append(Problem(WHERE, "no factors"))
+            problems.append(where.problem("no factors", "factors"))
         if problems:
-            raise InputError(problems)
+            raise InputError(list(dict.fromkeys(problems)))
         return cls(ctx, tuple(steps), tuple(resolved), target, agg_step)
 
     # --- the design ---------------------------------------------------------------------------------------------
@@ -271,18 +345,30 @@ def _configure(base: Step, chosen: list[tuple[ResolvedFactor, int]]) -> Step:
     return Step(step, method, params)
 
 
-def _check_step(step: Step, factor: str) -> list[Problem]:
-    where = f"{WHERE}: factor {factor!r}"
-    if step.step == "aggregate":
-        known = methods("aggregator")
-        method = step.params.get("method", "arithmetic")
-        if method not in known:
-            return [Problem(where, f"aggregate: method {method!r} is not one of {', '.join(known)}")]
-        return check_params(where, "aggregate", _aggregate_signature, step.params, lambda key: None)
-    if step.method not in methods(step.step):
-        return [Problem(where, f"{step.step}: method {step.method!r} is not one of "
-                               f"{', '.join(methods(step.step))}")]
-    return check_params(where, step.step, methods(step.step)[step.method], step.params, lambda key: None)
+def _unknown_parameter(base: Step, factor: ResolvedFactor) -> str | None:
+    """A values factor's parameter must be one the step's method takes (or the method itself); said once for the
+    factor rather than once per value."""
+    if factor.replace or factor.parameter == "method":
+        return None
+    fn = aggregate_signature if base.step == "aggregate" else methods(base.step).get(base.method)
+    known = parameters(fn) if fn is not None else {}
+    if fn is None or factor.parameter in known:
+        return None
+    return (f"{base.step}: unknown parameter {factor.parameter!r}{did_you_mean(factor.parameter, known)}; "
+            f"known: {', '.join(known)}")
+
+
+def check_uncertainty(spec: Spec, ctx: Context) -> list[Problem]:
+    """Everything the spec's uncertainty block names, checked against the pipeline and the build's context before
+    any run: factor steps, parameters, every value and alternative, leave_out nodes, the target, levels."""
+    if spec.model.uncertainty is None:
+        return []
+    steps = [Step.parse(e) for e in spec.model.pipeline]
+    try:
+        Plan.resolve(ctx, steps, spec.model.uncertainty, Where.of(spec))
+    except InputError as err:
+        return err.problems
+    return []
 
 
 def _unique_rows(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -305,30 +391,61 @@ def _aggregate_runs(leaves: np.ndarray, matrices, config: dict, ctx: Context) ->
 
 def evaluate_chunk(leaves: np.ndarray, dropped: np.ndarray, data_key: np.ndarray, agg_key: np.ndarray,
                    weights: np.ndarray, agg_configs: tuple[dict, ...], ctx: Context,
-                   dtype: str = "uint16") -> tuple[np.ndarray, int]:
-    """Ranks of every aggregate node for a chunk of runs, as unsigned integers (0 = no rank), and the number
-    of runs that failed. Runs sharing data and aggregation settings are evaluated together."""
+                   dtype: str = "uint16") -> tuple[np.ndarray, np.ndarray]:
+    """Ranks of every aggregate node for a chunk of runs, as unsigned integers (0 = no rank), and per run why it
+    failed ('' when it did not). Runs sharing data and aggregation settings are evaluated together; when such a
+    group fails, its runs are tried one by one, since their weights may decide it."""
     c = ctx.compiled
     n_agg = len(c.nodes) - c.n_leaves
     out = np.zeros((len(data_key), leaves.shape[1], n_agg), dtype=dtype)
-    failed = 0
+    errors = np.full(len(data_key), "", dtype=object)
+
+    def ranked(k: int, g: int, w: np.ndarray) -> np.ndarray:
+        # a level whose weights no run changes is aggregated once for all of them
+        matrices = tuple(m[0] if m.ndim == 3 and np.all(m == m[0]) else m for m in c.matrices_for(w))
+        scores = _aggregate_runs(leaves[k][None], matrices, agg_configs[g], ctx)
+        scores = np.where(dropped[k][None, :, None], np.nan, scores)
+        return np.nan_to_num(ranks(scores), nan=0.0).astype(dtype)
+
     pairs = np.unique(np.stack([data_key, agg_key], axis=1), axis=0)
     for k, g in pairs:
         sel = np.flatnonzero((data_key == k) & (agg_key == g))
         w = weights[sel]
         same = bool(np.all(w == w[0]))
-        # a level whose weights no run changes is aggregated once for all of them
-        matrices = tuple(m[0] if m.ndim == 3 and np.all(m == m[0]) else m
-                         for m in c.matrices_for(w[0] if same else w))
         try:
-            scores = _aggregate_runs(leaves[k][None], matrices, agg_configs[g], ctx)
-        except InputError:
-            failed += len(sel)
+            out[sel] = ranked(k, g, w[0] if same else w)
             continue
-        scores = np.where(dropped[k][None, :, None], np.nan, scores)
-        ranked = np.nan_to_num(ranks(scores), nan=0.0).astype(dtype)
-        out[sel] = ranked if not same else np.broadcast_to(ranked, (len(sel),) + ranked.shape[1:])
-    return out, failed
+        except InputError as err:
+            if same:
+                errors[sel] = failure_reason(err)
+                continue
+        for r, wr in zip(sel, w):
+            try:
+                out[r] = ranked(k, g, wr)[0]
+            except InputError as err:
+                errors[r] = failure_reason(err)
+    return out, errors
+
+
+def failure_reason(err: InputError) -> str:
+    """What a method said when a run failed, without its step prefix."""
+    return "; ".join(p.message.removeprefix("aggregate: ") for p in err.problems)
+
+
+def first_level_failures(plan: Plan, leaves: np.ndarray, runs: Runs) -> dict[tuple[int, int], str]:
+    """The (data configuration, aggregation configuration) pairs whose first level of aggregation fails, with the
+    reason. That level sees the configuration's leaves alone, whatever the weights, so every run of such a pair
+    fails: a check over the distinct configurations, before any run is evaluated."""
+    c = plan.ctx.compiled
+    out = {}
+    for k, g in np.unique(np.stack([runs.data_key, runs.agg_key], axis=1), axis=0):
+        config = runs.agg_configs[g]
+        chosen = level_methods(c, config["method"], config.get("by_level"), config.get("by_node"))
+        try:
+            aggregate_levels(leaves[k][None], c.matrices[:1], chosen[:1], p=float(config.get("p", 2.0)))
+        except InputError as err:
+            out[(int(k), int(g))] = failure_reason(err)
+    return out
 
 
 # --- running the chunks -------------------------------------------------------------------------------------------
@@ -344,9 +461,14 @@ class _Work:
     out: np.ndarray  # (runs, units, aggregates) in design order
     order: np.ndarray  # evaluation position → design row
     chunks: list[slice] = field(default_factory=list)
+    errors: np.ndarray = field(init=False)  # (runs,) why each run failed, '' when it did not; design order
 
-    def store(self, sl: slice, ranks: np.ndarray) -> None:
+    def __post_init__(self) -> None:
+        self.errors = np.full(len(self.order), "", dtype=object)
+
+    def store(self, sl: slice, ranks: np.ndarray, errors: np.ndarray) -> None:
         self.out[self.order[sl]] = ranks
+        self.errors[self.order[sl]] = errors
 
 
 def _chunks(n_runs: int, units: int, nodes: int, chunk_runs: int) -> list[slice]:
@@ -362,21 +484,17 @@ def _progress(progress: bool):
                     transient=True, disable=not progress)
 
 
-def _run_numpy(work: _Work, progress: bool) -> int:
-    failed = 0
+def _run_numpy(work: _Work, progress: bool) -> None:
     r = work.runs
     with _progress(progress) as bar:
         task = bar.add_task("runs", total=r.data_key.shape[0])
         for sl in work.chunks:
-            ranks, f = evaluate_chunk(work.leaves, work.dropped, r.data_key[sl], r.agg_key[sl], r.weights[sl],
-                                      r.agg_configs, work.ctx, work.out.dtype.name)
-            work.store(sl, ranks)
-            failed += f
+            work.store(sl, *evaluate_chunk(work.leaves, work.dropped, r.data_key[sl], r.agg_key[sl], r.weights[sl],
+                                           r.agg_configs, work.ctx, work.out.dtype.name))
             bar.advance(task, sl.stop - sl.start)
-    return failed
 
 
-def _run_dask(work: _Work, backend: Backend, progress: bool) -> int:
+def _run_dask(work: _Work, backend: Backend, progress: bool) -> None:
     """The same chunks as Dask tasks: on the scheduler `backend.scheduler`, or on a local cluster of two worker
     processes started (and stopped) here."""
     from dask.distributed import Client, LocalCluster, as_completed
@@ -393,17 +511,13 @@ def _run_dask(work: _Work, backend: Backend, progress: bool) -> int:
         futures = [client.submit(evaluate_chunk, leaves, dropped, r.data_key[sl], r.agg_key[sl], r.weights[sl],
                                  r.agg_configs, ctx, work.out.dtype.name, pure=False) for sl in work.chunks]
         position = {f.key: i for i, f in enumerate(futures)}
-        failed = 0
         with _progress(progress) as bar:
             task = bar.add_task("runs", total=r.data_key.shape[0])
             for fut in as_completed(futures):
                 sl = work.chunks[position[fut.key]]
-                ranks, f = fut.result()
-                work.store(sl, ranks)
-                failed += f
+                work.store(sl, *fut.result())
                 fut.release()
                 bar.advance(task, sl.stop - sl.start)
-        return failed
     finally:
         client.close()
         if cluster is not None:
@@ -496,16 +610,17 @@ SENSITIVITY_COLUMNS = ["factor", "node", "city", "S1", "S1_conf", "ST", "ST_conf
 CONVERGENCE_COLUMNS = ["factor", "node", "S1_half", "S1_full", "ST_half", "ST_full", "ST_change", "converged"]
 
 
-def _sensitivity(plan: Plan, design: Design, target_ranks: np.ndarray, nominal: np.ndarray, unc: Uncertainty,
-                 units: tuple[str, ...]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    n, k = design.n, design.k
-    with warnings.catch_warnings():
+def _sensitivity(plan: Plan, n: int, k: int, target_ranks: np.ndarray, nominal: np.ndarray, unc: Uncertainty,
+                 units: tuple[str, ...], varied: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Sobol indices of the factors, from the target's ranks in a Saltelli design of n base samples; NaN for the
+    factors that are not `varied` between its A and AB blocks (nothing to estimate from)."""
+    kept = np.flatnonzero(~np.isnan(nominal))
+    seed = int(np.random.SeedSequence(unc.seed).generate_state(1)[0])
+    with warnings.catch_warnings():  # few base samples (many failed runs) give resamples without variance
         warnings.simplefilter("ignore", RuntimeWarning)
         shift = np.nanmean(np.abs(target_ranks - nominal[None, :]), axis=1)
-    kept = np.flatnonzero(~np.isnan(nominal))
-    y = np.column_stack([shift, target_ranks[:, kept]])
-    seed = int(np.random.SeedSequence(unc.seed).generate_state(1)[0])
-    idx = sobol_indices(y, n, k, bootstrap=unc.bootstrap, seed=seed)
+        y = np.column_stack([shift, target_ranks[:, kept]])
+        idx = sobol_indices(y, n, k, bootstrap=unc.bootstrap, seed=seed)
     names = [f.name for f in plan.factors]
     cities = [""] + [units[i] for i in kept]
     frame = pd.DataFrame({
@@ -520,20 +635,76 @@ def _sensitivity(plan: Plan, design: Design, target_ranks: np.ndarray, nominal: 
                          "ST_half": st_h, "ST_full": idx.ST[:, 0]})
     conv["ST_change"] = (conv["ST_full"] - conv["ST_half"]).abs()
     conv["converged"] = conv["ST_change"] <= np.maximum(0.05, idx.ST_conf[:, 0])
+    unvaried = ~np.asarray(varied)
+    frame.loc[np.repeat(unvaried, len(cities)), ["S1", "S1_conf", "ST", "ST_conf"]] = np.nan
+    conv.loc[unvaried, ["S1_half", "S1_full", "ST_half", "ST_full", "ST_change"]] = np.nan
+    conv.loc[unvaried, "converged"] = False
     return frame, conv
+
+
+# --- failed runs ------------------------------------------------------------------------------------------------
+
+def failures(plan: Plan, choices: np.ndarray, errors: np.ndarray) -> list[tuple[dict[int, int], int, str]]:
+    """The failing configurations: (factor → option of the step factors that decide it, runs, first reason).
+
+    A failing run's configuration is shortened, one factor at a time, while every run that matches the shorter
+    configuration still fails; so `aggregation = geometric` stands alone when geometric fails whatever the other
+    factors chose, and `normalisation = zscore` joins it when only that pairing fails."""
+    step_factors = [g for g, f in enumerate(plan.factors) if f.kind == "step"]
+    failed = errors != ""
+    chosen = choices[:, step_factors]
+    distinct, first, counts = np.unique(chosen[failed], axis=0, return_index=True, return_counts=True)
+    found: dict[tuple, list] = {}
+    for row, r, count in zip(distinct, np.flatnonzero(failed)[first], counts):
+        config = dict(zip(step_factors, map(int, row)))
+        for g in step_factors:
+            shorter = {h: o for h, o in config.items() if h != g}
+            match = np.all([choices[:, h] == o for h, o in shorter.items()] or [np.ones(len(errors), bool)], axis=0)
+            if failed[match].all():
+                config = shorter
+        key = tuple(sorted(config.items()))
+        found.setdefault(key, [dict(key), 0, str(errors[r])])[1] += int(count)
+    return [tuple(v) for v in sorted(found.values(), key=lambda v: -v[1])]
+
+
+def _labelled(plan: Plan, config: dict[int, int]) -> dict[str, str]:
+    return {plan.factors[g].name: option_label(plan.factors[g].options[o]) for g, o in config.items()}
+
+
+def _failed_runs_error(plan: Plan, found, total: int, where: Where) -> InputError:
+    """Failed runs as problems at the spec line of the option that decides them (an aggregation option first)."""
+    problems = []
+    for config, count, reason in found:
+        line = where.line("uncertainty", "factors")
+        on_aggregate = sorted(config, key=lambda g: plan.factors[g].step != plan.agg_step)
+        if on_aggregate:
+            g = on_aggregate[0]
+            line = where.option_line(plan.factors[g], config[g])
+        problems.append(Problem(where.file, f"uncertainty: {describe(_labelled(plan, config))} in {count:,} "
+                                f"of {total:,} runs: {reason}, or add failed_runs: allow to the uncertainty block",
+                                line))
+    return InputError(problems)
 
 
 # --- the analysis -----------------------------------------------------------------------------------------------
 
 def analyse(X: np.ndarray, ctx: Context, steps: list[Step], uncertainty: Uncertainty, backend: Backend,
-            progress: bool = False) -> UncertaintyResult:
-    """Run the spec's uncertainty design over the raw data X (units, indicators) and summarise it."""
+            progress: bool = False, where: Where = Where()) -> UncertaintyResult:
+    """Run the spec's uncertainty design over the raw data X (units, indicators) and summarise it. Runs that
+    fail are an error naming the factor options at fault, unless the spec says `failed_runs: allow`; then the
+    summaries use the runs that succeeded."""
     started = time.perf_counter()
-    plan = Plan.resolve(ctx, steps, uncertainty)
+    plan = Plan.resolve(ctx, steps, uncertainty, where)
     nominal = run_pipeline(X, ctx, list(steps)).ranks[0]  # (units, nodes)
     design = plan.design(uncertainty)
     runs = plan.decode(design.u)
     leaves, dropped = plan.data_arrays(X, runs)
+    allow = uncertainty.failed_runs == "allow"
+    if not allow and (doomed := first_level_failures(plan, leaves, runs)):
+        errors = np.full(design.runs, "", dtype=object)
+        for (k, g), reason in doomed.items():
+            errors[(runs.data_key == k) & (runs.agg_key == g)] = reason
+        raise _failed_runs_error(plan, failures(plan, runs.choices, errors), design.runs, where)
     c = ctx.compiled
     units = len(ctx.units)
     n_agg = len(c.nodes) - c.n_leaves
@@ -546,10 +717,18 @@ def analyse(X: np.ndarray, ctx: Context, steps: list[Step], uncertainty: Uncerta
     agg_ranks = np.empty((design.runs, units, n_agg), dtype=dtype)  # (runs, units, aggregates), design order
     work = _Work(leaves, dropped, grouped, ctx, agg_ranks, order,
                  _chunks(design.runs, units, max(n_agg, 1), backend.chunk_runs))
-    failed = _run_dask(work, backend, progress) if backend.name == "dask" else _run_numpy(work, progress)
+    if backend.name == "dask":
+        _run_dask(work, backend, progress)
+    else:
+        _run_numpy(work, progress)
+    ok = work.errors == ""
+    found = failures(plan, runs.choices, work.errors)
+    if found and (not allow or not ok.any()):
+        raise _failed_runs_error(plan, found, design.runs, where)
     leaf_ranks = ranks(np.where(dropped[:, :, None], np.nan, leaves))  # (K, units, leaves)
 
-    used = slice(0, 2 * design.n) if design.kind == "sobol" else slice(0, design.runs)
+    used = np.arange(2 * design.n if design.kind == "sobol" else design.runs)
+    used = used[ok[used]]
     counts = np.bincount(runs.data_key[used], minlength=leaves.shape[0])
     intervals = rank_intervals(ctx, nominal, agg_ranks[used], leaf_ranks, counts)
 
@@ -559,12 +738,23 @@ def analyse(X: np.ndarray, ctx: Context, steps: list[Step], uncertainty: Uncerta
         target_ranks[target_ranks == 0] = np.nan
     else:
         target_ranks = leaf_ranks[runs.data_key][:, :, t]
-    if design.kind == "sobol":
-        sens, conv = _sensitivity(plan, design, target_ranks, nominal[:, t], uncertainty, ctx.units)
+    samples = design.complete(ok) if design.kind == "sobol" else np.arange(0)
+    unvaried: tuple[str, ...] = ()
+    if len(samples) >= 2:
+        rows = design.rows(samples)
+        chosen = runs.choices[rows].reshape(design.k + 2, len(samples), -1)
+        varied = np.array([f.kind == "noise" or bool((chosen[2 + g, :, g] != chosen[0, :, g]).any())
+                           for g, f in enumerate(plan.factors)])
+        unvaried = tuple(f.name for f, v in zip(plan.factors, varied) if not v)
+        sens, conv = _sensitivity(plan, len(samples), design.k, target_ranks[rows], nominal[:, t], uncertainty,
+                                  ctx.units, varied)
     else:
         sens, conv = pd.DataFrame(columns=SENSITIVITY_COLUMNS), pd.DataFrame(columns=CONVERGENCE_COLUMNS)
+    table = pd.DataFrame([(_labelled(plan, config), count, reason) for config, count, reason in found],
+                         columns=FAILURE_COLUMNS)
     return UncertaintyResult(intervals, movement(intervals), sens, conv, design.runs,
-                             time.perf_counter() - started, plan.target, design.kind, failed)
+                             time.perf_counter() - started, plan.target, design.kind, int((~ok).sum()), table,
+                             len(samples), design.n if design.kind == "sobol" else 0, unvaried)
 
 
 def with_runs(uncertainty: Uncertainty, runs: int, design: str | None = None) -> Uncertainty:

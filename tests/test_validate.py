@@ -1,0 +1,168 @@
+"""`validate` runs every check `build` runs short of computing: a spec it passes does not fail on a name or a
+parameter at build time, and a spec it rejects is rejected by `build` with the same located message."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import ASEM_IDATA, ASEM_IMETA, EXAMPLES, PACKAGE_DATA, need_shared
+from typer.testing import CliRunner
+
+from smartcities.cli import app
+
+runner = CliRunner()
+DEMO_SPEC = PACKAGE_DATA / "demo" / "sci2022.yaml"
+
+
+def asem_spec(tmp_path: Path, example: str) -> Path:
+    """An ASEM example spec copied beside a copy of the iData/iMeta pair, so it can be edited."""
+    source = EXAMPLES / f"asem-coinr-{example}.yaml"
+    need_shared(source, ASEM_IDATA, ASEM_IMETA)
+    shutil.copy(ASEM_IDATA, tmp_path / "iData.csv")
+    shutil.copy(ASEM_IMETA, tmp_path / "iMeta.csv")
+    text = source.read_text(encoding="utf-8")
+    text = re.sub(r"idata: .*", "idata: iData.csv", text)
+    text = re.sub(r"imeta: .*", "imeta: iMeta.csv", text)
+    path = tmp_path / "spec.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def demo_spec(tmp_path: Path) -> Path:
+    """The bundled demo spec, copied with its inventory and cities paths made absolute."""
+    text = DEMO_SPEC.read_text(encoding="utf-8")
+    text = text.replace("../sci2022/", f"{PACKAGE_DATA / 'sci2022'}/").replace("../cities/",
+                                                                             f"{PACKAGE_DATA / 'cities'}/")
+    path = tmp_path / "spec.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def line_of(path: Path, snippet: str) -> int:
+    """The line a snippet of the file starts on."""
+    text = path.read_text(encoding="utf-8")
+    return text[: text.index(snippet)].count("\n") + 1
+
+
+def edit(path: Path, old: str, new: str) -> int:
+    """Replace `old` by `new` (once) and return the line `new` now starts on."""
+    text = path.read_text(encoding="utf-8")
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return line_of(path, new)
+
+
+def rejected(spec: Path, tmp_path: Path) -> str:
+    """validate and build both exit 2 with the same message, and build writes nothing; that message."""
+    checked = runner.invoke(app, ["validate", str(spec)])
+    assert checked.exit_code == 2, checked.output
+    out = tmp_path / "out"
+    built = runner.invoke(app, ["build", str(spec), "--out", str(out), "--quiet"])
+    assert built.exit_code == 2, built.output
+    assert checked.stderr == built.stderr
+    assert "Traceback" not in checked.output and not out.exists()
+    return checked.stderr
+
+
+ASEM_CASES = [
+    ("standard", "group: EurAsia_group", "group: EurAsia_grp",
+     r"impute: unknown group 'EurAsia_grp' \(did you mean 'EurAsia_group'\?\); have: .*EurAsia_group"),
+    ("standard", "{method: arithmetic}", "{method: arithmetic, weights: equl}",
+     r"aggregate: weights 'equl' is not one of framework, equal \(did you mean 'equal'\?\)"),
+    ("standard", "{method: arithmetic}", "{method: arithmetic, by_node: {Conect: geometric}}",
+     r"aggregate: by_node names 'Conect', which is not an aggregate node \(did you mean 'Conn'\?\)"),
+    ("standard", "{method: arithmetic}", "{method: arithmetic, by_level: {9: geometric}}",
+     r"aggregate: by_level: level 9 has no aggregates; levels 2, 3, 4 do"),
+    ("standard", "fallback: log", "fallback: logg",
+     r"treat: fallback 'logg' is not one of log, boxcox, none \(did you mean 'log'\?\)"),
+    ("standard", "{method: minmax, range: [0, 100]}", "{method: goalposts}",
+     r"normalise: goalposts needs goalposts: \[lower, upper\] on every indicator; 49 of 49 in .*iMeta\.csv have "
+     r"none: "),
+    ("uncertainty", "values: [arithmetic, geometric]", "values: [arithmetic, geometrc]",
+     r"uncertainty: factor 'aggregation': aggregate: method 'geometrc' is not one of .* \(did you mean "
+     r"'geometric'\?\)"),
+    ("uncertainty", "{method: zscore, mean: 10, sd: 2}", "{method: zscor, mean: 10, sd: 2}",
+     r"uncertainty: factor 'normalisation': normalise: method 'zscor' is not one of .* \(did you mean "
+     r"'zscore'\?\)"),
+    ("uncertainty", "parameter: max_points", "parameter: max_pionts",
+     r"uncertainty: factor 'winsorisation': treat: unknown parameter 'max_pionts' \(did you mean 'max_points'\?\)"),
+    ("uncertainty", "levels: [2, 3]", "levels: [2, 7]",
+     r"uncertainty: factor 'weights': levels \[7\] have no weights to perturb \(levels 1\.\.3\)"),
+    ("uncertainty", "target: Index", "target: Indx",
+     r"uncertainty: target 'Indx' is not a node of the framework \(did you mean 'Index'\?\)"),
+    ("uncertainty", "weights:         {step: aggregate", "weights:         {step: agregate",
+     r"uncertainty: factor 'weights': step 'agregate' is not in the pipeline .*\(did you mean 'aggregate'\?\)"),
+]
+
+
+@pytest.mark.parametrize("example, old, new, expected", ASEM_CASES, ids=[c[2] for c in ASEM_CASES])
+def test_asem_spec_problems_are_located_and_shared_by_validate_and_build(tmp_path, example, old, new, expected):
+    spec = asem_spec(tmp_path, example)
+    line = edit(spec, old, new)
+    message = rejected(spec, tmp_path)
+    assert re.fullmatch(rf"smartcities: error: {re.escape(str(spec))} line {line}: {expected}.*\n", message), message
+
+
+def test_a_named_weight_set_of_the_spec_is_known(tmp_path):
+    spec = asem_spec(tmp_path, "standard")
+    edit(spec, "pipeline:", "weights:\n  connected: {Conn: 2}\npipeline:")
+    line = edit(spec, "{method: arithmetic}", "{method: arithmetic, weights: conected}")
+    message = rejected(spec, tmp_path)
+    assert f"line {line}: aggregate: weights 'conected' is not one of framework, equal, connected (did you mean " \
+           "'connected'?)" in message
+    edit(spec, "weights: conected", "weights: connected")
+    assert runner.invoke(app, ["validate", str(spec)]).exit_code == 0
+
+
+def test_block_style_points_at_the_parameter_and_the_list_item(tmp_path):
+    spec = asem_spec(tmp_path, "uncertainty")
+    edit(spec, "  - impute: {method: group-mean, group: EurAsia_group}",
+         "  - impute:\n      method: group-mean\n      group: EurAsia_grup")
+    message = rejected(spec, tmp_path)
+    assert f"spec.yaml line {line_of(spec, 'group: EurAsia_grup')}: impute: unknown group" in message
+    edit(spec, "group: EurAsia_grup", "group: EurAsia_group")
+    edit(spec, "    winsorisation:   {step: treat, parameter: max_points, values: [1, 2, 3, 4, 5]}",
+         "    leave:\n      leave_out:\n        - Conn\n        - Bogus")
+    message = rejected(spec, tmp_path)
+    line = line_of(spec, "- Bogus")
+    assert f"spec.yaml line {line}: uncertainty: factor 'leave': leave_out: 'Bogus' is not a node" in message
+
+
+def test_every_problem_of_a_kind_at_once(tmp_path):
+    spec = asem_spec(tmp_path, "uncertainty")
+    edit(spec, "values: [arithmetic, geometric]", "values: [arithmetic, geometrc]")
+    edit(spec, "target: Index", "target: Indx")
+    message = rejected(spec, tmp_path)
+    lines = message.splitlines()
+    assert len(lines) == 2 and "target 'Indx'" in lines[0] and "'geometrc'" in lines[1]
+
+
+DEMO_CASES = [
+    ("peer_group: region", "peer_group: regoin",
+     r"grades: peer_group 'regoin' is not a group column \(did you mean 'region'\?\); have: .*region"),
+    ("values: [arithmetic, geometric]", "values: [arithmetic, geometrc]",
+     r"uncertainty: factor 'aggregation': aggregate: method 'geometrc' is not one of .*\(did you mean 'geometric'\?\)"),
+    ("fallback: log", "fallback: lg", r"treat: fallback 'lg' is not one of log, boxcox, none"),
+    ("parameter: max_points, values: [1, 3, 5]", "parameter: max_points, values: [1, three, 5]",
+     r"uncertainty: factor 'treatment': treat: max_points: Input should be a valid integer.*\(got 'three'\)"),
+]
+
+
+@pytest.mark.parametrize("old, new, expected", DEMO_CASES, ids=[c[1] for c in DEMO_CASES])
+def test_demo_spec_problems_are_located_and_shared_by_validate_and_build(tmp_path, old, new, expected):
+    spec = demo_spec(tmp_path)
+    line = edit(spec, old, new)
+    message = rejected(spec, tmp_path)
+    assert re.fullmatch(rf"smartcities: error: {re.escape(str(spec))} line {line}: {expected}.*\n", message), message
+
+
+def test_the_examples_and_the_demo_validate(tmp_path):
+    result = runner.invoke(app, ["validate", str(demo_spec(tmp_path))])
+    assert result.exit_code == 0 and "ok — 31 units" in " ".join(result.output.split()), result.output
+    for example in ("standard", "geometric", "uncertainty"):
+        result = runner.invoke(app, ["validate", str(asem_spec(tmp_path, example))])
+        assert result.exit_code == 0, result.output
+        assert "ok — 51 units, 49 indicators" in " ".join(result.output.split())
