@@ -156,6 +156,8 @@ def _load_city_inputs(spec: Spec) -> Inputs:
         else:
             groups[col] = cities[col].astype(str).to_numpy(dtype=object)
     ctx = Context.of(units, framework, groups, denominators, list(cities["name"]))
-    return Inputs(X, ctx, long[long["indicator"].isin(leaves)].reset_index(drop=True), hashes, inventory, cities)
+    log = ProcessingLog.of(cities.attrs.get("log", ()))  # what the cities reader filled from the gazetteer
+    return Inputs(X, ctx, long[long["indicator"].isin(leaves)].reset_index(drop=True), hashes, inventory, cities,
+                  log)
 
 
