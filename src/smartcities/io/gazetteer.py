@@ -101,23 +101,27 @@ def _places() -> pd.DataFrame:
 
 
 @cache
-def _index(country_code: str | None) -> dict[str, tuple[list[int], list[int]]]:
-    """match key -> (rows whose main name it is, rows listing it among their alternate names), for one country's
-    places (every place when `country_code` is None)."""
+def _index(country_code: str | None) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
+    """(match key -> rows whose main name it is, match key -> rows listing it among their alternate names), over
+    one country's places (every place when `country_code` is None)."""
     places = _places()
-    rows = places.index if country_code is None else places.index[places["country"] == country_code]
-    index: dict[str, tuple[list[int], list[int]]] = {}
-    for row, name, alternates in zip(rows, places["name"][rows], places["alternatenames"][rows]):
-        index.setdefault(match_key(name), ([], []))[0].append(row)
-        for alternate in filter(None, alternates.split("|")):
-            index.setdefault(match_key(alternate), ([], []))[1].append(row)
-    return index
+    if country_code is not None:
+        places = places[places["country"] == country_code]
+    main: dict[str, list[int]] = {}
+    alternate: dict[str, list[int]] = {}
+    for row, name, alternates in zip(places.index, places["name"], places["alternatenames"]):
+        main.setdefault(match_key(name), []).append(row)
+        if alternates:
+            for written in alternates.split("|"):
+                alternate.setdefault(match_key(written), []).append(row)
+    return main, alternate
 
 
 def places_named(name: str, country_code: str | None = None) -> list[Place]:
     """The places called `name` (in `country_code`, or anywhere), most populous first: places whose main name
     matches when there are any, else those listing it as an alternate name (New York is "New York City")."""
-    main, alternate = _index(country_code).get(match_key(name), ([], []))
+    key = match_key(name)
+    main, alternate = (names.get(key, []) for names in _index(country_code))
     rows = _places().loc[main or alternate]
     rows = rows.sort_values("population", ascending=False, kind="stable")
     return [Place(int(r.geonameid), r.name, r.country, float(r.lat), float(r.lon), int(r.population))
