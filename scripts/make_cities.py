@@ -2,9 +2,8 @@
 
 For every city of the bundled inventory, the GeoNames row in the same country whose `name` is the city's name
 (or, failing that, lists it among its alternate names) with the largest population gives the coordinates and the
-population. The region comes from the country's GeoNames continent, with two groups moved: Middle-Eastern countries
-(continent Asia) go to "Middle East & Africa", and Mexico, Central America and the Caribbean (continent North
-America) go to "Latin America".
+population. The region comes from the country's GeoNames continent by `smartcities.io.gazetteer.region`, the rule
+the cities reader fills a missing continent with.
 
     .venv/bin/python scripts/make_cities.py [--geonames DIR] [--inventory CSV] [--out CSV]
 
@@ -19,23 +18,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from smartcities.io.gazetteer import region
 from smartcities.io.inventory import slug
 
 REPO = Path(__file__).resolve().parent.parent
-
-CONTINENT_REGION = {"EU": "Europe", "AS": "Asia", "NA": "North America", "SA": "Latin America",
-                    "AF": "Middle East & Africa", "OC": "Oceania"}
-MIDDLE_EAST = {"AE", "BH", "CY", "IL", "IQ", "IR", "JO", "KW", "LB", "OM", "PS", "QA", "SA", "SY", "TR", "YE"}
-LATIN_NORTH_AMERICA = {"MX", "GT", "BZ", "SV", "HN", "NI", "CR", "PA", "CU", "DO", "HT", "JM", "PR", "TT", "BS",
-                       "BB", "AG", "DM", "GD", "KN", "LC", "VC"}
-
-
-def region(country: str, continent: str) -> str:
-    if country in MIDDLE_EAST:
-        return "Middle East & Africa"
-    if country in LATIN_NORTH_AMERICA:
-        return "Latin America"
-    return CONTINENT_REGION[continent]
 
 
 def pick(gazetteer: pd.DataFrame, name: str, country: str) -> pd.Series:

@@ -203,8 +203,8 @@ def test_cities_out_of_range_and_bad_ids(tmp_path):
     path = write(tmp_path, "cities.csv", text)
     assert problems_of(lambda: read_cities(path)) == [
         f"{path} line 2, column city: 'Seoul' is not a slug id (lowercase letters, digits and '-'); write 'seoul'",
-        (f"{path} line 2, column country: 'Korea' is not an ISO 3166-1 alpha-2 code (two capital letters, "
-        "e.g. KR, US, GB)"),
+        (f"{path} line 2, column country: unknown country 'Korea': expected an ISO 3166 code (AU, AUS) or an "
+         "English name (did you mean 'South Korea'?)"),
         f"{path} line 2, column lat: 97.5 is out of range, expected a number between -90 and 90",
         f"{path} line 3, column lon: -190 is out of range, expected a number between -180 and 180",
         f"{path} line 3, column population: 0 is out of range, expected a number of residents above 0",

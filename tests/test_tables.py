@@ -173,11 +173,11 @@ def test_cities_bad_region_with_suggestion(tmp_path):
 
 
 def test_cities_contract_checks(tmp_path):
-    text = f"{CITIES_HEADER}\nSeoul City,Seoul,KOR,Asia,137.5,127.0,0\nparis,Paris,FR,Europe,48.9,2.35,2100000\n"
+    text = f"{CITIES_HEADER}\nSeoul City,Seoul,KRR,Asia,137.5,127.0,0\nparis,Paris,FR,Europe,48.9,2.35,2100000\n"
     found = problems(read_cities, write(tmp_path, text, "cities.csv"))
     where = {(p.line, p.column): p.message for p in found}
     assert "write 'seoul-city'" in where[(2, "city")]
-    assert "ISO 3166-1" in where[(2, "country")]
+    assert "unknown country 'KRR'" in where[(2, "country")]
     assert "between -90 and 90" in where[(2, "lat")]
     assert "above 0" in where[(2, "population")]
     assert len(found) == 4
@@ -190,7 +190,7 @@ def test_cities_duplicate_id(tmp_path):
 
 
 def test_cities_report_all_problems_together(tmp_path):
-    text = (f"{CITIES_HEADER}\nparis,Paris,FRA,Europe,48.9,2.35,2100000\n"
+    text = (f"{CITIES_HEADER}\nparis,Paris,Frnace,Europe,48.9,2.35,2100000\n"
             "paris,Paris 2,FR,Europe,48.9,2.35,2100000\n")
     found = problems(read_cities, write(tmp_path, text, "cities.csv"))
     assert {(p.line, p.column) for p in found} == {(2, "country"), (3, "city")}

@@ -151,7 +151,7 @@ def _load_city_inputs(spec: Spec) -> Inputs:
             groups[col] = cities[col].astype(str).to_numpy(dtype=object)
     ctx = Context.of(units, framework, groups, denominators, list(cities["name"]))
     return Inputs(X, ctx, long[long["indicator"].isin(leaves)].reset_index(drop=True), hashes, inventory, cities,
-                  ProcessingLog.concat(*unknown))
+                  ProcessingLog.concat(ProcessingLog.of(cities.attrs.get("log", ())), *unknown))
 
 
 def _known_cities_only(frame: pd.DataFrame | None, cities: pd.DataFrame, source: str | None, spec: Spec,

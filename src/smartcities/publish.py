@@ -10,8 +10,8 @@ from .io.outputs import atomic_folder
 
 
 def write_outputs(result: Result, out: str | Path, *, report: bool = True) -> list[Path]:
-    """scores.csv, indicators.csv, processing.csv, run.json; the robustness tables when the spec asks for uncertainty; the
-    trend, region, archetype and profile tables when the index has an inventory; and report.html."""
+    """scores.csv, indicators.csv, processing.csv, run.json; the robustness tables when the spec asks for
+    uncertainty; the trend, region, archetype and profile tables when the index has an inventory; report.html."""
     with atomic_folder(out) as tmp:
         result.scores_table().to_csv(tmp / "scores.csv", index=False)
         result.inputs.indicators.to_csv(tmp / "indicators.csv", index=False)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..io.inventory import continents
 from .trends import TRENDS, city_trend_shares
 
 SEED = 20220220
@@ -135,7 +136,7 @@ def archetype_table(inventory: pd.DataFrame, cities: pd.DataFrame,
     info = cities.set_index("city")
     out = arc.assignments.copy()
     out.insert(1, "name", out["city"].map(info["name"]))
-    out.insert(2, "region", out["city"].map(info["region"]))
+    out.insert(2, "region", out["city"].map(continents(cities)))
     out.insert(5, "k", arc.k)
     out.insert(6, "silhouette_k", round(arc.silhouette, 6))
     shares = arc.features.add_prefix("share_")

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError, did_you_mean
-from ..io.inventory import slug
+from ..io.inventory import continent_column, continents, slug
 from ..model.codebook import INTELLIGENT_TECHNOLOGIES
 from . import results as readings
 from .trends import INTEGRATION_TERMS
@@ -228,11 +228,12 @@ class CityProfile:
 def _regions(result) -> pd.Series:
     units = list(result.context.units)
     cities = getattr(result.inputs, "cities", None)
-    if cities is not None and "region" in cities:
-        return cities.set_index("city")["region"].reindex(units)
+    if cities is not None and continent_column(cities) in cities:
+        return continents(cities).reindex(units)
     groups = result.context.groups
-    if "region" in groups:
-        return pd.Series(groups["region"], index=units)
+    column = next((g for g in ("continent", "region") if g in groups), None)
+    if column:
+        return pd.Series(groups[column], index=units)
     return pd.Series([None] * len(units), index=units, dtype=object)
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..io.inventory import continents
 from ..model.codebook import ITEM_TYPES, SERVICE_DOMAINS, TECHNOLOGIES
 from .statistics import (
     ALPHA,
@@ -86,7 +87,7 @@ def _city_counts(inventory: pd.DataFrame, cities: pd.DataFrame) -> tuple[pd.Data
     feats = initiative_features(inventory)
     counts = feats.groupby(inventory["city_id"].to_numpy()).sum()
     n = inventory.groupby("city_id").size()
-    region = cities.set_index("city")["region"]
+    region = continents(cities)
     ids = [c for c in cities["city"] if c in counts.index]
     return counts.loc[ids], n.loc[ids], region.loc[ids]
 
@@ -167,7 +168,7 @@ def mix_tests(inventory: pd.DataFrame, cities: pd.DataFrame, n_permutations: int
     min_expected, p_asymptotic, p (city-shuffle permutation), q (BH over the rows). Why: one omnibus answer per
     mix before the feature-by-feature reading, with Cramér's V to say whether a difference is large or slight.
     """
-    region = cities.set_index("city")["region"]
+    region = continents(cities)
     ids = [c for c in cities["city"] if c in set(inventory["city_id"])]
     tables = {}
     for mix, (_, column, values) in MIXES.items():

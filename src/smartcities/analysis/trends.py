@@ -14,6 +14,7 @@ from itertools import pairwise
 import numpy as np
 import pandas as pd
 
+from ..io.inventory import continents
 from ..model.codebook import INTELLIGENT_TECHNOLOGIES
 from .statistics import chi_square, wilson_interval
 
@@ -104,9 +105,8 @@ def trend_shares(inventory: pd.DataFrame, by: str | list[str] | None = None) -> 
 
 
 def with_region(inventory: pd.DataFrame, cities: pd.DataFrame) -> pd.DataFrame:
-    """The inventory with each initiative's `region` (from the cities table, joined on the `city_id` slug)."""
-    region = cities.set_index("city")["region"]
-    return inventory.assign(region=inventory["city_id"].map(region))
+    """The inventory with each initiative's `region`: its city's continent (joined on the `city_id` slug)."""
+    return inventory.assign(region=inventory["city_id"].map(continents(cities)))
 
 
 def trends_table(inventory: pd.DataFrame, cities: pd.DataFrame,
@@ -118,7 +118,7 @@ def trends_table(inventory: pd.DataFrame, cities: pd.DataFrame,
     a start year. Why: one tidy file answers "which cities, which regions, and is it rising?" without joins.
     """
     inv = with_region(inventory, cities).assign(period=lambda f: period_of(f["start_year"], breaks))
-    name = cities.set_index("city")["region"]
+    name = continents(cities)
     parts = [
         trend_shares(inv).assign(scope="all"),
         trend_shares(inv, "region").assign(scope="region"),

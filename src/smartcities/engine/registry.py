@@ -2,8 +2,8 @@
 
 Every data step has one signature: `fn(X, ctx, **params) -> X` where X is `(runs, units, indicators)`
 with NaN for missing values, and `ctx` the build's fixed context; a screen method returns instead the units
-`(runs, units)` and indicators `(runs, indicators)` to keep, which the pipeline carries as a mask. Aggregators take the children's scores
-and a weight matrix: `fn(Y, W, **params) -> (runs, units, parents)`.
+`(runs, units)` and indicators `(runs, indicators)` to keep, which the pipeline carries as a mask.
+Aggregators take the children's scores and a weight matrix: `fn(Y, W, **params) -> (runs, units, parents)`.
 
 A method may come with a check, `check(ctx, **params) -> list[Problem]`, of the parameters that only the build's
 context can judge (a group column, a weight set, goalposts on every indicator). It runs before anything is

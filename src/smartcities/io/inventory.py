@@ -13,12 +13,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError, Problem, did_you_mean
+from ..errors import InputError, Problem, did_you_mean, one_of
 from ..model.codebook import COLUMNS
+from ..model.processing import entry
+from . import gazetteer
+from .gazetteer import REGIONS
 from .tables import Field, Schema, read_table
 
-REGIONS = ("Europe", "Asia", "North America", "Latin America", "Middle East & Africa", "Oceania")
-_ISO2 = re.compile(r"^[A-Z]{2}$")
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
 
@@ -64,9 +65,16 @@ def _slug_id(city: str) -> str | None:
     return None
 
 
-def _iso2(country: str) -> str | None:
-    if not _ISO2.match(country):
-        return f"{country!r} is not an ISO 3166-1 alpha-2 code (two capital letters, e.g. KR, US, GB)"
+def _known_country(written: str) -> str | None:
+    if gazetteer.country(written) is None:
+        return (f"unknown country {written!r}: expected an ISO 3166 code (AU, AUS) or an English name"
+                f"{did_you_mean(written, gazetteer.country_names())}")
+    return None
+
+
+def _not_a_misspelt_continent(region: str) -> str | None:
+    if region not in REGIONS and did_you_mean(region, REGIONS):
+        return f"{one_of(region, REGIONS)}; for groups of your own, use labels unlike the continents' names"
     return None
 
 
@@ -81,26 +89,62 @@ CITIES_SCHEMA = Schema(
     fields=(
         Field("city", "text", nullable=False, check=_slug_id),
         Field("name", "text", nullable=False),
-        Field("country", "text", nullable=False, check=_iso2),
-        Field("region", "enum", REGIONS, nullable=False),
-        Field("lat", "float", nullable=False, check=_within(-90, 90, "between -90 and 90")),
-        Field("lon", "float", nullable=False, check=_within(-180, 180, "between -180 and 180")),
-        Field("population", "float", nullable=False,
+        Field("country", "text", required=False, check=_known_country),
+        Field("region", "text", required=False, check=_not_a_misspelt_continent),
+        Field("continent", "enum", REGIONS, required=False),
+        Field("lat", "float", required=False, check=_within(-90, 90, "between -90 and 90")),
+        Field("lon", "float", required=False, check=_within(-180, 180, "between -180 and 180")),
+        Field("population", "float", required=False,
               check=_within(np.nextafter(0, 1), np.inf, "of residents above 0")),
     ),
     extra="text",
     unique=("city",),
 )
+_FROM_PLACE = ("lat", "lon", "population")
+_COST = {"lat": "no map point", "lon": "no map point", "population": "no per-resident denominator",
+         "country": "no country group"}
+_NO_CONTINENT = "left out of the regional analysis"
 
 
 def read_cities(path: str | Path) -> pd.DataFrame:
-    """The cities table at `path`: one row per city, `city` a unique slug id.
+    """The cities table at `path`: one row per city, `city` a unique slug id, `country` as ISO-2.
 
-    Columns beyond the contract's (`city, name, country, region, lat, lon, population`) are kept as peer-group or
-    denominator columns: a column whose every non-empty cell is a number becomes float, any other stays text.
+    Only `city` and `name` are required. `country` may be an ISO-2 or ISO-3 code or an English name. An empty
+    or absent continent, `lat`, `lon` or `population` is filled from the shipped GeoNames gazetteer (the city
+    matched on name and country, the most populous place of that name winning; the continent from the country);
+    `frame.attrs["log"]` holds a processing-log row per city filled and a warning per city that could not be.
+    The continent is in `region` unless `region` holds the user's own groups: then it is in `continent`
+    (`continent_column` says which). Other columns are kept as peer-group or denominator columns: a column
+    whose every non-empty cell is a number becomes float, any other stays text.
     """
     name = str(path)
     frame = read_table(path, CITIES_SCHEMA)
+    problems = _type_extra_columns(frame, name)
+    if problems:
+        raise InputError(sorted(problems, key=lambda p: p.line or 0))
+    if "country" in frame.columns:
+        frame["country"] = frame["country"].map(lambda c: gazetteer.country(c).iso2 if c is not None else None)
+    log = _fill_from_gazetteer(frame)
+    contract = [f.name for f in CITIES_SCHEMA.fields if f.name in frame.columns]
+    frame = frame[contract + [c for c in frame.columns if c not in contract]]
+    frame.attrs["source"] = name
+    frame.attrs["log"] = log
+    return frame
+
+
+def continent_column(cities: pd.DataFrame) -> str:
+    """The column of `cities` that holds each city's continent (one of REGIONS): `continent` when the table has
+    one (its `region` is then the user's own grouping, such as capital/regional), else `region`."""
+    return "continent" if "continent" in cities.columns else "region"
+
+
+def continents(cities: pd.DataFrame) -> pd.Series:
+    """Each city's continent, indexed by city id: what the regional analyses group by."""
+    return cities.set_index("city")[continent_column(cities)]
+
+
+def _type_extra_columns(frame: pd.DataFrame, name: str) -> list[Problem]:
+    """Make every all-number extra column float; a decimal comma in one is a problem."""
     problems: list[Problem] = []
     contract = {f.name for f in CITIES_SCHEMA.fields}
     for column in [c for c in frame.columns if c not in contract and c != "_line"]:
@@ -112,10 +156,72 @@ def read_cities(path: str | Path) -> pd.DataFrame:
                                               "(a point as decimal mark)", line, column))
             if not commas:
                 frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
-    if problems:
-        raise InputError(sorted(problems, key=lambda p: p.line or 0))
-    frame.attrs["source"] = name
-    return frame
+    return problems
+
+
+def _region_holds_continents(frame: pd.DataFrame) -> bool:
+    """`region` holds the continents when the table has no `continent` column and every filled cell of `region`
+    (if any) is one of REGIONS; otherwise `region` is the user's own grouping."""
+    if "continent" in frame.columns:
+        return False
+    return "region" not in frame.columns or all(v in REGIONS for v in frame["region"] if v is not None)
+
+
+def _fill_from_gazetteer(frame: pd.DataFrame) -> list[dict]:
+    """Fill empty or absent country, continent, lat, lon and population cells in place; a log row per city filled
+    (what, from where) and a warning per city left with an empty value (and what that costs)."""
+    continent = "region" if _region_holds_continents(frame) else "continent"
+    for column in ("country", continent):
+        if column not in frame.columns:
+            frame[column] = pd.Series([None] * len(frame), index=frame.index, dtype=object)
+    for column in _FROM_PLACE:
+        if column not in frame.columns:
+            frame[column] = np.nan
+    return [row for i in frame.index for row in _fill_city(frame, i, continent)]
+
+
+def _fill_city(frame: pd.DataFrame, i, continent: str) -> list[dict]:
+    city, place_name, country = frame.at[i, "city"], frame.at[i, "name"], frame.at[i, "country"]
+    wanted = [c for c in _FROM_PLACE if pd.isna(frame.at[i, c])] + (["country"] if country is None else [])
+    filled, sources, empty, reasons, doubtful = [], [], [], [], False
+    if wanted:
+        places = gazetteer.places_named(place_name, country)
+        if places:
+            place = places[0]
+            for column in wanted:
+                frame.at[i, column] = getattr(place, column)
+            source = f"{', '.join(wanted)} from {gazetteer.SOURCE} ({place})"
+            if country is None:
+                country = place.country
+                elsewhere = sorted({p.country for p in places} - {country})
+                doubtful = bool(elsewhere)
+                source += (f", matched by name alone; also a place of that name in {', '.join(elsewhere)}: "
+                           "give the country to be sure") if doubtful else ", matched by name alone"
+            filled += wanted
+            sources.append(source)
+        else:
+            where = f" in {country}" if country else ""
+            empty += wanted
+            reasons.append(f"no place named {place_name!r}{where} in {gazetteer.SOURCE} (places of 15,000 or more "
+                           "residents)")
+    if frame.at[i, continent] is None:
+        found = gazetteer.country(country).region if country else None
+        if found:
+            frame.at[i, continent] = found
+            filled.append(continent)
+            sources.append(f"{continent} {found} from country {country}")
+        else:
+            empty.append(continent)
+            reasons.append(f"no continent for country {country}" if country else "no country to take a continent from")
+    rows = []
+    if filled:
+        rows.append(entry("cities", "filled", unit=city, count=len(filled), detail="; ".join(sources),
+                          warning=doubtful))
+    if empty:
+        costs = ", ".join(dict.fromkeys(_COST.get(c, _NO_CONTINENT) for c in empty))
+        rows.append(entry("cities", "not filled", unit=city, count=len(empty), warning=True,
+                          detail=f"{'; '.join(reasons)}: {', '.join(empty)} left empty ({costs})"))
+    return rows
 
 
 # --- indicators ------------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from ..analysis import profiles as prof
 from ..analysis import regions as reg
 from ..analysis import trends as tr
 from ..analysis.results import domain_scores
+from ..io.inventory import continents
 from .html import TEMPLATES, figure_html
 
 TREND_COLOURS = {"inclusivity": "#3caea3", "intelligence": "#20639b", "integration": "#f6d55c"}
@@ -82,7 +83,7 @@ def trends_section(insight: Insight) -> str:
     overall = table[table["scope"] == "all"]
     by_region = table[table["scope"] == "region"]
     by_city = table[table["scope"] == "city"]
-    n_cities = cities.set_index("city")["region"].value_counts()
+    n_cities = continents(cities).value_counts()
     names = cities.set_index("city")["name"]
     regions = []
     for region, part in by_region.groupby("region", sort=False):
@@ -201,12 +202,12 @@ def _difference_chart(table: pd.DataFrame) -> go.Figure:
 def archetypes_section(insight: Insight) -> str:
     """The Archetypes section: how clear the grouping is, what sets each group apart, and who is in it."""
     a, cities = insight.archetypes, insight.cities
-    info = cities.set_index("city")
+    info, region = cities.set_index("city"), continents(cities)
     groups = []
     for number, label in a.labels.items():
         members = a.assignments[a.assignments["archetype"] == number]
         groups.append({"number": number, "label": label, "cities": [
-            {"name": info["name"].get(c, c), "region": info["region"].get(c, ""), "silhouette": s}
+            {"name": info["name"].get(c, c), "region": region.get(c, ""), "silhouette": s}
             for c, s in zip(members["city"], members["silhouette"])]})
     z = a.centres_z
     fig = go.Figure(go.Heatmap(
