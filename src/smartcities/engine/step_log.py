@@ -28,9 +28,9 @@ def step_log(stages: Stages, ctx: Context, steps: list[Step]) -> ProcessingLog:
     indicators = np.array(ctx.indicators, dtype=object)
     raw, kept = stages.data["raw"][0], stages.kept["raw"]
     parts = [
-        ProcessingLog.rows(INPUTS, "no-data", units=units[~kept.units[0]], counts=0, warning=True,
+        ProcessingLog.rows(INPUTS, "no-data", units=units[~kept.units[0]], warning=True,
                            detail="no value for any indicator: not ranked"),
-        ProcessingLog.rows(INPUTS, "no-data", indicators=indicators[~kept.indicators[0]], counts=0, warning=True,
+        ProcessingLog.rows(INPUTS, "no-data", indicators=indicators[~kept.indicators[0]], warning=True,
                            detail="no value for any unit: left out of every score"),
     ]
     before, before_kept = raw, kept
@@ -53,7 +53,7 @@ def step_log(stages: Stages, ctx: Context, steps: list[Step]) -> ProcessingLog:
         before, before_kept = after, after_kept
     top = ctx.compiled.nodes.index(ctx.framework.root())
     unscored = before_kept.units[0] & np.isnan(stages.scores[0, :, top]) & ~np.all(np.isnan(before), axis=1)
-    parts.append(ProcessingLog.rows("aggregate", "unscored", units=units[unscored], counts=0, warning=True,
+    parts.append(ProcessingLog.rows("aggregate", "unscored", units=units[unscored], warning=True,
                                     detail="too few values present for a score of the top node"))
     return ProcessingLog.concat(*parts)
 
