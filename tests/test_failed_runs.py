@@ -158,3 +158,28 @@ def test_failures_above_the_first_level_are_found_run_by_run():
         analyse(X, ctx, steps, u, Backend())
     res = analyse(X, ctx, steps, u.model_copy(update={"failed_runs": "allow"}), Backend())
     assert res.failed_runs == (~ok).sum()
+
+
+def test_allowed_failures_reach_the_screen_run_record_and_report(tmp_path):
+    import json
+
+    import pandas as pd
+
+    spec = failing_spec(tmp_path, allow=True)
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["build", str(spec), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"smartcities: warning: uncertainty failed-runs \d+: factor 'aggregation' = geometric fails",
+                     result.stderr), result.stderr
+    log = pd.read_csv(out / "processing.csv", keep_default_na=False)
+    failed = log[log.action == "failed-runs"]
+    assert len(failed) == 1 and failed.severity.item() == "warning" and failed["count"].item() > 0
+    run = json.loads((out / "run.json").read_text())
+    summary = {s["action"]: s for s in run["processing"]["summary"]}
+    assert summary["failed-runs"]["count"] == failed["count"].item()
+    assert "geometric" in summary["failed-runs"]["detail"]
+    assert len(pd.read_csv(out / "sensitivity.csv")) > 0  # indices from the runs that succeeded
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert 'id="warnings"' in html and "failed-runs" in html
+    strict = runner.invoke(app, ["build", str(spec), "--out", str(tmp_path / "strict"), "--strict"])
+    assert strict.exit_code == 2 and "failed-runs" in strict.stderr

@@ -17,6 +17,7 @@ import pandas as pd
 
 COLUMNS = ["step", "action", "unit", "indicator", "count", "detail", "severity"]
 NOTE, WARNING = "note", "warning"
+MAX_DETAILS = 3  # a summary line spells out up to this many distinct details
 
 
 def entry(step: str, action: str, *, unit: str = "", indicator: str = "", count: int = 1, detail: str = "",
@@ -73,7 +74,8 @@ class ProcessingLog:
 
     def summary(self) -> list[dict]:
         """One record per (step, action, severity): total count, rows, the units and indicators named (first
-        five of each) and the detail when the rows share one; in the order the actions first occurred."""
+        five of each) and their distinct details when there are at most three; in the order the actions first
+        occurred."""
         out = []
         groups = self.table.groupby(["step", "action", "severity"], sort=False)
         for (step, action, severity), rows in groups:
@@ -83,7 +85,7 @@ class ProcessingLog:
             out.append({"step": step, "action": action, "severity": severity, "count": int(rows["count"].sum()),
                         "rows": len(rows), "units": len(units), "indicators": len(indicators),
                         "examples_units": units[:5], "examples_indicators": indicators[:5],
-                        "detail": details[0] if len(details) == 1 else ""})
+                        "detail": "; ".join(details) if len(details) <= MAX_DETAILS else ""})
         return out
 
     def lines(self) -> list[tuple[str, str]]:
