@@ -166,3 +166,11 @@ def test_the_examples_and_the_demo_validate(tmp_path):
         result = runner.invoke(app, ["validate", str(asem_spec(tmp_path, example))])
         assert result.exit_code == 0, result.output
         assert "ok — 51 units, 49 indicators" in " ".join(result.output.split())
+
+
+def test_named_weight_set_with_an_unknown_node(tmp_path):
+    spec = asem_spec(tmp_path, "standard")
+    spec.write_text(spec.read_text(encoding="utf-8") + "weights:\n  mine:\n    Physcal: 2\n", encoding="utf-8")
+    message = rejected(spec, tmp_path)
+    line = line_of(spec, "    Physcal: 2")
+    assert f"spec.yaml line {line}: weights 'mine': unknown node 'Physcal' (did you mean 'Physical'?)" in message

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .engine.context import Context
-from .errors import InputError, Problem
+from .errors import InputError, Problem, did_you_mean
 from .inventory.derive import derive_indicators
 from .io.coinr import read_coinr
 from .io.inventory import check_cities_known, read_cities, read_indicators, read_inventory
@@ -76,8 +76,9 @@ def _load_coinr(spec: Spec) -> Inputs:
 def _with_weight_sets(spec: Spec, framework):
     unknown = [(name, node) for name, ws in spec.model.weights.items() for node in ws if node not in framework.by_id]
     if unknown:
-        raise InputError([Problem(str(spec.path), f"weights {name!r}: unknown node {node!r}",
-                                  spec.line("weights", name, node)) for name, node in unknown])
+        raise InputError([Problem(str(spec.path), f"weights {name!r}: unknown node {node!r}"
+                                  f"{did_you_mean(node, framework.by_id)}", spec.line("weights", name, node))
+                          for name, node in unknown])
     return framework.__class__(framework.nodes, framework.source, {**framework.weight_sets, **spec.model.weights})
 
 
