@@ -3,6 +3,9 @@
 Every input table (inventory, cities, indicators, framework, COINr iData/iMeta) goes through `read_table`,
 so every one gets the same checks: the file exists, is UTF-8, is not empty, has the columns it needs and no
 unknown ones, and each cell parses as its column's kind. All problems are collected and raised together.
+
+Inside `reading(missing_values=...)`, cells equal to a missing-value code become missing, and the codes
+replaced are collected as processing-log rows.
 """
 
 from __future__ import annotations
@@ -12,7 +15,10 @@ import hashlib
 import io
 import math
 import re
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -20,10 +26,13 @@ from typing import Any, Literal
 import pandas as pd
 
 from ..errors import InputError, Problem, one_of
+from ..model.processing import entry
+from .missing import MissingCodes
 
 Kind = Literal["text", "enum", "list", "bool", "int", "float"]
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
 _MISSING = {"", "na", "nan", "null", "none"}
+UNIT_COLUMNS = ("city", "uCode")  # the column naming each row's unit, in the tables that have one
 
 
 @dataclass(frozen=True)
@@ -45,9 +54,33 @@ class Schema:
     fields: tuple[Field, ...]
     extra: Literal["forbid", "text", "float"] = "forbid"
     unique: tuple[str, ...] = field(default=())  # columns whose values must not repeat
+    data: bool = True  # a data table: the spec's missing-value codes apply (not to metadata such as iMeta)
 
     def field(self, name: str) -> Field | None:
         return next((f for f in self.fields if f.name == name), None)
+
+
+@dataclass
+class Reading:
+    """The settings and the notes of reading a spec's tables: its missing-value codes, and log rows saying which
+    cells they replaced."""
+
+    missing: MissingCodes
+    notes: list[dict] = field(default_factory=list)
+
+
+_READING: ContextVar[Reading | None] = ContextVar("reading", default=None)
+
+
+@contextmanager
+def reading(missing_values: Iterable[float | str] = ()) -> Iterator[Reading]:
+    """Within this block every data table read replaces `missing_values` codes by missing; the block's Reading
+    collects the processing-log rows of every table read."""
+    token = _READING.set(Reading(MissingCodes.of(missing_values)))
+    try:
+        yield _READING.get()
+    finally:
+        _READING.reset(token)
 
 
 def read_rows(path: str | Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
@@ -106,16 +139,27 @@ def read_table(path: str | Path, schema: Schema) -> pd.DataFrame:
     if problems:
         raise InputError(problems)
 
+    reading_now = _READING.get()
+    codes = reading_now.missing if reading_now is not None and schema.data else MissingCodes()
     fields = [schema.field(col) or Field(col, schema.extra if schema.extra != "forbid" else "text") for col in header]
     columns: dict[str, list] = {col: [] for col in header}
     lines: list[int] = []
+    replaced: Counter = Counter()  # (unit, indicator, code) -> cells
     for line, row in rows:
         if len(row) != len(header):
             problems.append(Problem(name, f"has {len(row)} fields, expected {len(header)} as in the header", line))
             continue
         lines.append(line)
-        for f, cell in zip(fields, row):
-            value, message = _parse(cell.strip(), f)
+        for f, raw in zip(fields, row):
+            cell = raw.strip()
+            code = codes.match(cell) if codes else None
+            if code is not None:
+                replaced[_cell_names(header, row, f.name) + (code,)] += 1
+                value = math.nan if f.kind == "float" else None
+                message = None if f.nullable else f"{cell!r} is a missing-value code (spec missing_values), " \
+                                                  f"expected {_expected(f)}"
+            else:
+                value, message = _parse(cell, f)
             if not message and f.check is not None and value is not None and value == value:
                 message = f.check(value)
             if message:
@@ -136,7 +180,23 @@ def read_table(path: str | Path, schema: Schema) -> pd.DataFrame:
         raise InputError(problems)
     frame = pd.DataFrame({col: pd.Series(vals, dtype=_dtype(f)) for (col, vals), f in zip(columns.items(), fields)})
     frame["_line"] = lines
+    if reading_now is not None:
+        reading_now.notes += _notes(name, replaced)
     return frame
+
+
+def _cell_names(header: list[str], row: list[str], column: str) -> tuple[str, str]:
+    """(unit, indicator) of a cell: the unit from the row's city or uCode; the indicator from a long table's
+    `indicator` column, else the cell's own column."""
+    cells = dict(zip(header, (c.strip() for c in row)))
+    return next((cells[c] for c in UNIT_COLUMNS if c in cells), ""), cells.get("indicator", column)
+
+
+def _notes(name: str, replaced: Counter) -> list[dict]:
+    """Processing-log rows for the missing-value codes replaced in one table."""
+    return [entry("inputs", "missing-code", unit=unit, indicator=indicator, count=n,
+                  detail=f"{code} in {name} read as missing (spec missing_values)")
+            for (unit, indicator, code), n in replaced.items()]
 
 
 def _dtype(f: Field) -> str:

@@ -226,6 +226,7 @@ FLAT_SCHEMA = Schema(
         Field("derive", "text", required=False),
     ),
     unique=("id",),
+    data=False,
 )
 
 
