@@ -4,8 +4,10 @@ Every input table (inventory, cities, indicators, framework, COINr iData/iMeta) 
 so every one gets the same checks: the file exists, is UTF-8, is not empty, has the columns it needs and no
 unknown ones, and each cell parses as its column's kind. All problems are collected and raised together.
 
-Inside `reading(missing_values=...)`, cells equal to a missing-value code become missing, and the codes
-replaced are collected as processing-log rows.
+The separator (comma, semicolon, tab or '|') is found from the header line. A semicolon-separated file may use
+decimal commas: `3,5` is 3.5 there, in number columns and in columns the schema does not name. Inside
+`reading(missing_values=...)`, cells equal to a missing-value code become missing, and what reading did beyond
+parsing (codes replaced, a separator other than comma) is collected as processing-log rows.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from .missing import MissingCodes
 Kind = Literal["text", "enum", "list", "bool", "int", "float"]
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
 _MISSING = {"", "na", "nan", "null", "none"}
+SEPARATORS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "'|'"}
 UNIT_COLUMNS = ("city", "uCode")  # the column naming each row's unit, in the tables that have one
 
 
@@ -62,8 +65,8 @@ class Schema:
 
 @dataclass
 class Reading:
-    """The settings and the notes of reading a spec's tables: its missing-value codes, and log rows saying which
-    cells they replaced."""
+    """The settings and the notes of reading a spec's tables: its missing-value codes, and log rows saying what
+    reading did beyond parsing."""
 
     missing: MissingCodes
     notes: list[dict] = field(default_factory=list)
@@ -75,7 +78,7 @@ _READING: ContextVar[Reading | None] = ContextVar("reading", default=None)
 @contextmanager
 def reading(missing_values: Iterable[float | str] = ()) -> Iterator[Reading]:
     """Within this block every data table read replaces `missing_values` codes by missing; the block's Reading
-    collects the processing-log rows of every table read."""
+    collects the processing-log rows of every table read (codes replaced, separators other than comma)."""
     token = _READING.set(Reading(MissingCodes.of(missing_values)))
     try:
         yield _READING.get()
@@ -83,8 +86,8 @@ def reading(missing_values: Iterable[float | str] = ()) -> Iterator[Reading]:
         _READING.reset(token)
 
 
-def read_rows(path: str | Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """Header and rows of a CSV file, each row with the line number it starts on."""
+def read_rows(path: str | Path) -> tuple[list[str], list[tuple[int, list[str]]], str]:
+    """Header, rows (each with the line number it starts on) and separator of a CSV file."""
     path = Path(path)
     if not path.exists():
         raise InputError.single(path, "file does not exist")
@@ -100,7 +103,8 @@ def read_rows(path: str | Path) -> tuple[list[str], list[tuple[int, list[str]]]]
         ) from None
     if not text.strip():
         raise InputError.single(path, "file is empty, expected a header row and data rows")
-    reader = csv.reader(io.StringIO(text, newline=""))
+    separator = detect_separator(text)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator)
     try:
         header = [h.strip() for h in next(reader)]
         rows: list[tuple[int, list[str]]] = []
@@ -111,16 +115,24 @@ def read_rows(path: str | Path) -> tuple[list[str], list[tuple[int, list[str]]]]
             start = reader.line_num + 1
     except csv.Error as err:
         raise InputError.single(path, f"not valid CSV: {err}", line=reader.line_num) from None
-    return header, rows
+    return header, rows, separator
+
+
+def detect_separator(text: str) -> str:
+    """The separator that splits the header line into the most fields, quotes respected (comma when none does
+    better)."""
+    first = text.lstrip("\r\n").split("\n", 1)[0]
+    counts = {sep: _fields(first, sep) for sep in SEPARATORS}
+    return max(counts, key=lambda sep: (counts[sep], sep == ","))
 
 
 def read_table(path: str | Path, schema: Schema) -> pd.DataFrame:
     """The table at `path` checked against `schema`; raises InputError listing every problem found.
 
     The frame has one column per header column, typed by kind (floats NaN where empty, lists as tuples),
-    and a `_line` column with each row's line in the file.
+    and a `_line` column with each row's line in the file; `frame.attrs["separator"]` is the separator found.
     """
-    header, rows = read_rows(path)
+    header, rows, separator = read_rows(path)
     name = str(path)
     problems: list[Problem] = []
     if not rows:
@@ -136,15 +148,22 @@ def read_table(path: str | Path, schema: Schema) -> pd.DataFrame:
     for f in schema.fields:
         if f.required and f.name not in header:
             problems.append(Problem(name, f"missing column {f.name!r} ({_expected(f)})", 1))
+    if problems and (separator != "," or len(header) == 1):  # say how the header was split when that may be why
+        problems.append(Problem(name, f"the header line was read as {SEPARATORS[separator]}-separated, giving "
+                                      f"{len(header)} column{'s' if len(header) != 1 else ''}; columns may be "
+                                      "separated by comma, semicolon, tab or '|'", 1))
     if problems:
         raise InputError(problems)
 
     reading_now = _READING.get()
     codes = reading_now.missing if reading_now is not None and schema.data else MissingCodes()
+    decimal_comma = separator == ";"
     fields = [schema.field(col) or Field(col, schema.extra if schema.extra != "forbid" else "text") for col in header]
+    undeclared = {f.name for f in fields if schema.field(f.name) is None}
     columns: dict[str, list] = {col: [] for col in header}
     lines: list[int] = []
     replaced: Counter = Counter()  # (unit, indicator, code) -> cells
+    commas = 0
     for line, row in rows:
         if len(row) != len(header):
             problems.append(Problem(name, f"has {len(row)} fields, expected {len(header)} as in the header", line))
@@ -159,6 +178,9 @@ def read_table(path: str | Path, schema: Schema) -> pd.DataFrame:
                 message = None if f.nullable else f"{cell!r} is a missing-value code (spec missing_values), " \
                                                   f"expected {_expected(f)}"
             else:
+                if decimal_comma and (f.kind in ("float", "int") or f.name in undeclared) \
+                        and _DECIMAL_COMMA.match(cell):
+                    cell, commas = cell.replace(",", "."), commas + 1
                 value, message = _parse(cell, f)
             if not message and f.check is not None and value is not None and value == value:
                 message = f.check(value)
@@ -180,8 +202,9 @@ def read_table(path: str | Path, schema: Schema) -> pd.DataFrame:
         raise InputError(problems)
     frame = pd.DataFrame({col: pd.Series(vals, dtype=_dtype(f)) for (col, vals), f in zip(columns.items(), fields)})
     frame["_line"] = lines
+    frame.attrs["separator"] = separator
     if reading_now is not None:
-        reading_now.notes += _notes(name, replaced)
+        reading_now.notes += _notes(name, separator, commas, replaced)
     return frame
 
 
@@ -192,11 +215,17 @@ def _cell_names(header: list[str], row: list[str], column: str) -> tuple[str, st
     return next((cells[c] for c in UNIT_COLUMNS if c in cells), ""), cells.get("indicator", column)
 
 
-def _notes(name: str, replaced: Counter) -> list[dict]:
-    """Processing-log rows for the missing-value codes replaced in one table."""
-    return [entry("inputs", "missing-code", unit=unit, indicator=indicator, count=n,
-                  detail=f"{code} in {name} read as missing (spec missing_values)")
-            for (unit, indicator, code), n in replaced.items()]
+def _notes(name: str, separator: str, commas: int, replaced: Counter) -> list[dict]:
+    """Processing-log rows for what reading one table did beyond parsing."""
+    notes = []
+    if separator != ",":
+        with_commas = f", with decimal commas ({commas} cells read as numbers)" if commas else ""
+        notes.append(entry("inputs", "separator", count=commas, detail=f"{name} read as {SEPARATORS[separator]}-"
+                                                                  f"separated{with_commas}"))
+    notes += [entry("inputs", "missing-code", unit=unit, indicator=indicator, count=n,
+                    detail=f"{code} in {name} read as missing (spec missing_values)")
+              for (unit, indicator, code), n in replaced.items()]
+    return notes
 
 
 def _dtype(f: Field) -> str:
@@ -249,6 +278,14 @@ def _parse(cell: str, f: Field):
         if _DECIMAL_COMMA.match(cell):
             return math.nan, f"{cell!r} uses a decimal comma; write {cell.replace(',', '.')} (a point as decimal mark)"
         return math.nan, f"{cell!r} is not a number"
+
+
+def _fields(line: str, separator: str) -> int:
+    """Fields of `line` split at `separator`; 0 when its quotes only make sense with another separator."""
+    try:
+        return len(next(csv.reader([line], delimiter=separator, strict=True), []))
+    except csv.Error:
+        return 0
 
 
 def file_hash(path: Path) -> str:
