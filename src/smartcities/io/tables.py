@@ -29,12 +29,14 @@ import pandas as pd
 
 from ..errors import InputError, Problem, one_of
 from ..model.processing import entry
-from .missing import MissingCodes
+from .documents import read_text
+from .missing import NUMBER, MissingCodes
 
 Kind = Literal["text", "enum", "list", "bool", "int", "float"]
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
 _MISSING = {"", "na", "nan", "null", "none"}
 SEPARATORS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "'|'"}
+_LARGEST_INT = 2**53  # whole numbers are exact in a float up to here
 UNIT_COLUMNS = ("city", "uCode")  # the column naming each row's unit, in the tables that have one
 
 
@@ -88,21 +90,7 @@ def reading(missing_values: Iterable[float | str] = ()) -> Iterator[Reading]:
 
 def read_rows(path: str | Path) -> tuple[list[str], list[tuple[int, list[str]]], str]:
     """Header, rows (each with the line number it starts on) and separator of a CSV file."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError.single(path, "file does not exist")
-    if path.is_dir():
-        raise InputError.single(path, "is a folder, expected a CSV file")
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        line = raw[: err.start].count(b"\n") + 1
-        raise InputError.single(
-            path, f"byte 0x{raw[err.start]:02x} is not UTF-8; save the file as UTF-8", line=line
-        ) from None
-    if not text.strip():
-        raise InputError.single(path, "file is empty, expected a header row and data rows")
+    text = read_text(path, "file", expected="a header row and data rows")
     separator = detect_separator(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator)
     try:
@@ -145,6 +133,8 @@ def read_table(path: str | Path, schema: Schema) -> pd.DataFrame:
         if schema.extra == "forbid" and schema.field(col) is None:
             known = [f.name for f in schema.fields]
             problems.append(Problem(name, "unknown column; " + one_of(col, known).split(" is ", 1)[1], 1, col))
+        if col == "_line":
+            problems.append(Problem(name, "'_line' is a reserved name, not a column name", 1, col))
     for f in schema.fields:
         if f.required and f.name not in header:
             problems.append(Problem(name, f"missing column {f.name!r} ({_expected(f)})", 1))
@@ -265,19 +255,20 @@ def _parse(cell: str, f: Field):
         if lowered in ("false", "0", "no"):
             return False, None
         return None, f"{cell!r} is not true or false"
+    number = float(cell) if NUMBER.match(cell) else None
     if f.kind == "int":
-        try:
-            return int(float(cell)) if float(cell).is_integer() else None, (
-                None if float(cell).is_integer() else f"{cell!r} is not a whole number"
-            )
-        except ValueError:
+        if number is None or not number.is_integer():
             return None, f"{cell!r} is not a whole number"
-    try:
-        return float(cell), None
-    except ValueError:
+        if abs(number) > _LARGEST_INT:
+            return None, f"{cell!r} is too large for a whole number"
+        return int(number), None
+    if number is None:
         if _DECIMAL_COMMA.match(cell):
             return math.nan, f"{cell!r} uses a decimal comma; write {cell.replace(',', '.')} (a point as decimal mark)"
         return math.nan, f"{cell!r} is not a number"
+    if not math.isfinite(number):
+        return math.nan, f"{cell!r} is too large for a number"
+    return number, None
 
 
 def _fields(line: str, separator: str) -> int:
