@@ -110,3 +110,15 @@ def test_header_that_does_not_fit_names_the_separator_found(tmp_path):
     spaced.write_text("city indicator value\nseoul pm25 3.5\n", encoding="utf-8")
     with pytest.raises(InputError, match="read as comma-separated, giving 1 column;"):
         read_indicators(spaced)
+
+
+def test_a_thousands_point_is_refused_where_the_file_writes_decimal_commas(tmp_path):
+    path = tmp_path / "indicators.csv"
+    path.write_text("city;indicator;value\nseoul;pm25;3,5\nseoul;population;741.636\n", encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        read_indicators(path)
+    (p,) = err.value.problems
+    assert (p.line, p.column) == (3, "value")
+    assert "'741.636' is ambiguous" in p.message and "write 741636" in p.message and "741,636" in p.message
+    path.write_text("city;indicator;value\nseoul;pm25;3.5\nseoul;lat;37.566\n", encoding="utf-8")
+    assert read_indicators(path).value.tolist() == [3.5, 37.566]  # points throughout: plain decimals

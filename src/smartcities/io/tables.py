@@ -34,6 +34,7 @@ from .missing import NUMBER, MissingCodes
 
 Kind = Literal["text", "enum", "list", "bool", "int", "float"]
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
+_THOUSANDS_POINT = re.compile(r"^[+-]?\d{1,3}\.\d{3}$")  # 741.636: a decimal, or 741636 written the European way
 _MISSING = {"", "na", "nan", "null", "none"}
 SEPARATORS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "'|'"}
 _LARGEST_INT = 2**53  # whole numbers are exact in a float up to here
@@ -153,7 +154,7 @@ def read_table(path: str | Path, schema: Schema) -> pd.DataFrame:
     columns: dict[str, list] = {col: [] for col in header}
     lines: list[int] = []
     replaced: Counter = Counter()  # (unit, indicator, code) -> cells
-    commas = 0
+    commas, points = 0, []  # decimal commas read; cells like 741.636 that a decimal comma makes ambiguous
     for line, row in rows:
         if len(row) != len(header):
             problems.append(Problem(name, f"has {len(row)} fields, expected {len(header)} as in the header", line))
@@ -168,15 +169,22 @@ def read_table(path: str | Path, schema: Schema) -> pd.DataFrame:
                 message = None if f.nullable else f"{cell!r} is a missing-value code (spec missing_values), " \
                                                   f"expected {_expected(f)}"
             else:
-                if decimal_comma and (f.kind in ("float", "int") or f.name in undeclared) \
-                        and _DECIMAL_COMMA.match(cell):
-                    cell, commas = cell.replace(",", "."), commas + 1
+                if decimal_comma and (f.kind in ("float", "int") or f.name in undeclared):
+                    if _DECIMAL_COMMA.match(cell):
+                        cell, commas = cell.replace(",", "."), commas + 1
+                    elif _THOUSANDS_POINT.match(cell):
+                        points.append(Problem(name, f"{cell!r} is ambiguous in a file that writes decimal commas: "
+                                                    f"write {cell.replace('.', '')} if the point separates "
+                                                    f"thousands, {cell.replace('.', ',')} if it is a decimal",
+                                              line, f.name))
                 value, message = _parse(cell, f)
             if not message and f.check is not None and value is not None and value == value:
                 message = f.check(value)
             if message:
                 problems.append(Problem(name, message, line, f.name))
             columns[f.name].append(value)
+    if commas:
+        problems = sorted(problems + points, key=lambda p: p.line or 0)
     for col in schema.unique:
         if col not in columns:
             continue
