@@ -114,7 +114,8 @@ def test_header_that_does_not_fit_names_the_separator_found(tmp_path):
 
 def test_a_thousands_point_is_refused_where_the_file_writes_decimal_commas(tmp_path):
     path = tmp_path / "indicators.csv"
-    path.write_text("city;indicator;value\nseoul;pm25;3,5\nseoul;population;741.636\n", encoding="utf-8")
+    path.write_text("city;indicator;value\nseoul;pm25;3,5\nseoul;population;741.636\nseoul;share;0.125\n",
+                    encoding="utf-8")
     with pytest.raises(InputError) as err:
         read_indicators(path)
     (p,) = err.value.problems

@@ -34,7 +34,7 @@ from .missing import NUMBER, MissingCodes
 
 Kind = Literal["text", "enum", "list", "bool", "int", "float"]
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
-_THOUSANDS_POINT = re.compile(r"^[+-]?\d{1,3}\.\d{3}$")  # 741.636: a decimal, or 741636 written the European way
+_THOUSANDS_POINT = re.compile(r"^[+-]?[1-9]\d{0,2}\.\d{3}$")  # 741.636: a decimal, or 741636 written the European way
 _MISSING = {"", "na", "nan", "null", "none"}
 SEPARATORS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "'|'"}
 _LARGEST_INT = 2**53  # whole numbers are exact in a float up to here
