@@ -159,7 +159,7 @@ def test_ragged_rows_with_line_numbers_after_a_multiline_cell(tmp_path):
 
 
 def test_read_rows_lines(tmp_path):
-    header, rows = read_rows(write(tmp_path, 'a,b\n1,"two\nlines"\n\n3,4\n'))
+    header, rows, _ = read_rows(write(tmp_path, 'a,b\n1,"two\nlines"\n\n3,4\n'))
     assert header == ["a", "b"]
     assert [line for line, _ in rows] == [2, 5]
 

@@ -7,7 +7,7 @@ into the spec's store (`cities: store:cities`).
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -18,9 +18,10 @@ from .errors import InputError, Problem, did_you_mean
 from .inventory.derive import derive_indicators
 from .io.coinr import read_coinr
 from .io.inventory import check_cities_known, read_cities, read_indicators, read_inventory
-from .io.tables import file_hash
+from .io.missing import suspected_codes
+from .io.tables import file_hash, reading
 from .model.framework_files import presets, read_framework
-from .model.processing import ProcessingLog
+from .model.processing import ProcessingLog, entry
 from .model.spec import Spec
 from .store import Store
 
@@ -41,11 +42,16 @@ class Inputs:
 
 
 def load_inputs(spec: Spec) -> Inputs:
-    """Read every input the spec names (a COINr pair, or inventory/indicators/cities/framework)."""
+    """Read every input the spec names (a COINr pair, or inventory/indicators/cities/framework).
+
+    The log says what reading did (missing-value codes replaced, separators other than comma) and warns of
+    values that look like undeclared missing-value codes."""
     m = spec.model
-    if m.data is not None:
-        return _load_coinr(spec)
-    return _load_city_inputs(spec)
+    with reading(m.missing_values) as read:
+        inputs = _load_coinr(spec) if m.data is not None else _load_city_inputs(spec)
+    suspects = [entry("inputs", "suspected-missing-code", indicator=inputs.context.indicators[s.column],
+                      count=s.count, detail=s.describe(), warning=True) for s in suspected_codes(inputs.X)]
+    return replace(inputs, log=ProcessingLog.concat(inputs.log, ProcessingLog.of(read.notes + suspects)))
 
 
 def _existing(spec: Spec, key: str, value: str) -> Path:

@@ -21,6 +21,7 @@ IMETA = Schema(
         Field("goalpost_lower", "float", required=False), Field("goalpost_upper", "float", required=False),
     ),
     unique=("iCode",),
+    data=False,
 )
 _RESERVED = ("uCode", "uName", "Time")
 

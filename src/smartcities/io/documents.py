@@ -1,4 +1,11 @@
-"""Reading YAML (and JSON) documents with the line of every key, so errors can point into the file."""
+"""Reading input files, and YAML (and JSON) documents with the line of every key, so errors can point into them.
+
+Every input file goes through `read_text`, the one place that refuses what is not a readable UTF-8 file (missing,
+a folder, a device, unreadable). Every YAML document, and every YAML snippet inside a table cell, goes through
+`load_yaml`, which checks the composed node graph before anything is constructed: only the standard tags, aliases
+only while the document they expand to stays small, no alias cycles, bounded nesting. A hostile or damaged
+document is refused at once with a located InputError instead of expanding, recursing or running code.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +17,27 @@ import yaml
 
 from ..errors import InputError
 
+MAX_NODES = 100_000  # nodes of a document with every alias expanded; specs and frameworks hold a few hundred
+MAX_DEPTH = 100  # nesting of mappings and lists
+STANDARD_TAGS = frozenset("tag:yaml.org,2002:" + t for t in (
+    "null", "bool", "int", "float", "str", "timestamp", "binary", "map", "seq", "omap", "pairs", "set", "merge",
+    "value"))
 
-def read_text(path: str | Path, what: str) -> str:
-    """The text of a UTF-8 file that must exist and not be empty; `what` names it in errors."""
+
+def read_text(path: str | Path, what: str, expected: str | None = None) -> str:
+    """The text of a UTF-8 file that must exist, be a regular file and not be empty; `what` names it in errors,
+    `expected` (if given) says what an empty file should have held."""
     path = Path(path)
-    if not path.exists():
-        raise InputError.single(path, f"{what} does not exist")
-    raw = path.read_bytes()
+    try:
+        if not path.exists():
+            raise InputError.single(path, f"{what} does not exist")
+        if path.is_dir():
+            raise InputError.single(path, f"is a folder, expected a {what}")
+        if not path.is_file():
+            raise InputError.single(path, f"is not a regular file, expected a {what}")
+        raw = path.read_bytes()
+    except OSError as err:
+        raise InputError.single(path, f"cannot read the {what}: {err.strerror or err}") from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
@@ -24,8 +45,88 @@ def read_text(path: str | Path, what: str) -> str:
         raise InputError.single(path, f"byte 0x{raw[err.start]:02x} is not UTF-8; save the file as UTF-8",
                                 line=line) from None
     if not text.strip():
-        raise InputError.single(path, f"{what} is empty")
+        raise InputError.single(path, f"{what} is empty" + (f", expected {expected}" if expected else ""))
     return text
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing nesting beyond MAX_DEPTH while it composes (its composer recurses)."""
+
+    depth = 0
+
+    def compose_node(self, parent, index):
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise yaml.composer.ComposerError(None, None, f"nested more than {MAX_DEPTH} levels deep",
+                                                  self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+def load_yaml(text: str, name: str, line: int | None = None) -> tuple[Any, yaml.Node | None]:
+    """The data of one YAML document and its composed node (None for an empty document).
+
+    Refuses, before construction, any tag beyond YAML's standard ones (so `!!python/object` never runs), alias
+    cycles, aliases that would expand the document beyond MAX_NODES nodes, and nesting deeper than MAX_DEPTH.
+    `line` places errors of a snippet read from a table cell.
+    """
+    loader = None
+    try:
+        loader = _Loader(text)
+        node = loader.get_single_node()
+        if node is None:
+            return None, None
+        _check_graph(node, name, line)
+        return loader.construct_document(node), node
+    except yaml.reader.ReaderError as err:  # a control character
+        where = line if line is not None else text[: err.position].count("\n") + 1
+        raise InputError.single(name, f"not valid YAML: control character U+{err.character:04X} is not allowed",
+                                line=where) from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = line if line is not None else (mark.line + 1 if mark else None)
+        raise InputError.single(name, f"not valid YAML: {getattr(err, 'problem', None) or err}", line=where) from None
+    except (ValueError, OverflowError) as err:  # a scalar of a standard tag that does not hold, e.g. 2024-13-40
+        raise InputError.single(name, f"not valid YAML: {err}", line=line) from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+
+
+def _check_graph(root: yaml.Node, name: str, line: int | None) -> None:
+    """Walk the node graph once per distinct node (aliases share nodes), summing the size each node expands to."""
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+
+    def refuse(node: yaml.Node, message: str):
+        return InputError.single(name, message, line=line if line is not None else node.start_mark.line + 1)
+
+    def size(node: yaml.Node, depth: int) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in open_nodes:
+            raise refuse(node, "not valid YAML: an alias refers to a node that contains it (a cycle)")
+        if depth > MAX_DEPTH:
+            raise refuse(node, f"not valid YAML: nested more than {MAX_DEPTH} levels deep")
+        if node.tag not in STANDARD_TAGS:
+            shown = node.tag.replace("tag:yaml.org,2002:", "!!", 1)
+            raise refuse(node, f"not valid YAML: tag {shown!r} is not a standard YAML tag")
+        open_nodes.add(key)
+        total = 1
+        if isinstance(node, yaml.MappingNode):
+            total += sum(size(k, depth + 1) + size(v, depth + 1) for k, v in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            total += sum(size(v, depth + 1) for v in node.value)
+        open_nodes.discard(key)
+        if total > MAX_NODES:
+            raise refuse(node, f"not valid YAML: its aliases expand it beyond {MAX_NODES:,} nodes")
+        sizes[key] = total
+        return total
+
+    size(root, 0)
 
 
 def parse_document(text: str, name: str, *, as_json: bool = False) -> tuple[Any, dict[tuple, int]]:
@@ -34,29 +135,39 @@ def parse_document(text: str, name: str, *, as_json: bool = False) -> tuple[Any,
     A key path followed by '<value>' gives the line where that key's value starts. JSON is read as JSON
     (for its error messages); its lines come from the YAML composer, which JSON also satisfies.
     """
-    composed = None
     if as_json:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as err:
             raise InputError.single(name, f"not valid JSON: {err.msg}", line=err.lineno) from None
+        except RecursionError:
+            raise InputError.single(name, f"not valid JSON: nested more than {MAX_DEPTH} levels deep") from None
         try:
-            composed = yaml.compose(text)
-        except yaml.YAMLError:  # tabs and the like: the data stand, only the lines are lost
+            _, composed = load_yaml(text, name)
+        except InputError:  # tabs and the like: the data stand, only the lines are lost
             composed = None
+        if composed is None and _depth(data) > MAX_DEPTH:
+            raise InputError.single(name, f"not valid JSON: nested more than {MAX_DEPTH} levels deep")
     else:
-        try:
-            composed = yaml.compose(text)
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as err:
-            mark = getattr(err, "problem_mark", None)
-            raise InputError.single(name, f"not valid YAML: {getattr(err, 'problem', None) or err}",
-                                    line=mark.line + 1 if mark else None) from None
+        data, composed = load_yaml(text, name)
     lines: dict[tuple, int] = {}
     if composed is not None:
         lines[()] = composed.start_mark.line + 1
         _index_lines(composed, (), lines)
     return data, lines
+
+
+def _depth(data: Any) -> int:
+    """How deeply lists and mappings nest in loaded JSON (iteratively: the data may be deeper than the stack)."""
+    deepest, todo = 0, [(data, 1)]
+    while todo:
+        item, depth = todo.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth)
+            if deepest > MAX_DEPTH:
+                break
+            todo += [(v, depth + 1) for v in (item.values() if isinstance(item, dict) else item)]
+    return deepest
 
 
 def _index_lines(node, keys: tuple, lines: dict) -> None:

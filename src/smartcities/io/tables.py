@@ -3,6 +3,11 @@
 Every input table (inventory, cities, indicators, framework, COINr iData/iMeta) goes through `read_table`,
 so every one gets the same checks: the file exists, is UTF-8, is not empty, has the columns it needs and no
 unknown ones, and each cell parses as its column's kind. All problems are collected and raised together.
+
+The separator (comma, semicolon, tab or '|') is found from the header line. A semicolon-separated file may use
+decimal commas: `3,5` is 3.5 there, in number columns and in columns the schema does not name. Inside
+`reading(missing_values=...)`, cells equal to a missing-value code become missing, and what reading did beyond
+parsing (codes replaced, a separator other than comma) is collected as processing-log rows.
 """
 
 from __future__ import annotations
@@ -12,7 +17,10 @@ import hashlib
 import io
 import math
 import re
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -20,10 +28,17 @@ from typing import Any, Literal
 import pandas as pd
 
 from ..errors import InputError, Problem, one_of
+from ..model.processing import entry
+from .documents import read_text
+from .missing import NUMBER, MissingCodes
 
 Kind = Literal["text", "enum", "list", "bool", "int", "float"]
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
+_THOUSANDS_POINT = re.compile(r"^[+-]?[1-9]\d{0,2}\.\d{3}$")  # 741.636: a decimal, or 741636 written the European way
 _MISSING = {"", "na", "nan", "null", "none"}
+SEPARATORS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "'|'"}
+_LARGEST_INT = 2**53  # whole numbers are exact in a float up to here
+UNIT_COLUMNS = ("city", "uCode")  # the column naming each row's unit, in the tables that have one
 
 
 @dataclass(frozen=True)
@@ -45,29 +60,40 @@ class Schema:
     fields: tuple[Field, ...]
     extra: Literal["forbid", "text", "float"] = "forbid"
     unique: tuple[str, ...] = field(default=())  # columns whose values must not repeat
+    data: bool = True  # a data table: the spec's missing-value codes apply (not to metadata such as iMeta)
 
     def field(self, name: str) -> Field | None:
         return next((f for f in self.fields if f.name == name), None)
 
 
-def read_rows(path: str | Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """Header and rows of a CSV file, each row with the line number it starts on."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError.single(path, "file does not exist")
-    if path.is_dir():
-        raise InputError.single(path, "is a folder, expected a CSV file")
-    raw = path.read_bytes()
+@dataclass
+class Reading:
+    """The settings and the notes of reading a spec's tables: its missing-value codes, and log rows saying what
+    reading did beyond parsing."""
+
+    missing: MissingCodes
+    notes: list[dict] = field(default_factory=list)
+
+
+_READING: ContextVar[Reading | None] = ContextVar("reading", default=None)
+
+
+@contextmanager
+def reading(missing_values: Iterable[float | str] = ()) -> Iterator[Reading]:
+    """Within this block every data table read replaces `missing_values` codes by missing; the block's Reading
+    collects the processing-log rows of every table read (codes replaced, separators other than comma)."""
+    token = _READING.set(Reading(MissingCodes.of(missing_values)))
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        line = raw[: err.start].count(b"\n") + 1
-        raise InputError.single(
-            path, f"byte 0x{raw[err.start]:02x} is not UTF-8; save the file as UTF-8", line=line
-        ) from None
-    if not text.strip():
-        raise InputError.single(path, "file is empty, expected a header row and data rows")
-    reader = csv.reader(io.StringIO(text, newline=""))
+        yield _READING.get()
+    finally:
+        _READING.reset(token)
+
+
+def read_rows(path: str | Path) -> tuple[list[str], list[tuple[int, list[str]]], str]:
+    """Header, rows (each with the line number it starts on) and separator of a CSV file."""
+    text = read_text(path, "file", expected="a header row and data rows")
+    separator = detect_separator(text)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator)
     try:
         header = [h.strip() for h in next(reader)]
         rows: list[tuple[int, list[str]]] = []
@@ -78,16 +104,24 @@ def read_rows(path: str | Path) -> tuple[list[str], list[tuple[int, list[str]]]]
             start = reader.line_num + 1
     except csv.Error as err:
         raise InputError.single(path, f"not valid CSV: {err}", line=reader.line_num) from None
-    return header, rows
+    return header, rows, separator
+
+
+def detect_separator(text: str) -> str:
+    """The separator that splits the header line into the most fields, quotes respected (comma when none does
+    better)."""
+    first = text.lstrip("\r\n").split("\n", 1)[0]
+    counts = {sep: _fields(first, sep) for sep in SEPARATORS}
+    return max(counts, key=lambda sep: (counts[sep], sep == ","))
 
 
 def read_table(path: str | Path, schema: Schema) -> pd.DataFrame:
     """The table at `path` checked against `schema`; raises InputError listing every problem found.
 
     The frame has one column per header column, typed by kind (floats NaN where empty, lists as tuples),
-    and a `_line` column with each row's line in the file.
+    and a `_line` column with each row's line in the file; `frame.attrs["separator"]` is the separator found.
     """
-    header, rows = read_rows(path)
+    header, rows, separator = read_rows(path)
     name = str(path)
     problems: list[Problem] = []
     if not rows:
@@ -100,27 +134,57 @@ def read_table(path: str | Path, schema: Schema) -> pd.DataFrame:
         if schema.extra == "forbid" and schema.field(col) is None:
             known = [f.name for f in schema.fields]
             problems.append(Problem(name, "unknown column; " + one_of(col, known).split(" is ", 1)[1], 1, col))
+        if col == "_line":
+            problems.append(Problem(name, "'_line' is a reserved name, not a column name", 1, col))
     for f in schema.fields:
         if f.required and f.name not in header:
             problems.append(Problem(name, f"missing column {f.name!r} ({_expected(f)})", 1))
+    if problems and (separator != "," or len(header) == 1):  # say how the header was split when that may be why
+        problems.append(Problem(name, f"the header line was read as {SEPARATORS[separator]}-separated, giving "
+                                      f"{len(header)} column{'s' if len(header) != 1 else ''}; columns may be "
+                                      "separated by comma, semicolon, tab or '|'", 1))
     if problems:
         raise InputError(problems)
 
+    reading_now = _READING.get()
+    codes = reading_now.missing if reading_now is not None and schema.data else MissingCodes()
+    decimal_comma = separator == ";"
     fields = [schema.field(col) or Field(col, schema.extra if schema.extra != "forbid" else "text") for col in header]
+    undeclared = {f.name for f in fields if schema.field(f.name) is None}
     columns: dict[str, list] = {col: [] for col in header}
     lines: list[int] = []
+    replaced: Counter = Counter()  # (unit, indicator, code) -> cells
+    commas, points = 0, []  # decimal commas read; cells like 741.636 that a decimal comma makes ambiguous
     for line, row in rows:
         if len(row) != len(header):
             problems.append(Problem(name, f"has {len(row)} fields, expected {len(header)} as in the header", line))
             continue
         lines.append(line)
-        for f, cell in zip(fields, row):
-            value, message = _parse(cell.strip(), f)
+        for f, raw in zip(fields, row):
+            cell = raw.strip()
+            code = codes.match(cell) if codes else None
+            if code is not None:
+                replaced[_cell_names(header, row, f.name) + (code,)] += 1
+                value = math.nan if f.kind == "float" else None
+                message = None if f.nullable else f"{cell!r} is a missing-value code (spec missing_values), " \
+                                                  f"expected {_expected(f)}"
+            else:
+                if decimal_comma and (f.kind in ("float", "int") or f.name in undeclared):
+                    if _DECIMAL_COMMA.match(cell):
+                        cell, commas = cell.replace(",", "."), commas + 1
+                    elif _THOUSANDS_POINT.match(cell):
+                        points.append(Problem(name, f"{cell!r} is ambiguous in a file that writes decimal commas: "
+                                                    f"write {cell.replace('.', '')} if the point separates "
+                                                    f"thousands, {cell.replace('.', ',')} if it is a decimal",
+                                              line, f.name))
+                value, message = _parse(cell, f)
             if not message and f.check is not None and value is not None and value == value:
                 message = f.check(value)
             if message:
                 problems.append(Problem(name, message, line, f.name))
             columns[f.name].append(value)
+    if commas:
+        problems = sorted(problems + points, key=lambda p: p.line or 0)
     for col in schema.unique:
         if col not in columns:
             continue
@@ -136,7 +200,30 @@ def read_table(path: str | Path, schema: Schema) -> pd.DataFrame:
         raise InputError(problems)
     frame = pd.DataFrame({col: pd.Series(vals, dtype=_dtype(f)) for (col, vals), f in zip(columns.items(), fields)})
     frame["_line"] = lines
+    frame.attrs["separator"] = separator
+    if reading_now is not None:
+        reading_now.notes += _notes(name, separator, commas, replaced)
     return frame
+
+
+def _cell_names(header: list[str], row: list[str], column: str) -> tuple[str, str]:
+    """(unit, indicator) of a cell: the unit from the row's city or uCode; the indicator from a long table's
+    `indicator` column, else the cell's own column."""
+    cells = dict(zip(header, (c.strip() for c in row)))
+    return next((cells[c] for c in UNIT_COLUMNS if c in cells), ""), cells.get("indicator", column)
+
+
+def _notes(name: str, separator: str, commas: int, replaced: Counter) -> list[dict]:
+    """Processing-log rows for what reading one table did beyond parsing."""
+    notes = []
+    if separator != ",":
+        with_commas = f", with decimal commas ({commas} cells read as numbers)" if commas else ""
+        notes.append(entry("inputs", "separator", count=commas, detail=f"{name} read as {SEPARATORS[separator]}-"
+                                                                  f"separated{with_commas}"))
+    notes += [entry("inputs", "missing-code", unit=unit, indicator=indicator, count=n,
+                    detail=f"{code} in {name} read as missing (spec missing_values)")
+              for (unit, indicator, code), n in replaced.items()]
+    return notes
 
 
 def _dtype(f: Field) -> str:
@@ -176,19 +263,28 @@ def _parse(cell: str, f: Field):
         if lowered in ("false", "0", "no"):
             return False, None
         return None, f"{cell!r} is not true or false"
+    number = float(cell) if NUMBER.match(cell) else None
     if f.kind == "int":
-        try:
-            return int(float(cell)) if float(cell).is_integer() else None, (
-                None if float(cell).is_integer() else f"{cell!r} is not a whole number"
-            )
-        except ValueError:
+        if number is None or not number.is_integer():
             return None, f"{cell!r} is not a whole number"
-    try:
-        return float(cell), None
-    except ValueError:
+        if abs(number) > _LARGEST_INT:
+            return None, f"{cell!r} is too large for a whole number"
+        return int(number), None
+    if number is None:
         if _DECIMAL_COMMA.match(cell):
             return math.nan, f"{cell!r} uses a decimal comma; write {cell.replace(',', '.')} (a point as decimal mark)"
         return math.nan, f"{cell!r} is not a number"
+    if not math.isfinite(number):
+        return math.nan, f"{cell!r} is too large for a number"
+    return number, None
+
+
+def _fields(line: str, separator: str) -> int:
+    """Fields of `line` split at `separator`; 0 when its quotes only make sense with another separator."""
+    try:
+        return len(next(csv.reader([line], delimiter=separator, strict=True), []))
+    except csv.Error:
+        return 0
 
 
 def file_hash(path: Path) -> str:

@@ -21,10 +21,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..errors import InputError, Problem, did_you_mean
-from ..io.documents import parse_document, read_text
+from ..io.documents import load_yaml, parse_document, read_text
 from ..io.tables import Field, Schema, read_table
 from .framework import Framework, Node
 
@@ -226,6 +224,7 @@ FLAT_SCHEMA = Schema(
         Field("derive", "text", required=False),
     ),
     unique=("id",),
+    data=False,
 )
 
 
@@ -261,10 +260,11 @@ def read_framework_table(path: str | Path) -> Framework:
         derive = None
         if row.get("derive"):
             try:
-                derive = yaml.safe_load(row["derive"])
-            except yaml.YAMLError as err:
+                derive, _ = load_yaml(row["derive"], name, line)
+            except InputError as err:
                 problems.append(Problem(name, f"node {node_id!r}: derive is not a valid YAML mapping: "
-                                              f"{getattr(err, 'problem', None) or err}", line, "derive"))
+                                              f"{err.problems[0].message.removeprefix('not valid YAML: ')}",
+                                        line, "derive"))
             else:
                 problems += [Problem(name, f"node {node_id!r}: {m}", line, "derive") for m in check_rule(derive)]
         target = row.get("target", math.nan)

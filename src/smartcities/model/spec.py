@@ -6,11 +6,12 @@ Every problem is reported with the spec's file name and the line it sits on; unk
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..errors import InputError, Problem, did_you_mean
 from ..io.documents import parse_document, read_text
@@ -92,11 +93,22 @@ class IndexSpec(_Strict):
     cities: str | None = None
     framework: str | None = None
     store: str | None = None  # a DuckDB file to read imported tables from and record the run in
+    missing_values: list[float | str] = []  # cells meaning "no value" in every input table, e.g. [999.01, "n/a"]
     pipeline: list[dict[str, dict[str, Any] | None]]
     weights: dict[str, dict[str, float]] = {}
     grades: Grades = Grades()
     uncertainty: Uncertainty | None = None
     backend: Backend = Backend()
+
+    @field_validator("missing_values", mode="before")
+    @classmethod
+    def _codes(cls, codes):
+        """Each code a finite number or a text; anything else (true, .nan, a list) is refused by name."""
+        bad = [c for c in codes if not _is_code(c)] if isinstance(codes, list) else [codes]
+        if bad:
+            raise ValueError(f"{bad[0]!r} is not a missing-value code: give a list of numbers and texts, "
+                             "e.g. [999.01, \"n/a\", \"-\"]")
+        return codes
 
     @model_validator(mode="after")
     def _inputs(self):
@@ -106,6 +118,11 @@ class IndexSpec(_Strict):
             raise ValueError("data: {format: coinr} already holds the indicators and framework; "
                              "remove inventory/indicators/framework")
         return self
+
+
+def _is_code(code: Any) -> bool:
+    return isinstance(code, str) or (isinstance(code, (int, float)) and not isinstance(code, bool)
+                                     and math.isfinite(code))
 
 
 @dataclass(frozen=True)
