@@ -292,6 +292,7 @@ def au_tables(tmp_path):
         cities: cities.csv
         indicators: indicators.csv
         framework: fw.yaml
+        missing_values: [999.01]       # the file's code for a missing value
         pipeline:
           - normalise: {method: minmax}
           - aggregate: {method: arithmetic}
@@ -340,6 +341,7 @@ def test_au_build_end_to_end(au_tables):
     assert "lat" not in ctx.denominators and "lat" not in ctx.groups
     log = result.inputs.log.table
     assert (log["action"] == "not filled").sum() == 3 and len(result.inputs.log.warnings()) == 3
+    assert log.loc[log["action"] == "missing-code", "count"].sum() == 9  # 7 of PM2.5, 2 of greenhouse gas
     scores = result.scores_table()
     index = scores[scores["node"] == "Index"]
     assert len(index) == 22 and index["score"].notna().all()

@@ -100,11 +100,11 @@ def test_decimal_commas_stay_an_error_in_a_comma_file(tmp_path):
 
 def test_header_that_does_not_fit_names_the_separator_found(tmp_path):
     path = convert(CITIES, tmp_path / "cities.csv", ";")
-    path.write_text(path.read_text(encoding="utf-8").replace("population", "populaton", 1), encoding="utf-8")
+    path.write_text(path.read_text(encoding="utf-8").replace("city;name;", "city;nme;", 1), encoding="utf-8")
     with pytest.raises(InputError) as err:
         read_cities(path)
     messages = [p.message for p in err.value.problems]
-    assert any("missing column 'population'" in m for m in messages)
+    assert any("missing column 'name'" in m for m in messages)
     assert any("header line was read as semicolon-separated, giving 7 columns" in m for m in messages)
     spaced = tmp_path / "spaced.csv"
     spaced.write_text("city indicator value\nseoul pm25 3.5\n", encoding="utf-8")
