@@ -202,7 +202,11 @@ def aggregate(X: np.ndarray, ctx: Context, *, method: str = "arithmetic", by_lev
               by_node: dict | None = None, weights: str | dict = "framework", min_share: float = 0.0,
               p: float = 2.0) -> np.ndarray:
     """Scores of every node. `method` applies everywhere unless `by_level` names another for a level
-    (`{3: geometric}`: level 3 = the parents of level-2 nodes) or `by_node` for one aggregate node."""
+    (`{3: geometric}`: level 3 = the parents of level-2 nodes) or `by_node` for one aggregate node.
+
+    `weights` chooses the node weights: `framework`, `equal`, the name of a weight set, or a mapping node → weight
+    overriding the framework's. A parent whose share of present children is below `min_share` is missing; `p` is
+    the order of the `generalised` mean."""
     chosen = {"method": method, "by_level": by_level, "by_node": by_node}
     if problems := known_aggregators(**chosen) or check_aggregate(ctx, **chosen, weights=weights, p=p):
         raise InputError(problems)

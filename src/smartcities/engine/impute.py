@@ -52,6 +52,7 @@ def mean(X: np.ndarray, ctx: Context) -> np.ndarray:
 
 @register("impute", "median")
 def median(X: np.ndarray, ctx: Context) -> np.ndarray:
+    """Each missing value becomes the median of the indicator over all units."""
     return _fill(X, np.nanmedian)
 
 
@@ -63,4 +64,5 @@ def group_mean(X: np.ndarray, ctx: Context, *, group: str) -> np.ndarray:
 
 @register("impute", "group-median", check=known_group)
 def group_median(X: np.ndarray, ctx: Context, *, group: str) -> np.ndarray:
+    """Each missing value becomes the indicator's median within the unit's group (COINr's i_median_grp)."""
     return _by_group(X, ctx, group, np.nanmedian)

@@ -38,6 +38,11 @@ def check_of(fn: Callable) -> Callable | None:
     return _CHECKS.get(fn)
 
 
+def steps() -> tuple[str, ...]:
+    """Every step methods are registered under: the data steps in their usual order, then `aggregator`, `grade`."""
+    return tuple(_METHODS)
+
+
 def methods(step: str) -> dict[str, Callable]:
     """The registered methods of a step, by name."""
     return _METHODS[step]

@@ -93,6 +93,7 @@ def winsorise_column(x: np.ndarray, max_points: int, skew_limit: float,
 
 @register("treat", "none")
 def none(X: np.ndarray, ctx: Context) -> np.ndarray:
+    """Leave every value as it is."""
     return X
 
 

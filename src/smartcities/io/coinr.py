@@ -13,12 +13,27 @@ from .tables import Field, Schema, read_table
 
 IMETA = Schema(
     fields=(
-        Field("Level", "float"), Field("iCode", "text", nullable=False), Field("iName", "text", required=False),
-        Field("Direction", "float"), Field("Weight", "float"), Field("Unit", "text", required=False),
-        Field("Target", "float", required=False), Field("Denominator", "text", required=False),
-        Field("Parent", "text"),
-        Field("Type", "enum", ("Indicator", "Aggregate", "Group", "Denominator", "Other"), nullable=False),
-        Field("goalpost_lower", "float", required=False), Field("goalpost_upper", "float", required=False),
+        Field("Level", "float", description="The node's level, 1 for indicators; checked against its place in the "
+                                            "tree."),
+        Field("iCode", "text", nullable=False, description="The code of the indicator, aggregate, group or "
+                                                           "denominator; unique."),
+        Field("iName", "text", required=False, description="Its name; the code when absent."),
+        Field("Direction", "float", description="1 when higher is better, -1 when lower is better; needed on "
+                                                "indicators."),
+        Field("Weight", "float", description="Weight within the parent; needed on indicators and aggregates."),
+        Field("Unit", "text", required=False, description="The indicator's unit of measurement."),
+        Field("Target", "float", required=False, description="The indicator's target, for `normalise: "
+                                                             "distance-to-target`."),
+        Field("Denominator", "text", required=False, description="The iCode of the denominator `denominate` "
+                                                                 "divides the indicator by."),
+        Field("Parent", "text", description="The iCode of the parent aggregate; empty for the top node, groups and "
+                                            "denominators."),
+        Field("Type", "enum", ("Indicator", "Aggregate", "Group", "Denominator", "Other"), nullable=False,
+              description="Group: a text column of iData, a peer group; Denominator: a numeric column of iData; "
+                          "Other: left out."),
+        Field("goalpost_lower", "float", required=False, description="The lower goalpost of `normalise: "
+                                                                     "goalposts` (not a COINr column)."),
+        Field("goalpost_upper", "float", required=False, description="The upper goalpost (not a COINr column)."),
     ),
     unique=("iCode",),
     data=False,
@@ -80,18 +95,26 @@ def framework_from_imeta(path: str | Path) -> tuple[Framework, list[str], list[s
     return framework, groups, denoms
 
 
-def read_coinr(idata: str | Path, imeta: str | Path) -> CoinrTables:
-    framework, group_codes, denom_codes = framework_from_imeta(imeta)
-    leaves = framework.leaves()
-    schema = Schema(
-        fields=(Field("uCode", "text", nullable=False), Field("uName", "text", required=False),
-                Field("Time", "float", required=False),
-                *(Field(g, "text", required=False) for g in group_codes),
-                *(Field(d, "float", required=False) for d in denom_codes),
-                *(Field(i, "float") for i in leaves)),
+def idata_schema(groups, denominators, indicators) -> Schema:
+    """The columns of an iData file whose iMeta names these groups, denominators and indicators."""
+    return Schema(
+        fields=(Field("uCode", "text", nullable=False, description="The unit's code, unique: the city's id."),
+                Field("uName", "text", required=False, description="The unit's name; the code when absent."),
+                Field("Time", "float", required=False, description="The year of the values."),
+                *(Field(g, "text", required=False, description="A group of iMeta: a peer group.") for g in groups),
+                *(Field(d, "float", required=False, description="A denominator of iMeta.") for d in denominators),
+                *(Field(i, "float", description="An indicator of iMeta: its values, empty where missing.")
+                  for i in indicators)),
         extra="forbid",
         unique=("uCode",),
     )
+
+
+def read_coinr(idata: str | Path, imeta: str | Path) -> CoinrTables:
+    """The framework of `imeta` and the values of `idata`, whose columns are those iMeta names."""
+    framework, group_codes, denom_codes = framework_from_imeta(imeta)
+    leaves = framework.leaves()
+    schema = idata_schema(group_codes, denom_codes, leaves)
     data = read_table(idata, schema)
     return CoinrTables(
         framework=framework,

@@ -87,15 +87,31 @@ def _within(low: float, high: float, words: str):
 
 CITIES_SCHEMA = Schema(
     fields=(
-        Field("city", "text", nullable=False, check=_slug_id),
-        Field("name", "text", nullable=False),
-        Field("country", "text", required=False, check=_known_country),
-        Field("region", "text", required=False, check=_not_a_misspelt_continent),
-        Field("continent", "enum", REGIONS, required=False),
-        Field("lat", "float", required=False, check=_within(-90, 90, "between -90 and 90")),
-        Field("lon", "float", required=False, check=_within(-180, 180, "between -180 and 180")),
+        Field("city", "text", nullable=False, check=_slug_id,
+              description="The city's id: a slug (lowercase letters, digits and '-'), unique. The indicators table "
+                          "names cities by it, an inventory by a name whose slug it is (São Paulo: sao-paulo). "
+                          "A non-slug is an error saying which slug to write."),
+        Field("name", "text", nullable=False,
+              description="The city's name as people write it: shown in the outputs, and searched for in the "
+                          "gazetteer."),
+        Field("country", "text", required=False, check=_known_country,
+              description="An ISO 3166 alpha-2 or alpha-3 code or an English name, in any case (AU, aus, Australia, "
+                          "USA, South Korea, Korea, Republic of); read as ISO-2, a peer group. Filled from the "
+                          "gazetteer when empty."),
+        Field("region", "text", required=False, check=_not_a_misspelt_continent,
+              description="The city's continent, or groups of your own (capital, regional); a cell that nearly "
+                          "names a continent (Eurpoe) is an error, as it is most likely a typo."),
+        Field("continent", "enum", REGIONS, required=False,
+              description="The continent, when `region` holds groups of your own; filled from the country when "
+                          "empty or absent."),
+        Field("lat", "float", required=False, check=_within(-90, 90, "between -90 and 90"),
+              description="Latitude in degrees, for the map; filled from the gazetteer when empty."),
+        Field("lon", "float", required=False, check=_within(-180, 180, "between -180 and 180"),
+              description="Longitude in degrees, for the map; filled from the gazetteer when empty."),
         Field("population", "float", required=False,
-              check=_within(np.nextafter(0, 1), np.inf, "of residents above 0")),
+              check=_within(np.nextafter(0, 1), np.inf, "of residents above 0"),
+              description="Residents, above 0: a denominator like any numeric column; filled from the gazetteer "
+                          "when empty."),
     ),
     extra="text",
     unique=("city",),
@@ -228,12 +244,14 @@ def _fill_city(frame: pd.DataFrame, i, continent: str) -> list[dict]:
 
 INDICATORS_SCHEMA = Schema(
     fields=(
-        Field("city", "text", nullable=False),
-        Field("indicator", "text", nullable=False),
-        Field("value", "float"),
-        Field("year", "int", required=False),
-        Field("source", "text", required=False),
-        Field("note", "text", required=False),
+        Field("city", "text", nullable=False, description="The city's slug id, as in the cities table."),
+        Field("indicator", "text", nullable=False, description="The indicator's id: a leaf of the framework."),
+        Field("value", "float", description="The measured value; an empty cell is a missing value."),
+        Field("year", "int", required=False,
+              description="The year the value is for: one value per city, indicator and year; the build uses "
+                          "each city's latest year."),
+        Field("source", "text", required=False, description="Where the value comes from (a publication, a URL)."),
+        Field("note", "text", required=False, description="Free text about the value."),
     ),
 )
 

@@ -51,6 +51,7 @@ class Field:
     required: bool = True  # the column must be present
     nullable: bool = True  # cells may be empty
     check: Callable[[Any], str | None] | None = None  # a parsed, present value -> what is wrong with it, or None
+    description: str = ""  # what the column means, for docs/reference.md
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,23 @@ AGGREGATE_KEYS = ("children",)
 LEAF_KEYS = ("unit", "direction", "target", "goalposts", "denominator", "derive")
 NODE_KEYS = COMMON_KEYS + AGGREGATE_KEYS + LEAF_KEYS
 TOP_KEYS = NODE_KEYS + ("weight_sets",)
+KEY_DESCRIPTIONS = {  # what each key of the tree means; the flat table's columns of the same name share it
+    "id": "The node's id, unique: the indicators table and every output name the node by it.",
+    "name": "The node's name, shown in the report; the id when absent.",
+    "description": "What the node stands for, in words.",
+    "weight": "Weight among the node's siblings, zero or positive, rescaled to sum to 1 within each parent; 1 when "
+              "absent.",
+    "children": "The nodes an aggregate is made of: a non-empty list, all at one level.",
+    "unit": "The indicator's unit of measurement.",
+    "direction": "1 when higher is better, -1 when lower is better (normalisation flips it); 1 when absent.",
+    "target": "The value the indicator aims at, for `normalise: distance-to-target`.",
+    "goalposts": "`[lower, upper]`, lower below upper: the ends of `normalise: goalposts`.",
+    "denominator": "A numeric column of the cities table (a COINr denominator) that `denominate` divides the "
+                   "indicator by.",
+    "derive": "A rule computing the indicator from the coded inventory (see Derive rules).",
+    "weight_sets": "Alternative weights by name, `set name: {node id: weight}`; `aggregate: {weights: set name}` "
+                   "chooses one.",
+}
 _TREE_SUFFIXES = (".yaml", ".yml", ".json")
 
 
@@ -210,18 +227,21 @@ def _weight_sets(raw: Any, framework: Framework, name: str, lines: dict) -> dict
 
 FLAT_SCHEMA = Schema(
     fields=(
-        Field("id", "text", nullable=False),
-        Field("name", "text"),
-        Field("parent", "text"),
-        Field("weight", "float"),
-        Field("direction", "float"),
-        Field("unit", "text", required=False),
-        Field("description", "text", required=False),
-        Field("target", "float", required=False),
-        Field("goalpost_lower", "float", required=False),
-        Field("goalpost_upper", "float", required=False),
-        Field("denominator", "text", required=False),
-        Field("derive", "text", required=False),
+        Field("id", "text", nullable=False, description=KEY_DESCRIPTIONS["id"]),
+        Field("name", "text", description=KEY_DESCRIPTIONS["name"]),
+        Field("parent", "text", description="The id of the node's parent; empty for the top node."),
+        Field("weight", "float", description=KEY_DESCRIPTIONS["weight"]),
+        Field("direction", "float", description="On indicators (nodes no row names as parent): 1 when higher is "
+                                                "better, -1 when lower is better."),
+        Field("unit", "text", required=False, description=KEY_DESCRIPTIONS["unit"]),
+        Field("description", "text", required=False, description=KEY_DESCRIPTIONS["description"]),
+        Field("target", "float", required=False, description=KEY_DESCRIPTIONS["target"]),
+        Field("goalpost_lower", "float", required=False, description="The lower goalpost, below `goalpost_upper`; "
+                                                                     "give both or neither."),
+        Field("goalpost_upper", "float", required=False, description="The upper goalpost."),
+        Field("denominator", "text", required=False, description=KEY_DESCRIPTIONS["denominator"]),
+        Field("derive", "text", required=False, description="A derive rule as a YAML flow mapping, e.g. `{kind: "
+                                                            "count, where: {item_type: living_lab}}`."),
     ),
     unique=("id",),
     data=False,

@@ -24,9 +24,11 @@ class _Strict(BaseModel):
 class CoinrData(_Strict):
     """COINr's iData/iMeta pair, read as they are."""
 
-    format: str = Field(pattern="^coinr$")
-    idata: str
-    imeta: str
+    format: str = Field(pattern="^coinr$", description="Says the pair is COINr's.")
+    idata: str = Field(description="COINr's iData CSV (path relative to the spec): one row per unit, one column per "
+                                   "indicator, group or denominator.")
+    imeta: str = Field(description="COINr's iMeta CSV (path relative to the spec): one row per indicator, aggregate, "
+                                   "group or denominator; the framework.")
 
 
 class Factor(_Strict):
@@ -38,13 +40,22 @@ class Factor(_Strict):
     - leaving out one of the nodes in `leave_out` (or none).
     """
 
-    step: str | None = None
-    parameter: str | None = None
-    values: list[Any] | None = None
-    alternatives: list[dict[str, Any]] | None = None
-    noise: float | None = Field(default=None, gt=0, lt=1)
-    levels: list[int] | None = None
-    leave_out: list[str] | None = None
+    step: str | None = Field(default=None, description="The pipeline step the factor changes (`treat`, "
+                                                       "`normalise`, `aggregate`, …); weight noise belongs to "
+                                                       "`aggregate`.")
+    parameter: str | None = Field(default=None, description="The step's parameter that `values` are for.")
+    values: list[Any] | None = Field(default=None, description="Values of `parameter`, one drawn per run with equal "
+                                                               "chances.")
+    alternatives: list[dict[str, Any]] | None = Field(
+        default=None, description="Whole configurations of `step`, one drawn per run, e.g. `[{method: none}, "
+                                  "{method: group-median, group: region}]`.")
+    noise: float | None = Field(default=None, gt=0, lt=1,
+                                description="Weight noise: each weight times a draw from U(1 − noise, 1 + noise).")
+    levels: list[int] | None = Field(default=None, description="The levels whose nodes' weights get noise (1 = the "
+                                                               "indicators); every level below the top when absent.")
+    leave_out: list[str] | None = Field(default=None, description="Nodes of which each run leaves out one, or none: "
+                                                                  "its weight becomes 0 and its parent re-weights "
+                                                                  "the rest.")
 
     @model_validator(mode="after")
     def _one_kind(self):
@@ -60,45 +71,81 @@ class Factor(_Strict):
 
 
 class Uncertainty(_Strict):
-    target: str | None = None  # node whose ranks are studied; the top node when absent
-    runs: int = Field(default=500, ge=2)
-    seed: int = 1
-    design: str = Field(default="sobol", pattern="^(sobol|montecarlo)$")
-    bootstrap: int = Field(default=200, ge=10)
-    # runs a configuration cannot be evaluated in (a geometric mean of values ≤ 0): an error, or left out of the
-    # summaries and reported in the processing log
-    failed_runs: Literal["error", "allow"] = "error"
-    factors: dict[str, Factor]
+    """Rank intervals over runs that vary the method's uncertain choices, and Sobol indices of those choices."""
+
+    target: str | None = Field(default=None, description="The node whose ranks are studied; the top node when "
+                                                         "absent.")
+    runs: int = Field(default=500, ge=2, description="The sample size N: a `montecarlo` design makes N runs, a "
+                                                     "`sobol` design N × (factors + 2).")
+    seed: int = Field(default=1, description="Seed of the design's draws: the same seed gives the same runs.")
+    design: str = Field(default="sobol", pattern="^(sobol|montecarlo)$",
+                        description="`sobol`: a Saltelli design, giving rank intervals and Sobol indices; "
+                                    "`montecarlo`: independent draws, giving rank intervals only.")
+    bootstrap: int = Field(default=200, ge=10, description="Bootstrap resamples behind the Sobol indices' "
+                                                           "confidence intervals (`S1_conf`, `ST_conf`).")
+    failed_runs: Literal["error", "allow"] = Field(
+        default="error", description="Runs whose configuration cannot be evaluated (a geometric mean meeting a "
+                                     "value ≤ 0): `error` stops the build; `allow` leaves them out of the summaries "
+                                     "and reports them in the processing log.")
+    factors: dict[str, Factor] = Field(description="The uncertain choices by name, each a factor (below).")
 
 
 class Backend(_Strict):
-    name: str = Field(default="numpy", pattern="^(numpy|dask)$")
-    scheduler: str | None = None  # a Dask scheduler address; a local cluster when absent
-    chunk_runs: int = Field(default=256, ge=1)
+    """Where the runs of an uncertainty analysis are evaluated."""
+
+    name: str = Field(default="numpy", pattern="^(numpy|dask)$",
+                      description="`numpy`: in this process; `dask`: as tasks on a Dask cluster.")
+    scheduler: str | None = Field(default=None, description="A Dask scheduler address; a local cluster when absent.")
+    chunk_runs: int = Field(default=256, ge=1, description="Most runs evaluated together in one vectorised chunk "
+                                                           "(one Dask task).")
 
 
 class Grades(_Strict):
-    method: str = Field(default="quantile", pattern="^(quantile|cutoffs)$")
-    n: int = Field(default=5, ge=2, le=10)
-    cutoffs: list[float] | None = None
-    peer_group: str | None = None  # a cities column: letter ratings within each of its groups
+    """Grades 1 (top) to n of every node's scores, and letter ratings of the index within peer groups."""
+
+    method: str = Field(default="quantile", pattern="^(quantile|cutoffs)$",
+                        description="`quantile`: equal-sized bands by rank; `cutoffs`: bands between fixed scores.")
+    n: int = Field(default=5, ge=2, le=10, description="The number of grades of `quantile`.")
+    cutoffs: list[float] | None = Field(default=None, description="The scores that start each grade of `cutoffs`, "
+                                                                  "grade 1 at or above the highest; 80, 60, 40, 20 "
+                                                                  "when absent.")
+    peer_group: str | None = Field(default=None, description="A group column (a text column of the cities table, "
+                                                             "a COINr group): letter ratings AAA … D of the index "
+                                                             "within each of its groups.")
 
 
 class IndexSpec(_Strict):
-    name: str = "Index"
-    description: str | None = None
-    data: CoinrData | None = None
-    inventory: str | None = None
-    indicators: str | None = None
-    cities: str | None = None
-    framework: str | None = None
-    store: str | None = None  # a DuckDB file to read imported tables from and record the run in
-    missing_values: list[float | str] = []  # cells meaning "no value" in every input table, e.g. [999.01, "n/a"]
-    pipeline: list[dict[str, dict[str, Any] | None]]
-    weights: dict[str, dict[str, float]] = {}
-    grades: Grades = Grades()
-    uncertainty: Uncertainty | None = None
-    backend: Backend = Backend()
+    """An index: its inputs (either `data` or a `framework` with its tables) and the ordered pipeline.
+
+    Paths are relative to the spec's folder; `store:<table>` reads a table imported into the `store`.
+    """
+
+    name: str = Field(default="Index", description="The index's title, in the report and run.json.")
+    description: str | None = Field(default=None, description="A paragraph about the index, in the report.")
+    data: CoinrData | None = Field(default=None, description="COINr's iData/iMeta pair, instead of `inventory`, "
+                                                             "`indicators` and `framework`.")
+    inventory: str | None = Field(default=None, description="The coded inventory CSV, from which the framework's "
+                                                            "`derive` rules compute indicators.")
+    indicators: str | None = Field(default=None, description="The long indicators CSV of measured values.")
+    cities: str | None = Field(default=None, description="The cities table CSV: the units ranked, their peer "
+                                                         "groups and denominators.")
+    framework: str | None = Field(default=None, description="A preset's name (`sci-2022`), a YAML or JSON tree, or "
+                                                            "a flat CSV with `parent`.")
+    store: str | None = Field(default=None, description="A DuckDB file to read imported tables from (`cities: "
+                                                        "store:cities`) and record the run in.")
+    missing_values: list[float | str] = Field(
+        default=[], description='Cells meaning "no value" in every input table, e.g. `[999.01, "n/a", "-"]`; '
+                                'numbers compare as numbers, text after stripping spaces.')
+    pipeline: list[dict[str, dict[str, Any] | None]] = Field(
+        description="The ordered steps, each `- step: {method: name, parameter: value, …}`; it needs an `aggregate` "
+                    "step.")
+    weights: dict[str, dict[str, float]] = Field(
+        default={}, description="Named weight sets, `set name: {node id: weight}`, added to the framework's "
+                                "`weight_sets`; chosen by `aggregate: {weights: set name}` or an uncertainty factor.")
+    grades: Grades = Field(default=Grades(), description="How scores become grades and letter ratings.")
+    uncertainty: Uncertainty | None = Field(default=None, description="An uncertainty and sensitivity analysis of "
+                                                                      "the ranks; none when absent.")
+    backend: Backend = Field(default=Backend(), description="Where the uncertainty runs are evaluated.")
 
     @field_validator("missing_values", mode="before")
     @classmethod

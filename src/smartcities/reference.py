@@ -1,0 +1,371 @@
+"""The reference page of every input format, spec key, pipeline method and output, rendered from the code.
+
+Why rendered: the page reads the models themselves (the pydantic spec, the table schemas, the codebook, the
+registry of methods with their signatures and docstrings), so it cannot say other than what the code does. A test
+compares docs/reference.md with `render_reference()`; after a change, regenerate it:
+
+    python -m smartcities.reference > docs/reference.md
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import re
+import sys
+import types
+import typing
+from collections.abc import Callable, Iterator
+from importlib.resources import files
+
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+
+from . import engine  # noqa: F401  (importing the engine registers every method)
+from .engine.aggregate import aggregate
+from .engine.grade import LETTERS, letter_ratings
+from .engine.registry import DATA_STEPS, methods, parameters, steps
+from .inventory import derive
+from .io import coinr, gazetteer
+from .io.inventory import CITIES_SCHEMA, INDICATORS_SCHEMA
+from .io.tables import Schema
+from .model import framework_files
+from .model.codebook import COLUMNS
+from .model.spec import IndexSpec
+
+CODEBOOK = files("smartcities") / "data" / "sci2022" / "CODEBOOK.md"
+COMMAND = "python -m smartcities.reference > docs/reference.md"
+
+# The output files and what each column holds: the producers name the columns; a test checks these lists against
+# the files a build writes.
+OUTPUTS: dict[str, tuple[str, dict[str, str]]] = {
+    "scores.csv": ("Every city's score, rank and grade at every node; cities that screening removed are left out.", {
+        "city": "The city's id (COINr: the unit's uCode).",
+        "node": "The node's id: an indicator or an aggregate.",
+        "level": "The node's level: 1 for indicators, one more than its children for an aggregate.",
+        "score": "An indicator's value after the data steps (normalised), or an aggregate's score.",
+        "rank": "1 for the best score; tied cities share the lowest rank; empty where the score is missing.",
+        "grade": "1 (top) to n, as `grades:` says.",
+    }),
+    "rank_intervals.csv": ("Written when the spec has `uncertainty:`: how far each city's rank moves over the runs.", {
+        "city": "The city's id.",
+        "node": "The node's id.",
+        "nominal_rank": "The rank in the build as the spec has it.",
+        "median_rank": "The median rank over the runs.",
+        "mean_rank": "The mean rank over the runs.",
+        "p05": "The 5th percentile of the rank over the runs.",
+        "p95": "The 95th percentile of the rank over the runs.",
+    }),
+    "sensitivity.csv": ("Written when the spec has `uncertainty:` with `design: sobol`: how much of the ranks' "
+                        "variance each factor drives.", {
+        "factor": "The factor's name, as in `uncertainty.factors`.",
+        "node": "The node whose ranks are studied (`uncertainty.target`).",
+        "city": "The city whose rank is explained; empty for the whole ranking (the mean absolute rank shift from "
+                "the nominal ranking).",
+        "S1": "First-order Sobol index: the share of the variance the factor drives alone.",
+        "S1_conf": "Half-width of the 95% bootstrap interval of S1.",
+        "ST": "Total-order Sobol index: the share the factor drives alone and with other factors.",
+        "ST_conf": "Half-width of the 95% bootstrap interval of ST.",
+    }),
+    "processing.csv": ("The processing log: what reading the inputs, each step and the uncertainty runs dropped, "
+                       "filled, clipped, transformed or failed.", {
+        "step": "What made the row: `cities`, `inputs`, a pipeline step or `uncertainty`.",
+        "action": "What it did (`filled`, `imputed`, `removed`, …).",
+        "unit": "The city concerned; empty when the row is about no single city.",
+        "indicator": "The indicator concerned; empty when the row is about no single indicator.",
+        "count": "How many values (or units, or runs) the row stands for.",
+        "detail": "What happened, in words.",
+        "severity": "`note` when a step did what the spec asked; `warning` when the user may not have meant it "
+                    "(`--strict` makes warnings errors).",
+    }),
+}
+
+
+def render_reference() -> str:
+    """docs/reference.md as the code stands now."""
+    sections = [_intro(), _spec_section(), _pipeline_section(), _cities_section(), _inventory_section(),
+                _indicators_section(), _framework_section(), _coinr_section(), _outputs_section()]
+    return "\n\n".join(s.strip("\n") for s in sections) + "\n"
+
+
+# --- the sections ----------------------------------------------------------------------------------------------
+
+def _intro() -> str:
+    return f"""# Reference
+
+Every input a build reads, every key of an index spec, every pipeline method and every output file. This page is
+generated from the code (`{COMMAND}`): do not edit it by hand.
+
+- [Index spec](#index-spec)
+- [Pipeline steps](#pipeline-steps)
+- [The cities table](#the-cities-table)
+- [The inventory table](#the-inventory-table)
+- [The indicators table](#the-indicators-table)
+- [The framework](#the-framework)
+- [COINr iData and iMeta](#coinr-idata-and-imeta)
+- [Outputs](#outputs)"""
+
+
+def _spec_section() -> str:
+    parts = ["## Index spec", "A YAML (or JSON) file. " + _doc(IndexSpec)]
+    for path, model in spec_models():
+        rows = []
+        for key, info in model.model_fields.items():
+            rows.append([f"`{path}{key}`", _code(type_name(info.annotation)), _default(info), _allowed(info),
+                         info.description or ""])
+        title = f"### `{path.rstrip('.')}`" if path else "### Top level"
+        doc = _doc(model) if path else ""
+        parts += [title, doc, _table(["key", "type", "default", "allowed", "what it is"], rows)]
+    return "\n\n".join(p for p in parts if p)
+
+
+def _pipeline_section() -> str:
+    parts = ["## Pipeline steps",
+             "`pipeline:` lists the steps in order, each naming a method and its parameters: "
+             "`- normalise: {method: minmax, range: [0, 100]}`. A step without `method` uses its default method."]
+    for step in steps():
+        if step in DATA_STEPS:
+            parts += [f"### `{step}`", _first_paragraph(_module_doc(methods(step))),
+                      f"Default method: `{DATA_STEPS[step]}`.", _methods_table(step)]
+        elif step == "aggregator":
+            parts += ["### `aggregate`", _first_paragraph(inspect.getdoc(sys.modules[aggregate.__module__])),
+                      _doc(aggregate), _parameters_table(aggregate),
+                      "The methods `method`, `by_level` and `by_node` may name:", _methods_table(step)]
+        elif step == "grade":
+            parts += ["### `grades`",
+                      f"Set by the spec's `grades:` key, not in the pipeline. {_doc(letter_ratings)} The letters: "
+                      f"{', '.join(LETTERS)}.", _methods_table(step)]
+        else:
+            parts += [f"### `{step}`", _methods_table(step)]
+    return "\n\n".join(p for p in parts if p)
+
+
+def _cities_section() -> str:
+    regions = ", ".join(gazetteer.REGIONS)
+    return "\n\n".join([
+        "## The cities table",
+        "CSV, one row per city (`cities:`): the cities an index ranks. Only `city` and `name` are required. Every "
+        "other column is something to compare cities by: a column of text is a peer group (for `impute: "
+        "group-median`, `grades.peer_group`), a column whose every filled cell is a number "
+        "is a denominator (for `denominate` and `per_capita` derive rules); `lat` and `lon` are neither.",
+        f"An empty or absent `country`, `lat`, `lon` or `population` is filled from {gazetteer.SOURCE}, shipped with "
+        "the package: the city matched on its name within its country, the most populous place of that name "
+        "winning. The continent is one of " + regions + ": in `region`, unless `region` holds groups of your own, "
+        "then in `continent`; when empty it is taken from the country. Each value filled is a note in the "
+        "processing log, each value left empty a warning. More in [cities.md](cities.md).",
+        _schema_table(CITIES_SCHEMA),
+    ])
+
+
+def _inventory_section() -> str:
+    meanings = codebook_meanings()
+    rows = [[f"`{c.name}`", "yes" if c.required else "no", c.kind, "yes" if c.coded else "no",
+             meanings.get(c.name, "")] for c in COLUMNS]
+    return "\n\n".join([
+        "## The inventory table",
+        "CSV, one row per initiative (`inventory:`), coded by the codebook "
+        "(`src/smartcities/data/sci2022/CODEBOOK.md`). A coded column is filled by a coder (a person or "
+        "`smartcities code`). A list column holds `;`-separated values. Values outside the codebook, a repeated "
+        "`id` and empty cells in required columns are errors, each naming its line and column. The inventory names "
+        "cities by name: each must be a city of the cities table once turned into a slug.",
+        _table(["column", "required", "kind", "coded", "values / meaning"], rows),
+    ])
+
+
+def _indicators_section() -> str:
+    return "\n\n".join(["## The indicators table",
+                        "CSV, long: one measured value a row (`indicators:`), for the framework's indicators that "
+                        "have no derive rule. A second value for the same city, indicator and year is an error.",
+                        _schema_table(INDICATORS_SCHEMA)])
+
+
+def _framework_section() -> str:
+    kinds = {**dict.fromkeys(framework_files.COMMON_KEYS, "every node"),
+             **dict.fromkeys(framework_files.AGGREGATE_KEYS, "aggregates"),
+             **dict.fromkeys(framework_files.LEAF_KEYS, "indicators")}
+    rows = [[f"`{key}`", kinds.get(key, "the top node"), framework_files.KEY_DESCRIPTIONS.get(key, "")]
+            for key in framework_files.TOP_KEYS]
+    sets = "; ".join(f"`{name}`: {', '.join(values)}" for name, values in derive.VALUE_SETS.items())
+    return "\n\n".join([
+        "## The framework",
+        _doc(framework_files),
+        "### The tree (YAML or JSON)", _table(["key", "on", "what it is"], rows),
+        "### The flat table (CSV with `parent`)", _doc(framework_files.read_framework_table),
+        _schema_table(framework_files.FLAT_SCHEMA),
+        "### Weight sets",
+        "Alternative weights by name come from the framework's `weight_sets` and the spec's `weights:` (the "
+        "spec's set wins for a name in both). `aggregate: {weights: NAME}` builds with one of them, and an "
+        "uncertainty factor `{step: aggregate, parameter: weights, values: [framework, NAME, …]}` draws between "
+        "them. A set names only the nodes whose weights it changes.",
+        "### Derive rules", _doc(derive),
+        f"The rule kinds: {', '.join(f'`{k}`' for k in derive.KINDS)}. The named technology sets: {sets}.",
+        "Presets shipped with the package: " + ", ".join(f"`{p}`" for p in framework_files.presets()) + ".",
+    ])
+
+
+def _coinr_section() -> str:
+    idata = coinr.idata_schema(["GROUP"], ["DENOMINATOR"], ["INDICATOR"])
+    return "\n\n".join([
+        "## COINr iData and iMeta",
+        "`data: {format: coinr, idata: iData.csv, imeta: iMeta.csv}` reads an index built with the R package "
+        "COINr as it is: iMeta is the framework, iData the values.",
+        "### iMeta", "One row per indicator, aggregate, group or denominator.", _schema_table(coinr.IMETA),
+        "### iData", "One row per unit; its columns are those iMeta names. GROUP, DENOMINATOR and INDICATOR stand "
+        "for the iCodes iMeta gives those types.",
+        _schema_table(idata),
+    ])
+
+
+def _outputs_section() -> str:
+    parts = ["## Outputs", "`smartcities build` writes tidy CSVs, one fact a row, with run.json and report.html."]
+    for name, (intro, columns) in OUTPUTS.items():
+        parts += [f"### {name}", intro, _table(["column", "what it holds"],
+                                               [[f"`{c}`", text] for c, text in columns.items()])]
+    return "\n\n".join(parts)
+
+
+# --- reading the models ----------------------------------------------------------------------------------------
+
+def spec_models(model: type[BaseModel] = IndexSpec, path: str = "") -> Iterator[tuple[str, type[BaseModel]]]:
+    """Every model of the spec with the key path it sits at ('' for the top, 'uncertainty.factors.NAME.')."""
+    yield path, model
+    for key, info in model.model_fields.items():
+        for nested, suffix in _nested_models(info.annotation):
+            yield from spec_models(nested, f"{path}{key}{suffix}.")
+
+
+def _nested_models(tp, suffix: str = "") -> Iterator[tuple[type[BaseModel], str]]:
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        yield tp, suffix
+        return
+    args = typing.get_args(tp)
+    if typing.get_origin(tp) is dict:
+        yield from _nested_models(args[1], suffix + ".NAME")
+    elif typing.get_origin(tp) is list:
+        yield from _nested_models(args[0], suffix + "[]")
+    else:
+        for arg in args:
+            yield from _nested_models(arg, suffix)
+
+
+def type_name(tp) -> str:
+    """A type as Python writes it, short: `int`, `str | None`, `dict[str, Factor]`, `"error" | "allow"`."""
+    if tp is type(None):
+        return "None"
+    if tp is typing.Any:
+        return "Any"
+    if tp is Ellipsis:
+        return "..."
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is typing.Literal:
+        return " | ".join(json.dumps(a) for a in args)
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(type_name(a) for a in args)
+    if origin is not None:
+        return f"{origin.__name__}[{', '.join(type_name(a) for a in args)}]"
+    return getattr(tp, "__name__", str(tp))
+
+
+def _default(info: FieldInfo) -> str:
+    if info.is_required():
+        return "required"
+    value = info.get_default(call_default_factory=True)
+    if value is None:
+        return ""
+    if isinstance(value, BaseModel):
+        return "see below"
+    return _code(value if isinstance(value, str) else json.dumps(value))
+
+
+def _allowed(info: FieldInfo) -> str:
+    """The values a key accepts beyond its type: a Literal's or a pattern's alternatives, numeric bounds."""
+    found = [", ".join(f"`{a}`" for a in typing.get_args(info.annotation))] if typing.get_origin(
+        info.annotation) is typing.Literal else []
+    for item in info.metadata:
+        pattern = getattr(item, "pattern", None)
+        if pattern:
+            found.append(", ".join(f"`{a}`" for a in re.sub(r"^\^\(?|\)?\$$", "", pattern).split("|")))
+        for bound, sign in (("ge", "≥"), ("gt", ">"), ("le", "≤"), ("lt", "<")):
+            if getattr(item, bound, None) is not None:
+                found.append(f"{sign} {getattr(item, bound)}")
+    return "; ".join(found)
+
+
+def codebook_meanings() -> dict[str, str]:
+    """Column → 'values / meaning' from the table in CODEBOOK.md, the codebook's own words."""
+    out = {}
+    for line in CODEBOOK.read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("|") and len(cells) == 3 and cells[0] not in ("column", "---"):
+            out[cells[0]] = cells[2]
+    return out
+
+
+def _methods_table(step: str) -> str:
+    rows = []
+    for name, fn in methods(step).items():
+        params = _parameter_lines(fn)
+        rows.append([f"`{name}`", _first_paragraph(inspect.getdoc(fn)), "<br>".join(params) or "none"])
+    return _table(["method", "what it does", "parameters"], rows)
+
+
+def _parameters_table(fn: Callable) -> str:
+    rows = [[line] for line in _parameter_lines(fn)]
+    return _table(["parameter"], rows)
+
+
+def _parameter_lines(fn: Callable) -> list[str]:
+    """`name: type = default` of each spec-settable parameter of a method, `(required)` where it has no default."""
+    hints = typing.get_type_hints(fn)
+    out = []
+    for name, p in parameters(fn).items():
+        text = f"{name}: {type_name(hints.get(name, typing.Any))}"
+        out.append(_code(text) + " (required)" if p.default is p.empty else _code(f"{text} = {p.default!r}"))
+    return out
+
+
+def _module_doc(registered: dict[str, Callable]) -> str:
+    """The docstring of the module a step's methods live in."""
+    fn = next(iter(registered.values()))
+    return inspect.getdoc(sys.modules[fn.__module__]) or ""
+
+
+def _schema_table(schema: Schema) -> str:
+    rows = []
+    for f in schema.fields:
+        kind = f"{f.kind}: {', '.join(f.values)}" if f.kind == "enum" else f.kind
+        required = ("yes" if f.required else "no") + ("" if f.nullable else ", never empty")
+        rows.append([f"`{f.name}`", required, kind, f.description])
+    extra = {"text": "Other columns are kept as text, or as numbers when every filled cell is one.",
+             "float": "Other columns are read as numbers.",
+             "forbid": "Other columns are an error."}[schema.extra]
+    unique = f" Unique: {', '.join(f'`{c}`' for c in schema.unique)}." if schema.unique else ""
+    return _table(["column", "required", "kind", "what it holds"], rows) + "\n\n" + extra + unique
+
+
+# --- markdown --------------------------------------------------------------------------------------------------
+
+def _doc(obj) -> str:
+    return inspect.getdoc(obj) or ""
+
+
+def _first_paragraph(doc: str | None) -> str:
+    return " ".join((doc or "").split("\n\n", 1)[0].split())
+
+
+def _code(text: str) -> str:
+    return f"`{text}`"
+
+
+def _cell(text: str) -> str:
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.stdout.write(render_reference())
