@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -111,3 +113,17 @@ def asem_geometric():
     from smartcities.build import build
 
     return build(ASEM_GEOMETRIC)
+
+
+def asem_spec(tmp_path: Path, example: str) -> Path:
+    """An ASEM example spec copied beside a copy of the iData/iMeta pair, so it can be edited."""
+    source = EXAMPLES / f"asem-coinr-{example}.yaml"
+    need_shared(source, ASEM_IDATA, ASEM_IMETA)
+    shutil.copy(ASEM_IDATA, tmp_path / "iData.csv")
+    shutil.copy(ASEM_IMETA, tmp_path / "iMeta.csv")
+    text = source.read_text(encoding="utf-8")
+    text = re.sub(r"idata: .*", "idata: iData.csv", text)
+    text = re.sub(r"imeta: .*", "imeta: iMeta.csv", text)
+    path = tmp_path / "spec.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path

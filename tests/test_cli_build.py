@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 
 import pandas as pd
 import pytest
-from conftest import ASEM_IDATA, ASEM_IMETA, ASEM_STANDARD, need_shared
+from conftest import ASEM_IDATA, ASEM_IMETA, ASEM_STANDARD, asem_spec, need_shared
 from typer.testing import CliRunner
 
 from smartcities.cli import app
@@ -33,13 +32,7 @@ def built(tmp_path_factory):
 @pytest.fixture
 def coinr_copy(tmp_path):
     """The ASEM pair and a spec using it, copied into tmp_path so they can be damaged."""
-    need_shared(ASEM_STANDARD, ASEM_IDATA, ASEM_IMETA)
-    shutil.copy(ASEM_IDATA, tmp_path / "iData.csv")
-    shutil.copy(ASEM_IMETA, tmp_path / "iMeta.csv")
-    text = ASEM_STANDARD.read_text(encoding="utf-8")
-    text = re.sub(r"idata: .*", "idata: iData.csv", text)
-    text = re.sub(r"imeta: .*", "imeta: iMeta.csv", text)
-    (tmp_path / "spec.yaml").write_text(text, encoding="utf-8")
+    asem_spec(tmp_path, "standard")
     return tmp_path
 
 

@@ -8,8 +8,8 @@ import re
 
 import numpy as np
 import pytest
-from conftest import make_context
-from test_validate import asem_spec, edit, line_of
+from conftest import asem_spec, make_context
+from test_validate import edit, line_of
 from typer.testing import CliRunner
 
 from smartcities.build import build, load_spec

@@ -4,31 +4,16 @@ parameter at build time, and a spec it rejects is rejected by `build` with the s
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
-from conftest import ASEM_IDATA, ASEM_IMETA, EXAMPLES, PACKAGE_DATA, need_shared
+from conftest import PACKAGE_DATA, asem_spec
 from typer.testing import CliRunner
 
 from smartcities.cli import app
 
 runner = CliRunner()
 DEMO_SPEC = PACKAGE_DATA / "demo" / "sci2022.yaml"
-
-
-def asem_spec(tmp_path: Path, example: str) -> Path:
-    """An ASEM example spec copied beside a copy of the iData/iMeta pair, so it can be edited."""
-    source = EXAMPLES / f"asem-coinr-{example}.yaml"
-    need_shared(source, ASEM_IDATA, ASEM_IMETA)
-    shutil.copy(ASEM_IDATA, tmp_path / "iData.csv")
-    shutil.copy(ASEM_IMETA, tmp_path / "iMeta.csv")
-    text = source.read_text(encoding="utf-8")
-    text = re.sub(r"idata: .*", "idata: iData.csv", text)
-    text = re.sub(r"imeta: .*", "imeta: iMeta.csv", text)
-    path = tmp_path / "spec.yaml"
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def demo_spec(tmp_path: Path) -> Path:
