@@ -15,11 +15,11 @@ from smartcities.errors import InputError
 from smartcities.inventory.coder import read_initiatives
 from smartcities.io.coinr import read_coinr
 from smartcities.io.inventory import read_cities, read_indicators, read_inventory
-from smartcities.io.tables import reading
+from smartcities.io.missing import MissingCodes
 from smartcities.model.framework_files import read_framework
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
-CODES = (999.01, "n/a", "-")  # the readers run with missing-value codes declared, as a spec can ask
+CODES = MissingCodes.of((999.01, "n/a", "-"))  # the readers run with missing-value codes declared, as a spec can ask
 
 
 def _write(folder: Path, name: str, data: bytes) -> Path:
@@ -33,11 +33,11 @@ def _seed(target: str) -> Path:
 
 
 TARGETS: dict[str, Callable[[Path, bytes], object]] = {
-    "inventory": lambda folder, data: read_inventory(_write(folder, "inventory.csv", data)),
-    "cities": lambda folder, data: read_cities(_write(folder, "cities.csv", data)),
-    "indicators": lambda folder, data: read_indicators(_write(folder, "indicators.csv", data)),
-    "idata": lambda folder, data: read_coinr(_write(folder, "iData.csv", data), _seed("imeta")),
-    "imeta": lambda folder, data: read_coinr(_seed("idata"), _write(folder, "iMeta.csv", data)),
+    "inventory": lambda folder, data: read_inventory(_write(folder, "inventory.csv", data), CODES),
+    "cities": lambda folder, data: read_cities(_write(folder, "cities.csv", data), CODES),
+    "indicators": lambda folder, data: read_indicators(_write(folder, "indicators.csv", data), CODES),
+    "idata": lambda folder, data: read_coinr(_write(folder, "iData.csv", data), _seed("imeta"), CODES),
+    "imeta": lambda folder, data: read_coinr(_seed("idata"), _write(folder, "iMeta.csv", data), CODES),
     "framework_yaml": lambda folder, data: read_framework(_write(folder, "framework.yaml", data)),
     "framework_json": lambda folder, data: read_framework(_write(folder, "framework.json", data)),
     "framework_csv": lambda folder, data: read_framework(_write(folder, "framework.csv", data)),
@@ -53,7 +53,7 @@ def seeds(target: str) -> list[bytes]:
 
 def feed(target: str, data: bytes) -> bool:
     """Read `data` with the target's reader in a fresh folder: True for a result, False for an InputError."""
-    with tempfile.TemporaryDirectory() as folder, reading(CODES):
+    with tempfile.TemporaryDirectory() as folder:
         try:
             TARGETS[target](Path(folder), data)
         except InputError:

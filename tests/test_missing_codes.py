@@ -15,7 +15,7 @@ from smartcities.errors import InputError
 from smartcities.inputs import load_inputs
 from smartcities.io.inventory import read_indicators, read_inventory
 from smartcities.io.missing import MissingCodes, suspected_codes
-from smartcities.io.tables import Field, Schema, read_table, reading
+from smartcities.io.tables import Field, Schema, read_table
 from smartcities.model.spec import parse_spec
 
 AU = SHARED / "data" / "au_national_cities_performance_framework" / "data_file.csv"
@@ -38,12 +38,11 @@ def test_australian_codes_become_missing_and_are_counted():
     need_shared(AU)
     raw = read_table(AU, WIDE)
     assert int((raw.drop(columns=["city", "_line"]) == 999.01).sum().sum()) == 35
-    with reading([999.01, "n/a", "-"]) as read:
-        frame = read_table(AU, WIDE)
+    frame = read_table(AU, WIDE, MissingCodes.of([999.01, "n/a", "-"]))
     values = frame.drop(columns=["city", "_line"])
     assert int((values == 999.01).sum().sum()) == 0
     assert int(values.isna().sum().sum()) == int(raw.drop(columns=["city", "_line"]).isna().sum().sum()) + 35
-    notes = pd.DataFrame(read.notes)
+    notes = pd.DataFrame(frame.attrs["log"])
     assert set(notes.action) == {"missing-code"} and set(notes.severity) == {"note"}
     assert notes["count"].sum() == 35
     assert notes.groupby("indicator")["count"].sum().to_dict() == AU_CODED
@@ -57,26 +56,24 @@ def test_codes_in_a_long_table_name_the_indicator_and_city(tmp_path):
     long = wide.drop(columns="_line").melt(id_vars="city", var_name="indicator")
     path = tmp_path / "indicators.csv"
     long.to_csv(path, index=False)
-    with reading([999.01]) as read:
-        frame = read_indicators(path)
+    frame = read_indicators(path, MissingCodes.of([999.01]))
     assert frame.value.isna().sum() == 35 + int((long.value.isna() | (long.value == "")).sum())
-    notes = pd.DataFrame(read.notes)
+    notes = pd.DataFrame(frame.attrs["log"])
     assert notes.groupby("indicator")["count"].sum().to_dict() == AU_CODED
     coded = long[long.value == "999.01"]
     assert sorted(zip(notes.unit, notes.indicator)) == sorted(zip(coded.city, coded.indicator))
 
 
-def test_text_codes_in_the_inventory_and_codes_outside_a_reading_block(tmp_path):
+def test_text_codes_in_the_inventory_only_where_declared(tmp_path):
     inventory = pd.read_csv(PACKAGE_DATA / "sci2022" / "inventory.csv", dtype=str, keep_default_na=False)
     inventory.loc[1, "start_year"] = " n/a "
     path = tmp_path / "inventory.csv"
     inventory.to_csv(path, index=False)
     with pytest.raises(InputError, match="line 3, column start_year: 'n/a' is not a whole number"):
         read_inventory(path)
-    with reading(["n/a"]) as read:
-        frame = read_inventory(path)
+    frame = read_inventory(path, MissingCodes.of(["n/a"]))
     assert pd.isna(frame.start_year[1]) and frame.start_year[2] == int(inventory.start_year[2])
-    (note,) = read.notes
+    (note,) = frame.attrs["log"]
     assert note["indicator"] == "start_year" and note["unit"] == "Amsterdam" and note["count"] == 1
     assert f"'n/a' in {path} read as missing" in note["detail"]
 
@@ -84,8 +81,8 @@ def test_text_codes_in_the_inventory_and_codes_outside_a_reading_block(tmp_path)
 def test_a_code_where_a_value_is_required_is_an_error(tmp_path):
     path = tmp_path / "t.csv"
     path.write_text("city,value\nn/a,1\nb,2\n", encoding="utf-8")
-    with reading(["n/a"]), pytest.raises(InputError) as err:
-        read_table(path, WIDE)
+    with pytest.raises(InputError) as err:
+        read_table(path, WIDE, MissingCodes.of(["n/a"]))
     (p,) = err.value.problems
     assert p.line == 2 and p.column == "city" and "'n/a' is a missing-value code" in p.message
 

@@ -18,8 +18,8 @@ from .errors import InputError, Problem, did_you_mean
 from .inventory.derive import derive_indicators
 from .io.coinr import read_coinr
 from .io.inventory import check_cities_known, read_cities, read_indicators, read_inventory
-from .io.missing import suspected_codes
-from .io.tables import file_hash, reading
+from .io.missing import MissingCodes, suspected_codes
+from .io.tables import file_hash
 from .model.framework_files import presets, read_framework
 from .model.processing import ProcessingLog, entry
 from .model.spec import Spec
@@ -46,12 +46,10 @@ def load_inputs(spec: Spec) -> Inputs:
 
     The log says what reading did (missing-value codes replaced, separators other than comma) and warns of
     values that look like undeclared missing-value codes."""
-    m = spec.model
-    with reading(m.missing_values) as read:
-        inputs = _load_coinr(spec) if m.data is not None else _load_city_inputs(spec)
+    inputs = _load_coinr(spec) if spec.model.data is not None else _load_city_inputs(spec)
     suspects = [entry("inputs", "suspected-missing-code", indicator=inputs.context.indicators[s.column],
                       count=s.count, detail=s.describe(), warning=True) for s in suspected_codes(inputs.X)]
-    return replace(inputs, log=ProcessingLog.concat(inputs.log, ProcessingLog.of(read.notes + suspects)))
+    return replace(inputs, log=ProcessingLog.concat(inputs.log, ProcessingLog.of(suspects)))
 
 
 def _existing(spec: Spec, key: str, value: str) -> Path:
@@ -65,7 +63,7 @@ def _existing(spec: Spec, key: str, value: str) -> Path:
 def _load_coinr(spec: Spec) -> Inputs:
     d = spec.model.data
     idata, imeta = _existing(spec, "data", d.idata), _existing(spec, "data", d.imeta)
-    t = read_coinr(idata, imeta)
+    t = read_coinr(idata, imeta, MissingCodes.of(spec.model.missing_values))
     if spec.model.weights:
         t = t.__class__(**{**t.__dict__, "framework": _with_weight_sets(spec, t.framework)})
     ctx = Context.of(t.units, t.framework, t.groups, t.denominators, t.unit_names)
@@ -76,7 +74,8 @@ def _load_coinr(spec: Spec) -> Inputs:
         "value": t.values.ravel(),
         "origin": "data",
     })
-    return Inputs(t.values, ctx, long, {"idata": file_hash(idata), "imeta": file_hash(imeta)})
+    return Inputs(t.values, ctx, long, {"idata": file_hash(idata), "imeta": file_hash(imeta)},
+                  log=ProcessingLog.of(t.log))
 
 
 def _with_weight_sets(spec: Spec, framework):
@@ -104,7 +103,7 @@ def _read(spec: Spec, key: str, reader, hashes: dict) -> pd.DataFrame | None:
         return frame
     path = _existing(spec, key, value)
     hashes[key] = file_hash(path)
-    return reader(path)
+    return reader(path, MissingCodes.of(spec.model.missing_values))
 
 
 def _load_city_inputs(spec: Spec) -> Inputs:
@@ -122,6 +121,8 @@ def _load_city_inputs(spec: Spec) -> Inputs:
                                 line=spec.line("framework"))
     inventory = _read(spec, "inventory", read_inventory, hashes)
     measured = _read(spec, "indicators", read_indicators, hashes)
+    read = ProcessingLog.of([row for frame in (cities, inventory, measured) if frame is not None
+                             for row in frame.attrs.get("log", ())])  # codes replaced, gazetteer fills
     unknown: list[ProcessingLog] = []
     inventory, measured = (_known_cities_only(frame, cities, getattr(m, key), spec, unknown)
                            for key, frame in (("inventory", inventory), ("indicators", measured)))
@@ -158,7 +159,7 @@ def _load_city_inputs(spec: Spec) -> Inputs:
             groups[col] = cities[col].astype(str).to_numpy(dtype=object)
     ctx = Context.of(units, framework, groups, denominators, list(cities["name"]))
     return Inputs(X, ctx, long[long["indicator"].isin(leaves)].reset_index(drop=True), hashes, inventory, cities,
-                  ProcessingLog.concat(ProcessingLog.of(cities.attrs.get("log", ())), *unknown))
+                  ProcessingLog.concat(read, *unknown))
 
 
 def _known_cities_only(frame: pd.DataFrame | None, cities: pd.DataFrame, source: str | None, spec: Spec,

@@ -6,9 +6,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from ..errors import InputError, Problem
 from ..model.framework import Framework, Node
+from .missing import MissingCodes
 from .tables import Field, Schema, read_table
 
 IMETA = Schema(
@@ -51,12 +53,15 @@ class CoinrTables:
     values: np.ndarray  # (units, indicators) in framework leaf order
     groups: dict[str, np.ndarray]
     denominators: dict[str, np.ndarray]
+    log: list[dict]  # processing-log rows of reading iData (missing-value codes replaced, the separator)
 
 
 def framework_from_imeta(path: str | Path) -> tuple[Framework, list[str], list[str]]:
     """The framework of an iMeta file, plus its group and denominator codes."""
-    meta = read_table(path, IMETA)
-    name = str(path)
+    return _framework_of(read_table(path, IMETA), str(path))
+
+
+def _framework_of(meta: pd.DataFrame, name: str) -> tuple[Framework, list[str], list[str]]:
     nodes, groups, denoms, problems = [], [], [], []
     for row in meta.to_dict("records"):
         kind = row["Type"]
@@ -110,12 +115,14 @@ def idata_schema(groups, denominators, indicators) -> Schema:
     )
 
 
-def read_coinr(idata: str | Path, imeta: str | Path) -> CoinrTables:
-    """The framework of `imeta` and the values of `idata`, whose columns are those iMeta names."""
-    framework, group_codes, denom_codes = framework_from_imeta(imeta)
+def read_coinr(idata: str | Path, imeta: str | Path, missing: MissingCodes = MissingCodes()) -> CoinrTables:
+    """The framework of `imeta` and the values of `idata`, whose columns are those iMeta names; cells of iData
+    holding a `missing` code become missing."""
+    meta = read_table(imeta, IMETA)
+    framework, group_codes, denom_codes = _framework_of(meta, str(imeta))
     leaves = framework.leaves()
     schema = idata_schema(group_codes, denom_codes, leaves)
-    data = read_table(idata, schema)
+    data = read_table(idata, schema, missing)
     return CoinrTables(
         framework=framework,
         units=tuple(data.uCode),
@@ -123,4 +130,5 @@ def read_coinr(idata: str | Path, imeta: str | Path) -> CoinrTables:
         values=data[leaves].to_numpy(dtype=float),
         groups={g: data[g].to_numpy(dtype=object) for g in group_codes if g in data},
         denominators={d: data[d].to_numpy(dtype=float) for d in denom_codes if d in data},
+        log=meta.attrs["log"] + data.attrs["log"],
     )

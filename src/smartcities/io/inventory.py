@@ -18,6 +18,7 @@ from ..model.codebook import COLUMNS
 from ..model.processing import entry
 from . import gazetteer
 from .gazetteer import REGIONS
+from .missing import MissingCodes
 from .tables import Field, Schema, read_table
 
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
@@ -44,14 +45,14 @@ def _inventory_field(column) -> Field:
 INVENTORY_SCHEMA = Schema(fields=tuple(_inventory_field(c) for c in COLUMNS), unique=("id",))
 
 
-def read_inventory(path: str | Path) -> pd.DataFrame:
+def read_inventory(path: str | Path, missing: MissingCodes = MissingCodes()) -> pd.DataFrame:
     """The coded inventory at `path`, checked against the codebook, with a `city_id` slug column added.
 
     Coded columns are typed: enums as strings, `technologies` as a tuple of values, booleans as booleans.
     Raises InputError listing every problem (missing or unknown columns, values outside the codebook, duplicate
     ids, empty cells in required columns), each with its file, line and column.
     """
-    frame = read_table(path, INVENTORY_SCHEMA)
+    frame = read_table(path, INVENTORY_SCHEMA, missing)
     frame.insert(frame.columns.get_loc("city") + 1, "city_id", [slug(c) for c in frame["city"]])
     frame.attrs["source"] = str(path)
     return frame
@@ -122,7 +123,7 @@ _COST = {"lat": "no map point", "lon": "no map point", "population": "no per-res
 _NO_CONTINENT = "left out of the regional analysis"
 
 
-def read_cities(path: str | Path) -> pd.DataFrame:
+def read_cities(path: str | Path, missing: MissingCodes = MissingCodes()) -> pd.DataFrame:
     """The cities table at `path`: one row per city, `city` a unique slug id, `country` as ISO-2.
 
     Only `city` and `name` are required. `country` may be an ISO-2 or ISO-3 code or an English name. An empty
@@ -134,13 +135,13 @@ def read_cities(path: str | Path) -> pd.DataFrame:
     whose every non-empty cell is a number becomes float, any other stays text.
     """
     name = str(path)
-    frame = read_table(path, CITIES_SCHEMA)
+    frame = read_table(path, CITIES_SCHEMA, missing)
     problems = _type_extra_columns(frame, name)
     if problems:
         raise InputError(sorted(problems, key=lambda p: p.line or 0))
     if "country" in frame.columns:
         frame["country"] = frame["country"].map(lambda c: gazetteer.country(c).iso2 if c is not None else None)
-    log = _fill_from_gazetteer(frame)
+    log = frame.attrs["log"] + _fill_from_gazetteer(frame)
     contract = [f.name for f in CITIES_SCHEMA.fields if f.name in frame.columns]
     frame = frame[contract + [c for c in frame.columns if c not in contract]]
     frame.attrs["source"] = name
@@ -256,13 +257,13 @@ INDICATORS_SCHEMA = Schema(
 )
 
 
-def read_indicators(path: str | Path) -> pd.DataFrame:
+def read_indicators(path: str | Path, missing: MissingCodes = MissingCodes()) -> pd.DataFrame:
     """The long indicator table at `path`: one value per (city, indicator[, year]); empty `value` is missing.
 
     Decimal commas, non-numbers and a repeated (city, indicator, year) are errors, each with its line.
     """
     name = str(path)
-    frame = read_table(path, INDICATORS_SCHEMA)
+    frame = read_table(path, INDICATORS_SCHEMA, missing)
     years = frame["year"] if "year" in frame else pd.Series([None] * len(frame), dtype="Int64")
     first: dict[tuple, int] = {}
     problems: list[Problem] = []

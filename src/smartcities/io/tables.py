@@ -5,9 +5,9 @@ so every one gets the same checks: the file exists, is UTF-8, is not empty, has 
 unknown ones, and each cell parses as its column's kind. All problems are collected and raised together.
 
 The separator (comma, semicolon, tab or '|') is found from the header line. A semicolon-separated file may use
-decimal commas: `3,5` is 3.5 there, in number columns and in columns the schema does not name. Inside
-`reading(missing_values=...)`, cells equal to a missing-value code become missing, and what reading did beyond
-parsing (codes replaced, a separator other than comma) is collected as processing-log rows.
+decimal commas: `3,5` is 3.5 there, in number columns and in columns the schema does not name. Cells equal to
+one of the spec's missing-value codes become missing, and what reading did beyond parsing (codes replaced, a
+separator other than comma) comes with the frame as processing-log rows.
 """
 
 from __future__ import annotations
@@ -18,9 +18,7 @@ import io
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -67,29 +65,6 @@ class Schema:
         return next((f for f in self.fields if f.name == name), None)
 
 
-@dataclass
-class Reading:
-    """The settings and the notes of reading a spec's tables: its missing-value codes, and log rows saying what
-    reading did beyond parsing."""
-
-    missing: MissingCodes
-    notes: list[dict] = field(default_factory=list)
-
-
-_READING: ContextVar[Reading | None] = ContextVar("reading", default=None)
-
-
-@contextmanager
-def reading(missing_values: Iterable[float | str] = ()) -> Iterator[Reading]:
-    """Within this block every data table read replaces `missing_values` codes by missing; the block's Reading
-    collects the processing-log rows of every table read (codes replaced, separators other than comma)."""
-    token = _READING.set(Reading(MissingCodes.of(missing_values)))
-    try:
-        yield _READING.get()
-    finally:
-        _READING.reset(token)
-
-
 def read_rows(path: str | Path) -> tuple[list[str], list[tuple[int, list[str]]], str]:
     """Header, rows (each with the line number it starts on) and separator of a CSV file."""
     text = read_text(path, "file", expected="a header row and data rows")
@@ -116,11 +91,14 @@ def detect_separator(text: str) -> str:
     return max(counts, key=lambda sep: (counts[sep], sep == ","))
 
 
-def read_table(path: str | Path, schema: Schema) -> pd.DataFrame:
-    """The table at `path` checked against `schema`; raises InputError listing every problem found.
+def read_table(path: str | Path, schema: Schema, missing: MissingCodes = MissingCodes()) -> pd.DataFrame:
+    """The table at `path` checked against `schema`; raises InputError listing every problem found. In a data
+    table (`schema.data`), cells holding one of the `missing` codes become missing.
 
     The frame has one column per header column, typed by kind (floats NaN where empty, lists as tuples),
-    and a `_line` column with each row's line in the file; `frame.attrs["separator"]` is the separator found.
+    and a `_line` column with each row's line in the file; `frame.attrs["separator"]` is the separator found
+    and `frame.attrs["log"]` the processing-log rows of what reading did beyond parsing (codes replaced, a
+    separator other than comma).
     """
     header, rows, separator = read_rows(path)
     name = str(path)
@@ -147,8 +125,7 @@ def read_table(path: str | Path, schema: Schema) -> pd.DataFrame:
     if problems:
         raise InputError(problems)
 
-    reading_now = _READING.get()
-    codes = reading_now.missing if reading_now is not None and schema.data else MissingCodes()
+    codes = missing if schema.data else MissingCodes()
     decimal_comma = separator == ";"
     fields = [schema.field(col) or Field(col, schema.extra if schema.extra != "forbid" else "text") for col in header]
     undeclared = {f.name for f in fields if schema.field(f.name) is None}
@@ -202,8 +179,7 @@ def read_table(path: str | Path, schema: Schema) -> pd.DataFrame:
     frame = pd.DataFrame({col: pd.Series(vals, dtype=_dtype(f)) for (col, vals), f in zip(columns.items(), fields)})
     frame["_line"] = lines
     frame.attrs["separator"] = separator
-    if reading_now is not None:
-        reading_now.notes += _notes(name, separator, commas, replaced)
+    frame.attrs["log"] = _notes(name, separator, commas, replaced)
     return frame
 
 
