@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from smartcities.build import build
 from smartcities.cli import app
+from smartcities.robustness.audit import audit
 
 AU_DATA = SHARED / "data" / "au_national_cities_performance_framework" / "data_file.csv"
 CAPITALS = {"Sydney", "Melbourne", "Brisbane", "Adelaide", "Perth", "Hobart", "Darwin", "Canberra"}
@@ -103,6 +104,12 @@ def test_a_screened_city_stays_out_and_measured_values_are_kept(tmp_path, order)
         removed = log[(log.action == "removed-unit") & (log.unit == "hobart")]
         assert removed.detail.item() == "coverage 41% below min_coverage 80%" and removed["count"].item() == 14
         assert not ((log.action == "imputed") & (log.unit == "hobart")).any()
+        # the audit describes the index as built: Hobart is in no stage's statistics, the raw data's included
+        stats = audit(result.stages, result.context).stats
+        raw = stats[stats.stage == "raw"].set_index("indicator")
+        assert raw.loc["life_expectancy", "n_avail"] == 21
+        life = result.stages.data["raw"][0, :, result.context.indicators.index("life_expectancy")]
+        assert raw.loc["life_expectancy", "max"] == np.nanmax(np.delete(life, hobart))
     else:  # imputed first, Hobart is complete when screened: ranked, its 14 measured values as given
         assert np.array_equal(imputed[columns], measured.value.to_numpy())
         assert ((log.action == "imputed") & (log.unit == "hobart")).sum() == 20
