@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.table import Table
 
-from ..analysis import results as readings
-from ..build import Result, load_spec
-from ..build import build as build_index
-from ..publish import write_outputs
 from .app import app, console, user_errors
+
+if TYPE_CHECKING:
+    from ..build import Result
 
 DEMO_SPEC = Path(__file__).resolve().parent.parent / "data" / "demo" / "sci2022.yaml"
 
@@ -20,7 +20,9 @@ Quiet = typer.Option(False, "--quiet", "-q", help="Print nothing but errors.")
 AsJson = typer.Option(False, "--json", help="Print a JSON summary instead of tables.")
 
 
-def _summary(result: Result, top: int) -> dict:
+def _summary(result: Result, top: int, seconds: float) -> dict:
+    from ..analysis import results as readings
+
     ranking = readings.ranking(result).head(top)
     leaders = readings.leaders(result)
     return {
@@ -29,14 +31,17 @@ def _summary(result: Result, top: int) -> dict:
                  "grade": int(r.grade)} for r in ranking.itertuples()],
         "leaders": [{"domain": r.domain, "city": r.city, "name": r.name, "score": round(float(r.score), 4)}
                     for r in leaders.itertuples()],
-        "seconds": round(result.seconds, 3),
+        "seconds": round(seconds, 3),
     }
 
 
-def _show(result: Result, outputs: list[Path], top: int, quiet: bool, as_json: bool) -> None:
+def _show(result: Result, outputs: list[Path], top: int, quiet: bool, as_json: bool, seconds: float) -> None:
+    """The summary of a build; `seconds` is the whole command's time, from its start to the outputs written."""
     if quiet:
         return
-    summary = _summary(result, top)
+    from rich.table import Table
+
+    summary = _summary(result, top, seconds)
     if as_json:
         console.print_json(json.dumps({**summary, "outputs": [str(p) for p in outputs]}))
         return
@@ -54,11 +59,16 @@ def _show(result: Result, outputs: list[Path], top: int, quiet: bool, as_json: b
         for row in summary["leaders"]:
             leaders.add_row(row["domain"], row["name"], f"{row['score']:.2f}")
         console.print(leaders)
-    console.print(f"wrote {', '.join(p.name for p in outputs)} to {outputs[0].parent} in {result.seconds:.2f} s")
+    console.print(f"wrote {', '.join(p.name for p in outputs)} to {outputs[0].parent} in {seconds:.2f} s")
 
 
 def _build_and_write(spec_path: Path, out: Path, store: Path | None, top: int, quiet: bool, as_json: bool,
                      backend: str | None = None, no_uncertainty: bool = False) -> None:
+    started = time.perf_counter()
+    from ..build import build as build_index
+    from ..build import load_spec
+    from ..publish import write_outputs
+
     spec = load_spec(spec_path)
     result = build_index(spec, uncertainty=not no_uncertainty, progress=not quiet and not as_json, backend=backend)
     outputs = write_outputs(result, out)
@@ -68,7 +78,7 @@ def _build_and_write(spec_path: Path, out: Path, store: Path | None, top: int, q
 
         with Store(store_path) as db:
             db.record_run(result, outputs)
-    _show(result, outputs, top, quiet, as_json)
+    _show(result, outputs, top, quiet, as_json, time.perf_counter() - started)
 
 
 @app.command()
@@ -95,6 +105,7 @@ def build(spec: Path = typer.Argument(..., help="The index spec (YAML)."),
 @user_errors
 def validate(spec: Path = typer.Argument(..., help="The index spec (YAML)."), quiet: bool = Quiet):
     """Check a spec and every input it names, without building anything."""
+    from ..build import load_spec
     from ..inputs import load_inputs
 
     checked = load_spec(spec)
@@ -124,6 +135,8 @@ def import_(kind: str = typer.Argument(..., help="cities, inventory or indicator
 @user_errors
 def runs(store: Path = typer.Option(Path("smartcities.duckdb"), help="The DuckDB store file.")):
     """List the builds recorded in the store."""
+    from rich.table import Table
+
     from ..store import Store
 
     with Store(store, read_only=True) as db:
