@@ -154,7 +154,7 @@ def test_learn_from_on_the_demo_prefers_other_regions(demo):
 
 
 def test_profiles_table_is_tidy(demo):
-    table = prof.profiles_table(demo)
+    table = prof.profiles_table(prof.all_profiles(demo))
     assert list(table.columns) == list(prof.PROFILE_COLUMNS)
     assert set(table["kind"]) == {"domain", "peer", "learn_from"}
     assert (table[table["kind"] == "domain"].groupby("city").size() == 8).all()
@@ -190,9 +190,10 @@ def test_cli_insight_writes_all_four_tables(demo, tmp_path):
 
 
 def test_report_sections(demo):
-    from smartcities.report.insight_sections import analyse, insight_sections
+    from smartcities.analysis.insight import insight_of
+    from smartcities.report.insight_sections import insight_sections
 
-    sections = insight_sections(demo, analyse(demo, n_permutations=199))
+    sections = insight_sections(demo, insight_of(demo, n_permutations=199))
     assert list(sections) == ["Trends", "Regions", "Archetypes", "Learn from"]
     assert "Cramér" in sections["Regions"] and "living labs" in sections["Regions"]
     assert "learn-seoul" in sections["Learn from"] and "href=\"https://" in sections["Learn from"]
@@ -209,5 +210,5 @@ def test_profile_carries_rank_intervals_when_robustness_ran(demo):
     with_unc = dataclasses.replace(demo, uncertainty=SimpleNamespace(rank_intervals=ri))
     p = prof.city_profile(with_unc, "seoul")
     assert (p.domains["p05"] == 1.0).all() and (p.domains["p95"] == 6.0).all()
-    table = prof.profiles_table(with_unc, {"seoul": p})
+    table = prof.profiles_table({"seoul": p})
     assert (table.loc[table["kind"] == "domain", "median_rank"] == 2.0).all()

@@ -8,7 +8,6 @@ table; `city_profile` and `profiles_table` assemble them from a built `Result`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -112,6 +111,13 @@ def resolve_city(text: str, cities: pd.DataFrame, file: str = "CITY") -> str:
 
 # --- the parts of a profile -------------------------------------------------------------------------------------------
 
+def standardised(scores: pd.DataFrame) -> pd.DataFrame:
+    """Complete rows of a cities × domains table, each domain as z-scores (a constant domain keeps its offsets)."""
+    table = scores.dropna()
+    std = table.std(ddof=0).replace(0, 1.0)
+    return (table - table.mean()) / std
+
+
 def peers(scores: pd.DataFrame, city: str, n: int = N_PEERS, metric: str = "euclidean") -> pd.DataFrame:
     """The `n` cities whose domain-score profile is nearest to `city`'s, nearest first: city, distance.
 
@@ -119,24 +125,56 @@ def peers(scores: pd.DataFrame, city: str, n: int = N_PEERS, metric: str = "eucl
     'euclidean' (similar levels and shape) or 'cosine' (similar shape: strong and weak in the same domains).
     Why: a city learns most from, and is most fairly compared with, cities built like it.
     """
-    table = scores.dropna()
-    if city not in table.index:
+    z = standardised(scores)
+    if city not in z.index:
         raise KeyError(city)
-    std = table.std(ddof=0).replace(0, 1.0)
-    z = (table - table.mean()) / std
+    if metric == "euclidean":
+        return _nearest(z, z.index.get_loc(city), np.arange(len(z)), n)
+    if metric != "cosine":
+        raise ValueError(f"metric must be 'euclidean' or 'cosine', not {metric!r}")
     me = z.loc[city].to_numpy()
     others = z.drop(index=city)
-    if metric == "euclidean":
-        dist = np.sqrt(((others.to_numpy() - me) ** 2).sum(axis=1))
-    elif metric == "cosine":
-        norms = np.linalg.norm(others.to_numpy(), axis=1) * np.linalg.norm(me)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            dist = 1 - (others.to_numpy() @ me) / norms
-        dist = np.nan_to_num(dist, nan=1.0)
-    else:
-        raise ValueError(f"metric must be 'euclidean' or 'cosine', not {metric!r}")
+    norms = np.linalg.norm(others.to_numpy(), axis=1) * np.linalg.norm(me)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        dist = np.nan_to_num(1 - (others.to_numpy() @ me) / norms, nan=1.0)
     out = pd.DataFrame({"city": others.index, "distance": dist})
     return out.sort_values(["distance", "city"], ignore_index=True).head(n)
+
+
+def _nearest(z: pd.DataFrame, i: int, candidates: np.ndarray, n: int) -> pd.DataFrame:
+    """The `n` rows of `candidates` (positions in `z`, other than `i`) nearest to row `i`, ties by city id."""
+    values = z.to_numpy()
+    others = candidates[candidates != i]
+    # column-major, like the frame's own array, so each sum adds the domains in order (same last bit)
+    dist = np.sqrt(((np.asfortranarray(values[others]) - values[i]) ** 2).sum(axis=1))
+    out = pd.DataFrame({"city": z.index[others], "distance": dist})
+    return out.sort_values(["distance", "city"], ignore_index=True).head(n)
+
+
+def all_peers(scores: pd.DataFrame, n: int = N_PEERS) -> dict[str, pd.DataFrame]:
+    """`peers(scores, city, n)` for every city with a complete profile, from one k-d tree query.
+
+    The tree proposes a few more neighbours than needed; their distances are then computed exactly as `peers`
+    does and cut at `n` with the same tie rule, widening the query whenever the cut might fall on a tie. Why:
+    comparing every city with every other grows with the square of the number of cities.
+    """
+    from scipy.spatial import cKDTree
+
+    z = standardised(scores)
+    if len(z) < 2:
+        return {c: _nearest(z, 0, np.arange(len(z)), n) for c in z.index}
+    tree = cKDTree(z.to_numpy())
+    out = {}
+    k = min(len(z), n + 4)
+    dist, found = tree.query(z.to_numpy(), k=k)
+    for i, city in enumerate(z.index):
+        width, row, near = k, dist[i], found[i]
+        # widen while the n-th and the last proposed neighbour might tie (the tree's rounding differs a little)
+        while width < len(z) and row[-1] - row[min(n, width - 1)] <= 1e-9 * max(1.0, row[-1]):
+            width = min(len(z), 2 * width)
+            row, near = tree.query(z.to_numpy()[i], k=width)
+        out[city] = _nearest(z, i, np.asarray(near), n)
+    return out
 
 
 def gaps_to_leader(scores: pd.DataFrame, city: str) -> pd.DataFrame:
@@ -146,13 +184,65 @@ def gaps_to_leader(scores: pd.DataFrame, city: str) -> pd.DataFrame:
     """
     table = scores.dropna(how="all")
     ranks = table.rank(ascending=False, method="min")
-    rows = []
-    for d in table.columns:
-        col = table[d].dropna()
-        leader = col.sort_values(ascending=False, kind="stable").index[0]
-        rows.append({"domain": d, "score": table.at[city, d], "rank": ranks.at[city, d], "leader": leader,
-                     "leader_score": col[leader], "gap_to_leader": col[leader] - table.at[city, d]})
-    return pd.DataFrame(rows)
+    leader, leader_score = leaders_of(table)
+    return pd.DataFrame({"domain": table.columns, "score": table.loc[city].to_numpy(),
+                         "rank": ranks.loc[city].to_numpy(), "leader": leader, "leader_score": leader_score,
+                         "gap_to_leader": leader_score - table.loc[city].to_numpy()})
+
+
+def leaders_of(scores: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The leading city of each domain (the first listed among equals) and its score."""
+    values = scores.to_numpy()
+    filled = np.where(np.isnan(values), -np.inf, values)
+    first = filled.argmax(axis=0)
+    return scores.index.to_numpy()[first], values[first, np.arange(values.shape[1])]
+
+
+class Teachers:
+    """For each domain, the `pool` best-scoring cities and each one's `n_items` most relevant initiatives.
+
+    Every city's learn-from list draws only on these few cities, so the inventory is read once per domain,
+    not once per city and domain. Why: profiles of ten thousand cities must not read the inventory
+    ten thousand times.
+    """
+
+    def __init__(self, scores: pd.DataFrame, inventory: pd.DataFrame, domains, n_items: int = N_INITIATIVES,
+                 pool: int = POOL):
+        self.scores, self.top, self.ranks, self.items = {}, {}, {}, {}
+        for d in dict.fromkeys(domains):
+            col = scores[d].dropna()
+            self.scores[d] = col
+            self.top[d] = list(col.sort_values(ascending=False, kind="stable").index[:pool])
+            self.ranks[d] = col.rank(ascending=False, method="min")
+            relevance = initiatives_feeding(inventory, d)
+            own = inventory[inventory["city_id"].isin(self.top[d]) & (relevance > 0)].assign(relevance=relevance)
+            own = own.assign(_c=(own["confidence"] == "high").astype(int) if "confidence" in own else 0)
+            own = own.sort_values(["relevance", "_c", "id"], ascending=[False, False, True])
+            self.items[d] = {c: part.head(n_items).to_dict("records")
+                             for c, part in own.groupby("city_id", sort=False)}
+
+    def for_city(self, city: str, region: pd.Series, domains, n_cities: int = N_TEACHERS) -> list[dict]:
+        """The learn-from rows of one city (see `learn_from`)."""
+        rows = []
+        mine = region.get(city)
+        for d in domains:
+            col = self.scores[d]
+            own_score = col.get(city, -np.inf)
+            candidates = [c for c in self.top[d] if col[c] > own_score and c != city]
+            candidates.sort(key=lambda c: (region.get(c) == mine, -col[c]))
+            teachers = [c for c in candidates if c in self.items[d]][:n_cities]
+            for teacher in teachers:
+                for r in self.items[d][teacher]:
+                    rows.append({"domain": d, "from_city": teacher, "from_region": region.get(teacher),
+                                 "other_region": region.get(teacher) != mine, "from_score": col[teacher],
+                                 "from_rank": int(self.ranks[d][teacher]), "id": r["id"], "initiative": r["name"],
+                                 "item_type": r["item_type"], "description": r.get("description"),
+                                 "source_url": r.get("source_url"), "relevance": r["relevance"]})
+        return rows
+
+
+LEARN_FROM_COLUMNS = ["domain", "from_city", "from_region", "other_region", "from_score", "from_rank", "id",
+                      "initiative", "item_type", "description", "source_url", "relevance"]
 
 
 def learn_from(scores: pd.DataFrame, inventory: pd.DataFrame, region: pd.Series, city: str, domains: list[str],
@@ -165,37 +255,8 @@ def learn_from(scores: pd.DataFrame, inventory: pd.DataFrame, region: pd.Series,
     initiative, item_type, description, source_url, relevance. Why: the report calls for cross-continental
     learning; the leaders next door are known already, those elsewhere less so.
     """
-    cols = ["domain", "from_city", "from_region", "other_region", "from_score", "from_rank", "id", "initiative",
-            "item_type", "description", "source_url", "relevance"]
-    rows = []
-    mine = region.get(city)
-    for d in domains:
-        col = scores[d].dropna()
-        ranks = col.rank(ascending=False, method="min")
-        above = col[(col > col.get(city, -np.inf)) & (col.index != city)].sort_values(ascending=False, kind="stable")
-        candidates = list(above.index[:pool])
-        candidates.sort(key=lambda c: (region.get(c) == mine, -col[c]))
-        relevance = initiatives_feeding(inventory, d)
-        taken = 0
-        for teacher in candidates:
-            if taken >= n_cities:
-                break
-            own = inventory[(inventory["city_id"] == teacher) & (relevance > 0)].assign(relevance=relevance)
-            if own.empty:
-                continue
-            if "confidence" in own:
-                own = own.assign(_c=(own["confidence"] == "high").astype(int))
-            else:
-                own = own.assign(_c=0)
-            own = own.sort_values(["relevance", "_c", "id"], ascending=[False, False, True]).head(n_items)
-            taken += 1
-            for r in own.itertuples():
-                rows.append({"domain": d, "from_city": teacher, "from_region": region.get(teacher),
-                             "other_region": region.get(teacher) != mine, "from_score": col[teacher],
-                             "from_rank": int(ranks[teacher]), "id": r.id, "initiative": r.name,
-                             "item_type": r.item_type, "description": getattr(r, "description", None),
-                             "source_url": getattr(r, "source_url", None), "relevance": r.relevance})
-    return pd.DataFrame(rows, columns=cols)
+    rows = Teachers(scores, inventory, domains, n_items, pool).for_city(city, region, domains, n_cities)
+    return pd.DataFrame(rows, columns=LEARN_FROM_COLUMNS)
 
 
 # --- whole profiles from a Result ---------------------------------------------------------------------------------
@@ -249,6 +310,42 @@ def result_cities(result) -> pd.DataFrame:
                          "region": _regions(result).to_numpy()})
 
 
+@dataclass(frozen=True)
+class Standing:
+    """What every profile of one build reads: domain scores, ranks and medians, the ranking, names, regions,
+    domain leaders, rank intervals and the initiatives of leading cities. Computed once for all profiles."""
+
+    scores: pd.DataFrame  # kept cities × domains
+    ranks: pd.DataFrame  # the same, ranks (1 = best, ties share the lowest)
+    median: pd.Series  # per domain
+    leaders: pd.DataFrame  # per domain: leader, leader_score
+    ranking: pd.DataFrame  # index: city; rank, score, grade (ranking order)
+    names: dict[str, str]
+    region: pd.Series
+    domain_names: dict[str, str]
+    intervals: pd.DataFrame | None  # index: (city, node); median_rank, p05, p95 where the build has them
+    teachers: Teachers | None
+
+
+def standing(result, n_items: int = N_INITIATIVES) -> Standing:
+    """The shared readings behind every city profile of a build."""
+    fw = result.context.framework
+    scores = readings.domain_scores(result)
+    ranking = readings.ranking(result).set_index("city")
+    table = scores.dropna(how="all")
+    leader, leader_score = leaders_of(table)
+    intervals = None
+    if result.uncertainty is not None:
+        ri = result.uncertainty.rank_intervals
+        intervals = ri.set_index(["city", "node"])[[c for c in ("median_rank", "p05", "p95") if c in ri]]
+    inventory = getattr(result.inputs, "inventory", None)
+    domains = list(scores.columns)
+    return Standing(scores, table.rank(ascending=False, method="min"), table.median(),
+                    pd.DataFrame({"leader": leader, "leader_score": leader_score}, index=domains), ranking,
+                    _names(result), _regions(result), {d: fw.by_id[d].name for d in domains}, intervals,
+                    Teachers(scores, inventory, domains, n_items) if inventory is not None else None)
+
+
 def city_profile(result, city: str, n_peers: int = N_PEERS, n_cities: int = N_TEACHERS,
                  n_items: int = N_INITIATIVES) -> CityProfile:
     """The profile of one city of a build (`city` as slug or name).
@@ -259,50 +356,53 @@ def city_profile(result, city: str, n_peers: int = N_PEERS, n_cities: int = N_TE
     Why: a rank alone tells a city nothing to do; a profile says where it stands, who is like it and what to
     look at next.
     """
-    fw = result.context.framework
     cid = resolve_city(city, result_cities(result))
-    scores = readings.domain_scores(result)
-    if cid not in scores.index:
+    basis = standing(result, n_items)
+    if cid not in basis.scores.index:
         raise InputError.single("city", f"{city!r} has no scores in this build (screened out for missing data)")
-    names, region = _names(result), _regions(result)
-    rank_row = readings.ranking(result).set_index("city").loc[cid]
-    sw = readings.strengths_weaknesses(result, cid)
-    gaps = gaps_to_leader(scores, cid).set_index("domain")
-    sw["domain_name"] = sw["domain"].map(lambda d: fw.by_id[d].name)
-    sw["leader"] = sw["domain"].map(gaps["leader"])
-    sw["leader_name"] = sw["leader"].map(names)
-    sw["leader_score"] = sw["domain"].map(gaps["leader_score"])
-    sw["gap_to_leader"] = sw["domain"].map(gaps["gap_to_leader"])
-    if result.uncertainty is not None:
-        ri = result.uncertainty.rank_intervals
-        ri = ri[ri["city"] == cid].set_index("node")
-        for c in ("median_rank", "p05", "p95"):
-            if c in ri:
-                sw[c] = sw["domain"].map(ri[c])
+    return _profile(basis, cid, peers(basis.scores, cid, n_peers), n_cities)
+
+
+def _profile(basis: Standing, cid: str, near: pd.DataFrame, n_cities: int) -> CityProfile:
+    """One city's profile from the build's shared standing and the city's nearest peers."""
+    domains = basis.scores.columns
+    score = basis.scores.loc[cid].to_numpy()
+    gap = score - basis.median.to_numpy()
+    order = np.argsort(-gap, kind="stable")  # largest gap first, ties in framework order, missing last
+    d = domains[order]
+    sw = pd.DataFrame({"domain": d, "score": score[order], "median": basis.median.to_numpy()[order],
+                       "rank": basis.ranks.loc[cid].to_numpy()[order], "gap": gap[order]})
+    sw["verdict"] = np.select([sw["gap"] > 0, sw["gap"] < 0], ["strength", "weakness"], "par")
+    sw["domain_name"] = [basis.domain_names[x] for x in d]
+    sw["leader"] = basis.leaders["leader"].to_numpy()[order]
+    sw["leader_name"] = sw["leader"].map(basis.names)
+    sw["leader_score"] = basis.leaders["leader_score"].to_numpy()[order]
+    sw["gap_to_leader"] = sw["leader_score"] - sw["score"]
+    if basis.intervals is not None:
+        mine = basis.intervals.xs(cid, level="city") if cid in basis.intervals.index.get_level_values(0) \
+            else basis.intervals.iloc[:0].droplevel("city")
+        for c in mine.columns:
+            sw[c] = sw["domain"].map(mine[c])
     weak = list(sw.loc[sw["verdict"] == "weakness", "domain"])
     if not weak:
         open_gaps = sw[sw["gap_to_leader"] > 0].sort_values("gap_to_leader", ascending=False)
         weak = list(open_gaps["domain"].head(2))
-    near = peers(scores, cid, n_peers)
-    ranks = readings.ranking(result).set_index("city")["rank"]
-    near["name"] = near["city"].map(names)
-    near["region"] = near["city"].map(region)
-    near["rank"] = near["city"].map(ranks).astype("Int64")
-    inventory = getattr(result.inputs, "inventory", None)
-    if inventory is not None:
-        lf = learn_from(scores, inventory, region, cid, weak, n_cities, n_items)
-    else:
-        lf = learn_from(scores, pd.DataFrame(columns=["city_id", "id", "name", "item_type"]), region, cid, [])
-    lf.insert(1, "domain_name", lf["domain"].map(lambda d: fw.by_id[d].name))
-    lf.insert(3, "from_name", lf["from_city"].map(names))
-    return CityProfile(cid, names[cid], region.get(cid), int(rank_row["rank"]), float(rank_row["score"]),
-                       int(rank_row["grade"]), sw, near[["city", "name", "region", "distance", "rank"]], lf,
-                       tuple(weak))
+    near = near.assign(name=near["city"].map(basis.names), region=near["city"].map(basis.region),
+                       rank=near["city"].map(basis.ranking["rank"]).astype("Int64"))
+    rows = basis.teachers.for_city(cid, basis.region, weak, n_cities) if basis.teachers is not None else []
+    lf = pd.DataFrame(rows, columns=LEARN_FROM_COLUMNS)
+    lf.insert(1, "domain_name", lf["domain"].map(basis.domain_names))
+    lf.insert(3, "from_name", lf["from_city"].map(basis.names))
+    top = basis.ranking.loc[cid]
+    return CityProfile(cid, basis.names[cid], basis.region.get(cid), int(top["rank"]), float(top["score"]),
+                       int(top["grade"]), sw, near[["city", "name", "region", "distance", "rank"]], lf, tuple(weak))
 
 
 def all_profiles(result) -> dict[str, CityProfile]:
     """Profiles of every scored city, in ranking order. Why: the report carries one for each city."""
-    return {c: city_profile(result, c) for c in readings.ranking(result)["city"]}
+    basis = standing(result)
+    near = all_peers(basis.scores)
+    return {c: _profile(basis, c, near[c], N_TEACHERS) for c in basis.ranking.index}
 
 
 PROFILE_COLUMNS = ("city", "kind", "domain", "score", "median", "verdict", "rank", "median_rank", "p05", "p95",
@@ -310,7 +410,7 @@ PROFILE_COLUMNS = ("city", "kind", "domain", "score", "median", "verdict", "rank
                    "initiative_id", "initiative", "source_url")
 
 
-def profiles_table(result, profiles: dict[str, CityProfile] | None = None) -> pd.DataFrame:
+def profiles_table(profiles: dict[str, CityProfile]) -> pd.DataFrame:
     """profiles.csv: long and tidy, one fact a row, `kind` saying which:
 
     - `domain`: a domain of a city — score, median, verdict, rank (and rank interval), leader, gap_to_leader;
@@ -319,7 +419,6 @@ def profiles_table(result, profiles: dict[str, CityProfile] | None = None) -> pd
       score (that city's domain score), initiative_id, initiative, source_url.
     Why: everything a city profile shows, in a form a spreadsheet or a dashboard can filter by city.
     """
-    profiles = profiles if profiles is not None else all_profiles(result)
     rows = []
     for p in profiles.values():
         for r in p.domains.to_dict("records"):
@@ -340,40 +439,3 @@ def profiles_table(result, profiles: dict[str, CityProfile] | None = None) -> pd
         if c not in out:
             out[c] = pd.NA
     return out[list(PROFILE_COLUMNS)]
-
-
-# --- all insight tables ---------------------------------------------------------------------------------------------
-
-
-
-def insight_tables(result) -> dict[str, pd.DataFrame]:
-    """The insight tables of a build, by file name: trends, regions, archetypes (all three need an inventory)
-    and profiles (always). Why: one call for the CLI, the demo and the report, so they cannot disagree."""
-    from .archetypes import archetype_table, find_archetypes, profile_features
-    from .regions import region_table
-    from .trends import trends_table
-
-    tables: dict[str, pd.DataFrame] = {}
-    inventory = getattr(result.inputs, "inventory", None)
-    cities = result_cities(result)
-    if inventory is not None:
-        tables["trends.csv"] = trends_table(inventory, cities)
-        tables["regions.csv"] = region_table(inventory, cities, readings.domain_scores(result))
-        tables["archetypes.csv"] = archetype_table(inventory, cities,
-                                                   find_archetypes(profile_features(inventory)))
-    tables["profiles.csv"] = profiles_table(result)
-    return tables
-
-
-def write_insight(result, folder: str | Path) -> list[Path]:
-    """Write the insight tables of a build into `folder` (which must exist) and return their paths.
-
-    Meant to run inside `io.outputs.atomic_folder` (as `publish.write_outputs` does), so the files appear all
-    together or not at all.
-    """
-    folder = Path(folder)
-    paths = []
-    for name, table in insight_tables(result).items():
-        table.to_csv(folder / name, index=False)
-        paths.append(folder / name)
-    return paths

@@ -72,14 +72,14 @@ def profile(city: str = CityArgument,
 def insight(spec: Path = SpecArgument, out: Path = OutOption,
             no_uncertainty: bool = NoUncertainty, quiet: bool = Quiet, as_json: bool = AsJson):
     """Build an index and write trends.csv, regions.csv, archetypes.csv and profiles.csv (all or nothing)."""
-    from ..analysis.profiles import write_insight
+    from ..analysis.insight import insight_of, write_insight
     from ..build import build as build_index
     from ..build import load_spec
     from ..io.outputs import atomic_folder
 
     result = build_index(load_spec(spec), uncertainty=not no_uncertainty)
     with atomic_folder(out) as tmp:
-        names = [p.name for p in write_insight(result, tmp)]
+        names = [p.name for p in write_insight(insight_of(result), tmp)]
     paths = [str(Path(out) / n) for n in names]
     if as_json:
         console.print_json(json.dumps({"outputs": paths}))
