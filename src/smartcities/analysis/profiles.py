@@ -312,18 +312,19 @@ def result_cities(result) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class Standing:
-    """What every profile of one build reads: domain scores, ranks and medians, the ranking, names, regions,
-    domain leaders, rank intervals and the initiatives of leading cities. Computed once for all profiles."""
+    """What every profile of one build reads, computed once for all of them: domain scores with their ranks,
+    medians and leaders, the ranking, names, regions, rank intervals and the initiatives of leading cities."""
 
     scores: pd.DataFrame  # kept cities × domains
-    ranks: pd.DataFrame  # the same, ranks (1 = best, ties share the lowest)
-    median: pd.Series  # per domain
-    leaders: pd.DataFrame  # per domain: leader, leader_score
+    ranks: np.ndarray  # the same shape: rank in each domain (1 = best, ties share the lowest)
+    median: np.ndarray  # per domain
+    leader: np.ndarray  # per domain: the leading city
+    leader_score: np.ndarray
     ranking: pd.DataFrame  # index: city; rank, score, grade (ranking order)
     names: dict[str, str]
     region: pd.Series
-    domain_names: dict[str, str]
-    intervals: pd.DataFrame | None  # index: (city, node); median_rank, p05, p95 where the build has them
+    domain_names: list[str]
+    intervals: dict[str, np.ndarray]  # median_rank / p05 / p95 → the same shape as scores, where the build has them
     teachers: Teachers | None
 
 
@@ -331,18 +332,20 @@ def standing(result, n_items: int = N_INITIATIVES) -> Standing:
     """The shared readings behind every city profile of a build."""
     fw = result.context.framework
     scores = readings.domain_scores(result)
-    ranking = readings.ranking(result).set_index("city")
+    domains = list(scores.columns)
     table = scores.dropna(how="all")
     leader, leader_score = leaders_of(table)
-    intervals = None
+    intervals = {}
     if result.uncertainty is not None:
         ri = result.uncertainty.rank_intervals
-        intervals = ri.set_index(["city", "node"])[[c for c in ("median_rank", "p05", "p95") if c in ri]]
+        for c in ("median_rank", "p05", "p95"):
+            if c in ri:
+                wide = ri.pivot_table(index="city", columns="node", values=c, aggfunc="first", dropna=False)
+                intervals[c] = wide.reindex(index=scores.index, columns=domains).to_numpy(dtype=float)
     inventory = getattr(result.inputs, "inventory", None)
-    domains = list(scores.columns)
-    return Standing(scores, table.rank(ascending=False, method="min"), table.median(),
-                    pd.DataFrame({"leader": leader, "leader_score": leader_score}, index=domains), ranking,
-                    _names(result), _regions(result), {d: fw.by_id[d].name for d in domains}, intervals,
+    return Standing(scores, scores.rank(ascending=False, method="min").to_numpy(), table.median().to_numpy(),
+                    leader, leader_score, readings.ranking(result).set_index("city"), _names(result),
+                    _regions(result), [fw.by_id[d].name for d in domains], intervals,
                     Teachers(scores, inventory, domains, n_items) if inventory is not None else None)
 
 
@@ -365,37 +368,39 @@ def city_profile(result, city: str, n_peers: int = N_PEERS, n_cities: int = N_TE
 
 def _profile(basis: Standing, cid: str, near: pd.DataFrame, n_cities: int) -> CityProfile:
     """One city's profile from the build's shared standing and the city's nearest peers."""
-    domains = basis.scores.columns
-    score = basis.scores.loc[cid].to_numpy()
-    gap = score - basis.median.to_numpy()
+    i = basis.scores.index.get_loc(cid)
+    score = basis.scores.to_numpy()[i]
+    gap = score - basis.median
     order = np.argsort(-gap, kind="stable")  # largest gap first, ties in framework order, missing last
-    d = domains[order]
-    sw = pd.DataFrame({"domain": d, "score": score[order], "median": basis.median.to_numpy()[order],
-                       "rank": basis.ranks.loc[cid].to_numpy()[order], "gap": gap[order]})
-    sw["verdict"] = np.select([sw["gap"] > 0, sw["gap"] < 0], ["strength", "weakness"], "par")
-    sw["domain_name"] = [basis.domain_names[x] for x in d]
-    sw["leader"] = basis.leaders["leader"].to_numpy()[order]
-    sw["leader_name"] = sw["leader"].map(basis.names)
-    sw["leader_score"] = basis.leaders["leader_score"].to_numpy()[order]
-    sw["gap_to_leader"] = sw["leader_score"] - sw["score"]
-    if basis.intervals is not None:
-        mine = basis.intervals.xs(cid, level="city") if cid in basis.intervals.index.get_level_values(0) \
-            else basis.intervals.iloc[:0].droplevel("city")
-        for c in mine.columns:
-            sw[c] = sw["domain"].map(mine[c])
-    weak = list(sw.loc[sw["verdict"] == "weakness", "domain"])
+    gap = gap[order]
+    leader = basis.leader[order]
+    columns = {
+        "domain": basis.scores.columns.to_numpy()[order], "score": score[order], "median": basis.median[order],
+        "rank": basis.ranks[i, order], "gap": gap,
+        "verdict": np.select([gap > 0, gap < 0], ["strength", "weakness"], "par"),
+        "domain_name": [basis.domain_names[j] for j in order], "leader": leader,
+        "leader_name": [basis.names.get(c, np.nan) for c in leader], "leader_score": basis.leader_score[order],
+        "gap_to_leader": basis.leader_score[order] - score[order],
+        **{c: values[i, order] for c, values in basis.intervals.items()},
+    }
+    sw = pd.DataFrame(columns)
+    weak = list(columns["domain"][columns["verdict"] == "weakness"])
     if not weak:
         open_gaps = sw[sw["gap_to_leader"] > 0].sort_values("gap_to_leader", ascending=False)
         weak = list(open_gaps["domain"].head(2))
-    near = near.assign(name=near["city"].map(basis.names), region=near["city"].map(basis.region),
-                       rank=near["city"].map(basis.ranking["rank"]).astype("Int64"))
+    peers_table = pd.DataFrame({"city": near["city"], "name": near["city"].map(basis.names),
+                                "region": near["city"].map(basis.region), "distance": near["distance"],
+                                "rank": near["city"].map(basis.ranking["rank"]).astype("Int64")})
     rows = basis.teachers.for_city(cid, basis.region, weak, n_cities) if basis.teachers is not None else []
-    lf = pd.DataFrame(rows, columns=LEARN_FROM_COLUMNS)
-    lf.insert(1, "domain_name", lf["domain"].map(basis.domain_names))
-    lf.insert(3, "from_name", lf["from_city"].map(basis.names))
+    names = dict(zip(basis.scores.columns, basis.domain_names))
+    lf = pd.DataFrame([{"domain_name": names[r["domain"]], "from_name": basis.names.get(r["from_city"]), **r}
+                       for r in rows], columns=PROFILE_LEARN_FROM_COLUMNS)
     top = basis.ranking.loc[cid]
     return CityProfile(cid, basis.names[cid], basis.region.get(cid), int(top["rank"]), float(top["score"]),
-                       int(top["grade"]), sw, near[["city", "name", "region", "distance", "rank"]], lf, tuple(weak))
+                       int(top["grade"]), sw, peers_table, lf, tuple(weak))
+
+
+PROFILE_LEARN_FROM_COLUMNS = ["domain", "domain_name", "from_city", "from_name", *LEARN_FROM_COLUMNS[2:]]
 
 
 def all_profiles(result) -> dict[str, CityProfile]:
