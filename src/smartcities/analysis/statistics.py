@@ -4,6 +4,7 @@ sizes, permutation tests that shuffle whole cities, and multiple-testing control
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import combinations
 
@@ -108,20 +109,41 @@ def newcombe_interval(count1, n1, count2, n2, z: float = Z95) -> tuple[np.ndarra
     return low, high
 
 
+CHUNK = 512
+"""Permutations evaluated at a time: memory stays at CHUNK × units whatever the number of permutations."""
+
+
 def memberships(n_units: int, k: int, n_permutations: int = N_PERMUTATIONS,
                 seed: int = SEED) -> tuple[np.ndarray, bool]:
     """Boolean (draws, units) arrays each choosing k of n units: every choice when there are at most
     `n_permutations` of them (an exact test), else that many random draws from a seeded generator."""
+    blocks, exact = membership_blocks(n_units, k, n_permutations, seed)
+    return np.concatenate(list(blocks)), exact
+
+
+def membership_blocks(n_units: int, k: int, n_permutations: int = N_PERMUTATIONS,
+                      seed: int = SEED) -> tuple[Iterator[np.ndarray], bool]:
+    """`memberships` in blocks of at most `CHUNK` draws, and whether the draws are every choice (exact).
+
+    A random draw chooses the k units with the smallest of n uniform keys (a partition, not a sort: the same
+    choice in linear time), and the keys come from one generator block after block, so the draws do not depend
+    on the block size.
+    """
     if math.comb(n_units, k) <= n_permutations:
         rows = np.zeros((math.comb(n_units, k), n_units), dtype=bool)
         for i, chosen in enumerate(combinations(range(n_units), k)):
             rows[i, list(chosen)] = True
-        return rows, True
-    rng = np.random.default_rng(seed)
-    order = np.argsort(rng.random((n_permutations, n_units)), axis=1)
-    rows = np.zeros((n_permutations, n_units), dtype=bool)
-    np.put_along_axis(rows, order[:, :k], True, axis=1)
-    return rows, False
+        return iter([rows]), True
+
+    def blocks() -> Iterator[np.ndarray]:
+        rng = np.random.default_rng(seed)
+        for start in range(0, n_permutations, CHUNK):
+            keys = rng.random((min(CHUNK, n_permutations - start), n_units))
+            rows = np.zeros(keys.shape, dtype=bool)
+            np.put_along_axis(rows, np.argpartition(keys, k - 1, axis=1)[:, :k], True, axis=1)
+            yield rows
+
+    return blocks(), False
 
 
 def permutation_difference(numerators, denominators, member, n_permutations: int = N_PERMUTATIONS,
@@ -148,10 +170,12 @@ def permutation_difference(numerators, denominators, member, n_permutations: int
             return gn / gd - rn / rd
 
     observed = diff(member[None])[0]
-    draws, exact = memberships(len(member), int(member.sum()), n_permutations, seed)
-    null = diff(draws)
-    extreme = (np.abs(null) >= np.abs(observed) - 1e-12).sum(axis=0)
-    p = extreme / len(draws) if exact else (extreme + 1) / (len(draws) + 1)
+    blocks, exact = membership_blocks(len(member), int(member.sum()), n_permutations, seed)
+    extreme, draws = np.zeros(num.shape[1], dtype=np.int64), 0
+    for block in blocks:
+        extreme += (np.abs(diff(block)) >= np.abs(observed) - 1e-12).sum(axis=0)
+        draws += len(block)
+    p = extreme / draws if exact else (extreme + 1) / (draws + 1)
     return observed, p
 
 
@@ -168,16 +192,18 @@ def permutation_chi_square(counts, labels, n_permutations: int = N_PERMUTATIONS,
     onehot = np.eye(len(groups))[codes]  # (units, groups)
     observed = chi_square(onehot.T @ counts)
     rng = np.random.default_rng(seed)
-    perms = rng.permuted(np.tile(codes, (n_permutations, 1)), axis=1)
-    tables = np.einsum("bug,uc->bgc", np.eye(len(groups))[perms], counts)
-    keep_cols = counts.sum(0) > 0
-    tables = tables[:, :, keep_cols]
-    rows = tables.sum(2, keepdims=True)
-    cols = tables.sum(1, keepdims=True)
-    expected = rows * cols / tables.sum((1, 2), keepdims=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        chi = np.nansum(np.where(expected > 0, (tables - expected) ** 2 / expected, 0.0), axis=(1, 2))
-    p = (np.sum(chi >= observed.chi2 - 1e-9) + 1) / (n_permutations + 1)
+    kept = counts[:, counts.sum(0) > 0]
+    as_large = 0
+    for start in range(0, n_permutations, CHUNK):  # the generator runs on block after block: same shuffles
+        perms = rng.permuted(np.tile(codes, (min(CHUNK, n_permutations - start), 1)), axis=1)
+        tables = np.stack([(perms == g).astype(float) @ kept for g in range(len(groups))], axis=1)
+        rows = tables.sum(2, keepdims=True)
+        cols = tables.sum(1, keepdims=True)
+        expected = rows * cols / tables.sum((1, 2), keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            chi = np.nansum(np.where(expected > 0, (tables - expected) ** 2 / expected, 0.0), axis=(1, 2))
+        as_large += int(np.sum(chi >= observed.chi2 - 1e-9))
+    p = (as_large + 1) / (n_permutations + 1)
     return observed, float(p)
 
 
