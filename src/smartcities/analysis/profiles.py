@@ -8,6 +8,7 @@ table; `city_profile` and `profiles_table` assemble them from a built `Result`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -327,6 +328,18 @@ class Standing:
     intervals: dict[str, np.ndarray]  # median_rank / p05 / p95 → the same shape as scores, where the build has them
     teachers: Teachers | None
 
+    @cached_property
+    def values(self) -> np.ndarray:
+        return self.scores.to_numpy()
+
+    @cached_property
+    def position(self) -> dict[str, int]:
+        return {c: i for i, c in enumerate(self.scores.index)}
+
+    @cached_property
+    def rank_of(self) -> dict[str, int]:
+        return dict(zip(self.ranking.index, self.ranking["rank"]))
+
 
 def standing(result, n_items: int = N_INITIATIVES) -> Standing:
     """The shared readings behind every city profile of a build."""
@@ -368,8 +381,8 @@ def city_profile(result, city: str, n_peers: int = N_PEERS, n_cities: int = N_TE
 
 def _profile(basis: Standing, cid: str, near: pd.DataFrame, n_cities: int) -> CityProfile:
     """One city's profile from the build's shared standing and the city's nearest peers."""
-    i = basis.scores.index.get_loc(cid)
-    score = basis.scores.to_numpy()[i]
+    i = basis.position[cid]
+    score = basis.values[i]
     gap = score - basis.median
     order = np.argsort(-gap, kind="stable")  # largest gap first, ties in framework order, missing last
     gap = gap[order]
@@ -388,9 +401,11 @@ def _profile(basis: Standing, cid: str, near: pd.DataFrame, n_cities: int) -> Ci
     if not weak:
         open_gaps = sw[sw["gap_to_leader"] > 0].sort_values("gap_to_leader", ascending=False)
         weak = list(open_gaps["domain"].head(2))
-    peers_table = pd.DataFrame({"city": near["city"], "name": near["city"].map(basis.names),
-                                "region": near["city"].map(basis.region), "distance": near["distance"],
-                                "rank": near["city"].map(basis.ranking["rank"]).astype("Int64")})
+    others = list(near["city"])
+    peers_table = pd.DataFrame({"city": near["city"], "name": [basis.names.get(c, np.nan) for c in others],
+                                "region": [basis.region.get(c, np.nan) for c in others],
+                                "distance": near["distance"],
+                                "rank": pd.array([basis.rank_of.get(c) for c in others], dtype="Int64")})
     rows = basis.teachers.for_city(cid, basis.region, weak, n_cities) if basis.teachers is not None else []
     names = dict(zip(basis.scores.columns, basis.domain_names))
     lf = pd.DataFrame([{"domain_name": names[r["domain"]], "from_name": basis.names.get(r["from_city"]), **r}

@@ -168,7 +168,8 @@ def mix_tests(inventory: pd.DataFrame, cities: pd.DataFrame, n_permutations: int
     mix before the feature-by-feature reading, with Cramér's V to say whether a difference is large or slight.
     """
     region = cities.set_index("city")["region"]
-    ids = [c for c in cities["city"] if c in set(inventory["city_id"])]
+    present = set(inventory["city_id"])
+    ids = [c for c in cities["city"] if c in present]
     tables = {}
     for mix, (_, column, values) in MIXES.items():
         tables[mix] = pd.crosstab(inventory["city_id"], inventory[column]).reindex(index=ids, columns=list(values),
