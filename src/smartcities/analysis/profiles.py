@@ -17,7 +17,7 @@ from ..errors import InputError, did_you_mean
 from ..io.inventory import slug
 from ..model.codebook import INTELLIGENT_TECHNOLOGIES
 from . import results as readings
-from .trends import INTEGRATION_TERMS
+from .trends import mentions_integration
 
 N_PEERS = 3
 N_TEACHERS = 2  # leading cities to learn from, per weak domain
@@ -63,11 +63,11 @@ DOMAIN_FEEDS: dict[str, DomainFeed] = {f.domain: f for f in (
                lambda inv: inv["energy_environment"].map({"direct": 2, "indirect": 1}).fillna(0)),
     DomainFeed("urban_openness", "citizen participation, living labs and open data",
                lambda inv: _flag(inv, "citizen_participation").astype(int)
-               + (inv["item_type"] == "living_lab") + _text(inv).str.contains(r"open[- ]data", case=False)),
+               + (inv["item_type"] == "living_lab") + _text(inv).str.lower().str.contains(r"open[- ]data")),
     DomainFeed("infrastructure_integration", "infrastructure services and initiatives that integrate data across "
                "silos (integrated platforms, operations centres)",
                lambda inv: (inv["item_type"] == "infrastructure_service").astype(int) + _flag(inv, "integrates_data")
-               + _text(inv).str.contains(INTEGRATION_TERMS)),
+               + mentions_integration(_text(inv))),
     DomainFeed("urban_innovation", "projects and living labs (living labs first)",
                lambda inv: (inv["item_type"] == "project").astype(int) + 2 * (inv["item_type"] == "living_lab")),
     DomainFeed("collaborative_partnership", "initiatives led with private partners (public–private or private)",
@@ -212,9 +212,9 @@ class Teachers:
         self.scores, self.top, self.ranks, self.items = {}, {}, {}, {}
         for d in dict.fromkeys(domains):
             col = scores[d].dropna()
-            self.scores[d] = col
+            self.scores[d] = col.to_dict()
             self.top[d] = list(col.sort_values(ascending=False, kind="stable").index[:pool])
-            self.ranks[d] = col.rank(ascending=False, method="min")
+            self.ranks[d] = col.rank(ascending=False, method="min").to_dict()
             relevance = initiatives_feeding(inventory, d)
             own = inventory[inventory["city_id"].isin(self.top[d]) & (relevance > 0)].assign(relevance=relevance)
             own = own.assign(_c=(own["confidence"] == "high").astype(int) if "confidence" in own else 0)
@@ -222,9 +222,10 @@ class Teachers:
             self.items[d] = {c: part.head(n_items).to_dict("records")
                              for c, part in own.groupby("city_id", sort=False)}
 
-    def for_city(self, city: str, region: pd.Series, domains, n_cities: int = N_TEACHERS) -> list[dict]:
+    def for_city(self, city: str, region: pd.Series | dict, domains, n_cities: int = N_TEACHERS) -> list[dict]:
         """The learn-from rows of one city (see `learn_from`)."""
         rows = []
+        region = region if isinstance(region, dict) else region.to_dict()
         mine = region.get(city)
         for d in domains:
             col = self.scores[d]
@@ -337,6 +338,10 @@ class Standing:
         return {c: i for i, c in enumerate(self.scores.index)}
 
     @cached_property
+    def region_of(self) -> dict:
+        return self.region.to_dict()
+
+    @cached_property
     def rank_of(self) -> dict[str, int]:
         return dict(zip(self.ranking.index, self.ranking["rank"]))
 
@@ -403,10 +408,10 @@ def _profile(basis: Standing, cid: str, near: pd.DataFrame, n_cities: int) -> Ci
         weak = list(open_gaps["domain"].head(2))
     others = list(near["city"])
     peers_table = pd.DataFrame({"city": near["city"], "name": [basis.names.get(c, np.nan) for c in others],
-                                "region": [basis.region.get(c, np.nan) for c in others],
+                                "region": [basis.region_of.get(c, np.nan) for c in others],
                                 "distance": near["distance"],
                                 "rank": pd.array([basis.rank_of.get(c) for c in others], dtype="Int64")})
-    rows = basis.teachers.for_city(cid, basis.region, weak, n_cities) if basis.teachers is not None else []
+    rows = basis.teachers.for_city(cid, basis.region_of, weak, n_cities) if basis.teachers is not None else []
     names = dict(zip(basis.scores.columns, basis.domain_names))
     lf = pd.DataFrame([{"domain_name": names[r["domain"]], "from_name": basis.names.get(r["from_city"]), **r}
                        for r in rows], columns=PROFILE_LEARN_FROM_COLUMNS)
@@ -439,22 +444,29 @@ def profiles_table(profiles: dict[str, CityProfile]) -> pd.DataFrame:
       score (that city's domain score), initiative_id, initiative, source_url.
     Why: everything a city profile shows, in a form a spreadsheet or a dashboard can filter by city.
     """
-    rows = []
-    for p in profiles.values():
-        for r in p.domains.to_dict("records"):
-            rows.append({"city": p.city, "kind": "domain", "domain": r["domain"], "score": r["score"],
-                         "median": r["median"], "verdict": r["verdict"], "rank": r["rank"],
-                         "median_rank": r.get("median_rank"), "p05": r.get("p05"), "p95": r.get("p95"),
-                         "leader": r["leader"], "leader_score": r["leader_score"],
-                         "gap_to_leader": r["gap_to_leader"]})
-        for r in p.peers.to_dict("records"):
-            rows.append({"city": p.city, "kind": "peer", "other_city": r["city"], "other_region": r["region"],
-                         "distance": r["distance"], "rank": r["rank"]})
-        for r in p.learn_from.to_dict("records"):
-            rows.append({"city": p.city, "kind": "learn_from", "domain": r["domain"], "score": r["from_score"],
-                         "rank": r["from_rank"], "other_city": r["from_city"], "other_region": r["from_region"],
-                         "initiative_id": r["id"], "initiative": r["initiative"], "source_url": r["source_url"]})
-    out = pd.DataFrame(rows)
+    chosen = list(profiles.values())
+    if not chosen:
+        return pd.DataFrame(columns=list(PROFILE_COLUMNS))
+
+    def long(kind: int, frames: list[pd.DataFrame], columns: dict[str, str]) -> pd.DataFrame:
+        table = pd.concat(frames, ignore_index=True)[list(columns)].rename(columns=columns)
+        table.insert(0, "city", np.repeat([p.city for p in chosen], [len(f) for f in frames]))
+        table["_order"] = np.repeat(np.arange(len(chosen)), [len(f) for f in frames]) * 3 + kind
+        return table
+
+    same = {c: c for c in ("domain", "score", "median", "verdict", "rank", "median_rank", "p05", "p95", "leader",
+                           "leader_score", "gap_to_leader")}
+    domains = long(0, [p.domains for p in chosen], {c: c for c in same if c in chosen[0].domains})
+    near = long(1, [p.peers for p in chosen], {"city": "other_city", "region": "other_region", "distance": "distance",
+                                               "rank": "rank"})
+    learn = long(2, [p.learn_from for p in chosen], {
+        "domain": "domain", "from_score": "score", "from_rank": "rank", "from_city": "other_city",
+        "from_region": "other_region", "id": "initiative_id", "initiative": "initiative", "source_url": "source_url"})
+    parts = [domains.assign(kind="domain"), near.assign(kind="peer"), learn.assign(kind="learn_from")]
+    for part in parts:  # ranks of domains, peers and teachers in one float column, as a spreadsheet reads them
+        part["rank"] = part["rank"].astype(float)
+    out = pd.concat([part for part in parts if len(part)], ignore_index=True)
+    out = out.iloc[np.argsort(out["_order"].to_numpy(), kind="stable")].reset_index(drop=True)
     for c in PROFILE_COLUMNS:
         if c not in out:
             out[c] = pd.NA
