@@ -24,7 +24,7 @@ from .statistics import (
     ChiSquare,
     benjamini_hochberg,
     newcombe_interval,
-    permutation_chi_square,
+    permutation_chi_squares,
     permutation_difference,
 )
 from .trends import TRENDS, trend_flags
@@ -178,17 +178,17 @@ def mix_tests(inventory: pd.DataFrame, cities: pd.DataFrame, n_permutations: int
     tables["technology"] = pd.crosstab(techs["city_id"], techs["technologies"]).reindex(
         index=ids, columns=list(TECHNOLOGIES), fill_value=0)
     labels = region.loc[ids].to_numpy()
-    rows = []
+    rows, tests = [], []
     for mix, table in tables.items():
         counts = table.to_numpy()
-        test, p = permutation_chi_square(counts, labels, n_permutations, seed)
-        rows.append({"mix": mix, "region": "all", "n_cities": len(ids), "n_items": int(counts.sum()),
-                     **_test_columns(test), "p": p})
+        rows.append({"mix": mix, "region": "all", "n_cities": len(ids), "n_items": int(counts.sum())})
+        tests.append((counts, labels))
         for reg in _region_order(region.loc[ids]):
-            two = np.where(labels == reg, reg, "others")
-            test, p = permutation_chi_square(counts, two, n_permutations, seed)
             rows.append({"mix": mix, "region": reg, "n_cities": int((labels == reg).sum()),
-                         "n_items": int(counts[labels == reg].sum()), **_test_columns(test), "p": p})
+                         "n_items": int(counts[labels == reg].sum())})
+            tests.append((counts, np.where(labels == reg, reg, "others")))
+    for row, (test, p) in zip(rows, permutation_chi_squares(tests, n_permutations, seed)):
+        row.update(**_test_columns(test), p=p)
     out = pd.DataFrame(rows)
     out["q"] = benjamini_hochberg(out["p"].to_numpy())
     return out

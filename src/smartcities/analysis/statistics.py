@@ -186,24 +186,38 @@ def permutation_chi_square(counts, labels, n_permutations: int = N_PERMUTATIONS,
     `counts` is (units, categories), `labels` (units,). Why: sparse regional tables break the chi-square
     approximation (expected counts below 5), and initiatives cluster in cities; shuffling cities fixes both.
     """
-    counts = np.asarray(counts, dtype=float)
-    labels = np.asarray(labels)
-    groups, codes = np.unique(labels, return_inverse=True)
-    onehot = np.eye(len(groups))[codes]  # (units, groups)
-    observed = chi_square(onehot.T @ counts)
+    return permutation_chi_squares([(counts, labels)], n_permutations, seed)[0]
+
+
+def permutation_chi_squares(tests, n_permutations: int = N_PERMUTATIONS,
+                            seed: int = SEED) -> list[tuple[ChiSquare, float]]:
+    """`permutation_chi_square` of several (counts, labels) tests on the same units, sharing the shuffles.
+
+    A shuffle of labels is a shuffle of unit positions, and the seed fixes the positions whatever the labels:
+    drawing them once for every test gives each test the very shuffles it would draw alone. Why: the mix
+    tests are dozens of tests on one set of cities; shuffling ten thousand cities is the costly part.
+    """
+    prepared = []
+    for counts, labels in tests:
+        counts = np.asarray(counts, dtype=float)
+        groups, codes = np.unique(np.asarray(labels), return_inverse=True)
+        observed = chi_square(np.eye(len(groups))[codes].T @ counts)
+        prepared.append((codes, len(groups), counts[:, counts.sum(0) > 0], observed))
+    units = len(prepared[0][0])
     rng = np.random.default_rng(seed)
-    kept = counts[:, counts.sum(0) > 0]
-    as_large = 0
+    as_large = np.zeros(len(prepared), dtype=np.int64)
     for start in range(0, n_permutations, CHUNK):  # the generator runs on block after block: same shuffles
-        perms = rng.permuted(np.tile(codes, (min(CHUNK, n_permutations - start), 1)), axis=1)
-        tables = np.stack([(perms == g).astype(float) @ kept for g in range(len(groups))], axis=1)
-        rows = tables.sum(2, keepdims=True)
-        cols = tables.sum(1, keepdims=True)
-        expected = rows * cols / tables.sum((1, 2), keepdims=True)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            chi = np.nansum(np.where(expected > 0, (tables - expected) ** 2 / expected, 0.0), axis=(1, 2))
-        as_large += int(np.sum(chi >= observed.chi2 - 1e-9))
-    p = (as_large + 1) / (n_permutations + 1)
-    return observed, float(p)
-
-
+        positions = rng.permuted(np.tile(np.arange(units), (min(CHUNK, n_permutations - start), 1)), axis=1)
+        for t, (codes, n_groups, kept, observed) in enumerate(prepared):
+            perms = codes[positions]
+            tables = np.empty((len(perms), n_groups, kept.shape[1]))
+            for g in range(n_groups - 1):
+                tables[:, g] = (perms == g).astype(float) @ kept
+            tables[:, -1] = kept.sum(0) - tables[:, :-1].sum(1)  # the last group holds the rest (whole counts)
+            rows = tables.sum(2, keepdims=True)
+            cols = tables.sum(1, keepdims=True)
+            expected = rows * cols / tables.sum((1, 2), keepdims=True)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                chi = np.nansum(np.where(expected > 0, (tables - expected) ** 2 / expected, 0.0), axis=(1, 2))
+            as_large[t] += int(np.sum(chi >= observed.chi2 - 1e-9))
+    return [(observed, float((k + 1) / (n_permutations + 1))) for (*_, observed), k in zip(prepared, as_large)]
