@@ -156,27 +156,58 @@ def permutation_difference(numerators, denominators, member, n_permutations: int
     scores and a denominator of ones it compares mean scores. Why: it is valid for any sample size, including a
     group of one city, and it moves whole cities, so clustering within a city cannot fake a regional effect.
     """
-    num = np.asarray(numerators, dtype=float)
-    num = num[:, None] if num.ndim == 1 else num
-    den = np.asarray(denominators, dtype=float)
-    den = np.broadcast_to(den[:, None] if den.ndim == 1 else den, num.shape)
-    member = np.asarray(member, dtype=bool)
+    return permutation_differences([(numerators, denominators, member)], n_permutations, seed)[0]
 
-    def diff(m: np.ndarray) -> np.ndarray:
-        mf = m.astype(float)
-        gn, gd = mf @ num, mf @ den
-        rn, rd = num.sum(0) - gn, den.sum(0) - gd
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return gn / gd - rn / rd
 
-    observed = diff(member[None])[0]
-    blocks, exact = membership_blocks(len(member), int(member.sum()), n_permutations, seed)
-    extreme, draws = np.zeros(num.shape[1], dtype=np.int64), 0
-    for block in blocks:
-        extreme += (np.abs(diff(block)) >= np.abs(observed) - 1e-12).sum(axis=0)
-        draws += len(block)
-    p = extreme / draws if exact else (extreme + 1) / (draws + 1)
-    return observed, p
+def permutation_differences(tests, n_permutations: int = N_PERMUTATIONS,
+                            seed: int = SEED) -> list[tuple[np.ndarray, np.ndarray]]:
+    """`permutation_difference` of several (numerators, denominators, member) tests at once.
+
+    Random draws depend only on the seed and the number of units: a unit's draw is its rank among uniform
+    keys, and a group of k takes the k smallest. Tests on the same units therefore share one sort of the keys
+    per block of draws, and each gets exactly the draws it would get alone.
+    """
+    prepared = []
+    for numerators, denominators, member in tests:
+        num = np.asarray(numerators, dtype=float)
+        num = num[:, None] if num.ndim == 1 else num
+        den = np.asarray(denominators, dtype=float)
+        den = np.broadcast_to(den[:, None] if den.ndim == 1 else den, num.shape)
+        member = np.asarray(member, dtype=bool)
+        prepared.append((num, den, member, _difference(num, den, member[None])[0]))
+    out: list = [None] * len(prepared)
+    shared: dict[int, list[int]] = {}
+    for t, (num, den, member, observed) in enumerate(prepared):
+        k = int(member.sum())
+        if math.comb(len(member), k) <= n_permutations:  # exact: every choice of k units
+            draws, _ = memberships(len(member), k, n_permutations, seed)
+            extreme = (np.abs(_difference(num, den, draws)) >= np.abs(observed) - 1e-12).sum(axis=0)
+            out[t] = (observed, extreme / len(draws))
+        else:
+            shared.setdefault(len(member), []).append(t)
+    for units, group in shared.items():
+        extreme = {t: np.zeros(prepared[t][0].shape[1], dtype=np.int64) for t in group}
+        rng = np.random.default_rng(seed)
+        for start in range(0, n_permutations, CHUNK):
+            keys = rng.random((min(CHUNK, n_permutations - start), units))
+            rank = np.empty(keys.shape, dtype=np.intp)
+            np.put_along_axis(rank, np.argsort(keys, axis=1), np.arange(units), axis=1)
+            for t in group:
+                num, den, member, observed = prepared[t]
+                block = rank < int(member.sum())
+                extreme[t] += (np.abs(_difference(num, den, block)) >= np.abs(observed) - 1e-12).sum(axis=0)
+        for t in group:
+            out[t] = (prepared[t][3], (extreme[t] + 1) / (n_permutations + 1))
+    return out
+
+
+def _difference(num: np.ndarray, den: np.ndarray, members: np.ndarray) -> np.ndarray:
+    """Pooled ratio of each drawn group minus that of the rest: (draws, features)."""
+    mf = members.astype(float)
+    gn, gd = mf @ num, mf @ den
+    rn, rd = num.sum(0) - gn, den.sum(0) - gd
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return gn / gd - rn / rd
 
 
 def permutation_chi_square(counts, labels, n_permutations: int = N_PERMUTATIONS,
