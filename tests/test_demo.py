@@ -59,3 +59,15 @@ def test_demo_writes_indicators_run_record_uncertainty_insight_and_report(demo):
     for section in ("Ranking", "Domain leaders", "City profiles", "Regional summary", "Robustness", "Method"):
         assert section in html
     assert "src=\"http" not in html and "src='http" not in html
+
+
+def test_strengths_and_weaknesses_of_every_city_at_once():
+    from smartcities.analysis import results as readings
+    from smartcities.build import build
+    from smartcities.cli.build import DEMO_SPEC
+
+    result = build(DEMO_SPEC, uncertainty=False)
+    every = readings.all_strengths_weaknesses(result)
+    assert len(every) == 31
+    for city in ("seoul", "london"):
+        pd.testing.assert_frame_equal(every[city], readings.strengths_weaknesses(result, city))

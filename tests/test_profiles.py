@@ -154,7 +154,7 @@ def test_learn_from_on_the_demo_prefers_other_regions(demo):
 
 
 def test_profiles_table_is_tidy(demo):
-    table = prof.profiles_table(demo)
+    table = prof.profiles_table(prof.all_profiles(demo))
     assert list(table.columns) == list(prof.PROFILE_COLUMNS)
     assert set(table["kind"]) == {"domain", "peer", "learn_from"}
     assert (table[table["kind"] == "domain"].groupby("city").size() == 8).all()
@@ -191,9 +191,10 @@ def test_cli_insight_writes_all_four_tables(demo, tmp_path):
 
 
 def test_report_sections(demo):
-    from smartcities.report.insight_sections import analyse, insight_sections
+    from smartcities.analysis.insight import insight_of
+    from smartcities.report.insight_sections import insight_sections
 
-    sections = insight_sections(demo, analyse(demo, n_permutations=199))
+    sections = insight_sections(demo, insight_of(demo, n_permutations=199))
     assert list(sections) == ["Trends", "Regions", "Archetypes", "Learn from"]
     assert "Cramér" in sections["Regions"] and "living labs" in sections["Regions"]
     assert "learn-seoul" in sections["Learn from"] and "href=\"https://" in sections["Learn from"]
@@ -210,5 +211,51 @@ def test_profile_carries_rank_intervals_when_robustness_ran(demo):
     with_unc = dataclasses.replace(demo, uncertainty=SimpleNamespace(rank_intervals=ri))
     p = prof.city_profile(with_unc, "seoul")
     assert (p.domains["p05"] == 1.0).all() and (p.domains["p95"] == 6.0).all()
-    table = prof.profiles_table(with_unc, {"seoul": p})
+    table = prof.profiles_table({"seoul": p})
     assert (table.loc[table["kind"] == "domain", "median_rank"] == 2.0).all()
+
+
+def test_leaders_of_takes_the_first_among_equals():
+    tied = SCORES.assign(governance=[10.0, 90.0, 30.0, 90.0, 50.0])
+    leader, score = prof.leaders_of(tied)
+    assert list(leader) == ["vienna", "oslo"] and list(score) == [90.0, 90.0]
+
+
+def test_all_peers_match_peers_city_by_city(demo):
+    scores = prof.readings.domain_scores(demo)
+    every = prof.all_peers(scores)
+    assert set(every) == set(scores.index)
+    for city in scores.index:
+        pd.testing.assert_frame_equal(every[city], prof.peers(scores, city))  # same cities, same bits
+
+
+def test_teachers_answer_like_learn_from():
+    inv = _inventory()
+    teachers = prof.Teachers(SCORES, inv, ["urban_sustainability", "governance"])
+    for city in SCORES.index:
+        rows = teachers.for_city(city, REGION, ["urban_sustainability", "governance"])
+        expected = prof.learn_from(SCORES, inv, REGION, city, ["urban_sustainability", "governance"])
+        assert pd.DataFrame(rows, columns=prof.LEARN_FROM_COLUMNS).equals(expected)
+
+
+def test_standing_is_shared_by_every_profile(demo):
+    basis = prof.standing(demo)
+    assert list(basis.ranking.index) == list(prof.readings.ranking(demo)["city"])
+    assert basis.values.shape == (31, 8) and basis.teachers is not None
+    profiles = prof.all_profiles(demo)
+    for city in ("seoul", "lima") if "lima" in profiles else ("seoul",):
+        one = prof.city_profile(demo, city)
+        pd.testing.assert_frame_equal(one.domains, profiles[city].domains)
+        pd.testing.assert_frame_equal(one.learn_from, profiles[city].learn_from)
+
+
+def test_insight_is_one_value_for_tables_and_report(demo, tmp_path):
+    from smartcities.analysis.insight import insight_of, insight_tables, write_insight
+
+    insight = insight_of(demo, n_permutations=99)
+    tables = insight_tables(insight)
+    assert list(tables) == ["trends.csv", "regions.csv", "archetypes.csv", "profiles.csv"]
+    assert tables["trends.csv"] is insight.trends and len(insight.profiles) == 31
+    paths = write_insight(insight, tmp_path)
+    assert sorted(p.name for p in paths) == sorted(tables)
+    assert pd.read_csv(tmp_path / "profiles.csv")["city"].nunique() == 31

@@ -176,3 +176,13 @@ def test_mix_tests_and_statements():
     text = reg.region_statements(reg.region_table(inv, cities, n_permutations=199), mixes)
     assert text[0].startswith("Europe (6 cities, 60 initiatives)")
     assert "Too few cities" in text[-1]
+
+
+def test_membership_blocks_do_not_depend_on_the_block_size(monkeypatch):
+    whole, exact = st.memberships(40, 9, 1000, seed=3)
+    assert not exact and whole.shape == (1000, 40) and (whole.sum(axis=1) == 9).all()
+    monkeypatch.setattr(st, "CHUNK", 7)
+    blocks, _ = st.membership_blocks(40, 9, 1000, seed=3)
+    parts = list(blocks)
+    assert max(len(b) for b in parts) == 7
+    assert np.array_equal(np.concatenate(parts), whole)

@@ -104,3 +104,8 @@ def test_period_tests_report_direction_and_effect():
     assert test.cramers_v == pytest.approx(np.sqrt(expected[0] / 20))
     assert test.slope > 0
     assert tr.period_sentence(test).startswith("Inclusivity rises over time: 10% of 10 (before 2015)")
+
+
+def test_integration_terms_match_in_any_case():
+    text = pd.Series(["An Integrated Operations Centre", "OPEN-DATA portal", "a data hub", "parking app", ""])
+    assert tr.mentions_integration(text).tolist() == [True, True, True, False, False]

@@ -25,11 +25,11 @@ def write_outputs(result: Result, out: str | Path, *, report: bool = True) -> li
         (tmp / "run.json").write_text(json.dumps(result.run_record(), indent=2, default=str))
         sections = {}
         if result.inputs.inventory is not None:
-            from .analysis.profiles import write_insight
-            from .report.insight_sections import analyse, insight_sections
+            from .analysis.insight import insight_of, write_insight
+            from .report.insight_sections import insight_sections
 
-            insight = analyse(result)
-            write_insight(result, tmp)
+            insight = insight_of(result)
+            write_insight(insight, tmp)
             sections = insight_sections(result, insight)
         if report:
             from .report.html import render_report

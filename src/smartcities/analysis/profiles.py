@@ -8,7 +8,7 @@ table; `city_profile` and `profiles_table` assemble them from a built `Result`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -17,7 +17,7 @@ from ..errors import InputError, did_you_mean
 from ..io.inventory import continent_column, continents, slug
 from ..model.codebook import INTELLIGENT_TECHNOLOGIES
 from . import results as readings
-from .trends import INTEGRATION_TERMS
+from .trends import mentions_integration
 
 N_PEERS = 3
 N_TEACHERS = 2  # leading cities to learn from, per weak domain
@@ -63,11 +63,11 @@ DOMAIN_FEEDS: dict[str, DomainFeed] = {f.domain: f for f in (
                lambda inv: inv["energy_environment"].map({"direct": 2, "indirect": 1}).fillna(0)),
     DomainFeed("urban_openness", "citizen participation, living labs and open data",
                lambda inv: _flag(inv, "citizen_participation").astype(int)
-               + (inv["item_type"] == "living_lab") + _text(inv).str.contains(r"open[- ]data", case=False)),
+               + (inv["item_type"] == "living_lab") + _text(inv).str.lower().str.contains(r"open[- ]data")),
     DomainFeed("infrastructure_integration", "infrastructure services and initiatives that integrate data across "
                "silos (integrated platforms, operations centres)",
                lambda inv: (inv["item_type"] == "infrastructure_service").astype(int) + _flag(inv, "integrates_data")
-               + _text(inv).str.contains(INTEGRATION_TERMS)),
+               + mentions_integration(_text(inv))),
     DomainFeed("urban_innovation", "projects and living labs (living labs first)",
                lambda inv: (inv["item_type"] == "project").astype(int) + 2 * (inv["item_type"] == "living_lab")),
     DomainFeed("collaborative_partnership", "initiatives led with private partners (public–private or private)",
@@ -112,6 +112,13 @@ def resolve_city(text: str, cities: pd.DataFrame, file: str = "CITY") -> str:
 
 # --- the parts of a profile -------------------------------------------------------------------------------------------
 
+def standardised(scores: pd.DataFrame) -> pd.DataFrame:
+    """Complete rows of a cities × domains table, each domain as z-scores (a constant domain keeps its offsets)."""
+    table = scores.dropna()
+    std = table.std(ddof=0).replace(0, 1.0)
+    return (table - table.mean()) / std
+
+
 def peers(scores: pd.DataFrame, city: str, n: int = N_PEERS, metric: str = "euclidean") -> pd.DataFrame:
     """The `n` cities whose domain-score profile is nearest to `city`'s, nearest first: city, distance.
 
@@ -119,24 +126,56 @@ def peers(scores: pd.DataFrame, city: str, n: int = N_PEERS, metric: str = "eucl
     'euclidean' (similar levels and shape) or 'cosine' (similar shape: strong and weak in the same domains).
     Why: a city learns most from, and is most fairly compared with, cities built like it.
     """
-    table = scores.dropna()
-    if city not in table.index:
+    z = standardised(scores)
+    if city not in z.index:
         raise KeyError(city)
-    std = table.std(ddof=0).replace(0, 1.0)
-    z = (table - table.mean()) / std
+    if metric == "euclidean":
+        return _nearest(z, z.index.get_loc(city), np.arange(len(z)), n)
+    if metric != "cosine":
+        raise ValueError(f"metric must be 'euclidean' or 'cosine', not {metric!r}")
     me = z.loc[city].to_numpy()
     others = z.drop(index=city)
-    if metric == "euclidean":
-        dist = np.sqrt(((others.to_numpy() - me) ** 2).sum(axis=1))
-    elif metric == "cosine":
-        norms = np.linalg.norm(others.to_numpy(), axis=1) * np.linalg.norm(me)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            dist = 1 - (others.to_numpy() @ me) / norms
-        dist = np.nan_to_num(dist, nan=1.0)
-    else:
-        raise ValueError(f"metric must be 'euclidean' or 'cosine', not {metric!r}")
+    norms = np.linalg.norm(others.to_numpy(), axis=1) * np.linalg.norm(me)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        dist = np.nan_to_num(1 - (others.to_numpy() @ me) / norms, nan=1.0)
     out = pd.DataFrame({"city": others.index, "distance": dist})
     return out.sort_values(["distance", "city"], ignore_index=True).head(n)
+
+
+def _nearest(z: pd.DataFrame, i: int, candidates: np.ndarray, n: int) -> pd.DataFrame:
+    """The `n` rows of `candidates` (positions in `z`, other than `i`) nearest to row `i`, ties by city id."""
+    values = z.to_numpy()
+    others = candidates[candidates != i]
+    # column-major, like the frame's own array, so each sum adds the domains in order (same last bit)
+    dist = np.sqrt(((np.asfortranarray(values[others]) - values[i]) ** 2).sum(axis=1))
+    out = pd.DataFrame({"city": z.index[others], "distance": dist})
+    return out.sort_values(["distance", "city"], ignore_index=True).head(n)
+
+
+def all_peers(scores: pd.DataFrame, n: int = N_PEERS) -> dict[str, pd.DataFrame]:
+    """`peers(scores, city, n)` for every city with a complete profile, from one k-d tree query.
+
+    The tree proposes a few more neighbours than needed; their distances are then computed exactly as `peers`
+    does and cut at `n` with the same tie rule, widening the query whenever the cut might fall on a tie. Why:
+    comparing every city with every other grows with the square of the number of cities.
+    """
+    from scipy.spatial import cKDTree
+
+    z = standardised(scores)
+    if len(z) < 2:
+        return {c: _nearest(z, 0, np.arange(len(z)), n) for c in z.index}
+    tree = cKDTree(z.to_numpy())
+    out = {}
+    k = min(len(z), n + 4)
+    dist, found = tree.query(z.to_numpy(), k=k)
+    for i, city in enumerate(z.index):
+        width, row, near = k, dist[i], found[i]
+        # widen while the n-th and the last proposed neighbour might tie (the tree's rounding differs a little)
+        while width < len(z) and row[-1] - row[min(n, width - 1)] <= 1e-9 * max(1.0, row[-1]):
+            width = min(len(z), 2 * width)
+            row, near = tree.query(z.to_numpy()[i], k=width)
+        out[city] = _nearest(z, i, np.asarray(near), n)
+    return out
 
 
 def gaps_to_leader(scores: pd.DataFrame, city: str) -> pd.DataFrame:
@@ -146,13 +185,66 @@ def gaps_to_leader(scores: pd.DataFrame, city: str) -> pd.DataFrame:
     """
     table = scores.dropna(how="all")
     ranks = table.rank(ascending=False, method="min")
-    rows = []
-    for d in table.columns:
-        col = table[d].dropna()
-        leader = col.sort_values(ascending=False, kind="stable").index[0]
-        rows.append({"domain": d, "score": table.at[city, d], "rank": ranks.at[city, d], "leader": leader,
-                     "leader_score": col[leader], "gap_to_leader": col[leader] - table.at[city, d]})
-    return pd.DataFrame(rows)
+    leader, leader_score = leaders_of(table)
+    return pd.DataFrame({"domain": table.columns, "score": table.loc[city].to_numpy(),
+                         "rank": ranks.loc[city].to_numpy(), "leader": leader, "leader_score": leader_score,
+                         "gap_to_leader": leader_score - table.loc[city].to_numpy()})
+
+
+def leaders_of(scores: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The leading city of each domain (the first listed among equals) and its score."""
+    values = scores.to_numpy()
+    filled = np.where(np.isnan(values), -np.inf, values)
+    first = filled.argmax(axis=0)
+    return scores.index.to_numpy()[first], values[first, np.arange(values.shape[1])]
+
+
+class Teachers:
+    """For each domain, the `pool` best-scoring cities and each one's `n_items` most relevant initiatives.
+
+    Every city's learn-from list draws only on these few cities, so the inventory is read once per domain,
+    not once per city and domain. Why: profiles of ten thousand cities must not read the inventory
+    ten thousand times.
+    """
+
+    def __init__(self, scores: pd.DataFrame, inventory: pd.DataFrame, domains, n_items: int = N_INITIATIVES,
+                 pool: int = POOL):
+        self.scores, self.top, self.ranks, self.items = {}, {}, {}, {}
+        for d in dict.fromkeys(domains):
+            col = scores[d].dropna()
+            self.scores[d] = col.to_dict()
+            self.top[d] = list(col.sort_values(ascending=False, kind="stable").index[:pool])
+            self.ranks[d] = col.rank(ascending=False, method="min").to_dict()
+            relevance = initiatives_feeding(inventory, d)
+            own = inventory[inventory["city_id"].isin(self.top[d]) & (relevance > 0)].assign(relevance=relevance)
+            own = own.assign(_c=(own["confidence"] == "high").astype(int) if "confidence" in own else 0)
+            own = own.sort_values(["relevance", "_c", "id"], ascending=[False, False, True])
+            self.items[d] = {c: part.head(n_items).to_dict("records")
+                             for c, part in own.groupby("city_id", sort=False)}
+
+    def for_city(self, city: str, region: pd.Series | dict, domains, n_cities: int = N_TEACHERS) -> list[dict]:
+        """The learn-from rows of one city (see `learn_from`)."""
+        rows = []
+        region = region if isinstance(region, dict) else region.to_dict()
+        mine = region.get(city)
+        for d in domains:
+            col = self.scores[d]
+            own_score = col.get(city, -np.inf)
+            candidates = [c for c in self.top[d] if col[c] > own_score and c != city]
+            candidates.sort(key=lambda c: (region.get(c) == mine, -col[c]))
+            teachers = [c for c in candidates if c in self.items[d]][:n_cities]
+            for teacher in teachers:
+                for r in self.items[d][teacher]:
+                    rows.append({"domain": d, "from_city": teacher, "from_region": region.get(teacher),
+                                 "other_region": region.get(teacher) != mine, "from_score": col[teacher],
+                                 "from_rank": int(self.ranks[d][teacher]), "id": r["id"], "initiative": r["name"],
+                                 "item_type": r["item_type"], "description": r.get("description"),
+                                 "source_url": r.get("source_url"), "relevance": r["relevance"]})
+        return rows
+
+
+LEARN_FROM_COLUMNS = ["domain", "from_city", "from_region", "other_region", "from_score", "from_rank", "id",
+                      "initiative", "item_type", "description", "source_url", "relevance"]
 
 
 def learn_from(scores: pd.DataFrame, inventory: pd.DataFrame, region: pd.Series, city: str, domains: list[str],
@@ -165,37 +257,8 @@ def learn_from(scores: pd.DataFrame, inventory: pd.DataFrame, region: pd.Series,
     initiative, item_type, description, source_url, relevance. Why: the report calls for cross-continental
     learning; the leaders next door are known already, those elsewhere less so.
     """
-    cols = ["domain", "from_city", "from_region", "other_region", "from_score", "from_rank", "id", "initiative",
-            "item_type", "description", "source_url", "relevance"]
-    rows = []
-    mine = region.get(city)
-    for d in domains:
-        col = scores[d].dropna()
-        ranks = col.rank(ascending=False, method="min")
-        above = col[(col > col.get(city, -np.inf)) & (col.index != city)].sort_values(ascending=False, kind="stable")
-        candidates = list(above.index[:pool])
-        candidates.sort(key=lambda c: (region.get(c) == mine, -col[c]))
-        relevance = initiatives_feeding(inventory, d)
-        taken = 0
-        for teacher in candidates:
-            if taken >= n_cities:
-                break
-            own = inventory[(inventory["city_id"] == teacher) & (relevance > 0)].assign(relevance=relevance)
-            if own.empty:
-                continue
-            if "confidence" in own:
-                own = own.assign(_c=(own["confidence"] == "high").astype(int))
-            else:
-                own = own.assign(_c=0)
-            own = own.sort_values(["relevance", "_c", "id"], ascending=[False, False, True]).head(n_items)
-            taken += 1
-            for r in own.itertuples():
-                rows.append({"domain": d, "from_city": teacher, "from_region": region.get(teacher),
-                             "other_region": region.get(teacher) != mine, "from_score": col[teacher],
-                             "from_rank": int(ranks[teacher]), "id": r.id, "initiative": r.name,
-                             "item_type": r.item_type, "description": getattr(r, "description", None),
-                             "source_url": getattr(r, "source_url", None), "relevance": r.relevance})
-    return pd.DataFrame(rows, columns=cols)
+    rows = Teachers(scores, inventory, domains, n_items, pool).for_city(city, region, domains, n_cities)
+    return pd.DataFrame(rows, columns=LEARN_FROM_COLUMNS)
 
 
 # --- whole profiles from a Result ---------------------------------------------------------------------------------
@@ -250,6 +313,61 @@ def result_cities(result) -> pd.DataFrame:
                          "region": _regions(result).to_numpy()})
 
 
+@dataclass(frozen=True)
+class Standing:
+    """What every profile of one build reads, computed once for all of them: domain scores with their ranks,
+    medians and leaders, the ranking, names, regions, rank intervals and the initiatives of leading cities."""
+
+    scores: pd.DataFrame  # kept cities × domains
+    ranks: np.ndarray  # the same shape: rank in each domain (1 = best, ties share the lowest)
+    median: np.ndarray  # per domain
+    leader: np.ndarray  # per domain: the leading city
+    leader_score: np.ndarray
+    ranking: pd.DataFrame  # index: city; rank, score, grade (ranking order)
+    names: dict[str, str]
+    region: pd.Series
+    domain_names: list[str]
+    intervals: dict[str, np.ndarray]  # median_rank / p05 / p95 → the same shape as scores, where the build has them
+    teachers: Teachers | None
+
+    @cached_property
+    def values(self) -> np.ndarray:
+        return self.scores.to_numpy()
+
+    @cached_property
+    def position(self) -> dict[str, int]:
+        return {c: i for i, c in enumerate(self.scores.index)}
+
+    @cached_property
+    def region_of(self) -> dict:
+        return self.region.to_dict()
+
+    @cached_property
+    def rank_of(self) -> dict[str, int]:
+        return dict(zip(self.ranking.index, self.ranking["rank"]))
+
+
+def standing(result, n_items: int = N_INITIATIVES) -> Standing:
+    """The shared readings behind every city profile of a build."""
+    fw = result.context.framework
+    scores = readings.domain_scores(result)
+    domains = list(scores.columns)
+    table = scores.dropna(how="all")
+    leader, leader_score = leaders_of(table)
+    intervals = {}
+    if result.uncertainty is not None:
+        ri = result.uncertainty.rank_intervals
+        for c in ("median_rank", "p05", "p95"):
+            if c in ri:
+                wide = ri.pivot_table(index="city", columns="node", values=c, aggfunc="first", dropna=False)
+                intervals[c] = wide.reindex(index=scores.index, columns=domains).to_numpy(dtype=float)
+    inventory = getattr(result.inputs, "inventory", None)
+    return Standing(scores, scores.rank(ascending=False, method="min").to_numpy(), table.median().to_numpy(),
+                    leader, leader_score, readings.ranking(result).set_index("city"), _names(result),
+                    _regions(result), [fw.by_id[d].name for d in domains], intervals,
+                    Teachers(scores, inventory, domains, n_items) if inventory is not None else None)
+
+
 def city_profile(result, city: str, n_peers: int = N_PEERS, n_cities: int = N_TEACHERS,
                  n_items: int = N_INITIATIVES) -> CityProfile:
     """The profile of one city of a build (`city` as slug or name).
@@ -260,50 +378,57 @@ def city_profile(result, city: str, n_peers: int = N_PEERS, n_cities: int = N_TE
     Why: a rank alone tells a city nothing to do; a profile says where it stands, who is like it and what to
     look at next.
     """
-    fw = result.context.framework
     cid = resolve_city(city, result_cities(result))
-    scores = readings.domain_scores(result)
-    if cid not in scores.index:
+    basis = standing(result, n_items)
+    if cid not in basis.scores.index:
         raise InputError.single("city", f"{city!r} has no scores in this build (screened out for missing data)")
-    names, region = _names(result), _regions(result)
-    rank_row = readings.ranking(result).set_index("city").loc[cid]
-    sw = readings.strengths_weaknesses(result, cid)
-    gaps = gaps_to_leader(scores, cid).set_index("domain")
-    sw["domain_name"] = sw["domain"].map(lambda d: fw.by_id[d].name)
-    sw["leader"] = sw["domain"].map(gaps["leader"])
-    sw["leader_name"] = sw["leader"].map(names)
-    sw["leader_score"] = sw["domain"].map(gaps["leader_score"])
-    sw["gap_to_leader"] = sw["domain"].map(gaps["gap_to_leader"])
-    if result.uncertainty is not None:
-        ri = result.uncertainty.rank_intervals
-        ri = ri[ri["city"] == cid].set_index("node")
-        for c in ("median_rank", "p05", "p95"):
-            if c in ri:
-                sw[c] = sw["domain"].map(ri[c])
-    weak = list(sw.loc[sw["verdict"] == "weakness", "domain"])
+    return _profile(basis, cid, peers(basis.scores, cid, n_peers), n_cities)
+
+
+def _profile(basis: Standing, cid: str, near: pd.DataFrame, n_cities: int) -> CityProfile:
+    """One city's profile from the build's shared standing and the city's nearest peers."""
+    i = basis.position[cid]
+    score = basis.values[i]
+    gap = score - basis.median
+    order = np.argsort(-gap, kind="stable")  # largest gap first, ties in framework order, missing last
+    gap = gap[order]
+    leader = basis.leader[order]
+    columns = {
+        "domain": basis.scores.columns.to_numpy()[order], "score": score[order], "median": basis.median[order],
+        "rank": basis.ranks[i, order], "gap": gap,
+        "verdict": np.select([gap > 0, gap < 0], ["strength", "weakness"], "par"),
+        "domain_name": [basis.domain_names[j] for j in order], "leader": leader,
+        "leader_name": [basis.names.get(c, np.nan) for c in leader], "leader_score": basis.leader_score[order],
+        "gap_to_leader": basis.leader_score[order] - score[order],
+        **{c: values[i, order] for c, values in basis.intervals.items()},
+    }
+    sw = pd.DataFrame(columns)
+    weak = list(columns["domain"][columns["verdict"] == "weakness"])
     if not weak:
         open_gaps = sw[sw["gap_to_leader"] > 0].sort_values("gap_to_leader", ascending=False)
         weak = list(open_gaps["domain"].head(2))
-    near = peers(scores, cid, n_peers)
-    ranks = readings.ranking(result).set_index("city")["rank"]
-    near["name"] = near["city"].map(names)
-    near["region"] = near["city"].map(region)
-    near["rank"] = near["city"].map(ranks).astype("Int64")
-    inventory = getattr(result.inputs, "inventory", None)
-    if inventory is not None:
-        lf = learn_from(scores, inventory, region, cid, weak, n_cities, n_items)
-    else:
-        lf = learn_from(scores, pd.DataFrame(columns=["city_id", "id", "name", "item_type"]), region, cid, [])
-    lf.insert(1, "domain_name", lf["domain"].map(lambda d: fw.by_id[d].name))
-    lf.insert(3, "from_name", lf["from_city"].map(names))
-    return CityProfile(cid, names[cid], region.get(cid), int(rank_row["rank"]), float(rank_row["score"]),
-                       int(rank_row["grade"]), sw, near[["city", "name", "region", "distance", "rank"]], lf,
-                       tuple(weak))
+    others = list(near["city"])
+    peers_table = pd.DataFrame({"city": near["city"], "name": [basis.names.get(c, np.nan) for c in others],
+                                "region": [basis.region_of.get(c, np.nan) for c in others],
+                                "distance": near["distance"],
+                                "rank": pd.array([basis.rank_of.get(c) for c in others], dtype="Int64")})
+    rows = basis.teachers.for_city(cid, basis.region_of, weak, n_cities) if basis.teachers is not None else []
+    names = dict(zip(basis.scores.columns, basis.domain_names))
+    lf = pd.DataFrame([{"domain_name": names[r["domain"]], "from_name": basis.names.get(r["from_city"]), **r}
+                       for r in rows], columns=PROFILE_LEARN_FROM_COLUMNS)
+    top = basis.ranking.loc[cid]
+    return CityProfile(cid, basis.names[cid], basis.region.get(cid), int(top["rank"]), float(top["score"]),
+                       int(top["grade"]), sw, peers_table, lf, tuple(weak))
+
+
+PROFILE_LEARN_FROM_COLUMNS = ["domain", "domain_name", "from_city", "from_name", *LEARN_FROM_COLUMNS[2:]]
 
 
 def all_profiles(result) -> dict[str, CityProfile]:
     """Profiles of every scored city, in ranking order. Why: the report carries one for each city."""
-    return {c: city_profile(result, c) for c in readings.ranking(result)["city"]}
+    basis = standing(result)
+    near = all_peers(basis.scores)
+    return {c: _profile(basis, c, near[c], N_TEACHERS) for c in basis.ranking.index}
 
 
 PROFILE_COLUMNS = ("city", "kind", "domain", "score", "median", "verdict", "rank", "median_rank", "p05", "p95",
@@ -311,7 +436,7 @@ PROFILE_COLUMNS = ("city", "kind", "domain", "score", "median", "verdict", "rank
                    "initiative_id", "initiative", "source_url")
 
 
-def profiles_table(result, profiles: dict[str, CityProfile] | None = None) -> pd.DataFrame:
+def profiles_table(profiles: dict[str, CityProfile]) -> pd.DataFrame:
     """profiles.csv: long and tidy, one fact a row, `kind` saying which:
 
     - `domain`: a domain of a city — score, median, verdict, rank (and rank interval), leader, gap_to_leader;
@@ -320,61 +445,30 @@ def profiles_table(result, profiles: dict[str, CityProfile] | None = None) -> pd
       score (that city's domain score), initiative_id, initiative, source_url.
     Why: everything a city profile shows, in a form a spreadsheet or a dashboard can filter by city.
     """
-    profiles = profiles if profiles is not None else all_profiles(result)
-    rows = []
-    for p in profiles.values():
-        for r in p.domains.to_dict("records"):
-            rows.append({"city": p.city, "kind": "domain", "domain": r["domain"], "score": r["score"],
-                         "median": r["median"], "verdict": r["verdict"], "rank": r["rank"],
-                         "median_rank": r.get("median_rank"), "p05": r.get("p05"), "p95": r.get("p95"),
-                         "leader": r["leader"], "leader_score": r["leader_score"],
-                         "gap_to_leader": r["gap_to_leader"]})
-        for r in p.peers.to_dict("records"):
-            rows.append({"city": p.city, "kind": "peer", "other_city": r["city"], "other_region": r["region"],
-                         "distance": r["distance"], "rank": r["rank"]})
-        for r in p.learn_from.to_dict("records"):
-            rows.append({"city": p.city, "kind": "learn_from", "domain": r["domain"], "score": r["from_score"],
-                         "rank": r["from_rank"], "other_city": r["from_city"], "other_region": r["from_region"],
-                         "initiative_id": r["id"], "initiative": r["initiative"], "source_url": r["source_url"]})
-    out = pd.DataFrame(rows)
+    chosen = list(profiles.values())
+    if not chosen:
+        return pd.DataFrame(columns=list(PROFILE_COLUMNS))
+
+    def long(kind: int, frames: list[pd.DataFrame], columns: dict[str, str]) -> pd.DataFrame:
+        table = pd.concat(frames, ignore_index=True)[list(columns)].rename(columns=columns)
+        table.insert(0, "city", np.repeat([p.city for p in chosen], [len(f) for f in frames]))
+        table["_order"] = np.repeat(np.arange(len(chosen)), [len(f) for f in frames]) * 3 + kind
+        return table
+
+    same = {c: c for c in ("domain", "score", "median", "verdict", "rank", "median_rank", "p05", "p95", "leader",
+                           "leader_score", "gap_to_leader")}
+    domains = long(0, [p.domains for p in chosen], {c: c for c in same if c in chosen[0].domains})
+    near = long(1, [p.peers for p in chosen], {"city": "other_city", "region": "other_region", "distance": "distance",
+                                               "rank": "rank"})
+    learn = long(2, [p.learn_from for p in chosen], {
+        "domain": "domain", "from_score": "score", "from_rank": "rank", "from_city": "other_city",
+        "from_region": "other_region", "id": "initiative_id", "initiative": "initiative", "source_url": "source_url"})
+    parts = [domains.assign(kind="domain"), near.assign(kind="peer"), learn.assign(kind="learn_from")]
+    for part in parts:  # ranks of domains, peers and teachers in one float column, as a spreadsheet reads them
+        part["rank"] = part["rank"].astype(float)
+    out = pd.concat([part for part in parts if len(part)], ignore_index=True)
+    out = out.iloc[np.argsort(out["_order"].to_numpy(), kind="stable")].reset_index(drop=True)
     for c in PROFILE_COLUMNS:
         if c not in out:
             out[c] = pd.NA
     return out[list(PROFILE_COLUMNS)]
-
-
-# --- all insight tables ---------------------------------------------------------------------------------------------
-
-
-
-def insight_tables(result) -> dict[str, pd.DataFrame]:
-    """The insight tables of a build, by file name: trends, regions, archetypes (all three need an inventory)
-    and profiles (always). Why: one call for the CLI, the demo and the report, so they cannot disagree."""
-    from .archetypes import archetype_table, find_archetypes, profile_features
-    from .regions import region_table
-    from .trends import trends_table
-
-    tables: dict[str, pd.DataFrame] = {}
-    inventory = getattr(result.inputs, "inventory", None)
-    cities = result_cities(result)
-    if inventory is not None:
-        tables["trends.csv"] = trends_table(inventory, cities)
-        tables["regions.csv"] = region_table(inventory, cities, readings.domain_scores(result))
-        tables["archetypes.csv"] = archetype_table(inventory, cities,
-                                                   find_archetypes(profile_features(inventory)))
-    tables["profiles.csv"] = profiles_table(result)
-    return tables
-
-
-def write_insight(result, folder: str | Path) -> list[Path]:
-    """Write the insight tables of a build into `folder` (which must exist) and return their paths.
-
-    Meant to run inside `io.outputs.atomic_folder` (as `publish.write_outputs` does), so the files appear all
-    together or not at all.
-    """
-    folder = Path(folder)
-    paths = []
-    for name, table in insight_tables(result).items():
-        table.to_csv(folder / name, index=False)
-        paths.append(folder / name)
-    return paths

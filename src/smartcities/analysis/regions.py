@@ -25,8 +25,8 @@ from .statistics import (
     ChiSquare,
     benjamini_hochberg,
     newcombe_interval,
-    permutation_chi_square,
-    permutation_difference,
+    permutation_chi_squares,
+    permutation_differences,
 )
 from .trends import TRENDS, trend_flags
 
@@ -104,10 +104,21 @@ def region_table(inventory: pd.DataFrame, cities: pd.DataFrame, scores: pd.DataF
     Why: the per-region mixes the report describes, each with the numbers needed to believe it or not.
     """
     counts, n, region = _city_counts(inventory, cities)
-    rows = []
-    for reg in _region_order(region):
+    regions = _region_order(region)
+    if scores is not None:
+        s = scores.reindex(region.index)
+        ok = s.notna().all(axis=1).to_numpy()
+    tests = {}  # every test first, so that tests on the same cities share their shuffles
+    for reg in regions:
         member = (region == reg).to_numpy()
-        diff, p = permutation_difference(counts.to_numpy(), n.to_numpy(), member, n_permutations, seed)
+        tests[reg, "features"] = (counts.to_numpy(), n.to_numpy(), member)
+        if scores is not None and member[ok].any() and (~member[ok]).any():
+            tests[reg, "scores"] = (s[ok].to_numpy(), np.ones(ok.sum()), member[ok])
+    tested = dict(zip(tests, permutation_differences(list(tests.values()), n_permutations, seed)))
+    rows = []
+    for reg in regions:
+        member = (region == reg).to_numpy()
+        diff, p = tested[reg, "features"]
         c_in = counts[member].sum()
         n_in, n_out = int(n[member].sum()), int(n[~member].sum())
         c_out = counts[~member].sum()
@@ -118,19 +129,16 @@ def region_table(inventory: pd.DataFrame, cities: pd.DataFrame, scores: pd.DataF
                          "label": FEATURE_LABELS.get(feat, feat), "count": float(c_in[feat]),
                          "share": c_in[feat] / n_in, "others_n": n_out, "others_share": c_out[feat] / n_out,
                          "difference": diff[j], "ci_low": low[j], "ci_high": high[j], "p": p[j]})
-        if scores is not None:
-            s = scores.reindex(region.index)
-            ok = s.notna().all(axis=1).to_numpy()
+        if (reg, "scores") in tested:
             m = member[ok]
-            if m.any() and (~m).any():
-                diff, p = permutation_difference(s[ok].to_numpy(), np.ones(ok.sum()), m, n_permutations, seed)
-                for j, dom in enumerate(s.columns):
-                    a, b = s[ok][m][dom].to_numpy(), s[ok][~m][dom].to_numpy()
-                    low, high = _welch_interval(a, b)
-                    rows.append({"region": reg, "n_cities": int(m.sum()), "n_items": n_in, "family": "score",
-                                 "feature": dom, "label": f"{dom.replace('_', ' ')} score", "count": float("nan"),
-                                 "share": a.mean(), "others_n": int((~m).sum()), "others_share": b.mean(),
-                                 "difference": diff[j], "ci_low": low, "ci_high": high, "p": p[j]})
+            diff, p = tested[reg, "scores"]
+            for j, dom in enumerate(s.columns):
+                a, b = s[ok][m][dom].to_numpy(), s[ok][~m][dom].to_numpy()
+                low, high = _welch_interval(a, b)
+                rows.append({"region": reg, "n_cities": int(m.sum()), "n_items": n_in, "family": "score",
+                             "feature": dom, "label": f"{dom.replace('_', ' ')} score", "count": float("nan"),
+                             "share": a.mean(), "others_n": int((~m).sum()), "others_share": b.mean(),
+                             "difference": diff[j], "ci_low": low, "ci_high": high, "p": p[j]})
     out = pd.DataFrame(rows)
     out["q"] = benjamini_hochberg(out["p"].to_numpy())
     out["small"] = out["n_cities"] <= SMALL_REGION
@@ -169,7 +177,8 @@ def mix_tests(inventory: pd.DataFrame, cities: pd.DataFrame, n_permutations: int
     mix before the feature-by-feature reading, with Cramér's V to say whether a difference is large or slight.
     """
     region = continents(cities)
-    ids = [c for c in cities["city"] if c in set(inventory["city_id"])]
+    present = set(inventory["city_id"])
+    ids = [c for c in cities["city"] if c in present]
     tables = {}
     for mix, (_, column, values) in MIXES.items():
         tables[mix] = pd.crosstab(inventory["city_id"], inventory[column]).reindex(index=ids, columns=list(values),
@@ -178,17 +187,17 @@ def mix_tests(inventory: pd.DataFrame, cities: pd.DataFrame, n_permutations: int
     tables["technology"] = pd.crosstab(techs["city_id"], techs["technologies"]).reindex(
         index=ids, columns=list(TECHNOLOGIES), fill_value=0)
     labels = region.loc[ids].to_numpy()
-    rows = []
+    rows, tests = [], []
     for mix, table in tables.items():
         counts = table.to_numpy()
-        test, p = permutation_chi_square(counts, labels, n_permutations, seed)
-        rows.append({"mix": mix, "region": "all", "n_cities": len(ids), "n_items": int(counts.sum()),
-                     **_test_columns(test), "p": p})
+        rows.append({"mix": mix, "region": "all", "n_cities": len(ids), "n_items": int(counts.sum())})
+        tests.append((counts, labels))
         for reg in _region_order(region.loc[ids]):
-            two = np.where(labels == reg, reg, "others")
-            test, p = permutation_chi_square(counts, two, n_permutations, seed)
             rows.append({"mix": mix, "region": reg, "n_cities": int((labels == reg).sum()),
-                         "n_items": int(counts[labels == reg].sum()), **_test_columns(test), "p": p})
+                         "n_items": int(counts[labels == reg].sum())})
+            tests.append((counts, np.where(labels == reg, reg, "others")))
+    for row, (test, p) in zip(rows, permutation_chi_squares(tests, n_permutations, seed)):
+        row.update(**_test_columns(test), p=p)
     out = pd.DataFrame(rows)
     out["q"] = benjamini_hochberg(out["p"].to_numpy())
     return out

@@ -62,15 +62,26 @@ def domain_scores(result) -> pd.DataFrame:
 
 def strengths_weaknesses(result, city: str) -> pd.DataFrame:
     """Each domain of one city against the median city: domain, score, median, gap, rank, verdict."""
+    return _against_median(domain_scores(result), [city])[city]
+
+
+def all_strengths_weaknesses(result) -> dict[str, pd.DataFrame]:
+    """`strengths_weaknesses` of every kept city, with the ranks and medians computed once."""
     table = domain_scores(result)
+    return _against_median(table, list(table.index))
+
+
+def _against_median(table: pd.DataFrame, cities: list[str]) -> dict[str, pd.DataFrame]:
     ranks = table.rank(ascending=False, method="min")
     median = table.median()
-    row = table.loc[city]
-    out = pd.DataFrame({"domain": table.columns, "score": row.values, "median": median.values,
-                        "rank": ranks.loc[city].values})
-    out["gap"] = out["score"] - out["median"]
-    out["verdict"] = np.select([out["gap"] > 0, out["gap"] < 0], ["strength", "weakness"], "par")
-    return out.sort_values("gap", ascending=False, ignore_index=True)
+    out = {}
+    for city in cities:
+        frame = pd.DataFrame({"domain": table.columns, "score": table.loc[city].values, "median": median.values,
+                              "rank": ranks.loc[city].values})
+        frame["gap"] = frame["score"] - frame["median"]
+        frame["verdict"] = np.select([frame["gap"] > 0, frame["gap"] < 0], ["strength", "weakness"], "par")
+        out[city] = frame.sort_values("gap", ascending=False, ignore_index=True)
+    return out
 
 
 def group_summary(result, group: str) -> pd.DataFrame:

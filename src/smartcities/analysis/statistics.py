@@ -4,6 +4,7 @@ sizes, permutation tests that shuffle whole cities, and multiple-testing control
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import combinations
 
@@ -108,20 +109,41 @@ def newcombe_interval(count1, n1, count2, n2, z: float = Z95) -> tuple[np.ndarra
     return low, high
 
 
+CHUNK = 512
+"""Permutations evaluated at a time: memory stays at CHUNK × units whatever the number of permutations."""
+
+
 def memberships(n_units: int, k: int, n_permutations: int = N_PERMUTATIONS,
                 seed: int = SEED) -> tuple[np.ndarray, bool]:
     """Boolean (draws, units) arrays each choosing k of n units: every choice when there are at most
     `n_permutations` of them (an exact test), else that many random draws from a seeded generator."""
+    blocks, exact = membership_blocks(n_units, k, n_permutations, seed)
+    return np.concatenate(list(blocks)), exact
+
+
+def membership_blocks(n_units: int, k: int, n_permutations: int = N_PERMUTATIONS,
+                      seed: int = SEED) -> tuple[Iterator[np.ndarray], bool]:
+    """`memberships` in blocks of at most `CHUNK` draws, and whether the draws are every choice (exact).
+
+    A random draw chooses the k units with the smallest of n uniform keys (a partition, not a sort: the same
+    choice in linear time), and the keys come from one generator block after block, so the draws do not depend
+    on the block size.
+    """
     if math.comb(n_units, k) <= n_permutations:
         rows = np.zeros((math.comb(n_units, k), n_units), dtype=bool)
         for i, chosen in enumerate(combinations(range(n_units), k)):
             rows[i, list(chosen)] = True
-        return rows, True
-    rng = np.random.default_rng(seed)
-    order = np.argsort(rng.random((n_permutations, n_units)), axis=1)
-    rows = np.zeros((n_permutations, n_units), dtype=bool)
-    np.put_along_axis(rows, order[:, :k], True, axis=1)
-    return rows, False
+        return iter([rows]), True
+
+    def blocks() -> Iterator[np.ndarray]:
+        rng = np.random.default_rng(seed)
+        for start in range(0, n_permutations, CHUNK):
+            keys = rng.random((min(CHUNK, n_permutations - start), n_units))
+            rows = np.zeros(keys.shape, dtype=bool)
+            np.put_along_axis(rows, np.argpartition(keys, k - 1, axis=1)[:, :k], True, axis=1)
+            yield rows
+
+    return blocks(), False
 
 
 def permutation_difference(numerators, denominators, member, n_permutations: int = N_PERMUTATIONS,
@@ -134,25 +156,58 @@ def permutation_difference(numerators, denominators, member, n_permutations: int
     scores and a denominator of ones it compares mean scores. Why: it is valid for any sample size, including a
     group of one city, and it moves whole cities, so clustering within a city cannot fake a regional effect.
     """
-    num = np.asarray(numerators, dtype=float)
-    num = num[:, None] if num.ndim == 1 else num
-    den = np.asarray(denominators, dtype=float)
-    den = np.broadcast_to(den[:, None] if den.ndim == 1 else den, num.shape)
-    member = np.asarray(member, dtype=bool)
+    return permutation_differences([(numerators, denominators, member)], n_permutations, seed)[0]
 
-    def diff(m: np.ndarray) -> np.ndarray:
-        mf = m.astype(float)
-        gn, gd = mf @ num, mf @ den
-        rn, rd = num.sum(0) - gn, den.sum(0) - gd
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return gn / gd - rn / rd
 
-    observed = diff(member[None])[0]
-    draws, exact = memberships(len(member), int(member.sum()), n_permutations, seed)
-    null = diff(draws)
-    extreme = (np.abs(null) >= np.abs(observed) - 1e-12).sum(axis=0)
-    p = extreme / len(draws) if exact else (extreme + 1) / (len(draws) + 1)
-    return observed, p
+def permutation_differences(tests, n_permutations: int = N_PERMUTATIONS,
+                            seed: int = SEED) -> list[tuple[np.ndarray, np.ndarray]]:
+    """`permutation_difference` of several (numerators, denominators, member) tests at once.
+
+    Random draws depend only on the seed and the number of units: a unit's draw is its rank among uniform
+    keys, and a group of k takes the k smallest. Tests on the same units therefore share one sort of the keys
+    per block of draws, and each gets exactly the draws it would get alone.
+    """
+    prepared = []
+    for numerators, denominators, member in tests:
+        num = np.asarray(numerators, dtype=float)
+        num = num[:, None] if num.ndim == 1 else num
+        den = np.asarray(denominators, dtype=float)
+        den = np.broadcast_to(den[:, None] if den.ndim == 1 else den, num.shape)
+        member = np.asarray(member, dtype=bool)
+        prepared.append((num, den, member, _difference(num, den, member[None])[0]))
+    out: list = [None] * len(prepared)
+    shared: dict[int, list[int]] = {}
+    for t, (num, den, member, observed) in enumerate(prepared):
+        k = int(member.sum())
+        if math.comb(len(member), k) <= n_permutations:  # exact: every choice of k units
+            draws, _ = memberships(len(member), k, n_permutations, seed)
+            extreme = (np.abs(_difference(num, den, draws)) >= np.abs(observed) - 1e-12).sum(axis=0)
+            out[t] = (observed, extreme / len(draws))
+        else:
+            shared.setdefault(len(member), []).append(t)
+    for units, group in shared.items():
+        extreme = {t: np.zeros(prepared[t][0].shape[1], dtype=np.int64) for t in group}
+        rng = np.random.default_rng(seed)
+        for start in range(0, n_permutations, CHUNK):
+            keys = rng.random((min(CHUNK, n_permutations - start), units))
+            rank = np.empty(keys.shape, dtype=np.intp)
+            np.put_along_axis(rank, np.argsort(keys, axis=1), np.arange(units), axis=1)
+            for t in group:
+                num, den, member, observed = prepared[t]
+                block = rank < int(member.sum())
+                extreme[t] += (np.abs(_difference(num, den, block)) >= np.abs(observed) - 1e-12).sum(axis=0)
+        for t in group:
+            out[t] = (prepared[t][3], (extreme[t] + 1) / (n_permutations + 1))
+    return out
+
+
+def _difference(num: np.ndarray, den: np.ndarray, members: np.ndarray) -> np.ndarray:
+    """Pooled ratio of each drawn group minus that of the rest: (draws, features)."""
+    mf = members.astype(float)
+    gn, gd = mf @ num, mf @ den
+    rn, rd = num.sum(0) - gn, den.sum(0) - gd
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return gn / gd - rn / rd
 
 
 def permutation_chi_square(counts, labels, n_permutations: int = N_PERMUTATIONS,
@@ -162,22 +217,38 @@ def permutation_chi_square(counts, labels, n_permutations: int = N_PERMUTATIONS,
     `counts` is (units, categories), `labels` (units,). Why: sparse regional tables break the chi-square
     approximation (expected counts below 5), and initiatives cluster in cities; shuffling cities fixes both.
     """
-    counts = np.asarray(counts, dtype=float)
-    labels = np.asarray(labels)
-    groups, codes = np.unique(labels, return_inverse=True)
-    onehot = np.eye(len(groups))[codes]  # (units, groups)
-    observed = chi_square(onehot.T @ counts)
+    return permutation_chi_squares([(counts, labels)], n_permutations, seed)[0]
+
+
+def permutation_chi_squares(tests, n_permutations: int = N_PERMUTATIONS,
+                            seed: int = SEED) -> list[tuple[ChiSquare, float]]:
+    """`permutation_chi_square` of several (counts, labels) tests on the same units, sharing the shuffles.
+
+    A shuffle of labels is a shuffle of unit positions, and the seed fixes the positions whatever the labels:
+    drawing them once for every test gives each test the very shuffles it would draw alone. Why: the mix
+    tests are dozens of tests on one set of cities; shuffling ten thousand cities is the costly part.
+    """
+    prepared = []
+    for counts, labels in tests:
+        counts = np.asarray(counts, dtype=float)
+        groups, codes = np.unique(np.asarray(labels), return_inverse=True)
+        observed = chi_square(np.eye(len(groups))[codes].T @ counts)
+        prepared.append((codes, len(groups), counts[:, counts.sum(0) > 0], observed))
+    units = len(prepared[0][0])
     rng = np.random.default_rng(seed)
-    perms = rng.permuted(np.tile(codes, (n_permutations, 1)), axis=1)
-    tables = np.einsum("bug,uc->bgc", np.eye(len(groups))[perms], counts)
-    keep_cols = counts.sum(0) > 0
-    tables = tables[:, :, keep_cols]
-    rows = tables.sum(2, keepdims=True)
-    cols = tables.sum(1, keepdims=True)
-    expected = rows * cols / tables.sum((1, 2), keepdims=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        chi = np.nansum(np.where(expected > 0, (tables - expected) ** 2 / expected, 0.0), axis=(1, 2))
-    p = (np.sum(chi >= observed.chi2 - 1e-9) + 1) / (n_permutations + 1)
-    return observed, float(p)
-
-
+    as_large = np.zeros(len(prepared), dtype=np.int64)
+    for start in range(0, n_permutations, CHUNK):  # the generator runs on block after block: same shuffles
+        positions = rng.permuted(np.tile(np.arange(units), (min(CHUNK, n_permutations - start), 1)), axis=1)
+        for t, (codes, n_groups, kept, observed) in enumerate(prepared):
+            perms = codes[positions]
+            tables = np.empty((len(perms), n_groups, kept.shape[1]))
+            for g in range(n_groups - 1):
+                tables[:, g] = (perms == g).astype(float) @ kept
+            tables[:, -1] = kept.sum(0) - tables[:, :-1].sum(1)  # the last group holds the rest (whole counts)
+            rows = tables.sum(2, keepdims=True)
+            cols = tables.sum(1, keepdims=True)
+            expected = rows * cols / tables.sum((1, 2), keepdims=True)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                chi = np.nansum(np.where(expected > 0, (tables - expected) ** 2 / expected, 0.0), axis=(1, 2))
+            as_large[t] += int(np.sum(chi >= observed.chi2 - 1e-9))
+    return [(observed, float((k + 1) / (n_permutations + 1))) for (*_, observed), k in zip(prepared, as_large)]

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich import box
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from .app import app, console, user_errors
 
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
 
 def _progress(quiet: bool) -> Progress:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                     console=console, transient=True, disable=quiet or not console.is_terminal)
 
@@ -51,6 +54,8 @@ def code(
     console.print(f"{len(result.review)} values below confidence {review_below:g}"
                   + (f" (written to {review})" if review else ""))
     if show and len(result.review):
+        from rich.table import Table
+
         table = Table("line", "id", "name", "column", "value", "confidence")
         for row in result.review.head(show).itertuples():
             table.add_row(str(row.line), str(row.id or ""), str(row.name)[:40], row.column, row.value,
@@ -120,6 +125,9 @@ def evaluate_coder(
     if as_json:
         typer.echo(json.dumps(report, indent=2, default=float))
         return
+    from rich import box
+    from rich.table import Table
+
     inv = report["inventory"]
     table = Table("column", "accuracy", "macro-F1", title=f"Inventory: {inv['rows']} rows, {inv['cities']} cities, "
                   f"{inv['scheme']}, {report['embedding']} embedding")
@@ -171,6 +179,8 @@ def agree(
     if as_json:
         typer.echo(json.dumps(json.loads(result.to_json(orient="records")), indent=2))
         return
+    from rich.table import Table
+
     table = Table("column", "units", "agreement", "Cohen's κ", "Krippendorff's α",
                   title=f"Agreement of {len(files)} codings, matched by id")
     for row in result.itertuples():

@@ -5,18 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pandas as pd
 import typer
-from rich.table import Table
 
-from ..analysis.profiles import city_profile, insight_tables, write_insight
-from ..build import build as build_index
-from ..build import load_spec
-from ..io.outputs import atomic_folder
 from .app import app, console, user_errors
 from .build import DEMO_SPEC, AsJson, Quiet
-
-__all__ = ["insight", "insight_tables", "profile", "write_insight"]
 
 SpecOption = typer.Option(None, "--spec", "-s", help="Index spec to build (default: the bundled 31-city demo).")
 NoUncertainty = typer.Option(False, "--no-uncertainty", help="Skip the robustness runs (no rank intervals).")
@@ -30,6 +22,12 @@ OutOption = typer.Option(..., "--out", "-o", help="Folder to write the insight t
 def profile(city: str = CityArgument,
             spec: Path = SpecOption, no_uncertainty: bool = NoUncertainty, as_json: bool = AsJson):
     """Print a city's profile: strengths and weaknesses, peers, gaps to leaders and initiatives to learn from."""
+    from rich.table import Table
+
+    from ..analysis.profiles import city_profile
+    from ..build import build as build_index
+    from ..build import load_spec
+
     result = build_index(load_spec(spec or DEMO_SPEC), uncertainty=not no_uncertainty)
     p = city_profile(result, city)
     if as_json:
@@ -74,9 +72,14 @@ def profile(city: str = CityArgument,
 def insight(spec: Path = SpecArgument, out: Path = OutOption,
             no_uncertainty: bool = NoUncertainty, quiet: bool = Quiet, as_json: bool = AsJson):
     """Build an index and write trends.csv, regions.csv, archetypes.csv and profiles.csv (all or nothing)."""
+    from ..analysis.insight import insight_of, write_insight
+    from ..build import build as build_index
+    from ..build import load_spec
+    from ..io.outputs import atomic_folder
+
     result = build_index(load_spec(spec), uncertainty=not no_uncertainty)
     with atomic_folder(out, "insight") as tmp:
-        names = [p.name for p in write_insight(result, tmp)]
+        names = [p.name for p in write_insight(insight_of(result), tmp)]
     paths = [str(Path(out) / n) for n in names]
     if as_json:
         console.print_json(json.dumps({"outputs": paths}))
@@ -90,6 +93,8 @@ def _records(frame) -> list[dict]:
 
 
 def _missing(value) -> bool:
+    import pandas as pd
+
     try:
         return value is None or bool(pd.isna(value))
     except (TypeError, ValueError):  # lists and the like are not missing

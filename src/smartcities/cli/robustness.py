@@ -7,9 +7,6 @@ from pathlib import Path
 
 import typer
 
-from ..build import build, load_spec
-from ..robustness.audit import audit as audit_index
-from ..robustness.audit import write_audit
 from .app import app, console, user_errors
 
 
@@ -21,6 +18,10 @@ def audit(spec: Path = typer.Argument(..., help="The index spec (YAML)."),
           as_json: bool = typer.Option(False, "--json", help="Print a JSON list of the files written.")):
     """Audit an index: indicator statistics and flags, correlations within each node, Cronbach's alpha, PCA and
     effective weights, as tidy CSV files plus a readable summary."""
+    from ..build import build, load_spec
+    from ..robustness.audit import audit as audit_index
+    from ..robustness.audit import write_audit
+
     built = build(load_spec(spec), uncertainty=False)
     result = audit_index(built.stages, built.context)
     paths = write_audit(result, out)

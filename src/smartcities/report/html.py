@@ -52,8 +52,9 @@ def render_report(result, sections: dict[str, str] | None = None) -> str:
     doms = readings.domains(result)
     scores = readings.domain_scores(result)
     profiles = []
+    against_median = readings.all_strengths_weaknesses(result) if doms else {}
     for row in ranking.itertuples():
-        sw = readings.strengths_weaknesses(result, row.city) if doms else None
+        sw = against_median.get(row.city)
         names = {d: fw.by_id[d].name for d in doms}
         profiles.append({
             "city": row.city, "name": row.name, "rank": int(row.rank), "score": row.score, "grade": int(row.grade),

@@ -1,12 +1,12 @@
 """HTML fragments for the report's insight sections: Trends, Regions, Archetypes and Learn from.
 
 Each function reads the analysis layer and fills a template `insight_*.html.j2`; nothing here computes a
-statistic of its own. `insight_sections(result)` gives all four, ready for `render_report(result, sections=…)`.
+statistic of its own. `insight_sections(result, insight)` gives all four, ready for
+`render_report(result, sections=…)`; the `Insight` is computed once per build (`analysis.insight.insight_of`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cache
 
 import jinja2
@@ -18,7 +18,7 @@ from ..analysis import archetypes as arch
 from ..analysis import profiles as prof
 from ..analysis import regions as reg
 from ..analysis import trends as tr
-from ..analysis.results import domain_scores
+from ..analysis.insight import Insight
 from ..io.inventory import continents
 from .html import TEMPLATES, figure_html
 
@@ -35,36 +35,9 @@ def _render(name: str, **values) -> str:
     return _env().get_template(name).render(**values)
 
 
-@dataclass(frozen=True)
-class Insight:
-    """Every insight analysis of one build, computed once and shared by the sections."""
-
-    inventory: pd.DataFrame | None
-    cities: pd.DataFrame
-    regions: pd.DataFrame | None
-    claims: pd.DataFrame | None
-    mixes: pd.DataFrame | None
-    archetypes: arch.Archetypes | None
-    profiles: dict[str, prof.CityProfile]
-
-
-def analyse(result, n_permutations: int = reg.N_PERMUTATIONS) -> Insight:
-    """Run the insight analyses of a build (regions, claims, mixes, archetypes, profiles)."""
-    inventory = getattr(result.inputs, "inventory", None)
-    cities = prof.result_cities(result)
-    table = claims = mixes = archetypes = None
-    if inventory is not None:
-        table = reg.region_table(inventory, cities, domain_scores(result), n_permutations=n_permutations)
-        claims = reg.claim_table(table)
-        mixes = reg.mix_tests(inventory, cities, n_permutations=n_permutations)
-        archetypes = arch.find_archetypes(arch.profile_features(inventory))
-    return Insight(inventory, cities, table, claims, mixes, archetypes, prof.all_profiles(result))
-
-
-def insight_sections(result, insight: Insight | None = None) -> dict[str, str]:
+def insight_sections(result, insight: Insight) -> dict[str, str]:
     """The four insight sections of a build's report, by title. Without an inventory only "Learn from" (peers
     and gaps) is given, since trends, regions and archetypes are readings of the inventory."""
-    insight = insight or analyse(result)
     out: dict[str, str] = {}
     if insight.inventory is not None:
         out["Trends"] = trends_section(insight)
@@ -78,8 +51,7 @@ def insight_sections(result, insight: Insight | None = None) -> dict[str, str]:
 
 def trends_section(insight: Insight) -> str:
     """The Trends section: overall shares, change by period, and shares by region and by city."""
-    inv, cities = insight.inventory, insight.cities
-    table = tr.trends_table(inv, cities)
+    cities, table = insight.cities, insight.trends
     overall = table[table["scope"] == "all"]
     by_region = table[table["scope"] == "region"]
     by_city = table[table["scope"] == "city"]
@@ -95,7 +67,7 @@ def trends_section(insight: Insight) -> str:
         city_rows.append({"name": names.get(city, city), "region": part["region"].iloc[0], "n": int(part["n"].iloc[0]),
                           **dict(zip(part["trend"], part["share"]))})
     city_rows.sort(key=lambda r: -r["intelligence"])
-    tests = tr.period_tests(inv)
+    tests = insight.period_tests
     periods = table[table["scope"] == "period"]
     return _render(
         "insight_trends.html.j2",
@@ -224,9 +196,9 @@ def archetypes_section(insight: Insight) -> str:
 
 # --- Learn from -------------------------------------------------------------------------------------------------------
 
-def learn_from_section(result, insight: Insight | None = None) -> str:
+def learn_from_section(result, insight: Insight) -> str:
     """The Learn from section: for every city, peers, gaps to leaders and initiatives to learn from."""
-    profiles = insight.profiles if insight is not None else prof.all_profiles(result)
+    profiles = insight.profiles
     fw = result.context.framework
     domains = fw.children[fw.root()]
     feeds = [{"name": fw.by_id[d].name, "description": prof.DOMAIN_FEEDS[d].description}

@@ -70,10 +70,11 @@ def correlation_matrix(audit, node: str, method: str = "pearson") -> pd.DataFram
     c = audit.correlations
     c = c[(c["node"] == node) & (c["relation"] == "within") & (c["method"] == method)]
     kids = list(dict.fromkeys([*c["x"], *c["y"]]))
-    m = pd.DataFrame(np.eye(len(kids)), index=kids, columns=kids)
-    for r in c.itertuples():
-        m.loc[r.x, r.y] = m.loc[r.y, r.x] = r.r
-    return m
+    where = {k: i for i, k in enumerate(kids)}
+    m = np.eye(len(kids))
+    for x, y, r in zip(c["x"], c["y"], c["r"]):
+        m[where[x], where[y]] = m[where[y], where[x]] = r
+    return pd.DataFrame(m, index=kids, columns=kids)
 
 
 def correlation_heatmap(audit, node: str, method: str = "pearson") -> go.Figure:

@@ -1,0 +1,101 @@
+"""Whole-process time of `smartcities demo` and of the ASEM uncertainty build, and where it goes.
+
+Each command runs as a fresh process, interleaved in one loop with a baseline process that only imports what
+every build needs (numpy, pandas, scipy.stats, pydantic, jinja2, plotly): the ratio says how many such
+start-ups a command costs. Then one in-process run splits the time into imports, build, insight, report and
+files.
+
+    .venv/bin/python bench/bench_publish.py [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+ASEM = SHARED / "examples" / "asem-coinr-uncertainty.yaml"
+IMPORTS = "import numpy, pandas, scipy.stats, pydantic, jinja2, plotly.graph_objects"
+
+
+def run_once(argv: list[str]) -> tuple[float, float]:
+    """Wall and CPU seconds (user + system) of one process."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{' '.join(argv)} failed")
+    return time.perf_counter() - started, usage.ru_utime + usage.ru_stime
+
+
+def breakdown(spec: Path, out: Path) -> dict[str, float]:
+    """Seconds of each part of one publish, in this process (imports counted only if not yet imported)."""
+    times = {}
+    started = time.perf_counter()
+    from smartcities.analysis.insight import insight_of, insight_tables
+    from smartcities.build import build
+    from smartcities.publish import write_outputs
+    from smartcities.report.html import render_report
+    from smartcities.report.insight_sections import insight_sections
+
+    times["imports"] = time.perf_counter() - started
+    t = time.perf_counter()
+    result = build(spec)
+    times["build"] = time.perf_counter() - t
+    if result.inputs.inventory is not None:
+        t = time.perf_counter()
+        insight = insight_of(result)
+        times["insight"] = time.perf_counter() - t
+        t = time.perf_counter()
+        insight_tables(insight)
+        sections = insight_sections(result, insight)
+        times["insight tables + sections"] = time.perf_counter() - t
+    else:
+        sections = {}
+    t = time.perf_counter()
+    render_report(result, sections)
+    times["report"] = time.perf_counter() - t
+    t = time.perf_counter()
+    write_outputs(result, out)
+    times["write_outputs (all of the above but the build)"] = time.perf_counter() - t
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    out = Path(tempfile.mkdtemp())
+    targets = {"baseline: python -c '" + IMPORTS + "'": [sys.executable, "-c", IMPORTS],
+               "smartcities demo": [str(BIN / "smartcities"), "demo", "--out", str(out / "demo"), "-q"]}
+    if ASEM.exists():
+        targets["smartcities build asem-coinr-uncertainty"] = [str(BIN / "smartcities"), "build", str(ASEM),
+                                                               "--out", str(out / "asem"), "-q"]
+    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in targets}
+    for _ in range(args.repeat):
+        for name, argv in targets.items():
+            samples[name].append(run_once(argv))
+    base = statistics.median(w for w, _ in next(iter(samples.values())))
+    for name, runs in samples.items():
+        wall = statistics.median(w for w, _ in runs)
+        cpu = statistics.median(c for _, c in runs)
+        print(f"{name:48.48} wall {wall:6.2f} s  CPU {cpu:6.2f} s  = {wall / base:4.1f}× the baseline's wall")
+    from smartcities.cli.build import DEMO_SPEC
+
+    for label, spec in (("demo", DEMO_SPEC), ("ASEM uncertainty", ASEM)):
+        if spec.exists():
+            parts = breakdown(spec, out / f"in-process-{label.replace(' ', '-')}")
+            print(f"{label} in-process: " + ", ".join(f"{k} {v:.2f} s" for k, v in parts.items()))
+    shutil.rmtree(out, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
