@@ -323,7 +323,7 @@ def test_au_log_rows(au_tables):
     assert set(log["step"]) == {"cities"}
     warnings = log[log["severity"] == "warning"]
     assert set(warnings["unit"]) == {"albury-wodonga", "gold-coast-tweed", "western-sydney"}
-    assert set(warnings["action"]) == {"not filled"} and "no map point" in warnings["detail"].iloc[0]
+    assert set(warnings["action"]) == {"not-filled"} and "no map point" in warnings["detail"].iloc[0]
     filled = log[log["action"] == "filled"].set_index("unit")
     assert len(filled) == 22 and filled.loc["albury-wodonga", "detail"] == "region Oceania from country AU"
     assert filled.loc["darwin", "detail"].startswith("lat, lon, population from GeoNames cities15000 (Darwin, AU,")
@@ -340,7 +340,7 @@ def test_au_build_end_to_end(au_tables):
     assert population["sydney"] > 4_000_000 and math.isnan(population["western-sydney"])
     assert "lat" not in ctx.denominators and "lat" not in ctx.groups
     log = result.inputs.log.table
-    assert (log["action"] == "not filled").sum() == 3 and len(result.inputs.log.warnings()) == 3
+    assert (log["action"] == "not-filled").sum() == 3 and len(result.inputs.log.warnings()) == 3
     assert log.loc[log["action"] == "missing-code", "count"].sum() == 9  # 7 of PM2.5, 2 of greenhouse gas
     scores = result.scores_table()
     index = scores[scores["node"] == "Index"]

@@ -64,3 +64,12 @@ def test_step_log_by_hand():
     assert (lost.severity == "warning").all() and "one value throughout" in lost.detail.iloc[0]
     detail = log[log.action == "removed-unit"].detail.item()
     assert detail == "coverage 33% below min_coverage 60%"
+
+
+def test_every_action_is_catalogued():
+    import pytest
+
+    with pytest.raises(ValueError, match="'dropped' is not in ACTIONS"):
+        entry("impute", "dropped")
+    with pytest.raises(ValueError, match="not in ACTIONS"):
+        ProcessingLog.rows("impute", "dropped", units=["a"])

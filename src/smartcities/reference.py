@@ -31,6 +31,7 @@ from .io.inventory import CITIES_SCHEMA, INDICATORS_SCHEMA
 from .io.tables import Schema
 from .model import framework_files
 from .model.codebook import COLUMNS
+from .model.processing import ACTIONS
 from .model.spec import IndexSpec
 
 CODEBOOK = files("smartcities") / "data" / "sci2022" / "CODEBOOK.md"
@@ -70,7 +71,7 @@ OUTPUTS: dict[str, tuple[str, dict[str, str]]] = {
     "processing.csv": ("The processing log: what reading the inputs, each step and the uncertainty runs dropped, "
                        "filled, clipped, transformed or failed.", {
         "step": "What made the row: `cities`, `inputs`, a pipeline step or `uncertainty`.",
-        "action": "What it did (`filled`, `imputed`, `removed`, …).",
+        "action": "What it did: one of the actions listed below.",
         "unit": "The city concerned; empty when the row is about no single city.",
         "indicator": "The indicator concerned; empty when the row is about no single indicator.",
         "count": "How many values (or units, or runs) the row stands for.",
@@ -221,6 +222,8 @@ def _outputs_section() -> str:
     for name, (intro, columns) in OUTPUTS.items():
         parts += [f"### {name}", intro, _table(["column", "what it holds"],
                                                [[f"`{c}`", text] for c, text in columns.items()])]
+    parts += ["The actions a row of processing.csv may name:",
+              _table(["action", "what it means"], [[f"`{a}`", text] for a, text in ACTIONS.items()])]
     return "\n\n".join(parts)
 
 

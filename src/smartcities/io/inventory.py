@@ -236,7 +236,7 @@ def _fill_city(frame: pd.DataFrame, i, continent: str) -> list[dict]:
                           warning=doubtful))
     if empty:
         costs = ", ".join(dict.fromkeys(_COST.get(c, _NO_CONTINENT) for c in empty))
-        rows.append(entry("cities", "not filled", unit=city, count=len(empty), warning=True,
+        rows.append(entry("cities", "not-filled", unit=city, count=len(empty), warning=True,
                           detail=f"{'; '.join(reasons)}: {', '.join(empty)} left empty ({costs})"))
     return rows
 

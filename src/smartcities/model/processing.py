@@ -20,9 +20,34 @@ NOTE, WARNING = "note", "warning"
 MAX_DETAILS = 3  # a summary line spells out up to this many distinct details
 
 
+# Every action a row may name, and what it means: the catalogue docs/reference.md shows, and the one place a new
+# kind of row must be added (a row naming another action is a programming error).
+ACTIONS = {
+    "separator": "a table was read with a separator other than comma (and decimal commas where it uses them)",
+    "missing-code": "cells holding one of the spec's `missing_values` codes were read as missing",
+    "suspected-missing-code": "an indicator's extreme value, held by several units far from the rest, looks like "
+                              "an undeclared missing-value code",
+    "filled": "values of the cities table filled from the shipped GeoNames gazetteer",
+    "not-filled": "a city the gazetteer could not match keeps its empty cells",
+    "not-in-cities": "rows of a city the cities table does not list were left out",
+    "no-data": "a unit (or indicator) with no value at all was left out: never ranked from imputed values alone",
+    "removed-unit": "screening removed a unit for every later step",
+    "removed-indicator": "screening removed an indicator for every later step",
+    "imputed": "a missing value was imputed (one row per value)",
+    "not-imputed": "imputation found nothing to impute from; the values stay missing",
+    "winsorised": "extreme values of an indicator were clipped to the next value",
+    "transformed": "an indicator was transformed (the fallback when winsorising did not fix its skew and kurtosis)",
+    "lost": "a step turned a present value into a missing one",
+    "unscored": "a unit still in the build got no score for the top node",
+    "failed-runs": "uncertainty runs of one configuration could not be evaluated and were left out",
+    "sobol-samples-dropped": "Sobol indices were estimated on the base samples whose every run succeeded",
+}
+
+
 def entry(step: str, action: str, *, unit: str = "", indicator: str = "", count: int = 1, detail: str = "",
           warning: bool = False) -> dict:
     """One row of the log: `count` values (or units, or runs) that `step` handled by `action`."""
+    _known(action)
     return {"step": step, "action": action, "unit": unit, "indicator": indicator, "count": int(count),
             "detail": detail, "severity": WARNING if warning else NOTE}
 
@@ -47,6 +72,7 @@ class ProcessingLog:
              warning: bool = False) -> ProcessingLog:
         """Many rows of one action at once (arrays of equal length; a scalar applies to every row). Why: one
         row per imputed value of a 100,000-city build must cost a vectorised frame, not a Python loop."""
+        _known(action)
         given = [np.asarray(a, dtype=object) for a in (units, indicators, counts, detail)]
         n = max(len(a) for a in given if a.ndim)  # units or indicators is always an array
 
@@ -104,3 +130,8 @@ def describe(summary: dict) -> str:
     where = f" ({'; '.join(parts)})" if parts else ""
     detail = f": {summary['detail']}" if summary["detail"] else ""
     return f"{summary['step']} {summary['action']} {summary['count']}{where}{detail}"
+
+
+def _known(action: str) -> None:
+    if action not in ACTIONS:
+        raise ValueError(f"processing-log action {action!r} is not in ACTIONS; add it there with its meaning")
