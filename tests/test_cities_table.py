@@ -35,6 +35,7 @@ def log_of(cities: pd.DataFrame) -> pd.DataFrame:
 
 
 def geonames() -> pd.DataFrame:
+    need_shared(GEONAMES / "cities15000.csv")
     return pd.read_csv(GEONAMES / "cities15000.csv", keep_default_na=False, dtype={"countrycode": str})
 
 
