@@ -14,6 +14,7 @@ from smartcities.robustness.audit import (
     correlation_flags,
     cronbach_alpha,
     indicator_stats,
+    p_values,
     pairwise_cov,
     pca,
     write_audit,
@@ -146,6 +147,30 @@ def asem_audit(asem_standard):
     return audit(asem_standard.stages, asem_standard.context)
 
 
+def test_audit_without_p_values_differs_only_in_them(asem_standard, asem_audit):
+    bare = audit(asem_standard.stages, asem_standard.context, with_p_values=False)
+    assert bare.correlations["p_value"].isna().all() and bare.flags["p_value"].isna().all()
+    assert asem_audit.correlations["p_value"].notna().sum() == asem_audit.correlations["r"].notna().sum() > 0
+    pd.testing.assert_frame_equal(bare.correlations.drop(columns="p_value"),
+                                  asem_audit.correlations.drop(columns="p_value"))
+    for name in ("stats", "cronbach", "pca", "effective_weights"):
+        pd.testing.assert_frame_equal(getattr(bare, name), getattr(asem_audit, name))
+    assert bare.summary() == asem_audit.summary()
+
+
+def test_p_values_of_many_correlations_at_once():
+    from scipy import stats
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(4, 30))
+    y = x + rng.normal(size=(4, 30)) * np.array([[0.1], [1.0], [3.0], [10.0]])
+    r = np.array([np.corrcoef(a, b)[0, 1] for a, b in zip(x, y)])
+    expected = [stats.pearsonr(a, b).pvalue for a, b in zip(x, y)]
+    np.testing.assert_allclose(p_values(r, np.full(4, 30.0)), expected, rtol=1e-10)
+    assert np.isnan(p_values(np.array([np.nan]), np.array([2.0]))[0])
+    assert p_values(np.array([1.0, -1.0]), np.array([5.0, 5.0])).tolist() == [0.0, 0.0]
+
+
 def test_stats_match_coinr(asem_audit):
     (path,) = need_fixture("stats_raw.csv")
     ref = pd.read_csv(path)
@@ -243,4 +268,4 @@ def test_correlation_heatmap_is_the_node_matrix(asem_audit):
     m = correlation_matrix(asem_audit, "Instit")
     assert m.shape == (6, 6) and np.allclose(np.diag(m), 1) and np.allclose(m, m.T)
     assert m.loc["TBTs", "RTAs"] == pytest.approx(-0.75, abs=0.01)
-    assert correlation_heatmap(asem_audit, "Instit").data[0].z.shape == (6, 6)
+    assert correlation_heatmap(asem_audit, "Instit")["data"][0]["z"].shape == (6, 6)
