@@ -12,6 +12,7 @@ from smartcities.robustness.audit import (
     audit,
     correlation,
     correlation_flags,
+    correlations,
     cronbach_alpha,
     indicator_stats,
     p_values,
@@ -99,6 +100,21 @@ def test_correlation_p_value_and_spearman():
     assert p == pytest.approx(stats.pearsonr(x[:5], y[:5]).pvalue)
     rs, _, _ = correlation(x, y, "spearman")
     assert rs == pytest.approx(0.8)  # the data are already ranks
+
+
+def test_correlations_rank_each_pair_on_its_complete_observations():
+    # columns a1, a2, b1, b2, A, B, Index; a2 has a gap, so its Spearman pairs rank only the rows both have
+    rng = np.random.default_rng(5)
+    scores = rng.integers(0, 6, size=(12, 7)).astype(float)
+    scores[3, 1] = np.nan
+    ctx = make_context(12)
+    table = correlations(scores, ctx, with_p_values=False)
+    nodes = list(ctx.compiled.nodes)
+    for row in table.itertuples():
+        x, y = scores[:, nodes.index(row.x)], scores[:, nodes.index(row.y)]
+        r, _, n = correlation(x, y, row.method)
+        assert (row.n, row.r) == (n, pytest.approx(r, abs=0, nan_ok=True)), row
+    assert set(table.loc[table["x"] == "a2", "n"]) == {11} and set(table.loc[table["x"] == "a1", "n"]) == {11, 12}
 
 
 def test_flags_thresholds():

@@ -96,14 +96,15 @@ def render_report(result, sections: dict[str, str] | None = None) -> str:
     scores = readings.domain_scores(result)
     profiles = []
     against_median = readings.all_strengths_weaknesses(result) if doms else {}
+    names = {d: fw.by_id[d].name for d in doms}
     for row in ranking.itertuples():
         sw = against_median.get(row.city)
-        names = {d: fw.by_id[d].name for d in doms}
+        rows = sw.to_dict("records") if sw is not None else None  # plain rows: one table per city adds up
         profiles.append({
             "city": row.city, "name": row.name, "rank": int(row.rank), "score": row.score, "grade": int(row.grade),
-            "table": sw,
-            "strengths": [names[d] for d in sw.domain[sw.verdict == "strength"]] if sw is not None else [],
-            "weaknesses": [names[d] for d in sw.domain[sw.verdict == "weakness"]] if sw is not None else [],
+            "table": rows,
+            "strengths": [names[d["domain"]] for d in rows or () if d["verdict"] == "strength"],
+            "weaknesses": [names[d["domain"]] for d in rows or () if d["verdict"] == "weakness"],
         })
     group = readings.summary_group(result)
     group_summary = readings.group_summary(result, group) if group else None
@@ -131,7 +132,7 @@ def render_report(result, sections: dict[str, str] | None = None) -> str:
         ranking_chart=figure_html(ranking_chart(result)),
         leaders=readings.leaders(result) if doms else None,
         domain_names={d: fw.by_id[d].name for d in doms},
-        scores=scores,
+        top_score=scores.max().max(),
         profiles=profiles,
         group=group,
         group_summary=group_summary,

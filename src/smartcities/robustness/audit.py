@@ -131,13 +131,18 @@ def correlations(scores: np.ndarray, ctx: Context, *, with_p_values: bool = True
     NaN unless `with_p_values`."""
     nodes = ctx.compiled.nodes
     index = {n: j for j, n in enumerate(nodes)}
+    # Spearman of two columns with no gaps is Pearson of their ranks: rank each column once for all its pairs
+    ranked, complete = ranks(-scores, axis=0, ties="average"), ~np.isnan(scores).any(axis=0)
     rows = []
     for parent, kids in _families(ctx):
         pairs = [(a, b, "within") for i, a in enumerate(kids) for b in kids[i + 1:]]
         pairs += [(k, index[parent], "parent") for k in kids]
         for a, b, relation in pairs:
             for method in ("pearson", "spearman"):
-                r, n = _correlation(scores[:, a], scores[:, b], method)
+                if method == "spearman" and complete[a] and complete[b]:
+                    r, n = _correlation(ranked[:, a], ranked[:, b], "pearson")
+                else:
+                    r, n = _correlation(scores[:, a], scores[:, b], method)
                 rows.append({"node": parent, "x": nodes[a], "y": nodes[b], "relation": relation, "method": method,
                              "r": r, "p_value": np.nan, "n": n})
     table = pd.DataFrame(rows, columns=["node", "x", "y", "relation", "method", "r", "p_value", "n"])
