@@ -12,8 +12,10 @@ from smartcities.robustness.audit import (
     audit,
     correlation,
     correlation_flags,
+    correlations,
     cronbach_alpha,
     indicator_stats,
+    p_values,
     pairwise_cov,
     pca,
     write_audit,
@@ -100,6 +102,21 @@ def test_correlation_p_value_and_spearman():
     assert rs == pytest.approx(0.8)  # the data are already ranks
 
 
+def test_correlations_rank_each_pair_on_its_complete_observations():
+    # columns a1, a2, b1, b2, A, B, Index; a2 has a gap, so its Spearman pairs rank only the rows both have
+    rng = np.random.default_rng(5)
+    scores = rng.integers(0, 6, size=(12, 7)).astype(float)
+    scores[3, 1] = np.nan
+    ctx = make_context(12)
+    table = correlations(scores, ctx, with_p_values=False)
+    nodes = list(ctx.compiled.nodes)
+    for row in table.itertuples():
+        x, y = scores[:, nodes.index(row.x)], scores[:, nodes.index(row.y)]
+        r, _, n = correlation(x, y, row.method)
+        assert (row.n, row.r) == (n, pytest.approx(r, abs=0, nan_ok=True)), row
+    assert set(table.loc[table["x"] == "a2", "n"]) == {11} and set(table.loc[table["x"] == "a1", "n"]) == {11, 12}
+
+
 def test_flags_thresholds():
     corr = pd.DataFrame({
         "node": "P", "x": ["a", "a", "b", "a", "a"], "y": ["b", "c", "c", "P", "d"],
@@ -144,6 +161,30 @@ def test_write_audit_is_complete_and_leaves_no_temp(tmp_path):
 @pytest.fixture(scope="module")
 def asem_audit(asem_standard):
     return audit(asem_standard.stages, asem_standard.context)
+
+
+def test_audit_without_p_values_differs_only_in_them(asem_standard, asem_audit):
+    bare = audit(asem_standard.stages, asem_standard.context, with_p_values=False)
+    assert bare.correlations["p_value"].isna().all() and bare.flags["p_value"].isna().all()
+    assert asem_audit.correlations["p_value"].notna().sum() == asem_audit.correlations["r"].notna().sum() > 0
+    pd.testing.assert_frame_equal(bare.correlations.drop(columns="p_value"),
+                                  asem_audit.correlations.drop(columns="p_value"))
+    for name in ("stats", "cronbach", "pca", "effective_weights"):
+        pd.testing.assert_frame_equal(getattr(bare, name), getattr(asem_audit, name))
+    assert bare.summary() == asem_audit.summary()
+
+
+def test_p_values_of_many_correlations_at_once():
+    from scipy import stats
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(4, 30))
+    y = x + rng.normal(size=(4, 30)) * np.array([[0.1], [1.0], [3.0], [10.0]])
+    r = np.array([np.corrcoef(a, b)[0, 1] for a, b in zip(x, y)])
+    expected = [stats.pearsonr(a, b).pvalue for a, b in zip(x, y)]
+    np.testing.assert_allclose(p_values(r, np.full(4, 30.0)), expected, rtol=1e-10)
+    assert np.isnan(p_values(np.array([np.nan]), np.array([2.0]))[0])
+    assert p_values(np.array([1.0, -1.0]), np.array([5.0, 5.0])).tolist() == [0.0, 0.0]
 
 
 def test_stats_match_coinr(asem_audit):
@@ -243,4 +284,4 @@ def test_correlation_heatmap_is_the_node_matrix(asem_audit):
     m = correlation_matrix(asem_audit, "Instit")
     assert m.shape == (6, 6) and np.allclose(np.diag(m), 1) and np.allclose(m, m.T)
     assert m.loc["TBTs", "RTAs"] == pytest.approx(-0.75, abs=0.01)
-    assert correlation_heatmap(asem_audit, "Instit").data[0].z.shape == (6, 6)
+    assert correlation_heatmap(asem_audit, "Instit")["data"][0]["z"].shape == (6, 6)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
+from statistics import NormalDist
+
 import numpy as np
 import pytest
 
-from smartcities.robustness.sampling import montecarlo, saltelli
-from smartcities.robustness.sensitivity import ishigami, ishigami_indices, sobol_indices
+from smartcities.robustness.sampling import montecarlo, saltelli, scrambled_directions, sobol_points
+from smartcities.robustness.sensitivity import Z_95, ishigami, ishigami_indices, sobol_indices
 
 
 def test_saltelli_design_layout():
@@ -104,3 +107,27 @@ def test_constant_output_has_no_indices():
 def test_wrong_length_is_an_error():
     with pytest.raises(ValueError, match="expected"):
         sobol_indices(np.zeros(10), 4, 2)
+
+
+@pytest.mark.parametrize("dims", [1, 2, 5, 40, 333])
+@pytest.mark.parametrize("seed", [0, 1, 2024])
+def test_sobol_points_are_scipys_bit_for_bit(dims, seed):
+    # the whole state (shift and all 30 scrambled direction numbers of every dimension) equals scipy's, and the
+    # points, drawn from that state alone, equal scipy's up to a size that uses 15 of the 30 direction numbers
+    qmc = pytest.importorskip("scipy.stats.qmc")
+    engine = qmc.Sobol(d=dims, scramble=True, rng=np.random.default_rng(seed))
+    shift, directions = scrambled_directions(dims, seed)
+    np.testing.assert_array_equal(shift, engine._shift)
+    np.testing.assert_array_equal(directions, engine._sv)
+    for n in (1, 2, 3, 500, 2**14 + 1):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # scipy's warning that n is not a power of 2
+            expected = engine.reset().random(n)
+        np.testing.assert_array_equal(sobol_points(n, dims, seed), expected)
+    assert sobol_points(0, dims, seed).shape == (0, dims)
+
+
+def test_z_of_the_95_percent_interval_is_scipys():
+    norm = pytest.importorskip("scipy.stats").norm
+    assert Z_95 == norm.ppf(0.975)
+    assert abs(Z_95 - NormalDist().inv_cdf(0.975)) < 1e-15

@@ -238,9 +238,9 @@ def test_charts_follow_the_nominal_order():
     res = analyse(X, ctx, STEPS, unc(**AGG_AND_NOISE), Backend())
     fig = rank_interval_chart(res, "Index")
     ri = res.rank_intervals[res.rank_intervals["node"] == "Index"]
-    assert list(fig.data[0].x) == list(ri.sort_values(["nominal_rank", "city"])["city"])
-    assert list(fig.data[1].y) == sorted(ri["nominal_rank"])
+    assert list(fig["data"][0]["x"]) == list(ri.sort_values(["nominal_rank", "city"])["city"])
+    assert list(fig["data"][1]["y"]) == sorted(ri["nominal_rank"])
     bars = sensitivity_chart(res, "Index")
-    total = np.asarray(bars.data[0].y) + np.asarray(bars.data[1].y)
+    total = np.asarray(bars["data"][0]["y"]) + np.asarray(bars["data"][1]["y"])
     whole = res.sensitivity[res.sensitivity["city"] == ""].sort_values("ST", ascending=False)
     np.testing.assert_allclose(total, whole["ST"].clip(lower=0))

@@ -23,7 +23,6 @@ from .io.tables import file_hash
 from .model.framework_files import presets, read_framework
 from .model.processing import ProcessingLog, entry
 from .model.spec import Spec
-from .store import Store
 
 STORE_PREFIX = "store:"
 
@@ -96,6 +95,8 @@ def _read(spec: Spec, key: str, reader, hashes: dict) -> pd.DataFrame | None:
         if not spec.model.store:
             raise InputError.single(spec.path, f"{key}: {value!r} reads from the store, but the spec names no "
                                     "store: add store: PATH.duckdb", line=spec.line(key))
+        from .store import Store  # duckdb only for a spec that reads from a store
+
         table = value[len(STORE_PREFIX):]
         with Store(spec.resolve(spec.model.store), read_only=True) as store:
             frame = store.table(table)

@@ -1,46 +1,89 @@
-"""The self-contained HTML report: one file, charts and their script inline, nothing fetched when opened."""
+"""The self-contained HTML report: one file, charts and their script inline, nothing fetched when opened.
+
+Charts are figure dicts, the JSON plotly.js draws, written out in full as plotly's own Figure would give them
+(named colour scales expanded, titles as {"text": …}); the template is named in `layout.template`.
+Validating them through plotly's Figure would cost more than the rest of the report.
+"""
 
 from __future__ import annotations
 
+import copy
 import html
+import json
 from functools import cache
 from pathlib import Path
 
 import jinja2
 import plotly
-import plotly.graph_objects as go
 
 from ..analysis import results as readings
 from ..model.processing import describe
 
 TEMPLATES = Path(__file__).parent / "templates"
+PLOTLY_DATA = Path(plotly.__file__).parent / "package_data"
+CHART_CONFIG = {"displaylogo": False, "responsive": True}
 
 
 @cache
 def _plotly_js() -> str:
-    return (Path(plotly.__file__).parent / "package_data" / "plotly.min.js").read_text(encoding="utf-8")
+    return (PLOTLY_DATA / "plotly.min.js").read_text(encoding="utf-8")
 
 
-def figure_html(fig: go.Figure) -> str:
-    """A chart as an HTML fragment; the plotly script itself is inlined once in the page head."""
-    return fig.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False, "responsive": True})
+@cache
+def _template(name: str) -> dict:
+    """A plotly template as plotly puts it in a figure's layout (data first, then layout)."""
+    template = json.loads((PLOTLY_DATA / "templates" / f"{name}.json").read_text(encoding="utf-8"))
+    return {"data": template["data"], "layout": template["layout"]}
 
 
-def ranking_chart(result) -> go.Figure:
+def colorscale(colours: list[str]) -> list[list]:
+    """Colours as evenly spaced colour-scale stops, what plotly makes of a scale's name."""
+    return [[i / (len(colours) - 1), c] for i, c in enumerate(colours)]
+
+
+def plotly_figure(fig: dict) -> dict:
+    """A figure dict as plotly's Figure would send it to plotly.js: the template written out and arrays as
+    base64 typed arrays."""
+    from _plotly_utils.utils import convert_to_base64
+
+    layout = dict(fig["layout"])
+    out = {"data": copy.deepcopy(fig["data"]),
+           "layout": {"template": _template(layout.pop("template", "plotly")), **layout}}
+    convert_to_base64(out["data"])
+    return out
+
+
+def figure_html(fig) -> str:
+    """A chart (a figure dict, or a plotly Figure) as an HTML fragment; the plotly script itself is inlined once
+    in the page head."""
+    import plotly.io as pio
+
+    if isinstance(fig, dict):
+        fig = plotly_figure(fig)
+    return pio.to_html(fig, validate=False, full_html=False, include_plotlyjs=False, config=CHART_CONFIG)
+
+
+def ranking_chart(result) -> dict:
     table = readings.ranking(result)
-    fig = go.Figure(go.Bar(x=table["score"], y=table["name"], orientation="h", marker_color="#2a6f97",
-                           hovertemplate="%{y}: %{x:.1f}<extra></extra>"))
-    fig.update_layout(height=max(300, 18 * len(table)), margin=dict(l=140, r=20, t=10, b=30),
-                      yaxis=dict(autorange="reversed"), xaxis_title="score")
-    return fig
+    return {
+        "data": [{"hovertemplate": "%{y}: %{x:.1f}<extra></extra>", "marker": {"color": "#2a6f97"},
+                  "orientation": "h", "x": table["score"].to_numpy(), "y": table["name"].to_numpy(),
+                  "type": "bar"}],
+        "layout": {"margin": {"l": 140, "r": 20, "t": 10, "b": 30}, "yaxis": {"autorange": "reversed"},
+                   "height": max(300, 18 * len(table)), "xaxis": {"title": {"text": "score"}}},
+    }
 
 
-def group_chart(summary) -> go.Figure:
+def group_chart(summary) -> dict:
+    from plotly.colors import sequential
+
     values = summary.drop(columns="cities")
-    fig = go.Figure(go.Heatmap(z=values.to_numpy(), x=list(values.columns), y=list(values.index),
-                               colorscale="Blues", hovertemplate="%{y} · %{x}: %{z:.1f}<extra></extra>"))
-    fig.update_layout(height=120 + 40 * len(values), margin=dict(l=160, r=20, t=10, b=120))
-    return fig
+    return {
+        "data": [{"colorscale": colorscale(sequential.Blues),
+                  "hovertemplate": "%{y} · %{x}: %{z:.1f}<extra></extra>", "x": list(values.columns),
+                  "y": list(values.index), "z": values.to_numpy(), "type": "heatmap"}],
+        "layout": {"margin": {"l": 160, "r": 20, "t": 10, "b": 120}, "height": 120 + 40 * len(values)},
+    }
 
 
 def render_report(result, sections: dict[str, str] | None = None) -> str:
@@ -53,14 +96,15 @@ def render_report(result, sections: dict[str, str] | None = None) -> str:
     scores = readings.domain_scores(result)
     profiles = []
     against_median = readings.all_strengths_weaknesses(result) if doms else {}
+    names = {d: fw.by_id[d].name for d in doms}
     for row in ranking.itertuples():
         sw = against_median.get(row.city)
-        names = {d: fw.by_id[d].name for d in doms}
+        rows = sw.to_dict("records") if sw is not None else None  # plain rows: one table per city adds up
         profiles.append({
             "city": row.city, "name": row.name, "rank": int(row.rank), "score": row.score, "grade": int(row.grade),
-            "table": sw,
-            "strengths": [names[d] for d in sw.domain[sw.verdict == "strength"]] if sw is not None else [],
-            "weaknesses": [names[d] for d in sw.domain[sw.verdict == "weakness"]] if sw is not None else [],
+            "table": rows,
+            "strengths": [names[d["domain"]] for d in rows or () if d["verdict"] == "strength"],
+            "weaknesses": [names[d["domain"]] for d in rows or () if d["verdict"] == "weakness"],
         })
     group = readings.summary_group(result)
     group_summary = readings.group_summary(result, group) if group else None
@@ -68,7 +112,7 @@ def render_report(result, sections: dict[str, str] | None = None) -> str:
     from ..robustness.audit import audit
     from .robustness_charts import correlation_heatmap
 
-    checked = audit(result.stages, ctx)
+    checked = audit(result.stages, ctx, with_p_values=False)  # the report shows no p-values
     extra["Audit"] = (f"<pre>{html.escape(checked.summary())}</pre>"
                       + figure_html(correlation_heatmap(checked, root)))
     if result.uncertainty is not None:
@@ -88,7 +132,7 @@ def render_report(result, sections: dict[str, str] | None = None) -> str:
         ranking_chart=figure_html(ranking_chart(result)),
         leaders=readings.leaders(result) if doms else None,
         domain_names={d: fw.by_id[d].name for d in doms},
-        scores=scores,
+        top_score=scores.max().max(),
         profiles=profiles,
         group=group,
         group_summary=group_summary,

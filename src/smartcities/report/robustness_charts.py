@@ -1,19 +1,20 @@
 """Charts of the robustness results: rank intervals, sensitivity bars and an audit correlation heatmap.
 
-Each function returns a plotly Figure; the report embeds them.
+Each function returns a figure dict (see `report.html`); the report embeds them.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
+
+from .html import colorscale
 
 MEDIAN, NOMINAL, MAIN, INTERACTIONS = "#2a6f97", "#c44536", "#2a6f97", "#a9d6e5"
 
 
 def rank_interval_chart(uncertainty, node: str, names: dict[str, str] | None = None,
-                        limit: int | None = 100) -> go.Figure:
+                        limit: int | None = 100) -> dict:
     """Median rank with its 5–95% interval for each city, ordered by nominal rank (best first), with the
     nominal rank marked. `limit` keeps the first cities in nominal order (None: all)."""
     ri = uncertainty.rank_intervals
@@ -21,30 +22,31 @@ def rank_interval_chart(uncertainty, node: str, names: dict[str, str] | None = N
     if limit is not None:
         ri = ri.head(limit)
     labels = [(names or {}).get(c, c) for c in ri["city"]]
-    fig = go.Figure()
-    fig.add_trace(go.Scatter(
-        x=labels, y=ri["median_rank"], mode="markers", name="median rank (5–95% interval)",
-        marker={"color": MEDIAN, "size": 8},
-        error_y={"type": "data", "symmetric": False, "array": ri["p95"] - ri["median_rank"],
-                     "arrayminus": ri["median_rank"] - ri["p05"], "color": MEDIAN, "thickness": 1.5, "width": 0},
-        customdata=np.column_stack([ri["p05"], ri["p95"], ri["nominal_rank"]]),
-        hovertemplate="%{x}<br>median %{y}<br>5–95%: %{customdata[0]}–%{customdata[1]}"
-                      "<br>nominal %{customdata[2]}<extra></extra>",
-    ))
-    fig.add_trace(go.Scatter(x=labels, y=ri["nominal_rank"], mode="markers", name="nominal rank",
-                             marker={"color": NOMINAL, "symbol": "line-ew-open", "size": 12, "line": {"width": 2}},
-                             hoverinfo="skip"))
     runs = f" over {uncertainty.runs:,} runs" if getattr(uncertainty, "runs", 0) else ""
-    fig.update_layout(
-        title=f"{node}: rank uncertainty{runs}", xaxis={"title": None, "tickangle": -60, "type": "category"},
-        yaxis={"title": "rank", "autorange": "reversed"}, template="plotly_white",
-        legend={"orientation": "h", "y": 1.08}, margin={"l": 50, "r": 20, "t": 70, "b": 100},
-        height=420, width=max(600, 14 * len(ri) + 120),
-    )
-    return fig
+    median, p05, p95, nominal = (ri[c].to_numpy() for c in ("median_rank", "p05", "p95", "nominal_rank"))
+    return {
+        "data": [
+            {"customdata": np.column_stack([p05, p95, nominal]),
+             "error_y": {"array": p95 - median, "arrayminus": median - p05, "color": MEDIAN, "symmetric": False,
+                         "thickness": 1.5, "type": "data", "width": 0},
+             "hovertemplate": "%{x}<br>median %{y}<br>5–95%: %{customdata[0]}–%{customdata[1]}"
+                              "<br>nominal %{customdata[2]}<extra></extra>",
+             "marker": {"color": MEDIAN, "size": 8}, "mode": "markers", "name": "median rank (5–95% interval)",
+             "x": labels, "y": median, "type": "scatter"},
+            {"hoverinfo": "skip",
+             "marker": {"color": NOMINAL, "line": {"width": 2}, "size": 12, "symbol": "line-ew-open"},
+             "mode": "markers", "name": "nominal rank", "x": labels, "y": nominal, "type": "scatter"},
+        ],
+        "layout": {
+            "template": "plotly_white", "xaxis": {"tickangle": -60, "type": "category"},
+            "yaxis": {"title": {"text": "rank"}, "autorange": "reversed"}, "legend": {"orientation": "h", "y": 1.08},
+            "margin": {"l": 50, "r": 20, "t": 70, "b": 100}, "title": {"text": f"{node}: rank uncertainty{runs}"},
+            "height": 420, "width": max(600, 14 * len(ri) + 120),
+        },
+    }
 
 
-def sensitivity_chart(uncertainty, node: str | None = None, city: str = "") -> go.Figure:
+def sensitivity_chart(uncertainty, node: str | None = None, city: str = "") -> dict:
     """First-order (main effect) and interaction shares of each factor's total-order index, with the total's
     confidence interval; for the whole ranking (city "") or one city's rank. Negative estimates show as zero."""
     s = uncertainty.sensitivity
@@ -52,17 +54,24 @@ def sensitivity_chart(uncertainty, node: str | None = None, city: str = "") -> g
     if node in set(s["node"]) and node is not None:
         s = s[s["node"] == node]
     s = s[s["city"].fillna("") == city].sort_values("ST", ascending=False)
-    st = s["ST"].clip(lower=0)
-    s1 = np.minimum(s["S1"].clip(lower=0), st)
-    fig = go.Figure()
-    fig.add_trace(go.Bar(x=s["factor"], y=s1, name="first order (S1)", marker_color=MAIN))
-    fig.add_trace(go.Bar(x=s["factor"], y=st - s1, name="interactions (ST − S1)", marker_color=INTERACTIONS,
-                         error_y={"type": "data", "array": s["ST_conf"], "color": "#555", "thickness": 1.2}))
+    st = s["ST"].clip(lower=0).to_numpy()
+    s1 = np.minimum(s["S1"].clip(lower=0).to_numpy(), st)
+    factors = s["factor"].to_numpy()
     what = "rank of " + city if city else "mean absolute rank shift"
-    fig.update_layout(barmode="stack", title=f"What drives the {what} of {s['node'].iloc[0] if len(s) else node}",
-                      yaxis={"title": "share of variance", "rangemode": "tozero"}, template="plotly_white",
-                      legend={"orientation": "h", "y": 1.1}, height=380, margin={"l": 50, "r": 20, "t": 80, "b": 60})
-    return fig
+    return {
+        "data": [
+            {"marker": {"color": MAIN}, "name": "first order (S1)", "x": factors, "y": s1, "type": "bar"},
+            {"error_y": {"array": s["ST_conf"].to_numpy(), "color": "#555", "thickness": 1.2, "type": "data"},
+             "marker": {"color": INTERACTIONS}, "name": "interactions (ST − S1)", "x": factors, "y": st - s1,
+             "type": "bar"},
+        ],
+        "layout": {
+            "template": "plotly_white", "yaxis": {"title": {"text": "share of variance"}, "rangemode": "tozero"},
+            "legend": {"orientation": "h", "y": 1.1}, "margin": {"l": 50, "r": 20, "t": 80, "b": 60},
+            "barmode": "stack",
+            "title": {"text": f"What drives the {what} of {s['node'].iloc[0] if len(s) else node}"}, "height": 380,
+        },
+    }
 
 
 def correlation_matrix(audit, node: str, method: str = "pearson") -> pd.DataFrame:
@@ -77,14 +86,17 @@ def correlation_matrix(audit, node: str, method: str = "pearson") -> pd.DataFram
     return pd.DataFrame(m, index=kids, columns=kids)
 
 
-def correlation_heatmap(audit, node: str, method: str = "pearson") -> go.Figure:
+def correlation_heatmap(audit, node: str, method: str = "pearson") -> dict:
     """Heatmap of the correlations between a node's children, values printed, on a diverging scale."""
+    from plotly.colors import diverging
+
     m = correlation_matrix(audit, node, method)
-    fig = go.Figure(go.Heatmap(
-        z=m.to_numpy(), x=list(m.columns), y=list(m.index), zmin=-1, zmax=1, colorscale="RdBu",
-        text=np.round(m.to_numpy(), 2), texttemplate="%{text}", hovertemplate="%{y} × %{x}: %{z:.2f}<extra></extra>",
-        colorbar={"title": "r"},
-    ))
-    fig.update_layout(title=f"{node}: {method.title()} correlations within the node", template="plotly_white",
-                      yaxis={"autorange": "reversed"}, height=160 + 32 * len(m), width=220 + 40 * len(m))
-    return fig
+    return {
+        "data": [{"colorbar": {"title": {"text": "r"}}, "colorscale": colorscale(diverging.RdBu),
+                  "hovertemplate": "%{y} × %{x}: %{z:.2f}<extra></extra>", "text": np.round(m.to_numpy(), 2),
+                  "texttemplate": "%{text}", "x": list(m.columns), "y": list(m.index), "z": m.to_numpy(),
+                  "zmax": 1, "zmin": -1, "type": "heatmap"}],
+        "layout": {"template": "plotly_white", "yaxis": {"autorange": "reversed"},
+                   "title": {"text": f"{node}: {method.title()} correlations within the node"},
+                   "height": 160 + 32 * len(m), "width": 220 + 40 * len(m)},
+    }

@@ -25,9 +25,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 from ..engine.context import Context
+from ..engine.grade import ranks
 from ..engine.pipeline import Stages
 from ..engine.stats import kurtosis, skew
 from ..io.outputs import atomic_folder
@@ -93,17 +93,29 @@ def indicator_stats(X: np.ndarray, indicators: tuple[str, ...], stage: str = "ra
 
 def correlation(x: np.ndarray, y: np.ndarray, method: str = "pearson") -> tuple[float, float, int]:
     """r, two-sided p-value and n on the pairwise-complete observations; Spearman ranks those (ties averaged)."""
+    r, n = _correlation(x, y, method)
+    return r, float(p_values(np.array([r]), np.array([n]))[0]), n
+
+
+def _correlation(x: np.ndarray, y: np.ndarray, method: str) -> tuple[float, int]:
     ok = ~np.isnan(x) & ~np.isnan(y)
     x, y = x[ok], y[ok]
     n = int(ok.sum())
     if n < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
-        return np.nan, np.nan, n
+        return np.nan, n
     if method == "spearman":
-        x, y = sps.rankdata(x), sps.rankdata(y)
-    r = float(np.clip(np.corrcoef(x, y)[0, 1], -1, 1))
+        x, y = ranks(-x, axis=0, ties="average"), ranks(-y, axis=0, ties="average")  # rank 1 for the lowest
+    return float(np.clip(np.corrcoef(x, y)[0, 1], -1, 1)), n
+
+
+def p_values(r: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Two-sided p-values of correlations r on n observations: Student's t with n − 2 degrees of freedom.
+    scipy.special is imported here, not with the module: the report shows no p-values and is faster without."""
+    from scipy.special import stdtr
+
     with np.errstate(all="ignore"):
-        t = r * np.sqrt((n - 2) / (1 - r * r)) if abs(r) < 1 else np.inf
-    return r, float(2 * sps.t.sf(abs(t), n - 2)), n
+        t = np.where(np.abs(r) < 1, r * np.sqrt((n - 2) / (1 - r * r)), np.inf)
+        return np.where(np.isnan(r), np.nan, 2 * stdtr(n - 2.0, -np.abs(t)))
 
 
 def _families(ctx: Context) -> list[tuple[str, list[int]]]:
@@ -114,19 +126,29 @@ def _families(ctx: Context) -> list[tuple[str, list[int]]]:
     return [(p, [index[c] for c in fw.children[p]]) for p in nodes if fw.children[p]]
 
 
-def correlations(scores: np.ndarray, ctx: Context) -> pd.DataFrame:
+def correlations(scores: np.ndarray, ctx: Context, *, with_p_values: bool = True) -> pd.DataFrame:
+    """Pearson and Spearman correlations within each node's children and of each child with its node; p-values
+    NaN unless `with_p_values`."""
     nodes = ctx.compiled.nodes
     index = {n: j for j, n in enumerate(nodes)}
+    # Spearman of two columns with no gaps is Pearson of their ranks: rank each column once for all its pairs
+    ranked, complete = ranks(-scores, axis=0, ties="average"), ~np.isnan(scores).any(axis=0)
     rows = []
     for parent, kids in _families(ctx):
         pairs = [(a, b, "within") for i, a in enumerate(kids) for b in kids[i + 1:]]
         pairs += [(k, index[parent], "parent") for k in kids]
         for a, b, relation in pairs:
             for method in ("pearson", "spearman"):
-                r, p, n = correlation(scores[:, a], scores[:, b], method)
+                if method == "spearman" and complete[a] and complete[b]:
+                    r, n = _correlation(ranked[:, a], ranked[:, b], "pearson")
+                else:
+                    r, n = _correlation(scores[:, a], scores[:, b], method)
                 rows.append({"node": parent, "x": nodes[a], "y": nodes[b], "relation": relation, "method": method,
-                             "r": r, "p_value": p, "n": n})
-    return pd.DataFrame(rows, columns=["node", "x", "y", "relation", "method", "r", "p_value", "n"])
+                             "r": r, "p_value": np.nan, "n": n})
+    table = pd.DataFrame(rows, columns=["node", "x", "y", "relation", "method", "r", "p_value", "n"])
+    if with_p_values and len(table):
+        table["p_value"] = p_values(table["r"].to_numpy(float), table["n"].to_numpy(float))
+    return table
 
 
 def correlation_flags(corr: pd.DataFrame) -> pd.DataFrame:
@@ -210,7 +232,7 @@ def effective_weights(scores: np.ndarray, ctx: Context, pcas: dict[str, PCAResul
     rows = []
     for parent, _ in _families(ctx):
         kids = fw.children[parent]
-        r = np.array([correlation(scores[:, index[k]], scores[:, index[parent]])[0] for k in kids])
+        r = np.array([_correlation(scores[:, index[k]], scores[:, index[parent]], "pearson")[0] for k in kids])
         r2 = np.where(np.isnan(r), 0.0, r**2)
         share = r2 / r2.sum() if r2.sum() > 0 else np.full(len(kids), np.nan)
         res = pcas.get(parent)
@@ -227,9 +249,10 @@ def effective_weights(scores: np.ndarray, ctx: Context, pcas: dict[str, PCAResul
 
 # --- the audit --------------------------------------------------------------------------------------------------
 
-def audit(stages: Stages, ctx: Context) -> Audit:
+def audit(stages: Stages, ctx: Context, *, with_p_values: bool = True) -> Audit:
     """Audit the nominal run (run 0) of a build. Units and indicators that the build removed (screened out, or
-    with no data) are left out of every stage's statistics, so the audit describes the index as built."""
+    with no data) are left out of every stage's statistics, so the audit describes the index as built.
+    Without p-values (left NaN) the audit needs no scipy, which costs more to import than the audit takes."""
     final = stages.final_kept()
     cells, cols = final.cells()[0], np.flatnonzero(final.indicators[0])
     indicators = tuple(ctx.indicators[j] for j in cols)
@@ -238,7 +261,7 @@ def audit(stages: Stages, ctx: Context) -> Audit:
     scores = stages.scores[0]
     kept = ~np.all(np.isnan(scores), axis=1)
     scores = scores[kept]
-    corr = correlations(scores, ctx)
+    corr = correlations(scores, ctx, with_p_values=with_p_values)
     cron, pca_rows, pcas = [], [], {}
     for parent, cols in _families(ctx):
         kids = ctx.framework.children[parent]

@@ -10,11 +10,14 @@ the columns of g taken from `B`. That is N·(k + 2) rows for k factors.
 
 from __future__ import annotations
 
-import warnings
+import importlib.util
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 
 import numpy as np
-from scipy.stats import qmc
+
+BITS = 30  # bits of each coordinate, as scipy.stats.qmc.Sobol draws by default
 
 
 @dataclass(frozen=True)
@@ -52,12 +55,64 @@ class Design:
         return (np.arange(self.k + 2)[:, None] * self.n + np.asarray(samples)[None, :]).ravel()
 
 
+@cache
+def _joe_kuo() -> tuple[np.ndarray, np.ndarray]:
+    """Joe and Kuo's primitive polynomials and initial direction numbers, from the file scipy ships: read
+    directly, since importing scipy.stats to reach them costs more than a whole build."""
+    scipy_dir = Path(importlib.util.find_spec("scipy").submodule_search_locations[0])
+    with np.load(scipy_dir / "stats" / "_sobol_direction_numbers.npz") as numbers:
+        return numbers["poly"], numbers["vinit"]
+
+
+def _direction_numbers(dims: int) -> np.ndarray:
+    """(dims, BITS) direction numbers, column j scaled to bit BITS-1-j (Bratley and Fox's recurrence)."""
+    poly, vinit = _joe_kuo()
+    v = [[1] * BITS][:dims]
+    for d in range(1, dims):
+        p = int(poly[d])
+        m = p.bit_length() - 1
+        row = [int(x) for x in vinit[d, :m]]
+        for j in range(m, BITS):
+            new = row[j - m]
+            for k in range(m):
+                if (p >> (m - 1 - k)) & 1:
+                    new ^= row[j - k - 1] << (k + 1)
+            row.append(new)
+        v.append(row)
+    return np.array(v, dtype=np.uint64).reshape(dims, BITS) << (BITS - 1 - np.arange(BITS, dtype=np.uint64))
+
+
+def _msb_first_bits(x: np.ndarray) -> np.ndarray:
+    """The BITS bits of each integer, most significant first, on a new last axis."""
+    return (x[..., None] >> (BITS - 1 - np.arange(BITS, dtype=np.uint64))) & 1
+
+
+def scrambled_directions(dims: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The digital shift (dims,) and the scrambled direction numbers (dims, BITS) of a seed, drawn as scipy
+    draws them: from a child it spawns of the generator it is given, the shift first, then one random
+    lower-triangular matrix (unit diagonal) per dimension that multiplies the direction numbers' bits."""
+    rng = np.random.default_rng(seed).spawn(1)[0]
+    shift = rng.integers(2, size=(dims, BITS), dtype=np.uint32).astype(np.uint64) @ (
+        np.uint64(1) << np.arange(BITS, dtype=np.uint64))
+    lower = np.tril(rng.integers(2, size=(dims, BITS, BITS), dtype=np.uint32)).astype(np.uint64)
+    lower[:, np.arange(BITS), np.arange(BITS)] = 1
+    bits = (_msb_first_bits(_direction_numbers(dims)) @ lower.transpose(0, 2, 1)) % 2
+    return shift, bits @ (np.uint64(1) << (BITS - 1 - np.arange(BITS, dtype=np.uint64)))
+
+
 def sobol_points(n: int, dims: int, seed: int) -> np.ndarray:
-    """The first n points of a scrambled Sobol sequence in `dims` dimensions (any n, not only powers of 2)."""
-    engine = qmc.Sobol(d=dims, scramble=True, seed=np.random.default_rng(seed))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # balance properties need n = 2^m; any n is still valid
-        return engine.random(n)
+    """The first n points of a scrambled Sobol sequence in `dims` dimensions (any n, not only powers of 2).
+
+    Bit for bit `scipy.stats.qmc.Sobol(dims, scramble=True, rng=default_rng(seed)).random(n)`: the same
+    scrambled direction numbers, and point i the shift XOR those picked by the bits of i's Gray code.
+    """
+    shift, v = scrambled_directions(dims, seed)
+    i = np.arange(n, dtype=np.uint64)
+    gray = i ^ (i >> np.uint64(1))
+    points = np.broadcast_to(shift, (n, dims)).copy()
+    for j in range(int(max(n - 1, 0)).bit_length()):
+        points[((gray >> np.uint64(j)) & np.uint64(1)).astype(bool)] ^= v[:, j]
+    return points * 2.0**-BITS
 
 
 def montecarlo(n: int, groups: tuple[int, ...], seed: int) -> Design:

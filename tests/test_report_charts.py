@@ -1,0 +1,74 @@
+"""The report's charts are figure dicts written out in full: plotly's own Figure validates them to the same figure."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from smartcities.analysis import results as readings
+from smartcities.build import build
+from smartcities.cli.build import DEMO_SPEC
+from smartcities.report.html import figure_html, group_chart, plotly_figure, ranking_chart
+from smartcities.report.robustness_charts import correlation_heatmap, rank_interval_chart, sensitivity_chart
+from smartcities.robustness.audit import audit
+
+go = pytest.importorskip("plotly.graph_objects")
+pio = pytest.importorskip("plotly.io")
+
+
+@pytest.fixture(scope="module")
+def demo_result():
+    return build(DEMO_SPEC)
+
+
+def charts(result) -> dict[str, dict]:
+    root = result.context.framework.root()
+    group = readings.summary_group(result)
+    return {
+        "ranking": ranking_chart(result),
+        "groups": group_chart(readings.group_summary(result, group)),
+        "rank intervals": rank_interval_chart(result.uncertainty, root),
+        "sensitivity": sensitivity_chart(result.uncertainty, root),
+        "correlations": correlation_heatmap(audit(result.stages, result.context, with_p_values=False), root),
+    }
+
+
+def test_plotly_validates_each_chart_to_itself(demo_result):
+    for name, chart in charts(demo_result).items():
+        sent = plotly_figure(chart)
+        ours = json.loads(pio.to_json(sent, validate=False))
+        validated = json.loads(pio.to_json(go.Figure(sent)))
+        assert ours == validated, name
+        assert ours["data"] and ours["layout"]["template"]["layout"], name
+
+
+def test_chart_arrays_go_as_typed_arrays_and_the_template_by_name(demo_result):
+    chart = charts(demo_result)["rank intervals"]
+    sent = plotly_figure(chart)
+    assert sent["data"][0]["y"]["dtype"] == "f8" and "bdata" in sent["data"][0]["y"]
+    assert sent["layout"]["template"] == pio.templates["plotly_white"].to_plotly_json()
+    assert isinstance(chart["data"][0]["error_y"]["array"], type(chart["data"][0]["y"]))  # the chart is left as it was
+    default = plotly_figure(charts(demo_result)["ranking"])["layout"]["template"]
+    assert default == pio.templates["plotly"].to_plotly_json()
+
+
+def test_figure_html_of_a_dict_equals_that_of_the_figure(demo_result):
+    chart = charts(demo_result)["sensitivity"]
+    html = figure_html(chart)
+    assert html.startswith("<div") and "Plotly.newPlot(" in html and "plotly.min.js" not in html
+    assert newplot_arguments(html) == newplot_arguments(figure_html(go.Figure(plotly_figure(chart))))
+
+
+def newplot_arguments(html: str) -> list:
+    """The data, layout and config a chart's script hands plotly.js."""
+    decoder, rest = json.JSONDecoder(), html.split("Plotly.newPlot(", 1)[1]
+    _, at = decoder.raw_decode(rest.lstrip())
+    rest = rest.lstrip()[at:]
+    out = []
+    for _ in range(3):
+        rest = rest.lstrip().removeprefix(",").lstrip()
+        value, at = decoder.raw_decode(rest)
+        out.append(value)
+        rest = rest[at:]
+    return out
