@@ -114,7 +114,7 @@ def main() -> None:
     results = {}
     for n in args.cities:
         with tempfile.TemporaryDirectory() as tmp:
-            built, setup_s = timed(lambda tmp=tmp: synthetic(Path(tmp), n, args.items))
+            built, setup_s = timed(lambda tmp=tmp, n=n: synthetic(Path(tmp), n, args.items))
             results[n] = stages(built, args.permutations)
             print(f"{n:>6,} cities × {args.items} initiatives: setup {setup_s:.1f} s; insight "
                   + ", ".join(f"{k} {v:.2f} s" for k, v in results[n].items()), flush=True)

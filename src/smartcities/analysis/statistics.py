@@ -163,16 +163,16 @@ def permutation_differences(tests, n_permutations: int = N_PERMUTATIONS,
                             seed: int = SEED) -> list[tuple[np.ndarray, np.ndarray]]:
     """`permutation_difference` of several (numerators, denominators, member) tests at once.
 
-    Random draws depend only on the seed and the number of units: a unit's draw is its rank among uniform
-    keys, and a group of k takes the k smallest. Tests on the same units therefore share one sort of the keys
-    per block of draws, and each gets exactly the draws it would get alone.
+    Random draws depend only on the seed and the number of units: each draw gives every unit a uniform key, and
+    a group of k takes the units whose keys are at most the k-th smallest. Tests on the same units therefore
+    share one sort of the keys per block of draws, and each gets exactly the draws it would get alone.
     """
     prepared = []
     for numerators, denominators, member in tests:
         num = np.asarray(numerators, dtype=float)
         num = num[:, None] if num.ndim == 1 else num
         den = np.asarray(denominators, dtype=float)
-        den = np.broadcast_to(den[:, None] if den.ndim == 1 else den, num.shape)
+        den = den if den.ndim == 1 else np.broadcast_to(den, num.shape)
         member = np.asarray(member, dtype=bool)
         prepared.append((num, den, member, _difference(num, den, member[None])[0]))
     out: list = [None] * len(prepared)
@@ -190,11 +190,11 @@ def permutation_differences(tests, n_permutations: int = N_PERMUTATIONS,
         rng = np.random.default_rng(seed)
         for start in range(0, n_permutations, CHUNK):
             keys = rng.random((min(CHUNK, n_permutations - start), units))
-            rank = np.empty(keys.shape, dtype=np.intp)
-            np.put_along_axis(rank, np.argsort(keys, axis=1), np.arange(units), axis=1)
+            ordered = np.sort(keys, axis=1)
             for t in group:
                 num, den, member, observed = prepared[t]
-                block = rank < int(member.sum())
+                k = int(member.sum())
+                block = keys <= ordered[:, k - 1:k]
                 extreme[t] += (np.abs(_difference(num, den, block)) >= np.abs(observed) - 1e-12).sum(axis=0)
         for t in group:
             out[t] = (prepared[t][3], (extreme[t] + 1) / (n_permutations + 1))
@@ -202,10 +202,13 @@ def permutation_differences(tests, n_permutations: int = N_PERMUTATIONS,
 
 
 def _difference(num: np.ndarray, den: np.ndarray, members: np.ndarray) -> np.ndarray:
-    """Pooled ratio of each drawn group minus that of the rest: (draws, features)."""
+    """Pooled ratio of each drawn group minus that of the rest: (draws, features). A denominator shared by
+    every feature (units,) is summed once, not once per feature."""
     mf = members.astype(float)
     gn, gd = mf @ num, mf @ den
     rn, rd = num.sum(0) - gn, den.sum(0) - gd
+    if den.ndim == 1:
+        gd, rd = gd[:, None], rd[:, None]
     with np.errstate(invalid="ignore", divide="ignore"):
         return gn / gd - rn / rd
 
@@ -225,29 +228,48 @@ def permutation_chi_squares(tests, n_permutations: int = N_PERMUTATIONS,
     """`permutation_chi_square` of several (counts, labels) tests on the same units, sharing the shuffles.
 
     A shuffle of labels is a shuffle of unit positions, and the seed fixes the positions whatever the labels:
-    drawing them once for every test gives each test the very shuffles it would draw alone. Why: the mix
-    tests are dozens of tests on one set of cities; shuffling ten thousand cities is the costly part.
+    drawing them once for every test gives each test the very shuffles it would draw alone. Within a block of
+    shuffles, each distinct group of units (a region is a group in the all-regions test and in its own test)
+    is moved once and summed once over every distinct count table (whole counts, so the sums are exact). Why:
+    the mix tests are dozens of tests on one set of cities; shuffling ten thousand cities is the costly part.
     """
+    groups: dict[bytes, int] = {}  # each distinct group of units -> its row in `masks`
+    masks: list[np.ndarray] = []
+    columns: dict[bytes, slice] = {}  # each distinct count table -> its columns in `stacked`
+    blocks: list[np.ndarray] = []
     prepared = []
     for counts, labels in tests:
         counts = np.asarray(counts, dtype=float)
-        groups, codes = np.unique(np.asarray(labels), return_inverse=True)
-        observed = chi_square(np.eye(len(groups))[codes].T @ counts)
-        prepared.append((codes, len(groups), counts[:, counts.sum(0) > 0], observed))
-    units = len(prepared[0][0])
+        names, codes = np.unique(np.asarray(labels), return_inverse=True)
+        observed = chi_square(np.eye(len(names))[codes].T @ counts)
+        kept = counts[:, counts.sum(0) > 0]
+        rows = []
+        for g in range(len(names) - 1):  # the last group holds the rest
+            mask = codes == g
+            rows.append(groups.setdefault(mask.tobytes(), len(groups)))
+            if rows[-1] == len(masks):
+                masks.append(mask)
+        key = kept.tobytes() + str(kept.shape).encode()
+        if key not in columns:
+            start = sum(b.shape[1] for b in blocks)
+            columns[key] = slice(start, start + kept.shape[1])
+            blocks.append(kept)
+        prepared.append((rows, columns[key], kept, observed))
+    stacked = np.hstack(blocks)
+    units = stacked.shape[0]
     rng = np.random.default_rng(seed)
     as_large = np.zeros(len(prepared), dtype=np.int64)
     for start in range(0, n_permutations, CHUNK):  # the generator runs on block after block: same shuffles
         positions = rng.permuted(np.tile(np.arange(units), (min(CHUNK, n_permutations - start), 1)), axis=1)
-        for t, (codes, n_groups, kept, observed) in enumerate(prepared):
-            perms = codes[positions]
-            tables = np.empty((len(perms), n_groups, kept.shape[1]))
-            for g in range(n_groups - 1):
-                tables[:, g] = (perms == g).astype(float) @ kept
-            tables[:, -1] = kept.sum(0) - tables[:, :-1].sum(1)  # the last group holds the rest (whole counts)
-            rows = tables.sum(2, keepdims=True)
-            cols = tables.sum(1, keepdims=True)
-            expected = rows * cols / tables.sum((1, 2), keepdims=True)
+        sums = [mask[positions].astype(float) @ stacked for mask in masks]
+        for t, (rows, cols, kept, observed) in enumerate(prepared):
+            tables = np.empty((len(positions), len(rows) + 1, kept.shape[1]))
+            for g, row in enumerate(rows):
+                tables[:, g] = sums[row][:, cols]
+            tables[:, -1] = kept.sum(0) - tables[:, :-1].sum(1)
+            rows_total = tables.sum(2, keepdims=True)
+            cols_total = tables.sum(1, keepdims=True)
+            expected = rows_total * cols_total / tables.sum((1, 2), keepdims=True)
             with np.errstate(invalid="ignore", divide="ignore"):
                 chi = np.nansum(np.where(expected > 0, (tables - expected) ** 2 / expected, 0.0), axis=(1, 2))
             as_large[t] += int(np.sum(chi >= observed.chi2 - 1e-9))
