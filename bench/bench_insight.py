@@ -88,18 +88,19 @@ def timed(fn):
 
 def stages(result, n_permutations: int) -> dict[str, float]:
     """Seconds of each insight stage of one build (the same calls `analysis.insight.insight_of` makes)."""
-    inv, cities = result.inputs.inventory, prof.result_cities(result)
-    out = {}
-    _, out["trends"] = timed(lambda: (tr.trends_table(inv, cities), tr.period_tests(inv)))
-    regions, out["regions"] = timed(lambda: reg.region_table(inv, cities, domain_scores(result),
-                                                             n_permutations=n_permutations))
-    _, out["mixes"] = timed(lambda: reg.mix_tests(inv, cities, n_permutations=n_permutations))
-    archetypes, out["archetypes"] = timed(lambda: arch.find_archetypes(arch.profile_features(inv)))
-    profiles, out["profiles"] = timed(lambda: prof.all_profiles(result))
     from smartcities.analysis.insight import Insight
 
-    insight = Insight(inv, cities, tr.trends_table(inv, cities), [], regions, reg.claim_table(regions), None,
-                      archetypes, profiles)
+    inv, cities = result.inputs.inventory, prof.result_cities(result)
+    out = {}
+    flags, out["flags"] = timed(lambda: tr.trend_flags(inv))
+    (trends, _), out["trends"] = timed(lambda: (tr.trends_table(inv, cities, flags=flags),
+                                                tr.period_tests(inv, flags=flags)))
+    regions, out["regions"] = timed(lambda: reg.region_table(inv, cities, domain_scores(result),
+                                                             n_permutations=n_permutations, flags=flags))
+    _, out["mixes"] = timed(lambda: reg.mix_tests(inv, cities, n_permutations=n_permutations))
+    archetypes, out["archetypes"] = timed(lambda: arch.find_archetypes(arch.profile_features(inv, flags=flags)))
+    profiles, out["profiles"] = timed(lambda: prof.all_profiles(result))
+    insight = Insight(inv, cities, trends, [], regions, reg.claim_table(regions), None, archetypes, profiles)
     _, out["tables"] = timed(lambda: insight_tables(insight))
     out["total"] = sum(out.values())
     return out

@@ -33,7 +33,8 @@ FEATURE_NAMES = {
 """Short names used to label archetypes ("environment & energy · integration")."""
 
 
-def profile_features(inventory: pd.DataFrame, min_domain_share: float = MIN_DOMAIN_SHARE) -> pd.DataFrame:
+def profile_features(inventory: pd.DataFrame, min_domain_share: float = MIN_DOMAIN_SHARE,
+                     flags: pd.DataFrame | None = None) -> pd.DataFrame:
     """Cities × features: shares of each main service domain (rare ones pooled into `other`) and of each trend.
 
     Why: what a city spends its initiatives on (domains) and how it does them (trends) is its smart-city
@@ -44,7 +45,7 @@ def profile_features(inventory: pd.DataFrame, min_domain_share: float = MIN_DOMA
     domain = inventory["service_domain"].where(inventory["service_domain"].isin(main), "other")
     shares = pd.crosstab(inventory["city_id"], domain, normalize="index")
     shares = shares[[d for d in overall.index if d in main] + (["other"] if "other" in shares else [])]
-    trends = city_trend_shares(inventory)
+    trends = city_trend_shares(inventory, flags)
     out = shares.join(trends[list(TRENDS)])
     out.columns.name = None
     return out.astype(float)

@@ -17,7 +17,7 @@ from ..errors import InputError, did_you_mean
 from ..io.inventory import continent_column, continents, slug
 from ..model.codebook import INTELLIGENT_TECHNOLOGIES
 from . import results as readings
-from .trends import mentions_integration
+from .trends import initiative_text, mentions_integration
 
 N_PEERS = 3
 N_TEACHERS = 2  # leading cities to learn from, per weak domain
@@ -39,11 +39,6 @@ def _flag(inv: pd.DataFrame, column: str) -> pd.Series:
     return col.astype(str).str.lower().isin(("true", "1", "yes"))
 
 
-def _text(inv: pd.DataFrame) -> pd.Series:
-    return inv["name"].fillna("").astype(str) + " " + inv.get("description", pd.Series("", index=inv.index)) \
-        .fillna("").astype(str)
-
-
 @dataclass(frozen=True)
 class DomainFeed:
     """Which initiatives show a city how to do better in one domain, and how strongly each one does (0 = not)."""
@@ -63,11 +58,11 @@ DOMAIN_FEEDS: dict[str, DomainFeed] = {f.domain: f for f in (
                lambda inv: inv["energy_environment"].map({"direct": 2, "indirect": 1}).fillna(0)),
     DomainFeed("urban_openness", "citizen participation, living labs and open data",
                lambda inv: _flag(inv, "citizen_participation").astype(int)
-               + (inv["item_type"] == "living_lab") + _text(inv).str.lower().str.contains(r"open[- ]data")),
+               + (inv["item_type"] == "living_lab") + initiative_text(inv).str.lower().str.contains(r"open[- ]data")),
     DomainFeed("infrastructure_integration", "infrastructure services and initiatives that integrate data across "
                "silos (integrated platforms, operations centres)",
                lambda inv: (inv["item_type"] == "infrastructure_service").astype(int) + _flag(inv, "integrates_data")
-               + mentions_integration(_text(inv))),
+               + mentions_integration(initiative_text(inv))),
     DomainFeed("urban_innovation", "projects and living labs (living labs first)",
                lambda inv: (inv["item_type"] == "project").astype(int) + 2 * (inv["item_type"] == "living_lab")),
     DomainFeed("collaborative_partnership", "initiatives led with private partners (public–private or private)",
