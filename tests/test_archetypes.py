@@ -80,3 +80,46 @@ def test_archetype_table_and_statements():
     text = arch.archetype_statements(a, cities)
     assert text[0].startswith("2 archetypes") and "clearly separated" in text[0]
     assert "G0" in text[1]
+
+
+def _blobs(n: int, seed: int = 2) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.vstack([rng.normal(0.0, 1.0, (n // 2, 4)), rng.normal(3.0, 1.0, (n - n // 2, 4))])
+
+
+def test_silhouettes_against_every_city_are_the_exact_silhouettes():
+    from sklearn.metrics import silhouette_samples
+
+    z = _blobs(120)
+    fits = {2: (np.arange(120) >= 60).astype(int), 3: np.random.default_rng(0).integers(0, 3, 120)}
+    exact = arch.city_silhouettes(z, fits)
+    every = arch.city_silhouettes(z, fits, reference=np.arange(120))
+    for k, labels in fits.items():
+        np.testing.assert_array_equal(exact[k], silhouette_samples(z, labels))
+        np.testing.assert_allclose(every[k], exact[k], atol=1e-12)
+
+
+def test_a_sampled_silhouette_measures_distances_to_the_sample_only():
+    z = _blobs(400)
+    labels = (np.arange(400) >= 200).astype(int)
+    reference = np.array([0, 1, 2, 300, 301])
+    got = arch.city_silhouettes(z, {2: labels}, reference)[2]
+    d = np.sqrt(((z[:, None, :] - z[reference][None]) ** 2).sum(-1))  # by hand: 400 × 5 distances
+    a = np.where(labels == 0, d[:, :3].sum(1), d[:, 3:].sum(1))
+    own = np.where(labels == 0, 3, 2) - np.isin(np.arange(400), reference)
+    b = np.where(labels == 0, d[:, 3:].mean(1), d[:, :3].mean(1))
+    hand = (b - a / own) / np.maximum(a / own, b)
+    np.testing.assert_allclose(got, hand)
+
+
+def test_many_cities_get_a_seeded_sampled_silhouette(monkeypatch):
+    monkeypatch.setattr(arch, "SILHOUETTE_SAMPLE", 50)
+    f = pd.DataFrame(_blobs(300), columns=["transport", "intelligence", "inclusivity", "integration"],
+                     index=[f"c{i:03d}" for i in range(300)])
+    a, b = arch.find_archetypes(f, k_range=(2, 3)), arch.find_archetypes(f, k_range=(2, 3))
+    pd.testing.assert_frame_equal(a.assignments, b.assignments)
+    assert a.k == 2 and a.silhouette > 0.4  # two clear blobs, seen through a sample of 50 cities
+    assert a.silhouette == pytest.approx(a.assignments["silhouette"].mean())
+    exact = arch.city_silhouettes(((f - f.mean()) / f.std(ddof=0)).to_numpy(), {2: a.assignments["archetype"]
+                                                                             .to_numpy() - 1})[2].mean()
+    assert a.silhouette == pytest.approx(exact, abs=0.05)

@@ -186,3 +186,30 @@ def test_membership_blocks_do_not_depend_on_the_block_size(monkeypatch):
     parts = list(blocks)
     assert max(len(b) for b in parts) == 7
     assert np.array_equal(np.concatenate(parts), whole)
+
+
+@pytest.mark.parametrize("chunk", [512, 64])
+def test_shared_random_draws_are_the_smallest_keys_of_each_draw(monkeypatch, chunk):
+    monkeypatch.setattr(st, "CHUNK", chunk)  # one block of draws, or several
+    # by hand: draw i gives unit j the key rng.random()[i, j]; a group of k is the k units with the smallest keys
+    rng = np.random.default_rng(5)
+    units, draws = 40, 300
+    counts = rng.integers(0, 9, size=(units, 3))
+    n = counts.sum(1) + rng.integers(1, 5, units)
+    scores = rng.normal(50, 10, size=(units, 2))
+    members = [np.arange(units) < k for k in (12, 5, 12, 9)]
+    tests = [(counts, n, m) for m in members] + [(scores, np.ones(units), members[1])]
+    got = st.permutation_differences(tests, n_permutations=draws, seed=11)
+    keys = np.random.default_rng(11).random((draws, units))
+    rank = np.argsort(np.argsort(keys, axis=1), axis=1)
+    for (num, den, member), (diff, p) in zip(tests, got):
+        num = np.asarray(num, float).reshape(units, -1)
+        den = np.asarray(den, float)
+        def ratio_gap(group):
+            g = group.astype(float)
+            return (g @ num) / (g @ den)[:, None] - ((1 - g) @ num) / ((1 - g) @ den)[:, None]
+        observed = ratio_gap(member[None])[0]
+        drawn = ratio_gap(rank < member.sum())
+        np.testing.assert_allclose(diff, observed)
+        hand = ((np.abs(drawn) >= np.abs(observed) - 1e-12).sum(0) + 1) / (draws + 1)
+        np.testing.assert_array_equal(p, hand)

@@ -3,7 +3,9 @@
 A city's profile is the share of its initiatives in each main service domain and in each of the three trends.
 Profiles are standardised (so a rare feature weighs as much as a common one), clustered with k-means from a
 fixed seed, and the number of groups is the one in 2..6 with the best silhouette. A group is named after
-the features on which its cities sit furthest above the all-city mean.
+the features on which its cities sit furthest above the all-city mean. Above `SILHOUETTE_SAMPLE` cities the
+silhouette measures each city's distances to a seeded random sample of that many cities, not to all of them
+(the exact silhouette compares every pair of cities: its cost grows with the square of their number).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from .trends import TRENDS, city_trend_shares
 SEED = 20220220
 KMEANS_CHUNK = 256  # cities per chunk in scikit-learn's k-means
 K_RANGE = (2, 6)
+SILHOUETTE_SAMPLE = 2000  # reference cities for the silhouette of larger sets (seeded by SEED)
 MIN_DOMAIN_SHARE = 0.05  # service domains below this share of the whole inventory are pooled as "other domains"
 FEATURE_NAMES = {
     "administration": "administration", "transport": "transport", "health_welfare": "health & welfare",
@@ -30,7 +33,8 @@ FEATURE_NAMES = {
 """Short names used to label archetypes ("environment & energy · integration")."""
 
 
-def profile_features(inventory: pd.DataFrame, min_domain_share: float = MIN_DOMAIN_SHARE) -> pd.DataFrame:
+def profile_features(inventory: pd.DataFrame, min_domain_share: float = MIN_DOMAIN_SHARE,
+                     flags: pd.DataFrame | None = None) -> pd.DataFrame:
     """Cities × features: shares of each main service domain (rare ones pooled into `other`) and of each trend.
 
     Why: what a city spends its initiatives on (domains) and how it does them (trends) is its smart-city
@@ -41,7 +45,7 @@ def profile_features(inventory: pd.DataFrame, min_domain_share: float = MIN_DOMA
     domain = inventory["service_domain"].where(inventory["service_domain"].isin(main), "other")
     shares = pd.crosstab(inventory["city_id"], domain, normalize="index")
     shares = shares[[d for d in overall.index if d in main] + (["other"] if "other" in shares else [])]
-    trends = city_trend_shares(inventory)
+    trends = city_trend_shares(inventory, flags)
     out = shares.join(trends[list(TRENDS)])
     out.columns.name = None
     return out.astype(float)
@@ -73,7 +77,6 @@ def find_archetypes(features: pd.DataFrame, k: int | None = None, k_range: tuple
     than one of cities that merely share a continent.
     """
     from sklearn.cluster import KMeans
-    from sklearn.metrics import silhouette_samples, silhouette_score
     from threadpoolctl import threadpool_limits
 
     feats = features.dropna()
@@ -83,14 +86,18 @@ def find_archetypes(features: pd.DataFrame, k: int | None = None, k_range: tuple
     if n < 3:
         raise ValueError(f"archetypes need at least 3 cities with a profile, got {n}")
     candidates = [k] if k is not None else list(range(k_range[0], min(k_range[1], n - 1) + 1))
-    fits, silhouettes = {}, {}
+    fits = {}
     # k-means works in chunks of 256 cities, one per thread: below a few chunks, starting threads for each of
     # the hundred fits costs more than the fits (three times the time for 31 cities) and changes nothing
     with threadpool_limits(1 if n < 4 * KMEANS_CHUNK else None):
         for kk in candidates:
-            model = KMeans(n_clusters=kk, n_init=20, random_state=seed).fit(z.to_numpy())
-            fits[kk] = model.labels_
-            silhouettes[kk] = float(silhouette_score(z.to_numpy(), model.labels_)) if kk > 1 else float("nan")
+            fits[kk] = KMeans(n_clusters=kk, n_init=20, random_state=seed).fit(z.to_numpy()).labels_
+    reference = None
+    if n > SILHOUETTE_SAMPLE:
+        reference = np.sort(np.random.default_rng(seed).choice(n, SILHOUETTE_SAMPLE, replace=False))
+    city_sils = city_silhouettes(z.to_numpy(), {kk: fit for kk, fit in fits.items() if kk > 1}, reference)
+    city_sils.update({kk: np.full(n, np.nan) for kk in fits if kk == 1})  # one group: no silhouette
+    silhouettes = {kk: float(np.mean(city_sils[kk])) for kk in candidates}
     best = max(silhouettes, key=lambda kk: (silhouettes[kk], -kk))
     raw = fits[best]
     sizes = pd.Series(raw).value_counts()
@@ -100,10 +107,50 @@ def find_archetypes(features: pd.DataFrame, k: int | None = None, k_range: tuple
     centres = feats.groupby(cluster).mean()
     centres_z = z.groupby(cluster).mean()
     labels = name_archetypes(centres_z, top)
-    city_sil = silhouette_samples(z.to_numpy(), raw) if best > 1 else np.full(n, np.nan)
     assignments = pd.DataFrame({"city": feats.index, "archetype": cluster,
-                                "label": [labels[c] for c in cluster], "silhouette": city_sil})
+                                "label": [labels[c] for c in cluster], "silhouette": city_sils[best]})
     return Archetypes(assignments, centres, centres_z, labels, best, silhouettes, feats)
+
+
+def city_silhouettes(z: np.ndarray, fits: dict[int, np.ndarray],
+                     reference: np.ndarray | None = None) -> dict[int, np.ndarray]:
+    """Each city's silhouette under every clustering in `fits` (k -> labels): (b − a) / max(a, b), with a its
+    mean distance to the other cities of its group and b that to the nearest other group.
+
+    Without `reference` this is the exact silhouette (scikit-learn's). With `reference` (positions of a
+    sample of cities), a and b are mean distances to the reference cities only, so the cost grows with the
+    number of cities times the sample size; a city alone in its group among the reference cities gets 0, as a
+    group of one does in the exact silhouette. Why: choosing k needs a silhouette for every candidate, and
+    ten thousand cities make fifty million pairs.
+    """
+    from scipy.spatial.distance import cdist
+    from sklearn.metrics import silhouette_samples
+
+    if reference is None:
+        return {k: silhouette_samples(z, labels) for k, labels in fits.items()}
+    in_reference = np.zeros(len(z), dtype=bool)
+    in_reference[reference] = True
+    sums = {k: np.zeros((len(z), k)) for k in fits}
+    for start in range(0, len(z), len(reference)):  # distances to the reference, one block of cities at a time
+        distance = cdist(z[start:start + len(reference)], z[reference])
+        for k, labels in fits.items():
+            sums[k][start:start + len(distance)] = distance @ np.eye(k)[labels[reference]]
+    out = {}
+    for k, labels in fits.items():
+        size = np.bincount(labels[reference], minlength=k).astype(float)
+        others = np.broadcast_to(size, (len(z), k)).copy()
+        others[np.arange(len(z)), labels] -= in_reference  # a city is not its own neighbour
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = sums[k] / others
+        own = mean[np.arange(len(z)), labels]
+        mean[np.arange(len(z)), labels] = np.inf
+        mean[:, size == 0] = np.inf
+        nearest = mean.min(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            s = (nearest - own) / np.maximum(own, nearest)
+        alone = others[np.arange(len(z)), labels] == 0
+        out[k] = np.where(alone | ~np.isfinite(s), 0.0, s)
+    return out
 
 
 def name_archetypes(centres_z: pd.DataFrame, top: int = 2) -> dict[int, str]:

@@ -41,12 +41,14 @@ def insight_of(result, n_permutations: int = reg.N_PERMUTATIONS) -> Insight:
     trends = regions = claims = mixes = archetypes = None
     tests: list[tr.PeriodTest] = []
     if inventory is not None:
-        trends = tr.trends_table(inventory, cities)
-        tests = tr.period_tests(inventory)
-        regions = reg.region_table(inventory, cities, readings.domain_scores(result), n_permutations=n_permutations)
+        flags = tr.trend_flags(inventory)  # read every initiative's text once
+        trends = tr.trends_table(inventory, cities, flags=flags)
+        tests = tr.period_tests(inventory, flags=flags)
+        regions = reg.region_table(inventory, cities, readings.domain_scores(result), n_permutations=n_permutations,
+                                   flags=flags)
         claims = reg.claim_table(regions)
         mixes = reg.mix_tests(inventory, cities, n_permutations=n_permutations)
-        archetypes = arch.find_archetypes(arch.profile_features(inventory))
+        archetypes = arch.find_archetypes(arch.profile_features(inventory, flags=flags))
     return Insight(inventory, cities, trends, tests, regions, claims, mixes, archetypes, prof.all_profiles(result))
 
 

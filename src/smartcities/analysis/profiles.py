@@ -7,7 +7,7 @@ table; `city_profile` and `profiles_table` assemble them from a built `Result`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
@@ -17,7 +17,7 @@ from ..errors import InputError, did_you_mean
 from ..io.inventory import continent_column, continents, slug
 from ..model.codebook import INTELLIGENT_TECHNOLOGIES
 from . import results as readings
-from .trends import mentions_integration
+from .trends import initiative_text, mentions_integration
 
 N_PEERS = 3
 N_TEACHERS = 2  # leading cities to learn from, per weak domain
@@ -39,11 +39,6 @@ def _flag(inv: pd.DataFrame, column: str) -> pd.Series:
     return col.astype(str).str.lower().isin(("true", "1", "yes"))
 
 
-def _text(inv: pd.DataFrame) -> pd.Series:
-    return inv["name"].fillna("").astype(str) + " " + inv.get("description", pd.Series("", index=inv.index)) \
-        .fillna("").astype(str)
-
-
 @dataclass(frozen=True)
 class DomainFeed:
     """Which initiatives show a city how to do better in one domain, and how strongly each one does (0 = not)."""
@@ -63,11 +58,11 @@ DOMAIN_FEEDS: dict[str, DomainFeed] = {f.domain: f for f in (
                lambda inv: inv["energy_environment"].map({"direct": 2, "indirect": 1}).fillna(0)),
     DomainFeed("urban_openness", "citizen participation, living labs and open data",
                lambda inv: _flag(inv, "citizen_participation").astype(int)
-               + (inv["item_type"] == "living_lab") + _text(inv).str.lower().str.contains(r"open[- ]data")),
+               + (inv["item_type"] == "living_lab") + initiative_text(inv).str.lower().str.contains(r"open[- ]data")),
     DomainFeed("infrastructure_integration", "infrastructure services and initiatives that integrate data across "
                "silos (integrated platforms, operations centres)",
                lambda inv: (inv["item_type"] == "infrastructure_service").astype(int) + _flag(inv, "integrates_data")
-               + mentions_integration(_text(inv))),
+               + mentions_integration(initiative_text(inv))),
     DomainFeed("urban_innovation", "projects and living labs (living labs first)",
                lambda inv: (inv["item_type"] == "project").astype(int) + 2 * (inv["item_type"] == "living_lab")),
     DomainFeed("collaborative_partnership", "initiatives led with private partners (public–private or private)",
@@ -142,40 +137,64 @@ def peers(scores: pd.DataFrame, city: str, n: int = N_PEERS, metric: str = "eucl
     return out.sort_values(["distance", "city"], ignore_index=True).head(n)
 
 
+def _distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Euclidean distance between rows of `a` and `b` (broadcast), the domains added one after another, so the
+    distance of two cities has the same last bit however many cities are compared at once."""
+    squares = (a - b) ** 2
+    total = squares[..., 0].copy()
+    for j in range(1, squares.shape[-1]):
+        total += squares[..., j]
+    return np.sqrt(total)
+
+
 def _nearest(z: pd.DataFrame, i: int, candidates: np.ndarray, n: int) -> pd.DataFrame:
     """The `n` rows of `candidates` (positions in `z`, other than `i`) nearest to row `i`, ties by city id."""
     values = z.to_numpy()
     others = candidates[candidates != i]
-    # column-major, like the frame's own array, so each sum adds the domains in order (same last bit)
-    dist = np.sqrt(((np.asfortranarray(values[others]) - values[i]) ** 2).sum(axis=1))
-    out = pd.DataFrame({"city": z.index[others], "distance": dist})
+    out = pd.DataFrame({"city": z.index[others], "distance": _distance(values[others], values[i])})
     return out.sort_values(["distance", "city"], ignore_index=True).head(n)
 
 
-def all_peers(scores: pd.DataFrame, n: int = N_PEERS) -> dict[str, pd.DataFrame]:
-    """`peers(scores, city, n)` for every city with a complete profile, from one k-d tree query.
+def all_peers(scores: pd.DataFrame, n: int = N_PEERS) -> pd.DataFrame:
+    """`peers(scores, city, n)` of every city with a complete profile, as one long table: of (the city), city
+    (its peer, nearest first) and distance.
 
-    The tree proposes a few more neighbours than needed; their distances are then computed exactly as `peers`
-    does and cut at `n` with the same tie rule, widening the query whenever the cut might fall on a tie. Why:
-    comparing every city with every other grows with the square of the number of cities.
+    A k-d tree proposes a few more neighbours than needed; their distances are then computed exactly as
+    `peers` does and cut at `n` with the same tie rule, and the few cities where the cut might fall on a tie
+    ask the tree again for more. Why: comparing every city with every other grows with the square of the
+    number of cities, and a small table per city costs more than the search.
     """
     from scipy.spatial import cKDTree
 
     z = standardised(scores)
+    values, cities = z.to_numpy(), z.index.to_numpy()
     if len(z) < 2:
-        return {c: _nearest(z, 0, np.arange(len(z)), n) for c in z.index}
-    tree = cKDTree(z.to_numpy())
-    out = {}
+        return pd.DataFrame({"of": pd.Series(dtype=object), "city": pd.Series(dtype=object),
+                             "distance": pd.Series(dtype=float)})
+    tree = cKDTree(values)
     k = min(len(z), n + 4)
-    dist, found = tree.query(z.to_numpy(), k=k)
-    for i, city in enumerate(z.index):
-        width, row, near = k, dist[i], found[i]
-        # widen while the n-th and the last proposed neighbour might tie (the tree's rounding differs a little)
-        while width < len(z) and row[-1] - row[min(n, width - 1)] <= 1e-9 * max(1.0, row[-1]):
-            width = min(len(z), 2 * width)
-            row, near = tree.query(z.to_numpy()[i], k=width)
-        out[city] = _nearest(z, i, np.asarray(near), n)
-    return out
+    proposed, found = tree.query(values, k=k)
+    exact = _distance(values[found], values[:, None, :])
+    exact[found == np.arange(len(z))[:, None]] = np.inf  # a city is not its own peer
+    by_id = np.empty(len(z), dtype=np.int64)
+    by_id[np.argsort(cities, kind="stable")] = np.arange(len(z))
+    order = np.lexsort((by_id[found], exact), axis=1)
+    width = min(n, k - 1)
+    chosen = np.take_along_axis(found, order[:, :width], axis=1)
+    distance = np.take_along_axis(exact, order[:, :width], axis=1)
+    # the n-th and the last proposed neighbour might tie (the tree's rounding differs a little): ask for more
+    unsure = (k < len(z)) & (proposed[:, -1] - proposed[:, min(n, k - 1)] <= 1e-9 * np.maximum(1.0, proposed[:, -1]))
+    parts = [pd.DataFrame({"of": np.repeat(cities[~unsure], width), "city": cities[chosen[~unsure].ravel()],
+                           "distance": distance[~unsure].ravel()})]
+    for i in np.flatnonzero(unsure):
+        wide, row, near = k, proposed[i], found[i]
+        while wide < len(z) and row[-1] - row[min(n, wide - 1)] <= 1e-9 * max(1.0, row[-1]):
+            wide = min(len(z), 2 * wide)
+            row, near = tree.query(values[i], k=wide)
+        parts.append(_nearest(z, i, np.asarray(near), n).assign(of=cities[i]))
+    out = pd.concat(parts, ignore_index=True)[["of", "city", "distance"]]
+    by_city = np.argsort(pd.Index(cities).get_indexer(out["of"]), kind="stable")
+    return out.iloc[by_city].reset_index(drop=True)
 
 
 def gaps_to_leader(scores: pd.DataFrame, city: str) -> pd.DataFrame:
@@ -215,8 +234,9 @@ class Teachers:
             self.scores[d] = col.to_dict()
             self.top[d] = list(col.sort_values(ascending=False, kind="stable").index[:pool])
             self.ranks[d] = col.rank(ascending=False, method="min").to_dict()
-            relevance = initiatives_feeding(inventory, d)
-            own = inventory[inventory["city_id"].isin(self.top[d]) & (relevance > 0)].assign(relevance=relevance)
+            theirs = inventory[inventory["city_id"].isin(self.top[d])]
+            relevance = initiatives_feeding(theirs, d)
+            own = theirs[relevance > 0].assign(relevance=relevance)
             own = own.assign(_c=(own["confidence"] == "high").astype(int) if "confidence" in own else 0)
             own = own.sort_values(["relevance", "_c", "id"], ascending=[False, False, True])
             self.items[d] = {c: part.head(n_items).to_dict("records")
@@ -264,8 +284,36 @@ def learn_from(scores: pd.DataFrame, inventory: pd.DataFrame, region: pd.Series,
 # --- whole profiles from a Result ---------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
+class ProfileTables:
+    """The profiles of many cities as three long tables, each led by `of` (the city whose profile a row is
+    part of) and holding one block of rows per city. Why: building three small frames for each of ten thousand
+    cities costs more than everything the profiles compute."""
+
+    domains: pd.DataFrame  # of + CityProfile.domains
+    peers: pd.DataFrame  # of + CityProfile.peers
+    learn_from: pd.DataFrame  # of + CityProfile.learn_from
+
+    @cached_property
+    def _blocks(self) -> dict[str, dict[str, slice]]:
+        out = {}
+        for kind in ("domains", "peers", "learn_from"):
+            of = getattr(self, kind)["of"].to_numpy()
+            starts = np.flatnonzero(np.r_[True, of[1:] != of[:-1]]) if len(of) else np.array([], dtype=int)
+            ends = np.r_[starts[1:], len(of)]
+            out[kind] = {of[a]: slice(a, b) for a, b in zip(starts, ends)}
+        return out
+
+    def of(self, kind: str, city: str) -> pd.DataFrame:
+        """One city's rows of table `kind`, without the `of` column."""
+        table = getattr(self, kind)
+        rows = self._blocks[kind].get(city, slice(0, 0))
+        return table.iloc[rows].drop(columns="of").reset_index(drop=True)
+
+
+@dataclass(frozen=True)
 class CityProfile:
-    """Everything the report and `smartcities profile` say about one city."""
+    """Everything the report and `smartcities profile` say about one city; its tables are read, when asked
+    for, from the `ProfileTables` it shares with the other profiles of its build."""
 
     city: str
     name: str
@@ -273,11 +321,24 @@ class CityProfile:
     rank: int
     score: float
     grade: int
-    domains: pd.DataFrame  # domain, domain_name, score, median, gap, verdict, rank, [median_rank, p05, p95],
-    #                        leader, leader_name, leader_score, gap_to_leader
-    peers: pd.DataFrame  # city, name, region, distance, rank
-    learn_from: pd.DataFrame  # see learn_from(); plus domain_name and from_name
     learn_domains: tuple[str, ...]  # the domains learn_from covers (weaknesses, else the largest gaps)
+    tables: ProfileTables = field(repr=False, compare=False)
+
+    @cached_property
+    def domains(self) -> pd.DataFrame:
+        """domain, score, median, rank, gap, verdict, domain_name, leader, leader_name, leader_score,
+        gap_to_leader[, median_rank, p05, p95]: strongest against the median first."""
+        return self.tables.of("domains", self.city)
+
+    @cached_property
+    def peers(self) -> pd.DataFrame:
+        """city, name, region, distance, rank: the nearest cities first."""
+        return self.tables.of("peers", self.city)
+
+    @cached_property
+    def learn_from(self) -> pd.DataFrame:
+        """See `learn_from`, plus domain_name and from_name."""
+        return self.tables.of("learn_from", self.city)
 
     @property
     def strengths(self) -> list[str]:
@@ -382,53 +443,70 @@ def city_profile(result, city: str, n_peers: int = N_PEERS, n_cities: int = N_TE
     basis = standing(result, n_items)
     if cid not in basis.scores.index:
         raise InputError.single("city", f"{city!r} has no scores in this build (screened out for missing data)")
-    return _profile(basis, cid, peers(basis.scores, cid, n_peers), n_cities)
-
-
-def _profile(basis: Standing, cid: str, near: pd.DataFrame, n_cities: int) -> CityProfile:
-    """One city's profile from the build's shared standing and the city's nearest peers."""
-    i = basis.position[cid]
-    score = basis.values[i]
-    gap = score - basis.median
-    order = np.argsort(-gap, kind="stable")  # largest gap first, ties in framework order, missing last
-    gap = gap[order]
-    leader = basis.leader[order]
-    columns = {
-        "domain": basis.scores.columns.to_numpy()[order], "score": score[order], "median": basis.median[order],
-        "rank": basis.ranks[i, order], "gap": gap,
-        "verdict": np.select([gap > 0, gap < 0], ["strength", "weakness"], "par"),
-        "domain_name": [basis.domain_names[j] for j in order], "leader": leader,
-        "leader_name": [basis.names.get(c, np.nan) for c in leader], "leader_score": basis.leader_score[order],
-        "gap_to_leader": basis.leader_score[order] - score[order],
-        **{c: values[i, order] for c, values in basis.intervals.items()},
-    }
-    sw = pd.DataFrame(columns)
-    weak = list(columns["domain"][columns["verdict"] == "weakness"])
-    if not weak:
-        open_gaps = sw[sw["gap_to_leader"] > 0].sort_values("gap_to_leader", ascending=False)
-        weak = list(open_gaps["domain"].head(2))
-    others = list(near["city"])
-    peers_table = pd.DataFrame({"city": near["city"], "name": [basis.names.get(c, np.nan) for c in others],
-                                "region": [basis.region_of.get(c, np.nan) for c in others],
-                                "distance": near["distance"],
-                                "rank": pd.array([basis.rank_of.get(c) for c in others], dtype="Int64")})
-    rows = basis.teachers.for_city(cid, basis.region_of, weak, n_cities) if basis.teachers is not None else []
-    names = dict(zip(basis.scores.columns, basis.domain_names))
-    lf = pd.DataFrame([{"domain_name": names[r["domain"]], "from_name": basis.names.get(r["from_city"]), **r}
-                       for r in rows], columns=PROFILE_LEARN_FROM_COLUMNS)
-    top = basis.ranking.loc[cid]
-    return CityProfile(cid, basis.names[cid], basis.region.get(cid), int(top["rank"]), float(top["score"]),
-                       int(top["grade"]), sw, peers_table, lf, tuple(weak))
-
-
-PROFILE_LEARN_FROM_COLUMNS = ["domain", "domain_name", "from_city", "from_name", *LEARN_FROM_COLUMNS[2:]]
+    return _profiles(basis, [cid], peers(basis.scores, cid, n_peers).assign(of=cid), n_cities)[cid]
 
 
 def all_profiles(result) -> dict[str, CityProfile]:
     """Profiles of every scored city, in ranking order. Why: the report carries one for each city."""
     basis = standing(result)
-    near = all_peers(basis.scores)
-    return {c: _profile(basis, c, near[c], N_TEACHERS) for c in basis.ranking.index}
+    return _profiles(basis, list(basis.ranking.index), all_peers(basis.scores), N_TEACHERS)
+
+
+def _profiles(basis: Standing, cities: list[str], near: pd.DataFrame, n_cities: int) -> dict[str, CityProfile]:
+    """The profiles of `cities` from the build's shared standing and their nearest peers (`all_peers` rows),
+    every table built once for all of them."""
+    at = [basis.position[c] for c in cities]
+    score = basis.values[at]
+    gap = score - basis.median
+    order = np.argsort(-gap, axis=1, kind="stable")  # largest gap first, ties in framework order, missing last
+
+    def each(values: np.ndarray) -> np.ndarray:
+        return np.take_along_axis(values, order, axis=1).ravel()
+
+    in_order = each(score)
+    gaps = each(gap)
+    leader = basis.leader[order].ravel()
+    leader_score = basis.leader_score[order].ravel()
+    domain = basis.scores.columns.to_numpy()[order].ravel()
+    verdict = np.select([gaps > 0, gaps < 0], ["strength", "weakness"], "par")
+    domains = pd.DataFrame({
+        "of": np.repeat(np.array(cities, dtype=object), order.shape[1]), "domain": domain, "score": in_order,
+        "median": basis.median[order].ravel(), "rank": each(basis.ranks[at]), "gap": gaps, "verdict": verdict,
+        "domain_name": np.array(basis.domain_names, dtype=object)[order].ravel(), "leader": leader,
+        "leader_name": [basis.names.get(c, np.nan) for c in leader], "leader_score": leader_score,
+        "gap_to_leader": leader_score - in_order,
+        **{c: each(values[at]) for c, values in basis.intervals.items()},
+    })
+    width = order.shape[1]
+    learn_domains, rows = {}, []
+    for k, cid in enumerate(cities):
+        block = slice(k * width, (k + 1) * width)
+        weak = list(domain[block][verdict[block] == "weakness"])
+        if not weak:  # weak in none: the two largest open gaps to a leader
+            to_leader = (leader_score - in_order)[block]
+            open_gaps = np.argsort(-to_leader, kind="stable")
+            weak = list(domain[block][open_gaps[to_leader[open_gaps] > 0]][:2])
+        learn_domains[cid] = tuple(weak)
+        if basis.teachers is not None:
+            rows += [{"of": cid, **r} for r in basis.teachers.for_city(cid, basis.region_of, weak, n_cities)]
+    names = dict(zip(basis.scores.columns, basis.domain_names))
+    learn = pd.DataFrame(rows, columns=["of", *LEARN_FROM_COLUMNS])
+    learn.insert(2, "domain_name", learn["domain"].map(names))
+    learn.insert(4, "from_name", [basis.names.get(c) for c in learn["from_city"]])
+    chosen = near[near["of"].isin(set(cities))]
+    peers_table = pd.DataFrame({
+        "of": chosen["of"].to_numpy(), "city": chosen["city"].to_numpy(),
+        "name": [basis.names.get(c, np.nan) for c in chosen["city"]],
+        "region": [basis.region_of.get(c, np.nan) for c in chosen["city"]], "distance": chosen["distance"].to_numpy(),
+        "rank": pd.array([basis.rank_of.get(c) for c in chosen["city"]], dtype="Int64")})
+    tables = ProfileTables(domains, peers_table, learn)
+    top = basis.ranking.loc[cities]
+    return {cid: CityProfile(cid, basis.names[cid], basis.region.get(cid), int(rank), float(total), int(grade),
+                             learn_domains[cid], tables)
+            for cid, rank, total, grade in zip(cities, top["rank"], top["score"], top["grade"])}
+
+
+PROFILE_LEARN_FROM_COLUMNS = ["domain", "domain_name", "from_city", "from_name", *LEARN_FROM_COLUMNS[2:]]
 
 
 PROFILE_COLUMNS = ("city", "kind", "domain", "score", "median", "verdict", "rank", "median_rank", "p05", "p95",
@@ -448,19 +526,27 @@ def profiles_table(profiles: dict[str, CityProfile]) -> pd.DataFrame:
     chosen = list(profiles.values())
     if not chosen:
         return pd.DataFrame(columns=list(PROFILE_COLUMNS))
+    position = {p.city: i for i, p in enumerate(chosen)}
+    books = {id(p.tables): p.tables for p in chosen}
 
-    def long(kind: int, frames: list[pd.DataFrame], columns: dict[str, str]) -> pd.DataFrame:
-        table = pd.concat(frames, ignore_index=True)[list(columns)].rename(columns=columns)
-        table.insert(0, "city", np.repeat([p.city for p in chosen], [len(f) for f in frames]))
-        table["_order"] = np.repeat(np.arange(len(chosen)), [len(f) for f in frames]) * 3 + kind
-        return table
+    def long(kind: int, name: str, columns: dict[str, str]) -> pd.DataFrame:
+        parts = []
+        for key, book in books.items():
+            table = getattr(book, name)
+            mine = table["of"].isin({p.city for p in chosen if id(p.tables) == key}).to_numpy()
+            parts.append(table[mine])
+        table = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
+        out = table[list(columns)].rename(columns=columns)
+        out.insert(0, "city", table["of"].to_numpy())
+        out["_order"] = table["of"].map(position).to_numpy(dtype=np.int64) * 3 + kind
+        return out
 
+    first = chosen[0].tables.domains
     same = {c: c for c in ("domain", "score", "median", "verdict", "rank", "median_rank", "p05", "p95", "leader",
-                           "leader_score", "gap_to_leader")}
-    domains = long(0, [p.domains for p in chosen], {c: c for c in same if c in chosen[0].domains})
-    near = long(1, [p.peers for p in chosen], {"city": "other_city", "region": "other_region", "distance": "distance",
-                                               "rank": "rank"})
-    learn = long(2, [p.learn_from for p in chosen], {
+                           "leader_score", "gap_to_leader") if c in first}
+    domains = long(0, "domains", same)
+    near = long(1, "peers", {"city": "other_city", "region": "other_region", "distance": "distance", "rank": "rank"})
+    learn = long(2, "learn_from", {
         "domain": "domain", "from_score": "score", "from_rank": "rank", "from_city": "other_city",
         "from_region": "other_region", "id": "initiative_id", "initiative": "initiative", "source_url": "source_url"})
     parts = [domains.assign(kind="domain"), near.assign(kind="peer"), learn.assign(kind="learn_from")]

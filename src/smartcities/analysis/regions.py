@@ -28,7 +28,7 @@ from .statistics import (
     permutation_chi_squares,
     permutation_differences,
 )
-from .trends import TRENDS, trend_flags
+from .trends import TRENDS, trend_flags, uses_technology
 
 SMALL_REGION = 3  # regions with at most this many cities are flagged as too small to generalise from
 
@@ -54,19 +54,18 @@ FEATURE_LABELS: dict[str, str] = {
 }
 """Plain words for every feature a region is compared on; `family:value` ids keep the families apart."""
 
-def initiative_features(inventory: pd.DataFrame) -> pd.DataFrame:
+def initiative_features(inventory: pd.DataFrame, flags: pd.DataFrame | None = None) -> pd.DataFrame:
     """One boolean column per comparison feature (`family:value`) for every initiative.
 
     Why: service domain, technology, item type, lead actor, themes and trends are all read as "share of a
-    region's initiatives that …", so one flag table feeds every test and every share.
+    region's initiatives that …", so one flag table feeds every test and every share. `flags` are the
+    inventory's `trend_flags` when the caller has them already.
     """
-    techs = inventory["technologies"].map(lambda t: tuple(t) if isinstance(t, (tuple, list)) else
-                                          tuple(x.strip() for x in str(t).split(";") if x.strip()))
     cols: dict[str, pd.Series] = {}
     for d in SERVICE_DOMAINS:
         cols[f"domain:{d}"] = inventory["service_domain"] == d
     for t in TECHNOLOGIES:
-        cols[f"technology:{t}"] = techs.map(lambda x, t=t: t in x)
+        cols[f"technology:{t}"] = pd.Series(uses_technology(inventory, [t]), index=inventory.index)
     for t in ITEM_TYPES:
         cols[f"item_type:{t}"] = inventory["item_type"] == t
     participation = _bool(inventory["citizen_participation"])
@@ -75,16 +74,17 @@ def initiative_features(inventory: pd.DataFrame) -> pd.DataFrame:
     cols["actor:citizen_participation"] = participation
     cols["actor:bottom_up"] = participation | (inventory["item_type"] == "living_lab")
     cols["theme:sustainability"] = inventory["energy_environment"].isin(("direct", "indirect"))
-    cols["theme:data_driven"] = techs.map(lambda x: "big_data" in x or "ai" in x)
-    flags = trend_flags(inventory)
+    cols["theme:data_driven"] = pd.Series(uses_technology(inventory, ["big_data", "ai"]), index=inventory.index)
+    flags = trend_flags(inventory) if flags is None else flags
     for t in TRENDS:
         cols[f"trend:{t}"] = flags[t]
     return pd.DataFrame({k: v.astype(bool).to_numpy() for k, v in cols.items()}, index=inventory.index)
 
 
-def _city_counts(inventory: pd.DataFrame, cities: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
+def _city_counts(inventory: pd.DataFrame, cities: pd.DataFrame,
+                 flags: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
     """(cities × features counts, initiatives per city, region per city) over cities that have initiatives."""
-    feats = initiative_features(inventory)
+    feats = initiative_features(inventory, flags)
     counts = feats.groupby(inventory["city_id"].to_numpy()).sum()
     n = inventory.groupby("city_id").size()
     region = continents(cities)
@@ -93,7 +93,8 @@ def _city_counts(inventory: pd.DataFrame, cities: pd.DataFrame) -> tuple[pd.Data
 
 
 def region_table(inventory: pd.DataFrame, cities: pd.DataFrame, scores: pd.DataFrame | None = None,
-                 n_permutations: int = N_PERMUTATIONS, seed: int = SEED) -> pd.DataFrame:
+                 n_permutations: int = N_PERMUTATIONS, seed: int = SEED,
+                 flags: pd.DataFrame | None = None) -> pd.DataFrame:
     """regions.csv: every region against all other cities on every feature, with effect, interval and test.
 
     Columns: region, n_cities, n_items, family, feature, label, count, share, others_n, others_share,
@@ -103,7 +104,7 @@ def region_table(inventory: pd.DataFrame, cities: pd.DataFrame, scores: pd.DataF
     family `score` compares mean domain scores the same way (count and shares then hold means, not counts).
     Why: the per-region mixes the report describes, each with the numbers needed to believe it or not.
     """
-    counts, n, region = _city_counts(inventory, cities)
+    counts, n, region = _city_counts(inventory, cities, flags)
     regions = _region_order(region)
     if scores is not None:
         s = scores.reindex(region.index)

@@ -163,51 +163,104 @@ def permutation_differences(tests, n_permutations: int = N_PERMUTATIONS,
                             seed: int = SEED) -> list[tuple[np.ndarray, np.ndarray]]:
     """`permutation_difference` of several (numerators, denominators, member) tests at once.
 
-    Random draws depend only on the seed and the number of units: a unit's draw is its rank among uniform
-    keys, and a group of k takes the k smallest. Tests on the same units therefore share one sort of the keys
-    per block of draws, and each gets exactly the draws it would get alone.
+    Random draws depend only on the seed and the number of units: each draw gives every unit a uniform key, and
+    a group of k takes the units whose keys are at most the k-th smallest. Tests on the same units therefore
+    share the keys of each block of draws, tests of the same group size share its draws, and each test gets
+    exactly the draws it would get alone. Whole counts are summed in single precision, where their sums are
+    still exact (below 2**24), at twice the speed.
     """
-    prepared = []
-    for numerators, denominators, member in tests:
-        num = np.asarray(numerators, dtype=float)
-        num = num[:, None] if num.ndim == 1 else num
-        den = np.asarray(denominators, dtype=float)
-        den = np.broadcast_to(den[:, None] if den.ndim == 1 else den, num.shape)
-        member = np.asarray(member, dtype=bool)
-        prepared.append((num, den, member, _difference(num, den, member[None])[0]))
+    prepared = [_Ratios.of(*test) for test in tests]
     out: list = [None] * len(prepared)
-    shared: dict[int, list[int]] = {}
-    for t, (num, den, member, observed) in enumerate(prepared):
-        k = int(member.sum())
-        if math.comb(len(member), k) <= n_permutations:  # exact: every choice of k units
-            draws, _ = memberships(len(member), k, n_permutations, seed)
-            extreme = (np.abs(_difference(num, den, draws)) >= np.abs(observed) - 1e-12).sum(axis=0)
-            out[t] = (observed, extreme / len(draws))
+    shared: dict[int, dict[int, list[int]]] = {}  # units -> group size -> tests
+    for t, test in enumerate(prepared):
+        units = len(test.member)
+        if math.comb(units, test.k) <= n_permutations:  # exact: every choice of k units
+            draws, _ = memberships(units, test.k, n_permutations, seed)
+            out[t] = (test.observed, test.extreme(draws.astype(test.num.dtype)) / len(draws))
         else:
-            shared.setdefault(len(member), []).append(t)
-    for units, group in shared.items():
-        extreme = {t: np.zeros(prepared[t][0].shape[1], dtype=np.int64) for t in group}
+            shared.setdefault(units, {}).setdefault(test.k, []).append(t)
+    for units, by_size in shared.items():
+        extreme = {t: 0 for group in by_size.values() for t in group}
         rng = np.random.default_rng(seed)
+        # blocks of draws are written into the same arrays: fresh ones of this size cost more than filling them
+        rows = min(CHUNK, n_permutations)
+        buffers = {dtype: np.empty((rows, units), dtype) for dtype in (np.float32, np.float64)}
+        all_keys, scratch = np.empty((rows, units)), np.empty((rows, units))
         for start in range(0, n_permutations, CHUNK):
-            keys = rng.random((min(CHUNK, n_permutations - start), units))
-            rank = np.empty(keys.shape, dtype=np.intp)
-            np.put_along_axis(rank, np.argsort(keys, axis=1), np.arange(units), axis=1)
+            keys = rng.random(out=all_keys[:min(CHUNK, n_permutations - start)])
+            limits = _kth_smallest(keys, list(by_size), scratch[:len(keys)])
+            for k, group in by_size.items():
+                drawn = {}  # the draws as 0/1 in each precision the tests of this size need
+                for t in group:
+                    dtype = prepared[t].num.dtype.type
+                    if dtype not in drawn:
+                        drawn[dtype] = np.less_equal(keys, limits[k], out=buffers[dtype][:len(keys)],
+                                                     casting="unsafe")
+                    extreme[t] = extreme[t] + prepared[t].extreme(drawn[dtype])
+        for group in by_size.values():
             for t in group:
-                num, den, member, observed = prepared[t]
-                block = rank < int(member.sum())
-                extreme[t] += (np.abs(_difference(num, den, block)) >= np.abs(observed) - 1e-12).sum(axis=0)
-        for t in group:
-            out[t] = (prepared[t][3], (extreme[t] + 1) / (n_permutations + 1))
+                out[t] = (prepared[t].observed, (extreme[t] + 1) / (n_permutations + 1))
     return out
 
 
-def _difference(num: np.ndarray, den: np.ndarray, members: np.ndarray) -> np.ndarray:
-    """Pooled ratio of each drawn group minus that of the rest: (draws, features)."""
-    mf = members.astype(float)
-    gn, gd = mf @ num, mf @ den
-    rn, rd = num.sum(0) - gn, den.sum(0) - gd
+def _kth_smallest(keys: np.ndarray, sizes: list[int], scratch: np.ndarray) -> dict[int, np.ndarray]:
+    """For each k of `sizes`, the k-th smallest key of every row (a column, a view into `scratch`): the keys
+    are partitioned in `scratch` at the largest k, then the part before it at the next k, and so on. Why: a
+    third of the time of a sort."""
+    np.copyto(scratch, keys)
+    out, within = {}, scratch.shape[1]
+    for k in sorted(sizes, reverse=True):
+        scratch[:, :within].partition(k - 1, axis=1)
+        out[k], within = scratch[:, k - 1:k], k - 1
+    return out
+
+
+@dataclass(frozen=True)
+class _Ratios:
+    """One (numerators, denominators, member) test, ready to be read on many draws at once."""
+
+    num: np.ndarray  # (units, features), float32 when every sum of it is exact in single precision
+    den: np.ndarray  # (units,) or (units, features), in the same precision
+    totals: tuple[np.ndarray, np.ndarray]  # sums over every unit, in double precision
+    member: np.ndarray
+    observed: np.ndarray  # (features,)
+
+    @classmethod
+    def of(cls, numerators, denominators, member) -> _Ratios:
+        num = np.asarray(numerators, dtype=float)
+        num = num[:, None] if num.ndim == 1 else num
+        den = np.asarray(denominators, dtype=float)
+        den = den if den.ndim == 1 else np.broadcast_to(den, num.shape)
+        member = np.asarray(member, dtype=bool)
+        totals = (num.sum(0), den.sum(0))
+        observed = _ratio_difference(member[None].astype(float) @ num, member[None].astype(float) @ den, totals)[0]
+        dtype = np.float32 if _exact_in_single(num) and _exact_in_single(den) else float
+        return cls(num.astype(dtype), den.astype(dtype), totals, member, observed)
+
+    @property
+    def k(self) -> int:
+        return int(self.member.sum())
+
+    def extreme(self, drawn: np.ndarray) -> np.ndarray:
+        """How many of the `drawn` groups (0/1, draws × units, in this test's precision) differ from the rest
+        at least as much as the observed group, per feature."""
+        diff = _ratio_difference((drawn @ self.num).astype(float), (drawn @ self.den).astype(float), self.totals)
+        return (np.abs(diff) >= np.abs(self.observed) - 1e-12).sum(axis=0)
+
+
+def _exact_in_single(values: np.ndarray) -> bool:
+    """Whether every sum of `values` is exact in single precision: whole numbers totalling below 2**24."""
+    return bool(np.all(values == np.round(values)) and np.abs(values).sum() < 2 ** 24)
+
+
+def _ratio_difference(group_num: np.ndarray, group_den: np.ndarray, totals) -> np.ndarray:
+    """Pooled ratio of each drawn group minus that of the rest, (draws, features), from the group's sums. A
+    denominator shared by every feature (units,) is summed once, not once per feature."""
+    rest_num, rest_den = totals[0] - group_num, totals[1] - group_den
+    if group_den.ndim == 1:
+        group_den, rest_den = group_den[:, None], rest_den[:, None]
     with np.errstate(invalid="ignore", divide="ignore"):
-        return gn / gd - rn / rd
+        return group_num / group_den - rest_num / rest_den
 
 
 def permutation_chi_square(counts, labels, n_permutations: int = N_PERMUTATIONS,
@@ -225,29 +278,48 @@ def permutation_chi_squares(tests, n_permutations: int = N_PERMUTATIONS,
     """`permutation_chi_square` of several (counts, labels) tests on the same units, sharing the shuffles.
 
     A shuffle of labels is a shuffle of unit positions, and the seed fixes the positions whatever the labels:
-    drawing them once for every test gives each test the very shuffles it would draw alone. Why: the mix
-    tests are dozens of tests on one set of cities; shuffling ten thousand cities is the costly part.
+    drawing them once for every test gives each test the very shuffles it would draw alone. Within a block of
+    shuffles, each distinct group of units (a region is a group in the all-regions test and in its own test)
+    is moved once and summed once over every distinct count table (whole counts, so the sums are exact). Why:
+    the mix tests are dozens of tests on one set of cities; shuffling ten thousand cities is the costly part.
     """
+    groups: dict[bytes, int] = {}  # each distinct group of units -> its row in `masks`
+    masks: list[np.ndarray] = []
+    columns: dict[bytes, slice] = {}  # each distinct count table -> its columns in `stacked`
+    blocks: list[np.ndarray] = []
     prepared = []
     for counts, labels in tests:
         counts = np.asarray(counts, dtype=float)
-        groups, codes = np.unique(np.asarray(labels), return_inverse=True)
-        observed = chi_square(np.eye(len(groups))[codes].T @ counts)
-        prepared.append((codes, len(groups), counts[:, counts.sum(0) > 0], observed))
-    units = len(prepared[0][0])
+        names, codes = np.unique(np.asarray(labels), return_inverse=True)
+        observed = chi_square(np.eye(len(names))[codes].T @ counts)
+        kept = counts[:, counts.sum(0) > 0]
+        rows = []
+        for g in range(len(names) - 1):  # the last group holds the rest
+            mask = codes == g
+            rows.append(groups.setdefault(mask.tobytes(), len(groups)))
+            if rows[-1] == len(masks):
+                masks.append(mask)
+        key = kept.tobytes() + str(kept.shape).encode()
+        if key not in columns:
+            start = sum(b.shape[1] for b in blocks)
+            columns[key] = slice(start, start + kept.shape[1])
+            blocks.append(kept)
+        prepared.append((rows, columns[key], kept, observed))
+    stacked = np.hstack(blocks)
+    units = stacked.shape[0]
     rng = np.random.default_rng(seed)
     as_large = np.zeros(len(prepared), dtype=np.int64)
     for start in range(0, n_permutations, CHUNK):  # the generator runs on block after block: same shuffles
         positions = rng.permuted(np.tile(np.arange(units), (min(CHUNK, n_permutations - start), 1)), axis=1)
-        for t, (codes, n_groups, kept, observed) in enumerate(prepared):
-            perms = codes[positions]
-            tables = np.empty((len(perms), n_groups, kept.shape[1]))
-            for g in range(n_groups - 1):
-                tables[:, g] = (perms == g).astype(float) @ kept
-            tables[:, -1] = kept.sum(0) - tables[:, :-1].sum(1)  # the last group holds the rest (whole counts)
-            rows = tables.sum(2, keepdims=True)
-            cols = tables.sum(1, keepdims=True)
-            expected = rows * cols / tables.sum((1, 2), keepdims=True)
+        sums = [mask[positions].astype(float) @ stacked for mask in masks]
+        for t, (rows, cols, kept, observed) in enumerate(prepared):
+            tables = np.empty((len(positions), len(rows) + 1, kept.shape[1]))
+            for g, row in enumerate(rows):
+                tables[:, g] = sums[row][:, cols]
+            tables[:, -1] = kept.sum(0) - tables[:, :-1].sum(1)
+            rows_total = tables.sum(2, keepdims=True)
+            cols_total = tables.sum(1, keepdims=True)
+            expected = rows_total * cols_total / tables.sum((1, 2), keepdims=True)
             with np.errstate(invalid="ignore", divide="ignore"):
                 chi = np.nansum(np.where(expected > 0, (tables - expected) ** 2 / expected, 0.0), axis=(1, 2))
             as_large[t] += int(np.sum(chi >= observed.chi2 - 1e-9))
