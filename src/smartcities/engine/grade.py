@@ -24,20 +24,25 @@ def ranks(scores: np.ndarray, axis: int = 1, *, ties: str = "min") -> np.ndarray
 
 
 def _ranks(scores: np.ndarray, axis: int, ties: str) -> np.ndarray:
-    A = np.ascontiguousarray(np.moveaxis(-scores, axis, -1))
+    moved = np.moveaxis(scores, axis, -1)
+    A = np.negative(moved, out=np.empty(moved.shape))  # contiguous along units, highest first
     order = np.argsort(A, axis=-1)
     ordered = np.take_along_axis(A, order, axis=-1)
-    position = np.arange(A.shape[-1])
-    new = ordered[..., 1:] != ordered[..., :-1]
-    edge = np.ones(A.shape[:-1] + (1,), bool)
-    first = np.maximum.accumulate(np.where(np.concatenate([edge, new], -1), position, 0), axis=-1)
+    n = A.shape[-1]
+    starts = np.empty(A.shape, bool)  # where a run of tied values begins in sorted order
+    starts[..., :1] = True
+    np.not_equal(ordered[..., 1:], ordered[..., :-1], out=starts[..., 1:])
+    position = np.arange(n, dtype=float)
+    rank_sorted = np.maximum.accumulate(np.where(starts, position, 0.0), axis=-1)
     if ties == "average":
-        last = np.flip(np.minimum.accumulate(np.flip(np.where(np.concatenate([new, edge], -1), position,
-                                                                A.shape[-1]), -1), axis=-1), -1)
-        rank_sorted = (first + last) / 2 + 1.0
-    else:
-        rank_sorted = first + 1.0
-    rank_sorted[np.isnan(ordered)] = np.nan
+        ends = np.empty(A.shape, bool)
+        ends[..., -1:] = True
+        ends[..., :-1] = starts[..., 1:]
+        last = np.flip(np.minimum.accumulate(np.flip(np.where(ends, position, n), -1), axis=-1), -1)
+        rank_sorted += last
+        rank_sorted /= 2
+    rank_sorted += 1.0
+    np.putmask(rank_sorted, np.isnan(ordered), np.nan)
     out = np.empty_like(rank_sorted)
     np.put_along_axis(out, order, rank_sorted, axis=-1)
     return np.moveaxis(out, -1, axis)

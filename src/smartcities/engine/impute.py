@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ..errors import InputError, Problem, did_you_mean
@@ -10,12 +12,9 @@ from .registry import register
 
 
 def _fill(X: np.ndarray, stat) -> np.ndarray:
-    with np.errstate(all="ignore"):
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            fill = stat(X, axis=1, keepdims=True)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        fill = stat(X, axis=1, keepdims=True)
     return np.where(np.isnan(X), fill, X)
 
 
@@ -28,13 +27,20 @@ def known_group(ctx: Context, *, group: str) -> list[Problem]:
 
 
 def _by_group(X: np.ndarray, ctx: Context, group: str, stat) -> np.ndarray:
+    """Each missing value filled with `stat` of its indicator over the unit's group. Why not fill group by group:
+    only the missing cells change, so the statistics are computed per group and written to those cells alone."""
     if problems := known_group(ctx, group=group):
         raise InputError(problems)
-    labels = ctx.groups[group]
+    missing = np.isnan(X)
+    if not missing.any():
+        return X
+    labels, member_of = np.unique(ctx.groups[group].astype(str), return_inverse=True)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a group with no value of an indicator leaves it missing
+        fills = np.stack([stat(X[:, member_of == k, :], axis=1) for k in range(len(labels))])  # (groups, runs, ind)
+    runs, units, indicators = np.nonzero(missing)
     out = X.copy()
-    for label in np.unique(labels.astype(str)):
-        members = labels.astype(str) == label
-        out[:, members, :] = _fill(X[:, members, :], stat)
+    out[runs, units, indicators] = fills[member_of[units], runs, indicators]
     return out
 
 

@@ -66,6 +66,12 @@ class Kept:
     def __and__(self, other: Kept) -> Kept:
         return Kept(self.units & other.units, self.indicators & other.indicators)
 
+    def blank(self, X: np.ndarray) -> np.ndarray:
+        """X with every removed cell blank; X itself when nothing is removed (no full-size pass)."""
+        if self.units.all() and self.indicators.all():
+            return X
+        return np.where(self.cells(), X, np.nan)
+
 
 @dataclass(frozen=True)
 class Stages:
@@ -94,10 +100,9 @@ def apply_step(X: np.ndarray, kept: Kept, ctx: Context, step: Step) -> tuple[np.
         Y = X
     else:
         Y = fn(X, ctx, **step.params)
-        if step.step == "impute":
-            Y = np.where(np.isnan(X), Y, X)
-    cells = kept.cells()
-    return (Y if cells.all() else np.where(cells, Y, np.nan)), kept
+        if step.step == "impute" and Y is not X:
+            np.copyto(Y, X, where=~np.isnan(X))  # the method's own new array: put back every present value
+    return kept.blank(Y), kept
 
 
 def run_pipeline(X: np.ndarray, ctx: Context, steps: list[Step]) -> Stages:
@@ -120,7 +125,8 @@ def run_pipeline(X: np.ndarray, ctx: Context, steps: list[Step]) -> Stages:
         raise InputError.single("spec", "the pipeline has no aggregate step")
     # removed units, and units left with no value after the data steps, get no score and no rank
     dropped = ~kept.units | np.all(np.isnan(X), axis=2)
-    scores = np.where(dropped[..., None], np.nan, scores)
+    if dropped.any():
+        scores = np.where(dropped[..., None], np.nan, scores)
     return Stages(data, scores, ranks(scores), tuple(seconds), masks)
 
 

@@ -12,7 +12,7 @@ import numpy as np
 from ..errors import InputError, Problem, one_of
 from .context import Context
 from .registry import register
-from .stats import kurtosis_from, passes, skew_from
+from .stats import central_sums, kurtosis_from, passes, passes_sums, skew_from
 from .threads import map_threads
 
 
@@ -29,13 +29,17 @@ def boxcox(x: np.ndarray, lam: float) -> np.ndarray:
 
 
 class _Moments:
-    """Running power sums of a column, so that skew and kurtosis after replacing a few extreme points cost
-    O(1) instead of a pass over the data. Values are shifted by their mean first to keep precision."""
+    """Running power sums of a column's values about a fixed shift (their mean, for precision), so that skew and
+    kurtosis after replacing a few extreme points cost O(1) instead of a pass over the data."""
 
-    def __init__(self, y: np.ndarray):
-        self.n = float(y.size)
+    def __init__(self, n: float, sums: list[float]):
+        self.n, self.s = n, sums
+
+    @classmethod
+    def of(cls, y: np.ndarray) -> _Moments:
+        """The sums of values `y` already shifted."""
         y2 = y * y
-        self.s = [float(y.sum()), float(y2.sum()), float((y2 * y).sum()), float((y2 * y2).sum())]
+        return cls(float(y.size), [float(y.sum()), float(y2.sum()), float((y2 * y).sum()), float((y2 * y2).sum())])
 
     def move(self, count: int, old: float, new: float) -> None:
         """`count` points that were at `old` are now at `new`."""
@@ -61,34 +65,66 @@ class _Moments:
 
 def winsorise_column(x: np.ndarray, max_points: int, skew_limit: float,
                      kurtosis_limit: float) -> tuple[np.ndarray, bool]:
-    """One column winsorised point by point; returns the values and whether they now pass.
-
-    Each step replaces every point at the current extreme (on the side of the skew) by the next distinct value,
-    so after some steps the column is the original clipped to [floor, cap]; the number of points treated is
-    the number of original values beyond the cap plus those beyond the floor.
-    """
-    present = np.sort(x[~np.isnan(x)])
+    """One column winsorised point by point; returns the values and whether they now pass."""
+    present = x[~np.isnan(x)]
     if present.size < 4:
         return x.copy(), True
     shift = present.mean()
-    moments = _Moments(present - shift)
-    distinct = present[np.r_[True, present[1:] != present[:-1]]]
-    hi, lo = distinct.size - 1, 0  # the cap is distinct[hi], the floor distinct[lo]
+    floor, cap, ok = winsorised_limits(present, shift, _Moments.of(present - shift), max_points, skew_limit,
+                                       kurtosis_limit)
+    return np.clip(x, floor, cap), ok
+
+
+def winsorised_limits(present: np.ndarray, shift: float, moments: _Moments, max_points: int, skew_limit: float,
+                      kurtosis_limit: float) -> tuple[float, float, bool]:
+    """The floor and cap that point-by-point winsorising reaches, and whether the values then pass.
+
+    Each step replaces every point at the current extreme (on the side of the skew) by the next distinct value,
+    so after some steps the column is the original clipped to [floor, cap]; the number of points treated is the
+    number of values beyond the cap plus those beyond the floor. Why only a partial sort: fewer than
+    `max_points` steps reach no further than the `max_points + 1` values at each end, unless ties at an end
+    leave steps to take; then the whole column is sorted."""
+    ends = max_points + 1
+    if present.size > 8 * ends:
+        part = np.partition(present, (ends - 1, present.size - ends))
+        found = _walk(np.sort(part[:ends]), np.sort(part[-ends:]), shift, moments, max_points, skew_limit,
+                      kurtosis_limit)
+        if found is not None:
+            return found
+    ordered = np.sort(present)
+    return _walk(ordered, ordered, shift, moments, max_points, skew_limit, kurtosis_limit)
+
+
+def _walk(low: np.ndarray, high: np.ndarray, shift: float, start: _Moments, max_points: int, skew_limit: float,
+          kurtosis_limit: float) -> tuple[float, float, bool] | None:
+    """The steps of winsorising over the sorted lowest values `low` and highest `high` (both the whole sorted
+    column when it is sorted); None when a step needs a value beyond them."""
+    moments = _Moments(start.n, list(start.s))
+    lows, highs = _distinct(low), _distinct(high)
+    floor_at, cap_at = 0, highs.size - 1
     treated_high = treated_low = 0
     ok = moments.passes(skew_limit, kurtosis_limit)
-    while not ok and treated_high + treated_low < max_points and lo < hi:
+    while not ok and treated_high + treated_low < max_points and lows[floor_at] < highs[cap_at]:
         if moments.skew_sign() >= 0:
-            old, new = distinct[hi], distinct[hi - 1]
-            treated_high = int(present.size - np.searchsorted(present, new, side="right"))
+            if cap_at == 0:
+                return None
+            old, new = highs[cap_at], highs[cap_at - 1]
+            treated_high = int(high.size - np.searchsorted(high, new, side="right"))
             moments.move(treated_high, old - shift, new - shift)
-            hi -= 1
+            cap_at -= 1
         else:
-            old, new = distinct[lo], distinct[lo + 1]
-            treated_low = int(np.searchsorted(present, new, side="left"))
+            if floor_at == lows.size - 1:
+                return None
+            old, new = lows[floor_at], lows[floor_at + 1]
+            treated_low = int(np.searchsorted(low, new, side="left"))
             moments.move(treated_low, old - shift, new - shift)
-            lo += 1
+            floor_at += 1
         ok = moments.passes(skew_limit, kurtosis_limit)
-    return np.clip(x, distinct[lo], distinct[hi]), ok
+    return lows[floor_at], highs[cap_at], ok
+
+
+def _distinct(ordered: np.ndarray) -> np.ndarray:
+    return ordered[np.r_[True, ordered[1:] != ordered[:-1]]]
 
 
 @register("treat", "none")
@@ -112,19 +148,24 @@ def winsorise(X: np.ndarray, ctx: Context, *, max_points: int = 5, skew: float =
     """Winsorise failing indicators (per run), falling back to `log` (COINr's log_CT), `boxcox` or `none`."""
     if problems := known_fallback(ctx, fallback=fallback):
         raise InputError(problems)
-    out = X.copy()
-    ok = passes(X, skew, kurtosis)  # (runs, indicators)
+    sums = central_sums(X)
+    failing = list(zip(*np.nonzero(~np.squeeze(passes_sums(sums, skew, kurtosis), axis=1))))
+    if not failing:
+        return X
 
     def treat_column(cell: tuple[int, int]) -> np.ndarray:
-        x = X[cell[0], :, cell[1]]
-        col, fixed = winsorise_column(x, max_points, skew, kurtosis)
+        r, j = cell
+        x = X[r, :, j]
+        moments = _Moments(float(sums.n[r, 0, j]), [float(s[r, 0, j]) for s in sums[2:]])
+        floor, cap, fixed = winsorised_limits(x[~np.isnan(x)], float(sums.mean[r, 0, j]), moments, max_points,
+                                              skew, kurtosis)
         if not fixed and fallback == "log":
             return log_ct(x)
         if not fixed and fallback == "boxcox":
             return boxcox(x, 0.0 if boxcox_lambda is None else boxcox_lambda)
-        return col
+        return np.clip(x, floor, cap)
 
-    failing = list(zip(*np.nonzero(~ok)))
+    out = X.copy()
     for (r, j), col in zip(failing, map_threads(treat_column, failing, worth_it=X.shape[1] >= 10_000)):
         out[r, :, j] = col
     return out
