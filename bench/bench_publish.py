@@ -1,11 +1,13 @@
 """Whole-process time of `smartcities demo` and of the ASEM uncertainty build, and where it goes.
 
 Each command runs as a fresh process, interleaved in one loop with a baseline process that only imports what
-every build needs (numpy, pandas, scipy.stats, pydantic, jinja2, plotly): the ratio says how many such
-start-ups a command costs. Then one in-process run splits the time into imports, build, insight, report and
-files.
+every build needs (numpy, pandas, pydantic, jinja2): the ratio says how many such start-ups a command costs.
+With `--against VENV` (another checkout's virtual environment, e.g. /work/main/.venv) the same commands of
+that installation run in the same loop, side by side, so both meet the same machine load; the last column is
+this one's wall time over that one's. Then one in-process run splits the time into imports, build, insight,
+report and files.
 
-    .venv/bin/python bench/bench_publish.py [--repeat 3]
+    .venv/bin/python bench/bench_publish.py [--repeat 5] [--against /work/main/.venv]
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 BIN = Path(sys.executable).parent
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 ASEM = SHARED / "examples" / "asem-coinr-uncertainty.yaml"
-IMPORTS = "import numpy, pandas, scipy.stats, pydantic, jinja2, plotly.graph_objects"
+IMPORTS = "import numpy, pandas, pydantic, jinja2"
 
 
 def run_once(argv: list[str]) -> tuple[float, float]:
@@ -69,25 +71,41 @@ def breakdown(spec: Path, out: Path) -> dict[str, float]:
     return times
 
 
+def commands(bin_dir: Path, out: Path) -> dict[str, list[str]]:
+    """The timed commands of one installation, writing into `out`."""
+    cli = str(bin_dir / "smartcities")
+    targets = {"smartcities demo": [cli, "demo", "--out", str(out / "demo"), "-q"]}
+    if ASEM.exists():
+        targets["smartcities build asem-coinr-uncertainty"] = [cli, "build", str(ASEM), "--out", str(out / "asem"),
+                                                               "-q"]
+    return targets
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--against", type=Path, help="another virtual environment to time side by side")
     args = parser.parse_args()
     out = Path(tempfile.mkdtemp())
+    ours = commands(BIN, out / "ours")
+    theirs = commands(args.against / "bin", out / "theirs") if args.against else {}
     targets = {"baseline: python -c '" + IMPORTS + "'": [sys.executable, "-c", IMPORTS],
-               "smartcities demo": [str(BIN / "smartcities"), "demo", "--out", str(out / "demo"), "-q"]}
-    if ASEM.exists():
-        targets["smartcities build asem-coinr-uncertainty"] = [str(BIN / "smartcities"), "build", str(ASEM),
-                                                               "--out", str(out / "asem"), "-q"]
+               **ours,
+               **{f"{name} [{args.against}]": argv for name, argv in theirs.items()}}
     samples: dict[str, list[tuple[float, float]]] = {name: [] for name in targets}
     for _ in range(args.repeat):
         for name, argv in targets.items():
             samples[name].append(run_once(argv))
-    base = statistics.median(w for w, _ in next(iter(samples.values())))
+    wall = {name: statistics.median(w for w, _ in runs) for name, runs in samples.items()}
+    base = next(iter(wall.values()))
     for name, runs in samples.items():
-        wall = statistics.median(w for w, _ in runs)
         cpu = statistics.median(c for _, c in runs)
-        print(f"{name:48.48} wall {wall:6.2f} s  CPU {cpu:6.2f} s  = {wall / base:4.1f}× the baseline's wall")
+        spread = f"{min(w for w, _ in runs):5.2f}–{max(w for w, _ in runs):5.2f}"
+        print(f"{name:60.60} wall {wall[name]:6.2f} s ({spread})  CPU {cpu:6.2f} s  "
+              f"= {wall[name] / base:4.1f}× the baseline's wall")
+    for name in theirs:
+        there = wall[f"{name} [{args.against}]"]
+        print(f"{name}: {there:.2f} s with {args.against}, {wall[name]:.2f} s here = {wall[name] / there:.2f}×")
     from smartcities.cli.build import DEMO_SPEC
 
     for label, spec in (("demo", DEMO_SPEC), ("ASEM uncertainty", ASEM)):
