@@ -2,12 +2,13 @@
 
 Each command runs as a fresh process, interleaved in one loop with a baseline process that only imports what
 every build needs (numpy, pandas, pydantic, jinja2): the ratio says how many such start-ups a command costs.
-With `--against VENV` (another checkout's virtual environment, e.g. /work/main/.venv) the same commands of
-that installation run in the same loop, side by side, so both meet the same machine load; the last column is
-this one's wall time over that one's. Then one in-process run splits the time into imports, build, insight,
+With `--against` another installation's commands run in the same loop, side by side, so both meet the same
+machine load: a virtual environment (e.g. /work/main/.venv) or a source folder holding the `smartcities`
+package (e.g. an exported older commit's src, run with this interpreter); then this one's wall time over that
+one's is printed. Then one in-process run splits the time into imports, build, insight,
 report and files.
 
-    .venv/bin/python bench/bench_publish.py [--repeat 5] [--against /work/main/.venv]
+    .venv/bin/python bench/bench_publish.py [--repeat 5] [--against /work/main/.venv | --against OLD/src]
 """
 
 from __future__ import annotations
@@ -28,10 +29,10 @@ ASEM = SHARED / "examples" / "asem-coinr-uncertainty.yaml"
 IMPORTS = "import numpy, pandas, pydantic, jinja2"
 
 
-def run_once(argv: list[str]) -> tuple[float, float]:
+def run_once(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
     """Wall and CPU seconds (user + system) of one process."""
     started = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{' '.join(argv)} failed")
@@ -71,31 +72,43 @@ def breakdown(spec: Path, out: Path) -> dict[str, float]:
     return times
 
 
-def commands(bin_dir: Path, out: Path) -> dict[str, list[str]]:
-    """The timed commands of one installation, writing into `out`."""
-    cli = str(bin_dir / "smartcities")
-    targets = {"smartcities demo": [cli, "demo", "--out", str(out / "demo"), "-q"]}
+def commands(cli: list[str], out: Path) -> dict[str, list[str]]:
+    """The timed commands of one installation (`cli` starts its command line), writing into `out`."""
+    targets = {"smartcities demo": [*cli, "demo", "--out", str(out / "demo"), "-q"]}
     if ASEM.exists():
-        targets["smartcities build asem-coinr-uncertainty"] = [cli, "build", str(ASEM), "--out", str(out / "asem"),
+        targets["smartcities build asem-coinr-uncertainty"] = [*cli, "build", str(ASEM), "--out", str(out / "asem"),
                                                                "-q"]
     return targets
+
+
+def other_installation(path: Path) -> tuple[list[str], dict[str, str]]:
+    """How to start another installation's command line: its venv's script, or this interpreter on its source."""
+    if (path / "bin" / "smartcities").exists():
+        return [str(path / "bin" / "smartcities")], dict(os.environ)
+    if (path / "smartcities" / "__init__.py").exists():
+        return [sys.executable, "-m", "smartcities"], {**os.environ, "PYTHONPATH": str(path)}
+    raise SystemExit(f"{path}: neither a virtual environment with smartcities nor a folder holding its package")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--against", type=Path, help="another virtual environment to time side by side")
+    parser.add_argument("--against", type=Path, help="another installation to time side by side: a virtual "
+                        "environment or a folder holding the smartcities package")
     args = parser.parse_args()
     out = Path(tempfile.mkdtemp())
-    ours = commands(BIN, out / "ours")
-    theirs = commands(args.against / "bin", out / "theirs") if args.against else {}
-    targets = {"baseline: python -c '" + IMPORTS + "'": [sys.executable, "-c", IMPORTS],
-               **ours,
-               **{f"{name} [{args.against}]": argv for name, argv in theirs.items()}}
+    ours = commands([str(BIN / "smartcities")], out / "ours")
+    theirs, env = {}, None
+    if args.against:
+        cli, env = other_installation(args.against)
+        theirs = commands(cli, out / "theirs")
+    targets = {"baseline: python -c '" + IMPORTS + "'": ([sys.executable, "-c", IMPORTS], None),
+               **{name: (argv, None) for name, argv in ours.items()},
+               **{f"{name} [{args.against}]": (argv, env) for name, argv in theirs.items()}}
     samples: dict[str, list[tuple[float, float]]] = {name: [] for name in targets}
     for _ in range(args.repeat):
-        for name, argv in targets.items():
-            samples[name].append(run_once(argv))
+        for name, (argv, environment) in targets.items():
+            samples[name].append(run_once(argv, environment))
     wall = {name: statistics.median(w for w, _ in runs) for name, runs in samples.items()}
     base = next(iter(wall.values()))
     for name, runs in samples.items():
