@@ -26,7 +26,7 @@ def charts(result) -> dict[str, dict]:
     root = result.context.framework.root()
     group = readings.summary_group(result)
     return {
-        "ranking": ranking_chart(result),
+        "ranking": ranking_chart(readings.ranking(result)),
         "groups": group_chart(readings.group_summary(result, group)),
         "rank intervals": rank_interval_chart(result.uncertainty, root),
         "sensitivity": sensitivity_chart(result.uncertainty, root),

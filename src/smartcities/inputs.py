@@ -15,12 +15,9 @@ import pandas as pd
 
 from .engine.context import Context
 from .errors import InputError, Problem, did_you_mean
-from .inventory.derive import derive_indicators
 from .io.coinr import read_coinr
-from .io.inventory import check_cities_known, read_cities, read_indicators, read_inventory
 from .io.missing import MissingCodes, suspected_codes
 from .io.tables import file_hash
-from .model.framework_files import presets, read_framework
 from .model.processing import ProcessingLog, entry
 from .model.spec import Spec
 
@@ -108,6 +105,11 @@ def _read(spec: Spec, key: str, reader, hashes: dict) -> pd.DataFrame | None:
 
 
 def _load_city_inputs(spec: Spec) -> Inputs:
+    # the inventory readers only for a city index: a COINr-format index never needs them
+    from .inventory.derive import derive_indicators
+    from .io.inventory import read_cities, read_indicators, read_inventory
+    from .model.framework_files import presets, read_framework
+
     m = spec.model
     hashes: dict[str, str] = {}
     framework_path = m.framework if m.framework in presets() else str(_existing(spec, "framework", m.framework))
@@ -168,6 +170,8 @@ def _known_cities_only(frame: pd.DataFrame | None, cities: pd.DataFrame, source:
     """The rows of an inventory or indicator table whose city the cities table lists. Rows of other cities
     are left out of the build and of indicators.csv, with a warning per city naming its first line and the
     closest known city: the cities table decides which cities an index covers."""
+    from .io.inventory import check_cities_known
+
     if frame is None:
         return None
     problems = check_cities_known(frame, cities, source if source.startswith(STORE_PREFIX)

@@ -41,6 +41,14 @@ def colorscale(colours: list[str]) -> list[list]:
     return [[i / (len(colours) - 1), c] for i, c in enumerate(colours)]
 
 
+@cache
+def _report_template() -> jinja2.Template:
+    """The page template, compiled once per process (compiling costs about as much as rendering)."""
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, trim_blocks=True,
+                             lstrip_blocks=True)
+    return env.get_template("report.html.j2")
+
+
 def plotly_figure(fig: dict) -> dict:
     """A figure dict as plotly's Figure would send it to plotly.js: the template written out and arrays as
     base64 typed arrays."""
@@ -63,8 +71,8 @@ def figure_html(fig) -> str:
     return pio.to_html(fig, validate=False, full_html=False, include_plotlyjs=False, config=CHART_CONFIG)
 
 
-def ranking_chart(result) -> dict:
-    table = readings.ranking(result)
+def ranking_chart(table) -> dict:
+    """Bars of the scores in a ranking table (`analysis.results.ranking`), best on top."""
     return {
         "data": [{"hovertemplate": "%{y}: %{x:.1f}<extra></extra>", "marker": {"color": "#2a6f97"},
                   "orientation": "h", "x": table["score"].to_numpy(), "y": table["name"].to_numpy(),
@@ -120,16 +128,14 @@ def render_report(result, sections: dict[str, str] | None = None) -> str:
 
         extra.setdefault("Robustness", figure_html(rank_interval_chart(result.uncertainty, root))
                          + figure_html(sensitivity_chart(result.uncertainty, root)))
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, trim_blocks=True,
-                             lstrip_blocks=True)
-    return env.get_template("report.html.j2").render(
+    return _report_template().render(
         title=result.spec.model.name,
         description=result.spec.model.description,
         plotly_js=_plotly_js(),
         root=root,
         root_name=fw.by_id[root].name,
         ranking=ranking,
-        ranking_chart=figure_html(ranking_chart(result)),
+        ranking_chart=figure_html(ranking_chart(ranking)),
         leaders=readings.leaders(result) if doms else None,
         domain_names={d: fw.by_id[d].name for d in doms},
         top_score=scores.max().max(),
