@@ -96,8 +96,10 @@ def _city_counts(inventory: pd.DataFrame, cities: pd.DataFrame,
                  flags: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
     """(cities × features counts, initiatives per city, region per city) over cities that have initiatives."""
     feats = initiative_features(inventory, flags)
-    counts = feats.groupby(inventory["city_id"].to_numpy()).sum()
-    n = inventory.groupby("city_id").size()
+    city, present = pd.factorize(inventory["city_id"])
+    counts = pd.DataFrame({f: np.bincount(city, weights=feats[f].to_numpy(), minlength=len(present)).astype(np.int64)
+                           for f in feats.columns}, index=present)
+    n = pd.Series(np.bincount(city, minlength=len(present)), index=present)
     region = continents(cities)
     ids = [c for c in cities["city"] if c in counts.index]
     return counts.loc[ids], n.loc[ids], region.loc[ids]
@@ -189,19 +191,21 @@ def mix_tests(inventory: pd.DataFrame, cities: pd.DataFrame, n_permutations: int
     mix before the feature-by-feature reading, with Cramér's V to say whether a difference is large or slight.
     """
     region = continents(cities)
-    present = set(inventory["city_id"])
-    ids = [c for c in cities["city"] if c in present]
+    city, present = pd.factorize(inventory["city_id"])
+    ids = [c for c in cities["city"] if c in set(present)]
+    order = pd.Index(present).get_indexer(ids)  # cities table order
     tables = {}
     for mix, (_, column, values) in MIXES.items():
-        tables[mix] = pd.crosstab(inventory["city_id"], inventory[column]).reindex(index=ids, columns=list(values),
-                                                                                 fill_value=0)
-    techs = inventory[["city_id", "technologies"]].explode("technologies")
-    tables["technology"] = pd.crosstab(techs["city_id"], techs["technologies"]).reindex(
-        index=ids, columns=list(TECHNOLOGIES), fill_value=0)
+        is_ = _coded(inventory[column])
+        tables[mix] = np.column_stack([np.bincount(city, weights=is_(v), minlength=len(present)) for v in values])
+    codes, combos = technology_codes(inventory)  # an initiative–technology pair per technology it names
+    tables["technology"] = np.column_stack([
+        np.bincount(city, weights=np.array([c.count(t) for c in combos], dtype=float)[codes], minlength=len(present))
+        for t in TECHNOLOGIES])
+    tables = {mix: table[order].astype(np.int64) for mix, table in tables.items()}
     labels = region.loc[ids].to_numpy()
     rows, tests = [], []
-    for mix, table in tables.items():
-        counts = table.to_numpy()
+    for mix, counts in tables.items():
         rows.append({"mix": mix, "region": "all", "n_cities": len(ids), "n_items": int(counts.sum())})
         tests.append((counts, labels))
         for reg in _region_order(region.loc[ids]):
