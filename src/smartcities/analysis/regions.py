@@ -192,7 +192,8 @@ def mix_tests(inventory: pd.DataFrame, cities: pd.DataFrame, n_permutations: int
     """
     region = continents(cities)
     city, present = pd.factorize(inventory["city_id"])
-    ids = [c for c in cities["city"] if c in set(present)]
+    known = set(present)
+    ids = [c for c in cities["city"] if c in known]
     order = pd.Index(present).get_indexer(ids)  # cities table order
     tables = {}
     for mix, (_, column, values) in MIXES.items():
