@@ -205,7 +205,7 @@ def test_shared_random_draws_are_the_smallest_keys_of_each_draw(monkeypatch, chu
     for (num, den, member), (diff, p) in zip(tests, got):
         num = np.asarray(num, float).reshape(units, -1)
         den = np.asarray(den, float)
-        def ratio_gap(group):
+        def ratio_gap(group, num=num, den=den):
             g = group.astype(float)
             return (g @ num) / (g @ den)[:, None] - ((1 - g) @ num) / ((1 - g) @ den)[:, None]
         observed = ratio_gap(member[None])[0]

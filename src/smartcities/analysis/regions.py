@@ -28,7 +28,7 @@ from .statistics import (
     permutation_chi_squares,
     permutation_differences,
 )
-from .trends import TRENDS, trend_flags, uses_technology
+from .trends import TRENDS, technology_codes, trend_flags, uses_technology
 
 SMALL_REGION = 3  # regions with at most this many cities are flagged as too small to generalise from
 
@@ -61,32 +61,45 @@ def initiative_features(inventory: pd.DataFrame, flags: pd.DataFrame | None = No
     region's initiatives that …", so one flag table feeds every test and every share. `flags` are the
     inventory's `trend_flags` when the caller has them already.
     """
-    cols: dict[str, pd.Series] = {}
+    domain, item, actor, effect = (_coded(inventory[c]) for c in ("service_domain", "item_type", "lead_actor",
+                                                                   "energy_environment"))
+    techs = technology_codes(inventory)
+    cols: dict[str, np.ndarray] = {}
     for d in SERVICE_DOMAINS:
-        cols[f"domain:{d}"] = inventory["service_domain"] == d
+        cols[f"domain:{d}"] = domain(d)
     for t in TECHNOLOGIES:
-        cols[f"technology:{t}"] = pd.Series(uses_technology(inventory, [t]), index=inventory.index)
+        cols[f"technology:{t}"] = uses_technology(techs, [t])
     for t in ITEM_TYPES:
-        cols[f"item_type:{t}"] = inventory["item_type"] == t
-    participation = _bool(inventory["citizen_participation"])
-    cols["actor:public_led"] = inventory["lead_actor"] == "public"
-    cols["actor:private_partner"] = inventory["lead_actor"].isin(("private", "public_private"))
+        cols[f"item_type:{t}"] = item(t)
+    participation = _bool(inventory["citizen_participation"]).to_numpy()
+    cols["actor:public_led"] = actor("public")
+    cols["actor:private_partner"] = actor("private", "public_private")
     cols["actor:citizen_participation"] = participation
-    cols["actor:bottom_up"] = participation | (inventory["item_type"] == "living_lab")
-    cols["theme:sustainability"] = inventory["energy_environment"].isin(("direct", "indirect"))
-    cols["theme:data_driven"] = pd.Series(uses_technology(inventory, ["big_data", "ai"]), index=inventory.index)
+    cols["actor:bottom_up"] = participation | item("living_lab")
+    cols["theme:sustainability"] = effect("direct", "indirect")
+    cols["theme:data_driven"] = uses_technology(techs, ["big_data", "ai"])
     flags = trend_flags(inventory) if flags is None else flags
     for t in TRENDS:
-        cols[f"trend:{t}"] = flags[t]
-    return pd.DataFrame({k: v.astype(bool).to_numpy() for k, v in cols.items()}, index=inventory.index)
+        cols[f"trend:{t}"] = flags[t].to_numpy()
+    return pd.DataFrame({k: np.asarray(v, dtype=bool) for k, v in cols.items()}, index=inventory.index)
+
+
+def _coded(column: pd.Series):
+    """A test `is_(*values)` of whether each cell of `column` is one of `values`, on the column's codes. Why:
+    comparing a million strings once per value was the slow part of the feature table."""
+    codes, values = pd.factorize(column)
+    position = {v: i for i, v in enumerate(values)}
+    return lambda *wanted: np.isin(codes, [position[w] for w in wanted if w in position])
 
 
 def _city_counts(inventory: pd.DataFrame, cities: pd.DataFrame,
                  flags: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
     """(cities × features counts, initiatives per city, region per city) over cities that have initiatives."""
     feats = initiative_features(inventory, flags)
-    counts = feats.groupby(inventory["city_id"].to_numpy()).sum()
-    n = inventory.groupby("city_id").size()
+    city, present = pd.factorize(inventory["city_id"])
+    counts = pd.DataFrame({f: np.bincount(city, weights=feats[f].to_numpy(), minlength=len(present)).astype(np.int64)
+                           for f in feats.columns}, index=present)
+    n = pd.Series(np.bincount(city, minlength=len(present)), index=present)
     region = continents(cities)
     ids = [c for c in cities["city"] if c in counts.index]
     return counts.loc[ids], n.loc[ids], region.loc[ids]
@@ -178,19 +191,22 @@ def mix_tests(inventory: pd.DataFrame, cities: pd.DataFrame, n_permutations: int
     mix before the feature-by-feature reading, with Cramér's V to say whether a difference is large or slight.
     """
     region = continents(cities)
-    present = set(inventory["city_id"])
-    ids = [c for c in cities["city"] if c in present]
+    city, present = pd.factorize(inventory["city_id"])
+    known = set(present)
+    ids = [c for c in cities["city"] if c in known]
+    order = pd.Index(present).get_indexer(ids)  # cities table order
     tables = {}
     for mix, (_, column, values) in MIXES.items():
-        tables[mix] = pd.crosstab(inventory["city_id"], inventory[column]).reindex(index=ids, columns=list(values),
-                                                                                 fill_value=0)
-    techs = inventory[["city_id", "technologies"]].explode("technologies")
-    tables["technology"] = pd.crosstab(techs["city_id"], techs["technologies"]).reindex(
-        index=ids, columns=list(TECHNOLOGIES), fill_value=0)
+        is_ = _coded(inventory[column])
+        tables[mix] = np.column_stack([np.bincount(city, weights=is_(v), minlength=len(present)) for v in values])
+    codes, combos = technology_codes(inventory)  # an initiative–technology pair per technology it names
+    tables["technology"] = np.column_stack([
+        np.bincount(city, weights=np.array([c.count(t) for c in combos], dtype=float)[codes], minlength=len(present))
+        for t in TECHNOLOGIES])
+    tables = {mix: table[order].astype(np.int64) for mix, table in tables.items()}
     labels = region.loc[ids].to_numpy()
     rows, tests = [], []
-    for mix, table in tables.items():
-        counts = table.to_numpy()
+    for mix, counts in tables.items():
         rows.append({"mix": mix, "region": "all", "n_cities": len(ids), "n_items": int(counts.sum())})
         tests.append((counts, labels))
         for reg in _region_order(region.loc[ids]):

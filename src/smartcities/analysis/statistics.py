@@ -307,15 +307,28 @@ def permutation_chi_squares(tests, n_permutations: int = N_PERMUTATIONS,
         prepared.append((rows, columns[key], kept, observed))
     stacked = np.hstack(blocks)
     units = stacked.shape[0]
+    dtype = np.float32 if _exact_in_single(stacked) else np.float64
+    stacked = stacked.astype(dtype)
+    # units in the same groups move alike: one label per pattern of membership, one gather per block
+    patterns, kind = np.unique(np.column_stack(masks) if masks else np.zeros((units, 0), bool), axis=0,
+                               return_inverse=True)
+    kind = kind.ravel()
     rng = np.random.default_rng(seed)
     as_large = np.zeros(len(prepared), dtype=np.int64)
+    rows_max = min(CHUNK, n_permutations)
+    every, picked = np.empty((rows_max, units), dtype=np.int64), np.empty((rows_max, units), dtype=dtype)
     for start in range(0, n_permutations, CHUNK):  # the generator runs on block after block: same shuffles
-        positions = rng.permuted(np.tile(np.arange(units), (min(CHUNK, n_permutations - start), 1)), axis=1)
-        sums = [mask[positions].astype(float) @ stacked for mask in masks]
+        positions = every[:min(CHUNK, n_permutations - start)]
+        positions[:] = np.arange(units)
+        rng.permuted(positions, axis=1, out=positions)
+        moved = kind[positions]
+        by_pattern = [np.equal(moved, k, out=picked[:len(moved)], casting="unsafe") @ stacked
+                      for k in range(len(patterns))]
+        sums = [sum(by_pattern[k] for k in np.flatnonzero(patterns[:, m])) for m in range(len(masks))]
         for t, (rows, cols, kept, observed) in enumerate(prepared):
             tables = np.empty((len(positions), len(rows) + 1, kept.shape[1]))
             for g, row in enumerate(rows):
-                tables[:, g] = sums[row][:, cols]
+                tables[:, g] = sums[row][:, cols]  # whole counts: exact in either precision
             tables[:, -1] = kept.sum(0) - tables[:, :-1].sum(1)
             rows_total = tables.sum(2, keepdims=True)
             cols_total = tables.sum(1, keepdims=True)

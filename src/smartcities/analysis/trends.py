@@ -79,9 +79,9 @@ def technology_codes(inventory: pd.DataFrame) -> tuple[np.ndarray, list[tuple[st
     return codes, [_as_tuple(c) for c in combos]
 
 
-def uses_technology(inventory: pd.DataFrame, technologies) -> np.ndarray:
-    """Whether each initiative uses at least one of `technologies`."""
-    codes, combos = technology_codes(inventory)
+def uses_technology(coded: tuple[np.ndarray, list[tuple[str, ...]]], technologies) -> np.ndarray:
+    """Whether each initiative uses at least one of `technologies`, from its `technology_codes`."""
+    codes, combos = coded
     wanted = set(technologies)
     return np.array([any(t in wanted for t in c) for c in combos], dtype=bool)[codes]
 
@@ -97,7 +97,7 @@ def trend_flags(inventory: pd.DataFrame) -> pd.DataFrame:
     """
     return pd.DataFrame({
         "inclusivity": _bool(inventory["inclusive"]),
-        "intelligence": uses_technology(inventory, INTELLIGENT_TECHNOLOGIES),
+        "intelligence": uses_technology(technology_codes(inventory), INTELLIGENT_TECHNOLOGIES),
         "integration": _bool(inventory["integrates_data"]) | mentions_integration(initiative_text(inventory)),
     }, index=inventory.index)
 
