@@ -7,15 +7,16 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import combinations
-from statistics import NormalDist
 
 import numpy as np
 from scipy.special import chdtrc  # scipy.special, not scipy.stats: the latter costs a second to import
 
+from ..robustness.sensitivity import Z_95
+
 N_PERMUTATIONS = 9999
 SEED = 20220220
 ALPHA = 0.05
-Z95 = NormalDist().inv_cdf(0.975)
+Z95 = Z_95  # the same z₀.₉₇₅ as every other interval of the project
 
 
 def wilson_interval(count, n, z: float = Z95) -> tuple[np.ndarray, np.ndarray]:
