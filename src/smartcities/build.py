@@ -179,11 +179,8 @@ def grade(stages: Stages, spec: Spec, inputs: Inputs) -> tuple[np.ndarray, np.nd
     grades = fn(stages.scores, n=g.n)[0] if g.method == "quantile" else fn(
         stages.scores, cutoffs=tuple(g.cutoffs or (80, 60, 40, 20)))[0]
     letters = None
-    if g.peer_group:
+    if g.peer_group:  # `check` has made sure it is a group column
         groups = inputs.context.groups
-        if g.peer_group not in groups:
-            raise InputError.single(spec.path, f"grades: peer_group {g.peer_group!r} is not a group column "
-                                    f"(have: {', '.join(groups) or 'none'})", line=spec.line("grades", "peer_group"))
         top = inputs.context.compiled.nodes.index(inputs.context.framework.root())
         letters = letter_ratings(stages.scores[0, :, top], groups[g.peer_group])
     return grades, letters
