@@ -303,6 +303,20 @@ class ProfileTables:
             out[kind] = {of[a]: slice(a, b) for a, b in zip(starts, ends)}
         return out
 
+    @cached_property
+    def _records(self) -> dict[str, dict[str, list[dict]]]:
+        return {}
+
+    def records(self, kind: str) -> dict[str, list[dict]]:
+        """The rows of table `kind` as plain dicts (without `of`), by city. Why: a report section reads every
+        row of every city; converting the long table once is far cheaper than a small frame per city."""
+        if kind not in self._records:
+            by_city: dict[str, list[dict]] = {}
+            for row in getattr(self, kind).to_dict("records"):
+                by_city.setdefault(row.pop("of"), []).append(row)
+            self._records[kind] = by_city
+        return self._records[kind]
+
     def of(self, kind: str, city: str) -> pd.DataFrame:
         """One city's rows of table `kind`, without the `of` column."""
         table = getattr(self, kind)
