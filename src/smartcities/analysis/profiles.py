@@ -239,8 +239,9 @@ class Teachers:
             own = theirs[relevance > 0].assign(relevance=relevance)
             own = own.assign(_c=(own["confidence"] == "high").astype(int) if "confidence" in own else 0)
             own = own.sort_values(["relevance", "_c", "id"], ascending=[False, False, True])
-            self.items[d] = {c: part.head(n_items).to_dict("records")
-                             for c, part in own.groupby("city_id", sort=False)}
+            self.items[d] = {}
+            for row in own.groupby("city_id", sort=False).head(n_items).to_dict("records"):
+                self.items[d].setdefault(row["city_id"], []).append(row)
 
     def for_city(self, city: str, region: pd.Series | dict, domains, n_cities: int = N_TEACHERS) -> list[dict]:
         """The learn-from rows of one city (see `learn_from`)."""
