@@ -260,3 +260,15 @@ def test_insight_is_one_value_for_tables_and_report(demo, tmp_path):
     paths = write_insight(insight, tmp_path)
     assert sorted(p.name for p in paths) == sorted(tables)
     assert pd.read_csv(tmp_path / "profiles.csv")["city"].nunique() == 31
+
+
+def test_profile_tables_are_sliced_per_city(demo):
+    profiles = prof.all_profiles(demo)
+    tables = next(iter(profiles.values())).tables
+    assert all(p.tables is tables for p in profiles.values())  # built once for every city
+    for city in ("seoul", "new-york"):
+        p = profiles[city]
+        assert tables.records("domains")[city] == p.domains.to_dict("records")
+        assert tables.records("learn_from").get(city, []) == p.learn_from.to_dict("records")
+        assert list(p.peers.columns) == ["city", "name", "region", "distance", "rank"]
+    assert len(tables.domains) == 8 * len(profiles)

@@ -181,7 +181,7 @@ def test_mix_tests_and_statements():
 def test_membership_blocks_do_not_depend_on_the_block_size(monkeypatch):
     whole, exact = st.memberships(40, 9, 1000, seed=3)
     assert not exact and whole.shape == (1000, 40) and (whole.sum(axis=1) == 9).all()
-    monkeypatch.setattr(st, "CHUNK", 7)
+    monkeypatch.setattr(st, "CELLS", 7 * 40)  # blocks of 7 draws
     blocks, _ = st.membership_blocks(40, 9, 1000, seed=3)
     parts = list(blocks)
     assert max(len(b) for b in parts) == 7
@@ -190,7 +190,7 @@ def test_membership_blocks_do_not_depend_on_the_block_size(monkeypatch):
 
 @pytest.mark.parametrize("chunk", [512, 64])
 def test_shared_random_draws_are_the_smallest_keys_of_each_draw(monkeypatch, chunk):
-    monkeypatch.setattr(st, "CHUNK", chunk)  # one block of draws, or several
+    monkeypatch.setattr(st, "CELLS", chunk * 40)  # one block of draws, or several
     # by hand: draw i gives unit j the key rng.random()[i, j]; a group of k is the k units with the smallest keys
     rng = np.random.default_rng(5)
     units, draws = 40, 300

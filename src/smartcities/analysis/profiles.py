@@ -239,8 +239,9 @@ class Teachers:
             own = theirs[relevance > 0].assign(relevance=relevance)
             own = own.assign(_c=(own["confidence"] == "high").astype(int) if "confidence" in own else 0)
             own = own.sort_values(["relevance", "_c", "id"], ascending=[False, False, True])
-            self.items[d] = {c: part.head(n_items).to_dict("records")
-                             for c, part in own.groupby("city_id", sort=False)}
+            self.items[d] = {}
+            for row in own.groupby("city_id", sort=False).head(n_items).to_dict("records"):
+                self.items[d].setdefault(row["city_id"], []).append(row)
 
     def for_city(self, city: str, region: pd.Series | dict, domains, n_cities: int = N_TEACHERS) -> list[dict]:
         """The learn-from rows of one city (see `learn_from`)."""
@@ -302,6 +303,20 @@ class ProfileTables:
             ends = np.r_[starts[1:], len(of)]
             out[kind] = {of[a]: slice(a, b) for a, b in zip(starts, ends)}
         return out
+
+    @cached_property
+    def _records(self) -> dict[str, dict[str, list[dict]]]:
+        return {}
+
+    def records(self, kind: str) -> dict[str, list[dict]]:
+        """The rows of table `kind` as plain dicts (without `of`), by city. Why: a report section reads every
+        row of every city; converting the long table once is far cheaper than a small frame per city."""
+        if kind not in self._records:
+            by_city: dict[str, list[dict]] = {}
+            for row in getattr(self, kind).to_dict("records"):
+                by_city.setdefault(row.pop("of"), []).append(row)
+            self._records[kind] = by_city
+        return self._records[kind]
 
     def of(self, kind: str, city: str) -> pd.DataFrame:
         """One city's rows of table `kind`, without the `of` column."""

@@ -118,8 +118,14 @@ def newcombe_interval(count1, n1, count2, n2, z: float = Z95) -> tuple[np.ndarra
     return low, high
 
 
-CHUNK = 512
-"""Permutations evaluated at a time: memory stays at CHUNK × units whatever the number of permutations."""
+CELLS = 512 * 10_000
+"""Draws × units evaluated at a time: memory stays bounded whatever the number of permutations, and few units
+take many draws at once (the draws do not depend on the block size)."""
+
+
+def _block(n_units: int) -> int:
+    """Draws per block for `n_units` units."""
+    return max(1, CELLS // max(n_units, 1))
 
 
 def memberships(n_units: int, k: int, n_permutations: int = N_PERMUTATIONS,
@@ -132,7 +138,7 @@ def memberships(n_units: int, k: int, n_permutations: int = N_PERMUTATIONS,
 
 def membership_blocks(n_units: int, k: int, n_permutations: int = N_PERMUTATIONS,
                       seed: int = SEED) -> tuple[Iterator[np.ndarray], bool]:
-    """`memberships` in blocks of at most `CHUNK` draws, and whether the draws are every choice (exact).
+    """`memberships` in blocks of at most `_block(n_units)` draws, and whether the draws are every choice (exact).
 
     A random draw chooses the k units with the smallest of n uniform keys (a partition, not a sort: the same
     choice in linear time), and the keys come from one generator block after block, so the draws do not depend
@@ -146,8 +152,9 @@ def membership_blocks(n_units: int, k: int, n_permutations: int = N_PERMUTATIONS
 
     def blocks() -> Iterator[np.ndarray]:
         rng = np.random.default_rng(seed)
-        for start in range(0, n_permutations, CHUNK):
-            keys = rng.random((min(CHUNK, n_permutations - start), n_units))
+        chunk = _block(n_units)
+        for start in range(0, n_permutations, chunk):
+            keys = rng.random((min(chunk, n_permutations - start), n_units))
             rows = np.zeros(keys.shape, dtype=bool)
             np.put_along_axis(rows, np.argpartition(keys, k - 1, axis=1)[:, :k], True, axis=1)
             yield rows
@@ -192,11 +199,12 @@ def permutation_differences(tests, n_permutations: int = N_PERMUTATIONS,
         extreme = {t: 0 for group in by_size.values() for t in group}
         rng = np.random.default_rng(seed)
         # blocks of draws are written into the same arrays: fresh ones of this size cost more than filling them
-        rows = min(CHUNK, n_permutations)
+        chunk = _block(units)
+        rows = min(chunk, n_permutations)
         buffers = {dtype: np.empty((rows, units), dtype) for dtype in (np.float32, np.float64)}
         all_keys, scratch = np.empty((rows, units)), np.empty((rows, units))
-        for start in range(0, n_permutations, CHUNK):
-            keys = rng.random(out=all_keys[:min(CHUNK, n_permutations - start)])
+        for start in range(0, n_permutations, chunk):
+            keys = rng.random(out=all_keys[:min(chunk, n_permutations - start)])
             limits = _kth_smallest(keys, list(by_size), scratch[:len(keys)])
             for k, group in by_size.items():
                 drawn = {}  # the draws as 0/1 in each precision the tests of this size need
@@ -324,10 +332,11 @@ def permutation_chi_squares(tests, n_permutations: int = N_PERMUTATIONS,
     kind = kind.ravel()
     rng = np.random.default_rng(seed)
     as_large = np.zeros(len(prepared), dtype=np.int64)
-    rows_max = min(CHUNK, n_permutations)
+    chunk = _block(units)
+    rows_max = min(chunk, n_permutations)
     every, picked = np.empty((rows_max, units), dtype=np.int64), np.empty((rows_max, units), dtype=dtype)
-    for start in range(0, n_permutations, CHUNK):  # the generator runs on block after block: same shuffles
-        positions = every[:min(CHUNK, n_permutations - start)]
+    for start in range(0, n_permutations, chunk):  # the generator runs on block after block: same shuffles
+        positions = every[:min(chunk, n_permutations - start)]
         positions[:] = np.arange(units)
         rng.permuted(positions, axis=1, out=positions)
         moved = kind[positions]

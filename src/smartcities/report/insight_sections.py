@@ -206,21 +206,22 @@ def learn_from_section(result, insight: Insight) -> str:
     has_inventory = getattr(result.inputs, "inventory", None) is not None
     rows = []
     for p in profiles.values():
-        intervals = "p05" in p.domains.columns
+        intervals = "p05" in p.tables.domains.columns
         doms = []
-        for d in p.domains.sort_values("gap", ascending=False).to_dict("records"):
-            d["rank"] = int(d["rank"])
+        for d in p.tables.records("domains").get(p.city, []):  # largest gap to the median first
+            d = {**d, "rank": int(d["rank"])}
             if intervals:
                 d["interval"] = (f"{d['p05']:.0f}–{d['p95']:.0f}" if not pd.isna(d.get("p05")) else "n/a")
             doms.append(d)
         learn = []
+        taught = p.tables.records("learn_from").get(p.city, [])
         for domain in p.learn_domains:
-            items = p.learn_from[p.learn_from["domain"] == domain]
-            if items.empty:
+            items = [i for i in taught if i["domain"] == domain]
+            if not items:
                 continue
             learn.append({"domain_name": fw.by_id[domain].name, "initiatives": [
                 {**i, "url": _safe_url(i.get("source_url")), "description": _text(i.get("description"))}
-                for i in items.to_dict("records")]})
+                for i in items]})
         rows.append({"city": p.city, "name": p.name, "region": p.region, "rank": p.rank, "score": p.score,
                      "peers": [n for n in p.peers["name"]], "domains": doms, "intervals": intervals,
                      "learn": learn, "has_inventory": has_inventory})
