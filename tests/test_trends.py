@@ -109,3 +109,6 @@ def test_period_tests_report_direction_and_effect():
 def test_integration_terms_match_in_any_case():
     text = pd.Series(["An Integrated Operations Centre", "OPEN-DATA portal", "a data hub", "parking app", ""])
     assert tr.mentions_integration(text).tolist() == [True, True, True, False, False]
+    # accents and emoji before a phrase do not move it into another text
+    text = pd.Series(["İstanbul 🚦 café", "city platform", "Zürich open-data", "plat", "form"])
+    assert tr.mentions_integration(text).tolist() == [False, True, True, False, False]
