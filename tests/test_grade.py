@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from smartcities.engine.grade import LETTERS, cutoff_grades, letter_ratings, quantile_grades, ranks
+from smartcities.engine.grade import LETTERS, cutoff_grades, letter_ratings, quantile_grades, quantile_grades_of, ranks
 from smartcities.engine.registry import methods
 
 NAN = np.nan
@@ -83,3 +83,26 @@ def test_quantile_grades_cover_1_to_n(n):
     scores = np.linspace(0, 1, 40)[None, :, None]
     g = quantile_grades(scores, n=n)
     assert set(np.unique(g)) == set(range(1, n + 1))
+
+
+def test_quantile_grades_from_ranks_already_computed():
+    rng = np.random.default_rng(3)
+    scores = np.round(rng.random((2, 50, 4)) * 10)  # many ties
+    scores[0, 3, 1] = NAN
+    assert np.array_equal(quantile_grades_of(ranks(scores), scores, n=4), quantile_grades(scores, n=4),
+                          equal_nan=True)
+
+
+def test_ranks_of_many_columns_on_every_core_equal_one_column_at_a_time():
+    rng = np.random.default_rng(4)
+    scores = np.round(rng.random((1, 5000, 300)) * 50)  # over a million scores: ranked on every core
+    scores[0, ::7, ::3] = NAN
+    got = ranks(scores)
+    for j in (0, 1, 150, 299):
+        col = scores[0, :, j]
+        expect = np.array([1 + np.sum(col > v) if not np.isnan(v) else NAN for v in col])
+        assert np.array_equal(got[0, :, j], expect, equal_nan=True)
+    average = ranks(scores[:, :, :2], ties="average")[0, :, 0]
+    col = scores[0, :, 0]
+    expect = [(np.sum(col > v) + 1 + np.sum(col >= v)) / 2 if not np.isnan(v) else NAN for v in col]
+    assert np.array_equal(average, expect, equal_nan=True)

@@ -184,3 +184,15 @@ def test_impute_then_aggregate_in_a_pipeline():
     stages = run_pipeline(Xp, c, steps)
     assert stages.data["impute"][0, 0, 1] == 40
     assert stages.scores[0, 0, 4] == pytest.approx(0.25 * 10 + 0.75 * 40)
+
+
+def test_kept_blanks_removed_cells_and_leaves_full_data_alone():
+    from smartcities.engine.pipeline import Kept
+
+    X = cube([[1.0, 2.0], [3.0, np.nan], [5.0, 6.0]])
+    everything = Kept.measured(X)
+    assert everything.blank(X) is X  # nothing removed: no copy
+    kept = everything & Kept(np.array([[True, False, True]]), np.array([[True, False]]))
+    Y = kept.blank(X)
+    assert np.array_equal(Y, cube([[1.0, np.nan], [np.nan, np.nan], [5.0, np.nan]]), equal_nan=True)
+    assert X[0, 0, 1] == 2.0  # the input is not modified

@@ -105,3 +105,25 @@ def test_asem_skew_and_kurtosis_match_coinr(asem_standard):
     assert np.allclose(kurtosis(screened)[0], ref["check_SkewKurt0.Kurt"].to_numpy(), rtol=0, atol=1e-9)
     expected = ref["check_SkewKurt0.Pass"].astype(str).str.upper().eq("TRUE").to_numpy()
     assert (passes(screened, 2.0, 3.5)[0] == expected).all()
+
+
+def test_central_sums_per_column_and_in_blocks():
+    rng = np.random.default_rng(7)
+    X = rng.lognormal(size=(2, 3000, 400))  # large enough to be summed in blocks of columns on every core
+    X[rng.random(X.shape) < 0.1] = np.nan
+    X[:, :, 5] = np.nan  # an indicator with no value at all
+    from smartcities.engine.stats import central_sums, passes_sums
+
+    s = central_sums(X)
+    assert s.n.shape == s.mean.shape == s.s4.shape == (2, 1, 400)
+    col = X[1, :, 3]
+    col = col[~np.isnan(col)]
+    d = col - col.mean()
+    assert s.n[1, 0, 3] == col.size
+    assert s.mean[1, 0, 3] == pytest.approx(col.mean(), rel=1e-13)
+    assert abs(s.s1[1, 0, 3]) < 1e-9
+    for k, got in ((2, s.s2), (3, s.s3), (4, s.s4)):
+        assert got[1, 0, 3] == pytest.approx((d**k).sum(), rel=1e-10)
+    assert s.n[0, 0, 5] == 0 and np.isnan(s.mean[0, 0, 5])
+    assert np.array_equal(np.squeeze(passes_sums(s, 2.0, 3.5), axis=1), passes(X, 2.0, 3.5))
+    assert passes(X, 2.0, 3.5)[0, 5]  # nothing to treat

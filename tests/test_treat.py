@@ -168,3 +168,32 @@ def test_asem_treatment_matches_coinr(asem_standard):
         counted = details[ind]["high"] + details[ind]["low"]
         assert counted == (0 if pd.isna(nwin) else int(nwin)), ind
         assert not details[ind]["transformed"], ind
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_limits_from_the_ends_equal_limits_from_the_whole_sorted_column(seed):
+    """Long columns are winsorised from the values at each end only; ties at an end that leave steps to take fall
+    back to sorting the whole column. Either way the floor, cap and verdict are those of the full sort."""
+    from smartcities.engine.treat import _Moments, _walk, winsorised_limits
+
+    rng = np.random.default_rng(seed)
+    x = np.round(rng.normal(size=20_000), 1)
+    x[:7] = 9.0 + np.arange(7) // (seed + 1)  # high outliers, tied more with each seed
+    x[-40:] = -6.0  # forty tied low values: the low end needs more than its share of the sample
+    if seed == 3:
+        x[:500] = 9.0  # so many tied maxima that the sample holds nothing below them: the whole column is sorted
+    for max_points, skew, kurtosis in ((5, 0.05, 0.5), (12, 0.01, 0.1), (1, 0.5, 1.0)):
+        shift = x.mean()
+        moments = _Moments.of(x - shift)
+        ordered = np.sort(x)
+        assert winsorised_limits(x, shift, moments, max_points, skew, kurtosis) == _walk(
+            ordered, ordered, shift, moments, max_points, skew, kurtosis)
+        col, ok = winsorise_column(x, max_points, skew, kurtosis)
+        floor, cap, fixed = winsorised_limits(x, shift, moments, max_points, skew, kurtosis)
+        assert ok == fixed and np.array_equal(col, np.clip(x, floor, cap))
+
+
+def test_nothing_to_treat_returns_the_data_itself():
+    ctx = make_context(12, flat_framework())
+    X = column(np.arange(12.0))
+    assert winsorise(X, ctx) is X

@@ -18,7 +18,7 @@ import pandas as pd
 
 from . import __version__
 from .engine.context import Context
-from .engine.grade import letter_ratings
+from .engine.grade import letter_ratings, quantile_grades_of
 from .engine.pipeline import Stages, Step, check_pipeline, in_pipeline, run_pipeline
 from .engine.registry import methods
 from .engine.step_log import step_log
@@ -175,9 +175,10 @@ def refuse_warnings(spec: Spec, processing: ProcessingLog) -> None:
 def grade(stages: Stages, spec: Spec, inputs: Inputs) -> tuple[np.ndarray, np.ndarray | None]:
     """Grades 1–5 for every node, and letter ratings of the top node within the spec's peer groups."""
     g = spec.model.grades
-    fn = methods("grade")[g.method]
-    grades = fn(stages.scores, n=g.n)[0] if g.method == "quantile" else fn(
-        stages.scores, cutoffs=tuple(g.cutoffs or (80, 60, 40, 20)))[0]
+    if g.method == "quantile":  # from the ranks the stages hold, not sorted again
+        grades = quantile_grades_of(stages.ranks, stages.scores, n=g.n)[0]
+    else:
+        grades = methods("grade")[g.method](stages.scores, cutoffs=tuple(g.cutoffs or (80, 60, 40, 20)))[0]
     letters = None
     if g.peer_group:  # `check` has made sure it is a group column
         groups = inputs.context.groups

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .registry import register
@@ -14,48 +16,54 @@ def ranks(scores: np.ndarray, axis: int = 1, *, ties: str = "min") -> np.ndarray
     """Rank of each unit along `axis` (units): 1 for the highest score, NaN for missing scores. Tied units share
     the lowest rank (`ties="min"`, as in published rankings) or the mean of their positions (`"average"`).
     One sort per column, blocks of columns on every core; NaN sorts last so it never takes a rank."""
-    if scores.size < 1_000_000 or scores.shape[-1] < 2 or axis % scores.ndim == scores.ndim - 1:
-        return _ranks(scores, axis, ties)
-    out = np.empty(scores.shape)
-    parts = blocks(scores.shape[-1], 4 * WORKERS)
-    for sl, part in zip(parts, map_threads(lambda sl: _ranks(scores[..., sl], axis, ties), parts)):
-        out[..., sl] = part
-    return out
-
-
-def _ranks(scores: np.ndarray, axis: int, ties: str) -> np.ndarray:
     moved = np.moveaxis(scores, axis, -1)
-    A = np.negative(moved, out=np.empty(moved.shape))  # contiguous along units, highest first
-    order = np.argsort(A, axis=-1)
-    ordered = np.take_along_axis(A, order, axis=-1)
-    n = A.shape[-1]
-    starts = np.empty(A.shape, bool)  # where a run of tied values begins in sorted order
-    starts[..., :1] = True
-    np.not_equal(ordered[..., 1:], ordered[..., :-1], out=starts[..., 1:])
-    position = np.arange(n, dtype=float)
-    rank_sorted = np.maximum.accumulate(np.where(starts, position, 0.0), axis=-1)
-    if ties == "average":
-        ends = np.empty(A.shape, bool)
-        ends[..., -1:] = True
-        ends[..., :-1] = starts[..., 1:]
-        last = np.flip(np.minimum.accumulate(np.flip(np.where(ends, position, n), -1), axis=-1), -1)
-        rank_sorted += last
-        rank_sorted /= 2
-    rank_sorted += 1.0
-    np.putmask(rank_sorted, np.isnan(ordered), np.nan)
-    out = np.empty_like(rank_sorted)
-    np.put_along_axis(out, order, rank_sorted, axis=-1)
-    return np.moveaxis(out, -1, axis)
+    A = np.negative(moved, out=np.empty(moved.shape))  # each column contiguous, highest first
+    columns = A.reshape(math.prod(A.shape[:-1]), A.shape[-1])
+    out = np.empty(columns.shape)
+
+    def rank_block(block: slice) -> None:
+        for c in range(block.start, block.stop):
+            out[c] = _ranks(columns[c], ties)
+
+    map_threads(rank_block, blocks(len(columns), 4 * WORKERS), worth_it=scores.size >= 1_000_000)
+    return np.moveaxis(out.reshape(A.shape), -1, axis)
+
+
+def _ranks(a: np.ndarray, ties: str) -> np.ndarray:
+    """Ranks of one column (1 for the lowest value), by runs of tied values in sorted order. Why one column at a
+    time: the column and its order stay in cache, where gathering by an order across many columns does not."""
+    order = np.argsort(a)
+    ordered = a[order]
+    rank_sorted = np.arange(1.0, a.size + 1)
+    tied = ordered[1:] == ordered[:-1]  # NaN is never tied
+    if tied.any():
+        starts = np.flatnonzero(np.r_[True, ~tied])  # where each run of tied values begins
+        lengths = np.diff(starts, append=a.size)
+        rank_sorted = np.repeat(starts + (1.0 if ties == "min" else (lengths - 1) / 2 + 1.0), lengths)
+    if a.size and np.isnan(ordered[-1]):
+        rank_sorted[a.size - np.count_nonzero(np.isnan(a)):] = np.nan  # NaN sorts last
+    out = np.empty(a.size)
+    out[order] = rank_sorted
+    return out
 
 
 @register("grade", "quantile")
 def quantile_grades(scores: np.ndarray, *, n: int = 5) -> np.ndarray:
     """Grade 1 (top) to n by equal-sized quantile bands of the score along axis 1."""
-    r = ranks(scores)
+    return quantile_grades_of(ranks(scores), scores, n=n)
+
+
+def quantile_grades_of(ranked: np.ndarray, scores: np.ndarray, *, n: int = 5) -> np.ndarray:
+    """`quantile_grades` from the scores' ranks, for a caller that has them already (a build's stages do)."""
+    g = ranked - 1
     count = np.sum(~np.isnan(scores), axis=1, keepdims=True)
-    with np.errstate(all="ignore"):
-        g = np.floor((r - 1) / count * n) + 1
-    return np.where(np.isnan(scores), np.nan, g)
+    with np.errstate(all="ignore"):  # in place: floor((r − 1) / count · n) + 1
+        g /= count
+        g *= n
+        np.floor(g, out=g)
+        g += 1
+    np.putmask(g, np.isnan(scores), np.nan)
+    return g
 
 
 @register("grade", "cutoffs")

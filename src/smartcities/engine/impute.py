@@ -38,7 +38,7 @@ def _by_group(X: np.ndarray, ctx: Context, group: str, stat) -> np.ndarray:
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a group with no value of an indicator leaves it missing
         fills = np.stack([stat(X[:, member_of == k, :], axis=1) for k in range(len(labels))])  # (groups, runs, ind)
-    runs, units, indicators = np.nonzero(missing)
+    runs, units, indicators = np.unravel_index(np.flatnonzero(missing), missing.shape)  # faster than np.nonzero
     out = X.copy()
     out[runs, units, indicators] = fills[member_of[units], runs, indicators]
     return out

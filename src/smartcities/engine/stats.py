@@ -30,11 +30,8 @@ def central_sums(X: np.ndarray, axis: int = 1) -> Sums:
     built in place from them (products, not pow), so a large array costs two temporaries instead of five; blocks
     of columns run on every core. Each column is still summed over units in order, so blocks change no bit."""
     A = np.moveaxis(X, axis, -2)  # (..., units, columns)
-    if A.size < 1_000_000 or A.shape[-1] < 2:
-        parts = [_sums(A)]
-    else:
-        columns = blocks(A.shape[-1], 4 * WORKERS)
-        parts = map_threads(lambda sl: _sums(A[..., sl]), columns)
+    columns = blocks(A.shape[-1], 4 * WORKERS) or [slice(None)]  # (no columns: one empty block)
+    parts = map_threads(lambda sl: _sums(A[..., sl]), columns, worth_it=A.size >= 1_000_000)
     return Sums(*(np.moveaxis(np.concatenate(p, axis=-1), -2, axis) for p in zip(*parts)))
 
 

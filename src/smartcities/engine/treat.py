@@ -83,16 +83,21 @@ def winsorised_limits(present: np.ndarray, shift: float, moments: _Moments, max_
     so after some steps the column is the original clipped to [floor, cap]; the number of points treated is the
     number of values beyond the cap plus those beyond the floor. Why only a partial sort: fewer than
     `max_points` steps reach no further than the `max_points + 1` values at each end, unless ties at an end
-    leave steps to take; then the whole column is sorted."""
+    leave steps to take; then the whole column is sorted. The values at each end are found from a sample: the
+    m-th largest of a sample is at most the m-th largest of all, so every value above it includes the top m."""
     ends = max_points + 1
-    if present.size > 8 * ends:
-        part = np.partition(present, (ends - 1, present.size - ends))
-        found = _walk(np.sort(part[:ends]), np.sort(part[-ends:]), shift, moments, max_points, skew_limit,
-                      kurtosis_limit)
+    if present.size >= 2 * SAMPLE_EVERY * ends:
+        sample = np.sort(present[::SAMPLE_EVERY])
+        low = np.sort(present[present <= sample[ends - 1]])
+        high = np.sort(present[present >= sample[-ends]])
+        found = _walk(low, high, shift, moments, max_points, skew_limit, kurtosis_limit)
         if found is not None:
             return found
     ordered = np.sort(present)
     return _walk(ordered, ordered, shift, moments, max_points, skew_limit, kurtosis_limit)
+
+
+SAMPLE_EVERY = 64  # about 64 values per point that may be treated are sorted at each end
 
 
 def _walk(low: np.ndarray, high: np.ndarray, shift: float, start: _Moments, max_points: int, skew_limit: float,
@@ -149,13 +154,12 @@ def winsorise(X: np.ndarray, ctx: Context, *, max_points: int = 5, skew: float =
     if problems := known_fallback(ctx, fallback=fallback):
         raise InputError(problems)
     sums = central_sums(X)
-    failing = list(zip(*np.nonzero(~np.squeeze(passes_sums(sums, skew, kurtosis), axis=1))))
-    if not failing:
+    failing = ~np.squeeze(passes_sums(sums, skew, kurtosis), axis=1)  # (runs, indicators)
+    if not failing.any():
         return X
 
-    def treat_column(cell: tuple[int, int]) -> np.ndarray:
-        r, j = cell
-        x = X[r, :, j]
+    def treat_column(item: tuple[np.ndarray, int, int]) -> np.ndarray:
+        x, r, j = item  # column j of run r
         moments = _Moments(float(sums.n[r, 0, j]), [float(s[r, 0, j]) for s in sums[2:]])
         floor, cap, fixed = winsorised_limits(x[~np.isnan(x)], float(sums.mean[r, 0, j]), moments, max_points,
                                               skew, kurtosis)
@@ -166,8 +170,12 @@ def winsorise(X: np.ndarray, ctx: Context, *, max_points: int = 5, skew: float =
         return np.clip(x, floor, cap)
 
     out = X.copy()
-    for (r, j), col in zip(failing, map_threads(treat_column, failing, worth_it=X.shape[1] >= 10_000)):
-        out[r, :, j] = col
+    for r, fails in enumerate(failing):
+        cols = np.flatnonzero(fails)
+        columns = np.ascontiguousarray(X[r][:, cols].T)  # one copy makes every failing column contiguous
+        items = [(x, r, j) for x, j in zip(columns, cols)]
+        for j, col in zip(cols, map_threads(treat_column, items, worth_it=X.shape[1] >= 10_000)):
+            out[r, :, j] = col
     return out
 
 
@@ -183,17 +191,16 @@ def boxcox_all(X: np.ndarray, ctx: Context, *, lam: float = 0.0, skew: float = 2
 
 
 def treatment_details(before: np.ndarray, after: np.ndarray) -> list[dict]:
-    """What treatment did to each column of one run (units × indicators): derived by comparing the stages."""
-    rows = []
-    for j in range(before.shape[1]):
-        b, a = before[:, j], after[:, j]
-        present = ~np.isnan(b)
-        changed = present & ~np.isclose(a, b, rtol=0, atol=0, equal_nan=True)
-        if not changed.any():
-            rows.append({"high": 0, "low": 0, "transformed": False})
-        elif changed.sum() == present.sum() and present.sum() > 2:
-            rows.append({"high": 0, "low": 0, "transformed": True})
-        else:
-            rows.append({"high": int((changed & (a < b)).sum()), "low": int((changed & (a > b)).sum()),
-                         "transformed": False})
-    return rows
+    """What treatment did to each column of one run (units × indicators): derived by comparing the stages.
+
+    A column is transformed when every one of its (more than two) present values changed; otherwise its values
+    that went down were clipped high and those that went up clipped low."""
+    present = ~np.isnan(before)
+    high = np.count_nonzero(after < before, axis=0)
+    low = np.count_nonzero(after > before, axis=0)
+    blanked = np.count_nonzero(present & np.isnan(after), axis=0)  # changed, but neither down nor up
+    counted = np.count_nonzero(present, axis=0)
+    changed = high + low + blanked
+    transformed = (changed > 0) & (changed == counted) & (counted > 2)
+    return [{"high": 0, "low": 0, "transformed": True} if t else {"high": int(h), "low": int(lo), "transformed": False}
+            for h, lo, t in zip(high, low, transformed)]
