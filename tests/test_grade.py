@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from smartcities.engine import grade
 from smartcities.engine.grade import LETTERS, cutoff_grades, letter_ratings, quantile_grades, quantile_grades_of, ranks
 from smartcities.engine.registry import methods
 
@@ -106,3 +107,19 @@ def test_ranks_of_many_columns_on_every_core_equal_one_column_at_a_time():
     col = scores[0, :, 0]
     expect = [(np.sum(col > v) + 1 + np.sum(col >= v)) / 2 if not np.isnan(v) else NAN for v in col]
     assert np.array_equal(average, expect, equal_nan=True)
+
+
+@pytest.mark.parametrize("ties", ["min", "average"])
+def test_ranks_of_few_units_over_many_runs_equal_ranks_by_hand(ties, monkeypatch):
+    rng = np.random.default_rng(5)
+    scores = np.round(rng.random((3000, 51, 4)) * 20)  # many short columns with ties: ranked many at a time
+    scores[::5, ::4, 1] = NAN
+    scores[7, :, 2] = NAN  # a column with nothing to rank
+    got = ranks(scores, ties=ties)
+    for r, j in ((0, 0), (5, 1), (7, 2), (2999, 3)):
+        col = scores[r, :, j]
+        above, at_or_above = np.sum(col[:, None] < col, axis=1), np.sum(col[:, None] <= col, axis=1)
+        expect = above + 1.0 if ties == "min" else (above + 1 + at_or_above) / 2
+        assert np.array_equal(got[r, :, j], np.where(np.isnan(col), NAN, expect), equal_nan=True)
+    monkeypatch.setattr(grade, "SHORT_COLUMN", 0)  # every column on its own
+    assert np.array_equal(got, ranks(scores, ties=ties), equal_nan=True)

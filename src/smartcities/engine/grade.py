@@ -12,20 +12,31 @@ from .threads import WORKERS, blocks, map_threads
 LETTERS = ("AAA", "AA", "A", "BBB", "BB", "B", "CCC", "CC", "C", "D")
 
 
+SHORT_COLUMN = 256  # units: columns up to this long are ranked many at a time (faster below, slower above)
+
+
 def ranks(scores: np.ndarray, axis: int = 1, *, ties: str = "min") -> np.ndarray:
     """Rank of each unit along `axis` (units): 1 for the highest score, NaN for missing scores. Tied units share
     the lowest rank (`ties="min"`, as in published rankings) or the mean of their positions (`"average"`).
-    One sort per column, blocks of columns on every core; NaN sorts last so it never takes a rank."""
+    NaN sorts last so it never takes a rank. Long columns are ranked one at a time, blocks of columns on every
+    core; short ones (few units, many runs or nodes) many at a time, since one sort call per short column costs
+    more in the call than in the sort."""
     moved = np.moveaxis(scores, axis, -1)
     A = np.negative(moved, out=np.empty(moved.shape))  # each column contiguous, highest first
     columns = A.reshape(math.prod(A.shape[:-1]), A.shape[-1])
     out = np.empty(columns.shape)
+    short = columns.shape[1] <= SHORT_COLUMN
+    per_block = max(1, 2**18 // max(1, columns.shape[1])) if short else 1
 
     def rank_block(block: slice) -> None:
+        if short:
+            out[block] = _ranks_many(columns[block], ties)
+            return
         for c in range(block.start, block.stop):
             out[c] = _ranks(columns[c], ties)
 
-    map_threads(rank_block, blocks(len(columns), 4 * WORKERS), worth_it=scores.size >= 1_000_000)
+    parts = -(-len(columns) // per_block) if short else 4 * WORKERS
+    map_threads(rank_block, blocks(len(columns), parts), worth_it=scores.size >= 1_000_000)
     return np.moveaxis(out.reshape(A.shape), -1, axis)
 
 
@@ -44,6 +55,29 @@ def _ranks(a: np.ndarray, ties: str) -> np.ndarray:
         rank_sorted[a.size - np.count_nonzero(np.isnan(a)):] = np.nan  # NaN sorts last
     out = np.empty(a.size)
     out[order] = rank_sorted
+    return out
+
+
+def _ranks_many(a: np.ndarray, ties: str) -> np.ndarray:
+    """`_ranks` of every row of a (rows, units) block at once: one sort along the rows, and each run of tied
+    values found by carrying its first (and last) position along the sorted row."""
+    n = a.shape[1]
+    order = np.argsort(a, axis=1)
+    ordered = np.take_along_axis(a, order, axis=1)
+    position = np.arange(n)
+    new_run = np.ones(a.shape, dtype=bool)
+    np.not_equal(ordered[:, 1:], ordered[:, :-1], out=new_run[:, 1:])  # NaN is never tied
+    first = np.maximum.accumulate(np.where(new_run, position, 0), axis=1)
+    if ties == "min":
+        rank_sorted = first + 1.0
+    else:
+        ends = np.ones(a.shape, dtype=bool)
+        ends[:, :-1] = new_run[:, 1:]
+        last = np.minimum.accumulate(np.where(ends, position, n - 1)[:, ::-1], axis=1)[:, ::-1]
+        rank_sorted = first + (last - first) / 2 + 1.0
+    rank_sorted[np.isnan(ordered)] = np.nan  # NaN sorts last
+    out = np.empty(a.shape)
+    np.put_along_axis(out, order, rank_sorted, axis=1)
     return out
 
 
