@@ -43,10 +43,10 @@ def colorscale(colours: list[str]) -> list[list]:
 
 @cache
 def _report_template() -> jinja2.Template:
-    """The page template, compiled once per process (compiling costs about as much as rendering)."""
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, trim_blocks=True,
-                             lstrip_blocks=True)
-    return env.get_template("report.html.j2")
+    """The page template, compiled once (see `templating`)."""
+    from .templating import environment
+
+    return environment().get_template("report.html.j2")
 
 
 def plotly_figure(fig: dict) -> dict:

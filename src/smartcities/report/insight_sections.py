@@ -7,9 +7,6 @@ statistic of its own. `insight_sections(result, insight)` gives all four, ready 
 
 from __future__ import annotations
 
-from functools import cache
-
-import jinja2
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -20,19 +17,14 @@ from ..analysis import regions as reg
 from ..analysis import trends as tr
 from ..analysis.insight import Insight
 from ..io.inventory import continents
-from .html import TEMPLATES, figure_html
+from .html import figure_html
+from .templating import environment
 
 TREND_COLOURS = {"inclusivity": "#3caea3", "intelligence": "#20639b", "integration": "#f6d55c"}
 
 
-@cache
-def _env() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, trim_blocks=True,
-                              lstrip_blocks=True)
-
-
 def _render(name: str, **values) -> str:
-    return _env().get_template(name).render(**values)
+    return environment().get_template(name).render(**values)
 
 
 def insight_sections(result, insight: Insight) -> dict[str, str]:

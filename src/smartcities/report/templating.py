@@ -1,0 +1,34 @@
+"""The report's one Jinja environment: templates compiled once per process, and their compiled code kept in
+jinja's per-user cache folder for the next process, since compiling a page costs about as much as rendering it.
+Jinja checks each cached entry against the template's source, so an edited template is compiled afresh."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import jinja2
+
+from .html import TEMPLATES
+
+
+class _QuietCache(jinja2.FileSystemBytecodeCache):
+    """A cache that can never fail a report: a folder that cannot be written only means compiling again."""
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            super().dump_bytecode(bucket)
+        except OSError:
+            pass
+
+
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    try:
+        return _QuietCache()
+    except (OSError, RuntimeError):  # no safe per-user temporary folder
+        return None
+
+
+@cache
+def environment() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, trim_blocks=True,
+                              lstrip_blocks=True, bytecode_cache=_bytecode_cache())
