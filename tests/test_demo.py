@@ -71,3 +71,23 @@ def test_strengths_and_weaknesses_of_every_city_at_once():
     assert len(every) == 31
     for city in ("seoul", "london"):
         pd.testing.assert_frame_equal(every[city], readings.strengths_weaknesses(result, city))
+    seoul = every["seoul"]
+    scores = readings.domain_scores(result)
+    assert list(seoul.columns) == ["domain", "score", "median", "rank", "gap", "verdict"]
+    assert seoul["gap"].is_monotonic_decreasing
+    for row in seoul.itertuples():  # each domain by hand: the median city, the place among all cities
+        column = scores[row.domain]
+        assert row.median == column.median() and row.score == column["seoul"]
+        assert row.rank == 1 + (column > row.score).sum()
+        assert row.verdict == ("strength" if row.gap > 0 else "weakness" if row.gap < 0 else "par")
+
+
+def test_strengths_and_weaknesses_keep_missing_gaps_last_and_ties_in_order():
+    import numpy as np
+
+    from smartcities.analysis.results import _largest_first
+
+    gaps = np.array([0.0, np.nan, 2.0, 0.0, -1.0, 2.0])
+    expect = pd.Series(gaps).sort_values(ascending=False).index.to_numpy()
+    assert list(_largest_first(gaps)) == list(expect)
+    assert list(_largest_first(gaps))[-1] == 1

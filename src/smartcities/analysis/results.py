@@ -72,16 +72,27 @@ def all_strengths_weaknesses(result) -> dict[str, pd.DataFrame]:
 
 
 def _against_median(table: pd.DataFrame, cities: list[str]) -> dict[str, pd.DataFrame]:
-    ranks = table.rank(ascending=False, method="min")
-    median = table.median()
+    """Ranks, medians, gaps and verdicts as arrays for all `cities` at once; then one small frame per city."""
+    ranks = table.rank(ascending=False, method="min").loc[cities].to_numpy()
+    median = table.median().to_numpy()
+    scores = table.loc[cities].to_numpy()
+    gaps = scores - median
+    verdicts = np.select([gaps > 0, gaps < 0], ["strength", "weakness"], "par")
+    domains = np.asarray(table.columns)
     out = {}
-    for city in cities:
-        frame = pd.DataFrame({"domain": table.columns, "score": table.loc[city].values, "median": median.values,
-                              "rank": ranks.loc[city].values})
-        frame["gap"] = frame["score"] - frame["median"]
-        frame["verdict"] = np.select([frame["gap"] > 0, frame["gap"] < 0], ["strength", "weakness"], "par")
-        out[city] = frame.sort_values("gap", ascending=False, ignore_index=True)
+    for i, city in enumerate(cities):
+        order = _largest_first(gaps[i])
+        out[city] = pd.DataFrame({"domain": domains[order], "score": scores[i, order], "median": median[order],
+                                  "rank": ranks[i, order], "gap": gaps[i, order], "verdict": verdicts[i, order]})
     return out
+
+
+def _largest_first(values: np.ndarray) -> np.ndarray:
+    """The order `sort_values(ascending=False)` gives (missing values last, ties as pandas leaves them): the
+    values reversed, sorted up, and reversed back."""
+    missing = np.isnan(values)
+    present = np.flatnonzero(~missing)[::-1]
+    return np.concatenate([present[values[present].argsort(kind="quicksort")][::-1], np.flatnonzero(missing)])
 
 
 def group_summary(result, group: str) -> pd.DataFrame:
