@@ -123,3 +123,22 @@ def test_ranks_of_few_units_over_many_runs_equal_ranks_by_hand(ties, monkeypatch
         assert np.array_equal(got[r, :, j], np.where(np.isnan(col), NAN, expect), equal_nan=True)
     monkeypatch.setattr(grade, "SHORT_COLUMN", 0)  # every column on its own
     assert np.array_equal(got, ranks(scores, ties=ties), equal_nan=True)
+
+
+@pytest.mark.parametrize("units", [40, 3000])  # ranked many columns at a time, and one column at a time
+def test_ranks_with_infinite_and_missing_scores_equal_ranks_by_hand(units):
+    rng = np.random.default_rng(6)
+    scores = np.round(rng.random((2, units, 3)) * 9)
+    scores[0, ::5, 0] = NAN
+    scores[0, 1::7, 0] = -np.inf  # the lowest scores: as the sort key +inf, beside missing scores
+    scores[1, ::4, 1] = np.inf
+    scores[1, 2::4, 1] = NAN
+    got, average = ranks(scores), ranks(scores, ties="average")
+    for r in range(2):
+        for j in range(3):
+            col = scores[r, :, j]
+            above, at_or_above = np.sum(col[:, None] < col, axis=1), np.sum(col[:, None] <= col, axis=1)
+            missing = np.isnan(col)
+            assert np.array_equal(got[r, :, j], np.where(missing, NAN, above + 1.0), equal_nan=True)
+            assert np.array_equal(average[r, :, j], np.where(missing, NAN, (above + 1 + at_or_above) / 2),
+                                  equal_nan=True)
