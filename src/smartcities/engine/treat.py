@@ -11,6 +11,7 @@ import numpy as np
 
 from ..errors import InputError, Problem, one_of
 from .context import Context
+from .layout import moved_last, put_columns
 from .registry import register
 from .stats import central_sums, kurtosis_from, passes, passes_sums, skew_from
 from .threads import map_threads
@@ -172,10 +173,11 @@ def winsorise(X: np.ndarray, ctx: Context, *, max_points: int = 5, skew: float =
     out = X.copy()
     for r, fails in enumerate(failing):
         cols = np.flatnonzero(fails)
-        columns = np.ascontiguousarray(X[r][:, cols].T)  # one copy makes every failing column contiguous
+        columns = moved_last(X[r][:, cols], 0)  # one copy makes every failing column contiguous
         items = [(x, r, j) for x, j in zip(columns, cols)]
-        for j, col in zip(cols, map_threads(treat_column, items, worth_it=X.shape[1] >= 10_000)):
-            out[r, :, j] = col
+        for i, col in enumerate(map_threads(treat_column, items, worth_it=X.shape[1] >= 10_000)):
+            columns[i] = col
+        put_columns(out[r], cols, columns)
     return out
 
 
