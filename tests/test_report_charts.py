@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
+import numpy as np
 import pytest
 
 from smartcities.analysis import results as readings
@@ -72,3 +74,44 @@ def newplot_arguments(html: str) -> list:
         out.append(value)
         rest = rest[at:]
     return out
+
+
+def plotly_html(fig, div_id: str) -> str:
+    """What plotly itself writes for a chart: its own typed arrays and its own to_html."""
+    from _plotly_utils.utils import convert_to_base64
+
+    from smartcities.report.html import CHART_CONFIG
+
+    if isinstance(fig, dict):
+        fig = {"data": copy.deepcopy(fig["data"]), "layout": plotly_figure(fig)["layout"]}
+        convert_to_base64(fig["data"])
+    return pio.to_html(fig, validate=False, full_html=False, include_plotlyjs=False, config=dict(CHART_CONFIG),
+                       div_id=div_id)
+
+
+def test_each_chart_is_written_as_plotly_writes_it(demo_result):
+    from smartcities.report.html import CHART_CONFIG
+    from smartcities.report.plotly_html import figure_div
+
+    for name, chart in charts(demo_result).items():
+        assert figure_div(plotly_figure(chart), CHART_CONFIG, "chart") == plotly_html(chart, "chart"), name
+    figure = go.Figure(go.Heatmap(z=np.array([[1.0, np.nan], [3.0, 4.0]]), x=["a", "b"], y=["c", "d"]))
+    assert figure_div(figure.to_dict(), CHART_CONFIG, "fig") == plotly_html(figure, "fig")
+    html = figure_html(charts(demo_result)["ranking"])
+    assert html.split('id="', 1)[1][:36] != figure_html(charts(demo_result)["ranking"]).split('id="', 1)[1][:36]
+
+
+def test_arrays_of_every_kind_and_awkward_values_are_written_as_plotly_writes_them():
+    from smartcities.report.html import CHART_CONFIG
+    from smartcities.report.plotly_html import figure_div
+
+    chart = {"data": [{"type": "scatter", "x": np.arange(5), "y": np.array([1.5, np.nan, np.inf, -2.0, 0.0]),
+                       "text": np.array(["a</script>", "b", "c", "d", "é"], dtype=object),
+                       "customdata": np.arange(6, dtype=np.uint64).reshape(2, 3) * 2**20,
+                       "ids": np.array([2**40, 1]), "selectedpoints": np.array([], dtype=float),
+                       "marker": {"color": np.array([True, False, True, True, False]),
+                                  "size": np.array([3, 4, 5, 6, 7], dtype=np.int16)},
+                       "line": {"width": np.float32(0.5)}, "name": "NaN & Infinity", "meta": [np.int64(3)]}],
+             "layout": {"template": "plotly_white", "width": 500, "xaxis": {"range": [0.0, 4.0]},
+                        "title": {"text": "a/b <c>"}}}
+    assert figure_div(plotly_figure(chart), CHART_CONFIG, "x") == plotly_html(chart, "x")

@@ -52,23 +52,21 @@ def _report_template() -> jinja2.Template:
 def plotly_figure(fig: dict) -> dict:
     """A figure dict as plotly's Figure would send it to plotly.js: the template written out and arrays as
     base64 typed arrays."""
-    from _plotly_utils.utils import convert_to_base64
+    from .plotly_html import typed_arrays
 
     layout = dict(fig["layout"])
     out = {"data": copy.deepcopy(fig["data"]),
            "layout": {"template": _template(layout.pop("template", "plotly")), **layout}}
-    convert_to_base64(out["data"])
+    typed_arrays(out["data"])
     return out
 
 
 def figure_html(fig) -> str:
     """A chart (a figure dict, or a plotly Figure) as an HTML fragment; the plotly script itself is inlined once
-    in the page head."""
-    import plotly.io as pio
+    in the page head. Written as plotly.io.to_html writes it, without importing plotly's figure machinery."""
+    from .plotly_html import figure_div
 
-    if isinstance(fig, dict):
-        fig = plotly_figure(fig)
-    return pio.to_html(fig, validate=False, full_html=False, include_plotlyjs=False, config=CHART_CONFIG)
+    return figure_div(plotly_figure(fig) if isinstance(fig, dict) else fig.to_dict(), CHART_CONFIG)
 
 
 def ranking_chart(table) -> dict:
