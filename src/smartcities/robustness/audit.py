@@ -55,18 +55,22 @@ class Audit:
 
 def indicator_stats(X: np.ndarray, indicators: tuple[str, ...], stage: str = "raw") -> pd.DataFrame:
     """COINr's get_stats for a (units, indicators) array. Units with no value at all (screened out) are not
-    counted."""
+    counted. The distinct values of every column and its most repeated one are counted on all columns sorted
+    at once (missing values last)."""
     X = X[~np.all(np.isnan(X), axis=1)]
     n = X.shape[0]
     rows = []
     sk, kt = skew(X, axis=0), kurtosis(X, axis=0)
+    ordered = np.sort(X, axis=0)
+    present = np.count_nonzero(~np.isnan(X), axis=0)
+    nonzeros = np.count_nonzero(X != 0, axis=0) - (n - present)  # NaN != 0 counts too: take it back
     for j, ind in enumerate(indicators):
-        x = X[:, j]
-        x = x[~np.isnan(x)]
-        avail = x.size
-        nonzero = int(np.sum(x != 0))
-        values, counts = np.unique(x, return_counts=True)
-        same = int(counts.max()) if counts.size else 0
+        avail, nonzero = int(present[j]), int(nonzeros[j])
+        xs = ordered[:avail, j]
+        x = X[:, j][~np.isnan(X[:, j])]
+        starts = np.flatnonzero(np.r_[True, xs[1:] != xs[:-1]]) if avail else np.arange(0)
+        unique = starts.size
+        same = int(np.diff(starts, append=avail).max()) if avail else 0
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             row = {
@@ -74,16 +78,16 @@ def indicator_stats(X: np.ndarray, indicators: tuple[str, ...], stage: str = "ra
                 "min": np.min(x) if avail else np.nan, "max": np.max(x) if avail else np.nan,
                 "mean": np.mean(x) if avail else np.nan, "median": np.median(x) if avail else np.nan,
                 "std": np.std(x, ddof=1) if avail > 1 else np.nan, "skew": sk[j], "kurtosis": kt[j],
-                "n_avail": avail, "n_nonzero": nonzero, "n_unique": values.size, "n_same": same,
+                "n_avail": avail, "n_nonzero": nonzero, "n_unique": unique, "n_same": same,
                 "frc_avail": avail / n if n else np.nan,
                 "frc_nonzero": nonzero / avail if avail else np.nan,
-                "frc_unique": values.size / avail if avail else np.nan,
+                "frc_unique": unique / avail if avail else np.nan,
                 "frc_same": same / avail if avail else np.nan,
             }
         # COINr compares the zero and unique counts with all units, not only those with data
         row["flag_avail"] = "ok" if n and avail / n >= T_AVAIL else "LOW"
         row["flag_nonzero"] = "ok" if n and nonzero / n >= T_ZERO else "LOW"
-        row["flag_unique"] = "ok" if n and values.size / n >= T_UNIQUE else "LOW"
+        row["flag_unique"] = "ok" if n and unique / n >= T_UNIQUE else "LOW"
         row["flag_skew_kurt"] = "OUT" if abs(sk[j]) > T_SKEW and kt[j] > T_KURT else "ok"
         rows.append(row)
     return pd.DataFrame(rows)
