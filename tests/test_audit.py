@@ -90,6 +90,17 @@ def test_indicator_stats_hand_column():
     assert many.flag_skew_kurt == "OUT"
 
 
+
+def test_indicator_stats_count_equal_values_once_and_leave_an_empty_column_empty():
+    X = np.array([[-0.0, np.nan, 2.0], [0.0, np.nan, 2.0], [3.0, np.nan, 1.0], [np.nan, np.nan, 2.0]])
+    s = indicator_stats(X, ("signed_zeros", "empty", "repeats")).set_index("indicator")
+    assert (s.loc["signed_zeros", "n_unique"], s.loc["signed_zeros", "n_same"]) == (2, 2)  # −0 equals 0
+    assert s.loc["signed_zeros", "n_nonzero"] == 1 and s.loc["signed_zeros", "median"] == 0.0
+    assert (s.loc["empty", "n_avail"], s.loc["empty", "n_unique"], s.loc["empty", "n_same"]) == (0, 0, 0)
+    assert np.isnan(s.loc["empty", "min"]) and np.isnan(s.loc["empty", "frc_unique"])
+    assert (s.loc["repeats", "n_unique"], s.loc["repeats", "n_same"], s.loc["repeats", "median"]) == (2, 3, 2.0)
+
+
 def test_correlation_p_value_and_spearman():
     x = np.array([1.0, 2.0, 3.0, 4.0, 5.0, np.nan])
     y = np.array([2.0, 1.0, 4.0, 3.0, 5.0, 7.0])
