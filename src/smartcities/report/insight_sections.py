@@ -147,11 +147,11 @@ def _difference_chart(table: pd.DataFrame) -> go.Figure:
     part = table[(table["family"] + ":" + table["feature"]).isin(HEATMAP_FEATURES)]
     order = [r for r in dict.fromkeys(part["region"])]
     feats = [f for f in HEATMAP_FEATURES if f in set(part["family"] + ":" + part["feature"])]
-    key = part.assign(f=part["family"] + ":" + part["feature"]).set_index(["region", "f"])
-    z = np.array([[100 * key.loc[(r, f), "difference"] for f in feats] for r in order])
-    text = [[f"{key.loc[(r, f), 'share']:.0%} vs {key.loc[(r, f), 'others_share']:.0%}, q {_p(key.loc[(r, f), 'q'])}"
+    key = {(c["region"], f"{c['family']}:{c['feature']}"): c for c in part.to_dict("records")}  # one row a cell
+    z = np.array([[100 * key[r, f]["difference"] for f in feats] for r in order])
+    text = [[f"{key[r, f]['share']:.0%} vs {key[r, f]['others_share']:.0%}, q {_p(key[r, f]['q'])}"
              for f in feats] for r in order]
-    labels = [f"{r} ({int(key.loc[(r, feats[0]), 'n_cities'])})" for r in order]
+    labels = [f"{r} ({int(key[r, feats[0]]['n_cities'])})" for r in order]
     limit = float(np.nanmax(np.abs(z))) if z.size else 1.0
     fig = go.Figure(go.Heatmap(
         z=z, x=[HEATMAP_FEATURES[f] for f in feats], y=labels, text=text, zmid=0,
