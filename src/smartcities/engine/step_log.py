@@ -29,6 +29,7 @@ def step_log(stages: Stages, ctx: Context, steps: list[Step]) -> ProcessingLog:
     treatment clipped or transformed, values a step lost, and units left without a score."""
     units = np.array(ctx.units, dtype=object)
     indicators = np.array(ctx.indicators, dtype=object)
+    missing = _Missing()
     raw, kept = stages.data["raw"][0], stages.kept["raw"]
     parts = [
         ProcessingLog.rows(INPUTS, "no-data", units=units[~kept.units[0]], warning=True,
@@ -41,23 +42,38 @@ def step_log(stages: Stages, ctx: Context, steps: list[Step]) -> ProcessingLog:
     for step in data_steps:
         after, after_kept = stages.data[step.step][0], stages.kept[step.step]
         if step.step == "screen":
-            parts += _screened(step, before, before_kept, after_kept, units, indicators)
+            parts += _screened(step, before, before_kept, after_kept, units, indicators, missing)
         elif step.step == "impute":
-            parts += _imputed(step, before, after, after_kept, units, indicators)
+            parts += _imputed(step, before, after, after_kept, units, indicators, missing)
         elif step.step == "treat":
-            parts.append(_treated(step, before, after, indicators))
+            parts.append(_treated(step, before, after, indicators, missing))
         if step.step != "screen":
-            ui, ij = _positions(_lost(before, after, after_kept))
+            ui, ij = _positions(_lost(before, after, after_kept, missing))
             parts.append(ProcessingLog.rows(step.step, "lost", units=units[ui], indicators=indicators[ij],
                                             warning=True,
                                             detail=f"{step.method} left present values missing: "
                                                    + LOST_BECAUSE.get(step.step, "see the step's method")))
         before, before_kept = after, after_kept
     top = ctx.compiled.nodes.index(ctx.framework.root())
-    unscored = before_kept.units[0] & np.isnan(stages.scores[0, :, top]) & ~np.all(np.isnan(before), axis=1)
+    unscored = before_kept.units[0] & np.isnan(stages.scores[0, :, top]) & ~np.all(missing(before), axis=1)
     parts.append(ProcessingLog.rows("aggregate", "unscored", units=units[unscored], warning=True,
                                     detail="too few values present for a score of the top node"))
     return ProcessingLog.concat(*parts)
+
+
+class _Missing:
+    """`np.isnan` of each stage, computed once: the log reads most stages three or four times, and a step that
+    left its data as it was hands on the same memory. A stage is known by where its values are (memory, shape,
+    strides); each stage seen is kept alive here, so no other array can come to have its place."""
+
+    def __init__(self) -> None:
+        self._found: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}  # place → (the stage; its mask)
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        place = (X.__array_interface__["data"][0], X.shape, X.strides, X.dtype.str)
+        if place not in self._found:
+            self._found[place] = (X, np.isnan(X))
+        return self._found[place][1]
 
 
 def _positions(mask: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -65,17 +81,17 @@ def _positions(mask: np.ndarray) -> tuple[np.ndarray, ...]:
     return np.unravel_index(np.flatnonzero(mask), mask.shape)
 
 
-def _lost(before: np.ndarray, after: np.ndarray, kept) -> np.ndarray:
+def _lost(before: np.ndarray, after: np.ndarray, kept, missing: _Missing) -> np.ndarray:
     """Cells present before a step, missing after it and still in the build."""
     if after is before:
         return np.zeros(before.shape, bool)
-    lost = np.isnan(after)
-    lost &= ~np.isnan(before)
+    lost = missing(after) & ~missing(before)
     return lost if kept.units.all() and kept.indicators.all() else lost & kept.cells()[0]
 
 
-def _screened(step: Step, before, kept_before, kept_after, units, indicators) -> list[ProcessingLog]:
-    present = ~np.isnan(before)
+def _screened(step: Step, before, kept_before, kept_after, units, indicators, missing: _Missing
+              ) -> list[ProcessingLog]:
+    present = ~missing(before)
     if step.params.get("zeros_missing"):
         present &= before != 0
     out = []
@@ -96,13 +112,13 @@ def _screened(step: Step, before, kept_before, kept_after, units, indicators) ->
     return out
 
 
-def _imputed(step: Step, before, after, kept, units, indicators) -> list[ProcessingLog]:
+def _imputed(step: Step, before, after, kept, units, indicators, missing: _Missing) -> list[ProcessingLog]:
     how = step.method + (f" within {step.params['group']}" if "group" in step.params else "")
-    filled = np.isnan(before) & ~np.isnan(after)
+    filled = missing(before) & ~missing(after)
     ui, ij = _positions(filled)
     out = [ProcessingLog.rows("impute", "imputed", units=units[ui], indicators=indicators[ij], detail=how)]
     if step.method != "none":
-        left = np.isnan(after) & kept.cells()[0]
+        left = missing(after) & kept.cells()[0]
         cols = np.flatnonzero(left.any(axis=0))
         out.append(ProcessingLog.rows("impute", "not-imputed", indicators=indicators[cols],
                                       counts=left[:, cols].sum(axis=0),
@@ -110,12 +126,12 @@ def _imputed(step: Step, before, after, kept, units, indicators) -> list[Process
     return out
 
 
-def _treated(step: Step, before, after, indicators) -> ProcessingLog:
+def _treated(step: Step, before, after, indicators, missing: _Missing) -> ProcessingLog:
     rows = treatment_details(before, after)
     fallback = step.params.get("fallback", "log") if step.method == "winsorise" else step.method
     transform = (f"{fallback}: winsorising did not bring skew and kurtosis within limits"
                  if step.method == "winsorise" else f"{step.method} transform")
-    present = np.count_nonzero(~np.isnan(before), axis=0)
+    present = np.count_nonzero(~missing(before), axis=0)
     found = [("transformed", indicators[j], present[j], transform) if r["transformed"] else
              ("winsorised", indicators[j], r["high"] + r["low"], f"{r['high']} high, {r['low']} low values clipped")
              for j, r in enumerate(rows) if r["transformed"] or r["high"] or r["low"]]
