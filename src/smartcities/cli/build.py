@@ -46,16 +46,17 @@ def show_processing(processing, quiet: bool) -> None:
 
 
 def _show(result: Result, outputs: list[Path], top: int, quiet: bool, as_json: bool, seconds: float) -> None:
-    """The summary of a build; `seconds` is the whole command's time, from its start to the outputs written."""
-    summary = _summary(result, top, seconds)
+    """The summary of a build; `seconds` is the whole command's time, from its start to the outputs written.
+    Quiet, nothing but warnings is shown, so the summary is not even made."""
     if as_json:
         if not quiet:
-            console.print_json(json.dumps({**summary, "outputs": [str(p) for p in outputs],
+            console.print_json(json.dumps({**_summary(result, top, seconds), "outputs": [str(p) for p in outputs],
                                            "processing": result.run_record()["processing"]}))
         return
     show_processing(result.processing, quiet)
     if quiet:
         return
+    summary = _summary(result, top, seconds)
     from rich.table import Table
 
     table = Table(title=f"{summary['index']}: top {len(summary['top'])}")
