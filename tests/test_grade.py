@@ -142,3 +142,8 @@ def test_ranks_with_infinite_and_missing_scores_equal_ranks_by_hand(units):
             assert np.array_equal(got[r, :, j], np.where(missing, NAN, above + 1.0), equal_nan=True)
             assert np.array_equal(average[r, :, j], np.where(missing, NAN, (above + 1 + at_or_above) / 2),
                                   equal_nan=True)
+
+
+def test_ranks_of_nothing_keep_their_shape():
+    for shape in ((0, 51, 3), (2, 0, 3), (1, 500, 0)):
+        assert ranks(np.empty(shape)).shape == shape

@@ -35,7 +35,7 @@ def ranks(scores: np.ndarray, axis: int = 1, *, ties: str = "min") -> np.ndarray
         for c in range(block.start, block.stop):
             out[c] = _ranks(columns[c], ties)
 
-    parts = -(-len(columns) // per_block) if short else 4 * WORKERS
+    parts = max(1, -(-len(columns) // per_block)) if short else 4 * WORKERS
     map_threads(rank_block, blocks(len(columns), parts), worth_it=scores.size >= 1_000_000)
     return np.moveaxis(out.reshape(A.shape), -1, axis)
 
