@@ -39,3 +39,14 @@ def test_every_hold_out_city_is_named_once_and_absent_from_the_sample():
     training = _raw(TRAINING / "inventory.csv")
     held = training[training["city"].isin(cities)]
     assert held["city"].nunique() >= 5 and all(re.match(r"[a-z-]+-\d\d$", i) for i in held["id"])
+
+
+def test_second_coding_covers_a_tenth_and_agrees_per_column():
+    from smartcities.inventory.agree import agreement_of_files
+
+    second = _raw(TRAINING / "second_coding.csv")
+    first = _raw(TRAINING / "inventory.csv")
+    assert set(second["id"]) <= set(first["id"]) and len(second) >= len(first) // 10
+    table = agreement_of_files([TRAINING / "second_coding.csv", TRAINING / "inventory.csv"]).set_index("column")
+    assert (table.loc[["item_type", "service_domain", "lead_actor", "inclusive"], "units"] == len(second)).all()
+    assert (table.loc[["service_domain", "lead_actor"], "cohen_kappa"] > 0.8).all()
