@@ -41,6 +41,7 @@ ACTIONS = {
     "unscored": "a unit still in the build got no score for the top node",
     "failed-runs": "uncertainty runs of one configuration could not be evaluated and were left out",
     "sobol-samples-dropped": "Sobol indices were estimated on the base samples whose every run succeeded",
+    "not-printed": "report.pdf was not written (no Chromium to print it with); everything else was published",
 }
 
 
