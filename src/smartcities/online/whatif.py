@@ -385,7 +385,8 @@ def apply_step(entry: dict, x: np.ndarray, own: np.ndarray, extra: dict) -> tupl
         elif kind == "group-fill":
             fills = {g: np.array(f, dtype=float) for g, f in zip(entry["labels"], entry["fill"])}
             nothing = np.full(x.shape[1], np.nan)
-            rows = np.array([fills.get(g, nothing) for g in extra["group"]]).reshape(x.shape)
+            labels = extra.get("group", [None] * len(x))  # (none needed where nothing is missing)
+            rows = np.array([fills.get(g, nothing) for g in labels]).reshape(x.shape)
             y = np.where(np.isnan(x), rows, x)
         elif kind == "screen":
             present = ~np.isnan(x)
@@ -535,7 +536,7 @@ def frozen_leaves(model: dict, raw: np.ndarray, at: int | None, groups: dict, de
         if "reason" in entry:
             raise InputError.single("request", f"score: step {entry['step']!r} (method {entry['method']!r}) has "
                                     f"no frozen form: {entry['reason']}", column="values")
-        extra = _request_context(model, entry, at, groups, denominators)
+        extra = _request_context(model, entry, x[0], at, groups, denominators)
         new_x, dropped = apply_step(entry, x, own, extra)
         if dropped[0]:
             share = np.count_nonzero(~np.isnan(x)) / x.shape[1]
@@ -543,7 +544,7 @@ def frozen_leaves(model: dict, raw: np.ndarray, at: int | None, groups: dict, de
                                     f"{share:.0%} of the indicators, and the build keeps cities with at least "
                                     f"{entry['min_coverage']:.0%}", column="values")
         if at is not None:  # the city's own values as built, step by step, to leave out of any placing
-            own = apply_step(entry, own, own, _request_context(model, entry, at, {}, {}))[0]
+            own = apply_step(entry, own, own, _request_context(model, entry, own[0], at, {}, {}))[0]
         x = new_x
     if np.all(np.isnan(x)):
         raise InputError.single("request", "score: no indicator value is left after the build's steps",
@@ -551,14 +552,16 @@ def frozen_leaves(model: dict, raw: np.ndarray, at: int | None, groups: dict, de
     return x[0]
 
 
-def _request_context(model: dict, entry: dict, at: int | None, groups: dict, denominators: dict) -> dict:
-    """The denominators and group label a frozen step needs: the build's for a city of the build (unless the
-    request gives others), the request's for a new city."""
+def _request_context(model: dict, entry: dict, x: np.ndarray, at: int | None, groups: dict,
+                     denominators: dict) -> dict:
+    """The denominators and group label a frozen step needs for one city's values `x`: the build's for a city of
+    the build (unless the request gives others), the request's for a new city (only those its values need)."""
     extra = {}
-    needed = sorted({d for d in entry.get("denominator") or () if d})
-    if needed:
+    named = entry.get("denominator") or [None] * len(x)
+    needed = sorted({d for d, v in zip(named, x) if d and not np.isnan(v)})
+    if any(named):
         stored = model["frozen"].get("denominators", {})
-        values = {}
+        values = {d: np.array([np.nan]) for d in named if d}  # a missing value divided by anything stays missing
         for d in needed:
             v = denominators[d] if d in denominators else stored[d][at] if at is not None else None
             if v is None and at is None:
@@ -567,12 +570,15 @@ def _request_context(model: dict, entry: dict, at: int | None, groups: dict, den
                                         column=f"denominators.{d}")
             values[d] = np.array([np.nan if v is None else float(v)])
         extra["denominators"] = values
-    if entry.get("group"):
+    if entry.get("group") and np.isnan(x).any():
         g = entry["group"]
         label = groups[g] if g in groups else model["frozen"]["groups"][g][at] if at is not None else None
         if label is None:
             raise InputError.single("request", f"groups: {g!r} is needed (step 'impute' fills missing values "
                                     f"within it); give groups: {{{g!r}: one of {', '.join(entry['labels'])}}}",
+                                    column=f"groups.{g}")
+        if str(label) not in entry["labels"]:
+            raise InputError.single("request", f"groups: {g}: " + one_of(str(label), entry["labels"]),
                                     column=f"groups.{g}")
         extra["group"] = np.array([str(label)], dtype=object)
     return extra
