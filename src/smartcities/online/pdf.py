@@ -23,6 +23,8 @@ INSTALL = "apt-get install chromium"
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", "--no-pdf-header-footer",
          "--generate-pdf-document-outline")
+PRINT_VIEW = "#print"
+"""The page's address suffix that has it lay itself out for print as soon as it loads (see the report's script)."""
 SCRIPT_BUDGET_MS = 10_000
 """Virtual time the page's scripts get before printing: time passes at once while the page is idle, so this only
 bounds a page that keeps timers running."""
@@ -55,7 +57,8 @@ class Printing:
         self.page, self.pdf, self.browser, self.timeout = Path(page).resolve(), Path(pdf).resolve(), browser, timeout
         self._profile = tempfile.TemporaryDirectory(prefix="smartcities-chromium-")
         command = [browser, *FLAGS, f"--user-data-dir={self._profile.name}",
-                   f"--virtual-time-budget={SCRIPT_BUDGET_MS}", f"--print-to-pdf={self.pdf}", self.page.as_uri()]
+                   f"--virtual-time-budget={SCRIPT_BUDGET_MS}", f"--print-to-pdf={self.pdf}",
+                   self.page.as_uri() + PRINT_VIEW]
         try:
             self._process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         except OSError as err:

@@ -158,7 +158,8 @@ def render_report(result, sections: dict[str, str] | None = None) -> str:
     if result.uncertainty is not None:
         from .robustness_charts import rank_interval_chart, sensitivity_chart
 
-        extra.setdefault("Robustness", figure_html(rank_interval_chart(result.uncertainty, root))
+        names = dict(zip(ctx.units, ctx.unit_names))
+        extra.setdefault("Robustness", figure_html(rank_interval_chart(result.uncertainty, root, names))
                          + figure_html(sensitivity_chart(result.uncertainty, root)))
     return _report_template().render(
         title=result.spec.model.name,
