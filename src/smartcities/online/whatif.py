@@ -108,9 +108,14 @@ def what_if_weights(model: dict, weights: dict[str, float] | None) -> np.ndarray
         raise InputError(problems)
     parent = np.array(model["parent"])
     for p in np.unique(parent[parent >= 0]):
-        if not out[parent == p].sum() > 0:
+        with np.errstate(over="ignore"):
+            total = out[parent == p].sum()
+        if not total > 0:
             raise InputError.single("request", f"weights: every child of {nodes[p]!r} has weight 0; at least one "
                                     "must be above 0", column="weights")
+        if not np.isfinite(total):
+            raise InputError.single("request", f"weights: the weights of the children of {nodes[p]!r} add up to "
+                                    "more than a number can hold; use smaller weights", column="weights")
     return out
 
 
@@ -512,6 +517,9 @@ def score(model: dict, values: dict[str, float | None], city: str | None = None,
     mine = _aggregate(with_city, c, w, chosen, model)[len(all_leaves) if at is None else at]
     if at is not None:
         built = np.delete(built, at, axis=0)
+    if np.isinf(mine).any():
+        raise InputError.single("request", "values: the values give scores beyond what a number can hold; give "
+                                "values nearer the build's range", column="values")
     rows = []
     for j, node in enumerate(model["nodes"]):
         s = mine[j]
@@ -532,6 +540,8 @@ def frozen_leaves(model: dict, raw: np.ndarray, at: int | None, groups: dict, de
     if np.all(np.isnan(x)):
         raise InputError.single("request", "values: the city has no indicator value at all; give at least one",
                                 column="values")
+    lost_at = np.full(x.shape[1], np.nan)  # the step at which a present value stopped being a number
+    steps_seen: list[dict] = []
     for entry in frozen["steps"]:
         if "reason" in entry:
             raise InputError.single("request", f"score: step {entry['step']!r} (method {entry['method']!r}) has "
@@ -543,13 +553,34 @@ def frozen_leaves(model: dict, raw: np.ndarray, at: int | None, groups: dict, de
             raise InputError.single("request", f"score: step 'screen' drops the city: it has values for "
                                     f"{share:.0%} of the indicators, and the build keeps cities with at least "
                                     f"{entry['min_coverage']:.0%}", column="values")
+        if np.isinf(new_x).any():
+            j = int(np.flatnonzero(np.isinf(new_x[0]))[0])
+            raise out_of_range(model, entry, j, x[0, j])
+        lost_at[np.isnan(lost_at) & ~np.isnan(x[0]) & np.isnan(new_x[0])] = len(steps_seen)
+        steps_seen.append(entry)
         if at is not None:  # the city's own values as built, step by step, to leave out of any placing
             own = apply_step(entry, own, own, _request_context(model, entry, own[0], at, {}, {}))[0]
         x = new_x
+    # a value the build's own cities keep as a number must stay one (a log of a value below the build's range
+    # would not): only removed indicators and columns the build itself leaves empty may lose it
+    built = _array(model["leaves"])
+    lost = ~np.isnan(lost_at) & np.isnan(x[0]) & ~np.all(np.isnan(built), axis=0)
+    if at is not None:  # nor a value the build lost for this very city (a missing denominator)
+        lost &= ~(np.isnan(built[at]) & ~np.isnan(_array(model["raw"])[at]))
+    if lost.any():
+        j = int(np.flatnonzero(lost)[0])
+        raise out_of_range(model, steps_seen[int(lost_at[j])], j, raw[j])
     if np.all(np.isnan(x)):
         raise InputError.single("request", "score: no indicator value is left after the build's steps",
                                 column="values")
     return x[0]
+
+
+def out_of_range(model: dict, entry: dict, j: int, value: float) -> InputError:
+    indicator = model["indicators"][j]
+    return InputError.single("request", f"values: {indicator}: step {entry['step']!r} (method {entry['method']!r}) "
+                             f"gives no number for {value:.6g} under the build's frozen parameters; give a value "
+                             "nearer the build's range", column=f"values.{indicator}")
 
 
 def _request_context(model: dict, entry: dict, x: np.ndarray, at: int | None, groups: dict,
