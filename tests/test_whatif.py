@@ -4,14 +4,16 @@ against brute force, and frozen-normalisation scoring that reproduces every city
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import yaml
-from conftest import ASEM_IDATA, ASEM_IMETA, EXAMPLES, need_shared
+from conftest import ASEM_IDATA, ASEM_IMETA, EXAMPLES, cube, flat_framework, make_context, need_shared
 
 from smartcities.build import build
 from smartcities.cli.build import DEMO_SPEC
+from smartcities.engine.pipeline import Step, run_pipeline
 from smartcities.errors import InputError
 from smartcities.online import whatif
 
@@ -216,6 +218,32 @@ def test_each_frozen_step_reproduces_the_build(tmp_path, step):
     entry = next(e for e in model["frozen"]["steps"] if e["step"] == kind)
     assert "reason" not in entry
     assert own_scores_reproduced(result, model) == int(result.kept.sum())
+
+
+@pytest.mark.parametrize("step", [
+    {"normalise": {"method": "goalposts", "truncate": True}},
+    {"normalise": {"method": "goalposts", "truncate": False, "scale": 10}},
+    {"normalise": {"method": "distance-to-target"}},
+    {"normalise": {"method": "distance-to-target", "cap": False}},
+])
+def test_goalposts_and_targets_are_frozen_from_the_framework(step):
+    """A hand index whose indicators carry goalposts and targets (one of them reached beyond by some cities)."""
+    fw = flat_framework(directions=(1, -1, 1), goalposts=[(0, 10), (0, 50), (2, 4)], target=[8, 5, 3.5])
+    ctx = make_context(6, fw)
+    X = cube([[1, 40, 2.5], [5, 5, 3], [12, 20, 3.9], [7, 1, 2.2], [3, 60, 3.1], [9, 30, 4.5]])
+    steps = [Step.parse(e) for e in (step, {"aggregate": {"method": "arithmetic"}})]
+    stages = run_pipeline(X, ctx, steps)
+    result = SimpleNamespace(context=ctx, stages=stages, steps=tuple(steps))
+    model = whatif.model_document(result)
+    assert "reason" not in model["frozen"]["steps"][0]
+    for i, city in enumerate(model["cities"]):
+        rows = whatif.score(model, {}, city)
+        assert [r["score"] for r in rows] == list(stages.scores[0, i])
+    beyond = whatif.score(model, {"i0": 100.0})  # far above the upper goalpost and the target
+    if step["normalise"].get("truncate", step["normalise"].get("cap", True)):
+        assert beyond[0]["score"] == 100.0
+    else:
+        assert beyond[0]["score"] > step["normalise"].get("scale", 100)
 
 
 def test_treatment_is_frozen_as_the_bounds_and_transforms_the_build_used(asem_build):

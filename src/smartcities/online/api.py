@@ -13,6 +13,7 @@ they are reads. Errors are application/problem+json naming the parameter and wha
 from __future__ import annotations
 
 import csv
+import gc
 import hashlib
 import hmac
 import io
@@ -86,6 +87,8 @@ class Published:
                 raise InputError.single(folder, f"the published index lacks {API / (key + '.json')}; publish it "
                                         "again")
             docs[key] = json.loads(path.read_text(encoding="utf-8"))
+        gc.collect()
+        gc.freeze()  # the documents live as long as the server: no collection pass need ever walk them again
         return cls(folder, docs, {row["city"]: row for row in docs["cities"]}, list(docs["index"]["peer_groups"]))
 
     @property

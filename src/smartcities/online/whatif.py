@@ -69,6 +69,24 @@ def _array(rows) -> np.ndarray:
     return np.array([[np.nan if v is None else v for v in row] for row in rows], dtype=float).reshape(len(rows), -1)
 
 
+_PREPARED: dict[int, tuple[dict, dict]] = {}  # id -> (model, its arrays): a few models at most
+
+
+def _prepared(model: dict) -> dict:
+    """The arrays of a model document (read as immutable), made once per document. Why: a server answers many
+    what-ifs from one model, and turning its lists into arrays costs more than the arithmetic."""
+    held = _PREPARED.get(id(model))
+    if held is not None and held[0] is model:
+        return held[1]
+    arrays = {"compiled": _compiled(model), "leaves": _array(model["leaves"])}
+    if "raw" in model:
+        arrays["raw"] = _array(model["raw"])
+    if len(_PREPARED) >= 8:
+        _PREPARED.pop(next(iter(_PREPARED)))
+    _PREPARED[id(model)] = (model, arrays)
+    return arrays
+
+
 def _compiled(model: dict) -> CompiledFramework:
     """The engine's compiled framework rebuilt from the model (links from the parent of every node)."""
     levels = np.array(model["level"])
@@ -121,7 +139,7 @@ def what_if_weights(model: dict, weights: dict[str, float] | None) -> np.ndarray
 
 def chosen_methods(model: dict, aggregation: str | None) -> list[list[str]]:
     """Per level, the method of each parent: the build's, or `aggregation` everywhere."""
-    c = _compiled(model)
+    c = _prepared(model)["compiled"]
     if aggregation is None:
         names = model["methods"]
         return [names[sl] for sl in c.level_slices[1:]]
@@ -134,10 +152,9 @@ def chosen_methods(model: dict, aggregation: str | None) -> list[list[str]]:
 def recompute(model: dict, weights: dict[str, float] | None = None, aggregation: str | None = None) -> Scores:
     """Scores and ranks of every node with some weights replaced and (optionally) one aggregation method for all
     levels: equal to a build of the same spec with `aggregate: {method: aggregation, weights: weights}`."""
-    c = _compiled(model)
+    arrays = _prepared(model)
     w = what_if_weights(model, weights)
-    leaves = _array(model["leaves"])
-    scores = _aggregate(leaves, c, w, chosen_methods(model, aggregation), model)
+    scores = _aggregate(arrays["leaves"], arrays["compiled"], w, chosen_methods(model, aggregation), model)
     return Scores(scores, ranks(scores[None])[0])
 
 
@@ -497,19 +514,19 @@ def score(model: dict, values: dict[str, float | None], city: str | None = None,
     if problems:
         raise InputError(problems)
     at = model["cities"].index(city) if city is not None else None
-    built_raw = _array(model["raw"])
-    original = built_raw[at] if at is not None else np.full(len(indicators), np.nan)
+    arrays = _prepared(model)
+    original = arrays["raw"][at] if at is not None else np.full(len(indicators), np.nan)
     raw = original.copy()
     for k, v in values.items():
         raw[indicators.index(k)] = np.nan if v is None else float(v)
     leaves = frozen_leaves(model, raw, at, groups or {}, denominators or {})
-    c = _compiled(model)
+    c = arrays["compiled"]
     w = what_if_weights(model, weights)
     chosen = chosen_methods(model, aggregation)
     if "copeland" in {m for level in chosen for m in level}:
         raise InputError.single("request", "score: the copeland aggregation compares every city with every other; "
                                 "one city cannot be scored against frozen scores", column="aggregation")
-    all_leaves = _array(model["leaves"])
+    all_leaves = arrays["leaves"]
     built = _aggregate(all_leaves, c, w, chosen, model)
     # the city's row computed inside the whole matrix, as the build computed it (one product, same rounding)
     with_city = np.vstack([all_leaves, leaves[None]]) if at is None else np.where(
@@ -536,7 +553,8 @@ def frozen_leaves(model: dict, raw: np.ndarray, at: int | None, groups: dict, de
     frozen = model["frozen"]
     x = raw.copy()[None]
     x[:, ~np.array(frozen["measured"])] = np.nan
-    own = _array(model["raw"])[at][None] if at is not None else np.full_like(x, np.nan)
+    arrays = _prepared(model)
+    own = arrays["raw"][at][None] if at is not None else np.full_like(x, np.nan)
     if np.all(np.isnan(x)):
         raise InputError.single("request", "values: the city has no indicator value at all; give at least one",
                                 column="values")
@@ -563,10 +581,10 @@ def frozen_leaves(model: dict, raw: np.ndarray, at: int | None, groups: dict, de
         x = new_x
     # a value the build's own cities keep as a number must stay one (a log of a value below the build's range
     # would not): only removed indicators and columns the build itself leaves empty may lose it
-    built = _array(model["leaves"])
+    built = arrays["leaves"]
     lost = ~np.isnan(lost_at) & np.isnan(x[0]) & ~np.all(np.isnan(built), axis=0)
     if at is not None:  # nor a value the build lost for this very city (a missing denominator)
-        lost &= ~(np.isnan(built[at]) & ~np.isnan(_array(model["raw"])[at]))
+        lost &= ~(np.isnan(built[at]) & ~np.isnan(arrays["raw"][at]))
     if lost.any():
         j = int(np.flatnonzero(lost)[0])
         raise out_of_range(model, steps_seen[int(lost_at[j])], j, raw[j])
