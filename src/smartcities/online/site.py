@@ -162,36 +162,59 @@ def city_data(docs: dict, city: str, standing: dict[str, dict]) -> dict:
             "peer_scores": peers}
 
 
-def _standing(docs: dict) -> dict[str, dict]:
-    root = docs["index"].get("root")
-    return {row["city"]: row for row in docs.get("ranking") or [] if row["node"] == root}
-
-
 def _files(docs: dict) -> list[dict]:
     """The API mirror's files the downloads page lists, tables with their CSV."""
     return [{"key": key, "table": isinstance(value, list)} for key, value in docs.items() if "/" not in key]
 
 
-def _data(docs: dict, names: tuple[str, ...], mode: str) -> dict[str, Any]:
-    """The inlined data blocks of a page by name."""
-    cities = docs.get("cities") or []
-    ids = [c["city"] for c in cities]
-    standing = _standing(docs) if "profiles" in names else {}
-    make = {
-        "cities": lambda: cities,
-        "ranking": lambda: ranking_columns(docs.get("ranking") or [], ids),
-        "map": lambda: {"size": map_size(),
-                        "points": {c["city"]: equal_earth(c["lon"], c["lat"]) for c in cities
-                                   if c.get("lat") is not None and c.get("lon") is not None}},
-        "model": lambda: docs.get("model"),
-        "methodology": lambda: {"steps": docs["index"].get("steps", []),
-                                "processing_summary": docs["index"].get("processing", {}),
-                                "processing": docs.get("processing") or [], "audit": docs.get("audit"),
-                                "sensitivity": docs.get("sensitivity") or []},
-        "files": lambda: _files(docs),
-        "profiles": lambda: {c: city_data(docs, c, standing) for c in ids},
-    }
-    return {"meta": _meta(docs, mode), **{name: make[name]() for name in names}}
+class Blocks:
+    """The data blocks pages inline, each made and encoded once however many pages share it (ten thousand city
+    pages share one `meta`; the ranking, map and what-if pages one `ranking`)."""
+
+    def __init__(self, docs: dict, mode: str):
+        self.docs, self.mode, self._made = docs, mode, {}
+        self.cities = docs.get("cities") or []
+        self.meta = _meta(docs, mode)
+
+    def _make(self, name: str) -> Any:
+        docs, cities = self.docs, self.cities
+        if name == "meta":
+            return self.meta
+        if name == "cities":
+            return cities
+        if name == "ranking":
+            return ranking_columns(docs.get("ranking") or [], [c["city"] for c in cities])
+        if name == "map":
+            return {"size": map_size(), "points": {c["city"]: equal_earth(c["lon"], c["lat"]) for c in cities
+                                                   if c.get("lat") is not None and c.get("lon") is not None}}
+        if name == "model":
+            return docs.get("model")
+        if name == "methodology":
+            return {"steps": docs["index"].get("steps", []), "processing_summary": docs["index"].get("processing", {}),
+                    "processing": docs.get("processing") or [], "audit": docs.get("audit"),
+                    "sensitivity": docs.get("sensitivity") or []}
+        if name == "files":
+            return _files(docs)
+        if name == "profiles":
+            return {c["city"]: city_data(docs, c["city"], self.standing) for c in cities}
+        raise KeyError(name)
+
+    def encoded(self, name: str) -> str:
+        if name not in self._made:
+            self._made[name] = json_block(self._make(name))
+        return self._made[name]
+
+    def page(self, names: tuple[str, ...]) -> dict[str, str]:
+        """A page's blocks by name, encoded: `meta` and the names given."""
+        return {name: self.encoded(name) for name in ("meta", *names)}
+
+    @property
+    def standing(self) -> dict[str, dict]:
+        """Each city's row of the index ranking."""
+        if "_standing" not in self._made:
+            root = self.docs["index"].get("root")
+            self._made["_standing"] = {r["city"]: r for r in self.docs.get("ranking") or [] if r["node"] == root}
+        return self._made["_standing"]
 
 
 def json_block(value: Any) -> str:
@@ -208,22 +231,22 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"not JSON-able: {type(value).__name__}")
 
 
-# --- rendering ---------------------------------------------------------------------------------------------------------
+# --- rendering ------------------------------------------------------------------------------------------------------
 
 @cache
 def _env() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
                              trim_blocks=True, lstrip_blocks=True)
-    env.filters["json_block"] = json_block
     return env
 
 
-def _render(page: str, data: dict, *, root: str, inline: bool, title: str) -> str:
+def _render(page: str, blocks: Blocks, data: dict[str, str], *, root: str, inline: bool, title: str) -> str:
+    """One page: `data` are its encoded blocks by name."""
     assets = {name: (ASSETS / name).read_text(encoding="utf-8") for name in ("site.css", *SCRIPTS)} if inline else {}
     width, height = map_size()
     return _env().get_template("page.html.j2").render(
-        page=page, data=data, root=root, inline=inline, assets=assets, scripts=SCRIPTS, title=title,
-        name=data["meta"]["name"] or "Index", pages=PAGES, plotly_js=_plotly_js() if inline else None,
+        page=page, data=data, meta=blocks.meta, root=root, inline=inline, assets=assets, scripts=SCRIPTS,
+        title=title, name=blocks.meta["name"] or "Index", pages=PAGES, plotly_js=_plotly_js() if inline else None,
         shapes=world_shapes() if page in ("map", "dashboard") else (), map_width=width, map_height=height,
     )
 
@@ -257,17 +280,14 @@ def write_site(docs: dict, folder: str | Path) -> list[Path]:
     _licences(assets)
     for name in ("site.css", *SCRIPTS):
         shutil.copyfile(ASSETS / name, assets / name)
-    written = []
-    for page, (file, title, names) in PAGES.items():
-        written.append(_write(site / file, _render(page, _data(docs, names, "site"), root="", inline=False,
-                                                   title=title)))
-    meta = _meta(docs, "site")
-    standing = _standing(docs)
-    for city in docs.get("cities") or []:
+    blocks = Blocks(docs, "site")
+    written = [_write(site / file, _render(page, blocks, blocks.page(names), root="", inline=False, title=title))
+               for page, (file, title, names) in PAGES.items()]
+    for city in blocks.cities:
         key = city["city"]
-        data = {"meta": meta, "city": city_data(docs, key, standing)}
-        written.append(_write(site / "city" / f"{city_file(key)}", _render("city", data, root="../", inline=False,
-                                                                          title=city.get("name") or key)))
+        data = {**blocks.page(()), "city": json_block(city_data(docs, key, blocks.standing))}
+        written.append(_write(site / "city" / city_file(key), _render("city", blocks, data, root="../", inline=False,
+                                                                      title=city.get("name") or key)))
     return written
 
 
@@ -279,6 +299,7 @@ def city_file(city: str) -> str:
 def write_dashboard(docs: dict, path: str | Path) -> Path:
     """The single self-contained dashboard: every view as a tab, all data, styles and scripts inline; it fetches
     nothing, so it works opened from disk."""
+    blocks = Blocks(docs, "dashboard")
     names = ("cities", "ranking", "map", "model", "methodology", "profiles")
-    return _write(Path(path), _render("dashboard", _data(docs, names, "dashboard"), root="", inline=True,
+    return _write(Path(path), _render("dashboard", blocks, blocks.page(names), root="", inline=True,
                                       title="Dashboard"))

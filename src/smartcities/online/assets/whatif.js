@@ -22,7 +22,8 @@ var WhatIf = (function () {
     }
     var parents = [];
     for (i = 0; i < n; i++) if (children[i].length) parents.push(i);
-    model._prepared = { n: n, k: k, c: c, children: children, parents: parents, leaves: leaves };
+    model._prepared = { n: n, k: k, c: c, children: children, parents: parents, leaves: leaves,
+                        parentOf: model.parent };
     return model._prepared;
   }
 
@@ -47,51 +48,68 @@ var WhatIf = (function () {
     return model.nodes.map(function () { return aggregation; });
   }
 
-  /* One city's node values (Float64Array of nodes) from its leaf values. */
-  function aggregateInto(out, leafValues, P, w, geo, minShare) {
-    var k = P.k, i, j;
-    for (j = 0; j < k; j++) out[j] = leafValues[j];
-    for (var q = 0; q < P.parents.length; q++) {
-      var p = P.parents[q], kids = P.children[p], num = 0, den = 0, present = 0, links = 0;
-      for (j = 0; j < kids.length; j++) {
-        i = kids[j];
-        var wi = w[i];
+  /* One city's node values, written into out[base .. base + nodes) whose first k entries hold its leaves; `lg`
+   * holds the logs of its leaves (when a geometric mean reads them) and receives each geometric mean's log, so
+   * a geometric parent of a geometric node reads its log without taking exp and log again. */
+  function aggregateInto(out, base, lg, P, w, geo, minShare) {
+    var parents = P.parents, children = P.children, parent = P.parentOf;
+    for (var q = 0; q < parents.length; q++) {
+      var p = parents[q], kids = children[p], g = geo[p], num = 0, den = 0, present = 0, links = 0;
+      for (var j = 0; j < kids.length; j++) {
+        var i = kids[j], wi = w[i];
         if (!(wi > 0)) continue;
         links++;
-        var y = out[i];
+        var y = out[base + i];
         if (y !== y) continue;
         present++;
-        num += wi * (geo[p] ? Math.log(y) : y);
+        num += wi * (g ? lg[i] : y);
         den += wi;
       }
       var v = den > 0 ? num / den : NaN;
-      if (geo[p]) v = Math.exp(v);
       if (minShare > 0 && !(present / links >= minShare - 1e-12)) v = NaN;
-      out[p] = v;
+      var up = parent[p];
+      if (g) { lg[p] = v; out[base + p] = Math.exp(v); }
+      else { out[base + p] = v; if (up >= 0 && geo[up]) lg[p] = Math.log(v); }
     }
     return out;
+  }
+
+  function geometric(model, aggregation) {
+    return methods(model, aggregation).map(function (m) { return m === "geometric"; });
+  }
+
+  /* Logs of the leaves, taken once per model: the weights change, the leaves do not. */
+  function leafLogs(P) {
+    if (!P.logs) P.logs = P.leaves.map(Math.log);
+    return P.logs;
   }
 
   /* Scores of every city at every node: a Float64Array of cities x nodes (row-major). */
   function scores(model, overrides, aggregation) {
-    var P = prepare(model), w = weights(model, overrides);
-    var geo = methods(model, aggregation).map(function (m) { return m === "geometric"; });
-    var out = new Float64Array(P.c * P.n), row = new Float64Array(P.n), minShare = model.min_share || 0;
+    var P = prepare(model), w = weights(model, overrides), geo = geometric(model, aggregation);
+    var n = P.n, k = P.k, L = P.leaves, out = new Float64Array(P.c * n), minShare = model.min_share || 0;
+    var logs = geo.some(function (g) { return g; }) ? leafLogs(P) : null, lg = new Float64Array(n);
     for (var u = 0; u < P.c; u++) {
-      aggregateInto(row, P.leaves.subarray(u * P.k, (u + 1) * P.k), P, w, geo, minShare);
-      out.set(row, u * P.n);
+      var base = u * n, lb = u * k;
+      for (var j = 0; j < k; j++) out[base + j] = L[lb + j];
+      if (logs) for (j = 0; j < k; j++) lg[j] = logs[lb + j];
+      aggregateInto(out, base, lg, P, w, geo, minShare);
     }
     return out;
   }
 
-  /* Ranks of `values` (1 = highest; ties share the lowest rank; NaN never ranked, left NaN). */
+  /* Ranks of `values` (1 = highest; ties share the lowest rank; NaN never ranked, left NaN): one plus the number
+   * of values above, counted by binary search in the sorted values (a typed-array sort is the fast one). */
   function ranks(values) {
-    var n = values.length, order = [], out = new Float64Array(n), i;
-    for (i = 0; i < n; i++) { out[i] = NaN; if (values[i] === values[i]) order.push(i); }
-    order.sort(function (a, b) { return values[b] - values[a]; });
-    for (i = 0; i < order.length; i++) {
-      var v = values[order[i]];
-      out[order[i]] = i > 0 && v === values[order[i - 1]] ? out[order[i - 1]] : i + 1;
+    var n = values.length, sorted = new Float64Array(n), m = 0, out = new Float64Array(n), i;
+    for (i = 0; i < n; i++) if (values[i] === values[i]) sorted[m++] = values[i];
+    sorted = sorted.subarray(0, m).sort();
+    for (i = 0; i < n; i++) {
+      var v = values[i];
+      if (v !== v) { out[i] = NaN; continue; }
+      var lo = 0, hi = m;
+      while (lo < hi) { var mid = (lo + hi) >> 1; if (sorted[mid] <= v) lo = mid + 1; else hi = mid; }
+      out[i] = m - lo + 1;
     }
     return out;
   }
@@ -216,20 +234,24 @@ var WhatIf = (function () {
   }
 
   /* Scores and ranks at every node of one city given its raw values, placed among the other cities as built (or
-   * re-weighted): `city` is the build's city being changed, or null for a new one. */
+   * re-weighted): `city` is the build's city being changed, or null for a new one. A score within TIE (relative)
+   * of another city's ties with it: the browser's log and exp may differ from Python's in the last bit, and a city
+   * with another's values must share its rank. */
+  var TIE = 1e-12;
   function scoreCity(model, raw, city, overrides, aggregation, context) {
     var P = prepare(model), w = weights(model, overrides), at = city === null || city === undefined ? null : model.cities.indexOf(city);
     if (at !== null && at < 0) throw new Error("what-if: unknown city " + city);
-    var geo = methods(model, aggregation).map(function (m) { return m === "geometric"; });
-    var leaves = leavesFrom(model, raw, at, context);
-    var mine = aggregateInto(new Float64Array(P.n), leaves, P, w, geo, model.min_share || 0);
+    var leaves = leavesFrom(model, raw, at, context), mine = new Float64Array(P.n), lg = new Float64Array(P.n);
+    mine.set(leaves);
+    lg.set(leaves.map(Math.log));
+    aggregateInto(mine, 0, lg, P, w, geometric(model, aggregation), model.min_share || 0);
     var all = scores(model, overrides, aggregation), rank = new Float64Array(P.n), ranked = new Float64Array(P.n);
     for (var j = 0; j < P.n; j++) {
       var v = mine[j], better = 0, counted = 0;
       for (var u = 0; u < P.c; u++) {
         if (u === at) continue;
         var s = all[u * P.n + j];
-        if (s === s) { counted++; if (s > v) better++; }
+        if (s === s) { counted++; if (s > v + TIE * Math.max(1, Math.abs(v))) better++; }
       }
       rank[j] = v === v ? better + 1 : NaN;
       ranked[j] = counted + (v === v ? 1 : 0);
