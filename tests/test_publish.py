@@ -216,3 +216,27 @@ def test_publish_the_asem_example(tmp_path):
     for city in names:
         rank = int(ranking.set_index("city").loc[city["city"], "rank"])
         assert sum(city_page(t, rank, city["name"], 51) for t in texts) == 1, city
+
+
+def test_a_large_index_prints_the_first_city_pages_and_notes_the_rest(hostile_spec, tmp_path, monkeypatch):
+    need_chromium()
+    from smartcities import publish
+
+    monkeypatch.setattr(publish, "PRINT_CITY_PAGES", 5)
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["publish", str(hostile_spec), "--out", str(out), "--pdf"])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.stdout.split())
+    assert "note: publish not-printed 26: report.pdf has city pages for the first 5 of 31 cities" in said
+    texts = [p.extract_text() for p in pypdf.PdfReader(out / "report.pdf").pages]
+    index = pd.read_csv(out / "scores.csv").query("node == 'index'")
+    cities = pd.read_csv(PACKAGE_DATA / "cities" / "cities.csv").set_index("city")["name"]
+    paged = [r.rank for r in index.itertuples() if any(city_page(t, r.rank, cities[r.city], 31) for t in texts)]
+    assert sorted(paged) == [1, 2, 3, 4, 5]
+    ranking = texts[chapter(texts, 1, "Ranking")] + texts[chapter(texts, 1, "Ranking") + 1]
+    assert all(cities[c] in ranking for c in index.city)  # every city still in the printed ranking
+    assert "City pages for the first 5 of 31 cities by rank" in "".join(texts)
+    assert (out / "report.html").read_text(encoding="utf-8").count('class="profile"') == 31
+    assert not (out / ".report-print.html").exists()
+    log = pd.read_csv(out / "processing.csv").query("action == 'not-printed'")
+    assert log["count"].tolist() == [26] and log.severity.tolist() == ["note"]

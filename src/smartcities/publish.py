@@ -11,13 +11,20 @@ from .build import Result
 from .io.outputs import atomic_folder
 from .model.processing import ProcessingLog, entry
 
+PRINT_CITY_PAGES = 200
+"""At most this many city pages in report.pdf (the first cities by rank): Chromium prints about a dozen pages a
+second, so a 10,000-city index would take a quarter of an hour; report.html and the site keep every city's page."""
+
 
 def write_outputs(result: Result, out: str | Path, *, report: bool = True, site: bool = False,
                   browser: str | None = None) -> list[Path]:
     """scores.csv, indicators.csv, processing.csv, run.json; the robustness tables when the spec asks for
     uncertainty; the trend, region, archetype and profile tables when the index has an inventory; report.html.
     With `site`: site/ and dashboard.html from the documents every face reads, and report.pdf printed from
-    report.html by `browser` (a Chromium executable; None prints nothing: see `without_pdf`)."""
+    the report page by `browser` (a Chromium executable, or None: no PDF); the processing log written says what
+    the PDF leaves out (`published`)."""
+    if site:
+        result = published(result, browser)
     with atomic_folder(out) as tmp:
         result.scores_table().to_csv(tmp / "scores.csv", index=False)
         result.inputs.indicators.to_csv(tmp / "indicators.csv", index=False)
@@ -46,7 +53,11 @@ def write_outputs(result: Result, out: str | Path, *, report: bool = True, site:
             from .online.pdf import Printing
             from .online.site import write_dashboard, write_site
 
-            printing = Printing(tmp / "report.html", tmp / "report.pdf", browser) if browser else None
+            page = tmp / "report.html"
+            if browser and _cities(result) > PRINT_CITY_PAGES:  # the page to print keeps the first city pages
+                page = tmp / ".report-print.html"
+                page.write_text(render_report(result, sections, city_pages=PRINT_CITY_PAGES), encoding="utf-8")
+            printing = Printing(page, tmp / "report.pdf", browser) if browser else None
             try:  # the browser prints while the site is written
                 docs = documents(result, insight)
                 write_site(docs, tmp)
@@ -54,12 +65,30 @@ def write_outputs(result: Result, out: str | Path, *, report: bool = True, site:
             finally:
                 if printing is not None:
                     printing.wait()
+            if page.name != "report.html":
+                page.unlink()
         names = sorted(p.name for p in tmp.iterdir())
     return [Path(out) / n for n in names]
 
 
-def without_pdf(result: Result, reason: str) -> Result:
-    """The result with a warning in its processing log that report.pdf was not printed, and why: so the screen,
-    processing.csv, run.json and the report all say so."""
-    row = entry("publish", "not-printed", detail=reason, warning=True)
+def published(result: Result, browser: str | None) -> Result:
+    """The result as it is published: its processing log adds what the printed report leaves out, report.pdf
+    itself when there is no browser to print it (a warning) or the city pages beyond PRINT_CITY_PAGES (a note).
+    The commands show the same rows on screen."""
+    from .online.pdf import no_browser_message
+
+    cities = _cities(result)
+    if browser is None:
+        row = entry("publish", "not-printed", detail=no_browser_message(), warning=True)
+    elif cities > PRINT_CITY_PAGES:
+        row = entry("publish", "not-printed", count=cities - PRINT_CITY_PAGES,
+                    detail=f"report.pdf has city pages for the first {PRINT_CITY_PAGES} of {cities} cities by rank; "
+                    "every city is in its ranking and has its page in report.html and on the site")
+    else:
+        return result
     return dataclasses.replace(result, processing=ProcessingLog.concat(result.processing, ProcessingLog.of([row])))
+
+
+def _cities(result: Result) -> int:
+    """How many cities the report ranks (and so gives a page)."""
+    return int(result.kept.sum())

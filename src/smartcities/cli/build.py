@@ -96,18 +96,16 @@ def _build_and_write(spec_path: Path, out: Path, store: Path | None, top: int, q
     from ..build import build as build_index
     from ..build import load_spec
     from ..io.outputs import check_output_folder
-    from ..publish import without_pdf, write_outputs
+    from ..publish import published, write_outputs
 
     check_output_folder(out)  # before any work: a refused folder or a missing browser costs nothing
     browser = _browser(pdf, strict) if site else None
     spec = load_spec(spec_path)
     result = build_index(spec, uncertainty=not no_uncertainty, progress=not quiet and not as_json, backend=backend,
                          strict=strict)
-    if site and browser is None:
-        from ..online.pdf import no_browser_message
-
-        result = without_pdf(result, no_browser_message())
     outputs = write_outputs(result, out, site=site, browser=browser)
+    if site:
+        result = published(result, browser)  # as written: with what the printed report leaves out
     store_path = store or (spec.resolve(spec.model.store) if spec.model.store else None)
     if store_path is not None:
         from ..store import Store

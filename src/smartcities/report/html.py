@@ -118,8 +118,9 @@ def _initiatives(result) -> dict[str, list[dict]]:
     return out
 
 
-def render_report(result, sections: dict[str, str] | None = None) -> str:
-    """The report of a build. `sections` adds named HTML fragments (e.g. trends, robustness) from other layers."""
+def render_report(result, sections: dict[str, str] | None = None, city_pages: int | None = None) -> str:
+    """The report of a build. `sections` adds named HTML fragments (e.g. trends, robustness) from other layers;
+    `city_pages` keeps the profiles of the first cities by rank only (the printed report of a large index)."""
     ctx = result.context
     fw = ctx.framework
     root = fw.root()
@@ -164,6 +165,7 @@ def render_report(result, sections: dict[str, str] | None = None) -> str:
     return _report_template().render(
         title=result.spec.model.name,
         title_css=css_string(result.spec.model.name),
+        city_pages=city_pages,
         print_chart_width=PRINT_CHART_WIDTH,
         print_chart_max_height=PRINT_CHART_MAX_HEIGHT,
         description=result.spec.model.description,
