@@ -10,9 +10,10 @@ import json
 
 import numpy as np
 import pytest
-from conftest import HOSTILE_CITY, IMAGE, SCRIPT, axe_violations
 
 from smartcities.online import whatif
+
+from .conftest import HOSTILE_CITY, IMAGE, SCRIPT, axe_violations
 
 PAGES = ["index.html", "map.html", "whatif.html", "compare.html", "city/london.html", "methodology.html",
          "downloads.html"]

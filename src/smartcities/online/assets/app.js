@@ -410,12 +410,16 @@
     el.innerHTML = '<div class="whatif"><form class="panel" onsubmit="return false" aria-label="Weights">' +
       '<div class="presets" role="group" aria-label="Presets"><button type="button" class="btn" data-preset="published">Published weights</button> ' +
       '<button type="button" class="btn" data-preset="equal">Equal weights</button>' +
-      sets.map(function (s) { return ' <button type="button" class="btn" data-preset="set:' + esc(s) + '">' + esc(s) + "</button>"; }).join("") +
+      sets.map(function (s) {
+        var label = s.replace(/_/g, " ");
+        return ' <button type="button" class="btn" data-preset="set:' + esc(s) + '">' + esc(label.charAt(0).toUpperCase() + label.slice(1)) +
+          " weights</button>";
+      }).join("") +
       "</div>" +
       '<fieldset class="agg"><legend>Aggregation</legend>' +
       [["", "As published"], ["arithmetic", "Arithmetic"], ["geometric", "Geometric"]].map(function (o) {
         return '<label><input type="radio" name="agg" value="' + o[0] + '"' + (WHAT.agg === o[0] ? " checked" : "") + "> " + o[1] + "</label>";
-      }).join(" ") + "</fieldset>" +
+      }).join("") + "</fieldset>" +
       "<h2 class=\"h3\">Domain weights</h2>" + sliders(root(), 0) + '<p id="w-warn" class="warn" role="status"></p></form>' +
       '<div class="results"><div class="table-head"><p id="w-time" class="count" aria-live="polite"></p><div id="w-dl" class="dl"></div></div>' +
       '<div class="table-wrap"><table class="data" id="w-table"></table></div><div id="w-more"></div></div></div>';
@@ -691,7 +695,7 @@
     if (typeof Plotly !== "undefined" && doms.length) {
       var labels = doms.map(function (d) { return d.name || nodeName(d.domain); });
       var traces = [{ type: "bar", orientation: "h", y: labels, x: doms.map(function (d) { return d.score; }), name: info.name || cid,
-                      marker: { color: "#0b5394" } },
+                      marker: { color: "#6f9fd8" } },
                     { type: "scatter", mode: "markers", y: labels, x: doms.map(function (d) { return d.median; }), name: "Median",
                       marker: { color: "#b45f06", size: 14, symbol: "line-ns-open", line: { width: 3, color: "#b45f06" } } }];
       var peers = Object.keys(data.peer_scores || {});
@@ -770,12 +774,13 @@
                  { label: "Unit", key: "unit" }, { label: "Direction", html: function (r) { return r.direction === -1 ? "lower is better" : r.direction === 1 ? "higher is better" : ""; } },
                  { label: "Source", html: function (r) { return link(r.source, r.source); } }],
             "Every node of the framework with its weight and its share of the index") +
-      "<p>Aggregation: " + esc(JSON.stringify(META.aggregation)) + "</p>" +
+      "<p>" + aggregationText(META.aggregation) + "</p>" +
       '<h2 id="m-steps">Steps and parameters</h2>' + stepsHtml(M.steps) +
       '<h2 id="m-processing">Processing log</h2>' + summaryHtml(M.processing_summary) +
-      '<details><summary>All ' + (M.processing || []).length.toLocaleString("en") + " processing rows</summary>" +
-      genericTable((M.processing || []).slice(0, 1000), "Processing rows (first 1,000; the full log is in the downloads)") + "</details>" +
-      '<h2 id="m-audit">Audit</h2>' + anyHtml(M.audit) +
+      ((M.processing || []).length ? '<details><summary>All ' + M.processing.length.toLocaleString("en") + " processing rows</summary>" +
+        genericTable(M.processing.slice(0, 1000), "Processing rows (first 1,000; the full log is in the downloads)") + "</details>" :
+        '<p class="muted">The build dropped, filled and clipped nothing.</p>') +
+      '<h2 id="m-audit">Audit</h2>' + auditHtml(M.audit) +
       '<h2 id="m-sobol">Sensitivity (Sobol indices)</h2><p>How much of the variance of the index each uncertain choice ' +
       'explains, alone (S1) and with its interactions (ST).</p><div class="chart" id="m-sobol-chart"></div>' +
       table(sobolRows(M.sensitivity), [{ label: "Factor", key: "factor" }, { label: "S1", key: "S1", num: true, digits: 3 },
@@ -793,6 +798,23 @@
                  error_y: { type: "data", array: S.map(function (r) { return r[k[0] + "_conf"]; }), visible: true } };
       }), { barmode: "group", height: 360, yaxis: { title: { text: "share of the variance of the index" } } }, "sensitivity");
     }
+  }
+  function aggregationText(a) {
+    if (!a || !a.method) return "";
+    var out = "Aggregation: the weighted <strong>" + esc(a.method) + "</strong> mean of the children present, at every level";
+    Object.keys(a.by_level || {}).forEach(function (l) { out += "; level " + esc(l) + ": " + esc(a.by_level[l]); });
+    Object.keys(a.by_node || {}).forEach(function (n) { out += "; " + esc(nodeName(n)) + ": " + esc(a.by_node[n]); });
+    return out + (a.min_share ? "; a node needs at least " + Math.round(100 * a.min_share) + "% of its children present." : ".");
+  }
+  var AUDIT_TABLES = [["flags", "Flags"], ["cronbach", "Cronbach's alpha of each node"],
+                      ["effective_weights", "Effective weights: each indicator's share of the index's variance"],
+                      ["stats", "Indicator statistics at every stage"]];
+  function auditHtml(a) {
+    if (!a) return '<p class="muted">Not recorded.</p>';
+    return (a.summary ? "<pre>" + esc(a.summary) + "</pre>" : "") + AUDIT_TABLES.filter(function (t) { return a[t[0]]; }).map(function (t) {
+      var rows = a[t[0]];
+      return "<details><summary>" + esc(t[1]) + " (" + rows.length + " rows)</summary>" + genericTable(rows, t[1]) + "</details>";
+    }).join("");
   }
   function sobolRows(rows) {
     return (rows || []).filter(function (r) { return r.node === root() && !r.city; });
@@ -812,12 +834,15 @@
   function summaryHtml(p) {
     if (!p) return "";
     var out = "";
+    if (typeof p.notes === "number" || typeof p.warnings === "number")
+      out += "<p>" + esc(p.notes || 0) + " notes and " + esc(p.warnings || 0) + " warnings: every value the build dropped, " +
+             "filled or clipped is a row of the log.</p>";
     ["notes", "warnings"].forEach(function (k) {
       var v = p[k];
-      if (v && v.length) out += "<h3>" + esc(k) + "</h3><ul>" + (Array.isArray(v) ? v : [v]).map(function (x) {
+      if (Array.isArray(v) && v.length) out += "<h3>" + esc(k) + "</h3><ul>" + v.map(function (x) {
         return "<li>" + esc(typeof x === "object" ? JSON.stringify(x) : x) + "</li>"; }).join("") + "</ul>";
     });
-    if (p.summary) out += anyHtml(p.summary);
+    if (p.summary && p.summary.length) out += anyHtml(p.summary);
     return out;
   }
   function anyHtml(v) {
