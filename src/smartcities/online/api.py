@@ -71,6 +71,7 @@ class Published:
     docs: dict[str, Any]
     cities: dict[str, dict]  # id -> cities row
     groups: list[str]  # the group (peer-group) columns of the cities
+    by_node: dict[str, list[dict]]  # the ranking's rows of each node, best first
     encoded: dict[Any, tuple[bytes, str]] = field(default_factory=dict)  # key -> (body, ETag), kept once made
 
     @classmethod
@@ -87,9 +88,14 @@ class Published:
                 raise InputError.single(folder, f"the published index lacks {API / (key + '.json')}; publish it "
                                         "again")
             docs[key] = json.loads(path.read_text(encoding="utf-8"))
+        by_node: dict[str, list[dict]] = {}
+        for row in docs["ranking"]:
+            by_node.setdefault(row["node"], []).append(row)
+        published = cls(folder, docs, {row["city"]: row for row in docs["cities"]},
+                        list(docs["index"]["peer_groups"]), by_node)
         gc.collect()
         gc.freeze()  # the documents live as long as the server: no collection pass need ever walk them again
-        return cls(folder, docs, {row["city"]: row for row in docs["cities"]}, list(docs["index"]["peer_groups"]))
+        return published
 
     @property
     def site(self) -> Path:
@@ -261,7 +267,7 @@ def create_app(folder: str | Path, token: str | None = None) -> FastAPI:
         keep = group_filter(s, region, peer_group)
 
         def rows() -> list[dict]:
-            chosen_rows = [r for r in s.docs["ranking"] if r["node"] == chosen and (keep is None or r["city"] in keep)]
+            chosen_rows = [r for r in s.by_node.get(chosen, []) if keep is None or r["city"] in keep]
             return chosen_rows[offset: None if limit is None else offset + limit]
 
         return table(request, ("ranking", chosen, region, peer_group, limit, offset), rows, format)
@@ -330,7 +336,7 @@ def create_app(folder: str | Path, token: str | None = None) -> FastAPI:
         except InputError as err:
             raise from_input_error(err) from None
         j = model["nodes"].index(node)
-        built = {r["city"]: r["rank"] for r in s.docs["ranking"] if r["node"] == node}
+        built = {r["city"]: r["rank"] for r in s.by_node.get(node, [])}
         rows = [{"city": c, "name": s.cities[c]["name"], "score": float(got.scores[i, j]), "rank": int(got.ranks[i, j]),
                  "built_rank": built.get(c), "change": built[c] - int(got.ranks[i, j]) if c in built else None}
                 for i, c in enumerate(model["cities"]) if not math.isnan(got.scores[i, j])]

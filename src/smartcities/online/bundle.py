@@ -32,18 +32,19 @@ def documents(result, insight=None) -> dict[str, Any]:
     it; otherwise the profiles are computed here (and the trends, when the build has an inventory)."""
     model = whatif.model_document(result)
     cities = cities_rows(result)
+    scores = scores_rows(result)
     docs: dict[str, Any] = {
         "index": index_document(result),
         "ranking": ranking_rows(result, model),
         "cities": cities,
-        "scores": scores_rows(result),
+        "scores": scores,
         "indicators": indicators_rows(result),
         "sensitivity": records(result.uncertainty.sensitivity) if result.uncertainty is not None else [],
         "processing": records(result.processing.table),
         "audit": audit_document(result),
         "model": model,
     }
-    docs.update(city_documents(result, cities, insight))
+    docs.update(city_documents(result, cities, scores, insight))
     return docs
 
 
@@ -89,11 +90,30 @@ def plain(value: Any) -> Any:
     return value
 
 
-def records(frame: pd.DataFrame) -> list[dict]:
-    """A table as rows of plain values; columns starting with `_` (reader bookkeeping) are left out."""
-    columns = [c for c in frame.columns if not str(c).startswith("_")]
-    values = [[plain(v) for v in frame[c].tolist()] for c in columns]
-    return [dict(zip(columns, row)) for row in zip(*values)]
+def records(frame: pd.DataFrame, columns: dict[str, str] | None = None) -> list[dict]:
+    """A table as rows of plain values, `columns` (name -> name in the rows) or every column but those starting
+    with `_` (reader bookkeeping). Why column by column: numpy columns convert in one call each; only columns of
+    Python objects go value by value."""
+    chosen = columns or {c: c for c in frame.columns if not str(c).startswith("_")}
+    values = [column_values(frame[c]) for c in chosen]
+    names = list(chosen.values())
+    return [dict(zip(names, row)) for row in zip(*values)]
+
+
+def column_values(series: pd.Series) -> list:
+    """One column as plain values: missing and non-finite numbers as None."""
+    dtype = series.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in "iub":
+        return series.tolist()
+    if isinstance(dtype, np.dtype) and dtype.kind == "f":
+        numbers = series.to_numpy()
+        out = numbers.tolist()
+        for i in np.flatnonzero(~np.isfinite(numbers)):
+            out[i] = None
+        return out
+    if isinstance(dtype, pd.api.extensions.ExtensionDtype) and dtype.kind in "iub":
+        return series.to_numpy(dtype=object, na_value=None).tolist()
+    return [plain(v) for v in series.tolist()]
 
 
 # --- the documents --------------------------------------------------------------------------------------------------
@@ -235,14 +255,16 @@ def audit_document(result) -> dict[str, Any]:
 PROFILE_DOMAIN_COLUMNS = {"domain": "domain", "domain_name": "name", "score": "score", "median": "median",
                           "verdict": "verdict", "rank": "rank", "p05": "p05", "p95": "p95", "leader": "leader",
                           "leader_name": "leader_name", "gap_to_leader": "gap_to_leader"}
+PEER_COLUMNS = {"city": "city", "name": "name", "region": "region", "distance": "distance", "rank": "rank"}
 LEARN_FROM_COLUMNS = {"domain": "domain", "domain_name": "domain_name", "from_city": "city", "from_name": "name",
                       "from_region": "region", "id": "id", "initiative": "initiative", "description": "description",
                       "source_url": "source_url"}
 
 
-def city_documents(result, cities: list[dict], insight=None) -> dict[str, Any]:
+def city_documents(result, cities: list[dict], scores: list[dict], insight=None) -> dict[str, Any]:
     """`cities/<id>` (the city's row and its scores on every node) and `cities/<id>/profile` (domains against the
-    median and the leader, peers, what to learn from whom, its initiatives, its trends) for every city."""
+    median and the leader, peers, what to learn from whom, its initiatives, its trends) for every city. Every table
+    is turned into rows once and split by city, not once per city."""
     from ..analysis import profiles as prof
 
     profiles = insight.profiles if insight is not None else prof.all_profiles(result)
@@ -252,35 +274,34 @@ def city_documents(result, cities: list[dict], insight=None) -> dict[str, Any]:
         from ..analysis.trends import trends_table
 
         trends = trends_table(inventory, prof.result_cities(result))
+    tables = {id(p.tables): p.tables for p in profiles.values()}
+    domains, peers, learn = {}, {}, {}
+    for book in tables.values():
+        domains |= _by_city(book.domains.astype({"rank": "Int64"}), "of", PROFILE_DOMAIN_COLUMNS)
+        peers |= _by_city(book.peers, "of", PEER_COLUMNS)
+        learn |= _by_city(book.learn_from, "of", LEARN_FROM_COLUMNS)
     own = _by_city(inventory, "city_id")
     trend_rows = _by_city(trends[trends["scope"] == "city"], "city") if trends is not None else {}
-    scores = _by_city(pd.DataFrame(scores_rows(result)), "city")
+    by_city: dict[str, list[dict]] = {}
+    for r in scores:
+        by_city.setdefault(r["city"], []).append({k: r[k] for k in ("node", "level", "score", "rank", "grade")})
     docs = {}
     for row in cities:
         cid = row["city"]
-        docs[f"cities/{cid}"] = {"city": row, "scores": [{k: r[k] for k in ("node", "level", "score", "rank",
-                                                                             "grade")} for r in scores.get(cid, [])]}
-        profile = profiles.get(cid)
+        docs[f"cities/{cid}"] = {"city": row, "scores": by_city.get(cid, [])}
         docs[f"cities/{cid}/profile"] = {
-            "city": cid, "name": row["name"],
-            "domains": _renamed(profile.domains.astype({"rank": "Int64"}), PROFILE_DOMAIN_COLUMNS) if profile else [],
-            "peers": records(profile.peers) if profile else [],
-            "learn_from": _renamed(profile.learn_from, LEARN_FROM_COLUMNS) if profile else [],
-            "initiatives": own.get(cid, []),
-            "trends": trend_rows.get(cid, []),
+            "city": cid, "name": row["name"], "domains": domains.get(cid, []), "peers": peers.get(cid, []),
+            "learn_from": learn.get(cid, []), "initiatives": own.get(cid, []), "trends": trend_rows.get(cid, []),
         }
     return docs
 
 
-def _renamed(frame: pd.DataFrame, columns: dict[str, str]) -> list[dict]:
-    chosen = {k: v for k, v in columns.items() if k in frame}
-    return records(frame[list(chosen)].rename(columns=chosen))
-
-
-def _by_city(frame: pd.DataFrame | None, column: str) -> dict[str, list[dict]]:
+def _by_city(frame: pd.DataFrame | None, column: str, columns: dict[str, str] | None = None) -> dict[str, list[dict]]:
+    """The rows of a table by the city in `column` (kept in the rows unless `columns` leaves it out)."""
     if frame is None or not len(frame):
         return {}
+    keys = column_values(frame[column])
     out: dict[str, list[dict]] = {}
-    for row in records(frame):
-        out.setdefault(row[column], []).append(row)
+    for key, row in zip(keys, records(frame, {k: v for k, v in columns.items() if k in frame} if columns else None)):
+        out.setdefault(key, []).append(row)
     return out
