@@ -587,14 +587,17 @@
       var nodes = [root()].concat(domains());
       shown = nodes.map(function (k) {
         var r = { node: k, name: nodeName(k) };
-        chosen.forEach(function (c) { r[c] = field(k, "score", POS[c]); r[c + " rank"] = field(k, "rank", POS[c]); });
+        chosen.forEach(function (c) {
+          r[cityName(c)] = field(k, "score", POS[c]);
+          r[cityName(c) + " rank"] = field(k, "rank", POS[c]);
+        });
         return r;
       });
       $("c-table").innerHTML = '<caption class="sr-only">Scores side by side</caption><thead><tr><th scope="col">Domain</th>' +
         chosen.map(function (c) { return '<th scope="col" class="num">' + cityLink(c) + "</th>"; }).join("") + "</tr></thead><tbody>" +
         shown.map(function (r) {
           return '<tr><th scope="row"' + (r.node === root() ? ' class="strong"' : "") + ">" + esc(r.name) + "</th>" + chosen.map(function (c) {
-            return '<td class="num">' + fmt(r[c]) + ' <span class="muted">#' + esc(r[c + " rank"] || "—") + "</span></td>";
+            return '<td class="num">' + fmt(r[cityName(c)]) + ' <span class="muted">#' + esc(r[cityName(c) + " rank"] || "—") + "</span></td>";
           }).join("") + "</tr>";
         }).join("") + "</tbody>";
       var doms = domains(), labels = doms.map(nodeName);
@@ -624,7 +627,7 @@
       if (c) { chosen = chosen.filter(function (x) { return x !== c; }); draw(); }
     };
     downloadButtons($("c-dl"), "compare", function () { return shown; }, function () {
-      return ["node", "name"].concat(chosen.reduce(function (a, c) { return a.concat([c, c + " rank"]); }, []));
+      return ["node", "name"].concat(chosen.reduce(function (a, c) { return a.concat([cityName(c), cityName(c) + " rank"]); }, []));
     }, function () { return { shown: "displayed rows", cities: chosen.map(function (c) { return { city: c, name: cityName(c) }; }) }; });
     draw();
   }
