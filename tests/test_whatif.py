@@ -325,6 +325,27 @@ def test_scoring_explains_what_it_cannot_do(asem_build):
     assert denominated
 
 
+def test_a_value_a_frozen_step_cannot_take_is_refused(tmp_path):
+    step = {"treat": {"method": "winsorise", "max_points": 1, "fallback": "log"}}
+    model = whatif.model_document(build(variant(asem("standard"), tmp_path, step=step), uncertainty=False))
+    treat = next(e for e in model["frozen"]["steps"] if e["step"] == "treat")
+    divided = model["frozen"]["steps"][0]["denominator"]
+    j = next(j for j, op in enumerate(treat["op"]) if op == "log" and divided[j] is None)
+    indicator, low, high = model["indicators"][j], treat["lower"][j], treat["upper"][j]
+    city = model["cities"][0]
+    below = low - (high - low)  # log(x − min + 0.01·(max − min)) has no value here
+    with pytest.raises(InputError, match=f"values: {indicator}: step 'treat' \\(method 'winsorise'\\) gives no "
+                                         "number for .* under the build's frozen parameters"):
+        whatif.score(model, {indicator: below}, city)
+    assert whatif.score(model, {indicator: low}, city)[-1]["score"] is not None
+
+
+def test_weights_too_large_to_add_up_are_refused(demo):
+    _, model = demo
+    with pytest.raises(InputError, match="add up to more than a number can hold"):
+        whatif.recompute(model, {"governance": 1e308, "urban_openness": 1e308})
+
+
 def test_a_city_the_screen_would_drop_is_not_scored(tmp_path):
     result = build(variant(asem("standard"), tmp_path, step={"impute": {"method": "none"}}), uncertainty=False)
     model = whatif.model_document(result)
