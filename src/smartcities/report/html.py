@@ -14,6 +14,7 @@ from functools import cache
 from pathlib import Path
 
 import jinja2
+import markupsafe
 import pandas as pd
 import plotly
 
@@ -104,6 +105,11 @@ def css_string(text: str) -> str:
     return '"' + "".join(c if c.isalnum() or c in " -.,:;()" else f"\\{ord(c):x} " for c in str(text)) + '"'
 
 
+def breakable(name: str) -> markupsafe.Markup:
+    """An id (escaped) that may break after each underscore, so a narrow column wraps it there."""
+    return markupsafe.Markup("_<wbr>").join(str(name).split("_"))
+
+
 def _initiatives(result) -> dict[str, list[dict]]:
     """Each city's own initiatives (name, start year, domain, a link when it is a web address), in file order."""
     inventory = result.inputs.inventory
@@ -166,6 +172,7 @@ def render_report(result, sections: dict[str, str] | None = None, city_pages: in
         title=result.spec.model.name,
         title_css=css_string(result.spec.model.name),
         city_pages=city_pages,
+        breakable=breakable,
         print_chart_width=PRINT_CHART_WIDTH,
         print_chart_max_height=PRINT_CHART_MAX_HEIGHT,
         description=result.spec.model.description,
