@@ -113,10 +113,18 @@ async def load(port: int, docs: dict, rate: float, seconds: float, in_flight: in
         nonlocal opened
         connection = idle.pop() if idle else None
         try:
+            if connection is not None:
+                try:
+                    outcome = str(await exchange(connection, request))
+                except (OSError, asyncio.IncompleteReadError, IndexError):
+                    # the server closes a connection idle past its keep-alive time: send again on a new one, as
+                    # every HTTP client does
+                    opened -= 1
+                    connection = None
             if connection is None:
                 opened += 1
                 connection = await asyncio.open_connection("127.0.0.1", port)
-            outcome = str(await exchange(connection, request))
+                outcome = str(await exchange(connection, request))
             idle.append(connection)
         except (OSError, asyncio.IncompleteReadError, ValueError, IndexError) as err:
             outcome = type(err).__name__

@@ -17,8 +17,10 @@ import pytest
 import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
+from typer.testing import CliRunner
 
 from smartcities.build import build
+from smartcities.cli import app as cli
 from smartcities.cli.build import DEMO_SPEC
 from smartcities.errors import InputError
 from smartcities.online import whatif
@@ -347,19 +349,21 @@ def test_a_real_server_answers(published, tmp_path):
 
 def test_serve_refuses_bad_input_in_one_line(published, tmp_path):
     folder, _ = published
+    (tmp_path / "empty-token").write_text("\n", encoding="utf-8")
     taken = socket.socket()
     taken.bind(("127.0.0.1", 0))
     taken.listen(1)
     try:
         cases = [((str(tmp_path),), "holds no published index"),
                  ((str(folder), "--port", str(taken.getsockname()[1])), "cannot listen on 127.0.0.1:"),
-                 ((str(folder), "--token-file", str(tmp_path / "missing")), "token file does not exist")]
+                 ((str(folder), "--token-file", str(tmp_path / "missing")), "token file does not exist"),
+                 ((str(folder), "--token-file", str(tmp_path / "empty-token")), "token file is empty"),
+                 ((str(folder), "--host", "no such host.invalid"), "is not an address to listen on")]
         for args, message in cases:
-            process = serve(*args)
-            out, err = process.communicate(timeout=60)
-            assert process.returncode == 2, (args, err)
-            lines = err.strip().splitlines()
-            assert len(lines) == 1 and lines[0].startswith("smartcities: error: ") and message in lines[0], err
+            result = CliRunner().invoke(cli, ["serve", *args])
+            assert result.exit_code == 2, (args, result.output)
+            lines = result.stderr.strip().splitlines()
+            assert len(lines) == 1 and lines[0].startswith("smartcities: error: ") and message in lines[0], lines
     finally:
         taken.close()
 
