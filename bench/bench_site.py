@@ -5,7 +5,8 @@ the what-if re-rank of every city in the browser, beside the 31-city demo as the
 
 Prints, per index: seconds to build, to make the documents and to write the site; the ranking page's size, its
 first contentful paint and the time until its table is drawn (median of `--repeat` loads from file://); and the
-what-if script's milliseconds to re-score and re-rank every city (median of 50 random weightings).
+what-if script's milliseconds to re-score and re-rank every city (median of 50 weightings), after one slider moves
+and from the leaves (as after a change of method), arithmetic and geometric.
 """
 
 from __future__ import annotations
@@ -79,19 +80,30 @@ PAINT = """() => {
 }"""
 WHATIF = """(n) => {
   const model = JSON.parse(document.getElementById('data-model').textContent);
-  WhatIf.scores(model, {}, null);
-  const times = [];
   const domains = model.nodes.filter((_, i) => model.parent[i] === model.nodes.length - 1);
-  for (let k = 0; k < n; k++) {
-    const w = {};
-    domains.forEach((d, j) => { w[d] = 0.1 + ((k * 7 + j * 13) % 10) / 3; });
-    const t = performance.now();
-    const s = WhatIf.scores(model, w, k % 2 ? 'geometric' : 'arithmetic');
-    WhatIf.ranks(WhatIf.column(model, s, model.nodes.length - 1));
-    times.push(performance.now() - t);
+  const median = (t) => t.sort((a, b) => a - b)[t.length >> 1];
+  const out = {};
+  WhatIf.scores(model, {}, 'geometric');
+  for (const agg of ['arithmetic', 'geometric']) {
+    const full = [], slider = [];
+    for (let k = 0; k < n; k++) {
+      const w = {};
+      domains.forEach((d, j) => { w[d] = 0.1 + ((k * 7 + j * 13) % 10) / 3; });
+      model._prepared.last = null;  // from the leaves, as after a change of method
+      let t = performance.now();
+      let s = WhatIf.scores(model, w, agg);
+      WhatIf.ranks(WhatIf.column(model, s, model.nodes.length - 1));
+      full.push(performance.now() - t);
+      w[domains[k % domains.length]] += 0.5;  // one slider moved
+      t = performance.now();
+      s = WhatIf.scores(model, w, agg);
+      WhatIf.ranks(WhatIf.column(model, s, model.nodes.length - 1));
+      slider.push(performance.now() - t);
+    }
+    out[agg + '_full'] = median(full);
+    out[agg + '_slider'] = median(slider);
   }
-  times.sort((a, b) => a - b);
-  return times[times.length >> 1];
+  return out;
 }"""
 
 
@@ -118,7 +130,7 @@ def in_browser(site: Path, repeat: int) -> dict[str, float]:
         page.wait_for_function("window.__ready === true")
         rerank = page.evaluate(WHATIF, 50)
         browser.close()
-    return {"paint_ms": statistics.median(paints), "table_ms": statistics.median(readies), "rerank_ms": rerank}
+    return {"paint_ms": statistics.median(paints), "table_ms": statistics.median(readies), **rerank}
 
 
 def main() -> None:
@@ -129,7 +141,7 @@ def main() -> None:
     from smartcities.cli.build import DEMO_SPEC
 
     print(f"{'index':<34} {'build':>7} {'docs':>7} {'site':>7} {'page MB':>8} {'paint ms':>9} {'table ms':>9} "
-          f"{'re-rank ms':>10}")
+          f"{'re-rank ms: slider arith':>25} {'geo':>6} {'from leaves arith':>18} {'geo':>6}")
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
         cases = [("demo (31 cities)", DEMO_SPEC)]
@@ -144,13 +156,16 @@ def main() -> None:
             size = (site / "index.html").stat().st_size / 1e6
             rows[name] = measured
             print(f"{name:<34} {times['build']:6.1f}s {times['documents']:6.1f}s {times['site']:6.1f}s {size:8.2f} "
-                  f"{measured['paint_ms']:9.0f} {measured['table_ms']:9.0f} {measured['rerank_ms']:10.2f}",
-                  flush=True)
+                  f"{measured['paint_ms']:9.0f} {measured['table_ms']:9.0f} {measured['arithmetic_slider']:25.2f} "
+                  f"{measured['geometric_slider']:6.2f} {measured['arithmetic_full']:18.2f} "
+                  f"{measured['geometric_full']:6.2f}", flush=True)
     base, big = rows["demo (31 cities)"], rows[f"synthetic ({args.cities:,} cities)"]
-    print(f"ratio synthetic / demo: paint {big['paint_ms'] / base['paint_ms']:.1f}x, "
-          f"re-rank {big['rerank_ms'] / max(base['rerank_ms'], 1e-3):.0f}x")
+    print(f"ratio synthetic / demo: first paint {big['paint_ms'] / base['paint_ms']:.1f}x, table drawn "
+          f"{big['table_ms'] / base['table_ms']:.1f}x, slider re-rank "
+          f"{big['arithmetic_slider'] / max(base['arithmetic_slider'], 0.1):.0f}x (the demo's is below the browser's "
+          "0.1 ms timer under file://)")
     print(f"targets: ranking page paints in < 1000 ms ({big['table_ms']:.0f} ms to the drawn table); "
-          f"re-rank <= 10 ms ({big['rerank_ms']:.2f} ms)")
+          f"re-rank <= 10 ms ({big['arithmetic_slider']:.2f} ms for a slider, arithmetic)")
     sys.exit(0)
 
 

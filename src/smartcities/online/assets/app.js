@@ -393,7 +393,10 @@
     model.nodes.forEach(function (id, i) { published[id] = model.weights[i]; });
     WHAT = { weights: Object.assign({}, published, parseWeights(STATE.w)),
              agg: STATE.agg === "arithmetic" || STATE.agg === "geometric" ? STATE.agg : "" };
-    var pubRank = CITIES.length ? null : null, limit = 500;
+    var limit = 500;
+    // the arrows compare like with like: this script's ranks under the published weights (Python's published
+    // ranks can break a tie closer than 1e-9 the other way)
+    var before = WhatIf.ranks(WhatIf.column(model, WhatIf.scores(model, {}, null), model.nodes.length - 1));
     var idx = model.cities.map(function (c) { return POS[c]; });
     function sliders(parent, depth) {
       var kids = children(parent).filter(function (k) { return published[k] !== undefined; });
@@ -434,7 +437,8 @@
       window.__whatif = { ms: ms, scores: Array.from(index), ranks: Array.from(rank), cities: model.cities };
       var rows = model.cities.map(function (c, u) {
         var i = idx[u];
-        return { city: c, name: cityName(c), score: num(index[u]), rank: num(rank[u]),
+        return { city: c, name: cityName(c), score: num(index[u]), rank: num(rank[u]), change: num(before[u]) === null ||
+                 num(rank[u]) === null ? null : before[u] - rank[u],
                  published_rank: i === undefined ? null : field(root(), "rank", i),
                  best_rank: i === undefined ? null : field(root(), "best_rank", i),
                  worst_rank: i === undefined ? null : field(root(), "worst_rank", i) };
@@ -443,7 +447,7 @@
       shown = rows;
       var upto = Math.min(rows.length, limit), body = [];
       for (var j = 0; j < upto; j++) {
-        var r = rows[j], d = r.published_rank === null || r.rank === null ? 0 : r.published_rank - r.rank;
+        var r = rows[j], d = r.change || 0;
         var arrow = d > 0 ? '<span class="up" aria-label="up ' + d + '">▲ ' + d + "</span>" :
           d < 0 ? '<span class="down" aria-label="down ' + (-d) + '">▼ ' + (-d) + "</span>" : '<span class="same" aria-label="no change">=</span>';
         body.push('<tr><td class="num strong">' + (r.rank === null ? "—" : r.rank) + '</td><td class="chg">' + arrow +
@@ -485,7 +489,7 @@
       };
     });
     downloadButtons($("w-dl"), "whatif-ranking", function () { return shown; }, function () {
-      return ["city", "name", "score", "rank", "published_rank", "best_rank", "worst_rank"];
+      return ["city", "name", "score", "rank", "change", "published_rank", "best_rank", "worst_rank"];
     }, function () { return { shown: "displayed rows", weights: WHAT.weights, aggregation: WHAT.agg || "as published" }; });
     recompute();
   }

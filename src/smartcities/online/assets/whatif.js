@@ -27,6 +27,15 @@ var WhatIf = (function () {
     return model._prepared;
   }
 
+  /* Each weight as a share of its siblings' total (w / the sum of the parent's children's weights, summed in
+   * order), the engine's aggregation matrix: the same rounding, so tied cities tie here as in Python. */
+  function shares(P, w) {
+    var total = new Float64Array(P.n), out = new Float64Array(P.n), i;
+    P.parents.forEach(function (p) { P.children[p].forEach(function (c) { total[p] += w[c]; }); });
+    for (i = 0; i < P.n; i++) out[i] = P.parentOf[i] >= 0 ? w[i] / total[P.parentOf[i]] : w[i];
+    return out;
+  }
+
   /* Weight of every node: the model's, with the nodes named in `overrides` ({node id: weight}) replaced. */
   function weights(model, overrides) {
     var w = Float64Array.from(model.weights);
@@ -48,13 +57,13 @@ var WhatIf = (function () {
     return model.nodes.map(function () { return aggregation; });
   }
 
-  /* One city's node values, written into out[base .. base + nodes) whose first k entries hold its leaves; `lg`
-   * holds the logs of its leaves (when a geometric mean reads them) and receives each geometric mean's log, so
-   * a geometric parent of a geometric node reads its log without taking exp and log again. */
-  function aggregateInto(out, base, lg, P, w, geo, minShare) {
-    var parents = P.parents, children = P.children, parent = P.parentOf;
-    for (var q = 0; q < parents.length; q++) {
-      var p = parents[q], kids = children[p], g = geo[p], num = 0, den = 0, present = 0, links = 0;
+  /* One city's values at the parents `todo` (bottom-up), written into out[base + node]; out holds its leaves.
+   * `lg` (same layout) holds the logs a geometric mean reads: of the leaves, and each geometric mean's log as
+   * computed, so a geometric parent of a geometric node never takes exp and then log again. */
+  function aggregateInto(out, lg, base, todo, P, w, geo, minShare) {
+    var children = P.children, parent = P.parentOf;
+    for (var q = 0; q < todo.length; q++) {
+      var p = todo[q], kids = children[p], g = geo[p], num = 0, den = 0, present = 0, links = 0;
       for (var j = 0; j < kids.length; j++) {
         var i = kids[j], wi = w[i];
         if (!(wi > 0)) continue;
@@ -62,14 +71,14 @@ var WhatIf = (function () {
         var y = out[base + i];
         if (y !== y) continue;
         present++;
-        num += wi * (g ? lg[i] : y);
+        num += wi * (g ? lg[base + i] : y);
         den += wi;
       }
       var v = den > 0 ? num / den : NaN;
       if (minShare > 0 && !(present / links >= minShare - 1e-12)) v = NaN;
       var up = parent[p];
-      if (g) { lg[p] = v; out[base + p] = Math.exp(v); }
-      else { out[base + p] = v; if (up >= 0 && geo[up]) lg[p] = Math.log(v); }
+      if (g) { lg[base + p] = v; out[base + p] = Math.exp(v); }
+      else { out[base + p] = v; if (up >= 0 && geo[up]) lg[base + p] = Math.log(v); }
     }
     return out;
   }
@@ -84,17 +93,47 @@ var WhatIf = (function () {
     return P.logs;
   }
 
-  /* Scores of every city at every node: a Float64Array of cities x nodes (row-major). */
+  function same(a, b) {
+    for (var i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+    return a.length === b.length;
+  }
+
+  /* The parents whose value changes when the weights go from `before` to `w`: those with a child whose weight or
+   * value changed (bottom-up, so a child is decided before its parent). */
+  function changedParents(P, before, w) {
+    var dirty = new Uint8Array(P.n), out = [];
+    P.parents.forEach(function (p) {
+      var kids = P.children[p];
+      for (var j = 0; j < kids.length; j++) {
+        if (w[kids[j]] !== before[kids[j]] || dirty[kids[j]]) { dirty[p] = 1; out.push(p); return; }
+      }
+    });
+    return out;
+  }
+
+  /* Scores of every city at every node: a Float64Array of cities x nodes (row-major); do not change it.
+   * Moving a slider changes a few weights: the last result is kept, and only the parents above a changed
+   * weight are recomputed (the same arithmetic, so the same numbers as from the leaves). A change of method
+   * recomputes every level from the leaves. */
   function scores(model, overrides, aggregation) {
-    var P = prepare(model), w = weights(model, overrides), geo = geometric(model, aggregation);
-    var n = P.n, k = P.k, L = P.leaves, out = new Float64Array(P.c * n), minShare = model.min_share || 0;
-    var logs = geo.some(function (g) { return g; }) ? leafLogs(P) : null, lg = new Float64Array(n);
-    for (var u = 0; u < P.c; u++) {
-      var base = u * n, lb = u * k;
-      for (var j = 0; j < k; j++) out[base + j] = L[lb + j];
-      if (logs) for (j = 0; j < k; j++) lg[j] = logs[lb + j];
-      aggregateInto(out, base, lg, P, w, geo, minShare);
+    var P = prepare(model), w = shares(P, weights(model, overrides)), geo = geometric(model, aggregation);
+    var n = P.n, k = P.k, c = P.c, last = P.last, minShare = model.min_share || 0, out, lg, todo;
+    if (last && same(last.geo, geo)) {
+      todo = changedParents(P, last.w, w);
+      out = last.out.slice();
+      lg = last.lg && todo.length ? last.lg.slice() : last.lg;
+    } else {
+      todo = P.parents;
+      out = new Float64Array(c * n);
+      lg = geo.some(function (g) { return g; }) ? new Float64Array(c * n) : null;
+      var L = P.leaves, logs = lg ? leafLogs(P) : null;
+      for (var u = 0; u < c; u++) {
+        for (var j = 0; j < k; j++) out[u * n + j] = L[u * k + j];
+        if (logs) for (j = 0; j < k; j++) lg[u * n + j] = logs[u * k + j];
+      }
     }
+    if (todo.length) for (var v = 0; v < c; v++) aggregateInto(out, lg, v * n, todo, P, w, geo, minShare);
+    P.last = { w: w, geo: geo, out: out, lg: lg };
     return out;
   }
 
@@ -239,12 +278,12 @@ var WhatIf = (function () {
    * with another's values must share its rank. */
   var TIE = 1e-12;
   function scoreCity(model, raw, city, overrides, aggregation, context) {
-    var P = prepare(model), w = weights(model, overrides), at = city === null || city === undefined ? null : model.cities.indexOf(city);
+    var P = prepare(model), w = shares(P, weights(model, overrides)), at = city === null || city === undefined ? null : model.cities.indexOf(city);
     if (at !== null && at < 0) throw new Error("what-if: unknown city " + city);
     var leaves = leavesFrom(model, raw, at, context), mine = new Float64Array(P.n), lg = new Float64Array(P.n);
     mine.set(leaves);
     lg.set(leaves.map(Math.log));
-    aggregateInto(mine, 0, lg, P, w, geometric(model, aggregation), model.min_share || 0);
+    aggregateInto(mine, lg, 0, P.parents, P, w, geometric(model, aggregation), model.min_share || 0);
     var all = scores(model, overrides, aggregation), rank = new Float64Array(P.n), ranked = new Float64Array(P.n);
     for (var j = 0; j < P.n; j++) {
       var v = mine[j], better = 0, counted = 0;
