@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -265,6 +266,15 @@ def test_the_site_is_served_from_its_folder_only(client, published):
         answer = client.get(path)
         assert answer.status_code == 404 and "not for the web" not in answer.text, path
     problem(client.get("/no-such-page.html"), 404, None, "no such file in the site")
+
+
+def test_interactive_docs_load_nothing_from_elsewhere(client):
+    page = client.get("/docs")
+    assert page.status_code == 200 and "swagger-ui-bundle.js" in page.text
+    assert not re.search(r"(src|href|url)\s*[=:]\s*['\"]?(https?:)?//", page.text), page.text
+    for asset in re.findall(r"(?:src|href)=['\"]([^'\"]+)['\"]", page.text):
+        assert client.get(asset).status_code == 200, asset
+    assert client.get("/openapi.json").json()["info"]["title"].endswith(" API")
 
 
 def test_cors_opens_reads_to_every_origin(client):

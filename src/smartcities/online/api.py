@@ -24,9 +24,11 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import fastapi_offline
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
@@ -41,6 +43,8 @@ MEMO = 4096  # answers kept per server
 MAX_BODY = 64 * 1024  # bytes a request body may hold: a what-if or a city's values are a few kilobytes
 CACHE_CONTROL = "public, max-age=300"  # a published build never changes; a new one comes with new ETags
 PROBLEM = "application/problem+json"
+DOCS_ASSETS = "/docs/assets"
+SWAGGER_UI = Path(fastapi_offline.__file__).parent / "static"  # the Swagger UI that package ships
 
 
 class ApiError(Exception):
@@ -196,7 +200,7 @@ ERRORS = {400: PROBLEM_RESPONSE, 404: PROBLEM_RESPONSE, 413: PROBLEM_RESPONSE, 4
 def create_app(folder: str | Path, token: str | None = None) -> FastAPI:
     """The API and the static site of a published folder. `token`: what `POST /api/v1/reload` needs."""
     published = Published.load(folder)
-    app = FastAPI(title=f"{published.index['name']} API", version=__version__,
+    app = FastAPI(title=f"{published.index['name']} API", version=__version__, docs_url=None, redoc_url=None,
                   description="Read endpoints are public; the write (reload) needs the token when one is set.")
     app.state.published = published
 
@@ -392,6 +396,16 @@ def create_app(folder: str | Path, token: str | None = None) -> FastAPI:
         return app.openapi_schema
 
     app.openapi = openapi
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> Response:
+        """Interactive docs from the Swagger UI that the fastapi-offline package ships: nothing from a CDN."""
+        return get_swagger_ui_html(openapi_url="/openapi.json", title=f"{app.title} — docs",
+                                   swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+                                   swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+                                   swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png")
+
+    app.mount(DOCS_ASSETS, StaticFiles(directory=SWAGGER_UI), name="docs-assets")
     app.mount("/", StaticFiles(directory=published.site, html=True), name="site")
     return app
 
