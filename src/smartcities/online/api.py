@@ -61,10 +61,6 @@ def problem_response(status: int, problems: list[tuple[str | None, str]], header
     return Response(json.dumps(body, ensure_ascii=False), status, headers=headers, media_type=PROBLEM)
 
 
-def from_input_error(err: InputError, status: int = 400) -> ApiError:
-    return ApiError(status, [(p.column, p.message) for p in err.problems])
-
-
 # --- the published folder ------------------------------------------------------------------------------------------
 
 @dataclass
@@ -216,7 +212,7 @@ def create_app(folder: str | Path, token: str | None = None) -> FastAPI:
         return problem_response(err.status, err.problems, err.headers)
 
     @app.exception_handler(InputError)
-    async def input_error(request: Request, err: InputError) -> Response:
+    async def input_error(request: Request, err: InputError) -> Response:  # what whatif refuses
         return problem_response(400, [(p.column, p.message) for p in err.problems])
 
     @app.exception_handler(RequestValidationError)
@@ -335,10 +331,7 @@ def create_app(folder: str | Path, token: str | None = None) -> FastAPI:
         node = body.node if body.node is not None else s.index["root"]
         if node not in model["nodes"]:
             raise ApiError(400, [("node", "node " + one_of(node, model["nodes"]))])
-        try:
-            got = whatif.recompute(model, body.weights, body.aggregation)
-        except InputError as err:
-            raise from_input_error(err) from None
+        got = whatif.recompute(model, body.weights, body.aggregation)  # a refusal is an InputError: a 400
         j = model["nodes"].index(node)
         built = {r["city"]: r["rank"] for r in s.by_node.get(node, [])}
         rows = [{"city": c, "name": s.cities[c]["name"], "score": float(got.scores[i, j]), "rank": int(got.ranks[i, j]),
@@ -353,11 +346,8 @@ def create_app(folder: str | Path, token: str | None = None) -> FastAPI:
         among the other cities."""
         s = state()
         cid = s.city_id(body.city) if body.city is not None else None
-        try:
-            rows = whatif.score(s.docs["model"], body.values, cid, groups=body.groups,
-                                denominators=body.denominators, weights=body.weights, aggregation=body.aggregation)
-        except InputError as err:
-            raise from_input_error(err) from None
+        rows = whatif.score(s.docs["model"], body.values, cid, groups=body.groups, denominators=body.denominators,
+                            weights=body.weights, aggregation=body.aggregation)
         return computed({"city": cid, "name": s.cities[cid]["name"] if cid else None, "scores": rows})
 
     @app.post(f"{api}/reload", tags=["write"], responses={401: PROBLEM_RESPONSE, 409: PROBLEM_RESPONSE})
