@@ -863,6 +863,17 @@
   }
 
   // --- downloads -------------------------------------------------------------------------------------------------
+  var DOCUMENTS = {
+    index: "the index: name, framework tree with weights, weight sets, aggregation, every step, versions",
+    ranking: "every city at every node: score, rank, grade, rating, rank interval, best and worst rank",
+    cities: "every city: name, country, region, coordinates, population, peer groups",
+    scores: "score, rank and grade of every city at every node (scores.csv)",
+    indicators: "every raw indicator value with its unit, direction, weight and normalised value",
+    sensitivity: "Sobol indices of each uncertain choice",
+    processing: "the processing log: every value dropped, filled or clipped",
+    audit: "the statistical audit: summary, flags, Cronbach's alpha, effective weights, statistics",
+    model: "the what-if model: framework shape, weights, normalised leaves, frozen normalisation",
+  };
   function downloadsView() {
     var el = $("downloads");
     if (!el) return;
@@ -871,13 +882,17 @@
                direction: n.direction, source: n.source };
     });
     var html = "<p>Everything the index publishes, with its metadata: unit, direction, weight and source of each indicator.</p>" +
-      '<h2>Framework and indicator metadata</h2><div id="d-meta" class="dl"></div>';
+      '<h2>Framework and indicator metadata</h2><p>Every node: its parent, level, weight, unit, direction and source.</p>' +
+      '<div id="d-meta" class="dl"></div>';
     if (D.files) {
       html += "<h2>All data (the API's files)</h2>" + table(D.files, [
-        { label: "Document", key: "key" },
+        { label: "Document", html: function (r) { return "<strong>" + esc(r.key) + '</strong><br><span class="muted">' + esc(DOCUMENTS[r.key] || "") + "</span>"; } },
         { label: "JSON", html: function (r) { return '<a href="api/v1/' + esc(r.key) + '.json">' + esc(r.key) + ".json</a>"; } },
         { label: "CSV", html: function (r) { return r.table ? '<a href="api/v1/' + esc(r.key) + '.csv">' + esc(r.key) + ".csv</a>" : "—"; } },
-      ], "Files under api/v1/, the same as the REST API serves");
+      ], "Files under api/v1/, the same as the REST API serves") +
+        '<p>Each city also has <code>api/v1/cities/&lt;id&gt;.json</code> (its row and its scores at every node) and ' +
+        "<code>api/v1/cities/&lt;id&gt;/profile.json</code> (domains against the median, peers, what to learn from whom, " +
+        "initiatives, trends).</p>";
     } else {
       html += '<h2>All data</h2><p>Every score of every city at every node, with the framework\'s metadata.</p><div id="d-all" class="dl"></div>' +
         '<h2>Cities</h2><div id="d-cities" class="dl"></div><h2>What-if model</h2><div id="d-model" class="dl"></div>';
