@@ -125,8 +125,9 @@ def _initiatives(result) -> dict[str, list[dict]]:
 
 
 def render_report(result, sections: dict[str, str] | None = None, city_pages: int | None = None) -> str:
-    """The report of a build. `sections` adds named HTML fragments (e.g. trends, robustness) from other layers;
-    `city_pages` keeps the profiles of the first cities by rank only (the printed report of a large index)."""
+    """The report of a build. `sections` adds named HTML fragments (e.g. trends, robustness) from other layers.
+    `city_pages` makes the page to print of a large index: the profiles of the first cities by rank only, and
+    not the ranking's bar chart, which shows on screen only."""
     ctx = result.context
     fw = ctx.framework
     root = fw.root()
@@ -180,7 +181,7 @@ def render_report(result, sections: dict[str, str] | None = None, city_pages: in
         root=root,
         root_name=fw.by_id[root].name,
         ranking=ranking,
-        ranking_chart=figure_html(ranking_chart(ranking)),
+        ranking_chart=figure_html(ranking_chart(ranking)) if city_pages is None else "",
         leaders=readings.leaders(result) if doms else None,
         domain_names={d: fw.by_id[d].name for d in doms},
         top_score=scores.max().max(),
