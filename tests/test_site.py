@@ -119,6 +119,7 @@ def test_each_page_inlines_what_it_draws_and_city_pages_only_their_city(publishe
     root = published[0] / "site"
     ranking = blocks((root / "index.html").read_text(encoding="utf-8"))
     assert set(ranking) == {"meta", "cities", "ranking"}
+    assert ranking["meta"]["peer_columns"] == ["country"] and "Europe" in ranking["meta"]["regions"]
     assert ranking["ranking"]["index"]["rank"][[c["city"] for c in ranking["cities"]].index("london")] == 1
     assert set(blocks((root / "whatif.html").read_text(encoding="utf-8"))) == {"meta", "cities", "ranking", "model"}
     page = (root / "city" / "london.html").read_text(encoding="utf-8")

@@ -1,4 +1,4 @@
-"""Browser fixtures: Debian's Chromium driven by Playwright (one browser per session), the demo published once
+"""Browser fixtures: Debian's Chromium driven by Playwright (one browser for the package), the demo published once
 with hostile text planted in it, and the site also served from a static host on loopback."""
 
 from __future__ import annotations
@@ -28,8 +28,10 @@ def plant(value, old: str, new: str):
     return new if value == old else value
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser():
+    """One Chromium for all the browser tests, closed when they end: Playwright's sync API runs one driver per
+    thread, so a test elsewhere that starts its own must not find this one still running."""
     if not CHROMIUM.exists():
         pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
     from playwright.sync_api import sync_playwright

@@ -23,7 +23,6 @@ from ..report.html import PLOTLY_DATA, _plotly_js
 HERE = Path(__file__).parent
 ASSETS = HERE / "assets"
 WORLD = ASSETS / "world" / "countries-110m.json"
-CITY_FIELDS = ("city", "name", "country", "region", "lat", "lon", "population")
 RANKING_FIELDS = ("score", "rank", "grade", "rating", "median_rank", "p05", "p95", "best_rank", "worst_rank")
 PAGES = {  # page -> (file, title, the documents it inlines)
     "ranking": ("index.html", "Ranking", ("cities", "ranking")),
@@ -123,7 +122,8 @@ def _meta(docs: dict, mode: str) -> dict:
     """What every page needs: names of the framework's nodes, the domains, weights and the peer-group columns."""
     index = docs["index"]
     cities = docs.get("cities") or []
-    peer_columns = [c for c in (cities[0] if cities else {}) if c not in CITY_FIELDS and not c.startswith("_")]
+    columns = set(cities[0]) if cities else set()
+    peer_columns = [g for g in index.get("peer_groups", []) if g != "region" and g in columns]  # region: own filter
     return {
         "mode": mode, "name": index.get("name"), "root": index.get("root"), "domains": index.get("domains", []),
         "framework": index.get("framework", []), "weight_sets": index.get("weight_sets", {}),
