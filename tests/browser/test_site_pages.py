@@ -218,8 +218,11 @@ def test_hostile_text_is_shown_as_text_everywhere(watched, published):
     assert watched.dialogs == [] and watched.errors == []
 
 
-@pytest.mark.parametrize("url", PAGES + ["dashboard.html"])
+@pytest.mark.parametrize("url", PAGES + ["dashboard.html", "dashboard.html#tab=whatif",
+                                         "dashboard.html#tab=city&city=london", "dashboard.html#tab=map"])
 def test_axe_finds_no_serious_or_critical_violation(watched, published, url):
-    page = watched.open(dashboard_url(published) if url == "dashboard.html" else site_url(published, url))
+    dashboard = url.startswith("dashboard.html")
+    page = watched.open(dashboard_url(published, url.removeprefix("dashboard.html")) if dashboard
+                        else site_url(published, url))
     page.wait_for_timeout(200)
     assert axe_violations(page) == []
