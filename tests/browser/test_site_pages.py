@@ -226,3 +226,45 @@ def test_axe_finds_no_serious_or_critical_violation(watched, published, url):
                         else site_url(published, url))
     page.wait_for_timeout(200)
     assert axe_violations(page) == []
+
+
+NORMALISATIONS = ["{method: minmax, range: [1, 100]}", "{method: zscore, mean: 10, sd: 2}", "{method: rank}",
+                  "{method: percentile}", "{method: borda}", "{method: distance-to-max}",
+                  "{method: distance-to-target}"]
+
+
+@pytest.mark.parametrize("normalise", NORMALISATIONS)
+def test_every_frozen_step_in_the_script_equals_python(watched, published, tmp_path, normalise):
+    """The ASEM index runs denominate, group-mean impute, screen, winsorise (log) and then each normalisation:
+    a changed city and a new one (with its denominators and group given) score as Python scores them."""
+    import re
+
+    from conftest import asem_spec
+
+    from smartcities.build import build
+
+    spec = asem_spec(tmp_path, "standard")
+    spec.write_text(re.sub(r"normalise: \{[^}]*\}", f"normalise: {normalise}", spec.read_text()))
+    model = whatif.model_document(build(spec))
+    assert not [s for s in model["frozen"]["steps"] if "reason" in s]
+    page = watched.open(site_url(published, "whatif.html"))
+    at = 5
+    raw = dict(zip(model["indicators"], model["raw"][at]))
+    changed = {**raw, model["indicators"][2]: None, model["indicators"][7]: (raw[model["indicators"][7]] or 1) * 2}
+    groups = {g: labels[at] for g, labels in model["frozen"].get("groups", {}).items()}
+    denominators = {d: values[at] for d, values in model["frozen"].get("denominators", {}).items()}
+    for city, context in ((model["cities"][at], {}), (None, {"groups": groups, "denominators": denominators})):
+        got = page.evaluate("([m, raw, city, c]) => { const r = WhatIf.scoreCity(m, raw, city, {}, null, c);"
+                            " return {leaves: Array.from(r.leaves).map(v => v === v ? v : null),"
+                            " scores: Array.from(r.scores).map(v => v === v ? v : null),"
+                            " ranks: Array.from(r.ranks).map(v => v === v ? v : null)}; }",
+                            [model, changed, city, context])
+        rows = whatif.score(model, changed, city, groups=groups if city is None else None,
+                            denominators=denominators if city is None else None)
+        leaves = whatif.frozen_leaves(model, np.array([np.nan if v is None else v for v in changed.values()]),
+                                      at if city else None, groups if city is None else {},
+                                      denominators if city is None else {})
+        np.testing.assert_allclose(np.array(got["leaves"], dtype=float), leaves, rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(np.array(got["scores"], dtype=float),
+                                   np.array([r["score"] for r in rows], dtype=float), rtol=0, atol=1e-9)
+        assert got["ranks"] == [r["rank"] for r in rows]
