@@ -268,3 +268,87 @@ def test_every_frozen_step_in_the_script_equals_python(watched, published, tmp_p
         np.testing.assert_allclose(np.array(got["scores"], dtype=float),
                                    np.array([r["score"] for r in rows], dtype=float), rtol=0, atol=1e-9)
         assert got["ranks"] == [r["rank"] for r in rows]
+
+
+VIEWBOX = "document.getElementById('world').getAttribute('viewBox').split(' ').map(Number)"
+
+
+def dot_centre(page, city: str) -> tuple[float, float]:
+    box = page.locator(f"#dots a[href*={city}] circle").bounding_box()
+    return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+
+def test_map_zooms_about_the_pointer_with_dots_of_the_same_size_that_still_open_their_city(watched, published):
+    page = watched.open(site_url(published, "map.html"))
+    whole = page.evaluate(VIEWBOX)
+    size = page.locator("#dots a[href*=incheon] circle").bounding_box()["width"]
+    x, y = dot_centre(page, "incheon")
+    under = "(x, y) => document.elementFromPoint(x, y).closest('a').getAttribute('href')"
+    assert page.evaluate(f"({under})({x}, {y})").endswith("seoul.html")  # at full view Seoul covers Incheon
+    px, py = round(x), round(y)  # where the pointer lands: whole pixels
+    page.mouse.move(px, py)
+    for _ in range(10):
+        page.mouse.wheel(0, -200)
+    page.wait_for_function(f"{VIEWBOX}[2] < {whole[2] / 40}")
+    k = whole[2] / page.evaluate(VIEWBOX)[2]
+    moved = dot_centre(page, "incheon")  # the map point under the pointer stays put, the rest spreads k times
+    assert moved == pytest.approx((px + k * (x - px), py + k * (y - py)), abs=1)
+    assert page.locator("#dots a[href*=incheon] circle").bounding_box()["width"] == pytest.approx(size, abs=0.5)
+    assert page.locator(".zlevel").inner_text().startswith("×")
+    page.locator("#dots a[href*=incheon]").click()  # Seoul no longer covers it
+    page.wait_for_url("**/city/incheon.html")
+    page.wait_for_function("window.__ready === true")
+    assert page.locator("h1").inner_text() == "Incheon"
+
+
+def test_map_drag_pans_without_opening_a_city_and_reset_restores_the_whole_world(watched, published):
+    page = watched.open(site_url(published, "map.html"))
+    whole = page.evaluate(VIEWBOX)
+    page.get_by_role("button", name="Zoom in").click()
+    page.get_by_role("button", name="Zoom in").click()
+    page.wait_for_function(f"{VIEWBOX}[2] < {whole[2] / 3}")
+    zoomed = page.evaluate(VIEWBOX)
+    box = page.locator("#world").bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x - 120, y - 40, steps=6)
+    page.mouse.up()
+    page.wait_for_function(f"{VIEWBOX}[0] > {zoomed[0] + 1}")
+    assert page.url.endswith("map.html") or "map.html#" in page.url  # the drag did not follow the dot's link
+    page.wait_for_function("location.hash.includes('zoom=')")
+    page.get_by_role("button", name="Reset zoom").click()
+    page.wait_for_function(f"{VIEWBOX}.join(' ') === '{' '.join(f'{v:g}' for v in whole)}'")
+    page.wait_for_function("!location.hash.includes('zoom=')")
+    assert page.locator(".zlevel").inner_text() == ""
+
+
+def test_map_zooms_and_pans_from_the_keyboard_and_a_shared_link_restores_the_zoom(watched, published):
+    page = watched.open(dashboard_url(published, "#tab=map"))
+    whole = page.evaluate(VIEWBOX)
+    page.get_by_role("button", name="Zoom in").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_function(f"{VIEWBOX}[2] === {whole[2] / 2}")
+    page.keyboard.press("+")
+    page.wait_for_function(f"{VIEWBOX}[2] === {whole[2] / 4}")
+    before = page.evaluate(VIEWBOX)
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function(f"{VIEWBOX}[0] > {before[0]}")
+    page.wait_for_function("location.hash.includes('zoom=4,')")
+    shared = page.url
+    page.keyboard.press("0")
+    page.wait_for_function(f"{VIEWBOX}[2] === {whole[2]}")
+    page.goto("about:blank")
+    page = watched.open(shared)
+    page.wait_for_function(f"{VIEWBOX}[2] === {whole[2] / 4}")
+    assert page.evaluate(VIEWBOX)[0] > before[0]
+    assert [u for u in watched.requests if not u.startswith("file:")] == []
+
+
+def test_map_draws_the_leader_last_so_no_dot_covers_it(watched, published, demo_docs):
+    page = watched.open(site_url(published, "map.html"))
+    leader = next(r for r in demo_docs[1]["ranking"] if r["node"] == demo_docs[1]["index"]["root"] and r["rank"] == 1)
+    assert page.locator("#dots a").last.get_attribute("href").endswith(f"city/{leader['city']}.html")
+    page.select_option("#m-colour", "best")
+    labels = page.locator("#dots a").evaluate_all("links => links.map(a => a.getAttribute('aria-label'))")
+    assert len(labels) == 31

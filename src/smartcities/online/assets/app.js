@@ -316,6 +316,117 @@
     domains().forEach(function (d) { var s = num(field(d, "score", i)); if (s !== null && s > top) { top = s; best = d; } });
     return best;
   }
+  /* Zoom and pan by changing the SVG's viewBox (buttons, wheel, drag, keys); the dots shrink in map units as the map
+   * grows, so they keep their size on screen and crowded places come apart. The view lives in the hash as `zoom`. */
+  function zoomable(svg, radius) {
+    var full = svg.getAttribute("viewBox").split(/[\s,]+/).map(Number), W = full[2], H = full[3], MAX = 64;
+    var view = { x: 0, y: 0, w: W }, dots = $("dots"), fig = svg.parentNode;
+    var bar = document.createElement("div");
+    bar.className = "zoom";
+    bar.setAttribute("role", "group");
+    bar.setAttribute("aria-label", "Zoom the map");
+    bar.innerHTML = '<button type="button" class="zbtn" data-zoom="in" aria-label="Zoom in" title="Zoom in (+)">' +
+      '<span aria-hidden="true">+</span></button><button type="button" class="zbtn" data-zoom="out" aria-label="Zoom out" ' +
+      'title="Zoom out (−)"><span aria-hidden="true">−</span></button><button type="button" class="zbtn reset" data-zoom="reset" ' +
+      'aria-label="Reset zoom" title="Show the whole world (0)">Reset</button><output class="zlevel" aria-live="polite"></output>';
+    fig.insertBefore(bar, svg);
+    var hint = document.createElement("p");
+    hint.className = "zoom-hint";
+    hint.textContent = "Scroll or press + and − to zoom, drag or use the arrow keys to move, 0 to reset.";
+    fig.appendChild(hint);
+    var saved = (STATE.zoom || "").split(",").map(Number);
+    if (saved.length === 3 && saved.every(isFinite)) view = { x: saved[1] - W / saved[0] / 2, y: saved[2] - H / saved[0] / 2, w: W / saved[0] };
+    // Resizing 10,000 dots costs a few frames, so a large index resizes them once the view settles; a wheel or a
+    // drag asks for at most one new view per frame.
+    var settle = null, frame = null, many = dots.childElementCount > 2000;
+    function apply() {
+      if (frame === null) frame = requestAnimationFrame(show);
+    }
+    function show() {
+      frame = null;
+      view.w = Math.max(W / MAX, Math.min(W, view.w));
+      var k = W / view.w, h = H / k;
+      view.x = Math.max(0, Math.min(W - view.w, view.x));
+      view.y = Math.max(0, Math.min(H - h, view.y));
+      svg.setAttribute("viewBox", [view.x, view.y, view.w, h].map(function (v) { return +v.toFixed(2); }).join(" "));
+      if (!many) dots.style.setProperty("--r", radius / k + "px");
+      svg.classList.toggle("zoomed", k > 1.001);
+      $("map-tip").hidden = true;
+      bar.querySelector("output").textContent = k > 1.001 ? "×" + (k < 10 ? k.toFixed(1) : Math.round(k)) : "";
+      clearTimeout(settle);  // the hash follows once the view settles, not on every wheel step
+      settle = setTimeout(function () {
+        if (many) dots.style.setProperty("--r", radius / k + "px");
+        writeHash({ zoom: k > 1.001 ? [+k.toFixed(3), +(view.x + view.w / 2).toFixed(1), +(view.y + h / 2).toFixed(1)].join(",") : null });
+      }, 200);
+    }
+    /* Zoomed by `factor` about the map point (ux, uy), which stays where it is on screen. */
+    function zoomBy(factor, ux, uy) {
+      var k = W / view.w, h = H / k;
+      if (ux === undefined) { ux = view.x + view.w / 2; uy = view.y + h / 2; }
+      var w = Math.max(W / MAX, Math.min(W, view.w / factor)), t = w / view.w;
+      view = { x: ux - (ux - view.x) * t, y: uy - (uy - view.y) * t, w: w };
+      apply();
+    }
+    function mapPoint(ev) {
+      var box = svg.getBoundingClientRect(), per = view.w / box.width;
+      return [view.x + (ev.clientX - box.left) * per, view.y + (ev.clientY - box.top) * per, per];
+    }
+    function pan(dx, dy) { view.x += dx; view.y += dy; apply(); }
+    function act(what) {
+      if (what === "in") zoomBy(2);
+      else if (what === "out") zoomBy(0.5);
+      else { view = { x: 0, y: 0, w: W }; apply(); }
+    }
+    bar.addEventListener("click", function (ev) {
+      var b = ev.target.closest("button");
+      if (b) act(b.dataset.zoom);
+    });
+    svg.addEventListener("wheel", function (ev) {
+      ev.preventDefault();
+      var p = mapPoint(ev), step = ev.deltaMode === 1 ? ev.deltaY * 33 : ev.deltaY;
+      zoomBy(Math.exp(-step * 0.002), p[0], p[1]);
+    }, { passive: false });
+    var drag = null, moved = false;
+    svg.addEventListener("pointerdown", function (ev) {
+      if (ev.button !== 0) return;
+      drag = { x: ev.clientX, y: ev.clientY, id: ev.pointerId, view: Object.assign({}, view) };
+      moved = false;
+    });
+    svg.addEventListener("pointermove", function (ev) {
+      if (!drag || ev.pointerId !== drag.id) return;
+      var dx = ev.clientX - drag.x, dy = ev.clientY - drag.y;
+      if (!moved && Math.abs(dx) + Math.abs(dy) < 4) return;
+      if (!moved) { moved = true; svg.setPointerCapture(ev.pointerId); svg.classList.add("dragging"); }
+      var per = view.w / svg.getBoundingClientRect().width;
+      view.x = drag.view.x - dx * per;
+      view.y = drag.view.y - dy * per;
+      apply();
+    });
+    function drop() { drag = null; svg.classList.remove("dragging"); }
+    svg.addEventListener("pointerup", drop);
+    svg.addEventListener("pointercancel", drop);
+    svg.addEventListener("click", function (ev) {  // the end of a drag is not a click on a dot
+      if (moved) { ev.preventDefault(); ev.stopPropagation(); moved = false; }
+    }, true);
+    svg.addEventListener("dragstart", function (ev) { ev.preventDefault(); });
+    fig.addEventListener("keydown", function (ev) {
+      if (ev.ctrlKey || ev.metaKey || ev.altKey || ev.target.tagName === "SELECT") return;
+      var step = view.w / 8, keys = { "+": "in", "=": "in", "-": "out", "_": "out", "0": "reset" };
+      var arrows = { ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, -step], ArrowDown: [0, step] };
+      if (keys[ev.key]) act(keys[ev.key]);
+      else if (arrows[ev.key]) pan(arrows[ev.key][0], arrows[ev.key][1]);
+      else return;
+      ev.preventDefault();
+    });
+    svg.addEventListener("focusin", function (ev) {  // a dot reached by Tab outside the view is brought into it
+      var c = ev.target.closest && ev.target.closest("#dots a") && ev.target.querySelector("circle");
+      if (!c) return;
+      var x = c.cx.baseVal.value, y = c.cy.baseVal.value, h = H * view.w / W;
+      if (x < view.x || x > view.x + view.w || y < view.y || y > view.y + h) { view.x = x - view.w / 2; view.y = y - h / 2; apply(); }
+    }, true);  // before the tooltip places itself
+    dots.style.setProperty("--r", radius + "px");
+    show();
+  }
   function mapView() {
     var svg = $("world");
     if (!svg || !D.map) return;
@@ -324,17 +435,29 @@
       '<option value="score">Index score</option><option value="best">Best domain</option></select></label></form>';
     $("m-colour").value = STATE.colour === "best" ? "best" : "score";
     var scores = CITIES.map(function (c, i) { return num(field(root(), "score", i)); });
+    var best = CITIES.map(function (c, i) { return bestDomain(i); });
     var present = scores.filter(function (s) { return s !== null; });
     var lo = Math.min.apply(null, present), hi = Math.max.apply(null, present);
-    var r = n > 2000 ? 1.6 : n > 300 ? 3 : 6;
+    // A large index gets small dots (in map units at full view); above 2,000 they lose their outline, which costs a
+    // third of each frame of a zoom, and the palest colours, which would vanish without it.
+    var r = n > 2000 ? 1.6 : n > 300 ? 3 : 6, floor = n > 2000 ? 0.25 : 0;
+    function ramp(t) { return seq(floor + (1 - floor) * t); }
+    svg.classList.toggle("dense", n > 300);
+    svg.classList.toggle("many", n > 2000);
     function draw() {
-      var mode = $("m-colour").value, dots = [];
-      CITIES.forEach(function (c, i) {
-        var p = D.map.points[c.city];
-        if (!p) return;
-        var s = scores[i], b = bestDomain(i);
+      var mode = $("m-colour").value, dots = [], order = [];
+      CITIES.forEach(function (c, i) { if (D.map.points[c.city]) order.push(i); });
+      // Drawn from the lowest value up, so the leaders of what the colour shows sit on top where dots overlap.
+      var key = order.map(function (i) {
+        return num(mode === "best" ? (best[i] ? field(best[i], "score", i) : null) : scores[i]);
+      });
+      order = order.map(function (i, k) { return [key[k] === null ? -Infinity : key[k], i]; })
+        .sort(function (a, b) { return a[0] - b[0] || a[1] - b[1]; }).map(function (x) { return x[1]; });
+      order.forEach(function (i) {
+        var c = CITIES[i], p = D.map.points[c.city];
+        var s = scores[i], b = best[i];
         var colour = mode === "best" ? (b ? PALETTE[doms.indexOf(b) % PALETTE.length] : "#999") :
-          s === null ? "#999" : seq(hi > lo ? (s - lo) / (hi - lo) : 0.5);
+          s === null ? "#999" : ramp(hi > lo ? (s - lo) / (hi - lo) : 0.5);
         var label = c.name + ": score " + fmt(s) + ", rank " + (field(root(), "rank", i) || "—") +
           (b ? ", best domain " + nodeName(b) : "");
         dots.push('<a href="' + esc(cityHref(c.city)) + '" data-i="' + i + '" aria-label="' + esc(label) + '">' +
@@ -344,15 +467,15 @@
       $("map-legend").innerHTML = mode === "best" ? '<ul class="legend">' + doms.map(function (d, k) {
         return '<li><span class="swatch" style="background:' + PALETTE[k % PALETTE.length] + '"></span>' + esc(nodeName(d)) + "</li>";
       }).join("") + "</ul>" : '<span class="scale"><span>' + fmt(lo) + '</span><span class="ramp" style="background:linear-gradient(90deg,' +
-        SEQ.join(",") + ')"></span><span>' + fmt(hi) + "</span></span> " + esc(nodeName(root())) + " score";
+        [0, 0.25, 0.5, 0.75, 1].map(ramp).join(",") + ')"></span><span>' + fmt(hi) + "</span></span> " + esc(nodeName(root())) + " score";
       writeHash({ colour: mode === "best" ? "best" : null });
     }
     var tip = $("map-tip");
     function show(ev) {
       var a = ev.target.closest && ev.target.closest("#dots a");
       if (!a) { tip.hidden = true; return; }
-      var i = Number(a.dataset.i), c = CITIES[i], b = bestDomain(i);
-      tip.innerHTML = "<strong>" + esc(c.name) + "</strong><br>" + esc(c.country || "") + "<br>Score " +
+      var i = Number(a.dataset.i), c = CITIES[i], b = best[i];
+      tip.innerHTML = "<strong>" + esc(c.name) + "</strong><br>" + (c.country ? esc(c.country) + "<br>" : "") + "Score " +
         fmt(scores[i]) + " · rank " + esc(field(root(), "rank", i) || "—") +
         (b ? "<br>Best: " + esc(nodeName(b)) : "");
       var box = svg.getBoundingClientRect(), circle = a.firstChild.getBoundingClientRect();
@@ -365,13 +488,14 @@
     svg.addEventListener("mouseleave", function () { tip.hidden = true; });
     $("m-colour").onchange = draw;
     draw();
+    zoomable(svg, r);
     $("map-table").innerHTML = '<details><summary>The map as a table</summary><div class="table-wrap"><table class="data">' +
       '<caption class="sr-only">Cities on the map</caption><thead><tr><th scope="col">City</th><th scope="col">Country</th>' +
       '<th scope="col" class="num">Score</th><th scope="col" class="num">Rank</th><th scope="col">Best domain</th></tr></thead><tbody>' +
       CITIES.map(function (c, i) {
         return '<tr><th scope="row">' + cityLink(c.city, c.name) + "</th><td>" + esc(c.country) + '</td><td class="num">' +
           fmt(scores[i]) + '</td><td class="num">' + esc(field(root(), "rank", i) || "—") + "</td><td>" +
-          esc(bestDomain(i) ? nodeName(bestDomain(i)) : "—") + "</td></tr>";
+          esc(best[i] ? nodeName(best[i]) : "—") + "</td></tr>";
       }).join("") + "</tbody></table></div></details>";
   }
 
