@@ -338,7 +338,7 @@
     if (saved.length === 3 && saved.every(isFinite)) view = { x: saved[1] - W / saved[0] / 2, y: saved[2] - H / saved[0] / 2, w: W / saved[0] };
     // Resizing 10,000 dots costs a few frames, so a large index resizes them once the view settles; a wheel or a
     // drag asks for at most one new view per frame.
-    var settle = null, frame = null, many = dots.childElementCount > 2000;
+    var settle = null, frame = null, many = svg.classList.contains("many");
     function apply() {
       if (frame === null) frame = requestAnimationFrame(show);
     }
@@ -352,7 +352,9 @@
       if (!many) dots.style.setProperty("--r", radius / k + "px");
       svg.classList.toggle("zoomed", k > 1.001);
       $("map-tip").hidden = true;
-      bar.querySelector("output").textContent = k > 1.001 ? "×" + (k < 10 ? k.toFixed(1) : Math.round(k)) : "";
+      var times = k < 10 ? k.toFixed(1) : String(Math.round(k));
+      bar.querySelector("output").innerHTML = k > 1.001 ? '<span aria-hidden="true">×' + times + '</span><span class="sr-only">Zoomed ' +
+        times + " times</span>" : "";
       clearTimeout(settle);  // the hash follows once the view settles, not on every wheel step
       settle = setTimeout(function () {
         if (many) dots.style.setProperty("--r", radius / k + "px");
