@@ -2,17 +2,25 @@
 the what-if re-rank of every city in the browser, beside the 31-city demo as the baseline.
 
     .venv/bin/python bench/bench_site.py [--cities 10000] [--repeat 5]
+    .venv/bin/python bench/bench_site.py --stages --against OLD/src [--cities 10000] [--repeat 1]
 
 Prints, per index: seconds to build, to make the documents and to write the site; the ranking page's size, its
 first contentful paint and the time until its table is drawn (median of `--repeat` loads from file://); and the
 what-if script's milliseconds to re-score and re-rank every city (median of 50 weightings), after one slider moves
 and from the leaves (as after a change of method), arithmetic and geometric.
+
+With `--stages`: the seconds of each stage of publishing the synthetic index (documents, site, dashboard.html,
+report.html) and the dashboard's size, each run in a fresh process, interleaved with another checkout's
+(`--against`: a folder holding the smartcities package, run with this interpreter) so both meet the same load.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -72,6 +80,55 @@ def published(spec: Path, out: Path) -> dict[str, float]:
     write_site(docs, out)
     times["site"] = time.perf_counter() - t
     return times
+
+
+STAGES = ("documents", "site", "dashboard", "report")
+
+
+def stage_times(spec: Path, out: Path) -> dict[str, float]:
+    """Seconds of each stage of publishing `spec` into `out` (after the build), and dashboard.html's megabytes."""
+    from smartcities.build import build
+    from smartcities.online.bundle import documents
+    from smartcities.online.site import write_dashboard, write_site
+    from smartcities.report.html import render_report
+
+    result = build(spec)
+    times = {}
+    t = time.perf_counter()
+    docs = documents(result)
+    times["documents"] = time.perf_counter() - t
+    t = time.perf_counter()
+    write_site(docs, out)
+    times["site"] = time.perf_counter() - t
+    t = time.perf_counter()
+    write_dashboard(docs, out / "dashboard.html")
+    times["dashboard"] = time.perf_counter() - t
+    t = time.perf_counter()
+    (out / "report.html").write_text(render_report(result), encoding="utf-8")
+    times["report"] = time.perf_counter() - t
+    times["dashboard MB"] = (out / "dashboard.html").stat().st_size / 1e6
+    return times
+
+
+def stages_side_by_side(cities: int, against: Path, repeat: int) -> None:
+    """This checkout's stage times beside `against`'s, each a fresh process, the median of `repeat` runs."""
+    with tempfile.TemporaryDirectory() as tmp:
+        spec = synthetic_spec(Path(tmp), cities)
+        runs: dict[str, list[dict]] = {"here": [], str(against): []}
+        for k in range(repeat):
+            for name, env in (("here", os.environ), (str(against), {**os.environ, "PYTHONPATH": str(against)})):
+                out = Path(tmp) / f"out-{len(runs[name])}-{k}-{abs(hash(name))}"
+                done = subprocess.run([sys.executable, __file__, "--stage-child", str(spec), str(out)], env=env,
+                                      check=True, capture_output=True, text=True)
+                runs[name].append(json.loads(done.stdout.splitlines()[-1]))
+        there, here = ({k: statistics.median(r[k] for r in runs[name]) for k in runs[name][0]}
+                       for name in (str(against), "here"))
+    print(f"publishing {cities:,} cities (median of {repeat}): {against} | this checkout | ratio")
+    for k in (*STAGES, "dashboard MB"):
+        unit = "" if k.endswith("MB") else " s"
+        print(f"  {k:<14} {there[k]:8.1f}{unit} | {here[k]:8.1f}{unit} | {there[k] / here[k]:5.1f}x")
+    total_there, total_here = (sum(t[k] for k in STAGES) for t in (there, here))
+    print(f"  {'total':<14} {total_there:8.1f} s | {total_here:8.1f} s | {total_there / total_here:5.1f}x")
 
 
 PAINT = """() => {
@@ -137,7 +194,18 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--cities", type=int, default=10_000)
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--stages", action="store_true", help="time the publishing stages against --against")
+    ap.add_argument("--against", type=Path, help="with --stages: another checkout's folder holding smartcities")
+    ap.add_argument("--stage-child", nargs=2, type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.stage_child:
+        print(json.dumps(stage_times(*args.stage_child)))
+        return
+    if args.stages:
+        if args.against is None:
+            ap.error("--stages needs --against OLD/src")
+        stages_side_by_side(args.cities, args.against, args.repeat)
+        return
     from smartcities.cli.build import DEMO_SPEC
 
     print(f"{'index':<34} {'build':>7} {'docs':>7} {'site':>7} {'page MB':>8} {'paint ms':>9} {'table ms':>9} "

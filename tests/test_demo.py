@@ -69,5 +69,13 @@ def test_strengths_and_weaknesses_of_every_city_at_once():
     result = build(DEMO_SPEC, uncertainty=False)
     every = readings.all_strengths_weaknesses(result)
     assert len(every) == 31
+    table = readings.domain_scores(result)
     for city in ("seoul", "london"):
-        pd.testing.assert_frame_equal(every[city], readings.strengths_weaknesses(result, city))
+        expected = pd.DataFrame({"domain": table.columns, "score": table.loc[city].values,
+                                 "median": table.median().values,
+                                 "rank": table.rank(ascending=False, method="min").loc[city].values})
+        expected["gap"] = expected["score"] - expected["median"]
+        expected["verdict"] = ["strength" if g > 0 else "weakness" if g < 0 else "par" for g in expected["gap"]]
+        expected = expected.sort_values("gap", ascending=False, ignore_index=True)
+        pd.testing.assert_frame_equal(pd.DataFrame(every[city]), expected)
+        pd.testing.assert_frame_equal(readings.strengths_weaknesses(result, city), expected)

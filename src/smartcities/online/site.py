@@ -19,6 +19,7 @@ from typing import Any
 import jinja2
 
 from ..report.html import PLOTLY_DATA, _plotly_js
+from .bundle import write_bytes, write_documents
 
 HERE = Path(__file__).parent
 ASSETS = HERE / "assets"
@@ -137,16 +138,22 @@ def ranking_columns(rows: list[dict], cities: list[str]) -> dict:
     """The ranking rows as columns, one array per field per node in the order of `cities`: a tenth of the size of
     row objects, which is what lets a 10,000-city ranking page paint quickly. Fields all null are left out."""
     position = {c: i for i, c in enumerate(cities)}
-    nodes: dict[str, dict[str, list]] = {}
+    by_node: dict[str, list[dict]] = {}
     for row in rows:
-        fields = nodes.get(row["node"])
-        if fields is None:
-            fields = nodes[row["node"]] = {f: [None] * len(cities) for f in RANKING_FIELDS}
-        i = position[row["city"]]
+        by_node.setdefault(row["node"], []).append(row)
+    out = {}
+    for node, node_rows in by_node.items():
+        at = [position[row["city"]] for row in node_rows]
+        fields = {}
         for f in RANKING_FIELDS:
-            value = row.get(f)
-            fields[f][i] = None if isinstance(value, float) and math.isnan(value) else value
-    return {node: {f: v for f, v in fields.items() if any(x is not None for x in v)} for node, fields in nodes.items()}
+            column: list = [None] * len(cities)
+            for i, row in zip(at, node_rows):
+                value = row.get(f)
+                column[i] = None if value != value else value  # NaN as null
+            if any(x is not None for x in column):
+                fields[f] = column
+        out[node] = fields
+    return out
 
 
 def city_data(docs: dict, city: str, standing: dict[str, dict]) -> dict:
@@ -252,8 +259,9 @@ def _render(page: str, blocks: Blocks, data: dict[str, str], *, root: str, inlin
 
 
 def _write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    if not path.parent.is_dir():
+        path.parent.mkdir(parents=True)
+    write_bytes(path, text.encode("utf-8"))
     return path
 
 
@@ -272,8 +280,6 @@ def _licences(folder: Path) -> None:
 def write_site(docs: dict, folder: str | Path) -> list[Path]:
     """`folder/site/`: the ranking (index.html), map, what-if, compare, methodology and downloads pages, one page
     per city under city/, the scripts and styles under assets/ and the API mirror under api/v1/."""
-    from .bundle import write_documents
-
     site = Path(folder) / "site"
     write_documents(docs, folder)
     assets = site / "assets"

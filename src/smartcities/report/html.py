@@ -141,8 +141,7 @@ def render_report(result, sections: dict[str, str] | None = None, city_pages: in
               if result.inputs.cities is not None else None)
     initiatives = _initiatives(result)
     for row in ranking.itertuples():
-        sw = against_median.get(row.city)
-        rows = sw.to_dict("records") if sw is not None else None  # plain rows: one table per city adds up
+        rows = against_median.get(row.city)
         profiles.append({
             "city": row.city, "name": row.name, "rank": int(row.rank), "score": row.score, "grade": int(row.grade),
             "table": rows,
