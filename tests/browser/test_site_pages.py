@@ -295,6 +295,15 @@ def test_map_zooms_about_the_pointer_with_dots_of_the_same_size_that_still_open_
     assert moved == pytest.approx((px + k * (x - px), py + k * (y - py)), abs=1)
     assert page.locator("#dots a[href*=incheon] circle").bounding_box()["width"] == pytest.approx(size, abs=0.5)
     assert page.locator(".zlevel").inner_text().startswith("×")
+    page.mouse.wheel(0, 100000)  # back out to the whole world, then the page scrolls
+    page.wait_for_function(f"{VIEWBOX}[2] === {whole[2]}")
+    page.mouse.wheel(0, 300)
+    page.wait_for_function("scrollY > 0")
+    page.evaluate("scrollTo(0, 0)")
+    page.mouse.move(px, py)
+    for _ in range(10):
+        page.mouse.wheel(0, -200)
+    page.wait_for_function(f"{VIEWBOX}[2] < {whole[2] / 40}")
     page.locator("#dots a[href*=incheon]").click()  # Seoul no longer covers it
     page.wait_for_url("**/city/incheon.html")
     page.wait_for_function("window.__ready === true")

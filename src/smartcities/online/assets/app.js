@@ -384,6 +384,7 @@
       if (b) act(b.dataset.zoom);
     });
     svg.addEventListener("wheel", function (ev) {
+      if (ev.deltaY > 0 && view.w >= W) return;  // nothing to zoom out of: the page scrolls on
       ev.preventDefault();
       var p = mapPoint(ev), step = ev.deltaMode === 1 ? ev.deltaY * 33 : ev.deltaY;
       zoomBy(Math.exp(-step * 0.002), p[0], p[1]);
