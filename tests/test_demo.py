@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -69,25 +70,22 @@ def test_strengths_and_weaknesses_of_every_city_at_once():
     result = build(DEMO_SPEC, uncertainty=False)
     every = readings.all_strengths_weaknesses(result)
     assert len(every) == 31
+    table = readings.domain_scores(result)
     for city in ("seoul", "london"):
-        pd.testing.assert_frame_equal(every[city], readings.strengths_weaknesses(result, city))
-    seoul = every["seoul"]
-    scores = readings.domain_scores(result)
-    assert list(seoul.columns) == ["domain", "score", "median", "rank", "gap", "verdict"]
-    assert seoul["gap"].is_monotonic_decreasing
-    for row in seoul.itertuples():  # each domain by hand: the median city, the place among all cities
-        column = scores[row.domain]
-        assert row.median == column.median() and row.score == column["seoul"]
-        assert row.rank == 1 + (column > row.score).sum()
-        assert row.verdict == ("strength" if row.gap > 0 else "weakness" if row.gap < 0 else "par")
+        expected = pd.DataFrame({"domain": table.columns, "score": table.loc[city].values,
+                                 "median": table.median().values,
+                                 "rank": table.rank(ascending=False, method="min").loc[city].values})
+        expected["gap"] = expected["score"] - expected["median"]
+        expected["verdict"] = ["strength" if g > 0 else "weakness" if g < 0 else "par" for g in expected["gap"]]
+        expected = expected.sort_values("gap", ascending=False, ignore_index=True)
+        pd.testing.assert_frame_equal(pd.DataFrame(every[city]), expected)
+        pd.testing.assert_frame_equal(readings.strengths_weaknesses(result, city), expected)
 
 
 def test_strengths_and_weaknesses_keep_missing_gaps_last_and_ties_in_order():
-    import numpy as np
-
-    from smartcities.analysis.results import _largest_first
+    from smartcities.analysis.results import _descending
 
     gaps = np.array([0.0, np.nan, 2.0, 0.0, -1.0, 2.0])
     expect = pd.Series(gaps).sort_values(ascending=False).index.to_numpy()
-    assert list(_largest_first(gaps)) == list(expect)
-    assert list(_largest_first(gaps))[-1] == 1
+    assert list(_descending(gaps)) == list(expect)
+    assert list(_descending(gaps))[-1] == 1

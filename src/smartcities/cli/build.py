@@ -76,19 +76,37 @@ def _show(result: Result, outputs: list[Path], top: int, quiet: bool, as_json: b
     console.print(f"wrote {', '.join(p.name for p in outputs)} to {outputs[0].parent} in {seconds:.2f} s")
 
 
+def _browser(pdf: bool, strict: bool) -> str | None:
+    """The Chromium that prints report.pdf; with none, an error when the PDF is required (--pdf, or --strict,
+    for which the missing PDF's warning is an error), else None: everything else is published."""
+    from ..errors import InputError
+    from ..online.pdf import find_chromium, no_browser_message
+
+    browser = find_chromium()
+    if browser is None and (pdf or strict):
+        why = "--pdf requires report.pdf" if pdf else "--strict treats the missing report.pdf as an error"
+        raise InputError.single("report.pdf", f"{no_browser_message()} ({why})")
+    return browser
+
+
 def _build_and_write(spec_path: Path, out: Path, store: Path | None, top: int, quiet: bool, as_json: bool,
-                     backend: str | None = None, no_uncertainty: bool = False, strict: bool = False) -> None:
+                     backend: str | None = None, no_uncertainty: bool = False, strict: bool = False,
+                     site: bool = False, pdf: bool = False) -> None:
+    """Build and write a folder; with `site`, publish it: site/, dashboard.html and report.pdf besides."""
     started = time.perf_counter()
     from ..build import build as build_index
     from ..build import load_spec
     from ..io.outputs import check_output_folder
-    from ..publish import write_outputs
+    from ..publish import published, write_outputs
 
-    check_output_folder(out)  # before any work: a refused folder costs nothing
+    check_output_folder(out)  # before any work: a refused folder or a missing browser costs nothing
+    browser = _browser(pdf, strict) if site else None
     spec = load_spec(spec_path)
     result = build_index(spec, uncertainty=not no_uncertainty, progress=not quiet and not as_json, backend=backend,
                          strict=strict)
-    outputs = write_outputs(result, out)
+    outputs = write_outputs(result, out, site=site, browser=browser)
+    if site:
+        result = published(result, browser)  # as written: with what the printed report leaves out
     store_path = store or (spec.resolve(spec.model.store) if spec.model.store else None)
     if store_path is not None:
         from ..store import Store
@@ -103,8 +121,9 @@ def _build_and_write(spec_path: Path, out: Path, store: Path | None, top: int, q
 def demo(out: Path = typer.Option(Path("demo"), "--out", "-o", help="Folder to write the results into."),
          top: int = typer.Option(10, help="How many cities to print."), quiet: bool = Quiet, as_json: bool = AsJson,
          strict: bool = Strict):
-    """Build the bundled 31-city demo index from the sample inventory and write scores, report and run record."""
-    _build_and_write(DEMO_SPEC, out, None, top, quiet, as_json, strict=strict)
+    """Build the bundled 31-city demo index from the sample inventory and publish it: the tables, run record and
+    report, the static site, dashboard.html and report.pdf."""
+    _build_and_write(DEMO_SPEC, out, None, top, quiet, as_json, strict=strict, site=True)
 
 
 @app.command()

@@ -41,6 +41,8 @@ ACTIONS = {
     "unscored": "a unit still in the build got no score for the top node",
     "failed-runs": "uncertainty runs of one configuration could not be evaluated and were left out",
     "sobol-samples-dropped": "Sobol indices were estimated on the base samples whose every run succeeded",
+    "not-printed": "what the printed report leaves out: report.pdf itself when no Chromium was found to print it "
+                   "(a warning; everything else was published), or the city pages beyond its limit (a note)",
 }
 
 

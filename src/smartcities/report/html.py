@@ -14,6 +14,8 @@ from functools import cache
 from pathlib import Path
 
 import jinja2
+import markupsafe
+import pandas as pd
 import plotly
 
 from ..analysis import results as readings
@@ -22,6 +24,9 @@ from ..model.processing import describe
 TEMPLATES = Path(__file__).parent / "templates"
 PLOTLY_DATA = Path(plotly.__file__).parent / "package_data"
 CHART_CONFIG = {"displaylogo": False, "responsive": True}
+PRINT_CHART_WIDTH, PRINT_CHART_MAX_HEIGHT = 640, 860
+"""Every chart's size in print (CSS px): the A4 text width, and at most most of a page's height, so a chart is
+never cut by a page break."""
 
 
 @cache
@@ -92,8 +97,35 @@ def group_chart(summary) -> dict:
     }
 
 
-def render_report(result, sections: dict[str, str] | None = None) -> str:
-    """The report of a build. `sections` adds named HTML fragments (e.g. trends, robustness) from other layers."""
+def css_string(text: str) -> str:
+    """`text` as a quoted CSS string (for the printed page's running head): anything but letters, digits and
+    plain punctuation written as a CSS escape, so no text can end the string or the style element."""
+    return '"' + "".join(c if c.isalnum() or c in " -.,:;()" else f"\\{ord(c):x} " for c in str(text)) + '"'
+
+
+def breakable(name: str) -> markupsafe.Markup:
+    """An id (escaped) that may break after each underscore, so a narrow column wraps it there."""
+    return markupsafe.Markup("_<wbr>").join(str(name).split("_"))
+
+
+def _initiatives(result) -> dict[str, list[dict]]:
+    """Each city's own initiatives (name, start year, domain, a link when it is a web address), in file order."""
+    inventory = result.inputs.inventory
+    if inventory is None:
+        return {}
+    rows = inventory[["city_id", "name", "start_year", "service_domain", "source_url"]]
+    out: dict[str, list[dict]] = {}
+    for city, name, year, domain, url in rows.itertuples(index=False):
+        link = url.strip() if isinstance(url, str) and url.strip().startswith(("https://", "http://")) else None
+        out.setdefault(city, []).append({"name": name, "year": None if pd.isna(year) else int(year),
+                                         "domain": str(domain).replace("_", " "), "url": link})
+    return out
+
+
+def render_report(result, sections: dict[str, str] | None = None, city_pages: int | None = None) -> str:
+    """The report of a build. `sections` adds named HTML fragments (e.g. trends, robustness) from other layers.
+    `city_pages` makes the page to print of a large index: the profiles of the first cities by rank only, and
+    not the ranking's bar chart, which shows on screen only."""
     ctx = result.context
     fw = ctx.framework
     root = fw.root()
@@ -103,14 +135,21 @@ def render_report(result, sections: dict[str, str] | None = None) -> str:
     profiles = []
     against_median = readings.all_strengths_weaknesses(result) if doms else {}
     names = {d: fw.by_id[d].name for d in doms}
+    places = (result.inputs.cities.set_index("city").reindex(columns=["country", "region"])
+              if result.inputs.cities is not None else None)
+    initiatives = _initiatives(result)
     for row in ranking.itertuples():
-        sw = against_median.get(row.city)
-        rows = sw.to_dict("records") if sw is not None else None  # plain rows: one table per city adds up
+        rows = against_median.get(row.city)
         profiles.append({
             "city": row.city, "name": row.name, "rank": int(row.rank), "score": row.score, "grade": int(row.grade),
             "table": rows,
             "strengths": [names[d["domain"]] for d in rows or () if d["verdict"] == "strength"],
             "weaknesses": [names[d["domain"]] for d in rows or () if d["verdict"] == "weakness"],
+            "letter": getattr(row, "letter", None),
+            "interval": (row.p05, row.p95) if "p05" in ranking.columns and row.p05 == row.p05 else None,
+            "place": " · ".join(str(v) for v in places.loc[row.city] if isinstance(v, str) and v)
+            if places is not None and row.city in places.index else "",
+            "initiatives": initiatives.get(row.city, []),
         })
     group = readings.summary_group(result)
     group_summary = readings.group_summary(result, group) if group else None
@@ -124,16 +163,22 @@ def render_report(result, sections: dict[str, str] | None = None) -> str:
     if result.uncertainty is not None:
         from .robustness_charts import rank_interval_chart, sensitivity_chart
 
-        extra.setdefault("Robustness", figure_html(rank_interval_chart(result.uncertainty, root))
+        names = dict(zip(ctx.units, ctx.unit_names))
+        extra.setdefault("Robustness", figure_html(rank_interval_chart(result.uncertainty, root, names))
                          + figure_html(sensitivity_chart(result.uncertainty, root)))
     return _report_template().render(
         title=result.spec.model.name,
+        title_css=css_string(result.spec.model.name),
+        city_pages=city_pages,
+        breakable=breakable,
+        print_chart_width=PRINT_CHART_WIDTH,
+        print_chart_max_height=PRINT_CHART_MAX_HEIGHT,
         description=result.spec.model.description,
         plotly_js=_plotly_js(),
         root=root,
         root_name=fw.by_id[root].name,
         ranking=ranking,
-        ranking_chart=figure_html(ranking_chart(ranking)),
+        ranking_chart=figure_html(ranking_chart(ranking)) if city_pages is None else "",
         leaders=readings.leaders(result) if doms else None,
         domain_names={d: fw.by_id[d].name for d in doms},
         top_score=scores.max().max(),
