@@ -280,10 +280,10 @@ def main() -> None:
     import torch
 
     from smartcities.inventory.coder import texts_of
-    from smartcities.inventory.train import read_training_inventory
+    from smartcities.inventory.train import SAMPLE_FILE, read_training_inventory
 
     torch.set_num_threads(args.threads)
-    frame = read_training_inventory()
+    frame = read_training_inventory(SAMPLE_FILE)  # the encoder is fine-tuned on the demo's sample
     texts = texts_of(frame)
     settings = {"layers": args.layers or 6, "epochs": args.epochs, "lr": args.lr, "rows": len(frame),
                 "torch": torch.__version__}

@@ -82,7 +82,35 @@ def test_packaged_heads_cover_every_coded_column_with_codebook_classes():
     assert coder.heads["technologies"].kind == "multi"
     manifest = json.loads((C.CODER_DIR / C.head_files()[0]).read_text())
     assert manifest["embedding"]["tokenizer_sha256"] == C.TOKENIZER_SHA256
-    assert manifest["training"]["rows"] == 397
+    assert manifest["training"]["rows"] == 2092 and manifest["training"]["sha256"] == T._file_sha256(T.INVENTORY_FILE)
+    assert manifest["training"]["holdout_cities"] == list(T.holdout_cities())
+
+
+def test_training_inventory_leaves_out_the_holdout_cities():
+    assert T.holdout_cities() == ("Ljubljana", "Tampere", "Glasgow", "Calgary", "Pittsburgh", "Curitiba",
+                                  "Kuala Lumpur", "Daejeon", "Nairobi", "Adelaide")
+    frame = T.read_training_inventory()
+    assert len(frame) == 2092 and frame["city"].nunique() == 114
+    assert not set(frame["city"]) & set(T.holdout_cities())
+    whole = pd.read_csv(T.INVENTORY_FILE)
+    assert T.is_holdout(whole).sum() == 97 == len(whole) - len(frame)
+
+
+def test_evaluate_holdout_tests_only_on_the_holdout_rows():
+    # Clean clusters: a hold-out row is coded right exactly when its domain occurs in the training cities.
+    rng = np.random.default_rng(0)
+    domains = ["transport", "education", "administration", "health_welfare"]
+    frame = pd.DataFrame([{"id": f"{city}-{i}", "city": f"city{city}", "service_domain": domains[city % 4]}
+                          for city in range(8) for i in range(5)])
+    X = np.vstack([np.eye(4)[domains.index(d)] + 0.05 * rng.normal(size=4) for d in frame["service_domain"]])
+    holdout = frame["city"].isin(["city0", "city1"]).to_numpy()
+    ev = T.evaluate_holdout(X, frame, holdout, T.TrainingSettings(columns=("service_domain",), fixed_C=10.0))
+    assert ev.rows == 10 and ev.confusion.sum() == 10
+    assert ev.scores["service_domain"]["accuracy"] == 1.0  # city4 (transport) and city5 (education) train
+    no_transport = frame["service_domain"].ne("transport").to_numpy() | holdout
+    ev = T.evaluate_holdout(X[no_transport], frame[no_transport].reset_index(drop=True), holdout[no_transport],
+                            T.TrainingSettings(columns=("service_domain",), fixed_C=10.0))
+    assert ev.scores["service_domain"]["accuracy"] == 0.5  # city0's transport rows now have nothing to learn from
 
 
 def test_packaged_heads_code_clear_cases(embed):
@@ -291,7 +319,7 @@ def test_packaged_static_heads_match_the_static_embedding():
         assert set(head.classes) <= set(COLUMN_BY_NAME[column].values), column
         assert head.coef.shape[1] == C.STATIC_DIM, column
     assert coder.manifest["embedding"]["sha256"] == C.STATIC_SHA256
-    assert coder.manifest["training"]["rows"] == 397
+    assert coder.manifest["training"]["rows"] == 2092
 
 
 def test_static_embedding_codes_a_tiny_frame(static):

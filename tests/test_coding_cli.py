@@ -70,7 +70,9 @@ def test_code_overwrite_replaces_person_coded_values(source, tmp_path):
 def test_code_json_summary(source, tmp_path):
     result = run("code", str(source), "--out", str(tmp_path / "o.csv"), "--json", "--review-below", "1")
     summary = json.loads(result.output)
-    assert summary["rows"] == 3 and len(summary["review"]) >= 3 * len(CODED_COLUMNS) - 2
+    confidences = [r[f"{c}_confidence"] for r in read_csv(tmp_path / "o.csv") for c in CODED_COLUMNS]
+    below = [v for v in confidences if v and float(v) < 1]
+    assert summary["rows"] == 3 and len(below) >= 3 * len(CODED_COLUMNS) - 3 and len(summary["review"]) == len(below)
 
 
 def _fails_and_writes_nothing(tmp_path, source: Path, *expected: str, out_exists: bool = False):
@@ -169,26 +171,49 @@ def test_train_coder_writes_loadable_heads(tmp_path):
 def test_evaluate_coder_reports_grouped_scores(tmp_path):
     result = run("evaluate-coder", "--folds", "3", "--C", "3", "--no-cdp", "--json")
     assert result.exit_code == 0, result.output
-    report = json.loads(result.output)["inventory"]
-    assert report["scheme"] == "3 folds grouped by city" and report["rows"] == 397
+    whole = json.loads(result.output)
+    report = whole["inventory"]
+    assert report["scheme"] == "3 folds grouped by city" and report["rows"] == 2092 and report["cities"] == 114
     assert set(report["columns"]) == set(CODED_COLUMNS)
     for scores in report["columns"].values():
         assert 0 <= scores["macro_f1"] <= scores["accuracy"] + 1 or 0 <= scores["macro_f1"] <= 1
     matrix = report["service_domain_confusion"]["matrix"]
-    assert sum(map(sum, matrix)) == 397
-    assert report["encoder_tuned_on_these_rows"] is True  # the shipped encoder was fine-tuned on this inventory
-    shown = run("evaluate-coder", "--folds", "3", "--C", "3", "--no-cdp", "--quiet")
-    assert "not held-out" in " ".join(shown.output.split())
+    assert sum(map(sum, matrix)) == 2092
+    # the shipped encoder was fine-tuned on the 397 rows of the demo's sample, all among the training rows
+    assert report["encoder_tuned_on_these_rows"] is True and report["encoder_saw_rows"] == 397
+    held = whole["holdout"]
+    assert held["rows"] == 97 and held["cities"] == 7 and held["encoder_saw_rows"] == 0
+    assert held["city_names"] == ["Adelaide", "Curitiba", "Daejeon", "Ljubljana", "Nairobi", "Pittsburgh", "Tampere"]
+    assert set(held["columns"]) == set(CODED_COLUMNS)
+    assert sum(map(sum, held["service_domain_confusion"]["matrix"])) == 97
+    shown = " ".join(run("evaluate-coder", "--folds", "3", "--C", "3", "--no-cdp", "--quiet").output.split())
+    assert "Hold-out cities (Adelaide," in shown
+    assert "not held-out for the encoder, fine-tuned on 397 of these 2092" in shown
+    assert "Held out: neither the heads nor the encoder saw any row of these cities." in shown
 
 
-def test_evaluate_coder_on_another_inventory_is_held_out(tmp_path):
-    from smartcities.inventory.train import INVENTORY_FILE
+def test_evaluate_coder_knows_which_rows_the_encoder_saw(tmp_path):
+    from smartcities.inventory.train import INVENTORY_FILE, SAMPLE_FILE
 
-    other = tmp_path / "inventory.csv"
-    other.write_text(INVENTORY_FILE.read_text(encoding="utf-8").replace("\r\n", "\n") + "\n", encoding="utf-8")
+    copy = tmp_path / "copy.csv"  # the sample, byte for byte different but the same rows
+    copy.write_text(SAMPLE_FILE.read_text(encoding="utf-8").replace("\r\n", "\n") + "\n", encoding="utf-8")
+    result = run("evaluate-coder", "--inventory", str(copy), "--folds", "3", "--C", "3", "--no-cdp", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["inventory"]["encoder_saw_rows"] == 397 and "holdout" not in report
+    sample = {r["id"] for r in csv.DictReader(SAMPLE_FILE.open(encoding="utf-8"))}
+    with INVENTORY_FILE.open(encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        rows = [r for r in reader if r["id"] not in sample]
+    other = tmp_path / "other.csv"
+    with other.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=reader.fieldnames)
+        writer.writeheader()
+        writer.writerows(rows)
     result = run("evaluate-coder", "--inventory", str(other), "--folds", "3", "--C", "3", "--no-cdp", "--json")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["inventory"]["encoder_tuned_on_these_rows"] is False
+    report = json.loads(result.output)
+    assert report["inventory"]["encoder_tuned_on_these_rows"] is False and report["holdout"]["rows"] == 97
 
 
 def test_evaluate_coder_names_a_missing_cdp_file(tmp_path):

@@ -68,7 +68,8 @@ def code(
 @app.command("train-coder")
 @user_errors
 def train_coder(
-    inventory: Path | None = typer.Option(None, "--inventory", help="Coded inventory (default: the shipped sample)."),
+    inventory: Path | None = typer.Option(None, "--inventory", help="Coded inventory (default: the shipped "
+                                          "training inventory without its hold-out cities)."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Folder for the heads (default: the package's)."),
     c: float | None = typer.Option(None, "--C", help="Fix the regularisation strength instead of searching."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
@@ -96,11 +97,13 @@ def train_coder(
 @app.command("evaluate-coder")
 @user_errors
 def evaluate_coder(
-    inventory: Path | None = typer.Option(None, "--inventory", help="Coded inventory (default: the shipped sample)."),
+    inventory: Path | None = typer.Option(None, "--inventory", help="Coded inventory (default: the shipped "
+                                          "training inventory); its hold-out cities are scored apart."),
     cdp: Path | None = typer.Option(None, "--cdp", help="CDP city actions CSV for the second benchmark "
                                     "(default: ../shared/data/cdp_city_actions_2012_2017/… when present)."),
     no_cdp: bool = typer.Option(False, "--no-cdp", help="Skip the CDP benchmark."),
-    folds: int | None = typer.Option(None, "--folds", help="Grouped folds (default: leave one city out)."),
+    folds: int = typer.Option(10, "--folds", help="Folds grouped by city on the training rows (0: leave one "
+                              "city out)."),
     c: float | None = typer.Option(None, "--C", help="Fix C instead of choosing it inside each training fold."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
     as_json: bool = typer.Option(False, "--json", help="Print the full report as JSON."),
@@ -120,7 +123,7 @@ def evaluate_coder(
                 tasks[stage] = bar.add_task(stage, total=total)
             bar.update(tasks[stage], completed=done)
 
-        report = evaluate(inventory, cdp_path, folds, TrainingSettings(fixed_C=c), progress=progress,
+        report = evaluate(inventory, cdp_path, folds or None, TrainingSettings(fixed_C=c), progress=progress,
                           embedding=_embedding(embedding, False) or DEFAULT_EMBEDDING)
     if as_json:
         typer.echo(json.dumps(report, indent=2, default=float))
@@ -129,15 +132,27 @@ def evaluate_coder(
     from rich.table import Table
 
     inv = report["inventory"]
-    table = Table("column", "accuracy", "macro-F1", title=f"Inventory: {inv['rows']} rows, {inv['cities']} cities, "
-                  f"{inv['scheme']}, {report['embedding']} embedding")
-    for column, s in inv["columns"].items():
-        table.add_row(column, f"{s['accuracy']:.3f}", f"{s['macro_f1']:.3f}")
-    console.print(table)
-    if inv["encoder_tuned_on_these_rows"]:
-        console.print("[yellow]Caution: the encoder was fine-tuned on these very rows, so these figures are not "
-                      "held-out for it (only the heads are); the held-out figures are in docs/coder.md "
-                      "(scripts/tune_encoder.py --evaluate).[/yellow]")
+    parts = []
+    if "holdout" in report:
+        held = report["holdout"]
+        parts.append(("holdout", f"Hold-out cities ({', '.join(held['city_names'])}): {held['rows']} rows, "
+                      "heads fitted on every other row"))
+    parts.append(("inventory", f"Training rows: {inv['rows']} rows, {inv['cities']} cities, {inv['scheme']}"))
+    for key, title in parts:
+        part = report[key]
+        table = Table("column", "accuracy", "macro-F1", title=f"{title}, {report['embedding']} embedding")
+        for column, s in part["columns"].items():
+            table.add_row(column, f"{s['accuracy']:.3f}", f"{s['macro_f1']:.3f}")
+        console.print(table)
+        if part["encoder_tuned_on_these_rows"]:
+            console.print(f"[yellow]Caution: not held-out for the encoder, fine-tuned on {part['encoder_saw_rows']} "
+                          f"of these {part['rows']} rows (only the heads are held out); see docs/coder.md."
+                          "[/yellow]")
+        else:
+            console.print("Held out: neither the heads nor the encoder saw any row of these cities."
+                          if key == "holdout" else "Held out for the encoder and, fold by fold, for the heads.")
+    if "holdout" not in report:
+        console.print("No hold-out city of HOLDOUT.md is in this inventory.")
     conf = inv["service_domain_confusion"]
     matrix = Table(title="service_domain confusion (rows: coded, columns: predicted)", padding=(0, 0),
                    box=box.SIMPLE)

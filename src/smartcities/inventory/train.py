@@ -1,11 +1,13 @@
 """Training the coder's heads and measuring them on cities they never saw.
 
-- `train_coder` fits one head per coded column on the sample inventory (shipped in the package), on the MiniLM
-  embeddings or on the static ones (`embedding`). The regularisation strength C of each head is chosen by
-  cross-validation grouped by city.
+- `train_coder` fits one head per coded column on the training inventory shipped in the package
+  (`data/initiatives/inventory.csv`) without its hold-out cities (named in `HOLDOUT.md` before any modelling), on
+  the MiniLM embeddings or on the static ones (`embedding`). The regularisation strength C of each head is chosen
+  by cross-validation grouped by city.
 - `evaluate_inventory` runs cross-validation grouped by city (leave-one-city-out by default): for every fold the
   heads, including their choice of C, are fitted on the other cities only, and the held-out city is coded.
-  It reports accuracy and macro-F1 per column and the service_domain confusion matrix.
+  It reports accuracy and macro-F1 per column and the service_domain confusion matrix. `evaluate_holdout` fits
+  the heads on every row outside the hold-out cities and scores the hold-out cities' rows.
 - `evaluate_cdp` is a second, larger benchmark: CDP city climate actions (2012–2017) classified into their CDP
   sector, grouped by reporting city. It also codes every CDP action whose sector maps honestly onto a
   `service_domain` with the inventory-trained head (`CDP_TO_SERVICE_DOMAIN`), a transfer test across datasets.
@@ -44,8 +46,11 @@ from .coder import (
     texts_of,
 )
 
-INVENTORY_FILE = Path(str(resources.files("smartcities") / "data" / "sci2022" / "inventory.csv"))
-C_GRID = (0.3, 1.0, 3.0, 10.0, 30.0)
+DATA = Path(str(resources.files("smartcities") / "data"))
+INVENTORY_FILE = DATA / "initiatives" / "inventory.csv"
+HOLDOUT_FILE = DATA / "initiatives" / "HOLDOUT.md"
+SAMPLE_FILE = DATA / "sci2022" / "inventory.csv"  # the demo's 31-city sample, on which the encoder was fine-tuned
+C_GRID = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 MIN_POSITIVES = 3  # a technology label with fewer positive rows has no head (it is never predicted)
 KNN_WEIGHT = 0.0
 KNN_K = 10
@@ -185,10 +190,36 @@ def fit_coder(X: np.ndarray, frame: pd.DataFrame, groups: Sequence, settings: Tr
     return heads
 
 
+def holdout_cities() -> tuple[str, ...]:
+    """The hold-out cities: the comma-separated last paragraph of `HOLDOUT.md`."""
+    last = HOLDOUT_FILE.read_text(encoding="utf-8").strip().split("\n\n")[-1]
+    return tuple(c.strip() for c in " ".join(last.split()).split(",") if c.strip())
+
+
+def is_holdout(frame: pd.DataFrame) -> np.ndarray:
+    """Which rows belong to a hold-out city."""
+    return frame["city"].isin(holdout_cities()).to_numpy()
+
+
 def read_training_inventory(path: str | Path | None = None) -> pd.DataFrame:
+    """The inventory at `path`, or by default the shipped training inventory without its hold-out cities."""
     from ..io.inventory import read_inventory
 
-    return read_inventory(path or INVENTORY_FILE)
+    if path is not None:
+        return read_inventory(path)
+    frame = read_inventory(INVENTORY_FILE)
+    return frame[~is_holdout(frame)].reset_index(drop=True)
+
+
+def encoder_saw(embed: Embedder | StaticEmbedder, frame: pd.DataFrame) -> int:
+    """How many rows of `frame` have a text the encoder was fine-tuned on (the sample's texts), 0 for an
+    untuned embedding."""
+    if embed.tuned_on is None or embed.tuned_on != _file_sha256(SAMPLE_FILE):
+        return 0
+    from ..io.inventory import read_inventory
+
+    seen = set(texts_of(read_inventory(SAMPLE_FILE)))
+    return sum(t in seen for t in texts_of(frame))
 
 
 def _file_sha256(path: Path) -> str:
@@ -214,10 +245,10 @@ def embedding_manifest(embed: Embedder | StaticEmbedder) -> dict:
 def train_coder(inventory: str | Path | None = None, settings: TrainingSettings = TrainingSettings(),
                 embed: Embedder | StaticEmbedder | None = None, progress: Callable[[str], None] | None = None,
                 embedding: str = DEFAULT_EMBEDDING) -> Coder:
-    """Heads for every coded column, trained on the inventory (default: the sample shipped in the package), on
-    the embedding called `embedding` (`minilm` or `static`) unless an embedder is given."""
+    """Heads for every coded column, trained on the inventory (default: the shipped training inventory without
+    its hold-out cities), on the embedding called `embedding` (`minilm` or `static`) unless an embedder is given."""
     path = Path(inventory) if inventory else INVENTORY_FILE
-    frame = read_training_inventory(path)
+    frame = read_training_inventory(inventory)
     embed = embed or embedder_for(check_embedding(embedding))
     X = embed.embed(texts_of(frame))
     heads = fit_coder(X, frame, frame["city"].tolist(), settings, progress)
@@ -226,8 +257,10 @@ def train_coder(inventory: str | Path | None = None, settings: TrainingSettings 
     manifest = {
         "format": 1,
         "embedding": embedding_manifest(embed),
-        "training": {"data": "smartcities/data/sci2022/inventory.csv" if path == INVENTORY_FILE else path.name,
+        "training": {"data": "smartcities/data/initiatives/inventory.csv without the hold-out cities of HOLDOUT.md"
+                     if inventory is None else path.name,
                      "sha256": _file_sha256(path), "rows": int(len(frame)), "cities": int(frame["city"].nunique()),
+                     **({"holdout_cities": list(holdout_cities())} if inventory is None else {}),
                      "model": "LogisticRegression (newton-cg; multinomial for single-valued columns, one-vs-rest "
                               "for technologies)", "class_weight": "balanced" if settings.balanced else None,
                      "C": "chosen per column by 5-fold cross-validation grouped by city from "
@@ -277,16 +310,34 @@ def evaluate_inventory(X: np.ndarray, frame: pd.DataFrame, settings: TrainingSet
         if progress:
             progress(done, len(splits))
     scores = {c: score(c, truth[c], predicted[c]) for c in settings.columns}
-    labels, matrix = [], np.zeros((0, 0), dtype=int)
-    if "service_domain" in settings.columns:
-        labels = [d for d in COLUMN_BY_NAME["service_domain"].values
-                  if d in set(truth["service_domain"]) | set(predicted["service_domain"])]
-        matrix = confusion_matrix(truth["service_domain"], predicted["service_domain"], labels=labels)
+    labels, matrix = _service_domain_confusion(truth, predicted, settings.columns)
     table = pd.DataFrame({"id": frame["id"].tolist(), "city": groups})
     for c in settings.columns:
         table[c] = truth[c]
         table[f"{c}_predicted"] = predicted[c]
     return Evaluation(scores, labels, matrix, len(splits), len(frame), table)
+
+
+def evaluate_holdout(X: np.ndarray, frame: pd.DataFrame, holdout: np.ndarray,
+                     settings: TrainingSettings = TrainingSettings()) -> Evaluation:
+    """Heads (C chosen by grouped cross-validation on the training rows only) fitted on the rows outside
+    `holdout` and scored on the rows inside it, exactly as the shipped heads meet cities they never saw."""
+    train = ~holdout
+    heads = fit_coder(X[train], frame[train], frame.loc[train, "city"].tolist(), settings)
+    test = frame[holdout]
+    truth = {c: labels_of(test, c) for c in settings.columns}
+    predicted = {c: decide(head, head.proba(X[holdout]))[0] for c, head in heads.items()}
+    scores = {c: score(c, truth[c], predicted[c]) for c in settings.columns}
+    labels, matrix = _service_domain_confusion(truth, predicted, settings.columns)
+    return Evaluation(scores, labels, matrix, 1, len(test))
+
+
+def _service_domain_confusion(truth: dict, predicted: dict, columns: Sequence[str]) -> tuple[list[str], np.ndarray]:
+    if "service_domain" not in columns:
+        return [], np.zeros((0, 0), dtype=int)
+    labels = [d for d in COLUMN_BY_NAME["service_domain"].values
+              if d in set(truth["service_domain"]) | set(predicted["service_domain"])]
+    return labels, confusion_matrix(truth["service_domain"], predicted["service_domain"], labels=labels)
 
 
 # --- the CDP benchmark ------------------------------------------------------------------------------------------
@@ -362,27 +413,37 @@ def evaluate_cdp(X: np.ndarray, frame: pd.DataFrame, coder: Coder | None = None,
 def evaluate(inventory: str | Path | None = None, cdp: str | Path | None = None, folds: int | None = None,
              settings: TrainingSettings = TrainingSettings(), embed: Embedder | StaticEmbedder | None = None,
              progress: Callable[[str, int, int], None] | None = None, embedding: str = DEFAULT_EMBEDDING) -> dict:
-    """Grouped evaluation on the inventory and, when `cdp` is given, the CDP benchmark, on the embedding called
-    `embedding` unless an embedder is given. A plain dict (JSON-able apart from the numpy confusion matrices,
-    which are lists here)."""
+    """On the inventory (default: the shipped training inventory), the hold-out cities of HOLDOUT.md are set
+    aside: grouped cross-validation runs on the other rows, and heads fitted on all of those code the hold-out
+    rows. With `cdp`, the CDP benchmark too. Each part counts the rows whose text the encoder was fine-tuned on
+    (so their figures are not held out for the encoder). A plain dict (confusion matrices as lists)."""
+    from ..io.inventory import read_inventory
+
     embed = embed or embedder_for(check_embedding(embedding))
-    frame = read_training_inventory(inventory)
+    whole = read_inventory(inventory or INVENTORY_FILE)
     cdp_frame = read_cdp(cdp) if cdp is not None else None  # read before the long work, so bad paths fail fast
-    X = embed.embed(texts_of(frame), progress=(lambda d: progress("embedding inventory", d, len(frame)))
-                    if progress else None)
+    Xw = embed.embed(texts_of(whole), progress=(lambda d: progress("embedding inventory", d, len(whole)))
+                     if progress else None)
+    holdout = is_holdout(whole)
+    frame, X = whole[~holdout].reset_index(drop=True), Xw[~holdout]
+
+    def part(ev: Evaluation, rows: pd.DataFrame) -> dict:
+        seen = encoder_saw(embed, rows)
+        return {"rows": ev.rows, "cities": int(rows["city"].nunique()), "encoder_saw_rows": seen,
+                "encoder_tuned_on_these_rows": seen > 0, "columns": ev.scores,
+                "service_domain_confusion": {"labels": ev.confusion_labels, "matrix": ev.confusion.tolist()}}
+
     ev = evaluate_inventory(X, frame, settings, n_splits=folds,
                             progress=(lambda d, n: progress("grouped cross-validation", d, n)) if progress else None)
-    path = Path(inventory) if inventory else INVENTORY_FILE
     report: dict = {
         "embedding": embed.name,
-        "inventory": {
-            "encoder_tuned_on_these_rows": embed.tuned_on == _file_sha256(path),
-            "rows": ev.rows, "cities": int(frame["city"].nunique()), "folds": ev.folds,
-            "scheme": "leave-one-city-out" if folds is None else f"{folds} folds grouped by city",
-            "columns": ev.scores,
-            "service_domain_confusion": {"labels": ev.confusion_labels, "matrix": ev.confusion.tolist()},
-        }
+        "inventory": {**part(ev, frame), "folds": ev.folds,
+                      "scheme": "leave-one-city-out" if folds is None else f"{folds} folds grouped by city"},
     }
+    if holdout.any():
+        held = whole[holdout]
+        report["holdout"] = {**part(evaluate_holdout(Xw, whole, holdout, settings), held),
+                             "city_names": sorted(set(held["city"]))}
     if cdp_frame is not None:
         Xc = embed.embed(cdp_frame["text"].tolist(),
                          progress=(lambda d: progress("embedding CDP actions", d, len(cdp_frame))) if progress
