@@ -185,6 +185,13 @@ def test_audit_without_p_values_differs_only_in_them(asem_standard, asem_audit):
     assert bare.summary() == asem_audit.summary()
 
 
+def test_a_builds_audit_is_the_one_without_p_values_made_once(asem_standard):
+    bare = audit(asem_standard.stages, asem_standard.context, with_p_values=False)
+    assert asem_standard.audit is asem_standard.audit  # every face reads the same value
+    for name in ("stats", "correlations", "cronbach", "pca", "effective_weights", "flags"):
+        pd.testing.assert_frame_equal(getattr(asem_standard.audit, name), getattr(bare, name))
+
+
 def test_p_values_of_many_correlations_at_once():
     from scipy import stats
 

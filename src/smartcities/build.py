@@ -10,6 +10,7 @@ import importlib.metadata
 import platform
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,14 @@ class Result:
     def kept(self) -> np.ndarray:
         """Units that survived screening (they have scores)."""
         return ~np.all(np.isnan(self.stages.scores[0]), axis=1)
+
+    @cached_property
+    def audit(self):
+        """The statistical audit as the faces show it (no p-values): made once, however many faces read it (the
+        report, its print page and the site's methodology all do when an index is published)."""
+        from .robustness.audit import audit
+
+        return audit(self.stages, self.context, with_p_values=False)
 
     def node_scores(self, node: str) -> pd.Series:
         j = self.context.compiled.nodes.index(node)

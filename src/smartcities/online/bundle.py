@@ -268,9 +268,7 @@ def indicators_rows(result) -> list[dict]:
 def audit_document(result) -> dict[str, Any]:
     """What the methodology page shows of the statistical audit: its summary, the flags, Cronbach's alpha, the
     effective weights and the indicator statistics at every stage."""
-    from ..robustness.audit import audit
-
-    checked = audit(result.stages, result.context, with_p_values=False)
+    checked = result.audit
     return {"summary": checked.summary(), "flags": records(checked.flags), "cronbach": records(checked.cronbach),
             "effective_weights": records(checked.effective_weights), "stats": records(checked.stats)}
 

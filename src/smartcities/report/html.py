@@ -154,10 +154,9 @@ def render_report(result, sections: dict[str, str] | None = None, city_pages: in
     group = readings.summary_group(result)
     group_summary = readings.group_summary(result, group) if group else None
     extra = dict(sections or {})
-    from ..robustness.audit import audit
     from .robustness_charts import correlation_heatmap
 
-    checked = audit(result.stages, ctx, with_p_values=False)  # the report shows no p-values
+    checked = result.audit  # the report shows no p-values
     extra["Audit"] = (f"<pre>{html.escape(checked.summary())}</pre>"
                       + figure_html(correlation_heatmap(checked, root)))
     if result.uncertainty is not None:
