@@ -16,9 +16,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import jinja2
-
 from ..report.html import PLOTLY_DATA, _plotly_js
+from ..report.templating import environment
 from .bundle import write_bytes, write_documents
 
 HERE = Path(__file__).parent
@@ -128,7 +127,7 @@ def _meta(docs: dict, mode: str) -> dict:
     return {
         "mode": mode, "name": index.get("name"), "root": index.get("root"), "domains": index.get("domains", []),
         "framework": index.get("framework", []), "weight_sets": index.get("weight_sets", {}),
-        "aggregation": index.get("aggregation", {}), "built": index.get("built"),
+        "aggregation": index.get("aggregation", {}),
         "spec_sha256": index.get("spec_sha256"), "peer_columns": peer_columns,
         "regions": sorted({c.get("region") for c in cities if c.get("region")}),
     }
@@ -240,18 +239,11 @@ def _plain(value: Any) -> Any:
 
 # --- rendering ------------------------------------------------------------------------------------------------------
 
-@cache
-def _env() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
-                             trim_blocks=True, lstrip_blocks=True)
-    return env
-
-
 def _render(page: str, blocks: Blocks, data: dict[str, str], *, root: str, inline: bool, title: str) -> str:
     """One page: `data` are its encoded blocks by name."""
     assets = {name: (ASSETS / name).read_text(encoding="utf-8") for name in ("site.css", *SCRIPTS)} if inline else {}
     width, height = map_size()
-    return _env().get_template("page.html.j2").render(
+    return environment(HERE / "templates").get_template("page.html.j2").render(
         page=page, data=data, meta=blocks.meta, root=root, inline=inline, assets=assets, scripts=SCRIPTS,
         title=title, name=blocks.meta["name"] or "Index", pages=PAGES, plotly_js=_plotly_js() if inline else None,
         shapes=world_shapes() if page in ("map", "dashboard") else (), map_width=width, map_height=height,

@@ -1,10 +1,12 @@
-"""The report's one Jinja environment: templates compiled once per process, and their compiled code kept in
-jinja's per-user cache folder for the next process, since compiling a page costs about as much as rendering it.
+"""The one Jinja environment of each template folder (the report's, the site's): templates compiled once per
+process, and their compiled code kept in jinja's per-user cache folder for the next process, since compiling a
+page costs about as much as rendering it.
 Jinja checks each cached entry against the template's source, so an edited template is compiled afresh."""
 
 from __future__ import annotations
 
 from functools import cache
+from pathlib import Path
 
 import jinja2
 
@@ -29,6 +31,6 @@ def _bytecode_cache() -> jinja2.BytecodeCache | None:
 
 
 @cache
-def environment() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, trim_blocks=True,
+def environment(folder: Path = TEMPLATES) -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(folder), autoescape=True, trim_blocks=True,
                               lstrip_blocks=True, bytecode_cache=_bytecode_cache())

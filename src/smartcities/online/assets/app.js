@@ -98,7 +98,7 @@
     setTimeout(function () { URL.revokeObjectURL(a.href); a.remove(); }, 0);
   }
   function metadata(extra) {
-    var m = { index: META.name, built: META.built, spec_sha256: META.spec_sha256 };
+    var m = { index: META.name, spec_sha256: META.spec_sha256 };
     Object.keys(extra || {}).forEach(function (k) { m[k] = extra[k]; });
     return m;
   }
