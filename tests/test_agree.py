@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import pandas as pd
 import pytest
@@ -46,6 +47,13 @@ def test_alpha_by_hand_for_two_coders():
     # Coincidences: 4 units, values (x,x) (x,x) (y,y) (x,y). o_xx=4, o_yy=2, o_xy=o_yx=1; n_x=5, n_y=3, n=8.
     # D_o = 2/8; D_e = 2*5*3/(8*7) = 30/56; alpha = 1 - (2/8)/(30/56) = 1 - 56/120 = 0.5333
     assert krippendorff_alpha([["x", "x", "y", "x"], ["x", "x", "y", "y"]]) == pytest.approx(1 - 56 / 120)
+
+
+def test_alpha_is_undefined_when_the_paired_values_hold_one_category_and_warns_nothing():
+    # "y" occurs only where the other coder left the unit blank: no unit pairs two categories
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert math.isnan(krippendorff_alpha([["x", "x", "y"], ["x", "x", None]]))
 
 
 def test_cohen_kappa_textbook_two_by_two_table():

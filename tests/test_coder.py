@@ -82,7 +82,7 @@ def test_packaged_heads_cover_every_coded_column_with_codebook_classes():
     assert coder.heads["technologies"].kind == "multi"
     manifest = json.loads((C.CODER_DIR / C.head_files()[0]).read_text())
     assert manifest["embedding"]["tokenizer_sha256"] == C.TOKENIZER_SHA256
-    assert manifest["training"]["rows"] == 2092 and manifest["training"]["sha256"] == T._file_sha256(T.INVENTORY_FILE)
+    assert manifest["training"]["rows"] == 2370 and manifest["training"]["sha256"] == T._file_sha256(T.INVENTORY_FILE)
     assert manifest["training"]["holdout_cities"] == list(T.holdout_cities())
 
 
@@ -90,10 +90,10 @@ def test_training_inventory_leaves_out_the_holdout_cities():
     assert T.holdout_cities() == ("Ljubljana", "Tampere", "Glasgow", "Calgary", "Pittsburgh", "Curitiba",
                                   "Kuala Lumpur", "Daejeon", "Nairobi", "Adelaide")
     frame = T.read_training_inventory()
-    assert len(frame) == 2092 and frame["city"].nunique() == 114
+    assert len(frame) == 2370 and frame["city"].nunique() == 114
     assert not set(frame["city"]) & set(T.holdout_cities())
     whole = pd.read_csv(T.INVENTORY_FILE)
-    assert T.is_holdout(whole).sum() == 97 == len(whole) - len(frame)
+    assert T.is_holdout(whole).sum() == 154 == len(whole) - len(frame)
 
 
 def test_evaluate_holdout_tests_only_on_the_holdout_rows():
@@ -319,7 +319,7 @@ def test_packaged_static_heads_match_the_static_embedding():
         assert set(head.classes) <= set(COLUMN_BY_NAME[column].values), column
         assert head.coef.shape[1] == C.STATIC_DIM, column
     assert coder.manifest["embedding"]["sha256"] == C.STATIC_SHA256
-    assert coder.manifest["training"]["rows"] == 2092
+    assert coder.manifest["training"]["rows"] == 2370
 
 
 def test_static_embedding_codes_a_tiny_frame(static):

@@ -173,22 +173,23 @@ def test_evaluate_coder_reports_grouped_scores(tmp_path):
     assert result.exit_code == 0, result.output
     whole = json.loads(result.output)
     report = whole["inventory"]
-    assert report["scheme"] == "3 folds grouped by city" and report["rows"] == 2092 and report["cities"] == 114
+    assert report["scheme"] == "3 folds grouped by city" and report["rows"] == 2370 and report["cities"] == 114
     assert set(report["columns"]) == set(CODED_COLUMNS)
     for scores in report["columns"].values():
         assert 0 <= scores["macro_f1"] <= scores["accuracy"] + 1 or 0 <= scores["macro_f1"] <= 1
     matrix = report["service_domain_confusion"]["matrix"]
-    assert sum(map(sum, matrix)) == 2092
+    assert sum(map(sum, matrix)) == 2370
     # the shipped encoder was fine-tuned on the 397 rows of the demo's sample, all among the training rows
     assert report["encoder_tuned_on_these_rows"] is True and report["encoder_saw_rows"] == 397
     held = whole["holdout"]
-    assert held["rows"] == 97 and held["cities"] == 7 and held["encoder_saw_rows"] == 0
-    assert held["city_names"] == ["Adelaide", "Curitiba", "Daejeon", "Ljubljana", "Nairobi", "Pittsburgh", "Tampere"]
+    assert held["rows"] == 154 and held["cities"] == 10 and held["encoder_saw_rows"] == 0
+    assert held["city_names"] == ["Adelaide", "Calgary", "Curitiba", "Daejeon", "Glasgow", "Kuala Lumpur", "Ljubljana",
+                                 "Nairobi", "Pittsburgh", "Tampere"]
     assert set(held["columns"]) == set(CODED_COLUMNS)
-    assert sum(map(sum, held["service_domain_confusion"]["matrix"])) == 97
+    assert sum(map(sum, held["service_domain_confusion"]["matrix"])) == 154
     shown = " ".join(run("evaluate-coder", "--folds", "3", "--C", "3", "--no-cdp", "--quiet").output.split())
     assert "Hold-out cities (Adelaide," in shown
-    assert "not held-out for the encoder, fine-tuned on 397 of these 2092" in shown
+    assert "not held-out for the encoder, fine-tuned on 397 of these 2370" in shown
     assert "Held out: neither the heads nor the encoder saw any row of these cities." in shown
 
 
@@ -213,7 +214,7 @@ def test_evaluate_coder_knows_which_rows_the_encoder_saw(tmp_path):
     result = run("evaluate-coder", "--inventory", str(other), "--folds", "3", "--C", "3", "--no-cdp", "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
-    assert report["inventory"]["encoder_tuned_on_these_rows"] is False and report["holdout"]["rows"] == 97
+    assert report["inventory"]["encoder_tuned_on_these_rows"] is False and report["holdout"]["rows"] == 154
 
 
 def test_evaluate_coder_names_a_missing_cdp_file(tmp_path):

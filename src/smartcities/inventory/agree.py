@@ -66,18 +66,16 @@ def cohen_kappa(a: Sequence, b: Sequence) -> float:
 
 def krippendorff_alpha(data: Sequence[Sequence]) -> float:
     """Krippendorff's alpha, nominal, for a coders × units table of categories (None = missing). NaN when
-    fewer than two pairable values exist or only one category occurs."""
+    fewer than two categories occur among the values coded by two coders or more."""
     import krippendorff
 
     categories = sorted({v for row in data for v in row if v is not None})
-    if len(categories) < 2:
-        return math.nan
     code = {c: float(i) for i, c in enumerate(categories)}
     matrix = np.array([[code[v] if v is not None else np.nan for v in row] for row in data], dtype=float)
-    pairable = (~np.isnan(matrix)).sum(axis=0) >= 2
-    if pairable.sum() == 0:
+    paired = matrix[:, (~np.isnan(matrix)).sum(axis=0) >= 2]
+    if len(np.unique(paired[~np.isnan(paired)])) < 2:  # one category among the paired values: no expected disagreement
         return math.nan
-    return float(krippendorff.alpha(reliability_data=matrix[:, pairable], level_of_measurement="nominal",
+    return float(krippendorff.alpha(reliability_data=paired, level_of_measurement="nominal",
                                      value_domain=list(code.values())))
 
 
