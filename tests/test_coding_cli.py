@@ -187,8 +187,16 @@ def test_evaluate_coder_reports_grouped_scores(tmp_path):
                                  "Nairobi", "Pittsburgh", "Tampere"]
     assert set(held["columns"]) == set(CODED_COLUMNS)
     assert sum(map(sum, held["service_domain_confusion"]["matrix"])) == 154
+    for part, rows in ((report, 2370), (held, 154)):  # every held-out value's confidence, binned
+        for column, rel in part["calibration"].items():
+            assert sum(b["count"] for b in rel["bins"]) == rows and 0 <= rel["ece"] <= 1, column
+        assert part["calibration"]["service_domain"]["accuracy"] == pytest.approx(
+            part["columns"]["service_domain"]["accuracy"])
+    ceiling = whole["agreement"]  # the second coder, beside the model's figures
+    assert ceiling["rows"] == 253 and ceiling["columns"]["service_domain"]["cohen_kappa"] > 0.8
     shown = " ".join(run("evaluate-coder", "--folds", "3", "--C", "3", "--no-cdp", "--quiet").output.split())
     assert "Hold-out cities (Adelaide," in shown
+    assert "ECE" in shown and "2nd" in shown and "agreement between people" in shown
     assert "not held-out for the encoder, fine-tuned on 397 of these 2370" in shown
     assert "Held out: neither the heads nor the encoder saw any row of these cities." in shown
 

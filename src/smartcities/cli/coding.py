@@ -28,22 +28,26 @@ def code(
     out: Path = typer.Option(..., "--out", "-o", help="Where to write the coded CSV."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace values a person already coded."),
     review_below: float = typer.Option(0.5, "--review-below", help="List values with a lower confidence."),
-    review: Path | None = typer.Option(None, "--review", help="Also write the review list to this CSV."),
+    review: Path | None = typer.Option(None, "--review", help="Also write the review file: the values to check, "
+                                        "with an empty `corrected` column for train-coder --add."),
     show: int = typer.Option(20, "--show", help="How many review rows to print (0: none)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary instead of tables."),
     embedding: str | None = typer.Option(None, "--embedding", help="minilm (default: slower, more accurate) or "
                                          "static (about 35x faster, less accurate)."),
     fast: bool = typer.Option(False, "--fast", help="Shorthand for --embedding static."),
+    heads: Path | None = typer.Option(None, "--heads", help="Folder of heads written by train-coder --out "
+                                      "(default: the shipped ones)."),
 ) -> None:
     """Fill the codebook's coded columns of each initiative, each with a confidence."""
-    from ..inventory.coder import code_file
+    from ..inventory.coder import DEFAULT_EMBEDDING, code_file, load_coder
 
+    name = _embedding(embedding, fast)
+    coder = load_coder(heads, name or DEFAULT_EMBEDDING) if heads is not None else None
     with _progress(quiet or as_json) as bar:
         task = bar.add_task("coding", total=None)
-        result = code_file(source, out, overwrite, review_below, review,
-                           progress=lambda done: bar.update(task, completed=done, total=None),
-                           embedding=_embedding(embedding, fast))
+        result = code_file(source, out, overwrite, review_below, review, coder=coder,
+                           progress=lambda done: bar.update(task, completed=done, total=None), embedding=name)
     if as_json:
         typer.echo(json.dumps({"rows": len(result.coded), "written": [str(p) for p in result.written],
                                "review": result.review.to_dict(orient="records")}, indent=2, default=str))
@@ -65,6 +69,12 @@ def code(
             console.print(f"… and {len(result.review) - show} more")
 
 
+CALIBRATE = typer.Option(False, "--calibrate", help="Temperature-scale the single-valued heads' confidences "
+                         "(fitted on held-out training folds; the coded values do not change).")
+ADD = typer.Option(None, "--add", help="A review file with its `corrected` column filled (from `code --review`); "
+                   "repeat for several. Rows of hold-out cities are left out.")
+
+
 @app.command("train-coder")
 @user_errors
 def train_coder(
@@ -75,22 +85,32 @@ def train_coder(
     quiet: bool = typer.Option(False, "--quiet", "-q"),
     embedding: str | None = typer.Option(None, "--embedding", help="minilm (default: slower, more accurate) or "
                                          "static (about 35x faster, less accurate)."),
+    add: list[Path] = ADD,
+    calibrate: bool = CALIBRATE,
 ) -> None:
-    """Fit the coder's heads (one per coded column) on a coded inventory."""
+    """Fit the coder's heads (one per coded column) on a coded inventory, plus reviewed rows (--add)."""
     from ..inventory.coder import CODER_DIR, DEFAULT_EMBEDDING, head_files, save_coder
+    from ..inventory.review import describe
     from ..inventory.train import TrainingSettings
     from ..inventory.train import train_coder as train
 
     name = _embedding(embedding, False) or DEFAULT_EMBEDDING
     with _progress(quiet) as bar:
         task = bar.add_task("training heads", total=None)
-        coder = train(inventory, TrainingSettings(fixed_C=c), progress=lambda column: bar.advance(task),
-                      embedding=name)
+        coder = train(inventory, TrainingSettings(fixed_C=c, calibrate=calibrate),
+                      progress=lambda column: bar.advance(task), embedding=name, add=add or ())
     target = out or CODER_DIR
     save_coder(coder, target, name)
     if not quiet:
+        if add:
+            added = coder.manifest["training"]["added"]
+            for line in describe(added["files"]):
+                console.print(line)
+            console.print(f"{added['values']} reviewed values of {added['examples']} initiatives added to "
+                          f"{coder.manifest['training']['rows']} training rows")
         for column, head in coder.heads.items():
-            console.print(f"{column}: {len(head.classes)} classes, C={head.info['C']:g}")
+            console.print(f"{column}: {len(head.classes)} classes, C={head.info['C']:g}"
+                          + (f", temperature {head.temperature:g}" if head.temperature != 1.0 else ""))
         console.print(f"{name} heads written to {target} ({', '.join(head_files(name))})")
 
 
@@ -109,9 +129,13 @@ def evaluate_coder(
     as_json: bool = typer.Option(False, "--json", help="Print the full report as JSON."),
     embedding: str | None = typer.Option(None, "--embedding", help="minilm (default: slower, more accurate) or "
                                          "static (about 35x faster, less accurate)."),
+    add: list[Path] = ADD,
+    calibrate: bool = CALIBRATE,
+    diagram: Path | None = typer.Option(None, "--diagram", help="Write the service_domain reliability diagram "
+                                        "(SVG) of the held-out predictions to this file."),
 ) -> None:
     """Cross-validate the coder on cities it never saw; optionally benchmark CDP sectors."""
-    from ..inventory.coder import DEFAULT_EMBEDDING
+    from ..inventory.coder import DEFAULT_EMBEDDING, write_all
     from ..inventory.train import TrainingSettings, default_cdp_path, evaluate
 
     cdp_path = None if no_cdp else (cdp or default_cdp_path())
@@ -123,8 +147,11 @@ def evaluate_coder(
                 tasks[stage] = bar.add_task(stage, total=total)
             bar.update(tasks[stage], completed=done)
 
-        report = evaluate(inventory, cdp_path, folds or None, TrainingSettings(fixed_C=c), progress=progress,
-                          embedding=_embedding(embedding, False) or DEFAULT_EMBEDDING)
+        report = evaluate(inventory, cdp_path, folds or None, TrainingSettings(fixed_C=c, calibrate=calibrate),
+                          progress=progress,
+                          embedding=_embedding(embedding, False) or DEFAULT_EMBEDDING, add=add or ())
+    if diagram is not None:
+        write_all({diagram: service_domain_diagram(report)})
     if as_json:
         typer.echo(json.dumps(report, indent=2, default=float))
         return
@@ -132,17 +159,34 @@ def evaluate_coder(
     from rich.table import Table
 
     inv = report["inventory"]
+    if "added" in report:
+        from ..inventory.review import describe
+
+        for line in describe(report["added"]["files"]):
+            console.print(line)
     parts = []
     if "holdout" in report:
         held = report["holdout"]
         parts.append(("holdout", f"Hold-out cities ({', '.join(held['city_names'])}): {held['rows']} rows, "
                       "heads fitted on every other row"))
     parts.append(("inventory", f"Training rows: {inv['rows']} rows, {inv['cities']} cities, {inv['scheme']}"))
+    ceiling = report.get("agreement")
     for key, title in parts:
         part = report[key]
-        table = Table("column", "accuracy", "macro-F1", title=f"{title}, {report['embedding']} embedding")
+        plus = part.get("with_added")
+        table = Table("column", "accuracy", "macro-F1", *(("+reviewed acc.", "+reviewed F1", "Δ F1") if plus else ()),
+                      "ECE", *(("2nd coder acc.", "2nd coder F1", "κ") if ceiling else ()),
+                      title=f"{title}, {report['embedding']} embedding")
         for column, s in part["columns"].items():
-            table.add_row(column, f"{s['accuracy']:.3f}", f"{s['macro_f1']:.3f}")
+            cells = [f"{s['accuracy']:.3f}", f"{s['macro_f1']:.3f}"]
+            if plus:
+                p = plus["columns"][column]
+                cells += [f"{p['accuracy']:.3f}", f"{p['macro_f1']:.3f}", f"{p['macro_f1'] - s['macro_f1']:+.3f}"]
+            cells.append(f"{part['calibration'][column]['ece']:.3f}")
+            if ceiling and column in ceiling["columns"]:
+                a = ceiling["columns"][column]
+                cells += [f"{a['accuracy']:.3f}", f"{a['macro_f1']:.3f}", f"{a['cohen_kappa']:.2f}"]
+            table.add_row(column, *cells)
         console.print(table)
         if part["encoder_tuned_on_these_rows"]:
             console.print(f"[yellow]Caution: not held-out for the encoder, fine-tuned on {part['encoder_saw_rows']} "
@@ -151,6 +195,15 @@ def evaluate_coder(
         else:
             console.print("Held out: neither the heads nor the encoder saw any row of these cities."
                           if key == "holdout" else "Held out for the encoder and, fold by fold, for the heads.")
+        if plus:
+            console.print("+reviewed: the same, with the reviewed rows added to the training rows (never to the "
+                          "scored ones, and never a reviewed row of a scored city).")
+        _reliability(part["calibration"], f"Reliability, {title.split(':')[0].lower()}: per confidence bin, "
+                     "share right / mean confidence / values")
+    if ceiling:
+        console.print(f"2nd coder: a second, blind coding of {ceiling['rows']} inventory rows "
+                      f"({ceiling['file']}) scored against the first, as the model is: agreement between people, "
+                      "the ceiling for the figures beside it; not a model figure.")
     if "holdout" not in report:
         console.print("No hold-out city of HOLDOUT.md is in this inventory.")
     conf = inv["service_domain_confusion"]
@@ -202,6 +255,33 @@ def agree(
         table.add_row(row.column, str(row.units), _fmt(row.percent_agreement), _fmt(row.cohen_kappa),
                       _fmt(row.krippendorff_alpha))
     console.print(table)
+
+
+def _reliability(calibration: dict, title: str) -> None:
+    """Print each column's reliability table: one column per confidence bin."""
+    from rich import box
+    from rich.table import Table
+
+    edges = sorted({(b["low"], b["high"]) for table in calibration.values() for b in table["bins"]})
+    table = Table("column", "ECE", *(f"{low:.1f}–{high:.1f}" for low, high in edges), title=title, box=box.SIMPLE,
+                  padding=(0, 1))
+    for column, rel in calibration.items():
+        bins = {(b["low"], b["high"]): b for b in rel["bins"]}
+        table.add_row(column, f"{rel['ece']:.3f}", *(
+            f"{bins[e]['accuracy']:.2f}/{bins[e]['mean_confidence']:.2f}/{bins[e]['count']}" if e in bins else ""
+            for e in edges))
+    console.print(table)
+
+
+def service_domain_diagram(report: dict) -> str:
+    """The SVG reliability diagram of the service_domain values coded in the evaluation `report`: the grouped
+    folds' predictions and, when there are any, the hold-out cities'."""
+    from ..inventory.calibration import reliability_svg
+
+    series = {f"grouped folds ({report['inventory']['scheme']})": report["inventory"]["calibration"]["service_domain"]}
+    if "holdout" in report:
+        series["hold-out cities"] = report["holdout"]["calibration"]["service_domain"]
+    return reliability_svg(series, f"service_domain reliability, {report['embedding']} embedding")
 
 
 def _embedding(name: str | None, fast: bool) -> str | None:

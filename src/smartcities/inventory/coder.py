@@ -17,9 +17,9 @@ How a row is coded:
    optionally blended with a k-nearest-neighbour vote over the training vectors. Single-valued columns take the
    most probable class; `technologies` is multi-label (one-vs-rest): every label with probability ≥ 0.5, or the
    single most probable one when none reaches it.
-4. Each value gets a confidence in [0, 1]: the winning class's probability, or for the multi-label column the
-   weakest of its yes/no decisions. Values a person already coded are kept (unless `overwrite`), with an empty
-   confidence, and are never sent to review.
+4. Each value gets a confidence in [0, 1]: the winning class's probability (after temperature scaling, when the
+   heads were fitted with it), or for the multi-label column the weakest of its yes/no decisions. Values a
+   person already coded are kept (unless `overwrite`), with an empty confidence, and are never sent to review.
 
 Heads are plain arrays (`heads.npz`) and a JSON manifest (`manifest.json`) in `smartcities/data/coder/` (for the
 static embedding `heads_static.npz` and `manifest_static.json`), so loading them runs no pickled code.
@@ -242,7 +242,9 @@ class Head:
     `kind` is `single` (one class per row: softmax over `coef @ x + intercept`, or a sigmoid when there is one
     row of weights for two classes) or `multi` (one independent sigmoid per class). When `knn_weight` > 0 the
     probabilities are blended with a cosine k-nearest-neighbour vote over `memory` (training vectors) whose
-    labels are `memory_labels` (indices into `classes`, or a 0/1 matrix for `multi`).
+    labels are `memory_labels` (indices into `classes`, or a 0/1 matrix for `multi`). The linear scores of a
+    `single` head are divided by `temperature` before the softmax (temperature scaling, fitted on held-out
+    training folds; 1 leaves them as fitted): it changes the confidences, never the chosen class.
     """
 
     column: str
@@ -255,11 +257,13 @@ class Head:
     memory: np.ndarray | None = None
     memory_labels: np.ndarray | None = None
     info: dict = field(default_factory=dict)
+    temperature: float = 1.0
 
     def linear_proba(self, X: np.ndarray) -> np.ndarray:
         z = X @ self.coef.T + self.intercept
         if self.kind == "multi":
             return _sigmoid(z)
+        z = z / self.temperature
         if self.coef.shape[0] == 1:
             p = _sigmoid(z[:, 0])
             return np.column_stack([1.0 - p, p])
@@ -344,7 +348,7 @@ def save_coder(coder: Coder, folder: str | Path, embedding: str | None = None) -
         arrays[f"{col}.coef"] = head.coef.astype(np.float32)
         arrays[f"{col}.intercept"] = head.intercept.astype(np.float32)
         entry = {"kind": head.kind, "classes": list(head.classes), "knn_weight": head.knn_weight, "k": head.k,
-                 **head.info}
+                 **head.info, **({"temperature": head.temperature} if head.temperature != 1.0 else {})}
         if head.knn_weight > 0 and head.memory is not None:
             arrays[f"{col}.memory"] = head.memory.astype(np.float16)
             arrays[f"{col}.memory_labels"] = head.memory_labels.astype(np.uint8)
@@ -361,17 +365,22 @@ def load_coder(folder: str | Path | None = None, embedding: str = DEFAULT_EMBEDD
     """The heads for `embedding` in `folder` (default: the ones shipped with the package)."""
     folder = Path(folder) if folder is not None else CODER_DIR
     manifest_name, arrays_name = head_files(embedding)
+    missing = [name for name in (manifest_name, arrays_name) if not (folder / name).is_file()]
+    if missing:
+        raise InputError.single(folder, f"holds no {embedding} heads ({missing[0]} is missing); "
+                                "write them with smartcities train-coder --out")
     manifest = json.loads((folder / manifest_name).read_text(encoding="utf-8"))
     heads = {}
     with np.load(folder / arrays_name, allow_pickle=False) as arrays:
         for col, entry in manifest["columns"].items():
             memory = arrays[f"{col}.memory"] if f"{col}.memory" in arrays else None
             labels = arrays[f"{col}.memory_labels"] if f"{col}.memory_labels" in arrays else None
-            info = {k: v for k, v in entry.items() if k not in ("kind", "classes", "knn_weight", "k")}
+            info = {k: v for k, v in entry.items() if k not in ("kind", "classes", "knn_weight", "k", "temperature")}
             heads[col] = Head(col, entry["kind"], tuple(entry["classes"]), arrays[f"{col}.coef"].astype(np.float32),
                               arrays[f"{col}.intercept"].astype(np.float32), float(entry.get("knn_weight", 0.0)),
                               int(entry.get("k", 10)), None if memory is None else memory.astype(np.float32),
-                              None if labels is None else labels.astype(np.int64), info)
+                              None if labels is None else labels.astype(np.int64), info,
+                              float(entry.get("temperature", 1.0)))
     return Coder(heads, {k: v for k, v in manifest.items() if k != "columns"})
 
 
@@ -520,8 +529,9 @@ def _ordered(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
 
 
 def review_rows(coded: pd.DataFrame, below: float, columns: Iterable[str] = CODED_COLUMNS) -> pd.DataFrame:
-    """One row per model-filled value whose confidence is below `below`: id, line, name, column, value,
-    confidence; lowest confidence first."""
+    """One row per model-filled value whose confidence is below `below`, lowest confidence first, in the shape of
+    the review file a person corrects (`inventory.review.REVIEW_COLUMNS`): id, line, city, name, description,
+    column, value, confidence and an empty `corrected`."""
     records = []
     for idx, row in coded.iterrows():
         for col in columns:
@@ -529,14 +539,18 @@ def review_rows(coded: pd.DataFrame, below: float, columns: Iterable[str] = CODE
             if conf is None or pd.isna(conf) or conf >= below:
                 continue
             records.append({
-                "id": row.get("id") if "id" in coded else None,
+                "id": row.get("id"),
                 "line": int(row["_line"]) if "_line" in coded else idx,
+                "city": row.get("city"),
                 "name": row["name"],
+                "description": row.get("description"),
                 "column": col,
                 "value": format_cell(row[col]),
                 "confidence": round(float(conf), 3),
+                "corrected": "",
             })
-    frame = pd.DataFrame(records, columns=["id", "line", "name", "column", "value", "confidence"])
+    frame = pd.DataFrame(records, columns=["id", "line", "city", "name", "description", "column", "value",
+                                           "confidence", "corrected"])
     return frame.sort_values(["confidence", "line"], kind="stable").reset_index(drop=True)
 
 

@@ -7,7 +7,12 @@
 - `evaluate_inventory` runs cross-validation grouped by city (leave-one-city-out by default): for every fold the
   heads, including their choice of C, are fitted on the other cities only, and the held-out city is coded.
   It reports accuracy and macro-F1 per column and the service_domain confusion matrix. `evaluate_holdout` fits
-  the heads on every row outside the hold-out cities and scores the hold-out cities' rows.
+  the heads on every row outside the hold-out cities and scores the hold-out cities' rows. Both also give each
+  column's reliability table and expected calibration error (`inventory.calibration`) of the held-out values.
+- Reviewed rows (`inventory.review`, `--add`) join the training rows of `train_coder` and, as a second run beside
+  the first, of every evaluation; `agreement_ceiling` scores the blind second coding of the inventory against the
+  first, the ceiling the figures are read against. `TrainingSettings.calibrate` temperature-scales the
+  single-valued heads (`fit_temperature`).
 - `evaluate_cdp` is a second, larger benchmark: CDP city climate actions (2012–2017) classified into their CDP
   sector, grouped by reporting city. It also codes every CDP action whose sector maps honestly onto a
   `service_domain` with the inventory-trained head (`CDP_TO_SERVICE_DOMAIN`), a transfer test across datasets.
@@ -32,6 +37,7 @@ from sklearn.model_selection import GroupKFold, LeaveOneGroupOut
 
 from ..errors import InputError
 from ..model.codebook import CODED_COLUMNS, COLUMN_BY_NAME
+from .calibration import reliability
 from .coder import (
     DEFAULT_EMBEDDING,
     ENCODER_FILE,
@@ -45,12 +51,15 @@ from .coder import (
     embedder_for,
     texts_of,
 )
+from .review import Additions, read_additions
 
 DATA = Path(str(resources.files("smartcities") / "data"))
 INVENTORY_FILE = DATA / "initiatives" / "inventory.csv"
 HOLDOUT_FILE = DATA / "initiatives" / "HOLDOUT.md"
+SECOND_CODING_FILE = DATA / "initiatives" / "second_coding.csv"  # a blind second coding of a tenth of the rows
 SAMPLE_FILE = DATA / "sci2022" / "inventory.csv"  # the demo's 31-city sample, on which the encoder was fine-tuned
 C_GRID = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
+TEMPERATURES = tuple(round(float(t), 3) for t in np.geomspace(0.25, 4.0, 25))  # 0.25 … 4, ratio 2^(1/6)
 MIN_POSITIVES = 3  # a technology label with fewer positive rows has no head (it is never predicted)
 KNN_WEIGHT = 0.0
 KNN_K = 10
@@ -167,6 +176,37 @@ def choose_C(X: np.ndarray, labels: Sequence, groups: Sequence, column: str, gri
     return best
 
 
+def fit_temperature(X: np.ndarray, labels: Sequence, groups: Sequence, column: str, C: float,
+                    balanced: bool = True, n_splits: int = 5, grid: Sequence[float] = TEMPERATURES) -> float:
+    """The temperature of `grid` that gives the out-of-fold probabilities of a single-valued head (fitted with
+    `C` under cross-validation grouped by `groups`) the smallest log loss; 1 for the multi-label column. Only
+    the confidences change with it, never the chosen class."""
+    if COLUMN_BY_NAME[column].kind == "list":
+        return 1.0
+    labels = np.asarray(labels)
+    scores, truth = [], []
+    for train, test in GroupKFold(n_splits=min(n_splits, len(set(groups)))).split(X, groups=groups):
+        head = fit_head(X[train], list(labels[train]), column, C, balanced)
+        known = np.isin(labels[test], head.classes)  # a class missing from the training part cannot be scored
+        z = X[test][known] @ head.coef.T + head.intercept
+        scores.append(np.column_stack([np.zeros(len(z)), z[:, 0]]) if head.coef.shape[0] == 1 else z)
+        truth.append(np.searchsorted(head.classes, labels[test][known]))
+    if not any(len(t) for t in truth):
+        return 1.0
+
+    def loss(t: float) -> float:
+        return -float(np.mean(np.concatenate([np.log(np.maximum(_softmax_rows(z / t)[np.arange(len(y)), y], 1e-12))
+                                              for z, y in zip(scores, truth)])))
+
+    return min(grid, key=loss)
+
+
+def _softmax_rows(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
 @dataclass(frozen=True)
 class TrainingSettings:
     """How the heads are fitted (a frozen value, so a shared default cannot drift)."""
@@ -176,15 +216,25 @@ class TrainingSettings:
     balanced: bool = True
     knn_weight: float = KNN_WEIGHT
     fixed_C: float | None = None  # skip the search and use this C for every column
+    calibrate: bool = False  # temperature-scale the single-valued heads (fit_temperature)
 
 
 def fit_coder(X: np.ndarray, frame: pd.DataFrame, groups: Sequence, settings: TrainingSettings = TrainingSettings(),
               progress: Callable[[str], None] | None = None) -> dict[str, Head]:
+    """One head per column of `settings`, each fitted on the rows of `frame` (embedded as `X`, grouped by `groups`
+    for the choice of C) that have a value in its column: reviewed examples (`inventory.review`) carry values for
+    some columns only."""
     heads = {}
+    groups = np.asarray(groups, dtype=object)
     for column in settings.columns:
-        labels = labels_of(frame, column)
-        C = settings.fixed_C or choose_C(X, labels, groups, column, settings.grid, settings.balanced)
-        heads[column] = fit_head(X, labels, column, C, settings.balanced, settings.knn_weight)
+        rows = frame[column].map(lambda v: v is not None and v is not pd.NA and v == v).to_numpy(dtype=bool)
+        labels = labels_of(frame[rows], column)
+        C = settings.fixed_C or choose_C(X[rows], labels, list(groups[rows]), column, settings.grid,
+                                         settings.balanced)
+        heads[column] = fit_head(X[rows], labels, column, C, settings.balanced, settings.knn_weight)
+        if settings.calibrate:
+            heads[column].temperature = fit_temperature(X[rows], labels, list(groups[rows]), column, C,
+                                                        settings.balanced)
         if progress:
             progress(column)
     return heads
@@ -242,13 +292,23 @@ def embedding_manifest(embed: Embedder | StaticEmbedder) -> dict:
             "pooling": "mean over tokens, L2-normalised (in the ONNX graph)", "text": "name + '. ' + description"}
 
 
+def with_additions(frame: pd.DataFrame, additions: Additions | None) -> pd.DataFrame:
+    """The training rows followed by the reviewed examples (columns they do not carry are None)."""
+    if additions is None or not len(additions.frame):
+        return frame
+    return pd.concat([frame.astype(object), additions.frame], ignore_index=True)
+
+
 def train_coder(inventory: str | Path | None = None, settings: TrainingSettings = TrainingSettings(),
                 embed: Embedder | StaticEmbedder | None = None, progress: Callable[[str], None] | None = None,
-                embedding: str = DEFAULT_EMBEDDING) -> Coder:
+                embedding: str = DEFAULT_EMBEDDING, add: Sequence[str | Path] = ()) -> Coder:
     """Heads for every coded column, trained on the inventory (default: the shipped training inventory without
-    its hold-out cities), on the embedding called `embedding` (`minilm` or `static`) unless an embedder is given."""
+    its hold-out cities), on the embedding called `embedding` (`minilm` or `static`) unless an embedder is given,
+    plus the reviewed rows of the files in `add` (see `inventory.review`; hold-out cities' rows are left out)."""
     path = Path(inventory) if inventory else INVENTORY_FILE
-    frame = read_training_inventory(inventory)
+    training = read_training_inventory(inventory)
+    additions = read_additions(add, training, holdout_cities()) if add else None
+    frame = with_additions(training, additions)
     embed = embed or embedder_for(check_embedding(embedding))
     X = embed.embed(texts_of(frame))
     heads = fit_coder(X, frame, frame["city"].tolist(), settings, progress)
@@ -259,15 +319,21 @@ def train_coder(inventory: str | Path | None = None, settings: TrainingSettings 
         "embedding": embedding_manifest(embed),
         "training": {"data": "smartcities/data/initiatives/inventory.csv without the hold-out cities of HOLDOUT.md"
                      if inventory is None else path.name,
-                     "sha256": _file_sha256(path), "rows": int(len(frame)), "cities": int(frame["city"].nunique()),
+                     "sha256": _file_sha256(path), "rows": int(len(training)),
+                     "cities": int(training["city"].nunique()),
                      **({"holdout_cities": list(holdout_cities())} if inventory is None else {}),
                      "model": "LogisticRegression (newton-cg; multinomial for single-valued columns, one-vs-rest "
                               "for technologies)", "class_weight": "balanced" if settings.balanced else None,
                      "C": "chosen per column by 5-fold cross-validation grouped by city from "
                           + ", ".join(f"{c:g}" for c in settings.grid) if settings.fixed_C is None
                           else f"{settings.fixed_C:g}",
+                     **({"temperature": "per single-valued column, the one of 0.25–4 with the least log loss "
+                                        "on 5 folds grouped by city"} if settings.calibrate else {}),
                      "scikit_learn": sklearn.__version__},
     }
+    if additions is not None:
+        manifest["training"]["added"] = {"examples": int(len(additions.frame)), "values": additions.values,
+                                         "files": additions.files}
     return Coder(heads, manifest)
 
 
@@ -275,7 +341,8 @@ def train_coder(inventory: str | Path | None = None, settings: TrainingSettings 
 
 @dataclass
 class Evaluation:
-    """Scores per column on held-out cities and the service_domain confusion matrix."""
+    """Scores per column on held-out cities, the service_domain confusion matrix, and each column's reliability
+    table (`inventory.calibration`) of the held-out values' confidences."""
 
     scores: dict[str, dict]
     confusion_labels: list[str]
@@ -283,53 +350,85 @@ class Evaluation:
     folds: int
     rows: int
     predictions: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
-    extra: dict = field(default_factory=dict)
+    calibration: dict[str, dict] = field(default_factory=dict)
 
     def table(self) -> pd.DataFrame:
-        return pd.DataFrame([{"column": c, "accuracy": s["accuracy"], "macro_f1": s["macro_f1"]}
+        return pd.DataFrame([{"column": c, "accuracy": s["accuracy"], "macro_f1": s["macro_f1"],
+                              "ece": self.calibration[c]["ece"] if c in self.calibration else np.nan}
                              for c, s in self.scores.items()])
 
 
+Added = tuple[np.ndarray, pd.DataFrame]  # reviewed examples (inventory.review) and their embeddings
+
+
+def _training_part(X: np.ndarray, frame: pd.DataFrame, rows: np.ndarray, added: Added | None,
+                   test_cities: set) -> tuple[np.ndarray, pd.DataFrame]:
+    """The training rows of a fold, plus the reviewed examples of cities outside the fold's test cities."""
+    part = frame.iloc[rows]
+    if added is None or not len(added[1]):
+        return X[rows], part
+    keep = ~added[1]["city"].isin(test_cities).to_numpy()
+    return np.vstack([X[rows], added[0][keep]]), pd.concat([part.astype(object), added[1][keep]],
+                                                           ignore_index=True)
+
+
+def _scored(frame: pd.DataFrame, truth: dict, predicted: dict, confidence: dict, columns: Sequence[str],
+            folds: int) -> Evaluation:
+    scores = {c: score(c, truth[c], predicted[c]) for c in columns}
+    calibration = {c: reliability(confidence[c], [_same(c, t, p) for t, p in zip(truth[c], predicted[c])])
+                   for c in columns}
+    labels, matrix = _service_domain_confusion(truth, predicted, columns)
+    table = pd.DataFrame({"id": frame["id"].tolist(), "city": frame["city"].tolist()})
+    for c in columns:
+        table[c] = truth[c]
+        table[f"{c}_predicted"] = predicted[c]
+        table[f"{c}_confidence"] = confidence[c]
+    return Evaluation(scores, labels, matrix, folds, len(frame), table, calibration)
+
+
+def _same(column: str, truth, predicted) -> bool:
+    """Whether a coded value is right: the same class, or for `technologies` the same set."""
+    return set(truth) == set(predicted) if COLUMN_BY_NAME[column].kind == "list" else truth == predicted
+
+
 def evaluate_inventory(X: np.ndarray, frame: pd.DataFrame, settings: TrainingSettings = TrainingSettings(),
-                       n_splits: int | None = None, progress: Callable[[int, int], None] | None = None
-                       ) -> Evaluation:
+                       n_splits: int | None = None, progress: Callable[[int, int], None] | None = None,
+                       added: Added | None = None) -> Evaluation:
     """Cross-validation grouped by city: leave-one-city-out, or `n_splits` grouped folds. C is chosen inside each
-    training fold (nested), so the held-out city plays no part in any choice."""
+    training fold (nested), so the held-out city plays no part in any choice. `added` reviewed examples join
+    every fold's training rows, except those of the fold's test cities; they are never scored."""
     groups = frame["city"].tolist()
     splitter = LeaveOneGroupOut() if n_splits is None else GroupKFold(n_splits=n_splits)
     splits = list(splitter.split(X, groups=groups))
     truth = {c: labels_of(frame, c) for c in settings.columns}
     predicted: dict[str, list] = {c: [None] * len(frame) for c in settings.columns}
+    confidence = {c: np.zeros(len(frame)) for c in settings.columns}
     for done, (train, test) in enumerate(splits, 1):
-        train_frame = frame.iloc[train]
-        heads = fit_coder(X[train], train_frame, [groups[i] for i in train], settings)
+        X_train, train_frame = _training_part(X, frame, train, added, {groups[i] for i in test})
+        heads = fit_coder(X_train, train_frame, train_frame["city"].tolist(), settings)
         for column, head in heads.items():
-            values, _ = decide(head, head.proba(X[test]))
+            values, conf = decide(head, head.proba(X[test]))
+            confidence[column][test] = conf
             for i, v in zip(test, values):
                 predicted[column][i] = v
         if progress:
             progress(done, len(splits))
-    scores = {c: score(c, truth[c], predicted[c]) for c in settings.columns}
-    labels, matrix = _service_domain_confusion(truth, predicted, settings.columns)
-    table = pd.DataFrame({"id": frame["id"].tolist(), "city": groups})
-    for c in settings.columns:
-        table[c] = truth[c]
-        table[f"{c}_predicted"] = predicted[c]
-    return Evaluation(scores, labels, matrix, len(splits), len(frame), table)
+    return _scored(frame, truth, predicted, confidence, settings.columns, len(splits))
 
 
 def evaluate_holdout(X: np.ndarray, frame: pd.DataFrame, holdout: np.ndarray,
-                     settings: TrainingSettings = TrainingSettings()) -> Evaluation:
+                     settings: TrainingSettings = TrainingSettings(), added: Added | None = None) -> Evaluation:
     """Heads (C chosen by grouped cross-validation on the training rows only) fitted on the rows outside
-    `holdout` and scored on the rows inside it, exactly as the shipped heads meet cities they never saw."""
-    train = ~holdout
-    heads = fit_coder(X[train], frame[train], frame.loc[train, "city"].tolist(), settings)
+    `holdout` (plus the `added` reviewed examples of cities outside it) and scored on the rows inside it,
+    exactly as the shipped heads meet cities they never saw."""
     test = frame[holdout]
+    X_train, train_frame = _training_part(X, frame, np.flatnonzero(~holdout), added, set(test["city"]))
+    heads = fit_coder(X_train, train_frame, train_frame["city"].tolist(), settings)
     truth = {c: labels_of(test, c) for c in settings.columns}
-    predicted = {c: decide(head, head.proba(X[holdout]))[0] for c, head in heads.items()}
-    scores = {c: score(c, truth[c], predicted[c]) for c in settings.columns}
-    labels, matrix = _service_domain_confusion(truth, predicted, settings.columns)
-    return Evaluation(scores, labels, matrix, 1, len(test))
+    predicted, confidence = {}, {}
+    for c, head in heads.items():
+        predicted[c], confidence[c] = decide(head, head.proba(X[holdout]))
+    return _scored(test, truth, predicted, confidence, settings.columns, 1)
 
 
 def _service_domain_confusion(truth: dict, predicted: dict, columns: Sequence[str]) -> tuple[list[str], np.ndarray]:
@@ -408,42 +507,84 @@ def evaluate_cdp(X: np.ndarray, frame: pd.DataFrame, coder: Coder | None = None,
     return result
 
 
+# --- the agreement ceiling -------------------------------------------------------------------------------------
+
+def agreement_ceiling(first: str | Path = INVENTORY_FILE, second: str | Path = SECOND_CODING_FILE) -> dict:
+    """How far a second coder, coding the same rows blind, agrees with the first (the inventory): per coded
+    column the rows both coded, accuracy and macro-F1 of the second coding scored against the first exactly as
+    the model is (`score`), and Cohen's kappa (`agree.agreement`). No model is involved: it is the ceiling the
+    model's figures are read against."""
+    from .agree import agreement, read_coding
+
+    a, b = read_coding(first), read_coding(second)
+    kappa = agreement([b, a], per_label=False).set_index("column")
+    both = a.set_index("id").loc[b["id"]].reset_index()
+    out = {"file": Path(second).name, "rows": int(len(b)), "columns": {}}
+    for column in CODED_COLUMNS:
+        if column in b and column in a:
+            out["columns"][column] = {**score(column, labels_of(both, column), labels_of(b, column)),
+                                      "cohen_kappa": float(kappa.loc[column, "cohen_kappa"])}
+    return out
+
+
 # --- the whole evaluation, as the command runs it ---------------------------------------------------------------
 
 def evaluate(inventory: str | Path | None = None, cdp: str | Path | None = None, folds: int | None = None,
              settings: TrainingSettings = TrainingSettings(), embed: Embedder | StaticEmbedder | None = None,
-             progress: Callable[[str, int, int], None] | None = None, embedding: str = DEFAULT_EMBEDDING) -> dict:
+             progress: Callable[[str, int, int], None] | None = None, embedding: str = DEFAULT_EMBEDDING,
+             add: Sequence[str | Path] = ()) -> dict:
     """On the inventory (default: the shipped training inventory), the hold-out cities of HOLDOUT.md are set
     aside: grouped cross-validation runs on the other rows, and heads fitted on all of those code the hold-out
-    rows. With `cdp`, the CDP benchmark too. Each part counts the rows whose text the encoder was fine-tuned on
-    (so their figures are not held out for the encoder). A plain dict (confusion matrices as lists)."""
+    rows. Each part carries every column's scores and reliability table; with `add` (reviewed files, see
+    `inventory.review`) each part is run a second time with the reviewed examples added to the training rows
+    (`with_added`). For the shipped inventory, the second coder's agreement (`agreement_ceiling`). With `cdp`,
+    the CDP benchmark too. Each part counts the rows whose text the encoder was fine-tuned on (so their figures
+    are not held out for the encoder). A plain dict (confusion matrices as lists)."""
     from ..io.inventory import read_inventory
 
     embed = embed or embedder_for(check_embedding(embedding))
     whole = read_inventory(inventory or INVENTORY_FILE)
-    cdp_frame = read_cdp(cdp) if cdp is not None else None  # read before the long work, so bad paths fail fast
+    holdout = is_holdout(whole)
+    frame = whole[~holdout].reset_index(drop=True)
+    additions = read_additions(add, frame, holdout_cities()) if add else None  # fail fast on bad files
+    cdp_frame = read_cdp(cdp) if cdp is not None else None
     Xw = embed.embed(texts_of(whole), progress=(lambda d: progress("embedding inventory", d, len(whole)))
                      if progress else None)
-    holdout = is_holdout(whole)
-    frame, X = whole[~holdout].reset_index(drop=True), Xw[~holdout]
+    X = Xw[~holdout]
+    added = (embed.embed(texts_of(additions.frame)), additions.frame) if additions is not None else None
 
     def part(ev: Evaluation, rows: pd.DataFrame) -> dict:
         seen = encoder_saw(embed, rows)
         return {"rows": ev.rows, "cities": int(rows["city"].nunique()), "encoder_saw_rows": seen,
-                "encoder_tuned_on_these_rows": seen > 0, "columns": ev.scores,
+                "encoder_tuned_on_these_rows": seen > 0, "columns": ev.scores, "calibration": ev.calibration,
                 "service_domain_confusion": {"labels": ev.confusion_labels, "matrix": ev.confusion.tolist()}}
 
-    ev = evaluate_inventory(X, frame, settings, n_splits=folds,
-                            progress=(lambda d, n: progress("grouped cross-validation", d, n)) if progress else None)
+    def with_added(ev: Evaluation) -> dict:
+        return {"columns": ev.scores, "calibration": ev.calibration,
+                "service_domain_confusion": {"labels": ev.confusion_labels, "matrix": ev.confusion.tolist()}}
+
+    def grouped(extra: Added | None, stage: str) -> Evaluation:
+        return evaluate_inventory(X, frame, settings, n_splits=folds, added=extra,
+                                  progress=(lambda d, n: progress(stage, d, n)) if progress else None)
+
+    ev = grouped(None, "grouped cross-validation")
     report: dict = {
-        "embedding": embed.name,
+        "embedding": embed.name, "calibrated": settings.calibrate,
         "inventory": {**part(ev, frame), "folds": ev.folds,
                       "scheme": "leave-one-city-out" if folds is None else f"{folds} folds grouped by city"},
     }
+    if added is not None:
+        report["added"] = {"examples": int(len(additions.frame)), "values": additions.values,
+                           "files": additions.files}
+        report["inventory"]["with_added"] = with_added(grouped(added, "grouped cross-validation, reviewed rows added"))
     if holdout.any():
         held = whole[holdout]
         report["holdout"] = {**part(evaluate_holdout(Xw, whole, holdout, settings), held),
                              "city_names": sorted(set(held["city"]))}
+        if added is not None:
+            report["holdout"]["with_added"] = with_added(evaluate_holdout(Xw, whole, holdout, settings, added))
+    if inventory is None:
+        report["agreement"] = agreement_ceiling()
     if cdp_frame is not None:
         Xc = embed.embed(cdp_frame["text"].tolist(),
                          progress=(lambda d: progress("embedding CDP actions", d, len(cdp_frame))) if progress
