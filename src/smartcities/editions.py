@@ -61,19 +61,33 @@ class Editions:
                  "steps": list(r.log)} for label, r in zip(self.labels(), self.results)]
 
 
-def build_editions(spec: Spec, *, uncertainty: bool = True, progress: bool = False, backend: str | None = None,
-                   strict: bool = False) -> Result:
-    started = time.perf_counter()
-    e = spec.model.editions
+def validate_editions(spec: Spec, uncertainty: bool = True) -> tuple[list[Inputs], ProcessingLog]:
+    """Every check an editions build runs short of computing: each edition's inputs against the spec, the
+    editions block against the data, and the panel imputation's own refusal (linear on a one-observation
+    series). Returns the editions' inputs and the log of reading them."""
+    editions, inputs = _checked(spec, uncertainty)
+    _impute_panel(spec, editions, inputs)
+    return inputs, ProcessingLog.concat(*(_tagged(one.log, edition_label(ed)) for ed, one in zip(editions, inputs)))
+
+
+def _checked(spec: Spec, uncertainty: bool) -> tuple[tuple[float, ...], list[Inputs]]:
     found = load_edition_inputs(spec)
-    editions = tuple(found)
     inputs = list(found.values())
     for one in inputs:
         check(spec, one, uncertainty)
-    steps = tuple(Step.parse(entry) for entry in spec.model.pipeline)
-    problems = check_editions(spec, inputs[-1], steps)
+    problems = check_editions(spec, inputs[-1], tuple(Step.parse(entry) for entry in spec.model.pipeline))
     if problems:
         raise InputError(problems)
+    return tuple(found), inputs
+
+
+def build_editions(spec: Spec, *, uncertainty: bool = True, progress: bool = False, backend: str | None = None,
+                   strict: bool = False) -> Result:
+    """One build per edition (see the module's doc); the latest edition's Result, carrying them all."""
+    started = time.perf_counter()
+    e = spec.model.editions
+    editions, inputs = _checked(spec, uncertainty)
+    steps = tuple(Step.parse(entry) for entry in spec.model.pipeline)
     inputs, panel_log = _impute_panel(spec, editions, inputs)
     steps_of = _normalise_steps(spec, editions, inputs, steps)
     keep = uncertainty and spec.model.uncertainty is not None
