@@ -378,3 +378,12 @@ def test_cli_validate_reports_a_bad_editions_block(tmp_path):
     spec = coinr_spec(tmp_path, editions="{column: Time, values: [2018, 2031]}")
     result = runner.invoke(app, ["validate", str(spec)])
     assert result.exit_code == 2 and "no edition 2031" in result.stderr
+
+
+def test_reference_lists_the_edition_outputs(tmp_path):
+    from smartcities.reference import EDITION_OUTPUTS, render_reference
+
+    write_outputs(build(city_index(tmp_path, shift={"city9": 60.0})), tmp_path / "out", report=False)
+    for name, (_, columns) in EDITION_OUTPUTS.items():
+        assert list(pd.read_csv(tmp_path / "out" / name).columns) == list(columns), name
+    assert "#### edition_trends.csv" in render_reference()
