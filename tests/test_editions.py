@@ -387,3 +387,44 @@ def test_reference_lists_the_edition_outputs(tmp_path):
     for name, (_, columns) in EDITION_OUTPUTS.items():
         assert list(pd.read_csv(tmp_path / "out" / name).columns) == list(columns), name
     assert "#### edition_trends.csv" in render_reference()
+
+
+def test_rank_change_decomposition_is_an_identity(tmp_path):
+    """A city leaves, one enters, one city's values move, and the earlier edition was published with another
+    method: for every city in both editions rank_change = performance + method + sample."""
+    spec = city_index(tmp_path, shift={"city4": 50.0}, uncertainty=False,
+                      editions="{column: year, published: published.csv}")
+    data = pd.read_csv(tmp_path / "indicators.csv")
+    leaver = data[(data.city == "city1") & (data.year == 2021)].index
+    entrant = data[(data.city == "city2") & (data.year == 2019)].index
+    data.loc[leaver.union(entrant), "value"] = np.nan
+    data.to_csv(tmp_path / "indicators.csv", index=False)
+    published = pd.DataFrame({"city": CITIES, "edition": 2019, "rank": list(range(10, 0, -1))})
+    published.to_csv(tmp_path / "published.csv", index=False)
+    result = build(spec)
+    split = result.editions.decomposition.set_index("city")
+    assert set(split.index) == set(CITIES) - {"city1", "city2"}  # only the cities in both editions
+    assert (split["rank_change"] == split["performance"] + split["method"] + split["sample"]).all()
+    backcast = result.editions.changes.query("node == 'Index' and edition == '2019'").set_index("city")["rank"]
+    assert (split["method"] == published.set_index("city").loc[split.index, "rank"] - backcast[split.index]).all()
+    assert (split["previous_rank"] == published.set_index("city").loc[split.index, "rank"]).all()
+    assert (split["sample"] != 0).any() and split.loc["city4", "performance"] > 0
+    write_outputs(result, tmp_path / "out", report=False)
+    assert list(pd.read_csv(tmp_path / "out" / "rank_decomposition.csv").columns) == list(split.reset_index().columns)
+
+
+def test_without_published_ranks_method_is_zero(tmp_path):
+    result = build(city_index(tmp_path, shift={"city9": 60.0}, uncertainty=False))
+    split = result.editions.decomposition
+    assert len(split) == 10 and (split["method"] == 0).all() and (split["sample"] == 0).all()
+    assert (split["rank_change"] == split["performance"]).all()
+
+
+def test_published_ranks_of_an_unknown_city_name_the_line(tmp_path):
+    spec = city_index(tmp_path, uncertainty=False, editions="{column: year, published: published.csv}")
+    (tmp_path / "published.csv").write_text("city,edition,rank\ncity1,2019,1\ncity99,2019,2\ncity2,2018,3\n")
+    with pytest.raises(InputError) as err:
+        build(spec)
+    assert "published.csv line 3, column city: unknown city 'city99'" in str(err.value)
+    assert "published.csv line 4, column edition: edition 2018 is not among the editions (2019, 2021)" in str(
+        err.value)

@@ -20,13 +20,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .analysis.editions import Panel, edition_label, rank_changes, trends
+from .analysis.editions import Panel, decomposition, edition_label, rank_changes, trends
 from .build import Result, build_inputs, check, refuse_warnings
 from .engine.normalise import oriented, pooled_stats
 from .engine.panel import impute_panel
 from .engine.pipeline import Kept, Step, apply_step
 from .errors import InputError, Problem, did_you_mean
 from .inputs import Inputs, load_edition_inputs
+from .io.tables import Field, Schema, read_table
 from .model.processing import ProcessingLog, entry
 from .model.spec import Spec
 
@@ -43,6 +44,7 @@ class Editions:
     changes: pd.DataFrame  # editions.csv
     trends: pd.DataFrame  # edition_trends.csv
     panel_log: ProcessingLog  # panel imputation and trends across breaks
+    decomposition: pd.DataFrame  # rank_decomposition.csv: the top node's rank changes split
 
     def labels(self) -> list[str]:
         return [edition_label(e) for e in self.editions]
@@ -110,11 +112,13 @@ def build_editions(spec: Spec, *, uncertainty: bool = True, progress: bool = Fal
     fw = inputs[-1].context.framework
     table = trends(panel, breaks, {b.indicator: _ancestors(fw, b.indicator) for b in e.breaks})
     panel_log = ProcessingLog.concat(panel_log, _break_rows(table, breaks))
+    top = fw.root()
+    split = decomposition(panel, top, _published(spec, panel) if e.published else None)
     processing = ProcessingLog.concat(panel_log, *(_tagged(r.processing, edition_label(ed))
                                                    for ed, r in zip(editions, results)))
     if strict:
         refuse_warnings(spec, processing)
-    together = Editions(editions, tuple(results), e.normalise, changes, table, panel_log)
+    together = Editions(editions, tuple(results), e.normalise, changes, table, panel_log, split)
     return dataclasses.replace(results[-1], processing=processing, editions=together,
                                seconds=time.perf_counter() - started)
 
@@ -262,6 +266,39 @@ def _break_rows(table: pd.DataFrame, breaks) -> ProcessingLog:
             rows.append(entry("editions", "trend-across-break", indicator=node, count=len(group), warning=True,
                               detail=f"trends of {node} across the break of {ind} in {ed}: {reason}"))
     return ProcessingLog.of(rows)
+
+
+PUBLISHED = Schema(
+    fields=(Field("city", "text", nullable=False, description="The city's id."),
+            Field("edition", "float", nullable=False, description="The edition the rank was published in."),
+            Field("rank", "int", nullable=False, description="The city's rank of the top node as published.")),
+)
+
+
+def _published(spec: Spec, panel: Panel) -> dict[tuple[str, float], float]:
+    """The published ranks of `editions: published`, by (city, edition); a city or edition the build lacks is an
+    error naming its line."""
+    path = spec.resolve(spec.model.editions.published)
+    if not path.exists():
+        raise InputError.single(spec.path, f"editions: published: {spec.model.editions.published!r} does not exist "
+                                f"(looked for {path})", line=spec.line("editions", "published"))
+    frame = read_table(path, PUBLISHED)
+    problems, out = [], {}
+    for line, city, edition, rank in zip(frame["_line"], frame["city"], frame["edition"], frame["rank"]):
+        if city not in panel.cities:
+            problems.append(Problem(str(path), f"unknown city {city!r}{did_you_mean(city, panel.cities)}", int(line),
+                                    "city"))
+        elif edition not in panel.editions:
+            problems.append(Problem(str(path), f"edition {edition_label(edition)} is not among the editions "
+                                    f"({', '.join(edition_label(x) for x in panel.editions)})", int(line), "edition"))
+        elif (city, edition) in out:
+            problems.append(Problem(str(path), f"{city!r} in edition {edition_label(edition)} twice", int(line),
+                                    "city"))
+        else:
+            out[city, edition] = float(rank)
+    if problems:
+        raise InputError(problems)
+    return out
 
 
 def _tagged(log: ProcessingLog, label: str) -> ProcessingLog:

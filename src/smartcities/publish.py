@@ -32,6 +32,7 @@ def write_outputs(result: Result, out: str | Path, *, report: bool = True, site:
             result.editions.scores_table().to_csv(tmp / "scores.csv", index=False)
             result.editions.changes.to_csv(tmp / "editions.csv", index=False)
             result.editions.trends.to_csv(tmp / "edition_trends.csv", index=False)
+            result.editions.decomposition.to_csv(tmp / "rank_decomposition.csv", index=False)
         else:
             result.scores_table().to_csv(tmp / "scores.csv", index=False)
         result.inputs.indicators.to_csv(tmp / "indicators.csv", index=False)

@@ -250,6 +250,22 @@ EDITION_OUTPUTS: dict[str, tuple[str, dict[str, str]]] = {
         "across_break": "The breaks (`indicator@edition`, `;`-separated) the trend crosses: a methodological break "
                         "of the node's own indicator or of one below it, between its first and last edition.",
     }),
+    "rank_decomposition.csv": ("With `editions:`: each city's change of rank of the top node since the previous "
+                               "edition, split so that rank_change = performance + method + sample for every "
+                               "city in both editions.", {
+        "city": "The city's id (a city in both editions).",
+        "edition": "The edition.",
+        "previous_edition": "The edition before it.",
+        "rank": "The rank in this edition.",
+        "previous_rank": "The previous edition's rank as published (`editions.published`), else back-cast with "
+                         "today's method.",
+        "rank_change": "previous_rank − rank: positive when the city climbed.",
+        "performance": "The change of rank among the cities in both editions, today's method for both.",
+        "method": "The published previous rank minus the back-cast one: what today's method changed; 0 without a "
+                  "published rank.",
+        "sample": "What cities entering and leaving did: (previous rank − previous rank among the cities in both) − "
+                  "(rank − rank among the cities in both).",
+    }),
 }
 
 

@@ -20,6 +20,8 @@ import pandas as pd
 
 CHANGE_COLUMNS = ["city", "node", "edition", "score", "rank", "rank_change", "change_p05", "change_p95",
                   "significant"]
+DECOMPOSITION_COLUMNS = ["city", "edition", "previous_edition", "rank", "previous_rank", "rank_change",
+                         "performance", "method", "sample"]
 TREND_COLUMNS = ["city", "node", "cagr", "prc_change", "editions_used", "first_edition", "last_edition",
                  "across_break"]
 
@@ -164,3 +166,39 @@ def trends(panel: Panel, breaks: list[tuple[str, float, str]] = (), ancestors: d
     for col in ("first_edition", "last_edition"):
         frame[col] = [edition_label(v) for v in frame[col]]
     return frame[TREND_COLUMNS]
+
+
+def decomposition(panel: Panel, node: str, published: dict[tuple[str, float], float] | None = None) -> pd.DataFrame:
+    """rank_decomposition.csv: each city's change of rank at `node` from the previous edition, split so that
+    rank_change = performance + method + sample holds for every city in both editions:
+
+    - `method`: the previous edition's published rank (`published[city, edition]`, made with the method of its
+      day) minus its rank back-cast with today's method; 0 without a published rank;
+    - `sample`: what cities entering and leaving did: (previous rank − previous rank among the cities in both
+      editions) − (rank − rank among the cities in both editions);
+    - `performance`: the change of rank among the cities in both editions, today's method for both.
+
+    `previous_rank` is the published rank where there is one, else the back-cast rank."""
+    from ..engine.grade import ranks
+
+    j = panel.nodes.index(node)
+    rows = []
+    for t in range(1, len(panel.editions)):
+        prev, cur = panel.scores[t - 1, :, j], panel.scores[t, :, j]
+        both = ~np.isnan(prev) & ~np.isnan(cur)
+        common_prev = ranks(np.where(both, prev, np.nan)[None], axis=1)[0]
+        common_cur = ranks(np.where(both, cur, np.nan)[None], axis=1)[0]
+        r_prev, r_cur = panel.ranks[t - 1, :, j], panel.ranks[t, :, j]
+        for c in np.flatnonzero(both):
+            city = panel.cities[c]
+            pub = (published or {}).get((city, panel.editions[t - 1]))
+            method = 0.0 if pub is None else pub - r_prev[c]
+            sample = (r_prev[c] - common_prev[c]) - (r_cur[c] - common_cur[c])
+            performance = common_prev[c] - common_cur[c]
+            before = r_prev[c] if pub is None else pub
+            rows.append((city, edition_label(panel.editions[t]), edition_label(panel.editions[t - 1]), r_cur[c],
+                         before, before - r_cur[c], performance, method, sample))
+    frame = pd.DataFrame(rows, columns=DECOMPOSITION_COLUMNS)
+    for col in ("rank", "previous_rank", "rank_change", "performance", "method", "sample"):
+        frame[col] = frame[col].astype("Int64")
+    return frame

@@ -151,6 +151,11 @@ class Editions(_Strict):
     backcast: bool = Field(default=True, description="Earlier editions rebuilt with this spec's framework and "
                                                      "method; the only way editions are built (`false` is "
                                                      "refused: it would need the earlier editions' own specs).")
+    published: str | None = Field(
+        default=None, description="A CSV of the ranks as published (`city,edition,rank`, the top node), made with "
+                                  "the method of their day: each rank change then splits into `method` (published "
+                                  "rank against today's back-cast one), `sample` and `performance` "
+                                  "(rank_decomposition.csv).")
     breaks: list[Break] = Field(default=[], description="Methodological breaks; trends across one are flagged "
                                                         "in the processing log and `edition_trends.csv`, and "
                                                         "refused under `--strict`.")
