@@ -289,22 +289,22 @@ def test_rank_changes_by_hand():
 
 # --- the spec and bad input -----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("block, message", [
-    ("{column: Time, normalise: reference}", "normalise: reference needs reference"),
-    ("{column: Time, reference: 2019}", "reference is only for normalise: reference"),
-    ("{column: Time, values: [2019, 2020], normalise: reference, reference: 2018}", "reference 2018 is not among"),
-    ("{column: Time, values: [2019, 2019]}", "an edition is named twice"),
-    ("{column: Time, backcast: false}", "backcast: false"),
-    ("{column: Time, impute_panel: spline}", "impute_panel"),
-    ("{column: Time, normalize: pooled}", "unknown key 'normalize' (did you mean 'normalise'?)"),
-    ("{column: Time, breaks: [{indicator: LPI, edition: 2020}]}", "reason"),
+@pytest.mark.parametrize("block, message, line", [
+    ("normalise: reference", "editions.reference: Value error, normalise: reference needs reference", 3),
+    ("reference: 2019", "reference is only for normalise: reference", 5),
+    ("values: [2019, 2020]\n  normalise: reference\n  reference: 2018", "reference 2018 is not among", 7),
+    ("values: [2019, 2019]", "editions.values: Value error, an edition is named twice", 5),
+    ("backcast: false", "editions.backcast: Value error, backcast: false", 5),
+    ("impute_panel: spline", "editions.impute_panel", 5),
+    ("normalize: pooled", "unknown key 'normalize' (did you mean 'normalise'?)", 5),
+    ("breaks:\n    - {indicator: LPI, edition: 2020}", "reason", 6),
 ])
-def test_spec_errors_are_located(block, message):
-    text = f"name: x\ndata: {{format: coinr, idata: a.csv, imeta: b.csv}}\neditions: {block}\npipeline:\n" \
-           "  - aggregate: {}\n"
+def test_spec_errors_are_located(block, message, line):
+    text = f"name: x\ndata: {{format: coinr, idata: a.csv, imeta: b.csv}}\neditions:\n  column: Time\n  {block}\n" \
+           "pipeline:\n  - aggregate: {}\n"
     with pytest.raises(InputError) as err:
         parse_spec(text, Path("spec.yaml"))
-    assert message in str(err.value) and "spec.yaml line 3" in str(err.value)
+    assert message in str(err.value) and f"spec.yaml line {line}:" in str(err.value), str(err.value)
 
 
 @pytest.mark.parametrize("block, message", [

@@ -139,8 +139,8 @@ class Editions(_Strict):
                                            "from every edition at once, COINr's `global = TRUE`; `reference`: "
                                            "from the `reference` edition. The parameters are stored with each "
                                            "edition's steps, so any edition rebuilds alone and equal.")
-    reference: float | None = Field(default=None, description="The edition whose parameters `normalise: "
-                                                              "reference` uses.")
+    reference: float | None = Field(default=None, validate_default=True,
+                                    description="The edition whose parameters `normalise: reference` uses.")
     impute_panel: Literal["none", "latest", "constant", "linear", "linear-constant"] = Field(
         default="none", description="Fill missing values of a city's series from its other editions, before the "
                                     "pipeline: `latest` the last earlier value; `constant` the last earlier value, "
@@ -160,21 +160,34 @@ class Editions(_Strict):
                                                         "in the processing log and `edition_trends.csv`, and "
                                                         "refused under `--strict`.")
 
-    @model_validator(mode="after")
-    def _consistent(self):
-        if self.normalise == "reference" and self.reference is None:
+    @field_validator("values")
+    @classmethod
+    def _distinct(cls, values):
+        if values is not None and len(set(values)) != len(values):
+            raise ValueError("an edition is named twice")
+        return values
+
+    @field_validator("reference")
+    @classmethod
+    def _reference(cls, reference, info):
+        normalise, values = info.data.get("normalise"), info.data.get("values")
+        if normalise == "reference" and reference is None:
             raise ValueError("normalise: reference needs reference: <edition>")
-        if self.normalise != "reference" and self.reference is not None:
-            raise ValueError(f"reference is only for normalise: reference (normalise is {self.normalise})")
-        if self.values is not None and len(set(self.values)) != len(self.values):
-            raise ValueError("values: an edition is named twice")
-        if self.values is not None and self.reference is not None and self.reference not in self.values:
-            raise ValueError(f"reference {_label(self.reference)} is not among the editions "
-                             f"{', '.join(map(_label, self.values))}")
-        if not self.backcast:
+        if normalise != "reference" and reference is not None:
+            raise ValueError(f"reference is only for normalise: reference (normalise is {normalise})")
+        if values is not None and reference is not None and reference not in values:
+            raise ValueError(f"reference {_label(reference)} is not among the editions "
+                             f"{', '.join(map(_label, values))}")
+        return reference
+
+    @field_validator("backcast")
+    @classmethod
+    def _backcast(cls, backcast):
+        if not backcast:
             raise ValueError("backcast: false would rebuild earlier editions with their own methods, which needs "
-                             "their own specs; every edition is built with this spec (backcast: true)")
-        return self
+                             "their own specs; every edition is built with this spec (backcast: true), and "
+                             "`published` ranks give the method's share of a rank change")
+        return backcast
 
 
 def _label(edition: float) -> str:
