@@ -6,6 +6,7 @@ hashes. Nothing here writes files; `publish.write_outputs` does that.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.metadata
 import platform
 import time
@@ -42,6 +43,9 @@ class Result:
     uncertainty: Any = None  # robustness.uncertainty.UncertaintyResult when the spec asks for it
     seconds: float = 0.0
     processing: ProcessingLog = ProcessingLog.of()  # what the inputs, the steps and the runs dropped or filled
+    # with an `editions:` block: every edition's build; this Result is then the latest edition's, its processing
+    # log that of every edition
+    editions: Any = None
 
     @property
     def context(self) -> Context:
@@ -102,6 +106,7 @@ class Result:
             "processing": {"notes": int((self.processing.table["severity"] == "note").sum()),
                            "warnings": len(self.processing.warnings()),
                            "summary": self.processing.summary()},
+            **({"editions": self.editions.record()} if self.editions is not None else {}),
         }
 
 
@@ -146,12 +151,28 @@ def check(spec: Spec, inputs: Inputs, uncertainty: bool = True) -> None:
 def build(spec: Spec | str | Path, *, uncertainty: bool = True, progress: bool = False,
           backend: str | None = None, strict: bool = False) -> Result:
     """Build the index a spec describes. `uncertainty=False` skips the robustness runs; `strict=True` makes
-    every warning of the processing log an error."""
+    every warning of the processing log an error. With an `editions:` block, one build per edition
+    (`build_editions`)."""
     started = time.perf_counter()
     spec = spec if isinstance(spec, Spec) else load_spec(spec)
+    if spec.model.editions is not None:
+        from .editions import build_editions
+
+        return build_editions(spec, uncertainty=uncertainty, progress=progress, backend=backend, strict=strict)
     inputs = load_inputs(spec)
     check(spec, inputs, uncertainty)
     steps = tuple(Step.parse(e) for e in spec.model.pipeline)
+    result = build_inputs(spec, inputs, steps, uncertainty=uncertainty, progress=progress, backend=backend)
+    if strict:
+        refuse_warnings(spec, result.processing)
+    return dataclasses.replace(result, seconds=time.perf_counter() - started)
+
+
+def build_inputs(spec: Spec, inputs: Inputs, steps: tuple[Step, ...], *, uncertainty: bool = True,
+                 progress: bool = False, backend: str | None = None, keep_runs: bool = False) -> Result:
+    """The build of checked inputs with these steps: the pipeline, grades and (if asked) the uncertainty
+    analysis, with the processing log of all three. Editions build each edition with it, as a single build."""
+    started = time.perf_counter()
     try:
         stages = run_pipeline(inputs.X, inputs.context, list(steps))
     except InputError as err:  # a method's complaint about the data it met belongs to its step in the spec
@@ -164,11 +185,9 @@ def build(spec: Spec | str | Path, *, uncertainty: bool = True, progress: bool =
 
         chosen = spec.model.backend if backend is None else spec.model.backend.model_copy(update={"name": backend})
         result_unc = analyse(inputs.X, inputs.context, list(steps), spec.model.uncertainty, chosen, progress,
-                             Where.of(spec))
+                             Where.of(spec), keep_runs=keep_runs)
     processing = ProcessingLog.concat(inputs.log, step_log(stages, inputs.context, list(steps)),
                                       result_unc.log() if result_unc is not None else ProcessingLog.of())
-    if strict:
-        refuse_warnings(spec, processing)
     return Result(spec, inputs, steps, stages, grades, letters, log, versions(), result_unc,
                   time.perf_counter() - started, processing)
 

@@ -15,7 +15,7 @@ import pandas as pd
 
 from .engine.context import Context
 from .errors import InputError, Problem, did_you_mean
-from .io.coinr import read_coinr
+from .io.coinr import read_coinr, read_coinr_panel
 from .io.missing import MissingCodes, suspected_codes
 from .io.tables import file_hash
 from .model.processing import ProcessingLog, entry
@@ -42,10 +42,9 @@ def load_inputs(spec: Spec) -> Inputs:
 
     The log says what reading did (missing-value codes replaced, separators other than comma) and warns of
     values that look like undeclared missing-value codes."""
-    inputs = _load_coinr(spec) if spec.model.data is not None else _load_city_inputs(spec)
-    suspects = [entry("inputs", "suspected-missing-code", indicator=inputs.context.indicators[s.column],
-                      count=s.count, detail=s.describe(), warning=True) for s in suspected_codes(inputs.X)]
-    return replace(inputs, log=ProcessingLog.concat(inputs.log, ProcessingLog.of(suspects)))
+    if spec.model.editions is not None:  # the latest edition's: what a check of the spec's pipeline reads
+        return list(load_edition_inputs(spec).values())[-1]
+    return _with_suspects(_load_coinr(spec) if spec.model.data is not None else _load_city_inputs(spec))
 
 
 def _existing(spec: Spec, key: str, value: str) -> Path:
@@ -60,18 +59,7 @@ def _load_coinr(spec: Spec) -> Inputs:
     d = spec.model.data
     idata, imeta = _existing(spec, "data", d.idata), _existing(spec, "data", d.imeta)
     t = read_coinr(idata, imeta, MissingCodes.of(spec.model.missing_values))
-    if spec.model.weights:
-        t = t.__class__(**{**t.__dict__, "framework": _with_weight_sets(spec, t.framework)})
-    ctx = Context.of(t.units, t.framework, t.groups, t.denominators, t.unit_names)
-    leaves = ctx.indicators
-    long = pd.DataFrame({
-        "city": np.repeat(np.array(t.units), len(leaves)),
-        "indicator": np.tile(np.array(leaves), len(t.units)),
-        "value": t.values.ravel(),
-        "origin": "data",
-    })
-    return Inputs(t.values, ctx, long, {"idata": file_hash(idata), "imeta": file_hash(imeta)},
-                  log=ProcessingLog.of(t.log))
+    return _coinr_inputs(spec, t, {"idata": file_hash(idata), "imeta": file_hash(imeta)})
 
 
 def _with_weight_sets(spec: Spec, framework):
@@ -104,9 +92,100 @@ def _read(spec: Spec, key: str, reader, hashes: dict) -> pd.DataFrame | None:
     return reader(path, MissingCodes.of(spec.model.missing_values))
 
 
+def load_edition_inputs(spec: Spec) -> dict[float, Inputs]:
+    """The inputs of every edition an `editions:` block names, in time order: each edition's Inputs are what a
+    single build of that edition's rows alone reads (the rows of COINr's iData with that `Time`, the rows of the
+    indicators table with that `year`)."""
+    e = spec.model.editions
+    if spec.model.data is not None:
+        d = spec.model.data
+        idata, imeta = _existing(spec, "data", d.idata), _existing(spec, "data", d.imeta)
+        if e.column != "Time":
+            raise InputError.single(spec.path, f"editions: column {e.column!r}: the time column of COINr's iData "
+                                    "is Time", line=spec.line("editions", "column"))
+        panel = read_coinr_panel(idata, imeta, e.column, MissingCodes.of(spec.model.missing_values))
+        hashes = {"idata": file_hash(idata), "imeta": file_hash(imeta)}
+        found = {t: _coinr_inputs(spec, tables, hashes) for t, tables in panel.items()}
+    else:
+        if e.column != "year":
+            raise InputError.single(spec.path, f"editions: column {e.column!r}: a city index takes its editions "
+                                    "from the year column of the indicators table (column: year)",
+                                    line=spec.line("editions", "column"))
+        found = _city_editions(spec)
+    return {t: _with_suspects(found[t]) for t in _chosen(spec, list(found))}
+
+
+def _chosen(spec: Spec, present: list[float]) -> list[float]:
+    e = spec.model.editions
+    chosen = sorted(present) if e.values is None else list(e.values)
+    lacking = [v for v in chosen if v not in present]
+    have = ", ".join(_label(v) for v in sorted(present)) or "none"
+    if lacking:
+        raise InputError.single(spec.path, f"editions: values: the data have no edition {_label(lacking[0])} "
+                                f"(column {e.column}); have: {have}", line=spec.line("editions", "values"))
+    if len(chosen) < 2:
+        raise InputError.single(spec.path, f"editions: the data have {len(chosen)} edition(s) in column "
+                                f"{e.column} ({have}); editions need at least two", line=spec.line("editions"))
+    if chosen != sorted(chosen):
+        raise InputError.single(spec.path, "editions: values must be in time order, earliest first",
+                                line=spec.line("editions", "values"))
+    if e.reference is not None and e.reference not in chosen:
+        raise InputError.single(spec.path, f"editions: reference {_label(e.reference)} is not among the editions "
+                                f"({', '.join(map(_label, chosen))})", line=spec.line("editions", "reference"))
+    return chosen
+
+
+def _label(edition: float) -> str:
+    return str(int(edition)) if float(edition).is_integer() else str(edition)
+
+
+def _with_suspects(inputs: Inputs) -> Inputs:
+    suspects = [entry("inputs", "suspected-missing-code", indicator=inputs.context.indicators[s.column],
+                      count=s.count, detail=s.describe(), warning=True) for s in suspected_codes(inputs.X)]
+    return replace(inputs, log=ProcessingLog.concat(inputs.log, ProcessingLog.of(suspects)))
+
+
+def _coinr_inputs(spec: Spec, t, hashes: dict[str, str]) -> Inputs:
+    if spec.model.weights:
+        t = t.__class__(**{**t.__dict__, "framework": _with_weight_sets(spec, t.framework)})
+    ctx = Context.of(t.units, t.framework, t.groups, t.denominators, t.unit_names)
+    leaves = ctx.indicators
+    long = pd.DataFrame({
+        "city": np.repeat(np.array(t.units), len(leaves)),
+        "indicator": np.tile(np.array(leaves), len(t.units)),
+        "value": t.values.ravel(),
+        "origin": "data",
+    })
+    return Inputs(t.values, ctx, long, dict(hashes), log=ProcessingLog.of(t.log))
+
+
+def _city_editions(spec: Spec) -> dict[float, Inputs]:
+    tables = _read_city_tables(spec)
+    framework, cities, inventory, measured = tables[:4]
+    if any(framework.by_id[leaf].derive for leaf in framework.leaves()):
+        raise InputError.single(spec.path, "editions: the framework derives indicators from an inventory, which "
+                                "has no year; editions of a city index come from the year column of the "
+                                "indicators table (editions of an inventory are not supported yet)",
+                                line=spec.line("editions"))
+    if measured is None or "year" not in measured:
+        raise InputError.single(spec.path, "editions: column year: the indicators table has no year column",
+                                line=spec.line("editions", "column"))
+    no_year = measured[measured["year"].isna()]
+    if len(no_year):
+        raise InputError([Problem(str(spec.resolve(spec.model.indicators)), "empty year: with editions every row "
+                                  "needs its year", int(line), "year") for line in no_year["_line"].head(10)])
+    years = sorted(float(y) for y in measured["year"].unique())
+    return {y: _assemble_city(spec, tables, measured[measured["year"] == y]) for y in years}
+
+
 def _load_city_inputs(spec: Spec) -> Inputs:
-    # the inventory readers only for a city index: a COINr-format index never needs them
-    from .inventory.derive import derive_indicators
+    tables = _read_city_tables(spec)
+    return _assemble_city(spec, tables, tables[3])
+
+
+def _read_city_tables(spec: Spec):
+    """The framework, cities, inventory and indicators tables of a city index, the input hashes and the log rows
+    of reading them."""
     from .io.inventory import read_cities, read_indicators, read_inventory
     from .model.framework_files import presets, read_framework
 
@@ -129,7 +208,15 @@ def _load_city_inputs(spec: Spec) -> Inputs:
     unknown: list[ProcessingLog] = []
     inventory, measured = (_known_cities_only(frame, cities, getattr(m, key), spec, unknown)
                            for key, frame in (("inventory", inventory), ("indicators", measured)))
+    return framework, cities, inventory, measured, hashes, ProcessingLog.concat(read, *unknown)
 
+
+def _assemble_city(spec: Spec, tables, measured: pd.DataFrame | None) -> Inputs:
+    """The inputs of a city index from its tables, with `measured` the rows of the indicators table used."""
+    # the inventory readers only for a city index: a COINr-format index never needs them
+    from .inventory.derive import derive_indicators
+
+    framework, cities, inventory, _, hashes, log = tables
     leaves = framework.leaves()
     parts = []
     derived_leaves = [leaf for leaf in leaves if framework.by_id[leaf].derive]
@@ -161,8 +248,8 @@ def _load_city_inputs(spec: Spec) -> Inputs:
         else:
             groups[col] = cities[col].astype(str).to_numpy(dtype=object)
     ctx = Context.of(units, framework, groups, denominators, list(cities["name"]))
-    return Inputs(X, ctx, long[long["indicator"].isin(leaves)].reset_index(drop=True), hashes, inventory, cities,
-                  ProcessingLog.concat(read, *unknown))
+    return Inputs(X, ctx, long[long["indicator"].isin(leaves)].reset_index(drop=True), dict(hashes), inventory,
+                  cities, log)
 
 
 def _known_cities_only(frame: pd.DataFrame | None, cities: pd.DataFrame, source: str | None, spec: Spec,

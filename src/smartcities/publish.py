@@ -18,15 +18,23 @@ second, so a 10,000-city index would take a quarter of an hour; report.html and 
 
 def write_outputs(result: Result, out: str | Path, *, report: bool = True, site: bool = False,
                   browser: str | None = None) -> list[Path]:
-    """scores.csv, indicators.csv, processing.csv, run.json; the robustness tables when the spec asks for
-    uncertainty; the trend, region, archetype and profile tables when the index has an inventory; report.html.
+    """scores.csv, indicators.csv, processing.csv, run.json; with editions, scores.csv of every edition (an
+    `edition` column), editions.csv and edition_trends.csv, the other tables the latest edition's; the
+    robustness tables when the spec asks for uncertainty; the trend, region, archetype and profile tables when
+    the index has an inventory; report.html.
     With `site`: site/ and dashboard.html from the documents every face reads, and report.pdf printed from
     the report page by `browser` (a Chromium executable, or None: no PDF); the processing log written says what
     the PDF leaves out (`published`)."""
     if site:
         result = published(result, browser)
     with atomic_folder(out) as tmp:
-        result.scores_table().to_csv(tmp / "scores.csv", index=False)
+        if result.editions is not None:  # every edition's scores, an edition column first; the editions' tables
+            result.editions.scores_table().to_csv(tmp / "scores.csv", index=False)
+            result.editions.changes.to_csv(tmp / "editions.csv", index=False)
+            result.editions.trends.to_csv(tmp / "edition_trends.csv", index=False)
+            result.editions.decomposition.to_csv(tmp / "rank_decomposition.csv", index=False)
+        else:
+            result.scores_table().to_csv(tmp / "scores.csv", index=False)
         result.inputs.indicators.to_csv(tmp / "indicators.csv", index=False)
         result.processing.table.to_csv(tmp / "processing.csv", index=False)
         unc = result.uncertainty

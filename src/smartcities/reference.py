@@ -216,12 +216,69 @@ def _coinr_section() -> str:
         _schema_table(idata),
     ])
 
+# What a spec with `editions:` writes besides (or instead of) the files above; docs/editions.md explains them.
+EDITION_OUTPUTS: dict[str, tuple[str, dict[str, str]]] = {
+    "scores.csv": ("With `editions:`, every edition's scores: the columns above after an `edition` column.", {
+        "edition": "The edition (a value of the time column), then the columns of scores.csv above.",
+        **OUTPUTS["scores.csv"][1],
+    }),
+    "editions.csv": ("With `editions:`: every city's score, rank and rank change at every node in every edition "
+                     "it is in.", {
+        "city": "The city's id.",
+        "node": "The node's id.",
+        "edition": "The edition.",
+        "score": "The score in that edition.",
+        "rank": "The rank in that edition.",
+        "rank_change": "The rank in the previous edition minus this one: positive when the city climbed; empty in "
+                       "the first edition and for a city the previous edition lacks.",
+        "change_p05": "With `uncertainty:`, for its target node: the 5th percentile of the rank change over the "
+                      "runs, each edition's run r paired with the previous edition's run r (the same draws).",
+        "change_p95": "The 95th percentile of that rank change.",
+        "significant": "`True` when the 90% interval [change_p05, change_p95] excludes 0; empty without an interval.",
+    }),
+    "edition_trends.csv": ("With `editions:`: per city and node, the trend of its scores over the editions it has "
+                           "a score in (COINr's `get_trends`).", {
+        "city": "The city's id.",
+        "node": "The node's id.",
+        "cagr": "Compound annual growth rate from the first to the last score: (last/first)^(1/years) − 1; 0 when "
+                "they are equal; inf from a first score of 0.",
+        "prc_change": "Percentage change a year: with two scores, (last − first)/first × 100 / years; with three "
+                      "or more, the least-squares slope in percent of the line's value at the first edition.",
+        "editions_used": "How many editions the trend uses (those with a score).",
+        "first_edition": "The first edition used.",
+        "last_edition": "The last edition used.",
+        "across_break": "The breaks (`indicator@edition`, `;`-separated) the trend crosses: a methodological break "
+                        "of the node's own indicator or of one below it, between its first and last edition.",
+    }),
+    "rank_decomposition.csv": ("With `editions:`: each city's change of rank of the top node since the previous "
+                               "edition, split so that rank_change = performance + method + sample for every "
+                               "city in both editions.", {
+        "city": "The city's id (a city in both editions).",
+        "edition": "The edition.",
+        "previous_edition": "The edition before it.",
+        "rank": "The rank in this edition.",
+        "previous_rank": "The previous edition's rank as published (`editions.published`), else back-cast with "
+                         "today's method.",
+        "rank_change": "previous_rank − rank: positive when the city climbed.",
+        "performance": "The change of rank among the cities in both editions, today's method for both.",
+        "method": "The published previous rank minus the back-cast one: what today's method changed; 0 without a "
+                  "published rank.",
+        "sample": "What cities entering and leaving did: (previous rank − previous rank among the cities in both) − "
+                  "(rank − rank among the cities in both).",
+    }),
+}
+
 
 def _outputs_section() -> str:
     parts = ["## Outputs", "`smartcities build` writes tidy CSVs, one fact a row, with run.json and report.html."]
     for name, (intro, columns) in OUTPUTS.items():
         parts += [f"### {name}", intro, _table(["column", "what it holds"],
                                                [[f"`{c}`", text] for c, text in columns.items()])]
+    parts += ["### With editions", "A spec with `editions:` ([editions.md](editions.md)) writes every table above "
+              "for its latest edition, except scores.csv, which holds every edition, and adds two:"]
+    for name, (intro, columns) in EDITION_OUTPUTS.items():
+        parts += [f"#### {name}", intro, _table(["column", "what it holds"],
+                                                [[f"`{c}`", text] for c, text in columns.items()])]
     parts += ["The actions a row of processing.csv may name:",
               _table(["action", "what it means"], [[f"`{a}`", text] for a, text in ACTIONS.items()])]
     return "\n\n".join(parts)

@@ -149,6 +149,18 @@ def validate(spec: Path = typer.Argument(..., help="The index spec (YAML)."), qu
     from ..inputs import load_inputs
 
     checked = load_spec(spec)
+    if checked.model.editions is not None:
+        from ..editions import validate_editions
+
+        editions, log = validate_editions(checked)
+        if strict:
+            refuse_warnings(checked, log)
+        show_processing(log, quiet)
+        if not quiet:
+            inputs = editions[-1]
+            console.print(f"{spec}: ok — {len(editions)} editions, {len(inputs.context.units)} units, "
+                          f"{len(inputs.context.indicators)} indicators, {len(checked.model.pipeline)} steps")
+        return
     inputs = load_inputs(checked)
     check(checked, inputs)
     if strict:

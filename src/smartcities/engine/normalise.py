@@ -25,12 +25,59 @@ def _nan_stats(fn, X):
         return fn(X, axis=1, keepdims=True)
 
 
-@register("normalise", "minmax")
-def minmax(X: np.ndarray, ctx: Context, *, range: tuple[float, float] = (0.0, 100.0)) -> np.ndarray:
-    """(x − min) / (max − min), scaled to `range`."""
+Pooled = dict[str, tuple[float, float]]
+"""Fixed parameters of a normaliser, per indicator, on the oriented values (after the direction flip): min and max
+of `minmax`, mean and sd of `zscore`. Editions give them (pooled over every edition, or a reference edition's) so
+every edition is scaled alike and any one rebuilds alone."""
+
+
+def pooled_stats(method: str, oriented: list[np.ndarray], indicators) -> Pooled:
+    """The fixed parameters of `method` over several arrays of oriented values `(units, indicators)` at once
+    (COINr's `global = TRUE`: the statistics of the stacked panel)."""
+    stacked = np.concatenate(oriented, axis=0)[None]
+    if method == "minmax":
+        a, b = _nan_stats(np.nanmin, stacked), _nan_stats(np.nanmax, stacked)
+    elif method == "zscore":
+        a = _nan_stats(np.nanmean, stacked)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            b = np.nanstd(stacked, axis=1, ddof=1, keepdims=True)
+    else:
+        raise ValueError(f"no pooled parameters for normalise: {method}")
+    return {ind: (float(x), float(y)) for ind, x, y in zip(indicators, a.ravel(), b.ravel())}
+
+
+def oriented(X: np.ndarray, ctx: Context) -> np.ndarray:
+    """The values as every normaliser sees them: direction −1 indicators flipped so higher is better."""
+    return _oriented(X, ctx)
+
+
+def check_pooled(ctx: Context, pooled: Pooled | None = None, **_) -> list[Problem]:
+    lacking = [ind for ind in ctx.indicators if pooled is not None and ind not in pooled]
+    if not lacking:
+        return []
+    return [Problem("spec", f"normalise: pooled has no parameters for {len(lacking)} indicator(s): "
+                            f"{', '.join(lacking[:5])}{', …' if len(lacking) > 5 else ''}", column="pooled")]
+
+
+def _fixed(pooled: Pooled, ctx: Context) -> tuple[np.ndarray, np.ndarray]:
+    if problems := check_pooled(ctx, pooled):
+        raise InputError(problems)
+    a, b = np.array([pooled[ind] for ind in ctx.indicators], dtype=float).T
+    return a.reshape(1, 1, -1), b.reshape(1, 1, -1)
+
+
+@register("normalise", "minmax", check=check_pooled)
+def minmax(X: np.ndarray, ctx: Context, *, range: tuple[float, float] = (0.0, 100.0),
+           pooled: Pooled | None = None) -> np.ndarray:
+    """(x − min) / (max − min), scaled to `range`; min and max per indicator from `pooled` when given
+    (editions)."""
     lo, hi = float(range[0]), float(range[1])
     Y = _oriented(X, ctx)
-    mn, mx = _nan_stats(np.nanmin, Y), _nan_stats(np.nanmax, Y)
+    if pooled is None:
+        mn, mx = _nan_stats(np.nanmin, Y), _nan_stats(np.nanmax, Y)
+    else:
+        mn, mx = _fixed(pooled, ctx)
     with np.errstate(all="ignore"):  # in place: the same operations in the same order, one array instead of four
         Y -= mn
         Y /= mx - mn
@@ -39,13 +86,19 @@ def minmax(X: np.ndarray, ctx: Context, *, range: tuple[float, float] = (0.0, 10
     return Y
 
 
-@register("normalise", "zscore")
-def zscore(X: np.ndarray, ctx: Context, *, mean: float = 0.0, sd: float = 1.0) -> np.ndarray:
-    """Standard scores with the n−1 standard deviation, rescaled to the given mean and sd."""
+@register("normalise", "zscore", check=check_pooled)
+def zscore(X: np.ndarray, ctx: Context, *, mean: float = 0.0, sd: float = 1.0,
+           pooled: Pooled | None = None) -> np.ndarray:
+    """Standard scores with the n−1 standard deviation, rescaled to the given mean and sd; the indicators' means
+    and sds from `pooled` when given (editions)."""
     Y = _oriented(X, ctx)
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        return (Y - np.nanmean(Y, axis=1, keepdims=True)) / np.nanstd(Y, axis=1, ddof=1, keepdims=True) * sd + mean
+        if pooled is None:
+            m, s = np.nanmean(Y, axis=1, keepdims=True), np.nanstd(Y, axis=1, ddof=1, keepdims=True)
+        else:
+            m, s = _fixed(pooled, ctx)
+        return (Y - m) / s * sd + mean
 
 
 @register("normalise", "rank")

@@ -100,7 +100,7 @@ def _framework_of(meta: pd.DataFrame, name: str) -> tuple[Framework, list[str], 
     return framework, groups, denoms
 
 
-def idata_schema(groups, denominators, indicators) -> Schema:
+def idata_schema(groups, denominators, indicators, panel: bool = False) -> Schema:
     """The columns of an iData file whose iMeta names these groups, denominators and indicators."""
     return Schema(
         fields=(Field("uCode", "text", nullable=False, description="The unit's code, unique: the city's id."),
@@ -111,7 +111,7 @@ def idata_schema(groups, denominators, indicators) -> Schema:
                 *(Field(i, "float", description="An indicator of iMeta: its values, empty where missing.")
                   for i in indicators)),
         extra="forbid",
-        unique=("uCode",),
+        unique=() if panel else ("uCode",),  # a panel repeats each uCode once per Time (checked by read_coinr_panel)
     )
 
 
@@ -123,6 +123,43 @@ def read_coinr(idata: str | Path, imeta: str | Path, missing: MissingCodes = Mis
     leaves = framework.leaves()
     schema = idata_schema(group_codes, denom_codes, leaves)
     data = read_table(idata, schema, missing)
+    return _tables(meta, framework, group_codes, denom_codes, data)
+
+
+def read_coinr_panel(idata: str | Path, imeta: str | Path, column: str,
+                     missing: MissingCodes = MissingCodes()) -> dict[float, CoinrTables]:
+    """A panel iData (one row per uCode and `column` value, COINr's `Time`) split into one CoinrTables per time,
+    in time order, each as `read_coinr` reads the rows of that time alone. A row without a time, or a unit twice
+    in one time, is an error naming its line."""
+    meta = read_table(imeta, IMETA)
+    framework, group_codes, denom_codes = _framework_of(meta, str(imeta))
+    leaves = framework.leaves()
+    data = read_table(idata, idata_schema(group_codes, denom_codes, leaves, panel=True), missing)
+    if column != "Time":
+        raise InputError.single(idata, f"editions: column {column!r}: the time column of COINr's iData is Time")
+    if column not in data:
+        raise InputError.single(idata, "has no Time column: a panel needs one row per uCode and Time")
+    problems, first = [], {}
+    for line, unit, t in zip(data["_line"], data["uCode"], data[column]):
+        if t != t:
+            problems.append(Problem(str(idata), "empty Time: every row of a panel needs its year", int(line), column))
+        elif (unit, t) in first:
+            problems.append(Problem(str(idata), f"duplicate uCode {unit!r} in Time {t:g} (first on line "
+                                                f"{first[unit, t]})", int(line), "uCode"))
+        else:
+            first[unit, t] = int(line)
+    if problems:
+        raise InputError(problems)
+    out = {}
+    for t in sorted(data[column].unique()):
+        rows = data[data[column] == t].reset_index(drop=True)
+        rows.attrs = data.attrs
+        out[float(t)] = _tables(meta, framework, group_codes, denom_codes, rows)
+    return out
+
+
+def _tables(meta, framework, group_codes, denom_codes, data) -> CoinrTables:
+    leaves = framework.leaves()
     return CoinrTables(
         framework=framework,
         units=tuple(data.uCode),

@@ -250,7 +250,8 @@ INDICATORS_SCHEMA = Schema(
         Field("value", "float", description="The measured value; an empty cell is a missing value."),
         Field("year", "int", required=False,
               description="The year the value is for: one value per city, indicator and year; the build uses "
-                          "each city's latest year."),
+                          "each city's latest year, or with `editions: {column: year}` builds one edition per "
+                          "year."),
         Field("source", "text", required=False, description="Where the value comes from (a publication, a URL)."),
         Field("note", "text", required=False, description="Free text about the value."),
     ),

@@ -39,6 +39,10 @@ ACTIONS = {
     "transformed": "an indicator was transformed (the fallback when winsorising did not fix its skew and kurtosis)",
     "lost": "a step turned a present value into a missing one",
     "unscored": "a unit still in the build got no score for the top node",
+    "panel-imputed": "a missing value of an edition was filled from the city's own series over the other editions "
+                     "(`editions: impute_panel`; one row per value)",
+    "trend-across-break": "trends of a node cross a methodological break of one of its indicators (`editions: "
+                          "breaks`): they compare unlike values; an error under --strict",
     "failed-runs": "uncertainty runs of one configuration could not be evaluated and were left out",
     "sobol-samples-dropped": "Sobol indices were estimated on the base samples whose every run succeeded",
     "not-printed": "what the printed report leaves out: report.pdf itself when no Chromium was found to print it "

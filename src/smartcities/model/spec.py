@@ -114,6 +114,87 @@ class Grades(_Strict):
                                                              "within each of its groups.")
 
 
+class Break(_Strict):
+    """A methodological break: from `edition` on, `indicator` is measured differently (a new source, a new
+    definition), so a trend across it compares unlike values."""
+
+    indicator: str = Field(description="The indicator (a leaf of the framework) whose series breaks.")
+    edition: float = Field(description="The first edition measured the new way.")
+    reason: str = Field(min_length=1, description="Why the series breaks, in a few words (for the processing log).")
+
+
+class Editions(_Strict):
+    """Editions over time: one build per value of a time column, comparable, with rank changes and trends.
+
+    Every edition is built with this spec's framework and pipeline (today's method).
+    """
+
+    column: str = Field(description="The time column: `year` of the indicators table, `Time` of COINr's iData.")
+    values: list[float] | None = Field(default=None, min_length=2,
+                                       description="The editions to build, in order; every value present when "
+                                                   "absent.")
+    normalise: Literal["per-edition", "pooled", "reference"] = Field(
+        default="per-edition", description="`per-edition`: each edition normalised alone; `pooled`: the normalise "
+                                           "step's parameters (min and max of `minmax`, mean and sd of `zscore`) "
+                                           "from every edition at once, COINr's `global = TRUE`; `reference`: "
+                                           "from the `reference` edition. The parameters are stored with each "
+                                           "edition's steps, so any edition rebuilds alone and equal.")
+    reference: float | None = Field(default=None, validate_default=True,
+                                    description="The edition whose parameters `normalise: reference` uses.")
+    impute_panel: Literal["none", "latest", "constant", "linear", "linear-constant"] = Field(
+        default="none", description="Fill missing values of a city's series from its other editions, before the "
+                                    "pipeline: `latest` the last earlier value; `constant` the last earlier value, "
+                                    "the first later one before the series starts; `linear` interpolated between "
+                                    "observations, the nearest observation outside them (COINr's `linear`; a "
+                                    "series with one observation is an error); `linear-constant` the same, with a "
+                                    "one-observation series held constant.")
+    backcast: bool = Field(default=True, description="Earlier editions rebuilt with this spec's framework and "
+                                                     "method; the only way editions are built (`false` is "
+                                                     "refused: it would need the earlier editions' own specs).")
+    published: str | None = Field(
+        default=None, description="A CSV of the ranks as published (`city,edition,rank`, the top node), made with "
+                                  "the method of their day: each rank change then splits into `method` (published "
+                                  "rank against today's back-cast one), `sample` and `performance` "
+                                  "(rank_decomposition.csv).")
+    breaks: list[Break] = Field(default=[], description="Methodological breaks; trends across one are flagged "
+                                                        "in the processing log and `edition_trends.csv`, and "
+                                                        "refused under `--strict`.")
+
+    @field_validator("values")
+    @classmethod
+    def _distinct(cls, values):
+        if values is not None and len(set(values)) != len(values):
+            raise ValueError("an edition is named twice")
+        return values
+
+    @field_validator("reference")
+    @classmethod
+    def _reference(cls, reference, info):
+        normalise, values = info.data.get("normalise"), info.data.get("values")
+        if normalise == "reference" and reference is None:
+            raise ValueError("normalise: reference needs reference: <edition>")
+        if normalise != "reference" and reference is not None:
+            raise ValueError(f"reference is only for normalise: reference (normalise is {normalise})")
+        if values is not None and reference is not None and reference not in values:
+            raise ValueError(f"reference {_label(reference)} is not among the editions "
+                             f"{', '.join(map(_label, values))}")
+        return reference
+
+    @field_validator("backcast")
+    @classmethod
+    def _backcast(cls, backcast):
+        if not backcast:
+            raise ValueError("backcast: false would rebuild earlier editions with their own methods, which needs "
+                             "their own specs; every edition is built with this spec (backcast: true), and "
+                             "`published` ranks give the method's share of a rank change")
+        return backcast
+
+
+def _label(edition: float) -> str:
+    """An edition as written: 2019, not 2019.0."""
+    return str(int(edition)) if float(edition).is_integer() else str(edition)
+
+
 class IndexSpec(_Strict):
     """An index: its inputs (either `data` or a `framework` with its tables) and the ordered pipeline.
 
@@ -146,6 +227,8 @@ class IndexSpec(_Strict):
     uncertainty: Uncertainty | None = Field(default=None, description="An uncertainty and sensitivity analysis of "
                                                                       "the ranks; none when absent.")
     backend: Backend = Field(default=Backend(), description="Where the uncertainty runs are evaluated.")
+    editions: Editions | None = Field(default=None, description="Editions over time, one build per value of a "
+                                                                "time column; a single build when absent.")
 
     @field_validator("missing_values", mode="before")
     @classmethod
@@ -227,6 +310,7 @@ _KNOWN_KEYS = {
     ("uncertainty",): Uncertainty.model_fields,
     ("backend",): Backend.model_fields,
     ("grades",): Grades.model_fields,
+    ("editions",): Editions.model_fields,
 }
 
 
@@ -241,7 +325,8 @@ def _problem(name: str, error: dict, lines: dict) -> Problem:
     if error["type"] == "extra_forbidden":
         parent = tuple(p for p in loc[:-1] if isinstance(p, str))
         parent = ("uncertainty",) if parent[:1] == ("uncertainty",) and len(loc) > 3 else parent
-        known = list(_KNOWN_KEYS.get(parent, Factor.model_fields if "factors" in loc else {}))
+        fallback = Factor.model_fields if "factors" in loc else Break.model_fields if "breaks" in loc else {}
+        known = list(_KNOWN_KEYS.get(parent, fallback))
         return Problem(name, f"unknown key {loc[-1]!r}{did_you_mean(loc[-1], known)}; known keys: "
                              f"{', '.join(known)}", line)
     return Problem(name, f"{where}: {error['msg']}", line)

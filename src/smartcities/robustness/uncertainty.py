@@ -66,6 +66,10 @@ class UncertaintyResult:
     sobol_samples: int = 0  # base samples the Sobol indices were estimated on (whole Saltelli block succeeded)
     base_samples: int = 0  # base samples of the design (N)
     sobol_unvaried: tuple[str, ...] = ()  # factors those samples never vary (all other options failed): no indices
+    # with `keep_runs`: the target's rank in each independent run (runs, units), the design's A and B samples for
+    # a Sobol design, every run of a Monte Carlo one; NaN for a failed run or a unit without a rank. The same seed
+    # and factors give the same runs, so editions pair their runs by index (rank changes with intervals).
+    target_runs: np.ndarray | None = None
 
     def log(self) -> ProcessingLog:
         """Failed runs as processing-log warnings: one row per failing configuration, and one for the base
@@ -689,10 +693,10 @@ def _failed_runs_error(plan: Plan, found, total: int, where: Where) -> InputErro
 # --- the analysis -----------------------------------------------------------------------------------------------
 
 def analyse(X: np.ndarray, ctx: Context, steps: list[Step], uncertainty: Uncertainty, backend: Backend,
-            progress: bool = False, where: Where = Where()) -> UncertaintyResult:
+            progress: bool = False, where: Where = Where(), keep_runs: bool = False) -> UncertaintyResult:
     """Run the spec's uncertainty design over the raw data X (units, indicators) and summarise it. Runs that
     fail are an error naming the factor options at fault, unless the spec says `failed_runs: allow`; then the
-    summaries use the runs that succeeded."""
+    summaries use the runs that succeeded. `keep_runs` keeps the target's rank in every independent run."""
     started = time.perf_counter()
     plan = Plan.resolve(ctx, steps, uncertainty, where)
     nominal = run_pipeline(X, ctx, list(steps)).ranks[0]  # (units, nodes)
@@ -738,6 +742,11 @@ def analyse(X: np.ndarray, ctx: Context, steps: list[Step], uncertainty: Uncerta
         target_ranks[target_ranks == 0] = np.nan
     else:
         target_ranks = leaf_ranks[runs.data_key][:, :, t]
+    kept_runs = None
+    if keep_runs:
+        independent = np.arange(2 * design.n if design.kind == "sobol" else design.runs)
+        kept_runs = np.array(target_ranks[independent], dtype=float)
+        kept_runs[~ok[independent]] = np.nan
     samples = design.complete(ok) if design.kind == "sobol" else np.arange(0)
     unvaried: tuple[str, ...] = ()
     if len(samples) >= 2:
@@ -754,7 +763,7 @@ def analyse(X: np.ndarray, ctx: Context, steps: list[Step], uncertainty: Uncerta
                          columns=FAILURE_COLUMNS)
     return UncertaintyResult(intervals, movement(intervals), sens, conv, design.runs,
                              time.perf_counter() - started, plan.target, design.kind, int((~ok).sum()), table,
-                             len(samples), design.n if design.kind == "sobol" else 0, unvaried)
+                             len(samples), design.n if design.kind == "sobol" else 0, unvaried, kept_runs)
 
 
 def with_runs(uncertainty: Uncertainty, runs: int, design: str | None = None) -> Uncertainty:
