@@ -5,7 +5,7 @@ the editions; and the demo (no editions) shows no edition control."""
 from __future__ import annotations
 
 import pytest
-from test_editions_faces import editions_index
+from test_faces_editions import editions_index
 
 from .conftest import axe_violations
 
