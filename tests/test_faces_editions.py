@@ -129,7 +129,7 @@ def test_helpers():
 def test_the_slope_chart_draws_every_citys_ranks(result):
     view = edition_view(result)
     fig = slope_chart(view)
-    assert len(fig["data"]) == 10 and fig["layout"]["yaxis"]["autorange"] == "reversed"
+    assert len(fig["data"]) == 10 and fig["layout"]["yaxis"]["range"] == [10.7, 0.3]  # rank 1 on top
     by_name = {t["name"]: t for t in fig["data"]}
     nine = by_name["City9"]
     expected = [index_changes(result, label).loc["city9", "rank"] for label in view.labels]
@@ -174,6 +174,8 @@ def test_the_report_has_an_editions_chapter_with_the_right_numbers(result):
     assert re.search(r"<code>b1</code></td><td>2019</td><td>new source</td>", section)
     assert "Plotly.newPlot" in section  # the slope chart, drawn by the inlined plotly.js
     assert "across b1@2019" in section
+    printed = render_report(result, city_pages=2)  # the page a large index prints keeps the chapter
+    assert _section(printed, "editions").count("<tr data-city=") == 9
 
 
 def test_a_build_without_editions_has_no_editions_anywhere(demo, tmp_path):

@@ -120,6 +120,7 @@ def edition_view(result) -> EditionView | None:
 
 
 SLOPE_GREY, SLOPE_UP, SLOPE_DOWN = "#b8c2cc", "#1b7837", "#b2182b"
+SLOPE_MAX_HEIGHT = 760  # px: the chart fits a printed page below the chapter's opening paragraph
 
 
 def editions_section(view: EditionView) -> str:
@@ -162,16 +163,17 @@ def slope_chart(view: EditionView, limit: int | None = 60) -> dict:
                      "line": {"color": colour, "width": 2.5 if flagged else 1.2}, "marker": {"size": 5},
                      "mode": "lines+markers+text", "name": name, "showlegend": False, "text": text,
                      "textfont": {"size": 9, "color": "#3d4a55"}, "textposition": "middle right", "x": x, "y": y,
-                     "connectgaps": False, "type": "scatter"})
+                     "connectgaps": False, "cliponaxis": False, "type": "scatter"})
     shown = len(ranks)
+    worst = float(np.nanmax(ranks.to_numpy(dtype=float))) if shown else 1.0
     return {
         "data": data,
-        "layout": {"template": "plotly_white", "height": max(360, 16 * shown + 110),
+        "layout": {"template": "plotly_white", "height": min(SLOPE_MAX_HEIGHT, max(360, 14 * shown + 110)),
                    "margin": {"l": 50, "r": 150, "t": 50, "b": 40},
                    "title": {"text": f"{view.node}: rank in each edition"
                              + (f" (the first {shown} by latest rank)" if limit is not None and shown == limit
                                 else "")},
                    "xaxis": {"type": "category", "title": {"text": "edition"}},
-                   "yaxis": {"autorange": "reversed", "title": {"text": "rank"}}},
+                   "yaxis": {"range": [worst + 0.7, 0.3], "title": {"text": "rank"}}},
     }
 
