@@ -321,3 +321,29 @@ def test_an_index_without_editions_answers_as_before(plain_client):
     problem(plain_client.get("/api/v1/scores", params={"edition": "2019"}), 400, "edition", "no editions")
     rows = plain_client.get("/api/v1/ranking").json()
     assert rows and all(list(r) == RANKING_COLUMNS for r in rows)
+
+
+def test_the_editions_endpoints_conform_to_their_schema(docs, tmp_path):
+    """Requests generated from an editions build's /openapi.json: no server error, and the statuses, content
+    types and headers the schema declares, on the editions endpoints and the edition parameter."""
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+
+    write_documents(docs, tmp_path)
+    config = schemathesis.Config.from_str(
+        '[checks.positive_data_acceptance]\nexpected-statuses = ["2xx", "400", "404"]\n')
+    schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(tmp_path), config=config)
+    chosen = {"/api/v1/editions", "/api/v1/edition_trends", "/api/v1/rank_decomposition", "/api/v1/ranking",
+              "/api/v1/scores"}
+    operations = [r.ok() for r in schema.get_all_operations()]
+    operations = [op for op in operations if op.path in chosen]
+    assert {op.path for op in operations} == chosen
+    edition = next(op for op in operations if op.path == "/api/v1/editions")
+    assert "2019" in json.dumps(edition.definition.raw)  # the schema lists this index's editions
+    for operation in operations:
+        @given(case=operation.as_strategy())
+        @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        def conforms(case):
+            case.call_and_validate()
+
+        conforms()

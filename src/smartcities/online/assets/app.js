@@ -1119,6 +1119,10 @@
     processing: "the processing log: every value dropped, filled or clipped",
     audit: "the statistical audit: summary, flags, Cronbach's alpha, effective weights, statistics",
     model: "the what-if model: framework shape, weights, normalised leaves, frozen normalisation",
+    editions: "every city at every node in every edition: score, rank, grade, rank interval, the rank change from " +
+              "the previous edition with its 90% interval and significance (editions.csv)",
+    edition_trends: "the trend of every city's score at every node over the editions: CAGR and prc_change (edition_trends.csv)",
+    rank_decomposition: "each rank change of the index split into performance, method and sample (rank_decomposition.csv)",
   };
   function downloadsView() {
     var el = $("downloads");
