@@ -347,3 +347,25 @@ def test_the_editions_endpoints_conform_to_their_schema(docs, tmp_path):
             case.call_and_validate()
 
         conforms()
+
+
+def test_the_printed_report_has_the_editions_chapter(result, tmp_path):
+    """report.pdf of an editions build: the chapter in the contents and the bookmarks, the rank changes' table
+    and the cities entering and leaving in its text."""
+    pypdf = pytest.importorskip("pypdf")
+    if not Path("/usr/bin/chromium").exists():
+        pytest.skip("no Chromium at /usr/bin/chromium: printing is not tested")
+    from smartcities.online import pdf
+
+    page = tmp_path / "report.html"
+    page.write_text(render_report(result), encoding="utf-8")
+    reader = pypdf.PdfReader(pdf.print_pdf(page, tmp_path / "report.pdf", "/usr/bin/chromium"))
+    def titles(outline):
+        for item in outline:
+            yield from titles(item) if isinstance(item, list) else [str(item["/Title"])]
+
+    assert any(t.endswith("Editions") for t in titles(reader.outline))
+    text = "\n".join(p.extract_text() for p in reader.pages)
+    assert "Rank changes of Index, 2019 to 2021" in text
+    assert "2017 to 2019: entering City2; none leaving." in text
+    assert "new source" in text
