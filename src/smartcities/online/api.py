@@ -39,6 +39,7 @@ from ..errors import InputError, did_you_mean, one_of
 from . import whatif
 from .bundle import API, plain
 
+EDITION_DOCUMENTS = ("editions", "edition_trends", "rank_decomposition")  # an editions build's, besides the rest
 MEMO = 4096  # answers kept per server
 MAX_BODY = 64 * 1024  # bytes a request body may hold: a what-if or a city's values are a few kilobytes
 CACHE_CONTROL = "public, max-age=300"  # a published build never changes; a new one comes with new ETags
@@ -88,6 +89,13 @@ class Published:
                 raise InputError.single(folder, f"the published index lacks {API / (key + '.json')}; publish it "
                                         "again")
             docs[key] = json.loads(path.read_text(encoding="utf-8"))
+        if "editions" in docs["index"]:
+            for key in EDITION_DOCUMENTS:
+                path = api / f"{key}.json"
+                if not path.is_file():
+                    raise InputError.single(folder, f"the published index has editions but lacks "
+                                            f"{API / (key + '.json')}; publish it again")
+                docs[key] = json.loads(path.read_text(encoding="utf-8"))
         by_node: dict[str, list[dict]] = {}
         for row in docs["ranking"]:
             by_node.setdefault(row["node"], []).append(row)
@@ -105,6 +113,29 @@ class Published:
     def index(self) -> dict:
         return self.docs["index"]
 
+    @property
+    def editions(self) -> list[str]:
+        """The edition labels in time order; empty for a build without editions."""
+        return list(self.index.get("editions", {}).get("editions", []))
+
+    def edition(self, edition: str | None, parameter: str = "edition") -> str | None:
+        """A checked edition label (None stays None): a 400 problem when the index has no editions or not this
+        one."""
+        if edition is None:
+            return None
+        if not self.editions:
+            raise ApiError(400, [(parameter, f"{parameter}: this index has no editions (its spec has no editions: "
+                                  "block)")])
+        if edition not in self.editions:
+            raise ApiError(400, [(parameter, f"{parameter} " + one_of(edition, self.editions))])
+        return edition
+
+    def edition_document(self, key: str) -> list[dict]:
+        if not self.editions:
+            raise ApiError(404, [(None, f"this index has no editions, so no {key} (its spec has no editions: "
+                                  "block)")])
+        return self.docs[key]
+
     def city_document(self, city: str, kind: str) -> tuple[bytes, str]:
         """The published `cities/<id>` or `cities/<id>/profile` file of a known city (never a path from the
         request: the id is checked against the cities first)."""
@@ -119,6 +150,21 @@ class Published:
             return by_name[city.casefold()]
         raise ApiError(404, [("city", f"city {city!r} is not a city of this index"
                                       f"{did_you_mean(city, list(self.cities))}")])
+
+    def edition_city(self, city: str) -> str:
+        """A city of any edition, by id or name (a city only earlier editions have has no city document)."""
+        if city in self.cities:
+            return city
+        names = {}
+        for row in self.docs["editions"]:
+            names.setdefault(row["city"], row.get("name"))
+        if city in names:
+            return city
+        by_name = {str(n).casefold(): c for c, n in names.items() if n}
+        if city.casefold() in by_name:
+            return by_name[city.casefold()]
+        raise ApiError(404, [("city", f"city {city!r} is in no edition of this index"
+                                      f"{did_you_mean(city, list(names))}")])
 
     def whole(self, key: str) -> tuple[bytes, str]:
         return self.answer(key, lambda: encode(self.docs[key]))
@@ -226,6 +272,7 @@ def create_app(folder: str | Path, token: str | None = None) -> FastAPI:
 
     api = "/api/v1"
     nodes = [n["id"] for n in published.index["framework"]]
+    editions = published.editions
     regions = sorted({str(r["region"]) for r in published.cities.values() if r.get("region") is not None})
     peer_groups = sorted({f"{g}:{r[g]}" for g in published.groups for r in published.cities.values()
                           if r.get(g) is not None})
@@ -254,23 +301,33 @@ def create_app(folder: str | Path, token: str | None = None) -> FastAPI:
                       peer_group: str | None = Query(None, description="COLUMN:LABEL (or a LABEL only one group "
                                                      "column has): keep the cities of one peer group",
                                                      **among(peer_groups)),
+                      edition: str | None = Query(None, description="an edition of an editions build (default: "
+                                                  "the latest, the published ranking)", **among(editions)),
                       limit: int | None = Query(None, ge=1, description="at most this many rows"),
                       offset: int = Query(0, ge=0, description="rows to skip first"),
                       format: Format | None = Query(None, description="json (default) or csv")) -> Response:
         """One node's ranking, best first: city, name, country, region, score, rank, grade, rating, rank
-        interval (median_rank, p05, p95) and, for the index, best and worst rank over domain weightings."""
+        interval (median_rank, p05, p95) and, for the index, best and worst rank over domain weightings; for an
+        editions build also the rank change from the previous edition, its 90% interval and whether it is
+        significant. With `edition`, that edition's ranking (the rows of `editions`)."""
         s = state()
         known = [n["id"] for n in s.index["framework"]]
         chosen = node if node is not None else s.index["root"]
         if chosen not in known:
             raise ApiError(400, [("node", "node " + one_of(chosen, known))])
         keep = group_filter(s, region, peer_group)
+        picked = s.edition(edition)
 
         def rows() -> list[dict]:
-            chosen_rows = [r for r in s.by_node.get(chosen, []) if keep is None or r["city"] in keep]
+            if picked is None:
+                chosen_rows = s.by_node.get(chosen, [])
+            else:
+                chosen_rows = sorted((r for r in s.docs["editions"] if r["edition"] == picked and r["node"] == chosen),
+                                     key=lambda r: (r["rank"], r["city"]))
+            chosen_rows = [r for r in chosen_rows if keep is None or r["city"] in keep]
             return chosen_rows[offset: None if limit is None else offset + limit]
 
-        return table(request, ("ranking", chosen, region, peer_group, limit, offset), rows, format)
+        return table(request, ("ranking", chosen, region, peer_group, picked, limit, offset), rows, format)
 
     @app.get(f"{api}/cities", tags=["read"], responses={200: TABLE_RESPONSE, **ERRORS})
     async def cities(request: Request, format: Format | None = Query(None, description="json or csv")) -> Response:
@@ -291,15 +348,72 @@ def create_app(folder: str | Path, token: str | None = None) -> FastAPI:
     @app.get(f"{api}/scores", tags=["read"], responses={200: TABLE_RESPONSE, **ERRORS})
     async def scores(request: Request, city: str | None = Query(None, description="city id or name"),
                      node: str | None = Query(None, description="node id", **among(nodes)),
+                     edition: str | None = Query(None, description="one edition of an editions build (default: "
+                                                 "every edition)", **among(editions)),
                      format: Format | None = Query(None, description="json or csv")) -> Response:
-        """Score, rank and grade of every city on every node (scores.csv), filtered."""
+        """Score, rank and grade of every city on every node (scores.csv, with an `edition` column for an editions
+        build), filtered."""
         s = state()
         known = [n["id"] for n in s.index["framework"]]
         if node is not None and node not in known:
             raise ApiError(400, [("node", "node " + one_of(node, known))])
+        picked = s.edition(edition)
         cid = s.city_id(city) if city is not None else None
-        return table(request, ("scores", cid, node), lambda: [
-            r for r in s.docs["scores"] if (cid is None or r["city"] == cid) and (node is None or r["node"] == node)],
+        return table(request, ("scores", cid, node, picked), lambda: [
+            r for r in s.docs["scores"] if (cid is None or r["city"] == cid) and (node is None or r["node"] == node)
+            and (picked is None or r["edition"] == picked)], format)
+
+    @app.get(f"{api}/editions", tags=["read"], responses={200: TABLE_RESPONSE, **ERRORS})
+    async def editions_table(request: Request, city: str | None = Query(None, description="city id or name"),
+                             node: str | None = Query(None, description="node id", **among(nodes)),
+                             edition: str | None = Query(None, description="one edition", **among(editions)),
+                             significant: bool | None = Query(None, description="keep the rank changes that are "
+                                                              "(true) or are not (false) significant"),
+                             format: Format | None = Query(None, description="json or csv")) -> Response:
+        """An editions build's editions.csv: every city's score and rank on every node in every edition, with its
+        name, country, region, the edition's grade and rank interval, and the rank change from the previous
+        edition (positive: up) with its 90% interval and `significant` (the interval excludes 0). 404 for an
+        index without editions."""
+        s = state()
+        rows_of = s.edition_document("editions")
+        known = [n["id"] for n in s.index["framework"]]
+        if node is not None and node not in known:
+            raise ApiError(400, [("node", "node " + one_of(node, known))])
+        picked = s.edition(edition)
+        cid = s.edition_city(city) if city is not None else None
+        return table(request, ("editions", cid, node, picked, significant), lambda: [
+            r for r in rows_of if (cid is None or r["city"] == cid) and (node is None or r["node"] == node)
+            and (picked is None or r["edition"] == picked)
+            and (significant is None or r["significant"] is significant)], format)
+
+    @app.get(f"{api}/edition_trends", tags=["read"], responses={200: TABLE_RESPONSE, **ERRORS})
+    async def edition_trends(request: Request, city: str | None = Query(None, description="city id or name"),
+                             node: str | None = Query(None, description="node id", **among(nodes)),
+                             format: Format | None = Query(None, description="json or csv")) -> Response:
+        """An editions build's edition_trends.csv: per city and node, COINr's CAGR and prc_change over the
+        editions the city has a score in, how many, the first and last, and the breaks the trend crosses."""
+        s = state()
+        rows_of = s.edition_document("edition_trends")
+        known = [n["id"] for n in s.index["framework"]]
+        if node is not None and node not in known:
+            raise ApiError(400, [("node", "node " + one_of(node, known))])
+        cid = s.edition_city(city) if city is not None else None
+        return table(request, ("edition_trends", cid, node), lambda: [
+            r for r in rows_of if (cid is None or r["city"] == cid) and (node is None or r["node"] == node)], format)
+
+    @app.get(f"{api}/rank_decomposition", tags=["read"], responses={200: TABLE_RESPONSE, **ERRORS})
+    async def rank_decomposition(request: Request, city: str | None = Query(None, description="city id or name"),
+                                 edition: str | None = Query(None, description="one edition (its change from "
+                                                             "the previous)", **among(editions)),
+                                 format: Format | None = Query(None, description="json or csv")) -> Response:
+        """An editions build's rank_decomposition.csv: each city's change of the index rank split into
+        performance, method and sample."""
+        s = state()
+        rows_of = s.edition_document("rank_decomposition")
+        picked = s.edition(edition)
+        cid = s.edition_city(city) if city is not None else None
+        return table(request, ("rank_decomposition", cid, picked), lambda: [
+            r for r in rows_of if (cid is None or r["city"] == cid) and (picked is None or r["edition"] == picked)],
             format)
 
     @app.get(f"{api}/indicators", tags=["read"], responses={200: TABLE_RESPONSE, **ERRORS})

@@ -26,17 +26,26 @@ API = Path("site") / "api" / "v1"
 SAFE_KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")  # each segment of a document key: a file name on any host
 RANKING_COLUMNS = ["city", "name", "country", "region", "node", "node_name", "level", "score", "rank", "grade",
                    "rating", "median_rank", "p05", "p95", "best_rank", "worst_rank"]
+CHANGE_COLUMNS = ["rank_change", "change_p05", "change_p95", "significant"]  # an editions build's, from editions.csv
+EDITION_COLUMNS = ["edition", "city", "name", "country", "region", "node", "node_name", "level", "score", "rank",
+                   "grade", "median_rank", "p05", "p95", *CHANGE_COLUMNS]
 
 
 def documents(result, insight=None) -> dict[str, Any]:
     """Every document of a build, by API path. `insight` (analysis.insight.Insight) is reused when the caller has
     it; otherwise the profiles are computed here (and the trends, when the build has an inventory)."""
+    from ..report.editions_view import edition_view
+
     model = whatif.model_document(result)
     cities = cities_rows(result)
     scores = scores_rows(result)
+    view = edition_view(result)
+    ranking = ranking_rows(result, model)
+    if view is not None:  # the latest edition's ranking gains its change from the previous edition
+        ranking = with_changes(ranking, view)
     docs: dict[str, Any] = {
         "index": index_document(result),
-        "ranking": ranking_rows(result, model),
+        "ranking": ranking,
         "cities": cities,
         "scores": scores,
         "indicators": indicators_rows(result),
@@ -46,7 +55,69 @@ def documents(result, insight=None) -> dict[str, Any]:
         "model": model,
     }
     docs.update(city_documents(result, cities, scores, insight))
+    if view is not None:
+        docs.update(edition_documents(result, view, docs))
     return docs
+
+
+# --- editions -------------------------------------------------------------------------------------------------------
+
+def with_changes(ranking: list[dict], view) -> list[dict]:
+    """The ranking rows with the latest edition's rank change, its 90% interval and significance (editions.csv)."""
+    latest = view.changes[view.changes["edition"] == view.latest]
+    found = {(c, n): row for c, n, row in zip(latest["city"], latest["node"], records(latest[CHANGE_COLUMNS]))}
+    empty = dict.fromkeys(CHANGE_COLUMNS)
+    return [{**row, **found.get((row["city"], row["node"]), empty)} for row in ranking]
+
+
+def edition_documents(result, view, docs: dict[str, Any]) -> dict[str, Any]:
+    """An editions build's documents: `editions` (editions.csv with each city's name, country and region, the
+    node's name and level, and the edition's own grade and rank interval), `edition_trends`
+    (edition_trends.csv), `rank_decomposition` (rank_decomposition.csv), the index's `editions` (which, the
+    latest, the normalisation, the node with intervals, the breaks), scores.csv of every edition (an `edition`
+    column), and each city's rows of `editions` in `cities/<id>`."""
+    e = result.editions
+    fw = result.context.framework
+    parts = []
+    for label, r in zip(e.labels(), e.results):
+        table = r.scores_table()[["city", "node", "level", "grade"]].assign(edition=label)
+        for group in ("country", "region"):
+            table[group] = table["city"].map(dict(zip(r.context.units, r.context.groups[group]))) \
+                if group in r.context.groups else None
+        if r.uncertainty is not None:
+            ri = r.uncertainty.rank_intervals.set_index(["city", "node"])[["median_rank", "p05", "p95"]]
+            table = table.join(ri, on=["city", "node"])
+        else:
+            table["median_rank"] = table["p05"] = table["p95"] = np.nan
+        parts.append(table)
+    extra = pd.concat(parts, ignore_index=True)
+    rows = view.changes.merge(extra, on=["edition", "city", "node"], how="left")
+    rows["name"] = rows["city"].map(view.names)
+    rows["node_name"] = rows["node"].map({n.id: n.name for n in fw.nodes})
+    rows["grade"] = rows["grade"].astype("Int64")
+    rows["level"] = rows["level"].astype("Int64")
+    edition_rows = records(rows[EDITION_COLUMNS])
+    out: dict[str, Any] = {
+        "editions": edition_rows,
+        "edition_trends": records(view.trends.assign(name=view.trends["city"].map(view.names))),
+        "rank_decomposition": records(e.decomposition.assign(name=e.decomposition["city"].map(view.names))),
+    }
+    scores = e.scores_table()
+    scores.insert(2, "name", scores["city"].map(view.names))
+    out["scores"] = records(scores)
+    index = dict(docs["index"])
+    index["editions"] = plain({"column": result.spec.model.editions.column, "editions": list(view.labels),
+                               "latest": view.latest, "normalise": view.normalise, "node": view.node,
+                               "target": view.target, "breaks": list(view.breaks)})
+    out["index"] = index
+    by_city: dict[str, list[dict]] = {}
+    for row in edition_rows:
+        by_city.setdefault(row["city"], []).append({k: row[k] for k in ("edition", "node", "score", "rank", "grade",
+                                                                        "p05", "p95", *CHANGE_COLUMNS)})
+    for city in docs["cities"]:
+        key = f"cities/{city['city']}"
+        out[key] = {**docs[key], "editions": by_city.get(city["city"], [])}
+    return out
 
 
 def write_documents(docs: dict[str, Any], folder: str | Path) -> list[Path]:

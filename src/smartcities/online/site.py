@@ -23,7 +23,8 @@ from .bundle import write_bytes, write_documents
 HERE = Path(__file__).parent
 ASSETS = HERE / "assets"
 WORLD = ASSETS / "world" / "countries-110m.json"
-RANKING_FIELDS = ("score", "rank", "grade", "rating", "median_rank", "p05", "p95", "best_rank", "worst_rank")
+RANKING_FIELDS = ("score", "rank", "grade", "rating", "median_rank", "p05", "p95", "best_rank", "worst_rank",
+                  "rank_change", "change_p05", "change_p95", "significant")  # the last four: editions builds only
 PAGES = {  # page -> (file, title, the documents it inlines)
     "ranking": ("index.html", "Ranking", ("cities", "ranking")),
     "map": ("map.html", "Map", ("cities", "ranking", "map")),
@@ -33,6 +34,7 @@ PAGES = {  # page -> (file, title, the documents it inlines)
     "downloads": ("downloads.html", "Downloads", ("files",)),
 }
 SCRIPTS = ("whatif.js", "app.js")
+EDITION_PAGES = ("ranking", "map", "dashboard")  # the pages with an edition control, where the build has editions
 
 
 # --- the map: world-atlas TopoJSON decoded once into SVG paths -------------------------------------------------------
@@ -124,13 +126,35 @@ def _meta(docs: dict, mode: str) -> dict:
     cities = docs.get("cities") or []
     columns = set(cities[0]) if cities else set()
     peer_columns = [g for g in index.get("peer_groups", []) if g != "region" and g in columns]  # region: own filter
-    return {
+    meta = {
         "mode": mode, "name": index.get("name"), "root": index.get("root"), "domains": index.get("domains", []),
         "framework": index.get("framework", []), "weight_sets": index.get("weight_sets", {}),
         "aggregation": index.get("aggregation", {}),
         "spec_sha256": index.get("spec_sha256"), "peer_columns": peer_columns,
         "regions": sorted({c.get("region") for c in cities if c.get("region")}),
     }
+    if "editions" in index:  # only an editions build's pages know of editions
+        meta["editions"] = index["editions"]
+    return meta
+
+
+def editions_block(docs: dict) -> dict:
+    """Every edition's ranking as columns (`ranking_columns`) over every city of any edition: the latest
+    edition's cities first, in the order of the `cities` block, then those only earlier editions have."""
+    rows = docs.get("editions") or []
+    known = {c["city"]: c for c in docs.get("cities") or []}
+    cities: dict[str, dict] = {c: {"city": c, "name": row.get("name"), "country": row.get("country"),
+                                   "region": row.get("region")} for c, row in known.items()}
+    by_edition: dict[str, list[dict]] = {}
+    for row in rows:
+        by_edition.setdefault(row["edition"], []).append(row)
+        if row["city"] not in cities:
+            cities[row["city"]] = {"city": row["city"], "name": row["name"], "country": row["country"],
+                                   "region": row["region"]}
+    order = list(cities)
+    labels = docs["index"]["editions"]["editions"]
+    return {"editions": labels, "cities": list(cities.values()),
+            "data": {label: ranking_columns(by_edition.get(label, []), order) for label in labels}}
 
 
 def ranking_columns(rows: list[dict], cities: list[str]) -> dict:
@@ -195,6 +219,8 @@ class Blocks:
                                                    if c.get("lat") is not None and c.get("lon") is not None}}
         if name == "model":
             return docs.get("model")
+        if name == "editions":
+            return editions_block(docs)
         if name == "methodology":
             return {"steps": docs["index"].get("steps", []), "processing_summary": docs["index"].get("processing", {}),
                     "processing": docs.get("processing") or [], "audit": docs.get("audit"),
@@ -210,9 +236,11 @@ class Blocks:
             self._made[name] = json_block(self._make(name))
         return self._made[name]
 
-    def page(self, names: tuple[str, ...]) -> dict[str, str]:
-        """A page's blocks by name, encoded: `meta` and the names given."""
-        return {name: self.encoded(name) for name in ("meta", *names)}
+    def page(self, names: tuple[str, ...], page: str = "") -> dict[str, str]:
+        """A page's blocks by name, encoded: `meta`, the names given and, on a page with an edition control of an
+        editions build, `editions`."""
+        more = ("editions",) if page in EDITION_PAGES and "editions" in self.docs else ()
+        return {name: self.encoded(name) for name in ("meta", *names, *more)}
 
     @property
     def standing(self) -> dict[str, dict]:
@@ -279,7 +307,8 @@ def write_site(docs: dict, folder: str | Path) -> list[Path]:
     for name in ("site.css", *SCRIPTS):
         shutil.copyfile(ASSETS / name, assets / name)
     blocks = Blocks(docs, "site")
-    written = [_write(site / file, _render(page, blocks, blocks.page(names), root="", inline=False, title=title))
+    written = [_write(site / file, _render(page, blocks, blocks.page(names, page), root="", inline=False,
+                                             title=title))
                for page, (file, title, names) in PAGES.items()]
     for city in blocks.cities:
         key = city["city"]
@@ -299,5 +328,5 @@ def write_dashboard(docs: dict, path: str | Path) -> Path:
     nothing, so it works opened from disk."""
     blocks = Blocks(docs, "dashboard")
     names = ("cities", "ranking", "map", "model", "methodology", "profiles")
-    return _write(Path(path), _render("dashboard", blocks, blocks.page(names), root="", inline=True,
+    return _write(Path(path), _render("dashboard", blocks, blocks.page(names, "dashboard"), root="", inline=True,
                                       title="Dashboard"))

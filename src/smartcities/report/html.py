@@ -154,6 +154,11 @@ def render_report(result, sections: dict[str, str] | None = None, city_pages: in
     group = readings.summary_group(result)
     group_summary = readings.group_summary(result, group) if group else None
     extra = dict(sections or {})
+    from .editions_view import edition_view, editions_section
+
+    editions = edition_view(result)
+    if editions is not None:  # a build without editions has no such chapter
+        extra["Editions"] = editions_section(editions)
     from .robustness_charts import correlation_heatmap
 
     checked = result.audit  # the report shows no p-values

@@ -151,6 +151,56 @@
     return col ? col[i] : null;
   }
 
+  // --- editions: where the build has them, every view that ranks shows one edition, the latest unless chosen ----
+  var ED = D.editions || null, EPOS = {};
+  if (ED) ED.cities.forEach(function (c, i) { EPOS[c.city] = i; });
+  function latestEdition() { return ED ? ED.editions[ED.editions.length - 1] : null; }
+  function shownEdition() { return ED && ED.editions.indexOf(STATE.edition) >= 0 ? STATE.edition : latestEdition(); }
+  /* One edition's cities and their fields at a node. The latest edition is the published ranking itself (D.ranking
+   * over CITIES, with its rating and best and worst rank); an earlier one is read from D.editions. */
+  function editionSource(label) {
+    if (!ED || label === latestEdition()) return { label: label, cities: CITIES, pos: POS, get: field,
+      columns: function (node) { return D.ranking[node]; } };
+    var data = ED.data[label] || {};
+    return { label: label, cities: ED.cities, pos: EPOS,
+      columns: function (node) { return data[node]; },
+      get: function (node, f, i) { var col = data[node] && data[node][f]; return col ? col[i] : null; } };
+  }
+  function editionControl(id) {
+    if (!ED) return "";
+    var i = ED.editions.indexOf(shownEdition());
+    return '<label>Edition <span class="edition-pick"><input type="range" id="' + id + '" min="0" max="' +
+      (ED.editions.length - 1) + '" step="1" value="' + i + '" aria-valuetext="' + esc(ED.editions[i]) + '">' +
+      '<output id="' + id + '-out" for="' + id + '">' + esc(ED.editions[i]) + "</output></span></label>";
+  }
+  /* The edition a control shows (its label written beside it and into the hash). */
+  function pickedEdition(id) {
+    var el = $(id);
+    if (!el) return latestEdition();
+    var label = ED.editions[Number(el.value)];
+    $(id + "-out").textContent = label;
+    el.setAttribute("aria-valuetext", label);
+    return label;
+  }
+  function signed(x) { x = Math.round(num(x)); return x > 0 ? "+" + x : x < 0 ? "−" + (-x) : "0"; }
+  /* A rank change (previous edition's rank minus this one) as an arrow, marked * when its 90% interval excludes 0. */
+  function changeHtml(r, label) {
+    var d = num(r.rank_change);
+    if (d === null) return label === META.editions.editions[0] ? "—" : '<span class="new">new</span>';
+    var sig = r.significant === true, iv = num(r.change_p05) !== null ?
+      "90% interval " + signed(r.change_p05) + " to " + signed(r.change_p95) : "";
+    var words = (d > 0 ? "up " + d : d < 0 ? "down " + (-d) : "no change") + (iv ? ", " + iv : "") +
+      (sig ? ", significant" : "");
+    return '<span class="' + (d > 0 ? "up" : d < 0 ? "down" : "same") + (sig ? " significant" : "") + '" title="' +
+      esc(words) + '"><span aria-hidden="true">' + (d > 0 ? "▲ " + d : d < 0 ? "▼ " + (-d) : "=") +
+      (sig ? '<b class="sig">*</b>' : "") + '</span><span class="sr-only">' + esc(words) + "</span></span>";
+  }
+  function changeNote() {
+    return META.editions ? '<p class="muted note">Change: the rank in the previous edition minus this one (▲ climbed). ' +
+      (META.editions && META.editions.target ? "* significant: its 90% interval over the uncertainty runs excludes 0." :
+       "The build ran no uncertainty analysis, so changes have no intervals.") + "</p>" : "";
+  }
+
   function nodeOptions(selected) {
     var out = [], walk = function (id, depth) {
       out.push('<option value="' + esc(id) + '"' + (id === selected ? " selected" : "") + ">" +
@@ -167,7 +217,7 @@
     if (!el || !D.ranking) return;
     var peerCols = META.peer_columns;
     el.innerHTML =
-      '<form class="controls" role="search" onsubmit="return false">' +
+      '<form class="controls" role="search" onsubmit="return false">' + editionControl("r-edition") +
       '<label>Show <select id="r-node">' + nodeOptions(STATE.node || root()) + "</select></label>" +
       '<label>Region <select id="r-region"><option value="">All regions</option>' +
       META.regions.map(function (r) { return '<option value="' + esc(r) + '">' + esc(r) + "</option>"; }).join("") +
@@ -184,40 +234,46 @@
       '<label>Search <input id="r-q" type="search" placeholder="City name" autocomplete="off"></label>' +
       "</form>" +
       '<div class="table-head"><p id="r-count" class="count" aria-live="polite"></p><div id="r-dl" class="dl"></div></div>' +
-      '<div class="table-wrap"><table id="r-table" class="data"></table></div><div id="r-more"></div>';
+      '<div class="table-wrap"><table id="r-table" class="data"></table></div><div id="r-more"></div>' + changeNote();
     $("r-region").value = STATE.region || "";
     if ($("r-peer")) $("r-peer").value = STATE.peer || "";
     $("r-q").value = STATE.q || "";
     var limit = 500, sortKey = STATE.sort || "rank", sortDir = STATE.dir === "desc" ? -1 : 1, shown = [];
+    var FIELDS = ["score", "rank", "grade", "rating", "median_rank", "p05", "p95", "best_rank", "worst_rank"].concat(
+      ED ? ["rank_change", "change_p05", "change_p95", "significant"] : []);
+    function source() { return editionSource(pickedEdition("r-edition")); }
 
     function columns(node) {
-      var cols = [{ key: "rank", label: "Rank", num: true }, { key: "name", label: "City" },
-                  { key: "country", label: "Country" }, { key: "score", label: "Score", num: true },
-                  { key: "interval", label: "Rank, 5–95% of runs", sortAs: "p05" }];
-      if (D.ranking[node].grade) cols.push({ key: "grade", label: "Grade", num: true });
-      if (D.ranking[node].rating) cols.push({ key: "rating", label: "Rating" });
-      if (D.ranking[node].best_rank) cols.push({ key: "range", label: "Best–worst rank", sortAs: "best_rank" });
+      var src = source(), at = src.columns(node) || {};
+      var cols = [{ key: "rank", label: "Rank", num: true }];
+      if (ED) cols.push({ key: "change", label: "Change", sortAs: "rank_change" });
+      cols.push({ key: "name", label: "City" }, { key: "country", label: "Country" },
+                { key: "score", label: "Score", num: true }, { key: "interval", label: "Rank, 5–95% of runs", sortAs: "p05" });
+      if (at.grade) cols.push({ key: "grade", label: "Grade", num: true });
+      if (at.rating) cols.push({ key: "rating", label: "Rating" });
+      if (at.best_rank) cols.push({ key: "range", label: "Best–worst rank", sortAs: "best_rank" });
       children(node).forEach(function (c) {
-        if (D.ranking[c]) cols.push({ key: "c:" + c, label: nodeName(c), num: true, child: c });
+        if (src.columns(c)) cols.push({ key: "c:" + c, label: nodeName(c), num: true, child: c });
       });
       return cols;
     }
     function rows() {
       var node = $("r-node").value, region = $("r-region").value, peer = $("r-peer") ? $("r-peer").value : "";
-      var q = $("r-q").value.trim().toLowerCase(), kids = children(node).filter(function (c) { return D.ranking[c]; });
+      var src = source(), earlier = ED && src.label !== latestEdition();
+      var q = $("r-q").value.trim().toLowerCase(), kids = children(node).filter(function (c) { return src.columns(c); });
       var pc = peer ? peer.slice(0, peer.indexOf(":")) : "", pv = peer ? peer.slice(peer.indexOf(":") + 1) : "";
       var out = [];
-      for (var i = 0; i < CITIES.length; i++) {
-        var c = CITIES[i];
+      for (var i = 0; i < src.cities.length; i++) {
+        var c = src.cities[i], known = CITY[c.city] || c;
+        if (earlier && src.get(node, "score", i) === null) continue;  // not in that edition
         if (region && c.region !== region) continue;
-        if (pc && String(c[pc]) !== pv) continue;
+        if (pc && String(known[pc]) !== pv) continue;
         if (q && String(c.name).toLowerCase().indexOf(q) < 0) continue;
         var r = { city: c.city, name: c.name, country: c.country, region: c.region, node: node,
                   node_name: nodeName(node) };
-        ["score", "rank", "grade", "rating", "median_rank", "p05", "p95", "best_rank", "worst_rank"].forEach(function (f) {
-          r[f] = field(node, f, i);
-        });
-        kids.forEach(function (k) { r[k] = field(k, "score", i); });
+        if (ED) r.edition = src.label;
+        FIELDS.forEach(function (f) { r[f] = src.get(node, f, i); });
+        kids.forEach(function (k) { r[k] = src.get(k, "score", i); });
         out.push(r);
       }
       var key = sortKey.indexOf("c:") === 0 ? sortKey.slice(2) : sortKey;
@@ -231,10 +287,16 @@
       return out;
     }
     function draw() {
-      var node = $("r-node").value, cols = columns(node);
+      var node = $("r-node").value, cols = columns(node), label = pickedEdition("r-edition");
       shown = rows();
       var n = CITIES.length;
-      var head = "<caption class=\"sr-only\">" + esc(nodeName(node)) + ": cities ranked</caption><thead><tr>" +
+      if (ED) {
+        var src = source(), ranked = 0;
+        for (var k = 0; k < src.cities.length; k++) if (src.get(node, "rank", k) !== null) ranked++;
+        n = ranked;
+      }
+      var head = "<caption class=\"sr-only\">" + esc(nodeName(node)) + ": cities ranked" + (ED ? ", edition " + esc(label) : "") +
+        "</caption><thead><tr>" +
         cols.map(function (c) {
           var key = c.sortAs || c.key, active = sortKey === key || sortKey === c.key;
           return '<th scope="col"' + (c.num ? ' class="num"' : "") + (active ? ' aria-sort="' +
@@ -247,7 +309,8 @@
         body.push("<tr>" + cols.map(function (c) {
           switch (c.key) {
             case "rank": return '<td class="num strong">' + (r.rank === null ? "—" : r.rank) + "</td>";
-            case "name": return '<th scope="row">' + cityLink(r.city, r.name) + "</th>";
+            case "change": return '<td class="chg">' + changeHtml(r, label) + "</td>";
+            case "name": return '<th scope="row">' + (CITY[r.city] ? cityLink(r.city, r.name) : esc(r.name)) + "</th>";
             case "country": return "<td>" + esc(r.country) + "</td>";
             case "score": return '<td class="num">' + fmt(r.score) + "</td>";
             case "interval": return '<td class="bar">' + rankBar(r.rank, r.p05, r.p95, n) + "</td>";
@@ -259,7 +322,7 @@
         }).join("") + "</tr>");
       }
       $("r-table").innerHTML = head + "<tbody>" + body.join("") + "</tbody>";
-      $("r-count").textContent = shown.length.toLocaleString("en") + " of " + n.toLocaleString("en") + " cities" +
+      $("r-count").textContent = (ED ? label + ": " : "") + shown.length.toLocaleString("en") + " of " + n.toLocaleString("en") + " cities" +
         (shown.length > upto ? ", the first " + upto.toLocaleString("en") + " shown" : "");
       $("r-more").innerHTML = shown.length > upto ? '<button type="button" class="btn" id="r-all">Show all ' +
         shown.length.toLocaleString("en") + " rows</button>" : "";
@@ -278,16 +341,20 @@
       });
     }
     function changed() {
+      var label = pickedEdition("r-edition");
       writeHash({ node: $("r-node").value === root() ? null : $("r-node").value, region: $("r-region").value,
-                  peer: $("r-peer") ? $("r-peer").value : null, q: $("r-q").value });
+                  peer: $("r-peer") ? $("r-peer").value : null, q: $("r-q").value,
+                  edition: ED && label !== latestEdition() ? label : null });
       draw();
     }
     ["r-node", "r-region", "r-peer"].forEach(function (id) { if ($(id)) $(id).onchange = changed; });
+    if ($("r-edition")) $("r-edition").oninput = changed;
     $("r-q").oninput = changed;
     downloadButtons($("r-dl"), "ranking", function () { return shown; }, function () {
       var node = $("r-node").value;
-      return ["city", "name", "country", "region", "node", "score", "rank", "grade", "rating", "median_rank", "p05",
-              "p95", "best_rank", "worst_rank"].concat(children(node).filter(function (c) { return D.ranking[c]; }));
+      return (ED ? ["edition"] : []).concat(["city", "name", "country", "region", "node", "score", "rank", "grade", "rating",
+              "median_rank", "p05", "p95", "best_rank", "worst_rank"], ED ? ["rank_change", "change_p05", "change_p95", "significant"] : [])
+        .concat(children(node).filter(function (c) { return D.ranking[c]; }));
     }, function () {
       var node = $("r-node").value;
       return { shown: "displayed rows", node: nodeMeta(node), columns: children(node).map(nodeMeta),
@@ -311,9 +378,9 @@
     var i = Math.min(Math.floor(t), SEQ.length - 2);
     return mix(SEQ[i], SEQ[i + 1], t - i);
   }
-  function bestDomain(i) {
+  function bestDomain(i, get) {
     var best = null, top = -Infinity;
-    domains().forEach(function (d) { var s = num(field(d, "score", i)); if (s !== null && s > top) { top = s; best = d; } });
+    domains().forEach(function (d) { var s = num((get || field)(d, "score", i)); if (s !== null && s > top) { top = s; best = d; } });
     return best;
   }
   /* Zoom and pan by changing the SVG's viewBox (buttons, wheel, drag, keys); the dots shrink in map units as the map
@@ -434,13 +501,23 @@
     var svg = $("world");
     if (!svg || !D.map) return;
     var doms = domains(), n = CITIES.length;
-    $("map-controls").innerHTML = '<form class="controls" onsubmit="return false"><label>Colour by <select id="m-colour">' +
+    $("map-controls").innerHTML = '<form class="controls" onsubmit="return false">' + editionControl("m-edition") +
+      '<label>Colour by <select id="m-colour">' +
       '<option value="score">Index score</option><option value="best">Best domain</option></select></label></form>';
     $("m-colour").value = STATE.colour === "best" ? "best" : "score";
-    var scores = CITIES.map(function (c, i) { return num(field(root(), "score", i)); });
-    var best = CITIES.map(function (c, i) { return bestDomain(i); });
-    var present = scores.filter(function (s) { return s !== null; });
-    var lo = Math.min.apply(null, present), hi = Math.max.apply(null, present);
+    var scores, best, ranks, lo, hi;
+    /* The scores, ranks and best domains of the edition shown, for the cities of the map (CITIES). */
+    function values() {
+      var src = editionSource(pickedEdition("m-edition"));
+      var at = CITIES.map(function (c) { return src.pos[c.city]; });
+      var get = function (node, f, i) { return at[i] === undefined ? null : src.get(node, f, at[i]); };
+      scores = CITIES.map(function (c, i) { return num(get(root(), "score", i)); });
+      ranks = CITIES.map(function (c, i) { return get(root(), "rank", i); });
+      best = CITIES.map(function (c, i) { return bestDomain(i, get); });
+      var present = scores.filter(function (s) { return s !== null; });
+      lo = Math.min.apply(null, present); hi = Math.max.apply(null, present);
+    }
+    values();
     // A large index gets small dots (in map units at full view); above 2,000 they lose their outline, which costs a
     // third of each frame of a zoom, and the palest colours, which would vanish without it.
     var r = n > 2000 ? 1.6 : n > 300 ? 3 : 6, floor = n > 2000 ? 0.25 : 0;
@@ -448,8 +525,9 @@
     svg.classList.toggle("dense", n > 300);
     svg.classList.toggle("many", n > 2000);
     function draw() {
+      values();
       var mode = $("m-colour").value, dots = [], order = [];
-      CITIES.forEach(function (c, i) { if (D.map.points[c.city]) order.push(i); });
+      CITIES.forEach(function (c, i) { if (D.map.points[c.city] && (!ED || scores[i] !== null)) order.push(i); });
       // Drawn from the lowest value up, so the leaders of what the colour shows sit on top where dots overlap.
       var key = order.map(function (i) {
         return num(mode === "best" ? (best[i] ? field(best[i], "score", i) : null) : scores[i]);
@@ -461,7 +539,7 @@
         var s = scores[i], b = best[i];
         var colour = mode === "best" ? (b ? PALETTE[doms.indexOf(b) % PALETTE.length] : "#999") :
           s === null ? "#999" : ramp(hi > lo ? (s - lo) / (hi - lo) : 0.5);
-        var label = c.name + ": score " + fmt(s) + ", rank " + (field(root(), "rank", i) || "—") +
+        var label = c.name + ": score " + fmt(s) + ", rank " + (ranks[i] || "—") +
           (b ? ", best domain " + nodeName(b) : "");
         dots.push('<a href="' + esc(cityHref(c.city)) + '" data-i="' + i + '" aria-label="' + esc(label) + '">' +
                   '<circle cx="' + p[0] + '" cy="' + p[1] + '" r="' + r + '" fill="' + colour + '"></circle></a>');
@@ -470,8 +548,11 @@
       $("map-legend").innerHTML = mode === "best" ? '<ul class="legend">' + doms.map(function (d, k) {
         return '<li><span class="swatch" style="background:' + PALETTE[k % PALETTE.length] + '"></span>' + esc(nodeName(d)) + "</li>";
       }).join("") + "</ul>" : '<span class="scale"><span>' + fmt(lo) + '</span><span class="ramp" style="background:linear-gradient(90deg,' +
-        [0, 0.25, 0.5, 0.75, 1].map(ramp).join(",") + ')"></span><span>' + fmt(hi) + "</span></span> " + esc(nodeName(root())) + " score";
-      writeHash({ colour: mode === "best" ? "best" : null });
+        [0, 0.25, 0.5, 0.75, 1].map(ramp).join(",") + ')"></span><span>' + fmt(hi) + "</span></span> " + esc(nodeName(root())) + " score" +
+        (ED ? ", " + esc(pickedEdition("m-edition")) : "");
+      var label = pickedEdition("m-edition");
+      writeHash({ colour: mode === "best" ? "best" : null, edition: ED && label !== latestEdition() ? label : null });
+      tableOf();
     }
     var tip = $("map-tip");
     function show(ev) {
@@ -479,7 +560,7 @@
       if (!a) { tip.hidden = true; return; }
       var i = Number(a.dataset.i), c = CITIES[i], b = best[i];
       tip.innerHTML = "<strong>" + esc(c.name) + "</strong><br>" + (c.country ? esc(c.country) + "<br>" : "") + "Score " +
-        fmt(scores[i]) + " · rank " + esc(field(root(), "rank", i) || "—") +
+        fmt(scores[i]) + " · rank " + esc(ranks[i] || "—") +
         (b ? "<br>Best: " + esc(nodeName(b)) : "");
       var box = svg.getBoundingClientRect(), circle = a.firstChild.getBoundingClientRect();
       tip.style.left = (circle.left - box.left + circle.width / 2 + 10) + "px";
@@ -489,17 +570,21 @@
     svg.addEventListener("mouseover", show);
     svg.addEventListener("focusin", show);
     svg.addEventListener("mouseleave", function () { tip.hidden = true; });
+    function tableOf() {
+      var open = $("map-table").querySelector("details[open]") !== null;
+      $("map-table").innerHTML = '<details' + (open ? " open" : "") + '><summary>The map as a table</summary><div class="table-wrap"><table class="data">' +
+        '<caption class="sr-only">Cities on the map</caption><thead><tr><th scope="col">City</th><th scope="col">Country</th>' +
+        '<th scope="col" class="num">Score</th><th scope="col" class="num">Rank</th><th scope="col">Best domain</th></tr></thead><tbody>' +
+        CITIES.map(function (c, i) {
+          return '<tr><th scope="row">' + cityLink(c.city, c.name) + "</th><td>" + esc(c.country) + '</td><td class="num">' +
+            fmt(scores[i]) + '</td><td class="num">' + esc(ranks[i] || "—") + "</td><td>" +
+            esc(best[i] ? nodeName(best[i]) : "—") + "</td></tr>";
+        }).join("") + "</tbody></table></div></details>";
+    }
     $("m-colour").onchange = draw;
+    if ($("m-edition")) $("m-edition").oninput = draw;
     draw();
     zoomable(svg, r);
-    $("map-table").innerHTML = '<details><summary>The map as a table</summary><div class="table-wrap"><table class="data">' +
-      '<caption class="sr-only">Cities on the map</caption><thead><tr><th scope="col">City</th><th scope="col">Country</th>' +
-      '<th scope="col" class="num">Score</th><th scope="col" class="num">Rank</th><th scope="col">Best domain</th></tr></thead><tbody>' +
-      CITIES.map(function (c, i) {
-        return '<tr><th scope="row">' + cityLink(c.city, c.name) + "</th><td>" + esc(c.country) + '</td><td class="num">' +
-          fmt(scores[i]) + '</td><td class="num">' + esc(field(root(), "rank", i) || "—") + "</td><td>" +
-          esc(best[i] ? nodeName(best[i]) : "—") + "</td></tr>";
-      }).join("") + "</tbody></table></div></details>";
   }
 
   // --- what-if ---------------------------------------------------------------------------------------------------
@@ -799,7 +884,7 @@
       card("Grade", idx.grade === undefined || idx.grade === null ? "—" : idx.grade, "1 best, 5 last") +
       (st.rating ? card("Rating", st.rating, "within its peer group") : "") +
       (num(st.best_rank) !== null ? card("Best–worst rank", st.best_rank + "–" + st.worst_rank, "over all domain weightings") : "") +
-      "</div>" +
+      "</div>" + cityEditionsHtml(data.card.editions) +
       '<h2>Domains against the median and the peers</h2><div class="chart" id="city-chart"></div>' +
       '<h2>Strengths and weaknesses</h2>' + table(doms, [
         { label: "Domain", html: function (r) { return esc(r.name || nodeName(r.domain)); } },
@@ -826,6 +911,7 @@
         { label: "95% interval", html: function (r) { return num(r.ci_low) === null ? "—" : Math.round(100 * r.ci_low) + "–" + Math.round(100 * r.ci_high) + "%"; } },
       ], "Share of the city's initiatives that follow each trend");
     initiatives($("city-inits"), profile.initiatives || []);
+    cityEditionsChart(data.card.editions, info.name || cid, cid);
     if (typeof Plotly !== "undefined" && doms.length) {
       var labels = doms.map(function (d) { return d.name || nodeName(d.domain); });
       var traces = [{ type: "bar", orientation: "h", y: labels, x: doms.map(function (d) { return d.score; }), name: info.name || cid,
@@ -842,6 +928,39 @@
                                        yaxis: { autorange: "reversed" }, xaxis: { title: { text: "score" } },
                                        legend: { orientation: "h", y: 1.08 } }, "city-" + cid);
     }
+  }
+  /* The city's rows of the editions document: its index rank in each edition (a table and a chart) and its domains'
+   * ranks side by side; nothing without editions. */
+  function editionRows(rows, node) {
+    var order = (META.editions && META.editions.editions) || [];
+    return (rows || []).filter(function (r) { return r.node === node; }).sort(function (a, b) {
+      return order.indexOf(a.edition) - order.indexOf(b.edition); });
+  }
+  function cityEditionsHtml(rows) {
+    if (!rows || !rows.length || !META.editions) return "";
+    var labels = META.editions.editions, top = editionRows(rows, root()), at = {};
+    rows.forEach(function (r) { (at[r.node] = at[r.node] || {})[r.edition] = r; });
+    var doms = domains().filter(function (d) { return at[d]; });
+    return '<h2 id="city-editions">Over the editions</h2><div class="chart" id="city-editions-chart"></div>' +
+      table(top, [{ label: "Edition", key: "edition" }, { label: "Score", key: "score", num: true },
+                  { label: "Rank", key: "rank", num: true, digits: 0 },
+                  { label: "Change", html: function (r) { return changeHtml(r, r.edition); } },
+                  { label: "Change, 90% interval", html: function (r) { return num(r.change_p05) === null ? "—" : signed(r.change_p05) + " to " + signed(r.change_p95); } },
+                  { label: "Rank, 5–95% of runs", html: function (r) { return num(r.p05) === null ? "—" : place(r.p05) + "–" + place(r.p95); } }],
+            nodeName(root()) + ": score and rank in each edition, and the change from the previous edition") +
+      (doms.length ? table(doms, [{ label: "Domain", html: function (d) { return esc(nodeName(d)); } }].concat(labels.map(function (l) {
+        return { label: l, num: true, html: function (d) { var r = at[d][l]; return r && num(r.rank) !== null ? esc(r.rank) : "—"; } };
+      })), "Rank of each domain in each edition") : "") + changeNote();
+  }
+  function cityEditionsChart(rows, name, cid) {
+    var el = $("city-editions-chart");
+    if (!el || typeof Plotly === "undefined") return;
+    var top = editionRows(rows, root());
+    chart(el, [{ type: "scatter", mode: "lines+markers", x: top.map(function (r) { return r.edition; }),
+                 y: top.map(function (r) { return r.rank; }), name: name, line: { color: PALETTE[0] },
+                 hovertemplate: "%{x}: rank %{y}<extra></extra>" }],
+          { height: 300, xaxis: { type: "category", title: { text: "edition" } },
+            yaxis: { autorange: "reversed", title: { text: "rank" } } }, "city-" + cid + "-editions");
   }
   function peersHtml(peers) {
     if (!peers || !peers.length) return '<p class="muted">No peer group recorded.</p>';
@@ -1000,6 +1119,10 @@
     processing: "the processing log: every value dropped, filled or clipped",
     audit: "the statistical audit: summary, flags, Cronbach's alpha, effective weights, statistics",
     model: "the what-if model: framework shape, weights, normalised leaves, frozen normalisation",
+    editions: "every city at every node in every edition: score, rank, grade, rank interval, the rank change from " +
+              "the previous edition with its 90% interval and significance (editions.csv)",
+    edition_trends: "the trend of every city's score at every node over the editions: CAGR and prc_change (edition_trends.csv)",
+    rank_decomposition: "each rank change of the index split into performance, method and sample (rank_decomposition.csv)",
   };
   function downloadsView() {
     var el = $("downloads");
