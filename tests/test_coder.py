@@ -55,11 +55,13 @@ def test_identical_texts_are_embedded_once_and_get_the_same_vector(embed):
 def test_embedder_settings_and_checksum(tmp_path):
     assert C.MAX_TOKENS == 128 and C.THREADS == 2
     shipped = C.embedder()
-    assert shipped.model_sha256 == C.ENCODER_SHA256 and shipped.tuned_on == C.ENCODER_TUNED_ON
+    assert shipped.model_sha256 == C.ENCODER_SHA256
+    training = T.read_training_inventory()
+    assert shipped.tuned_on == {C.text_digest(t) for t in C.texts_of(training)}  # every training row, no other
     copy = tmp_path / "other.onnx"
     copy.write_bytes(C.ENCODER_FILE.read_bytes())
     other = C.Embedder(model=copy)  # another encoder file: used as it is, not taken for the tuned one
-    assert other.tuned_on is None
+    assert other.tuned_on == frozenset()
     assert np.array_equal(other.embed(["Smart bins"]), shipped.embed(["Smart bins"]))
     with pytest.raises(RuntimeError, match="missing"):
         C.Embedder(model=tmp_path / "absent.onnx")

@@ -179,8 +179,8 @@ def test_evaluate_coder_reports_grouped_scores(tmp_path):
         assert 0 <= scores["macro_f1"] <= scores["accuracy"] + 1 or 0 <= scores["macro_f1"] <= 1
     matrix = report["service_domain_confusion"]["matrix"]
     assert sum(map(sum, matrix)) == 2370
-    # the shipped encoder was fine-tuned on the 397 rows of the demo's sample, all among the training rows
-    assert report["encoder_tuned_on_these_rows"] is True and report["encoder_saw_rows"] == 397
+    # the shipped encoder was fine-tuned on every training row, and on no row of a hold-out city
+    assert report["encoder_tuned_on_these_rows"] is True and report["encoder_saw_rows"] == 2370
     held = whole["holdout"]
     assert held["rows"] == 154 and held["cities"] == 10 and held["encoder_saw_rows"] == 0
     assert held["city_names"] == ["Adelaide", "Calgary", "Curitiba", "Daejeon", "Glasgow", "Kuala Lumpur", "Ljubljana",
@@ -197,32 +197,30 @@ def test_evaluate_coder_reports_grouped_scores(tmp_path):
     shown = " ".join(run("evaluate-coder", "--folds", "3", "--C", "3", "--no-cdp", "--quiet").output.split())
     assert "Hold-out cities (Adelaide," in shown
     assert "ECE" in shown and "2nd" in shown and "agreement between people" in shown
-    assert "not held-out for the encoder, fine-tuned on 397 of these 2370" in shown
+    assert "not held-out for the encoder, fine-tuned on 2370 of these 2370" in shown
     assert "Held out: neither the heads nor the encoder saw any row of these cities." in shown
 
 
 def test_evaluate_coder_knows_which_rows_the_encoder_saw(tmp_path):
-    from smartcities.inventory.train import INVENTORY_FILE, SAMPLE_FILE
+    from smartcities.inventory.train import DATA
 
-    copy = tmp_path / "copy.csv"  # the sample, byte for byte different but the same rows
-    copy.write_text(SAMPLE_FILE.read_text(encoding="utf-8").replace("\r\n", "\n") + "\n", encoding="utf-8")
-    result = run("evaluate-coder", "--inventory", str(copy), "--folds", "3", "--C", "3", "--no-cdp", "--json")
+    sample = DATA / "sci2022" / "inventory.csv"  # all 397 rows are training rows: the encoder saw their texts
+    result = run("evaluate-coder", "--inventory", str(sample), "--folds", "3", "--C", "3", "--no-cdp", "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report["inventory"]["encoder_saw_rows"] == 397 and "holdout" not in report
-    sample = {r["id"] for r in csv.DictReader(SAMPLE_FILE.open(encoding="utf-8"))}
-    with INVENTORY_FILE.open(encoding="utf-8") as f:
+    with sample.open(encoding="utf-8", newline="") as f:  # the same rows, each described with one more sentence
         reader = csv.DictReader(f)
-        rows = [r for r in reader if r["id"] not in sample]
+        rows = [{**r, "description": r["description"] + " Listed in the city's programme."} for r in reader]
     other = tmp_path / "other.csv"
-    with other.open("w", newline="", encoding="utf-8") as f:
+    with other.open("w", encoding="utf-8", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=reader.fieldnames)
         writer.writeheader()
         writer.writerows(rows)
     result = run("evaluate-coder", "--inventory", str(other), "--folds", "3", "--C", "3", "--no-cdp", "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
-    assert report["inventory"]["encoder_tuned_on_these_rows"] is False and report["holdout"]["rows"] == 154
+    assert report["inventory"]["encoder_saw_rows"] == 0 and report["inventory"]["encoder_tuned_on_these_rows"] is False
 
 
 def test_evaluate_coder_names_a_missing_cdp_file(tmp_path):

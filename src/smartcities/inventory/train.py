@@ -49,6 +49,7 @@ from .coder import (
     check_embedding,
     decide,
     embedder_for,
+    text_digest,
     texts_of,
 )
 from .review import Additions, read_additions
@@ -57,7 +58,6 @@ DATA = Path(str(resources.files("smartcities") / "data"))
 INVENTORY_FILE = DATA / "initiatives" / "inventory.csv"
 HOLDOUT_FILE = DATA / "initiatives" / "HOLDOUT.md"
 SECOND_CODING_FILE = DATA / "initiatives" / "second_coding.csv"  # a blind second coding of a tenth of the rows
-SAMPLE_FILE = DATA / "sci2022" / "inventory.csv"  # the demo's 31-city sample, on which the encoder was fine-tuned
 C_GRID = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 TEMPERATURES = tuple(round(float(t), 3) for t in np.geomspace(0.25, 4.0, 25))  # 0.25 … 4, ratio 2^(1/6)
 MIN_POSITIVES = 3  # a technology label with fewer positive rows has no head (it is never predicted)
@@ -262,14 +262,8 @@ def read_training_inventory(path: str | Path | None = None) -> pd.DataFrame:
 
 
 def encoder_saw(embed: Embedder | StaticEmbedder, frame: pd.DataFrame) -> int:
-    """How many rows of `frame` have a text the encoder was fine-tuned on (the sample's texts), 0 for an
-    untuned embedding."""
-    if embed.tuned_on is None or embed.tuned_on != _file_sha256(SAMPLE_FILE):
-        return 0
-    from ..io.inventory import read_inventory
-
-    seen = set(texts_of(read_inventory(SAMPLE_FILE)))
-    return sum(t in seen for t in texts_of(frame))
+    """How many rows of `frame` have a text the encoder was fine-tuned on (0 for an untuned embedding)."""
+    return sum(text_digest(t) in embed.tuned_on for t in texts_of(frame))
 
 
 def _file_sha256(path: Path) -> str:
@@ -287,7 +281,8 @@ def embedding_manifest(embed: Embedder | StaticEmbedder) -> dict:
                 "sha256": embed.model_sha256, "max_tokens": embed.max_tokens,
                 "pooling": "mean of token vectors, L2-normalised", "text": "name + '. ' + description"}
     return {"name": "minilm", "file": f"smartcities/data/coder/encoder/{ENCODER_FILE.name}",
-            "model": "all-MiniLM-L6-v2 fine-tuned on the sample inventory (scripts/tune_encoder.py), ONNX, int8",
+            "model": "all-MiniLM-L6-v2 fine-tuned on the training inventory without its hold-out cities "
+                     "(scripts/tune_encoder.py), ONNX, int8",
             "sha256": embed.model_sha256, "tokenizer_sha256": TOKENIZER_SHA256, "max_tokens": embed.max_tokens,
             "pooling": "mean over tokens, L2-normalised (in the ONNX graph)", "text": "name + '. ' + description"}
 
