@@ -4,6 +4,10 @@
   edition (positive: the city climbed). With an uncertainty analysis, each edition's runs share one design (the
   same draws), so run r of one edition is paired with run r of the previous: the changes over the runs give a
   90% interval of the target node's rank change, `significant` when it excludes 0.
+- `smooth`: IMD's smoothing, each edition's score of a node as the weighted mean of the city's scores in that
+  edition and the previous ones (weights `[3, 2, 1]`: this edition 3, the previous 2, the one before 1), over
+  the editions the city has a score in, the weights of those present normalised to sum 1; ranked within the
+  edition like the scores.
 - `trends`: per city and node, COINr's `get_trends` measures over the editions a city has a score in: `cagr`
   (compound annual growth rate from the first to the last score, 0 when they are equal) and `prc_change`
   (percentage change a year: from the first and last score with two points, else from the least-squares line
@@ -84,6 +88,28 @@ def rank_changes(panel: Panel, target: str | None = None, runs: list[np.ndarray 
     significant[known] = (lo.ravel()[known] > 0) | (hi.ravel()[known] < 0)
     frame["significant"] = significant
     return frame[~np.isnan(panel.scores.ravel())].reset_index(drop=True)[CHANGE_COLUMNS]
+
+
+def smooth(panel: Panel, weights: list[float]) -> tuple[np.ndarray, np.ndarray]:
+    """Smoothed scores and their ranks `(editions, cities, nodes)`. Edition t's smoothed score of a city is
+    sum_k w_k s[t-k] / sum_k w_k over k = 0 … len(weights)-1 with s[t-k] present (the edition exists and the city
+    has a score there); NaN when the city has no score in edition t itself. Ranks are 1 for the highest smoothed
+    score of the edition, ties sharing the lowest rank."""
+    from ..engine.grade import ranks
+
+    T = panel.scores.shape[0]
+    total = np.zeros_like(panel.scores)
+    mass = np.zeros_like(panel.scores)
+    for k, w in enumerate(weights):
+        if k >= T:
+            break
+        past = panel.scores[:T - k]  # edition t-k, for t = k … T-1
+        here = ~np.isnan(past)
+        total[k:] += np.where(here, w * past, 0.0)
+        mass[k:] += np.where(here, w, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(np.isnan(panel.scores), np.nan, total / mass)
+    return out, ranks(out, axis=1)
 
 
 def cagr(y: np.ndarray, x: np.ndarray) -> np.ndarray:
