@@ -230,7 +230,16 @@ def _city_editions(spec: Spec) -> dict[float, Inputs]:
         raise InputError([Problem(str(spec.resolve(spec.model.indicators)), "empty year: with editions every row "
                                   "needs its year", int(line), "year") for line in no_year["_line"].head(10)])
     years = sorted(float(y) for y in measured["year"].unique())
-    return {y: _assemble_city(spec, tables, measured[measured["year"] == y]) for y in years}
+    return {y: _assemble_city(spec, _of_year(tables, y), measured[measured["year"] == y]) for y in years}
+
+
+def _of_year(tables, year: float):
+    """The tables of a city index with their reading log's missing-code rows of the indicators table cut to one
+    year's (a row of another year belongs to that edition's log)."""
+    log = tables[-1].table
+    cell_year = log["detail"].str.extract(r" \(year ([^)]*)\) read as missing", expand=False)
+    other = cell_year.notna() & (pd.to_numeric(cell_year, errors="coerce") != year)
+    return (*tables[:-1], ProcessingLog(log[~other].reset_index(drop=True)))
 
 
 def _load_city_inputs(spec: Spec) -> Inputs:

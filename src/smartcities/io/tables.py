@@ -183,11 +183,13 @@ def read_table(path: str | Path, schema: Schema, missing: MissingCodes = Missing
     return frame
 
 
-def _cell_names(header: list[str], row: list[str], column: str) -> tuple[str, str]:
-    """(unit, indicator) of a cell: the unit from the row's city or uCode; the indicator from a long table's
-    `indicator` column, else the cell's own column."""
+def _cell_names(header: list[str], row: list[str], column: str) -> tuple[str, str, str]:
+    """(unit, indicator, year) of a cell: the unit from the row's city or uCode; the indicator from a long table's
+    `indicator` column, else the cell's own column; the year from a `year` column, empty without one (so an
+    editions build can give each edition its own rows)."""
     cells = dict(zip(header, (c.strip() for c in row)))
-    return next((cells[c] for c in UNIT_COLUMNS if c in cells), ""), cells.get("indicator", column)
+    return (next((cells[c] for c in UNIT_COLUMNS if c in cells), ""), cells.get("indicator", column),
+            cells.get("year", ""))
 
 
 def _notes(name: str, separator: str, commas: int, replaced: Counter) -> list[dict]:
@@ -198,8 +200,9 @@ def _notes(name: str, separator: str, commas: int, replaced: Counter) -> list[di
         notes.append(entry("inputs", "separator", count=commas, detail=f"{name} read as {SEPARATORS[separator]}-"
                                                                   f"separated{with_commas}"))
     notes += [entry("inputs", "missing-code", unit=unit, indicator=indicator, count=n,
-                    detail=f"{code} in {name} read as missing (spec missing_values)")
-              for (unit, indicator, code), n in replaced.items()]
+                    detail=f"{code} in {name}{f' (year {year})' if year else ''} read as missing (spec "
+                           "missing_values)")
+              for (unit, indicator, year, code), n in replaced.items()]
     return notes
 
 
