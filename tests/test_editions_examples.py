@@ -192,3 +192,59 @@ def test_linear_on_a_one_observation_series_names_it(tmp_path):
     result = build(spec)
     rows = result.processing.table.query("action == 'panel-imputed' and unit == 'city4'")
     assert len(rows) == 2 and set(rows["indicator"]) == {"b2"}
+
+
+# --- Australian cities, two vintages ----------------------------------------------------------------------------
+
+AU = PACKAGE_DATA / "au_cities"
+
+
+@pytest.fixture(scope="module")
+def au():
+    return build(AU / "au-cities-editions.yaml")
+
+
+def test_au_cities_counts(au):
+    assert au.editions.labels() == ["2017", "2019"]
+    for edition in (2017.0, 2019.0):
+        r = au.editions.result(edition)
+        assert len(r.context.units) == 22 and len(r.context.indicators) == 33
+    names = pd.read_csv(AU / "city_names.csv")
+    assert len(names) == 22 and (names["name_2017"] != names["name_2018_19"]).sum() == 9
+    assert names.set_index("name_2017").loc["Greater Sydney", "city"] == "sydney"
+
+
+def test_au_cities_missing_codes_are_logged(au):
+    log = au.processing.table.query("action == 'missing-code'")
+    assert log.groupby("step")["count"].sum().to_dict() == {"inputs [2019]": 32}
+    text = (AU / "indicators.csv").read_text(encoding="utf-8")
+    assert text.count(",999.01,2019\n") == 32 and ",999.01,2017" not in text
+    assert log.query("indicator == 'peak_travel_delay'")["count"].sum() == 13
+    raw = au.editions.result(2019.0).stages.data["raw"][0]
+    assert not (raw == 999.01).any() and np.isnan(raw).sum() == 32
+
+
+def test_au_cities_values_by_hand(au):
+    # Sydney's broadband: 81.4% of dwellings in the 2017 file (Greater Sydney), 88% in the 2018/19 file; pooled
+    # min-max over both vintages' 44 values
+    long = pd.read_csv(AU / "indicators.csv").query("indicator == 'broadband_connections'")
+    assert long.query("city == 'sydney' and year == 2017")["value"].item() == 0.814
+    assert long.query("city == 'sydney' and year == 2019")["value"].item() == 0.88
+    lo, hi = long["value"].min(), long["value"].max()
+    for edition, value in ((2017.0, 0.814), (2019.0, 0.88)):
+        r = au.editions.result(edition)
+        got = r.stages.data["normalise"][0][r.context.units.index("sydney"), r.context.indicators.index(
+            "broadband_connections")]
+        assert got == pytest.approx((value - lo) / (hi - lo) * 100, rel=1e-12)
+    changes = au.editions.changes.query("node == 'index'").set_index(["edition", "city"])
+    new, old = changes.loc["2019"], changes.loc["2017"]
+    assert len(new) == 22 and new["significant"].notna().all()
+    assert (new["rank_change"] == old["rank"] - new["rank"]).all()
+    assert sorted(new["rank"]) == list(range(1, 23))
+
+
+def test_au_cities_breaks_are_flagged(au):
+    rows = au.processing.table.query("action == 'trend-across-break'")
+    assert {"access_to_open_space", "air_quality", "knowledge_industries", "index"} <= set(rows["indicator"])
+    trends = au.editions.trends.query("node == 'index'")
+    assert (trends["across_break"].str.count("@2019") == 3).all()

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from ..errors import InputError, Problem, one_of
@@ -133,13 +134,15 @@ def read_table(path: str | Path, schema: Schema, missing: MissingCodes = Missing
     lines: list[int] = []
     replaced: Counter = Counter()  # (unit, indicator, code) -> cells
     commas, points = 0, []  # decimal commas read; cells like 741.636 that a decimal comma makes ambiguous
+    fast = _fast_columns(header, rows, fields, codes, decimal_comma)
+    slow = [(k, f) for k, f in enumerate(fields) if f.name not in fast]
     for line, row in rows:
         if len(row) != len(header):
             problems.append(Problem(name, f"has {len(row)} fields, expected {len(header)} as in the header", line))
             continue
         lines.append(line)
-        for f, raw in zip(fields, row):
-            cell = raw.strip()
+        for k, f in slow:
+            cell = row[k].strip()
             code = codes.match(cell) if codes else None
             if code is not None:
                 replaced[_cell_names(header, row, f.name) + (code,)] += 1
@@ -176,11 +179,42 @@ def read_table(path: str | Path, schema: Schema, missing: MissingCodes = Missing
                 first[value] = line
     if problems:
         raise InputError(problems)
+    columns.update(fast)
     frame = pd.DataFrame({col: pd.Series(vals, dtype=_dtype(f)) for (col, vals), f in zip(columns.items(), fields)})
     frame["_line"] = lines
     frame.attrs["separator"] = separator
     frame.attrs["log"] = _notes(name, separator, commas, replaced)
     return frame
+
+
+_NUMERIC_TEXT = re.compile(r"[0-9eE+\-. \t\n]*")  # every character a number cell may hold, and the joins
+
+
+def _fast_columns(header: list[str], rows, fields: list[Field], codes: MissingCodes, decimal_comma: bool
+                  ) -> dict[str, np.ndarray]:
+    """The float columns read at once: a column whose every cell is a finite number as `_parse` reads it (no
+    empty cell, no missing-value code, no check) parses in one NumPy call, to the same floats; any other
+    column is left to the cell-by-cell reading, which names each bad cell. Why: a 10-edition panel of 10,000
+    cities and 100 indicators holds ten million cells."""
+    if decimal_comma or len(rows) < 1000 or any(len(row) != len(header) for _, row in rows):
+        return {}
+    if any(_NUMERIC_TEXT.fullmatch(t) for t in codes.texts):
+        return {}
+    out = {}
+    for k, f in enumerate(fields):
+        if f.kind != "float" or f.check is not None:
+            continue
+        cells = [row[k] for _, row in rows]
+        if not _NUMERIC_TEXT.fullmatch("\n".join(cells)):
+            continue
+        try:
+            values = np.array(cells, dtype=float)
+        except ValueError:  # an empty cell, "1e", "+-1": each is named by the cell-by-cell reading
+            continue
+        if not np.isfinite(values).all() or (codes.numbers and np.isin(values, list(codes.numbers)).any()):
+            continue
+        out[f.name] = values  # over these characters float()'s grammar is NUMBER's, spaces around a cell aside
+    return out
 
 
 def _cell_names(header: list[str], row: list[str], column: str) -> tuple[str, str, str]:
