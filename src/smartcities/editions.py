@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .analysis.editions import Panel, decomposition, edition_label, rank_changes, smooth, trends
+from .analysis.editions import Panel, _labels, decomposition, edition_label, rank_changes, smooth, trends
 from .build import Result, build_inputs, check, refuse_warnings
 from .engine.normalise import oriented, pooled_stats
 from .engine.panel import impute_panel
@@ -221,9 +221,9 @@ def _with_smoothed(changes: pd.DataFrame, panel: Panel, weights: list[float]) ->
     scores, ranks = smooth(panel, weights)
     T, C, N = scores.shape
     grid = pd.DataFrame({
-        "city": np.tile(np.repeat(np.array(panel.cities, dtype=object), N), T),
-        "node": np.tile(np.array(panel.nodes, dtype=object), T * C),
-        "edition": np.repeat([edition_label(x) for x in panel.editions], C * N),
+        "city": _labels(panel.cities, np.tile(np.repeat(np.arange(C), N), T)),
+        "node": _labels(panel.nodes, np.tile(np.arange(N), T * C)),
+        "edition": _labels([edition_label(x) for x in panel.editions], np.repeat(np.arange(T), C * N)),
         "smoothed_score": scores.ravel(),
         "smoothed_rank": ranks.ravel(),
     }).astype({"smoothed_rank": "Int64"})

@@ -69,9 +69,9 @@ def rank_changes(panel: Panel, target: str | None = None, runs: list[np.ndarray 
                 warnings.simplefilter("ignore", RuntimeWarning)  # a city in neither edition: all NaN
                 p05[t], p95[t] = np.nanquantile(moved, [0.05, 0.95], axis=0)
     frame = pd.DataFrame({
-        "city": np.tile(np.repeat(np.array(panel.cities, dtype=object), N), T),
-        "node": np.tile(np.array(panel.nodes, dtype=object), T * C),
-        "edition": np.repeat(edition_labels(panel.editions), C * N),
+        "city": _labels(panel.cities, np.tile(np.repeat(np.arange(C), N), T)),
+        "node": _labels(panel.nodes, np.tile(np.arange(N), T * C)),
+        "edition": _labels(edition_labels(panel.editions), np.repeat(np.arange(T), C * N)),
         "score": panel.scores.ravel(),
         "rank": panel.ranks.ravel(),
         "rank_change": change.ravel(),
@@ -110,6 +110,12 @@ def smooth(panel: Panel, weights: list[float]) -> tuple[np.ndarray, np.ndarray]:
     with np.errstate(invalid="ignore", divide="ignore"):
         out = np.where(np.isnan(panel.scores), np.nan, total / mass)
     return out, ranks(out, axis=1)
+
+
+def _labels(names, codes: np.ndarray) -> pd.Categorical:
+    """A column of `names[codes]` as a categorical: the same values, without converting millions of strings (the
+    long tables of 10 editions x 10,000 cities x 111 nodes have 11 million rows)."""
+    return pd.Categorical.from_codes(codes, categories=pd.Index(list(names), dtype=object))
 
 
 def cagr(y: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -179,19 +185,16 @@ def trends(panel: Panel, breaks: list[tuple[str, float, str]] = (), ancestors: d
             crossed[hit, j] = np.where(crossed[hit, j] == "", label, crossed[hit, j] + ";" + label)
     C, N = y.shape[:2]
     frame = pd.DataFrame({
-        "city": np.repeat(np.array(panel.cities, dtype=object), N),
-        "node": np.tile(np.array(panel.nodes, dtype=object), C),
+        "city": _labels(panel.cities, np.repeat(np.arange(C), N)),
+        "node": _labels(panel.nodes, np.tile(np.arange(N), C)),
         "cagr": cagr(y, x).ravel(),
         "prc_change": prc_change(y, x).ravel(),
         "editions_used": used.ravel(),
-        "first_edition": np.where(used > 0, start, np.nan).ravel(),
-        "last_edition": np.where(used > 0, end, np.nan).ravel(),
+        "first_edition": _labels(edition_labels(x), first.ravel()),
+        "last_edition": _labels(edition_labels(x), last.ravel()),
         "across_break": crossed.ravel(),
     })
-    frame = frame[frame["editions_used"] > 0].reset_index(drop=True)
-    for col in ("first_edition", "last_edition"):
-        frame[col] = [edition_label(v) for v in frame[col]]
-    return frame[TREND_COLUMNS]
+    return frame[frame["editions_used"] > 0].reset_index(drop=True)[TREND_COLUMNS]
 
 
 def decomposition(panel: Panel, node: str, published: dict[tuple[str, float], float] | None = None) -> pd.DataFrame:
