@@ -84,9 +84,7 @@ def rank_changes(panel: Panel, target: str | None = None, runs: list[np.ndarray 
         lo[:, :, j], hi[:, :, j] = p05, p95
     frame["change_p05"], frame["change_p95"] = lo.ravel(), hi.ravel()
     known = ~np.isnan(lo.ravel())
-    significant = pd.array([pd.NA] * len(frame), dtype="boolean")
-    significant[known] = (lo.ravel()[known] > 0) | (hi.ravel()[known] < 0)
-    frame["significant"] = significant
+    frame["significant"] = pd.arrays.BooleanArray((lo.ravel() > 0) | (hi.ravel() < 0), ~known)
     return frame[~np.isnan(panel.scores.ravel())].reset_index(drop=True)[CHANGE_COLUMNS]
 
 

@@ -201,10 +201,12 @@ def _fast_columns(header: list[str], rows, fields: list[Field], codes: MissingCo
     if any(_NUMERIC_TEXT.fullmatch(t) for t in codes.texts):
         return {}
     out = {}
-    for k, f in enumerate(fields):
-        if f.kind != "float" or f.check is not None:
-            continue
-        cells = [row[k] for _, row in rows]
+    wanted = [k for k, f in enumerate(fields) if f.kind == "float" and f.check is None]
+    if not wanted:
+        return out
+    transposed = list(zip(*(row for _, row in rows)))  # one pass in C, not one per column
+    for k in wanted:
+        f, cells = fields[k], list(transposed[k])
         if not _NUMERIC_TEXT.fullmatch("\n".join(cells)):
             continue
         try:
