@@ -8,7 +8,10 @@ Cases:
    normalisation, five builds with 3,000 Monte Carlo runs each (shared draws), the tables and report.html;
 2. the same with `--no-uncertainty`;
 3. in process, `build()` of the editions spec without uncertainty against five single builds of each year's rows
-   (the ratio is the editions build's overhead: reading once, pooling, rank changes and trends).
+   (the ratio is the editions build's overhead: reading once, pooling, rank changes and trends);
+4. the nominal large case, synthetic: 10 editions x 10,000 cities x 100 indicators (a COINr panel, pooled min-max,
+   arithmetic aggregation over 10 groups), in process, against 10 single builds of each edition's rows
+   (`--large-only` runs this case alone; `--cities`, `--editions` and `--indicators` change its size).
 """
 
 from __future__ import annotations
@@ -66,10 +69,77 @@ def in_process(repeat: int) -> tuple[float, float]:
     return statistics.median(editions), statistics.median(single)
 
 
+def synthetic(folder: Path, editions: int, cities: int, indicators: int) -> tuple[Path, list[Path]]:
+    """A COINr panel of `editions` years, `cities` units and `indicators` indicators in 10 groups (values drift a
+    little from year to year), its editions spec, and one single-build spec per year."""
+    import numpy as np
+
+    rng = np.random.default_rng(11)
+    codes = [f"i{j:03d}" for j in range(indicators)]
+    groups = [f"g{j % 10}" for j in range(indicators)]
+    meta = ["Level,iCode,iName,Direction,Weight,Unit,Target,Denominator,Parent,Type"]
+    meta += [f"1,{c},{c},{1 if j % 4 else -1},1,,,,{g},Indicator" for j, (c, g) in enumerate(zip(codes, groups))]
+    meta += [f"2,{g},{g},1,1,,,,Index,Aggregate" for g in sorted(set(groups))] + ["3,Index,Index,1,1,,,,,Aggregate"]
+    imeta = folder / "iMeta.csv"
+    imeta.write_text("\n".join(meta) + "\n")
+    base = rng.uniform(10, 90, size=(cities, indicators))
+    header = "uName,uCode,Time," + ",".join(codes) + "\n"
+    years = list(range(2015, 2015 + editions))
+    names = [f"c{u},C{u:05d}" for u in range(cities)]
+    panel = folder / "panel.csv"
+    singles = []
+    with panel.open("w") as out:
+        out.write(header)
+        for y in years:
+            values = base + rng.normal(0, 2, size=base.shape)
+            rows = "".join(f"{n},{y},{','.join(r)}\n" for n, r in zip(names, np.char.mod("%.4f", values)))
+            out.write(rows)
+            one = folder / f"{y}.csv"
+            one.write_text(header + rows)
+            spec = folder / f"{y}.yaml"
+            spec.write_text(f"data: {{format: coinr, idata: {one}, imeta: {imeta}}}\n{PIPELINE}")
+            singles.append(spec)
+    spec = folder / "editions.yaml"
+    spec.write_text(f"data: {{format: coinr, idata: {panel}, imeta: {imeta}}}\n"
+                    "editions: {column: Time, normalise: per-edition}\n" + PIPELINE)
+    return spec, singles
+
+
+PIPELINE = "pipeline:\n  - normalise: {method: minmax, range: [0, 100]}\n  - aggregate: {method: arithmetic}\n"
+
+
+def large(repeat: int, editions: int, cities: int, indicators: int) -> tuple[float, float]:
+    """Median seconds of the editions build and of the single builds of every edition, in process."""
+    from smartcities.build import build
+
+    with tempfile.TemporaryDirectory() as tmp:
+        spec, singles = synthetic(Path(tmp), editions, cities, indicators)
+        both, single = [], []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            build(spec, uncertainty=False)
+            both.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            for one in singles:
+                build(one, uncertainty=False)
+            single.append(time.perf_counter() - started)
+    return statistics.median(both), statistics.median(single)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--large-only", action="store_true")
+    parser.add_argument("--editions", type=int, default=10)
+    parser.add_argument("--cities", type=int, default=10_000)
+    parser.add_argument("--indicators", type=int, default=100)
     args = parser.parse_args()
+    big, singles = large(args.repeat, args.editions, args.cities, args.indicators)
+    size = f"{args.editions} editions x {args.cities:,} cities x {args.indicators} indicators"
+    if args.large_only:
+        print(f"4. in process, {size}: editions build {big:.2f} s vs {args.editions} single builds {singles:.2f} s: "
+              f"ratio {big / singles:.2f} (target 10 s)")
+        return
     whole = command([], args.repeat)
     nominal = command(["--no-uncertainty"], args.repeat)
     editions, singles = in_process(args.repeat)
@@ -77,6 +147,8 @@ def main() -> None:
     print(f"2. whole command, 5 editions, no uncertainty:          {nominal:.2f} s")
     print(f"3. in process, editions build {editions:.3f} s vs five single builds {singles:.3f} s: "
           f"ratio {editions / singles:.2f}")
+    print(f"4. in process, {size}: editions build {big:.2f} s vs {args.editions} single builds {singles:.2f} s: "
+          f"ratio {big / singles:.2f} (target 10 s)")
 
 
 if __name__ == "__main__":

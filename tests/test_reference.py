@@ -159,7 +159,7 @@ def test_spec_models_sit_at_their_key_paths():
     paths = {model.__name__: path for path, model in spec_models()}
     assert paths == {"IndexSpec": "", "CoinrData": "data.", "Grades": "grades.", "Uncertainty": "uncertainty.",
                      "Factor": "uncertainty.factors.NAME.", "Backend": "backend.", "Editions": "editions.",
-                     "Break": "editions.breaks[]."}
+                     "Smooth": "editions.smooth.", "Break": "editions.breaks[]."}
 
 
 def test_output_columns_are_those_a_build_writes(tmp_path):

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .analysis.editions import Panel, decomposition, edition_label, rank_changes, trends
+from .analysis.editions import Panel, _labels, decomposition, edition_label, rank_changes, smooth, trends
 from .build import Result, build_inputs, check, refuse_warnings
 from .engine.normalise import oriented, pooled_stats
 from .engine.panel import impute_panel
@@ -108,6 +108,8 @@ def build_editions(spec: Spec, *, uncertainty: bool = True, progress: bool = Fal
         target = results[-1].uncertainty.target
         runs = [_on_grid(panel.cities, r.context.units, r.uncertainty.target_runs) for r in results]
     changes = rank_changes(panel, target, runs)
+    if e.smooth is not None:
+        changes = _with_smoothed(changes, panel, e.smooth.weights)
     breaks = [(b.indicator, b.edition, b.reason) for b in e.breaks]
     fw = inputs[-1].context.framework
     table = trends(panel, breaks, {b.indicator: _ancestors(fw, b.indicator) for b in e.breaks})
@@ -211,6 +213,21 @@ def _data_before(inputs: Inputs, steps: tuple[Step, ...]) -> np.ndarray:
         if step.step != "aggregate":
             X, kept = apply_step(X, kept, inputs.context, step)
     return X
+
+
+def _with_smoothed(changes: pd.DataFrame, panel: Panel, weights: list[float]) -> pd.DataFrame:
+    """editions.csv with `smoothed_score` and `smoothed_rank` (`editions: smooth`), matched on city, node and
+    edition."""
+    scores, ranks = smooth(panel, weights)
+    T, C, N = scores.shape
+    grid = pd.DataFrame({
+        "city": _labels(panel.cities, np.tile(np.repeat(np.arange(C), N), T)),
+        "node": _labels(panel.nodes, np.tile(np.arange(N), T * C)),
+        "edition": _labels([edition_label(x) for x in panel.editions], np.repeat(np.arange(T), C * N)),
+        "smoothed_score": scores.ravel(),
+        "smoothed_rank": ranks.ravel(),
+    }).astype({"smoothed_rank": "Int64"})
+    return changes.merge(grid, on=["city", "node", "edition"], how="left", validate="one_to_one")
 
 
 def _union(inputs: list[Inputs]) -> tuple[str, ...]:

@@ -107,20 +107,75 @@ def load_edition_inputs(spec: Spec) -> dict[float, Inputs]:
         hashes = {"idata": file_hash(idata), "imeta": file_hash(imeta)}
         found = {t: _coinr_inputs(spec, tables, hashes) for t, tables in panel.items()}
     else:
+        if e.column == "start_year":
+            return {t: _with_suspects(one) for t, one in _inventory_editions(spec).items()}
         if e.column != "year":
             raise InputError.single(spec.path, f"editions: column {e.column!r}: a city index takes its editions "
-                                    "from the year column of the indicators table (column: year)",
+                                    "from the year column of the indicators table (column: year) or from the "
+                                    "start_year of its inventory (column: start_year)",
                                     line=spec.line("editions", "column"))
         found = _city_editions(spec)
     return {t: _with_suspects(found[t]) for t in _chosen(spec, list(found))}
 
 
-def _chosen(spec: Spec, present: list[float]) -> list[float]:
+def _inventory_editions(spec: Spec) -> dict[float, Inputs]:
+    """Editions of an inventory, cumulative by start_year: edition Y is a single build of the inventory's rows
+    started in or before Y (the state of each city's inventory as of Y). Rows with no start_year are left out
+    of every edition (`undated: leave-out`) or counted in every one (`undated: every-edition`); either way the
+    processing log counts them per city, as it counts per city the rows started after the edition."""
+    e = spec.model.editions
+    tables = _read_city_tables(spec)
+    framework, cities, inventory, measured = tables[:4]
+    if inventory is None or not any(framework.by_id[leaf].derive for leaf in framework.leaves()):
+        raise InputError.single(spec.path, "editions: column start_year: editions by start_year count an "
+                                "inventory's initiatives, but the spec names no inventory the framework derives "
+                                "indicators from", line=spec.line("editions", "column"))
+    if measured is not None and "year" in measured:
+        raise InputError.single(spec.path, "editions: column start_year: the indicators table has a year column "
+                                "of its own; editions come from one time column, so give either the inventory's "
+                                "start_year or the indicators' year", line=spec.line("editions", "column"))
+    if "start_year" not in inventory:
+        raise InputError.single(spec.path, "editions: column start_year: the inventory has no start_year column",
+                                line=spec.line("editions", "column"))
+    started = inventory["start_year"].astype("Float64")
+    dated = started.notna().to_numpy()
+    present = sorted(float(y) for y in started[dated].unique())
+    chosen = _chosen(spec, present, cumulative=True)
+    key = "city_id" if "city_id" in inventory.columns else "city"
+    where = "inventory " + str(spec.model.inventory)
+    out = {}
+    for year in chosen:
+        until = (started <= year).fillna(False).to_numpy(dtype=bool)
+        keep = until | ~dated if e.undated == "every-edition" else until
+        later = dated & ~until
+        rows = []
+        for mask, action, detail in (
+                (~dated, "undated-left-out" if e.undated == "leave-out" else "undated-counted",
+                 "initiatives with no start_year, " + ("left out of every edition (undated: leave-out)"
+                                                       if e.undated == "leave-out" else
+                                                       "counted in every edition (undated: every-edition)")),
+                (later, "started-later", f"initiatives started after {_label(year)}, not yet in this edition")):
+            counts = inventory.loc[mask, key].value_counts(sort=False)
+            rows += [entry("editions", action, unit=str(city), count=int(n), detail=f"{detail} ({where})")
+                     for city, n in counts.items()]
+        one = _assemble_city(spec, (framework, cities, inventory[keep].reset_index(drop=True), *tables[3:]),
+                             measured)
+        out[year] = replace(one, log=ProcessingLog.concat(one.log, ProcessingLog.of(rows)))
+    return out
+
+
+def _chosen(spec: Spec, present: list[float], cumulative: bool = False) -> list[float]:
+    """The editions to build, checked against those the data have. With `cumulative` (editions by start_year)
+    any year from the first initiative's on is an edition, whether or not an initiative started in it."""
     e = spec.model.editions
     chosen = sorted(present) if e.values is None else list(e.values)
-    lacking = [v for v in chosen if v not in present]
+    lacking = [v for v in chosen if (v < present[0] if cumulative and present else v not in present)]
     have = ", ".join(_label(v) for v in sorted(present)) or "none"
     if lacking:
+        if cumulative:
+            raise InputError.single(spec.path, f"editions: values: edition {_label(lacking[0])} is before the "
+                                    f"first start_year of the inventory ({_label(present[0])}): it would count no "
+                                    "initiative", line=spec.line("editions", "values"))
         raise InputError.single(spec.path, f"editions: values: the data have no edition {_label(lacking[0])} "
                                 f"(column {e.column}); have: {have}", line=spec.line("editions", "values"))
     if len(chosen) < 2:
@@ -163,9 +218,9 @@ def _city_editions(spec: Spec) -> dict[float, Inputs]:
     tables = _read_city_tables(spec)
     framework, cities, inventory, measured = tables[:4]
     if any(framework.by_id[leaf].derive for leaf in framework.leaves()):
-        raise InputError.single(spec.path, "editions: the framework derives indicators from an inventory, which "
-                                "has no year; editions of a city index come from the year column of the "
-                                "indicators table (editions of an inventory are not supported yet)",
+        raise InputError.single(spec.path, f"editions: column {spec.model.editions.column}: the framework derives "
+                                "indicators from an inventory, whose editions are cumulative by its start_year: "
+                                "write column: start_year",
                                 line=spec.line("editions"))
     if measured is None or "year" not in measured:
         raise InputError.single(spec.path, "editions: column year: the indicators table has no year column",
@@ -175,7 +230,16 @@ def _city_editions(spec: Spec) -> dict[float, Inputs]:
         raise InputError([Problem(str(spec.resolve(spec.model.indicators)), "empty year: with editions every row "
                                   "needs its year", int(line), "year") for line in no_year["_line"].head(10)])
     years = sorted(float(y) for y in measured["year"].unique())
-    return {y: _assemble_city(spec, tables, measured[measured["year"] == y]) for y in years}
+    return {y: _assemble_city(spec, _of_year(tables, y), measured[measured["year"] == y]) for y in years}
+
+
+def _of_year(tables, year: float):
+    """The tables of a city index with their reading log's missing-code rows of the indicators table cut to one
+    year's (a row of another year belongs to that edition's log)."""
+    log = tables[-1].table
+    cell_year = log["detail"].str.extract(r" \(year ([^)]*)\) read as missing", expand=False)
+    other = cell_year.notna() & (pd.to_numeric(cell_year, errors="coerce") != year)
+    return (*tables[:-1], ProcessingLog(log[~other].reset_index(drop=True)))
 
 
 def _load_city_inputs(spec: Spec) -> Inputs:

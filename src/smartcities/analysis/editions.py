@@ -4,6 +4,10 @@
   edition (positive: the city climbed). With an uncertainty analysis, each edition's runs share one design (the
   same draws), so run r of one edition is paired with run r of the previous: the changes over the runs give a
   90% interval of the target node's rank change, `significant` when it excludes 0.
+- `smooth`: IMD's smoothing, each edition's score of a node as the weighted mean of the city's scores in that
+  edition and the previous ones (weights `[3, 2, 1]`: this edition 3, the previous 2, the one before 1), over
+  the editions the city has a score in, the weights of those present normalised to sum 1; ranked within the
+  edition like the scores.
 - `trends`: per city and node, COINr's `get_trends` measures over the editions a city has a score in: `cagr`
   (compound annual growth rate from the first to the last score, 0 when they are equal) and `prc_change`
   (percentage change a year: from the first and last score with two points, else from the least-squares line
@@ -65,9 +69,9 @@ def rank_changes(panel: Panel, target: str | None = None, runs: list[np.ndarray 
                 warnings.simplefilter("ignore", RuntimeWarning)  # a city in neither edition: all NaN
                 p05[t], p95[t] = np.nanquantile(moved, [0.05, 0.95], axis=0)
     frame = pd.DataFrame({
-        "city": np.tile(np.repeat(np.array(panel.cities, dtype=object), N), T),
-        "node": np.tile(np.array(panel.nodes, dtype=object), T * C),
-        "edition": np.repeat(edition_labels(panel.editions), C * N),
+        "city": _labels(panel.cities, np.tile(np.repeat(np.arange(C), N), T)),
+        "node": _labels(panel.nodes, np.tile(np.arange(N), T * C)),
+        "edition": _labels(edition_labels(panel.editions), np.repeat(np.arange(T), C * N)),
         "score": panel.scores.ravel(),
         "rank": panel.ranks.ravel(),
         "rank_change": change.ravel(),
@@ -80,10 +84,36 @@ def rank_changes(panel: Panel, target: str | None = None, runs: list[np.ndarray 
         lo[:, :, j], hi[:, :, j] = p05, p95
     frame["change_p05"], frame["change_p95"] = lo.ravel(), hi.ravel()
     known = ~np.isnan(lo.ravel())
-    significant = pd.array([pd.NA] * len(frame), dtype="boolean")
-    significant[known] = (lo.ravel()[known] > 0) | (hi.ravel()[known] < 0)
-    frame["significant"] = significant
+    frame["significant"] = pd.arrays.BooleanArray((lo.ravel() > 0) | (hi.ravel() < 0), ~known)
     return frame[~np.isnan(panel.scores.ravel())].reset_index(drop=True)[CHANGE_COLUMNS]
+
+
+def smooth(panel: Panel, weights: list[float]) -> tuple[np.ndarray, np.ndarray]:
+    """Smoothed scores and their ranks `(editions, cities, nodes)`. Edition t's smoothed score of a city is
+    sum_k w_k s[t-k] / sum_k w_k over k = 0 … len(weights)-1 with s[t-k] present (the edition exists and the city
+    has a score there); NaN when the city has no score in edition t itself. Ranks are 1 for the highest smoothed
+    score of the edition, ties sharing the lowest rank."""
+    from ..engine.grade import ranks
+
+    T = panel.scores.shape[0]
+    total = np.zeros_like(panel.scores)
+    mass = np.zeros_like(panel.scores)
+    for k, w in enumerate(weights):
+        if k >= T:
+            break
+        past = panel.scores[:T - k]  # edition t-k, for t = k … T-1
+        here = ~np.isnan(past)
+        total[k:] += np.where(here, w * past, 0.0)
+        mass[k:] += np.where(here, w, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(np.isnan(panel.scores), np.nan, total / mass)
+    return out, ranks(out, axis=1)
+
+
+def _labels(names, codes: np.ndarray) -> pd.Categorical:
+    """A column of `names[codes]` as a categorical: the same values, without converting millions of strings (the
+    long tables of 10 editions x 10,000 cities x 111 nodes have 11 million rows)."""
+    return pd.Categorical.from_codes(codes, categories=pd.Index(list(names), dtype=object))
 
 
 def cagr(y: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -153,19 +183,16 @@ def trends(panel: Panel, breaks: list[tuple[str, float, str]] = (), ancestors: d
             crossed[hit, j] = np.where(crossed[hit, j] == "", label, crossed[hit, j] + ";" + label)
     C, N = y.shape[:2]
     frame = pd.DataFrame({
-        "city": np.repeat(np.array(panel.cities, dtype=object), N),
-        "node": np.tile(np.array(panel.nodes, dtype=object), C),
+        "city": _labels(panel.cities, np.repeat(np.arange(C), N)),
+        "node": _labels(panel.nodes, np.tile(np.arange(N), C)),
         "cagr": cagr(y, x).ravel(),
         "prc_change": prc_change(y, x).ravel(),
         "editions_used": used.ravel(),
-        "first_edition": np.where(used > 0, start, np.nan).ravel(),
-        "last_edition": np.where(used > 0, end, np.nan).ravel(),
+        "first_edition": _labels(edition_labels(x), first.ravel()),
+        "last_edition": _labels(edition_labels(x), last.ravel()),
         "across_break": crossed.ravel(),
     })
-    frame = frame[frame["editions_used"] > 0].reset_index(drop=True)
-    for col in ("first_edition", "last_edition"):
-        frame[col] = [edition_label(v) for v in frame[col]]
-    return frame[TREND_COLUMNS]
+    return frame[frame["editions_used"] > 0].reset_index(drop=True)[TREND_COLUMNS]
 
 
 def decomposition(panel: Panel, node: str, published: dict[tuple[str, float], float] | None = None) -> pd.DataFrame:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from ..errors import InputError, Problem, one_of
@@ -133,13 +134,15 @@ def read_table(path: str | Path, schema: Schema, missing: MissingCodes = Missing
     lines: list[int] = []
     replaced: Counter = Counter()  # (unit, indicator, code) -> cells
     commas, points = 0, []  # decimal commas read; cells like 741.636 that a decimal comma makes ambiguous
+    fast = _fast_columns(header, rows, fields, codes, decimal_comma)
+    slow = [(k, f) for k, f in enumerate(fields) if f.name not in fast]
     for line, row in rows:
         if len(row) != len(header):
             problems.append(Problem(name, f"has {len(row)} fields, expected {len(header)} as in the header", line))
             continue
         lines.append(line)
-        for f, raw in zip(fields, row):
-            cell = raw.strip()
+        for k, f in slow:
+            cell = row[k].strip()
             code = codes.match(cell) if codes else None
             if code is not None:
                 replaced[_cell_names(header, row, f.name) + (code,)] += 1
@@ -176,6 +179,7 @@ def read_table(path: str | Path, schema: Schema, missing: MissingCodes = Missing
                 first[value] = line
     if problems:
         raise InputError(problems)
+    columns.update(fast)
     frame = pd.DataFrame({col: pd.Series(vals, dtype=_dtype(f)) for (col, vals), f in zip(columns.items(), fields)})
     frame["_line"] = lines
     frame.attrs["separator"] = separator
@@ -183,11 +187,45 @@ def read_table(path: str | Path, schema: Schema, missing: MissingCodes = Missing
     return frame
 
 
-def _cell_names(header: list[str], row: list[str], column: str) -> tuple[str, str]:
-    """(unit, indicator) of a cell: the unit from the row's city or uCode; the indicator from a long table's
-    `indicator` column, else the cell's own column."""
+_NUMERIC_TEXT = re.compile(r"[0-9eE+\-. \t\n]*")  # every character a number cell may hold, and the joins
+
+
+def _fast_columns(header: list[str], rows, fields: list[Field], codes: MissingCodes, decimal_comma: bool
+                  ) -> dict[str, np.ndarray]:
+    """The float columns read at once: a column whose every cell is a finite number as `_parse` reads it (no
+    empty cell, no missing-value code, no check) parses in one NumPy call, to the same floats; any other
+    column is left to the cell-by-cell reading, which names each bad cell. Why: a 10-edition panel of 10,000
+    cities and 100 indicators holds ten million cells."""
+    if decimal_comma or len(rows) < 1000 or any(len(row) != len(header) for _, row in rows):
+        return {}
+    if any(_NUMERIC_TEXT.fullmatch(t) for t in codes.texts):
+        return {}
+    out = {}
+    wanted = [k for k, f in enumerate(fields) if f.kind == "float" and f.check is None]
+    if not wanted:
+        return out
+    transposed = list(zip(*(row for _, row in rows)))  # one pass in C, not one per column
+    for k in wanted:
+        f, cells = fields[k], list(transposed[k])
+        if not _NUMERIC_TEXT.fullmatch("\n".join(cells)):
+            continue
+        try:
+            values = np.array(cells, dtype=float)
+        except ValueError:  # an empty cell, "1e", "+-1": each is named by the cell-by-cell reading
+            continue
+        if not np.isfinite(values).all() or (codes.numbers and np.isin(values, list(codes.numbers)).any()):
+            continue
+        out[f.name] = values  # over these characters float()'s grammar is NUMBER's, spaces around a cell aside
+    return out
+
+
+def _cell_names(header: list[str], row: list[str], column: str) -> tuple[str, str, str]:
+    """(unit, indicator, year) of a cell: the unit from the row's city or uCode; the indicator from a long table's
+    `indicator` column, else the cell's own column; the year from a `year` column, empty without one (so an
+    editions build can give each edition its own rows)."""
     cells = dict(zip(header, (c.strip() for c in row)))
-    return next((cells[c] for c in UNIT_COLUMNS if c in cells), ""), cells.get("indicator", column)
+    return (next((cells[c] for c in UNIT_COLUMNS if c in cells), ""), cells.get("indicator", column),
+            cells.get("year", ""))
 
 
 def _notes(name: str, separator: str, commas: int, replaced: Counter) -> list[dict]:
@@ -198,8 +236,9 @@ def _notes(name: str, separator: str, commas: int, replaced: Counter) -> list[di
         notes.append(entry("inputs", "separator", count=commas, detail=f"{name} read as {SEPARATORS[separator]}-"
                                                                   f"separated{with_commas}"))
     notes += [entry("inputs", "missing-code", unit=unit, indicator=indicator, count=n,
-                    detail=f"{code} in {name} read as missing (spec missing_values)")
-              for (unit, indicator, code), n in replaced.items()]
+                    detail=f"{code} in {name}{f' (year {year})' if year else ''} read as missing (spec "
+                           "missing_values)")
+              for (unit, indicator, year, code), n in replaced.items()]
     return notes
 
 

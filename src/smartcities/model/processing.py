@@ -41,6 +41,12 @@ ACTIONS = {
     "unscored": "a unit still in the build got no score for the top node",
     "panel-imputed": "a missing value of an edition was filled from the city's own series over the other editions "
                      "(`editions: impute_panel`; one row per value)",
+    "undated-left-out": "initiatives of a city with no start_year, left out of every edition by start_year "
+                        "(`editions: undated: leave-out`)",
+    "undated-counted": "initiatives of a city with no start_year, counted in every edition by start_year "
+                       "(`editions: undated: every-edition`)",
+    "started-later": "initiatives of a city started after an edition's year, not in that edition (editions by "
+                     "start_year are cumulative)",
     "trend-across-break": "trends of a node cross a methodological break of one of its indicators (`editions: "
                           "breaks`): they compare unlike values; an error under --strict",
     "failed-runs": "uncertainty runs of one configuration could not be evaluated and were left out",

@@ -123,13 +123,32 @@ class Break(_Strict):
     reason: str = Field(min_length=1, description="Why the series breaks, in a few words (for the processing log).")
 
 
+class Smooth(_Strict):
+    """Smoothing as IMD does: each edition's score of a node is also given as the weighted mean of the city's scores
+    in this and the previous editions, over the editions the city has a score in."""
+
+    weights: list[float] = Field(min_length=1, description="The weights of the current edition, the previous one, "
+                                                           "and so on (IMD: `[3, 2, 1]`); an edition the city lacks "
+                                                           "is skipped and the weights of the editions present are "
+                                                           "normalised to sum 1.")
+
+    @field_validator("weights")
+    @classmethod
+    def _positive(cls, weights):
+        if any(not math.isfinite(w) or w <= 0 for w in weights):
+            raise ValueError(f"every smoothing weight must be a positive number; have {weights}")
+        return weights
+
+
 class Editions(_Strict):
     """Editions over time: one build per value of a time column, comparable, with rank changes and trends.
 
     Every edition is built with this spec's framework and pipeline (today's method).
     """
 
-    column: str = Field(description="The time column: `year` of the indicators table, `Time` of COINr's iData.")
+    column: str = Field(description="The time column: `year` of the indicators table, `Time` of COINr's iData, "
+                                    "`start_year` of an inventory (editions cumulative: each edition counts the "
+                                    "initiatives started in or before its year).")
     values: list[float] | None = Field(default=None, min_length=2,
                                        description="The editions to build, in order; every value present when "
                                                    "absent.")
@@ -156,6 +175,14 @@ class Editions(_Strict):
                                   "the method of their day: each rank change then splits into `method` (published "
                                   "rank against today's back-cast one), `sample` and `performance` "
                                   "(rank_decomposition.csv).")
+    undated: Literal["leave-out", "every-edition"] = Field(
+        default="leave-out", description="With `column: start_year`, the initiatives with no start_year: "
+                                         "`leave-out` of every edition (counted per city in the processing log), or "
+                                         "`every-edition` (counted in each edition as if started before the first; "
+                                         "also logged).")
+    smooth: Smooth | None = Field(default=None, description="Smoothing over the latest editions as IMD does: "
+                                                            "`smoothed_score` and `smoothed_rank` columns in "
+                                                            "editions.csv.")
     breaks: list[Break] = Field(default=[], description="Methodological breaks; trends across one are flagged "
                                                         "in the processing log and `edition_trends.csv`, and "
                                                         "refused under `--strict`.")
@@ -311,6 +338,7 @@ _KNOWN_KEYS = {
     ("backend",): Backend.model_fields,
     ("grades",): Grades.model_fields,
     ("editions",): Editions.model_fields,
+    ("editions", "smooth"): Smooth.model_fields,
 }
 
 
