@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import smartcities
@@ -127,3 +128,42 @@ def asem_spec(tmp_path: Path, example: str) -> Path:
     path = tmp_path / "spec.yaml"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+# --- a ten-city index with a year column, for editions --------------------------------------------------------
+
+PANEL_FRAMEWORK = """\
+id: Index
+name: Index
+children:
+  - id: A
+    name: A
+    children:
+      - {id: a1, name: a1}
+      - {id: a2, name: a2}
+  - id: B
+    name: B
+    children:
+      - {id: b1, name: b1, direction: -1}
+      - {id: b2, name: b2}
+"""
+PANEL_CITIES = [f"city{i}" for i in range(1, 11)]
+
+
+def write_city_panel(folder: Path, years, change=None, lat=50.0, lon=8.0) -> None:
+    """indicators.csv (city, indicator, value, year), cities.csv and fw.yaml of ten cities and four indicators with
+    the same values every year, except where `change(city, year, values)` edits the year's values in place."""
+    rng = np.random.default_rng(7)
+    base = rng.uniform(10, 90, size=(len(PANEL_CITIES), 4))
+    rows = []
+    for y in years:
+        for i, c in enumerate(PANEL_CITIES):
+            v = base[i].copy()
+            if change is not None:
+                change(c, y, v)
+            rows += [(c, ind, float(x), y) for ind, x in zip(("a1", "a2", "b1", "b2"), v)]
+    pd.DataFrame(rows, columns=["city", "indicator", "value", "year"]).to_csv(folder / "indicators.csv", index=False)
+    pd.DataFrame({"city": PANEL_CITIES, "name": [c.title() for c in PANEL_CITIES], "country": "DE",
+                  "region": "Europe", "lat": lat, "lon": lon, "population": 100000}).to_csv(
+        folder / "cities.csv", index=False)
+    (folder / "fw.yaml").write_text(PANEL_FRAMEWORK, encoding="utf-8")

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import ASEM_DATA, ASEM_IMETA, need_shared
+from conftest import ASEM_DATA, ASEM_IMETA, PANEL_CITIES, need_shared, write_city_panel
 from typer.testing import CliRunner
 
 from smartcities.analysis.editions import Panel, cagr, prc_change, rank_changes
@@ -111,41 +111,18 @@ def test_pooled_parameters_rebuild_an_edition_alone(tmp_path, normalise):
 
 # --- a city index with a year column ------------------------------------------------------------------------
 
-FRAMEWORK = """\
-id: Index
-name: Index
-children:
-  - id: A
-    name: A
-    children:
-      - {id: a1, name: a1}
-      - {id: a2, name: a2}
-  - id: B
-    name: B
-    children:
-      - {id: b1, name: b1, direction: -1}
-      - {id: b2, name: b2}
-"""
-CITIES = [f"city{i}" for i in range(1, 11)]
+CITIES = PANEL_CITIES
 
 
 def city_index(folder: Path, years=(2019, 2021), shift: dict | None = None, editions: str = "",
                uncertainty: bool = True) -> Path:
     """Ten cities, four indicators; every year the same values unless `shift` (city → added to a1 and a2 in the
     last year)."""
-    rng = np.random.default_rng(7)
-    base = rng.uniform(10, 90, size=(len(CITIES), 4))
-    rows = []
-    for y in years:
-        for i, c in enumerate(CITIES):
-            v = base[i].copy()
-            if shift and c in shift and y == years[-1]:
-                v[:2] += shift[c]
-            rows += [(c, ind, float(x), y) for ind, x in zip(("a1", "a2", "b1", "b2"), v)]
-    pd.DataFrame(rows, columns=["city", "indicator", "value", "year"]).to_csv(folder / "indicators.csv", index=False)
-    pd.DataFrame({"city": CITIES, "name": [c.title() for c in CITIES], "country": "DE", "region": "Europe",
-                  "lat": 50.0, "lon": 8.0, "population": 100000}).to_csv(folder / "cities.csv", index=False)
-    (folder / "fw.yaml").write_text(FRAMEWORK, encoding="utf-8")
+    def shifted(city, year, values):
+        if shift and city in shift and year == years[-1]:
+            values[:2] += shift[city]
+
+    write_city_panel(folder, years, shifted)
     unc = """uncertainty:
   design: montecarlo
   runs: 300

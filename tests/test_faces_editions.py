@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import PANEL_CITIES, write_city_panel
 from fastapi.testclient import TestClient
 
 from smartcities.build import build
@@ -22,22 +23,7 @@ from smartcities.online.site import Blocks, editions_block, write_dashboard, wri
 from smartcities.report.editions_view import edition_view, signed, slope_chart, trend_arrow
 from smartcities.report.html import render_report
 
-FRAMEWORK = """\
-id: Index
-name: Index
-children:
-  - id: A
-    name: A
-    children:
-      - {id: a1, name: a1}
-      - {id: a2, name: a2}
-  - id: B
-    name: B
-    children:
-      - {id: b1, name: b1, direction: -1}
-      - {id: b2, name: b2}
-"""
-CITIES = [f"city{i}" for i in range(1, 11)]
+CITIES = PANEL_CITIES
 YEARS = (2017, 2019, 2021)
 
 
@@ -45,22 +31,13 @@ def editions_index(folder: Path) -> Path:
     """Ten cities, four indicators, three editions: the same values every year but city9's a1 and a2, raised by 60
     in 2021; city2 has no values in 2017 (it enters in 2019) and city1 none in 2021 (it leaves); a break of b1 in
     2019; 300 Monte Carlo runs of weight noise shared by the editions."""
-    rng = np.random.default_rng(7)
-    base = rng.uniform(10, 90, size=(len(CITIES), 4))
-    rows = []
-    for y in YEARS:
-        for i, c in enumerate(CITIES):
-            v = base[i].copy()
-            if c == "city9" and y == YEARS[-1]:
-                v[:2] += 60.0
-            if (c == "city2" and y == 2017) or (c == "city1" and y == 2021):
-                v[:] = np.nan
-            rows += [(c, ind, float(x), y) for ind, x in zip(("a1", "a2", "b1", "b2"), v)]
-    pd.DataFrame(rows, columns=["city", "indicator", "value", "year"]).to_csv(folder / "indicators.csv", index=False)
-    pd.DataFrame({"city": CITIES, "name": [c.title() for c in CITIES], "country": "DE", "region": "Europe",
-                  "lat": np.linspace(45, 55, 10), "lon": np.linspace(5, 15, 10), "population": 100000}).to_csv(
-        folder / "cities.csv", index=False)
-    (folder / "fw.yaml").write_text(FRAMEWORK, encoding="utf-8")
+    def planted(city, year, values):
+        if city == "city9" and year == YEARS[-1]:
+            values[:2] += 60.0
+        if (city == "city2" and year == 2017) or (city == "city1" and year == 2021):
+            values[:] = np.nan
+
+    write_city_panel(folder, YEARS, planted, lat=np.linspace(45, 55, 10), lon=np.linspace(5, 15, 10))
     spec = folder / "spec.yaml"
     spec.write_text("""name: Cities over three editions
 framework: fw.yaml
