@@ -27,9 +27,9 @@ def texts(n: int, seed: int = 0) -> list[str]:
     """n distinct initiative-like texts: the sample inventory's texts, with sentences of different rows recombined
     so that lengths vary as in real inputs (distinct, so that no rate is flattered by embedding a text once)."""
     from smartcities.inventory.coder import texts_of
-    from smartcities.inventory.train import SAMPLE_FILE, read_training_inventory
+    from smartcities.inventory.train import DATA, read_training_inventory
 
-    base = texts_of(read_training_inventory(SAMPLE_FILE))
+    base = texts_of(read_training_inventory(DATA / "sci2022" / "inventory.csv"))  # the demo's sample
     sentences = [s.strip() + "." for t in base for s in t.split(". ") if s.strip()]
     rng = np.random.default_rng(seed)
     out: dict[str, None] = {}
