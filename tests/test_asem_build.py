@@ -8,7 +8,7 @@ import pytest
 from conftest import ASEM_IDATA, ASEM_IMETA, need_fixture, need_shared
 
 from smartcities.analysis.results import treatment_log
-from smartcities.build import build
+from smartcities.build import build, versions
 from smartcities.io.coinr import framework_from_imeta, read_coinr
 
 # COINr's build_example_coin(): Index, top five (2 decimals)
@@ -113,3 +113,15 @@ def test_treatment_log_matches_coinr_for_every_indicator(asem_standard):
     assert (log.winsorised_high == touched.n_winhi[log.index]).all()
     assert (log.winsorised_low == touched.n_winlo[log.index]).all()
     assert (log.transformed == touched.log_applied[log.index]).all()
+
+
+def test_versions_are_the_installed_ones_and_each_build_gets_its_own_copy():
+    import importlib.metadata
+
+    import numpy
+
+    first, second = versions(), versions()
+    assert first["numpy"] == numpy.__version__ == importlib.metadata.version("numpy") and "smartcities" in first
+    assert first == second and first is not second
+    first["numpy"] = "edited"
+    assert versions()["numpy"] == numpy.__version__
