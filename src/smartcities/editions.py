@@ -157,12 +157,11 @@ def _impute_panel(spec: Spec, editions: tuple[float, ...], inputs: list[Inputs]
     if method == "none":
         return inputs, ProcessingLog.of()
     cities = _union(inputs)
-    where = {c: i for i, c in enumerate(cities)}
     leaves = inputs[-1].context.indicators
     X = np.full((len(inputs), len(cities), len(leaves)), np.nan)
     present = np.zeros((len(inputs), len(cities)), dtype=bool)
     for t, one in enumerate(inputs):
-        rows = [where[u] for u in one.context.units]
+        rows = _rows(cities, one.context.units)
         X[t, rows] = one.X
         present[t, rows] = True
     done = impute_panel(X, np.array(editions), method, present)
@@ -176,8 +175,7 @@ def _impute_panel(spec: Spec, editions: tuple[float, ...], inputs: list[Inputs]
                                 line=spec.line("editions", "impute_panel"))
     out = []
     for t, one in enumerate(inputs):
-        rows = [where[u] for u in one.context.units]
-        out.append(dataclasses.replace(one, X=done.values[t, rows]))
+        out.append(dataclasses.replace(one, X=done.values[t, _rows(cities, one.context.units)]))
     t_idx, u_idx, i_idx = np.nonzero(done.filled)
     labels = np.array([edition_label(x) for x in editions], dtype=object)
     src = done.source[t_idx, u_idx, i_idx]

@@ -15,7 +15,8 @@ from .grade import ranks
 from .registry import register
 
 
-def _oriented(X: np.ndarray, ctx: Context) -> np.ndarray:
+def oriented(X: np.ndarray, ctx: Context) -> np.ndarray:
+    """The values as every normaliser sees them: direction −1 indicators flipped so higher is better."""
     return X * ctx.compiled.direction
 
 
@@ -31,10 +32,10 @@ of `minmax`, mean and sd of `zscore`. Editions give them (pooled over every edit
 every edition is scaled alike and any one rebuilds alone."""
 
 
-def pooled_stats(method: str, oriented: list[np.ndarray], indicators) -> Pooled:
+def pooled_stats(method: str, arrays: list[np.ndarray], indicators) -> Pooled:
     """The fixed parameters of `method` over several arrays of oriented values `(units, indicators)` at once
     (COINr's `global = TRUE`: the statistics of the stacked panel)."""
-    stacked = np.concatenate(oriented, axis=0)[None]
+    stacked = np.concatenate(arrays, axis=0)[None]
     if method == "minmax":
         a, b = _nan_stats(np.nanmin, stacked), _nan_stats(np.nanmax, stacked)
     elif method == "zscore":
@@ -45,11 +46,6 @@ def pooled_stats(method: str, oriented: list[np.ndarray], indicators) -> Pooled:
     else:
         raise ValueError(f"no pooled parameters for normalise: {method}")
     return {ind: (float(x), float(y)) for ind, x, y in zip(indicators, a.ravel(), b.ravel())}
-
-
-def oriented(X: np.ndarray, ctx: Context) -> np.ndarray:
-    """The values as every normaliser sees them: direction −1 indicators flipped so higher is better."""
-    return _oriented(X, ctx)
 
 
 def check_pooled(ctx: Context, pooled: Pooled | None = None, **_) -> list[Problem]:
@@ -73,7 +69,7 @@ def minmax(X: np.ndarray, ctx: Context, *, range: tuple[float, float] = (0.0, 10
     """(x − min) / (max − min), scaled to `range`; min and max per indicator from `pooled` when given
     (editions)."""
     lo, hi = float(range[0]), float(range[1])
-    Y = _oriented(X, ctx)
+    Y = oriented(X, ctx)
     if pooled is None:
         mn, mx = _nan_stats(np.nanmin, Y), _nan_stats(np.nanmax, Y)
     else:
@@ -91,7 +87,7 @@ def zscore(X: np.ndarray, ctx: Context, *, mean: float = 0.0, sd: float = 1.0,
            pooled: Pooled | None = None) -> np.ndarray:
     """Standard scores with the n−1 standard deviation, rescaled to the given mean and sd; the indicators' means
     and sds from `pooled` when given (editions)."""
-    Y = _oriented(X, ctx)
+    Y = oriented(X, ctx)
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         if pooled is None:
@@ -104,13 +100,13 @@ def zscore(X: np.ndarray, ctx: Context, *, mean: float = 0.0, sd: float = 1.0,
 @register("normalise", "rank")
 def rank(X: np.ndarray, ctx: Context) -> np.ndarray:
     """Rank of each unit (1 = lowest value; ties share the lowest rank), so higher is better."""
-    return ranks(-_oriented(X, ctx))
+    return ranks(-oriented(X, ctx))
 
 
 @register("normalise", "percentile")
 def percentile(X: np.ndarray, ctx: Context) -> np.ndarray:
     """Percentile rank in [0, 1]: share of other units with a lower value (ties averaged)."""
-    Y = _oriented(X, ctx)
+    Y = oriented(X, ctx)
     r = ranks(-Y, ties="average")
     n = np.sum(~np.isnan(Y), axis=1, keepdims=True)
     with np.errstate(all="ignore"):
@@ -161,7 +157,7 @@ def goalposts(X: np.ndarray, ctx: Context, *, scale: float = 100.0, truncate: bo
 @register("normalise", "distance-to-max")
 def distance_to_max(X: np.ndarray, ctx: Context, *, scale: float = 100.0) -> np.ndarray:
     """Share of the best value's distance from the worst: 1 − (max − x)/(max − min), times `scale`."""
-    Y = _oriented(X, ctx)
+    Y = oriented(X, ctx)
     mn, mx = _nan_stats(np.nanmin, Y), _nan_stats(np.nanmax, Y)
     with np.errstate(all="ignore"):
         return (1 - (mx - Y) / (mx - mn)) * scale
