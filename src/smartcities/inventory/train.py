@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 
@@ -184,27 +184,20 @@ def fit_temperature(X: np.ndarray, labels: Sequence, groups: Sequence, column: s
     if COLUMN_BY_NAME[column].kind == "list":
         return 1.0
     labels = np.asarray(labels)
-    scores, truth = [], []
+    folds = []  # per fold: its head, the test rows it can score, and their class indices
     for train, test in GroupKFold(n_splits=min(n_splits, len(set(groups)))).split(X, groups=groups):
         head = fit_head(X[train], list(labels[train]), column, C, balanced)
         known = np.isin(labels[test], head.classes)  # a class missing from the training part cannot be scored
-        z = X[test][known] @ head.coef.T + head.intercept
-        scores.append(np.column_stack([np.zeros(len(z)), z[:, 0]]) if head.coef.shape[0] == 1 else z)
-        truth.append(np.searchsorted(head.classes, labels[test][known]))
-    if not any(len(t) for t in truth):
+        folds.append((head, X[test][known], np.searchsorted(head.classes, labels[test][known])))
+    if not any(len(y) for _, _, y in folds):
         return 1.0
 
     def loss(t: float) -> float:
-        return -float(np.mean(np.concatenate([np.log(np.maximum(_softmax_rows(z / t)[np.arange(len(y)), y], 1e-12))
-                                              for z, y in zip(scores, truth)])))
+        return -float(np.mean(np.concatenate([
+            np.log(np.maximum(replace(head, temperature=t).linear_proba(Z)[np.arange(len(y)), y], 1e-12))
+            for head, Z, y in folds])))
 
     return min(grid, key=loss)
-
-
-def _softmax_rows(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
 
 
 @dataclass(frozen=True)
