@@ -261,3 +261,15 @@ def test_inventory_missing_required_column(tmp_path):
     j = rows[0].index("lead_actor")
     found = problems(read_inventory, write(tmp_path, csv_text([r[:j] + r[j + 1:] for r in rows]), "inventory.csv"))
     assert any("missing column 'lead_actor'" in p.message and p.line == 1 for p in found)
+
+
+def test_noted_year_reads_back_the_year_a_missing_code_note_was_written_with():
+    from collections import Counter
+
+    import pandas as pd
+
+    from smartcities.io.tables import _notes, noted_year
+
+    notes = _notes("data.csv", ",", 0, Counter({("c1", "x", "2019", "999"): 2, ("c2", "x", "", "999"): 1}))
+    years = noted_year(pd.Series([n["detail"] for n in notes]))
+    assert years.iloc[0] == "2019" and pd.isna(years.iloc[1])

@@ -17,7 +17,7 @@ from .engine.context import Context
 from .errors import InputError, Problem, did_you_mean
 from .io.coinr import read_coinr, read_coinr_panel
 from .io.missing import MissingCodes, suspected_codes
-from .io.tables import file_hash
+from .io.tables import file_hash, noted_year
 from .model.processing import ProcessingLog, entry
 from .model.spec import Spec
 
@@ -237,7 +237,7 @@ def _of_year(tables, year: float):
     """The tables of a city index with their reading log's missing-code rows of the indicators table cut to one
     year's (a row of another year belongs to that edition's log)."""
     log = tables[-1].table
-    cell_year = log["detail"].str.extract(r" \(year ([^)]*)\) read as missing", expand=False)
+    cell_year = noted_year(log["detail"])
     other = cell_year.notna() & (pd.to_numeric(cell_year, errors="coerce") != year)
     return (*tables[:-1], ProcessingLog(log[~other].reset_index(drop=True)))
 

@@ -228,6 +228,12 @@ def _cell_names(header: list[str], row: list[str], column: str) -> tuple[str, st
             cells.get("year", ""))
 
 
+def noted_year(details: pd.Series) -> pd.Series:
+    """The year of each missing-value-code note that `_notes` wrote for a table with a year column (NaN for
+    every other note): how an editions build gives each edition the notes of its own rows."""
+    return details.str.extract(r" \(year ([^)]*)\) read as missing", expand=False)
+
+
 def _notes(name: str, separator: str, commas: int, replaced: Counter) -> list[dict]:
     """Processing-log rows for what reading one table did beyond parsing."""
     notes = []
