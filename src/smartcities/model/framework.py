@@ -31,6 +31,13 @@ class Node:
     goalposts: tuple[float, float] | None = None
     denominator: str | None = None
     derive: dict[str, Any] | None = None
+    # what a published framework says of the node, kept so a preset carries its source's facts
+    code: str | None = None  # the source's own code, e.g. U4SSC's "EC: ICT: ICT: 1C"
+    source: str | None = None  # where the indicator's data come from, or where the node is defined
+    tier: str | None = None  # "core" or "advanced", where the source grades its indicators
+    sdg: tuple[int, ...] = ()  # the UN Sustainable Development Goals the source links the indicator to
+    stage: str | None = None  # the source's input / output / outcome / impact class
+    direction_basis: str | None = None  # how `direction` was set: "source", "wording" or "unstated"
     line: int | None = None  # where the node was declared, for error messages
 
 

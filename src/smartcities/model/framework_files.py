@@ -4,7 +4,8 @@ Three forms give the same `Framework`:
 
 - a nested YAML or JSON tree: `{id, name, description, children: [...]}`, leaves `{id, name, description, unit,
   direction, weight, target, goalposts, denominator, derive}`, and optionally `weight_sets:` (alternative weights by
-  node id) at the top;
+  node id) at the top; any node may carry its source's `code` and `source`, a leaf its `tier`, `sdg`, `stage` and
+  `direction_basis` (the metadata a published framework gives, kept on the node);
 - a flat CSV table, one row per node, with columns `id, name, parent, weight, direction` and optionally `unit,
   description, target, goalpost_lower, goalpost_upper, denominator, derive` (COINr's iMeta shape; `derive` holds a
   rule written as a YAML flow mapping such as `{kind: count, where: {item_type: living_lab}}`);
@@ -27,11 +28,17 @@ from ..io.tables import Field, Schema, read_table
 from .framework import Framework, Node
 
 PRESET_DIR = Path(__file__).resolve().parent.parent / "presets"
-COMMON_KEYS = ("id", "name", "description", "weight")
+COMMON_KEYS = ("id", "name", "description", "weight", "code", "source")
 AGGREGATE_KEYS = ("children",)
-LEAF_KEYS = ("unit", "direction", "target", "goalposts", "denominator", "derive")
+LEAF_KEYS = ("unit", "direction", "target", "goalposts", "denominator", "derive", "tier", "sdg", "stage",
+             "direction_basis")
 NODE_KEYS = COMMON_KEYS + AGGREGATE_KEYS + LEAF_KEYS
-TOP_KEYS = NODE_KEYS + ("weight_sets",)
+TOP_KEYS = NODE_KEYS + ("weight_sets", "preset")
+TIERS = ("core", "advanced")
+STAGES = ("input", "process", "output", "outcome", "impact")
+DIRECTION_BASES = ("source", "wording", "unstated")
+PRESET_KEYS = ("title", "source", "licence", "coverage", "note")
+COVERAGES = ("full", "tree-only")
 KEY_DESCRIPTIONS = {  # what each key of the tree means; the flat table's columns of the same name share it
     "id": "The node's id, unique: the indicators table and every output name the node by it.",
     "name": "The node's name, shown in the report; the id when absent.",
@@ -46,6 +53,16 @@ KEY_DESCRIPTIONS = {  # what each key of the tree means; the flat table's column
     "denominator": "A numeric column of the cities table (a COINr denominator) that `denominate` divides the "
                    "indicator by.",
     "derive": "A rule computing the indicator from the coded inventory (see Derive rules).",
+    "code": "The code the framework's source gives the node, e.g. `EC: ICT: ICT: 1C`.",
+    "source": "Where the node is defined or its data come from.",
+    "tier": "`core` or `advanced`, where the framework's source grades its indicators.",
+    "sdg": "The UN Sustainable Development Goals (numbers 1–17) the source links the indicator to.",
+    "stage": f"The source's class of the indicator: {', '.join(f'`{s}`' for s in STAGES)}.",
+    "direction_basis": "How `direction` was set: `source` (the framework says), `wording` (the indicator's own "
+                       "wording makes it unambiguous) or `unstated` (nobody says; a build warns and reads it as "
+                       "1).",
+    "preset": "On a shipped preset: `{title, source, licence, coverage, note}`, `coverage` being `full` (leaves "
+              "are indicators) or `tree-only` (leaves are the source's themes or dimensions, no indicators).",
     "weight_sets": "Alternative weights by name, `set name: {node id: weight}`; `aggregate: {weights: set name}` "
                    "chooses one.",
 }
@@ -64,6 +81,13 @@ def preset_path(name: str) -> Path:
         raise InputError.single(name, f"unknown framework preset {name!r}{did_you_mean(name, known)}; presets: "
                                       f"{', '.join(known)}; or give a .yaml, .json or .csv file")
     return PRESET_DIR / f"{name}.yaml"
+
+
+def preset_about(name: str) -> dict[str, str]:
+    """A preset's `preset:` block: its title, source, licence, coverage and note."""
+    path = preset_path(name)
+    data, _ = parse_document(read_text(path, "framework file"), str(path), as_json=False)
+    return {key: str(data.get("preset", {}).get(key, "")) for key in PRESET_KEYS}
 
 
 def read_framework(source: str | Path) -> Framework:
@@ -94,6 +118,7 @@ def read_framework_tree(path: str | Path) -> Framework:
     reader = _TreeReader(name, lines)
     top = dict(data)
     weight_sets = top.pop("weight_sets", None)
+    reader.about(top.pop("preset", None))
     reader.node(top, None, (), top_level=True)
     if reader.problems:
         raise InputError(reader.problems)
@@ -117,6 +142,37 @@ class _TreeReader:
 
     def problem(self, keys: tuple, message: str, column: str | None = None) -> None:
         self.problems.append(Problem(self.name, message, self.line(keys), column))
+
+    def about(self, raw: Any) -> None:
+        """Check a preset's `preset:` block (a mapping of known keys, a known coverage)."""
+        if raw is None:
+            return
+        if not isinstance(raw, Mapping):
+            self.problem(("preset",), "preset must be a mapping {" + ", ".join(PRESET_KEYS) + "}")
+            return
+        for key in raw:
+            if key not in PRESET_KEYS:
+                self.problem(("preset", key), f"preset: unknown key {key!r}{did_you_mean(str(key), PRESET_KEYS)}")
+        if raw.get("coverage") not in COVERAGES:
+            self.problem(("preset", "coverage"), f"preset: coverage {raw.get('coverage')!r} must be one of "
+                                                 f"{', '.join(COVERAGES)}")
+
+    def choice(self, raw: Mapping, key: str, keys: tuple, label: str, allowed: tuple) -> str | None:
+        value = raw.get(key)
+        if value is not None and value not in allowed:
+            self.problem(keys + (key,), f"{label}: {key} {value!r} must be one of {', '.join(allowed)}"
+                                        f"{did_you_mean(str(value), allowed)}")
+            return None
+        return value
+
+    def sdgs(self, raw: Mapping, keys: tuple, label: str) -> tuple[int, ...]:
+        value = raw.get("sdg", [])
+        ok = isinstance(value, list) and all(isinstance(g, int) and not isinstance(g, bool) and 1 <= g <= 17
+                                             for g in value)
+        if not ok:
+            self.problem(keys + ("sdg",), f"{label}: sdg {value!r} must be a list of goal numbers 1–17")
+            return ()
+        return tuple(value)
 
     def node(self, raw: Any, parent: str | None, keys: tuple, top_level: bool = False) -> None:
         if not isinstance(raw, Mapping):
@@ -163,7 +219,7 @@ class _TreeReader:
                 self.problem(keys + ("goalposts",), f"{label}: goalposts {goalposts!r} must be [lower, upper] "
                                                     "with lower below upper")
                 goalposts = None
-        for key in ("name", "description", "unit", "denominator"):
+        for key in ("name", "description", "unit", "denominator", "code", "source"):
             if raw.get(key) is not None and not isinstance(raw[key], str):
                 self.problem(keys + (key,), f"{label}: {key} {raw[key]!r} must be text")
         derive = raw.get("derive")
@@ -182,7 +238,11 @@ class _TreeReader:
             description=raw.get("description") if isinstance(raw.get("description"), str) else None,
             target=target, goalposts=tuple(float(g) for g in goalposts) if goalposts else None,
             denominator=raw.get("denominator") if isinstance(raw.get("denominator"), str) else None,
-            derive=dict(derive) if isinstance(derive, Mapping) else None, line=self.line(keys)))
+            derive=dict(derive) if isinstance(derive, Mapping) else None,
+            code=_text(raw, "code"), source=_text(raw, "source"), tier=self.choice(raw, "tier", keys, label, TIERS),
+            sdg=self.sdgs(raw, keys, label), stage=self.choice(raw, "stage", keys, label, STAGES),
+            direction_basis=self.choice(raw, "direction_basis", keys, label, DIRECTION_BASES),
+            line=self.line(keys)))
         for i, child in enumerate(children or []):
             self.node(child, node_id, keys + ("children", i))
 
@@ -194,6 +254,10 @@ class _TreeReader:
             self.problem(keys + (key,), f"{label}: {key} {value!r} must be a number")
             return default
         return float(value)
+
+
+def _text(raw: Mapping, key: str) -> str | None:
+    return raw[key] if isinstance(raw.get(key), str) else None
 
 
 def _weight_sets(raw: Any, framework: Framework, name: str, lines: dict) -> dict[str, dict[str, float]]:
