@@ -255,6 +255,11 @@ def _read_city_tables(spec: Spec):
 
     m = spec.model
     hashes: dict[str, str] = {}
+    if m.framework not in presets() and not Path(m.framework).suffix and not spec.resolve(m.framework).exists():
+        raise InputError.single(spec.path, f"framework: unknown preset {m.framework!r}"
+                                f"{did_you_mean(m.framework, presets())}; presets: {', '.join(presets())} "
+                                "(`smartcities frameworks` lists them); or give a .yaml, .json or .csv file",
+                                line=spec.line("framework"))
     framework_path = m.framework if m.framework in presets() else str(_existing(spec, "framework", m.framework))
     framework = read_framework(framework_path)
     if framework_path not in presets():
@@ -296,10 +301,17 @@ def _assemble_city(spec: Spec, tables, measured: pd.DataFrame | None) -> Inputs:
         parts.append(measured[["city", "indicator", "value"]].assign(origin="measured"))
     long = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["city", "indicator", "value"])
     missing = [leaf for leaf in leaves if leaf not in set(long["indicator"])]
-    if missing:
+    if missing and _is_preset(spec):
+        framework, log = _preset_leaves_given(spec, framework, missing, log)
+        leaves = framework.leaves()
+    elif missing:
         raise InputError.single(spec.path, "no values for indicator(s) " + ", ".join(missing) + ": give each a "
                                 "derive rule in the framework or rows in the indicators table",
                                 line=spec.line("framework"))
+    unstated = [leaf for leaf in leaves if framework.by_id[leaf].direction_basis == "unstated"]
+    log = ProcessingLog.concat(log, ProcessingLog.of(
+        entry("inputs", "direction-unstated", indicator=leaf, count=1, detail="read as 1; set direction in your "
+              "own framework file", warning=True) for leaf in unstated))
     units = list(cities["city"])
     wide = long.pivot_table(index="city", columns="indicator", values="value", aggfunc="last", dropna=False)
     X = wide.reindex(index=units, columns=leaves).to_numpy(dtype=float)
@@ -314,6 +326,33 @@ def _assemble_city(spec: Spec, tables, measured: pd.DataFrame | None) -> Inputs:
     ctx = Context.of(units, framework, groups, denominators, list(cities["name"]))
     return Inputs(X, ctx, long[long["indicator"].isin(leaves)].reset_index(drop=True), dict(hashes), inventory,
                   cities, log)
+
+
+def _is_preset(spec: Spec) -> bool:
+    from .model.framework_files import presets
+
+    return spec.model.framework in presets()
+
+
+def _preset_leaves_given(spec: Spec, framework, missing: list[str], log: ProcessingLog):
+    """A preset built on the leaves the inputs give values for. A published framework is rarely measured whole,
+    so its other leaves are left out, each said in the log; a preset none of whose leaves has values is an error
+    (a tree-only preset's leaves are its source's themes or dimensions, not indicators)."""
+    from .model.framework_files import preset_about
+
+    leaves = framework.leaves()
+    name = spec.model.framework
+    if len(missing) == len(leaves):
+        about = preset_about(name)
+        tree_only = (f"; {name} is tree-only ({about['note']}): give values for its leaves or write a framework "
+                     "file with indicators under them") if about["coverage"] == "tree-only" else ""
+        raise InputError.single(spec.path, f"framework: the indicators table gives values for none of the "
+                                f"{len(leaves)} leaves of preset {name} (e.g. {', '.join(leaves[:3])}; "
+                                f"`smartcities frameworks show {name}` lists them){tree_only}",
+                                line=spec.line("framework"))
+    rows = [entry("inputs", "no-data", indicator=leaf, count=1, detail=f"leaf of preset {name} with no values: "
+                  "left out of the build", warning=True) for leaf in missing]
+    return framework.without(set(missing)), ProcessingLog.concat(log, ProcessingLog.of(rows))
 
 
 def _known_cities_only(frame: pd.DataFrame | None, cities: pd.DataFrame, source: str | None, spec: Spec,

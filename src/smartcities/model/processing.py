@@ -31,6 +31,8 @@ ACTIONS = {
     "not-filled": "a city the gazetteer could not match keeps its empty cells",
     "not-in-cities": "rows of a city the cities table does not list were left out",
     "no-data": "a unit (or indicator) with no value at all was left out: never ranked from imputed values alone",
+    "direction-unstated": "an indicator whose framework states no direction (`direction_basis: unstated`) was read "
+                          "as higher-is-better",
     "removed-unit": "screening removed a unit for every later step",
     "removed-indicator": "screening removed an indicator for every later step",
     "imputed": "a missing value was imputed (one row per value)",
