@@ -92,13 +92,21 @@ def _tree_lines(framework, node_id: str, depth: int) -> list[str]:
     node = framework.by_id[node_id]
     kids = framework.children[node_id]
     facts = _facts(node)
-    direction, basis = facts.pop("direction", None), facts.pop("direction_basis", None)
-    if not kids:  # "direction +1 (wording)", or "direction unstated" where nobody says
-        facts["direction"] = "unstated" if basis == "unstated" else f"{direction:+d}" + (f" ({basis})" if basis
-                                                                                          else "")
+    basis = facts.pop("direction_basis", None)
+    if kids:
+        facts.pop("direction", None)
+    else:  # "direction +1 (wording)", or "direction unstated" where nobody says
+        facts["direction"] = "unstated" if basis == "unstated" else f"{node.direction:+d}" + (
+            f" ({basis})" if basis else "")
     code = facts.pop("code", None)
     facts.pop("source", None)  # a per-node citation: kept in --json, left out of the text for width
-    shown = ", ".join("SDG " + " ".join(map(str, v)) if k == "sdg" else f"{k} {v:g}" if k == "weight" else f"{k} {v}" for k, v in facts.items())
-    line = "  " * depth + (f"{code}  " if code else "") + f"{node.name} [{node.id}]" + (f" ({shown})" if shown
-                                                                                        else "")
+    shown = ", ".join(_fact_text(k, v) for k, v in facts.items())
+    label = (f"{code}  " if code else "") + f"{node.name} [{node.id}]" + (f" ({shown})" if shown else "")
+    line = "  " * depth + label
     return [line] + [text for k in kids for text in _tree_lines(framework, k, depth + 1)]
+
+
+def _fact_text(key: str, value) -> str:
+    if key == "sdg":
+        return "SDG " + " ".join(map(str, value))
+    return f"{key} {value:g}" if key == "weight" else f"{key} {value}"
