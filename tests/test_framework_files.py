@@ -133,7 +133,8 @@ def test_unknown_key_with_did_you_mean_and_line(tmp_path):
     path = write(tmp_path, "fw.yaml", TREE.replace("        weight: 1\n", "        weigth: 1\n"))
     assert problems_of(path) == [
         (f"{path} line 13: node 'x': unknown key 'weigth' (did you mean 'weight'?); known keys: id, name, "
-        "description, weight, children, unit, direction, target, goalposts, denominator, derive")]
+        "description, weight, code, source, children, unit, direction, target, goalposts, denominator, derive, "
+        "tier, sdg, stage, direction_basis")]
 
 
 def test_bad_derive_rule_points_at_its_line(tmp_path):

@@ -242,7 +242,7 @@ class _TreeReader:
             code=_text(raw, "code"), source=_text(raw, "source"), tier=self.choice(raw, "tier", keys, label, TIERS),
             sdg=self.sdgs(raw, keys, label), stage=self.choice(raw, "stage", keys, label, STAGES),
             direction_basis=self.choice(raw, "direction_basis", keys, label, DIRECTION_BASES),
-            line=self.line(keys)))
+            line=self.line(keys + ("id",) if top_level else keys)))  # the top node starts at its id, after `preset:`
         for i, child in enumerate(children or []):
             self.node(child, node_id, keys + ("children", i))
 
