@@ -8,8 +8,7 @@ import typer
 
 from .app import app, console, user_errors
 
-frameworks_app = typer.Typer(help="List the framework presets, or show one as a tree.", invoke_without_command=True,
-                             no_args_is_help=False)
+frameworks_app = typer.Typer(help="List the framework presets, or show one as a tree.", invoke_without_command=True)
 app.add_typer(frameworks_app, name="frameworks")
 
 AsJson = typer.Option(False, "--json", help="Print JSON instead of text.")
@@ -41,7 +40,7 @@ def frameworks(ctx: typer.Context, as_json: bool = AsJson):
 @user_errors
 def show(name: str = typer.Argument(..., help="The preset's name, e.g. u4ssc-kpi."), as_json: bool = AsJson):
     """Print a preset's tree: every node with its code, tier, direction and how it was set, SDG links, source."""
-    framework = read_framework_preset(name)
+    framework = _preset_framework(name)
     summary = _summary(name, framework)
     if as_json:
         console.print_json(json.dumps({**summary, "tree": _node_json(framework, framework.root())}))
@@ -57,7 +56,7 @@ def show(name: str = typer.Argument(..., help="The preset's name, e.g. u4ssc-kpi
         console.print(line, markup=False, highlight=False)
 
 
-def read_framework_preset(name: str):
+def _preset_framework(name: str):
     """The preset's framework; an unknown name is an InputError with a did-you-mean."""
     from ..model.framework_files import preset_path, read_framework_tree
 
@@ -67,7 +66,7 @@ def read_framework_preset(name: str):
 def _summary(name: str, framework=None) -> dict:
     from ..model.framework_files import preset_about
 
-    framework = framework or read_framework_preset(name)
+    framework = framework or _preset_framework(name)
     counts = [sum(1 for v in framework.level.values() if v == k) for k in range(framework.n_levels, 0, -1)]
     return {"name": name, **preset_about(name), "levels": counts}
 
