@@ -17,9 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 from scipy.optimize import linprog, minimize
 
 from ..errors import InputError, Problem, did_you_mean
+from ..model.processing import ProcessingLog, entry
 from .context import Context
 from .registry import register
 
@@ -37,6 +39,20 @@ class Weighting:
     method: str
     notes: tuple[str, ...] = ()
     warnings: tuple[str, ...] = field(default=())
+
+    def log(self) -> ProcessingLog:
+        """One note naming the method, then what it found: notes, and warnings (errors under --strict)."""
+        return ProcessingLog.of([entry("weight", "weighted", detail=f"node weights set by {self.method}"),
+                                 *(entry("weight", "weighted", detail=n) for n in self.notes),
+                                 *(entry("weight", "weighted", detail=w, warning=True) for w in self.warnings)])
+
+    def table(self, ctx: Context) -> pd.DataFrame:
+        """weights.csv: node, parent, weight (its share of its parent, in the nominal run), method."""
+        c = ctx.compiled
+        share = within_parent(c, self.weights[0])
+        rows = [(n, ctx.framework.by_id[n].parent or "", float(share[i]), self.method)
+                for i, n in enumerate(c.nodes) if ctx.framework.by_id[n].parent]
+        return pd.DataFrame(rows, columns=["node", "parent", "weight", "method"])
 
 
 # --- pure weight functions over one parent's children ----------------------------------------------------------
@@ -450,7 +466,7 @@ def budget_method(X: np.ndarray, ctx: Context, *, experts: list[dict[str, float]
     shares = []
     for allocation in chosen:
         w = np.array([float(allocation.get(n, wn)) for n, wn in zip(c.nodes, c.weights)])
-        shares.append(_within(c, w))
+        shares.append(within_parent(c, w))
     w = np.mean(shares, axis=0)
     label = f"budget (mean of {len(experts)} experts)" if expert is None else f"budget (expert {expert})"
     spread = np.std(shares, axis=0) if len(shares) > 1 else np.zeros_like(w)
@@ -459,7 +475,7 @@ def budget_method(X: np.ndarray, ctx: Context, *, experts: list[dict[str, float]
     return Weighting(np.tile(w, (_runs(X), 1)), label, notes)
 
 
-def _within(c, w: np.ndarray) -> np.ndarray:
+def within_parent(c, w: np.ndarray) -> np.ndarray:
     """Node weights as shares of their parent's total (the root keeps 1)."""
     out = np.ones_like(w)
     for link, sl in zip(c.links, c.level_slices):
