@@ -73,19 +73,18 @@ def pca_weights(Y: np.ndarray) -> np.ndarray:
     return v if v.sum() >= 0 else -v
 
 
-def varimax(L: np.ndarray, iterations: int = 500, tol: float = 1e-10) -> np.ndarray:
+def varimax(L: np.ndarray, iterations: int = 1000, tol: float = 1e-12) -> np.ndarray:
     """Kaiser's varimax rotation of loadings L (variables, factors): the orthogonal rotation maximising the variance
-    of the squared loadings within each factor, so each variable loads mainly on one factor."""
+    of the squared loadings within each factor, so each variable loads mainly on one factor. Iterated until the
+    rotation stops changing."""
     p, k = L.shape
     R = np.eye(k)
-    objective = 0.0
     for _ in range(iterations):
         Lr = L @ R
-        u, s, vt = np.linalg.svd(L.T @ (Lr**3 - Lr @ np.diag((Lr**2).sum(axis=0)) / p))
-        R = u @ vt
-        if s.sum() < objective * (1 + tol):
+        u, _, vt = np.linalg.svd(L.T @ (Lr**3 - Lr @ np.diag((Lr**2).sum(axis=0)) / p))
+        R, before = u @ vt, R
+        if np.abs(R - before).max() < tol:
             break
-        objective = s.sum()
     return L @ R
 
 
