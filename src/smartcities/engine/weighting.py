@@ -277,15 +277,17 @@ def _runs(X: np.ndarray) -> int:
 
 @register("weight", "pca")
 def pca_method(X: np.ndarray, ctx: Context) -> Weighting:
-    """First principal component loadings of each parent's indicators (see pca_weights). Loadings can be
-    negative for an indicator that runs against the others: such a weight is kept, as COINr keeps it."""
+    """COINr's PCA weights: the first principal component loadings of each parent's standardised indicators,
+    signed so that they sum positive. Loadings can be negative for an indicator that runs against the others: such a weight is kept, as COINr keeps it."""
     _too_few_units(X, ctx, 3, "pca")
     return Weighting(by_data(X, ctx, pca_weights), "pca (first principal component loadings)")
 
 
 @register("weight", "factor")
 def factor_method(X: np.ndarray, ctx: Context) -> Weighting:
-    """OECD/JRC Handbook factor-analysis weights of each parent's indicators (see factor_weights)."""
+    """OECD/JRC Handbook factor-analysis weights of each parent's indicators: factors with eigenvalue above 1,
+    varimax-rotated; each indicator weighted by its scaled squared loading on its main factor times that factor's
+    share of the explained variance."""
     _too_few_units(X, ctx, 3, "factor")
     return Weighting(by_data(X, ctx, factor_weights), "factor (varimax factors, explained variance)")
 
