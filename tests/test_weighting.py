@@ -284,3 +284,42 @@ def test_weights_per_run():
     W = methods("weight")["critic"](X, ctx).weights
     assert W.shape == (3, len(ctx.compiled.nodes))
     assert np.allclose(W[1, :2], critic_weights(X[1][:, :2])) and not np.allclose(W[0], W[1])
+
+
+def test_bod_method_uses_the_mean_of_the_units_weights():
+    need_shared(EU_NUTS1)
+    d = pd.read_csv(EU_NUTS1)
+    Y = d[["roads", "trains"]].to_numpy(float)
+    Y = (Y - Y.min(axis=0)) / (Y.max(axis=0) - Y.min(axis=0))
+    ctx = make_context(len(d), flat_framework((1, 1)))
+    wt = methods("weight")["bod"](Y[None], ctx)
+    _, shares = bod(Y)
+    assert np.allclose(wt.weights[0, :2], shares.mean(axis=0))
+    assert wt.notes == ("BoD scores: mean 0.404788, 2 units on the frontier",)
+    with pytest.raises(InputError, match="cannot be met"):
+        methods("weight")["bod"](Y[None], ctx, bounds=[0.6, 0.8])
+
+
+def test_optimise_method_targets_by_indicator():
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(1, 40, 3))
+    X[0, :, 1] += X[0, :, 0]
+    ctx = make_context(40, flat_framework((1, 1, 1)))
+    w = methods("weight")["optimise"](X, ctx, targets={"i2": 2}).weights[0, :3]
+    r = np.array([np.corrcoef(X[0][:, j], X[0] @ (w / w.sum()))[0, 1] for j in range(3)])
+    assert np.allclose(r / r.sum(), [0.25, 0.25, 0.5], atol=1e-3)
+    from smartcities.engine.weighting import check_optimise
+
+    assert [p.column for p in check_optimise(ctx, targets={"i9": 1, "i1": 0})] == ["targets.i9", "targets.i1"]
+
+
+def test_undefined_data_weights_are_an_error():
+    ctx = make_context(4, flat_framework((1, 1)))
+    with pytest.raises(InputError, match="'Index' are undefined"):
+        methods("weight")["critic"](cube([[1, 2], [1, 2], [1, 2], [1, 2]]), ctx)
+
+
+def test_pca_needs_enough_complete_units():
+    ctx = make_context(3, flat_framework((1, 1, 1)))
+    with pytest.raises(InputError, match="need at least 3 units"):
+        methods("weight")["pca"](cube([[1, 2, 3], [2, np.nan, 1], [3, 1, 2]]), ctx)

@@ -238,14 +238,22 @@ def leaf_parents(ctx: Context) -> list[tuple[str, np.ndarray]]:
     return [(p, np.array([c.nodes.index(k) for k in kids[p]])) for p in parents if p]
 
 
-def by_data(X: np.ndarray, ctx: Context, fn: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+def by_data(X: np.ndarray, ctx: Context, fn: Callable[[np.ndarray], np.ndarray], method: str) -> np.ndarray:
     """Node weights (runs, nodes): the framework's, with each parent of indicators' indicator weights from
-    `fn(Y)`, computed run by run."""
+    `fn(Y)`, computed run by run (a parent of one indicator has nothing to weigh). Weights the data leave undefined
+    (every indicator of a parent constant) are an error naming the parent, never NaN passed on."""
     X = X[None] if X.ndim == 2 else X
     out = np.tile(ctx.compiled.weights, (X.shape[0], 1))
     for r in range(X.shape[0]):
-        for _, idx in leaf_parents(ctx):
-            out[r, idx] = fn(X[r][:, idx])
+        for parent, idx in leaf_parents(ctx):
+            if len(idx) < 2:
+                continue
+            with np.errstate(all="ignore"):
+                w = fn(X[r][:, idx])
+            if not np.all(np.isfinite(w)):
+                raise InputError.single("spec", f"weight: {method} weights of {parent!r} are undefined for these "
+                                        "data (an indicator with one value throughout?)", column="method")
+            out[r, idx] = w
     return out
 
 
@@ -278,9 +286,10 @@ def _runs(X: np.ndarray) -> int:
 @register("weight", "pca")
 def pca_method(X: np.ndarray, ctx: Context) -> Weighting:
     """COINr's PCA weights: the first principal component loadings of each parent's standardised indicators,
-    signed so that they sum positive. Loadings can be negative for an indicator that runs against the others: such a weight is kept, as COINr keeps it."""
+    signed so that they sum positive. Loadings can be negative for an indicator that runs against the others:
+    such a weight is kept, as COINr keeps it."""
     _too_few_units(X, ctx, 3, "pca")
-    return Weighting(by_data(X, ctx, pca_weights), "pca (first principal component loadings)")
+    return Weighting(by_data(X, ctx, pca_weights, "pca"), "pca (first principal component loadings)")
 
 
 @register("weight", "factor")
@@ -289,7 +298,7 @@ def factor_method(X: np.ndarray, ctx: Context) -> Weighting:
     varimax-rotated; each indicator weighted by its scaled squared loading on its main factor times that factor's
     share of the explained variance."""
     _too_few_units(X, ctx, 3, "factor")
-    return Weighting(by_data(X, ctx, factor_weights), "factor (varimax factors, explained variance)")
+    return Weighting(by_data(X, ctx, factor_weights, "factor"), "factor (varimax factors, explained variance)")
 
 
 def check_bod(ctx: Context, *, bounds: list[float] | None = None) -> list[Problem]:
@@ -320,7 +329,7 @@ def bod_method(X: np.ndarray, ctx: Context, *, bounds: list[float] | None = None
                      "frontier")
         return np.nanmean(shares, axis=0)
 
-    W = by_data(X, ctx, mean_shares)
+    W = by_data(X, ctx, mean_shares, "bod")
     return Weighting(W, "bod (mean of the units' optimal weight shares)", tuple(notes[: len(leaf_parents(ctx))]))
 
 
@@ -331,14 +340,14 @@ def entropy_method(X: np.ndarray, ctx: Context) -> Weighting:
         raise InputError.single("spec", "weight: entropy weights need values of 0 or above (lowest "
                                 f"{np.nanmin(X):.4g}); place the weight step after normalise: minmax",
                                 column="method")
-    return Weighting(by_data(X, ctx, entropy_weights), "entropy")
+    return Weighting(by_data(X, ctx, entropy_weights, "entropy"), "entropy")
 
 
 @register("weight", "critic")
 def critic_method(X: np.ndarray, ctx: Context) -> Weighting:
     """CRITIC weights of each parent's indicators from the data at this point."""
     _too_few_units(X, ctx, 3, "critic")
-    return Weighting(by_data(X, ctx, critic_weights), "critic")
+    return Weighting(by_data(X, ctx, critic_weights, "critic"), "critic")
 
 
 def check_optimise(ctx: Context, *, targets: dict[str, float] | None = None) -> list[Problem]:
@@ -360,7 +369,8 @@ def optimise_method(X: np.ndarray, ctx: Context, *, targets: dict[str, float] | 
     out = np.tile(ctx.compiled.weights, (X3.shape[0], 1))
     for r in range(X3.shape[0]):
         for _, idx in leaf_parents(ctx):
-            out[r, idx] = optimise_weights(X3[r][:, idx], importance[idx])
+            if len(idx) > 1:
+                out[r, idx] = optimise_weights(X3[r][:, idx], importance[idx])
     return Weighting(out, "optimise (balanced correlations with the parent)")
 
 
@@ -392,7 +402,7 @@ def fit_method(X: np.ndarray, ctx: Context, *, target: str) -> Weighting:
                      f"RMSE {np.sqrt(np.nanmean(residuals**2)):.4g} over {int((~np.isnan(residuals)).sum())} units")
         return w
 
-    W = by_data(X, ctx, fitted)
+    W = by_data(X, ctx, fitted, "fit")
     return Weighting(W, f"fit (least squares to {target})", tuple(notes[: len(leaf_parents(ctx))]))
 
 
