@@ -295,7 +295,7 @@ def test_bod_method_uses_the_mean_of_the_units_weights():
     wt = methods("weight")["bod"](Y[None], ctx)
     _, shares = bod(Y)
     assert np.allclose(wt.weights[0, :2], shares.mean(axis=0))
-    assert wt.notes == ("BoD scores: mean 0.404788, 2 units on the frontier",)
+    assert wt.notes == ("'Index': BoD scores: mean 0.404788, 2 units on the frontier",)
     with pytest.raises(InputError, match="cannot be met"):
         methods("weight")["bod"](Y[None], ctx, bounds=[0.6, 0.8])
 

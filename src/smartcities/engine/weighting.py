@@ -231,23 +231,27 @@ def fit_weights(Y: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarr
 # --- the weight step's methods ------------------------------------------------------------------------------------
 
 def leaf_parents(ctx: Context) -> list[tuple[str, np.ndarray]]:
-    """Each parent of indicators with the compiled indices of its indicators."""
+    """Each parent of two or more indicators with the compiled indices of its indicators (a parent of one
+    indicator has nothing to weigh)."""
     c = ctx.compiled
     kids = ctx.framework.children
     parents = dict.fromkeys(ctx.framework.by_id[leaf].parent for leaf in ctx.indicators)
-    return [(p, np.array([c.nodes.index(k) for k in kids[p]])) for p in parents if p]
+    return [(p, np.array([c.nodes.index(k) for k in kids[p]])) for p in parents if p and len(kids[p]) > 1]
+
+
+def first_run(ctx: Context, notes: list[str]) -> tuple[str, ...]:
+    """The notes a method made for the nominal run (the first one per parent), named by parent."""
+    return tuple(f"{parent!r}: {note}" for (parent, _), note in zip(leaf_parents(ctx), notes))
 
 
 def by_data(X: np.ndarray, ctx: Context, fn: Callable[[np.ndarray], np.ndarray], method: str) -> np.ndarray:
     """Node weights (runs, nodes): the framework's, with each parent of indicators' indicator weights from
-    `fn(Y)`, computed run by run (a parent of one indicator has nothing to weigh). Weights the data leave undefined
-    (every indicator of a parent constant) are an error naming the parent, never NaN passed on."""
+    `fn(Y)`, computed run by run. Weights the data leave undefined (every indicator of a parent constant) are an
+    error naming the parent, never NaN passed on."""
     X = X[None] if X.ndim == 2 else X
     out = np.tile(ctx.compiled.weights, (X.shape[0], 1))
     for r in range(X.shape[0]):
         for parent, idx in leaf_parents(ctx):
-            if len(idx) < 2:
-                continue
             with np.errstate(all="ignore"):
                 w = fn(X[r][:, idx])
             if not np.all(np.isfinite(w)):
@@ -257,14 +261,16 @@ def by_data(X: np.ndarray, ctx: Context, fn: Callable[[np.ndarray], np.ndarray],
     return out
 
 
-def _too_few_units(X: np.ndarray, ctx: Context, least: int, method: str) -> None:
+def _enough_units(X: np.ndarray, ctx: Context, method: str, per_indicator: bool = False) -> None:
+    """Correlations need 3 units with every indicator of the parent present; a component or factor model needs
+    as many as the parent has indicators."""
     X = X[None] if X.ndim == 2 else X
     for parent, idx in leaf_parents(ctx):
         n = int((~np.isnan(X[0][:, idx]).any(axis=1)).sum())
-        if n < max(least, len(idx) if method in ("pca", "factor") else 0):
-            raise InputError.single("spec", f"weight: {method} weights of {parent!r} need at least "
-                                    f"{max(least, len(idx))} units with every indicator present; {n} have",
-                                    column="method")
+        least = max(3, len(idx)) if per_indicator else 3
+        if n < least:
+            raise InputError.single("spec", f"weight: {method} weights of {parent!r} need at least {least} units "
+                                    f"with every indicator present; {n} have", column="method")
 
 
 @register("weight", "framework")
@@ -288,7 +294,7 @@ def pca_method(X: np.ndarray, ctx: Context) -> Weighting:
     """COINr's PCA weights: the first principal component loadings of each parent's standardised indicators,
     signed so that they sum positive. Loadings can be negative for an indicator that runs against the others:
     such a weight is kept, as COINr keeps it."""
-    _too_few_units(X, ctx, 3, "pca")
+    _enough_units(X, ctx, "pca", per_indicator=True)
     return Weighting(by_data(X, ctx, pca_weights, "pca"), "pca (first principal component loadings)")
 
 
@@ -297,7 +303,7 @@ def factor_method(X: np.ndarray, ctx: Context) -> Weighting:
     """OECD/JRC Handbook factor-analysis weights of each parent's indicators: factors with eigenvalue above 1,
     varimax-rotated; each indicator weighted by its scaled squared loading on its main factor times that factor's
     share of the explained variance."""
-    _too_few_units(X, ctx, 3, "factor")
+    _enough_units(X, ctx, "factor", per_indicator=True)
     return Weighting(by_data(X, ctx, factor_weights, "factor"), "factor (varimax factors, explained variance)")
 
 
@@ -330,7 +336,7 @@ def bod_method(X: np.ndarray, ctx: Context, *, bounds: list[float] | None = None
         return np.nanmean(shares, axis=0)
 
     W = by_data(X, ctx, mean_shares, "bod")
-    return Weighting(W, "bod (mean of the units' optimal weight shares)", tuple(notes[: len(leaf_parents(ctx))]))
+    return Weighting(W, "bod (mean of the units' optimal weight shares)", first_run(ctx, notes))
 
 
 @register("weight", "entropy")
@@ -346,7 +352,7 @@ def entropy_method(X: np.ndarray, ctx: Context) -> Weighting:
 @register("weight", "critic")
 def critic_method(X: np.ndarray, ctx: Context) -> Weighting:
     """CRITIC weights of each parent's indicators from the data at this point."""
-    _too_few_units(X, ctx, 3, "critic")
+    _enough_units(X, ctx, "critic")
     return Weighting(by_data(X, ctx, critic_weights, "critic"), "critic")
 
 
@@ -364,13 +370,13 @@ def optimise_method(X: np.ndarray, ctx: Context, *, targets: dict[str, float] | 
     1 where not named), as COINr's get_opt_weights does."""
     if problems := check_optimise(ctx, targets=targets):
         raise InputError(problems)
+    _enough_units(X, ctx, "optimise")
     importance = np.array([float((targets or {}).get(n, 1.0)) for n in ctx.compiled.nodes])
     X3 = X[None] if X.ndim == 2 else X
     out = np.tile(ctx.compiled.weights, (X3.shape[0], 1))
     for r in range(X3.shape[0]):
         for _, idx in leaf_parents(ctx):
-            if len(idx) > 1:
-                out[r, idx] = optimise_weights(X3[r][:, idx], importance[idx])
+            out[r, idx] = optimise_weights(X3[r][:, idx], importance[idx])
     return Weighting(out, "optimise (balanced correlations with the parent)")
 
 
@@ -390,7 +396,8 @@ def check_fit(ctx: Context, *, target: str) -> list[Problem]:
 def fit_method(X: np.ndarray, ctx: Context, *, target: str) -> Weighting:
     """The weights that best reproduce a published index (`target`, a numeric column of the cities table: read
     with the cities, never scored) as the weighted sum of the indicators of its one parent; the residuals go to
-    the processing log. Place it before any normalisation so the indicators are on the index's own scale."""
+    the processing log. The indicators must be on the index's own scale where the step meets them and where
+    aggregate does (a pipeline without normalisation reproduces the index itself)."""
     if problems := check_fit(ctx, target=target):
         raise InputError(problems)
     t = ctx.denominators[target]
@@ -403,7 +410,7 @@ def fit_method(X: np.ndarray, ctx: Context, *, target: str) -> Weighting:
         return w
 
     W = by_data(X, ctx, fitted, "fit")
-    return Weighting(W, f"fit (least squares to {target})", tuple(notes[: len(leaf_parents(ctx))]))
+    return Weighting(W, f"fit (least squares to {target})", first_run(ctx, notes))
 
 
 def _children(ctx: Context, parent: str) -> list[str]:
