@@ -60,6 +60,15 @@ def test_ahp_saaty_drinks():
     assert lam == pytest.approx(7.1766, abs=1e-4)
 
 
+def test_ahp_wang_chin_2011():
+    # Wang & Chin (2011), the 6×6 example: inconsistent judgements (CR above 0.1)
+    M = np.array([[1, 4, 3, 1, 3, 4], [1 / 4, 1, 7, 3, 1 / 5, 1], [1 / 3, 1 / 7, 1, 1 / 5, 1 / 5, 1 / 6],
+                  [1, 1 / 3, 5, 1, 1, 1 / 3], [1 / 3, 5, 5, 1, 1, 3], [1 / 4, 1, 6, 3, 1 / 3, 1]])
+    w, cr, _ = ahp(M)
+    assert np.allclose(w, [0.3208, 0.1395, 0.0348, 0.1285, 0.2374, 0.1391], atol=5e-5)
+    assert cr == pytest.approx(0.229, abs=5e-4) and matrix_problems(M, 6) == []
+
+
 def test_ahp_inconsistent_matrix_has_a_high_ratio():
     # a > b (3), b > c (3), yet c > a (3): a circular set of judgements
     M = reciprocal(["a", "b", "c"], {("a", "b"): 3, ("b", "c"): 3, ("c", "a"): 3})
@@ -142,6 +151,15 @@ def test_entropy_hand_calculation():
     Y = np.array([[1.0, 1.0], [2.0, 1.0], [3.0, 2.0]])
     assert np.allclose(entropy_weights(Y), [0.596908, 0.403092], atol=1e-6)
     assert entropy_weights(np.array([[1.0, 1], [1, 2], [1, 3]]))[0] == pytest.approx(0, abs=1e-12)  # constant
+
+
+def test_entropy_elsayed_2017():
+    # Elsayed, Dawood & Karthikeyan (2017): 12 alternatives, 5 criteria
+    m = np.array([[7, 312, 1891, 6613, 163], [72, 88, 728, 941804, 1078], [10, 252, 2594, 3466, 117471],
+                  [10, 145, 980, 2371, 86329], [65, 54, 350, 501, 29897], [29, 48, 380, 912, 34051],
+                  [7, 476, 3300, 78470, 2212], [70, 87, 650, 733, 819000], [4, 86, 591, 3015, 103],
+                  [12, 79, 579, 3240, 96098], [21, 45, 261, 1253, 453], [1, 72, 530, 4333, 0.1048]])
+    assert np.allclose(entropy_weights(m), [0.104991, 0.069124, 0.071373, 0.449937, 0.304575], atol=5e-7)
 
 
 def test_critic_tus_adali_2019():
