@@ -204,3 +204,22 @@ def test_inconsistent_ahp_is_an_error_under_strict(tmp_path):
     with pytest.raises(InputError) as err:
         build(spec, strict=True)
     assert any("consistency ratio" in p.message and "under --strict" in p.message for p in err.value.problems)
+
+
+def test_experts_disagreement_as_an_uncertainty_factor(tmp_path):
+    spec = asem_spec(tmp_path, "standard")
+    experts = "[{Conn: 70, Sust: 30}, {Conn: 50, Sust: 50}, {Conn: 20, Sust: 80}]"
+    with_weight(spec, f"{{method: budget, experts: {experts}}}", """uncertainty:
+  target: Index
+  runs: 8
+  seed: 2
+  factors:
+    expert: {step: weight, parameter: expert, values: [0, 1, 2]}
+""")
+    result = build(spec)
+    top = result.stages.weighting.table(result.context).set_index("node")["weight"]
+    assert top["Conn"] == pytest.approx(0.4667, abs=1e-4)  # the mean of 0.7, 0.5 and 0.2
+    assert "budget (mean of 3 experts)" in set(result.stages.weighting.table(result.context)["method"])
+    sens = result.uncertainty.sensitivity
+    row = sens[(sens["factor"] == "expert") & (sens["city"] == "")]
+    assert len(row) == 1 and row["ST"].iloc[0] > 0
