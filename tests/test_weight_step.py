@@ -193,6 +193,19 @@ def test_weight_after_aggregate_is_refused(tmp_path):
         build(spec)
 
 
+def test_aggregate_weights_beside_a_weight_step_are_refused(tmp_path):
+    spec = asem_spec(tmp_path, "standard")
+    spec.write_text(spec.read_text(encoding="utf-8").replace(
+        "  - aggregate: {method: arithmetic}", "  - weight: {method: pca}\n  - aggregate:\n      method: arithmetic\n"
+        "      weights: equal"), encoding="utf-8")
+    lines = spec.read_text(encoding="utf-8").splitlines()
+    with pytest.raises(InputError) as err:
+        build(spec)
+    (p,) = err.value.problems
+    assert "would ignore the weight step's weights" in p.message
+    assert lines[p.line - 1].strip().startswith("weights: equal")
+
+
 def test_inconsistent_ahp_is_an_error_under_strict(tmp_path):
     spec = asem_spec(tmp_path, "standard")
     circle = "[[1, 3, 0.3333333], [0.3333333, 1, 3], [3, 0.3333333, 1]]"

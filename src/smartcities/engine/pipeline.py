@@ -137,12 +137,8 @@ def run_pipeline(X: np.ndarray, ctx: Context, steps: list[Step]) -> Stages:
 
 
 def weigh(X: np.ndarray, ctx: Context, step: Step) -> Weighting:
-    """The node weights a weight step sets, after its method's own check of its parameters."""
-    fn = methods("weight")[step.method]
-    check = check_of(fn)
-    if check is not None and (problems := check(ctx, **step.params)):
-        raise InputError(problems)
-    return fn(X, ctx, **step.params)
+    """The node weights a weight step sets (its method checks its own parameters)."""
+    return methods("weight")[step.method](X, ctx, **step.params)
 
 
 def aggregate_weighted(X: np.ndarray, ctx: Context, params: dict, weighting: Weighting | None) -> np.ndarray:
@@ -183,10 +179,15 @@ def check_pipeline(spec: Spec, ctx: Context | None = None) -> list[Problem]:
     names = [next(iter(e), None) for e in spec.model.pipeline]
     if "aggregate" not in names:
         problems.append(Problem(name, "the pipeline has no aggregate step", spec.line("pipeline")))
-    elif "weight" in names and names.index("weight") > names.index("aggregate"):
-        i = names.index("weight")
-        problems.append(Problem(name, "the weight step must come before aggregate: it sets the weights aggregate "
-                                      "uses", spec.line("pipeline", i, "weight")))
+    elif "weight" in names:
+        i, j = names.index("weight"), names.index("aggregate")
+        chosen = (spec.model.pipeline[j]["aggregate"] or {}).get("weights", "framework")
+        if i > j:
+            problems.append(Problem(name, "the weight step must come before aggregate: it sets the weights "
+                                          "aggregate uses", spec.line("pipeline", i, "weight")))
+        elif chosen != "framework":
+            problems.append(Problem(name, f"aggregate: weights {chosen!r} would ignore the weight step's weights; "
+                                          "remove one of the two", spec.line("pipeline", j, "aggregate", "weights")))
     return problems
 
 

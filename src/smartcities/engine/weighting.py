@@ -14,7 +14,7 @@ missing any child is left out of the fit, as COINr does) and return that parent'
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -38,7 +38,7 @@ class Weighting:
     weights: np.ndarray  # (runs, nodes)
     method: str
     notes: tuple[str, ...] = ()
-    warnings: tuple[str, ...] = field(default=())
+    warnings: tuple[str, ...] = ()
 
     def log(self) -> ProcessingLog:
         """One note naming the method, then what it found: notes, and warnings (errors under --strict)."""
