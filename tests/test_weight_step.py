@@ -236,3 +236,13 @@ def test_experts_disagreement_as_an_uncertainty_factor(tmp_path):
     sens = result.uncertainty.sensitivity
     row = sens[(sens["factor"] == "expert") & (sens["city"] == "")]
     assert len(row) == 1 and row["ST"].iloc[0] > 0
+
+
+def test_what_if_model_starts_from_the_weight_steps_weights(tmp_path):
+    from smartcities.online import whatif
+
+    spec = asem_spec(tmp_path, "standard")
+    with_weight(spec, "{method: entropy}")
+    result = build(spec, uncertainty=False)
+    model = whatif.model_document(result)
+    assert np.allclose(whatif.recompute(model).scores, result.stages.scores[0], equal_nan=True)

@@ -18,7 +18,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from ..errors import InputError, Problem, did_you_mean, one_of
 from ..model.spec import Spec
-from .aggregate import aggregate, aggregate_levels, check_aggregate, known_aggregators, level_methods
+from .aggregate import aggregate, aggregate_levels, check_aggregate, known_aggregators, level_methods, node_weights
 from .context import Context
 from .grade import ranks
 from .registry import DATA_STEPS, check_of, methods, parameters
@@ -141,10 +141,23 @@ def weigh(X: np.ndarray, ctx: Context, step: Step) -> Weighting:
     return methods("weight")[step.method](X, ctx, **step.params)
 
 
+def sets_weights(params: dict, weighting: Weighting | None) -> bool:
+    """Whether an aggregate step with these parameters uses a weight step's weights: it keeps its default
+    `weights: framework` and the pipeline has a weight step."""
+    return weighting is not None and params.get("weights", "framework") == "framework"
+
+
+def weights_used(ctx: Context, params: dict, weighting: Weighting | None) -> np.ndarray:
+    """The node weights (runs or 1, nodes) an aggregate step with these parameters aggregates with."""
+    if sets_weights(params, weighting):
+        return weighting.weights
+    return node_weights(ctx, params.get("weights", "framework"))[None]
+
+
 def aggregate_weighted(X: np.ndarray, ctx: Context, params: dict, weighting: Weighting | None) -> np.ndarray:
     """The aggregate step; with the weights a weight step set when it keeps its default `weights: framework`
     (one weight set per run: W of shape (runs, children, parents))."""
-    if weighting is None or params.get("weights", "framework") != "framework":
+    if not sets_weights(params, weighting):
         return aggregate(X, ctx, **params)
     chosen = {k: params.get(k) for k in ("by_level", "by_node")} | {"method": params.get("method", "arithmetic")}
     p = float(params.get("p", 2.0))
