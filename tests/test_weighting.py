@@ -291,8 +291,9 @@ def test_check_budget():
     from smartcities.engine.weighting import check_budget
 
     ctx = make_context(3, hand_framework())
-    found = check_budget(ctx, experts=[{"a1": 1, "zz": 2}, {"a2": -1}], expert=5)
-    assert [p.column for p in found] == ["experts.0", "experts.1", "expert"]
+    found = check_budget(ctx, experts=[{"a1": 1, "a2": 1, "zz": 2}, {"a2": -1, "a1": 1}, {"b1": 3}], expert=5)
+    assert [p.column for p in found] == ["experts.0", "experts.1", "experts.2", "expert"]
+    assert "not to 'b2'" in found[2].message
 
 
 def test_weights_per_run():

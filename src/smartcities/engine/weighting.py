@@ -452,9 +452,17 @@ def ahp_method(X: np.ndarray, ctx: Context, *, matrices: dict[str, list[list[flo
 
 
 def check_budget(ctx: Context, *, experts: list[dict[str, float]], expert: int | None = None) -> list[Problem]:
-    """Experts allocate non-negative points to nodes the framework has; `expert` picks one of them."""
+    """Experts allocate non-negative points to nodes the framework has, among all the children of a parent or
+    none of them (points are shares of what the expert gave that parent); `expert` picks one of them."""
     problems = []
     for i, allocation in enumerate(experts):
+        for parent, kids in ctx.framework.children.items():
+            named = [k for k in kids if k in allocation]
+            if named and len(named) < len(kids):
+                left = [k for k in kids if k not in allocation]
+                problems.append(Problem("spec", f"weight: experts: expert {i + 1} allocates points within "
+                                                f"{parent!r} but not to {', '.join(map(repr, left))}; give every "
+                                                "child of a parent points, or none", column=f"experts.{i}"))
         for node, points in allocation.items():
             if node not in ctx.framework.by_id:
                 problems.append(Problem("spec", f"weight: experts: expert {i + 1}: unknown node {node!r}"
@@ -474,8 +482,8 @@ def check_budget(ctx: Context, *, experts: list[dict[str, float]], expert: int |
 @register("weight", "budget", check=check_budget)
 def budget_method(X: np.ndarray, ctx: Context, *, experts: list[dict[str, float]],
                   expert: int | None = None) -> Weighting:
-    """Budget allocation: each expert's points, as shares within each parent, averaged over the experts (nodes an
-    expert leaves out keep the framework's share). `expert` (0-based) takes one expert's allocation instead: an
+    """Budget allocation: each expert's points, as shares within each parent, averaged over the experts (a parent
+    an expert leaves out keeps the framework's shares). `expert` (0-based) takes one expert's allocation instead: an
     uncertainty factor over `expert` makes the experts' disagreement a source of rank uncertainty."""
     if problems := check_budget(ctx, experts=experts, expert=expert):
         raise InputError(problems)
