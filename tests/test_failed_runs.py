@@ -141,7 +141,7 @@ def test_failures_above_the_first_level_are_found_run_by_run():
     u = Uncertainty.model_validate({"runs": 32, "seed": 2, "factors": factors})
     plan = Plan.resolve(ctx, steps, u)
     runs = plan.decode(plan.design(u).u)
-    leaves, dropped = plan.data_arrays(X, runs)
+    leaves, dropped, _ = plan.data_arrays(X, runs)
     got, errors = evaluate_chunk(leaves, dropped, runs.data_key, runs.agg_key, runs.weights, runs.agg_configs, ctx)
     ok = errors == ""
     for r in range(len(runs.data_key)):  # each run as a plain build: it fails, or gives the same ranks

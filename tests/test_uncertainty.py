@@ -74,7 +74,7 @@ def test_runs_equal_single_builds_on_hand_framework():
                                                      {"method": "arithmetic", "by_node": {"A": "harmonic"}}]})
     plan = Plan.resolve(ctx, STEPS, u)
     runs = plan.decode(plan.design(u).u)
-    leaves, dropped = plan.data_arrays(X, runs)
+    leaves, dropped, _ = plan.data_arrays(X, runs)
     assert leaves.shape[0] == 2  # two normalisations, evaluated once each
     got, errors = evaluate_chunk(leaves, dropped, runs.data_key, runs.agg_key, runs.weights, runs.agg_configs, ctx)
     assert (errors == "").all()
@@ -116,7 +116,7 @@ def test_leave_out_removes_the_node():
     u = unc(leave={"leave_out": ["a2", "B"]}, aggregation=AGG_AND_NOISE["aggregation"])
     plan = Plan.resolve(ctx, STEPS, u)
     runs = plan.decode(plan.design(u).u)
-    leaves, dropped = plan.data_arrays(X, runs)
+    leaves, dropped, _ = plan.data_arrays(X, runs)
     got, _ = evaluate_chunk(leaves, dropped, runs.data_key, runs.agg_key, runs.weights, runs.agg_configs, ctx)
     left = list(plan.factors[0].options)
     for node, keep_cols in (("a2", [0, 2, 3]), ("B", [0, 1])):
@@ -140,7 +140,7 @@ def test_imputation_on_and_off():
             aggregation=AGG_AND_NOISE["aggregation"])
     plan = Plan.resolve(ctx, steps, u)
     runs = plan.decode(plan.design(u).u)
-    leaves, dropped = plan.data_arrays(X, runs)
+    leaves, dropped, _ = plan.data_arrays(X, runs)
     assert leaves.shape[0] == 2 and np.isnan(leaves).any() and not np.isnan(leaves).all(axis=0).any()
     got, _ = evaluate_chunk(leaves, dropped, runs.data_key, runs.agg_key, runs.weights, runs.agg_configs, ctx)
     np.testing.assert_array_equal(got, loop_ranks(X, ctx, plan, runs))
@@ -199,7 +199,7 @@ def test_asem_vectorised_runs_equal_single_builds(asem):
     ctx = inputs.context
     plan = Plan.resolve(ctx, steps, u)
     runs = plan.decode(plan.design(u).u)
-    leaves, dropped = plan.data_arrays(inputs.X, runs)
+    leaves, dropped, _ = plan.data_arrays(inputs.X, runs)
     got, _ = evaluate_chunk(leaves, dropped, runs.data_key, runs.agg_key, runs.weights, runs.agg_configs, ctx)
     np.testing.assert_array_equal(got, loop_ranks(inputs.X, ctx, plan, runs))
 

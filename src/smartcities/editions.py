@@ -208,7 +208,7 @@ def _data_before(inputs: Inputs, steps: tuple[Step, ...]) -> np.ndarray:
     X = inputs.X[None]
     kept = Kept.measured(X)
     for step in steps:
-        if step.step != "aggregate":
+        if step.step not in ("weight", "aggregate"):
             X, kept = apply_step(X, kept, inputs.context, step)
     return X
 

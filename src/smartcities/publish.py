@@ -37,6 +37,8 @@ def write_outputs(result: Result, out: str | Path, *, report: bool = True, site:
             result.scores_table().to_csv(tmp / "scores.csv", index=False)
         result.inputs.indicators.to_csv(tmp / "indicators.csv", index=False)
         result.processing.table.to_csv(tmp / "processing.csv", index=False)
+        if result.stages.weighting is not None:  # the weights a weight step set
+            result.stages.weighting.table(result.context).to_csv(tmp / "weights.csv", index=False)
         unc = result.uncertainty
         if unc is not None:
             unc.rank_intervals.to_csv(tmp / "rank_intervals.csv", index=False)

@@ -1,6 +1,8 @@
 """Run a pipeline over the array `X[run, unit, indicator]`: the same code for one build and for many runs.
 
-`run_pipeline` applies the data steps in order, keeping every stage, then aggregates, ranks and grades.
+`run_pipeline` applies the data steps in order, keeping every stage, then aggregates, ranks and grades. A `weight`
+step (before `aggregate`) sets the node weights from the data at that point; an aggregate step with its default
+`weights: framework` then uses them.
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ from pydantic import TypeAdapter, ValidationError
 
 from ..errors import InputError, Problem, did_you_mean, one_of
 from ..model.spec import Spec
-from .aggregate import aggregate, check_aggregate, known_aggregators
+from .aggregate import aggregate, aggregate_levels, check_aggregate, known_aggregators, level_methods, node_weights
 from .context import Context
 from .grade import ranks
 from .registry import DATA_STEPS, check_of, methods, parameters
+from .weighting import Weighting
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,7 @@ class Stages:
     ranks: np.ndarray  # (runs, units, nodes)
     seconds: tuple[float, ...] = ()  # time each step took, in pipeline order
     kept: dict[str, Kept] = field(default_factory=dict)  # what is still in the build after each data stage
+    weighting: Weighting | None = None  # the node weights a weight step set (None: no weight step)
 
     def final_kept(self) -> Kept:
         """What the last data step left in the build."""
@@ -111,12 +115,14 @@ def run_pipeline(X: np.ndarray, ctx: Context, steps: list[Step]) -> Stages:
         X = X[None]
     kept = Kept.measured(X)
     data, masks = {"raw": X}, {"raw": kept}
-    scores = None
+    scores, weighting = None, None
     seconds = []
     for step in steps:
         started = time.perf_counter()
-        if step.step == "aggregate":
-            scores = aggregate(X, ctx, **step.params)
+        if step.step == "weight":
+            weighting = weigh(X, ctx, step)
+        elif step.step == "aggregate":
+            scores = aggregate_weighted(X, ctx, step.params, weighting)
         else:
             X, kept = apply_step(X, kept, ctx, step)
             data[step.step], masks[step.step] = X, kept
@@ -127,7 +133,39 @@ def run_pipeline(X: np.ndarray, ctx: Context, steps: list[Step]) -> Stages:
     dropped = ~kept.units | np.all(np.isnan(X), axis=2)
     if dropped.any():
         scores = np.where(dropped[..., None], np.nan, scores)
-    return Stages(data, scores, ranks(scores), tuple(seconds), masks)
+    return Stages(data, scores, ranks(scores), tuple(seconds), masks, weighting)
+
+
+def weigh(X: np.ndarray, ctx: Context, step: Step) -> Weighting:
+    """The node weights a weight step sets (its method checks its own parameters)."""
+    return methods("weight")[step.method](X, ctx, **step.params)
+
+
+def sets_weights(params: dict, weighting: Weighting | None) -> bool:
+    """Whether an aggregate step with these parameters uses a weight step's weights: it keeps its default
+    `weights: framework` and the pipeline has a weight step."""
+    return weighting is not None and params.get("weights", "framework") == "framework"
+
+
+def weights_used(ctx: Context, params: dict, weighting: Weighting | None) -> np.ndarray:
+    """The node weights (runs or 1, nodes) an aggregate step with these parameters aggregates with."""
+    if sets_weights(params, weighting):
+        return weighting.weights
+    return node_weights(ctx, params.get("weights", "framework"))[None]
+
+
+def aggregate_weighted(X: np.ndarray, ctx: Context, params: dict, weighting: Weighting | None) -> np.ndarray:
+    """The aggregate step; with the weights a weight step set when it keeps its default `weights: framework`
+    (one weight set per run: W of shape (runs, children, parents))."""
+    if not sets_weights(params, weighting):
+        return aggregate(X, ctx, **params)
+    chosen = {k: params.get(k) for k in ("by_level", "by_node")} | {"method": params.get("method", "arithmetic")}
+    p = float(params.get("p", 2.0))
+    if problems := known_aggregators(**chosen) or check_aggregate(ctx, **chosen, p=p):
+        raise InputError(problems)
+    return aggregate_levels(X, ctx.compiled.matrices_for(weighting.weights),
+                            level_methods(ctx.compiled, chosen["method"], chosen["by_level"], chosen["by_node"]),
+                            min_share=float(params.get("min_share", 0.0)), p=p)
 
 
 def check_pipeline(spec: Spec, ctx: Context | None = None) -> list[Problem]:
@@ -136,7 +174,7 @@ def check_pipeline(spec: Spec, ctx: Context | None = None) -> list[Problem]:
     problem points at the line of the step or parameter at fault."""
     name = str(spec.path)
     problems: list[Problem] = []
-    steps = [*DATA_STEPS, "aggregate"]
+    steps = [*DATA_STEPS, "weight", "aggregate"]
     for i, entry in enumerate(spec.model.pipeline):
         if len(entry) != 1:
             problems.append(Problem(name, f"pipeline entry {i + 1} must name one step, found {len(entry)}",
@@ -151,8 +189,18 @@ def check_pipeline(spec: Spec, ctx: Context | None = None) -> list[Problem]:
             return spec.line("pipeline", i, step, *key_path(key))
 
         problems += check_step(Step.parse(entry), ctx, name, line_of)
-    if not any("aggregate" in e for e in spec.model.pipeline):
+    names = [next(iter(e), None) for e in spec.model.pipeline]
+    if "aggregate" not in names:
         problems.append(Problem(name, "the pipeline has no aggregate step", spec.line("pipeline")))
+    elif "weight" in names:
+        i, j = names.index("weight"), names.index("aggregate")
+        chosen = (spec.model.pipeline[j]["aggregate"] or {}).get("weights", "framework")
+        if i > j:
+            problems.append(Problem(name, "the weight step must come before aggregate: it sets the weights "
+                                          "aggregate uses", spec.line("pipeline", i, "weight")))
+        elif chosen != "framework":
+            problems.append(Problem(name, f"aggregate: weights {chosen!r} would ignore the weight step's weights; "
+                                          "remove one of the two", spec.line("pipeline", j, "aggregate", "weights")))
     return problems
 
 

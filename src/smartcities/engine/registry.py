@@ -3,6 +3,8 @@
 Every data step has one signature: `fn(X, ctx, **params) -> X` where X is `(runs, units, indicators)`
 with NaN for missing values, and `ctx` the build's fixed context; a screen method returns instead the units
 `(runs, units)` and indicators `(runs, indicators)` to keep, which the pipeline carries as a mask.
+A weight method (`weight` step, before `aggregate`) returns the node weights every later step uses:
+`fn(X, ctx, **params) -> engine.weighting.Weighting`.
 Aggregators take the children's scores and a weight matrix: `fn(Y, W, **params) -> (runs, units, parents)`.
 
 A method may come with a check, `check(ctx, **params) -> list[Problem]`, of the parameters that only the build's
@@ -19,7 +21,7 @@ from collections.abc import Callable
 # The data steps a pipeline may hold, in their usual order, each with the method used when none is named.
 DATA_STEPS = {"denominate": "by-framework", "impute": "none", "screen": "coverage", "treat": "winsorise",
               "normalise": "minmax"}
-_METHODS: dict[str, dict[str, Callable]] = {step: {} for step in (*DATA_STEPS, "aggregator", "grade")}
+_METHODS: dict[str, dict[str, Callable]] = {step: {} for step in (*DATA_STEPS, "weight", "aggregator", "grade")}
 _CHECKS: dict[Callable, Callable] = {}
 
 
@@ -39,7 +41,8 @@ def check_of(fn: Callable) -> Callable | None:
 
 
 def steps() -> tuple[str, ...]:
-    """Every step methods are registered under: the data steps in their usual order, then `aggregator`, `grade`."""
+    """Every step methods are registered under: the data steps in their usual order, then `weight`, `aggregator`,
+    `grade`."""
     return tuple(_METHODS)
 
 

@@ -38,7 +38,7 @@ def step_log(stages: Stages, ctx: Context, steps: list[Step]) -> ProcessingLog:
                            detail="no value for any unit: left out of every score"),
     ]
     before, before_kept = raw, kept
-    data_steps = [s for s in steps if s.step != "aggregate"]
+    data_steps = [s for s in steps if s.step in stages.data]
     for step in data_steps:
         after, after_kept = stages.data[step.step][0], stages.kept[step.step]
         if step.step == "screen":
@@ -58,6 +58,8 @@ def step_log(stages: Stages, ctx: Context, steps: list[Step]) -> ProcessingLog:
     unscored = before_kept.units[0] & np.isnan(stages.scores[0, :, top]) & ~np.all(missing(before), axis=1)
     parts.append(ProcessingLog.rows("aggregate", "unscored", units=units[unscored], warning=True,
                                     detail="too few values present for a score of the top node"))
+    if stages.weighting is not None:
+        parts.append(stages.weighting.log())
     return ProcessingLog.concat(*parts)
 
 

@@ -51,6 +51,8 @@ ACTIONS = {
                      "start_year are cumulative)",
     "trend-across-break": "trends of a node cross a methodological break of one of its indicators (`editions: "
                           "breaks`): they compare unlike values; an error under --strict",
+    "weighted": "the weight step set the node weights: its method, and what it found (consistency ratios, fit "
+                "residuals, BoD scores); an inconsistent AHP matrix is a warning",
     "failed-runs": "uncertainty runs of one configuration could not be evaluated and were left out",
     "sobol-samples-dropped": "Sobol indices were estimated on the base samples whose every run succeeded",
     "not-printed": "what the printed report leaves out: report.pdf itself when no Chromium was found to print it "

@@ -19,6 +19,7 @@ import pandas as pd
 
 from ..analysis import results as readings
 from ..engine.aggregate import node_weights
+from ..engine.pipeline import weights_used
 from ..errors import InputError
 from . import whatif
 
@@ -220,7 +221,7 @@ def index_document(result) -> dict[str, Any]:
     fw = ctx.framework
     run = result.run_record()
     agg = next(s for s in result.steps if s.step == "aggregate").params
-    used = dict(zip(ctx.compiled.nodes, node_weights(ctx, agg.get("weights", "framework"))))
+    used = dict(zip(ctx.compiled.nodes, weights_used(ctx, agg, result.stages.weighting)[0]))
     weight_sets = {name: dict(zip(ctx.compiled.nodes, map(float, node_weights(ctx, name))))
                    for name in ("framework", "equal", *fw.weight_sets)}
     return plain({

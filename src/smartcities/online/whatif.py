@@ -14,8 +14,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..engine.aggregate import aggregate_levels, level_methods, node_weights
+from ..engine.aggregate import aggregate_levels, level_methods
 from ..engine.grade import ranks
+from ..engine.pipeline import weights_used
 from ..errors import InputError, Problem, did_you_mean, one_of
 from ..model.framework import CompiledFramework
 
@@ -38,7 +39,7 @@ def model_document(result) -> dict[str, Any]:
     ctx = result.context
     c = ctx.compiled
     agg = next(s for s in result.steps if s.step == "aggregate").params
-    weights = node_weights(ctx, agg.get("weights", "framework"))
+    weights = weights_used(ctx, agg, result.stages.weighting)[0]
     chosen = level_methods(c, str(agg.get("method", "arithmetic")), agg.get("by_level"), agg.get("by_node"))
     index = {n: j for j, n in enumerate(c.nodes)}
     fw = ctx.framework
@@ -212,7 +213,7 @@ def frozen_document(result) -> dict[str, Any]:
     ctx = result.context
     stages = result.stages
     names = list(stages.data)
-    steps = [s for s in result.steps if s.step != "aggregate"]
+    steps = [s for s in result.steps if s.step not in ("weight", "aggregate")]
     out: dict[str, Any] = {"measured": [bool(v) for v in stages.kept["raw"].indicators[0]], "steps": []}
     for name, step in zip(names[1:], steps):
         before = stages.data[names[names.index(name) - 1]][0]

@@ -15,6 +15,10 @@ Factor kinds (see `model.spec.Factor`):
 - weight noise: each weight at the chosen `levels` times U(1 − noise, 1 + noise), one input column per weight,
   all grouped into one factor;
 - leave one of `leave_out` out (or none): its weight becomes zero, so its parent re-weights the rest.
+
+A `weight` step is varied like a data step (its factor's options are configurations of the weighting, e.g.
+`alternatives: [{method: equal}, {method: pca}]`): each distinct data configuration sets its own node weights
+from its own data, which the runs' weight noise and leave-outs then scale.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from ..engine.aggregate import aggregate as aggregate_signature
 from ..engine.aggregate import aggregate_levels, level_methods, node_weights
 from ..engine.context import Context
 from ..engine.grade import ranks
-from ..engine.pipeline import Kept, Step, apply_step, check_step, key_path, run_pipeline
+from ..engine.pipeline import Kept, Step, apply_step, check_step, key_path, run_pipeline, weigh
 from ..engine.registry import methods, parameters
 from ..errors import InputError, Problem, did_you_mean
 from ..model.processing import ProcessingLog, entry
@@ -134,6 +138,19 @@ class Runs:
     agg_configs: tuple[dict, ...]
     weights: np.ndarray  # (runs, nodes)
     choices: np.ndarray  # (runs, factors), -1 for noise factors
+    scale: np.ndarray  # (runs, nodes): the weight noise and leave-outs that multiply each run's base weights
+
+    def set_by_step(self, step_weights: np.ndarray, by_step: np.ndarray) -> Runs:
+        """These runs with the weights of a weight step (per data configuration, (K, nodes)) as the base of the
+        runs whose aggregation configuration keeps `weights: framework` (`by_step`, per configuration)."""
+        use = by_step[self.agg_key][:, None]
+        weights = np.where(use, step_weights[self.data_key] * self.scale, self.weights)
+        return Runs(self.data_key, self.data_keys, self.agg_key, self.agg_configs, weights, self.choices, self.scale)
+
+    def ordered(self, order: np.ndarray) -> Runs:
+        """The runs in another order (configurations stay as they are)."""
+        return Runs(self.data_key[order], self.data_keys, self.agg_key[order], self.agg_configs, self.weights[order],
+                    self.choices[order], self.scale[order])
 
 
 @dataclass(frozen=True)
@@ -263,13 +280,12 @@ class Plan:
         agg_keys, agg_key = _unique_rows(choices[:, agg_f])
         configs = tuple(self.aggregate_params(dict(zip(agg_f, row))) for row in agg_keys)
         base = np.array([node_weights(ctx, cfg["weights"]) for cfg in configs])
-        weights = base[agg_key] * mult
         for g, f in enumerate(self.factors):
             if f.kind == "leave_out":
                 for opt, node in enumerate(f.options):
                     if node is not None:
-                        weights[choices[:, g] == opt, ctx.compiled.nodes.index(node)] = 0.0
-        return Runs(data_key, data_keys, agg_key, configs, weights, choices)
+                        mult[choices[:, g] == opt, ctx.compiled.nodes.index(node)] = 0.0
+        return Runs(data_key, data_keys, agg_key, configs, base[agg_key] * mult, choices, mult)
 
     def _factor_ids(self, data: bool) -> list[int]:
         return [g for g, f in enumerate(self.factors)
@@ -301,12 +317,13 @@ class Plan:
                 out.append(self.step_for(i, choice_of))
         return out
 
-    def data_arrays(self, X: np.ndarray, runs: Runs) -> tuple[np.ndarray, np.ndarray]:
-        """For each distinct data configuration: the data entering aggregation (K, units, leaves) and the units
-        screened out (K, units). Shared pipeline prefixes are evaluated once."""
+    def data_arrays(self, X: np.ndarray, runs: Runs) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """For each distinct data configuration: the data entering aggregation (K, units, leaves), the units
+        screened out (K, units) and, with a weight step, the node weights it set (K, nodes). Shared pipeline
+        prefixes are evaluated once."""
         data_f = self._factor_ids(data=True)
         cache: dict[tuple, tuple[np.ndarray, Kept]] = {}
-        leaves, dropped = [], []
+        leaves, dropped, weights = [], [], []
         X = X[None] if X.ndim == 2 else X
         for key in runs.data_keys:
             choice_of = dict(zip(data_f, map(int, key)))
@@ -316,12 +333,17 @@ class Plan:
                     at_agg = Y
                     continue
                 prefix = (i, tuple(sorted((g, c) for g, c in choice_of.items() if self.factors[g].step <= i)))
+                if self.steps[i].step == "weight":
+                    if prefix not in cache:
+                        cache[prefix] = weigh(Y, self.ctx, self.step_for(i, choice_of)).weights[0]
+                    weights.append(cache[prefix])
+                    continue
                 if prefix not in cache:
                     cache[prefix] = apply_step(Y, kept, self.ctx, self.step_for(i, choice_of))
                 Y, kept = cache[prefix]
             leaves.append(at_agg[0])
             dropped.append(~kept.units[0] | np.all(np.isnan(Y[0]), axis=1))
-        return np.stack(leaves), np.stack(dropped)
+        return np.stack(leaves), np.stack(dropped), np.stack(weights) if weights else None
 
 
 def _configure(base: Step, chosen: list[tuple[ResolvedFactor, int]]) -> Step:
@@ -702,7 +724,9 @@ def analyse(X: np.ndarray, ctx: Context, steps: list[Step], uncertainty: Uncerta
     nominal = run_pipeline(X, ctx, list(steps)).ranks[0]  # (units, nodes)
     design = plan.design(uncertainty)
     runs = plan.decode(design.u)
-    leaves, dropped = plan.data_arrays(X, runs)
+    leaves, dropped, step_weights = plan.data_arrays(X, runs)
+    if step_weights is not None:
+        runs = runs.set_by_step(step_weights, np.array([cfg["weights"] == "framework" for cfg in runs.agg_configs]))
     allow = uncertainty.failed_runs == "allow"
     if not allow and (doomed := first_level_failures(plan, leaves, runs)):
         errors = np.full(design.runs, "", dtype=object)
@@ -716,8 +740,7 @@ def analyse(X: np.ndarray, ctx: Context, steps: list[Step], uncertainty: Uncerta
     # runs are evaluated grouped by configuration, so a chunk holds few groups and the levels their runs share
     # are aggregated once per chunk; results go back into design order
     order = np.lexsort((runs.agg_key, runs.data_key))
-    grouped = Runs(runs.data_key[order], runs.data_keys, runs.agg_key[order], runs.agg_configs,
-                   runs.weights[order], runs.choices[order])
+    grouped = runs.ordered(order)
     agg_ranks = np.empty((design.runs, units, n_agg), dtype=dtype)  # (runs, units, aggregates), design order
     work = _Work(leaves, dropped, grouped, ctx, agg_ranks, order,
                  _chunks(design.runs, units, max(n_agg, 1), backend.chunk_runs))
