@@ -295,7 +295,8 @@ def _assemble_city(spec: Spec, tables, measured: pd.DataFrame | None) -> Inputs:
             measured = measured.sort_values("year").groupby(["city", "indicator"], as_index=False).last()
         parts.append(measured[["city", "indicator", "value"]].assign(origin="measured"))
     long = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["city", "indicator", "value"])
-    missing = [leaf for leaf in leaves if leaf not in set(long["indicator"])]
+    present = set(long["indicator"])
+    missing = [leaf for leaf in leaves if leaf not in present]
     if missing:
         raise InputError.single(spec.path, "no values for indicator(s) " + ", ".join(missing) + ": give each a "
                                 "derive rule in the framework or rows in the indicators table",

@@ -53,6 +53,8 @@ ACTIONS = {
     "sobol-samples-dropped": "Sobol indices were estimated on the base samples whose every run succeeded",
     "not-printed": "what the printed report leaves out: report.pdf itself when no Chromium was found to print it "
                    "(a warning; everything else was published), or the city pages beyond its limit (a note)",
+    "not-in-report": "cities beyond report.html's limit, left out of its ranking table and city pages (every city "
+                     "is in scores.csv and on the published site)",
 }
 
 
