@@ -140,7 +140,8 @@ def read_cities(path: str | Path, missing: MissingCodes = MissingCodes()) -> pd.
     if problems:
         raise InputError(sorted(problems, key=lambda p: p.line or 0))
     if "country" in frame.columns:
-        frame["country"] = frame["country"].map(lambda c: gazetteer.country(c).iso2 if c is not None else None)
+        frame["country"] = pd.Series([gazetteer.country(c).iso2 if c is not None else None for c in frame["country"]],
+                                     index=frame.index, dtype=object)  # None where empty: Series.map makes it NaN
     log = frame.attrs["log"] + _fill_from_gazetteer(frame)
     contract = [f.name for f in CITIES_SCHEMA.fields if f.name in frame.columns]
     frame = frame[contract + [c for c in frame.columns if c not in contract]]

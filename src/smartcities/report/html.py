@@ -126,6 +126,15 @@ def _initiatives(result) -> dict[str, list[dict]]:
     return out
 
 
+def _places(cities: pd.DataFrame | None) -> dict[str, str]:
+    """Each city's "country · region" line, for all cities at once (a row lookup per city costs 0.1 s in pandas)."""
+    if cities is None:
+        return {}
+    parts = cities.reindex(columns=["country", "region"])
+    return {city: " · ".join(str(v) for v in values if isinstance(v, str) and v)
+            for city, values in zip(cities["city"], zip(parts["country"], parts["region"]))}
+
+
 def render_report(result, sections: dict[str, str] | None = None, city_pages: int | None = None) -> str:
     """The report of a build. `sections` adds named HTML fragments (e.g. trends, robustness) from other layers.
     The ranking and the city pages keep the first REPORT_CITIES cities by rank, and say so when there are more.
@@ -143,8 +152,7 @@ def render_report(result, sections: dict[str, str] | None = None, city_pages: in
     profiles = []
     against_median = readings.all_strengths_weaknesses(result, list(ranking["city"].head(shown))) if doms else {}
     names = {d: fw.by_id[d].name for d in doms}
-    places = (result.inputs.cities.set_index("city").reindex(columns=["country", "region"])
-              if result.inputs.cities is not None else None)
+    places = _places(result.inputs.cities)
     initiatives = _initiatives(result)
     for row in ranking.head(shown).itertuples():
         rows = against_median.get(row.city)
@@ -155,8 +163,7 @@ def render_report(result, sections: dict[str, str] | None = None, city_pages: in
             "weaknesses": [names[d["domain"]] for d in rows or () if d["verdict"] == "weakness"],
             "letter": getattr(row, "letter", None),
             "interval": (row.p05, row.p95) if "p05" in ranking.columns and row.p05 == row.p05 else None,
-            "place": " · ".join(str(v) for v in places.loc[row.city] if isinstance(v, str) and v)
-            if places is not None and row.city in places.index else "",
+            "place": places.get(row.city, ""),
             "initiatives": initiatives.get(row.city, []),
         })
     group = readings.summary_group(result)

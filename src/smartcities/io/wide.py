@@ -1,0 +1,157 @@
+"""Reading a wide table as it is: one row per city, one column per indicator or city attribute, an id column.
+
+Statistics usually come this way (a covariates file, a census extract): the spec names the file, its id
+column(s), the columns wanted and the file's encoding, and the same file can give both the cities table and the
+indicators. Every problem names the file, the line and the column, as `read_table` does for the long tables.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import math
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import InputError, Problem, did_you_mean
+from ..model.processing import entry
+from .inventory import read_cities, slug
+from .missing import NUMBER, MissingCodes
+from .tables import detect_separator
+
+_EMPTY = {"", "na", "nan", "null", "none"}
+_GROUPED = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")  # 1,765.00: a comma between thousands
+
+
+def _text(path: Path, encoding: str) -> str:
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding)
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise InputError.single(path, f"byte 0x{raw[err.start]:02x} is not {encoding}; give the file's encoding "
+                                      "(encoding: latin-1, cp1252, …) or save it as UTF-8", line=line) from None
+    except LookupError:
+        raise InputError.single(path, f"unknown encoding {encoding!r}: expected a Python codec name such as utf-8, "
+                                      "latin-1 or cp1252") from None
+
+
+def read_wide(path: str | Path, id_columns: list[str], columns: dict[str, str], encoding: str = "utf-8",
+              duplicates: str = "error") -> pd.DataFrame:
+    """The rows of the wide table at `path` as text: a `city` column (the slug of the id columns' cells joined
+    by spaces), one column per key of `columns` (renamed from the file's column it names), and `_line`.
+
+    Unknown columns, a row with no id (a footer or a note under the table), a row of another length and two rows
+    with one id are errors naming their lines: the id's slug must be unique, so a name that repeats needs a
+    second id column (the country, the entity type). With `duplicates: first` a row whose id an earlier row has
+    (the same place written twice, in another case) is left out instead, a processing-log warning per row in
+    `frame.attrs["log"]`."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError.single(path, "file does not exist")
+    text = _text(path, encoding)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=detect_separator(text))
+    header = [h.strip() for h in next(reader, [])]
+    name = str(path)
+    wanted = {**{c: c for c in id_columns}, **{v: k for k, v in columns.items()}}
+    problems = [Problem(name, f"no column {c!r}{did_you_mean(c, header)}", 1, c) for c in wanted if c not in header]
+    if problems:
+        raise InputError(problems)
+    at = {c: header.index(c) for c in wanted}
+    cells: dict[str, list[str]] = {key: [] for key in ("city", *columns)}
+    lines, first, left_out = [], {}, []
+    start = reader.line_num + 1
+    for row in reader:
+        line, start = start, reader.line_num + 1
+        if not any(c.strip() for c in row):
+            continue
+        if len(row) != len(header):
+            problems.append(Problem(name, f"has {len(row)} fields, expected {len(header)} as in the header", line))
+            continue
+        city = slug(" ".join(row[at[c]].strip() for c in id_columns))
+        if not city:
+            problems.append(Problem(name, f"no id in {', '.join(id_columns)}: a footer or a note under the table? "
+                                          "remove the row", line, id_columns[0]))
+            continue
+        if city in first and duplicates == "first":
+            left_out.append(entry("inputs", "duplicate-left-out", unit=city, warning=True,
+                                  detail=f"line {line} of {name} has the id of line {first[city]}; the first row "
+                                         "is kept (duplicates: first)"))
+            continue
+        if city in first:
+            problems.append(Problem(name, f"id {city!r} again (first on line {first[city]}): give a second id column "
+                                          "that tells the rows apart (id: [name, country])", line, id_columns[0]))
+            continue
+        first[city] = line
+        lines.append(line)
+        cells["city"].append(city)
+        for key, column in columns.items():
+            cells[key].append(row[at[column]].strip())
+    if problems:
+        raise InputError(problems[:50])
+    if not lines:
+        raise InputError.single(path, "has a header but no data rows")
+    frame = pd.DataFrame(cells, dtype=object)
+    frame["_line"] = lines
+    frame.attrs["log"] = left_out
+    return frame
+
+
+def wide_indicators(path: str | Path, id_columns: list[str], columns: dict[str, str], encoding: str = "utf-8",
+                    missing: MissingCodes = MissingCodes(), duplicates: str = "error", thousands: bool = False
+                    ) -> pd.DataFrame:
+    """The long indicators table (city, indicator, value, _line) of the wide table at `path`: `columns` maps
+    each indicator id to the file's column holding it. An empty or NA cell, or a missing-value code, is a
+    missing value; with `thousands`, 1,765.00 is 1765; any other cell that is not a number is an error naming
+    its line and column."""
+    frame = read_wide(path, id_columns, columns, encoding, duplicates)
+    problems, parts = [], []
+    for indicator, column in columns.items():
+        values = []
+        for line, cell in zip(frame["_line"], frame[indicator]):
+            if cell.lower() in _EMPTY or missing.match(cell) is not None:
+                values.append(math.nan)
+            elif NUMBER.match(cell):
+                values.append(float(cell))
+            elif thousands and _GROUPED.match(cell):
+                values.append(float(cell.replace(",", "")))
+            else:
+                values.append(math.nan)
+                hint = "; if its commas separate thousands, add thousands: true" if _GROUPED.match(cell) else ""
+                problems.append(Problem(str(path), f"{cell!r} is not a number (indicator {indicator}){hint}", line,
+                                        column))
+        parts.append(pd.DataFrame({"city": frame["city"], "indicator": indicator, "value": values,
+                                   "_line": frame["_line"]}))
+    if problems:
+        raise InputError(problems[:50])
+    long = pd.concat(parts, ignore_index=True)
+    long.attrs["source"], long.attrs["log"] = str(path), []  # the cities table's reading logs any rows left out
+    return long
+
+
+def wide_cities(path: str | Path, id_columns: list[str], columns: dict[str, str], encoding: str = "utf-8",
+                missing: MissingCodes = MissingCodes(), duplicates: str = "error", thousands: bool = False
+                ) -> pd.DataFrame:
+    """The cities table of the wide table at `path`, checked and filled as `read_cities` does a cities CSV:
+    `columns` maps each cities-table column (`name` at least; country, lat, lon, groups of your own) to the
+    file's column holding it; `city` is the slug of the id columns. Problems name the file's lines and columns.
+    (`thousands` is for the indicators: a cities table's numbers are read as a cities CSV's are.)"""
+    if "name" not in columns:
+        raise InputError.single(path, "the cities of a wide table need a name column: add name: COLUMN to columns")
+    frame = read_wide(path, id_columns, columns, encoding, duplicates)
+    with tempfile.TemporaryDirectory() as tmp:
+        derived = Path(tmp) / "cities.csv"
+        frame.drop(columns="_line").to_csv(derived, index=False)
+        try:
+            cities = read_cities(derived, missing)
+        except InputError as err:  # the derived table's line k + 1 is the k-th row read
+            source = {**dict(zip(columns, columns.values())), "city": id_columns[0]}
+            raise InputError([Problem(str(path), p.message, int(frame["_line"].iat[p.line - 2])
+                                      if p.line and p.line > 1 else p.line, source.get(p.column, p.column))
+                              for p in err.problems]) from None
+    cities.attrs["source"] = str(path)
+    cities.attrs["log"] = frame.attrs["log"] + cities.attrs["log"]
+    return cities
