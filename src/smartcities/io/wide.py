@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 import math
+import re
 import tempfile
 from pathlib import Path
 
