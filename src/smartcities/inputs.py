@@ -81,7 +81,8 @@ def _read(spec: Spec, key: str, reader, hashes: dict, wide_reader=None) -> pd.Da
         path = _existing(spec, key, value.file)
         hashes[key] = file_hash(path)
         return wide_reader(path, value.id_columns, value.column_map, value.encoding,
-                           MissingCodes.of(spec.model.missing_values), value.duplicates, value.thousands)
+                           MissingCodes.of(spec.model.missing_values), value.duplicates, value.thousands,
+                           value.fallback_encoding)
     if value.startswith(STORE_PREFIX):
         if not spec.model.store:
             raise InputError.single(spec.path, f"{key}: {value!r} reads from the store, but the spec names no "

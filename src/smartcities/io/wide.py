@@ -26,21 +26,34 @@ _EMPTY = {"", "na", "nan", "null", "none"}
 _GROUPED = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")  # 1,765.00: a comma between thousands
 
 
-def _text(path: Path, encoding: str) -> str:
+def _text(path: Path, encoding: str, fallback: str | None) -> tuple[str, list[int]]:
+    """The file's text and the lines read in the `fallback` encoding because they are not valid in `encoding`
+    (a file of UTF-8 with a stray latin-1 byte)."""
     raw = path.read_bytes()
+    codec = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
     try:
-        return raw.decode("utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding)
+        return raw.decode(codec), []
     except UnicodeDecodeError as err:
-        line = raw[: err.start].count(b"\n") + 1
-        raise InputError.single(path, f"byte 0x{raw[err.start]:02x} is not {encoding}; give the file's encoding "
-                                      "(encoding: latin-1, cp1252, …) or save it as UTF-8", line=line) from None
+        if fallback is None:
+            line = raw[: err.start].count(b"\n") + 1
+            raise InputError.single(path, f"byte 0x{raw[err.start]:02x} is not {encoding}; give the file's encoding "
+                                          "(encoding: latin-1, cp1252, …), or fallback_encoding for a few lines "
+                                          "written in another, or save it as UTF-8", line=line) from None
     except LookupError:
         raise InputError.single(path, f"unknown encoding {encoding!r}: expected a Python codec name such as utf-8, "
                                       "latin-1 or cp1252") from None
+    lines, fallen = [], []
+    for number, line in enumerate(raw.split(b"\n"), 1):
+        try:
+            lines.append(line.decode(codec if number == 1 else encoding))
+        except UnicodeDecodeError:
+            lines.append(line.decode(fallback))
+            fallen.append(number)
+    return "\n".join(lines), fallen
 
 
 def read_wide(path: str | Path, id_columns: list[str], columns: dict[str, str], encoding: str = "utf-8",
-              duplicates: str = "error") -> pd.DataFrame:
+              duplicates: str = "error", fallback_encoding: str | None = None) -> pd.DataFrame:
     """The rows of the wide table at `path` as text: a `city` column (the slug of the id columns' cells joined
     by spaces), one column per key of `columns` (renamed from the file's column it names), and `_line`.
 
@@ -48,11 +61,11 @@ def read_wide(path: str | Path, id_columns: list[str], columns: dict[str, str], 
     with one id are errors naming their lines: the id's slug must be unique, so a name that repeats needs a
     second id column (the country, the entity type). With `duplicates: first` a row whose id an earlier row has
     (the same place written twice, in another case) is left out instead, a processing-log warning per row in
-    `frame.attrs["log"]`."""
+    `frame.attrs["log"]`, as is each line read in `fallback_encoding`."""
     path = Path(path)
     if not path.exists():
         raise InputError.single(path, "file does not exist")
-    text = _text(path, encoding)
+    text, fallen = _text(path, encoding, fallback_encoding)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=detect_separator(text))
     header = [h.strip() for h in next(reader, [])]
     name = str(path)
@@ -96,18 +109,20 @@ def read_wide(path: str | Path, id_columns: list[str], columns: dict[str, str], 
         raise InputError.single(path, "has a header but no data rows")
     frame = pd.DataFrame(cells, dtype=object)
     frame["_line"] = lines
-    frame.attrs["log"] = left_out
+    frame.attrs["log"] = [entry("inputs", "fallback-encoding", warning=True,
+                                detail=f"line {n} of {name} is not {encoding}; read as {fallback_encoding}")
+                          for n in fallen] + left_out
     return frame
 
 
 def wide_indicators(path: str | Path, id_columns: list[str], columns: dict[str, str], encoding: str = "utf-8",
-                    missing: MissingCodes = MissingCodes(), duplicates: str = "error", thousands: bool = False
-                    ) -> pd.DataFrame:
+                    missing: MissingCodes = MissingCodes(), duplicates: str = "error", thousands: bool = False,
+                    fallback_encoding: str | None = None) -> pd.DataFrame:
     """The long indicators table (city, indicator, value, _line) of the wide table at `path`: `columns` maps
     each indicator id to the file's column holding it. An empty or NA cell, or a missing-value code, is a
     missing value; with `thousands`, 1,765.00 is 1765; any other cell that is not a number is an error naming
     its line and column."""
-    frame = read_wide(path, id_columns, columns, encoding, duplicates)
+    frame = read_wide(path, id_columns, columns, encoding, duplicates, fallback_encoding)
     problems, parts = [], []
     for indicator, column in columns.items():
         values = []
@@ -133,15 +148,15 @@ def wide_indicators(path: str | Path, id_columns: list[str], columns: dict[str, 
 
 
 def wide_cities(path: str | Path, id_columns: list[str], columns: dict[str, str], encoding: str = "utf-8",
-                missing: MissingCodes = MissingCodes(), duplicates: str = "error", thousands: bool = False
-                ) -> pd.DataFrame:
+                missing: MissingCodes = MissingCodes(), duplicates: str = "error", thousands: bool = False,
+                fallback_encoding: str | None = None) -> pd.DataFrame:
     """The cities table of the wide table at `path`, checked and filled as `read_cities` does a cities CSV:
     `columns` maps each cities-table column (`name` at least; country, lat, lon, groups of your own) to the
     file's column holding it; `city` is the slug of the id columns. Problems name the file's lines and columns.
     (`thousands` is for the indicators: a cities table's numbers are read as a cities CSV's are.)"""
     if "name" not in columns:
         raise InputError.single(path, "the cities of a wide table need a name column: add name: COLUMN to columns")
-    frame = read_wide(path, id_columns, columns, encoding, duplicates)
+    frame = read_wide(path, id_columns, columns, encoding, duplicates, fallback_encoding)
     with tempfile.TemporaryDirectory() as tmp:
         derived = Path(tmp) / "cities.csv"
         frame.drop(columns="_line").to_csv(derived, index=False)

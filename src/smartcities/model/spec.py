@@ -46,6 +46,10 @@ class WideTable(_Strict):
                     "column`, `name` required (country, lat, lon, population, groups of your own), read as a cities "
                     "CSV is.")
     encoding: str = Field(default="utf-8", description="The file's text encoding (`latin-1`, `cp1252`, …).")
+    fallback_encoding: str | None = Field(
+        default=None, description="The encoding of the few lines not valid in `encoding` (a UTF-8 file with a stray "
+                                  "latin-1 byte), each a warning in the processing log; such a line is an error "
+                                  "when absent.")
     thousands: bool = Field(default=False, description="Indicator cells may group thousands with commas "
                                                        "(`1,765.00` read as 1765).")
     duplicates: Literal["error", "first"] = Field(
