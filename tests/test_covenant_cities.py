@@ -1,6 +1,6 @@
 """The covenant-city examples (GCoM's covariates, ClimActor's contextuals) build from the files as they are, and
-their wide-table loaders handle what those files hold: a stray latin-1 line in UTF-8, zeros under a geometric mean, missing areas,
-thousands written with commas, names that repeat, rows listed twice, a footer under the table."""
+their wide-table loaders handle what those files hold: a stray latin-1 line in UTF-8, zeros under a geometric
+mean, missing areas, thousands written with commas, names that repeat, rows listed twice, a footer."""
 
 from __future__ import annotations
 
