@@ -15,6 +15,7 @@ from conftest import SHARED, need_shared
 from smartcities.build import build, load_spec
 from smartcities.errors import InputError
 from smartcities.io.inventory import slug
+from smartcities.io.missing import MissingCodes
 from smartcities.io.wide import read_wide, wide_cities, wide_indicators
 from smartcities.model.spec import parse_spec
 from smartcities.publish import write_outputs
@@ -203,3 +204,21 @@ def test_a_misspelt_key_of_a_wide_table_gets_a_did_you_mean():
     assert problem.line == 8 and "did you mean 'encoding'" in problem.message
     spec = parse_spec(text.replace("encodng", "encoding"), Path("s.yaml"))
     assert spec.model.indicators.column_map == {"GDP": "GDP"} and spec.model.indicators.encoding == "latin-1"
+
+
+def test_missing_value_codes_of_a_wide_table_are_missing_and_counted(tmp_path):
+    need_shared(GCOM)
+    lines = _lines(GCOM)
+    data = tmp_path / "g.csv"
+    data.write_text("\n".join(lines[:6]) + "\n", encoding="utf-8")
+    plain = wide_indicators(data, ["new_id"], {"hdd": "HDD", "cdd": "CDD"})
+    assert plain.set_index(["city", "indicator"]).value[("al0001", "hdd")] == 2929  # Tirana's HDD as written
+    codes = MissingCodes.of([2929, "n/a"])
+    korca = lines[2].replace(",4746,640,", ",4746,n/a,", 1)  # Korca's cooling degree days, a text code
+    assert korca != lines[2]
+    data.write_text("\n".join([lines[0], lines[1], korca, *lines[3:6]]) + "\n", encoding="utf-8")
+    coded = wide_indicators(data, ["new_id"], {"hdd": "HDD", "cdd": "CDD"}, missing=codes)
+    values = coded.set_index(["city", "indicator"]).value
+    assert np.isnan(values[("al0001", "hdd")]) and values[("al0002", "hdd")] == 4746
+    assert np.isnan(values[("al0002", "cdd")]) and values[("al0001", "cdd")] == 1535
+    assert [(r["indicator"], r["count"]) for r in coded.attrs["log"]] == [("hdd", 1), ("cdd", 1)]

@@ -195,7 +195,8 @@ def _fill_from_gazetteer(frame: pd.DataFrame) -> list[dict]:
     for column in _FROM_PLACE:
         if column not in frame.columns:
             frame[column] = np.nan
-    return [row for i in frame.index for row in _fill_city(frame, i, continent)]
+    wanting = frame[list(_FROM_PLACE)].isna().any(axis=1) | frame["country"].isna() | frame[continent].isna()
+    return [row for i in frame.index[wanting.to_numpy()] for row in _fill_city(frame, i, continent)]  # the rest: none
 
 
 def _fill_city(frame: pd.DataFrame, i, continent: str) -> list[dict]:

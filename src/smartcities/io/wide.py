@@ -14,12 +14,13 @@ import re
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..errors import InputError, Problem, did_you_mean
 from ..model.processing import entry
 from .inventory import read_cities, slug
-from .missing import NUMBER, MissingCodes
+from .missing import MissingCodes
 from .tables import detect_separator
 
 _EMPTY = {"", "na", "nan", "null", "none"}
@@ -123,27 +124,36 @@ def wide_indicators(path: str | Path, id_columns: list[str], columns: dict[str, 
     missing value; with `thousands`, 1,765.00 is 1765; any other cell that is not a number is an error naming
     its line and column."""
     frame = read_wide(path, id_columns, columns, encoding, duplicates, fallback_encoding)
-    problems, parts = [], []
+    problems, parts, log = [], [], []
     for indicator, column in columns.items():
-        values = []
-        for line, cell in zip(frame["_line"], frame[indicator]):
-            if cell.lower() in _EMPTY or missing.match(cell) is not None:
-                values.append(math.nan)
-            elif NUMBER.match(cell):
-                values.append(float(cell))
+        coded = 0
+        values = pd.to_numeric(frame[indicator], errors="coerce").to_numpy(dtype=float, copy=True)  # all at once
+        for k in np.flatnonzero(~np.isfinite(values)):  # the rest cell by cell: missing, 1,765.00, or an error
+            cell, line = frame[indicator].iat[k], int(frame["_line"].iat[k])
+            if missing.match(cell) is not None:
+                values[k], coded = math.nan, coded + 1
+            elif cell.lower() in _EMPTY:
+                values[k] = math.nan
             elif thousands and _GROUPED.match(cell):
-                values.append(float(cell.replace(",", "")))
+                values[k] = float(cell.replace(",", ""))
             else:
-                values.append(math.nan)
+                values[k] = math.nan
                 hint = "; if its commas separate thousands, add thousands: true" if _GROUPED.match(cell) else ""
                 problems.append(Problem(str(path), f"{cell!r} is not a number (indicator {indicator}){hint}", line,
                                         column))
+        if missing.numbers:
+            is_code = np.isin(values, list(missing.numbers))
+            values[is_code], coded = math.nan, coded + int(is_code.sum())
+        if coded:
+            log.append(entry("inputs", "missing-code", indicator=indicator, count=coded,
+                             detail=f"missing-value codes in {path} (column {column}) read as missing (spec "
+                                    "missing_values)"))
         parts.append(pd.DataFrame({"city": frame["city"], "indicator": indicator, "value": values,
                                    "_line": frame["_line"]}))
     if problems:
         raise InputError(problems[:50])
     long = pd.concat(parts, ignore_index=True)
-    long.attrs["source"], long.attrs["log"] = str(path), []  # the cities table's reading logs any rows left out
+    long.attrs["source"], long.attrs["log"] = str(path), log  # the cities table's reading logs rows left out
     return long
 
 
