@@ -125,11 +125,13 @@ def wide_indicators(path: str | Path, id_columns: list[str], columns: dict[str, 
     its line and column."""
     frame = read_wide(path, id_columns, columns, encoding, duplicates, fallback_encoding)
     problems, parts, log = [], [], []
+    lines = frame["_line"].to_numpy()
     for indicator, column in columns.items():
         coded = 0
-        values = pd.to_numeric(frame[indicator], errors="coerce").to_numpy(dtype=float, copy=True)  # all at once
+        cells = frame[indicator].to_numpy(dtype=object)
+        values = pd.to_numeric(cells, errors="coerce").astype(float)  # all at once
         for k in np.flatnonzero(~np.isfinite(values)):  # the rest cell by cell: missing, 1,765.00, or an error
-            cell, line = frame[indicator].iat[k], int(frame["_line"].iat[k])
+            cell, line = cells[k], int(lines[k])
             if missing.match(cell) is not None:
                 values[k], coded = math.nan, coded + 1
             elif cell.lower() in _EMPTY:
