@@ -275,8 +275,9 @@ def _read_city_tables(spec: Spec):
                                 line=spec.line("framework"))
     inventory = _read(spec, "inventory", read_inventory, hashes)
     measured = _read(spec, "indicators", read_indicators, hashes, wide_indicators)
-    read = ProcessingLog.of([row for frame in (cities, inventory, measured) if frame is not None
-                             for row in frame.attrs.get("log", ())])  # codes replaced, gazetteer fills
+    rows = [row for frame in (cities, inventory, measured) if frame is not None for row in frame.attrs.get("log", ())]
+    # codes replaced, gazetteer fills; a wide file giving both the cities and the indicators says its rows once
+    read = ProcessingLog.of(list({tuple(row.items()): row for row in rows}.values()))
     unknown: list[ProcessingLog] = []
     inventory, measured = (_known_cities_only(frame, cities, _source(getattr(m, key)), spec, unknown)
                            for key, frame in (("inventory", inventory), ("indicators", measured)))

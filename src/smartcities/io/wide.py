@@ -155,7 +155,7 @@ def wide_indicators(path: str | Path, id_columns: list[str], columns: dict[str, 
     if problems:
         raise InputError(problems[:50])
     long = pd.concat(parts, ignore_index=True)
-    long.attrs["source"], long.attrs["log"] = str(path), log  # the cities table's reading logs rows left out
+    long.attrs["source"], long.attrs["log"] = str(path), frame.attrs["log"] + log
     return long
 
 
