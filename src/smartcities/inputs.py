@@ -19,7 +19,7 @@ from .io.coinr import read_coinr, read_coinr_panel
 from .io.missing import MissingCodes, suspected_codes
 from .io.tables import file_hash, noted_year
 from .model.processing import ProcessingLog, entry
-from .model.spec import Spec
+from .model.spec import Spec, WideTable
 
 STORE_PREFIX = "store:"
 
@@ -71,11 +71,18 @@ def _with_weight_sets(spec: Spec, framework):
     return framework.__class__(framework.nodes, framework.source, {**framework.weight_sets, **spec.model.weights})
 
 
-def _read(spec: Spec, key: str, reader, hashes: dict) -> pd.DataFrame | None:
-    """A table input: from the store when written `store:NAME`, else from a file checked by `reader`."""
+def _read(spec: Spec, key: str, reader, hashes: dict, wide_reader=None) -> pd.DataFrame | None:
+    """A table input: from the store when written `store:NAME`, a wide table read by `wide_reader`, else from a
+    file checked by `reader`."""
     value = getattr(spec.model, key)
     if value is None:
         return None
+    if isinstance(value, WideTable):
+        path = _existing(spec, key, value.file)
+        hashes[key] = file_hash(path)
+        return wide_reader(path, value.id_columns, value.column_map, value.encoding,
+                           MissingCodes.of(spec.model.missing_values), value.duplicates, value.thousands,
+                           value.fallback_encoding)
     if value.startswith(STORE_PREFIX):
         if not spec.model.store:
             raise InputError.single(spec.path, f"{key}: {value!r} reads from the store, but the spec names no "
@@ -251,6 +258,7 @@ def _read_city_tables(spec: Spec):
     """The framework, cities, inventory and indicators tables of a city index, the input hashes and the log rows
     of reading them."""
     from .io.inventory import read_cities, read_indicators, read_inventory
+    from .io.wide import wide_cities, wide_indicators
     from .model.framework_files import presets, read_framework
 
     m = spec.model
@@ -266,18 +274,24 @@ def _read_city_tables(spec: Spec):
         hashes["framework"] = file_hash(Path(framework_path))
     if m.weights:
         framework = _with_weight_sets(spec, framework)
-    cities = _read(spec, "cities", read_cities, hashes)
+    cities = _read(spec, "cities", read_cities, hashes, wide_cities)
     if cities is None:
         raise InputError.single(spec.path, "a city index needs a cities table: add cities: PATH.csv",
                                 line=spec.line("framework"))
     inventory = _read(spec, "inventory", read_inventory, hashes)
-    measured = _read(spec, "indicators", read_indicators, hashes)
-    read = ProcessingLog.of([row for frame in (cities, inventory, measured) if frame is not None
-                             for row in frame.attrs.get("log", ())])  # codes replaced, gazetteer fills
+    measured = _read(spec, "indicators", read_indicators, hashes, wide_indicators)
+    rows = [row for frame in (cities, inventory, measured) if frame is not None for row in frame.attrs.get("log", ())]
+    # codes replaced, gazetteer fills; a wide file giving both the cities and the indicators says its rows once
+    read = ProcessingLog.of(list({tuple(row.items()): row for row in rows}.values()))
     unknown: list[ProcessingLog] = []
-    inventory, measured = (_known_cities_only(frame, cities, getattr(m, key), spec, unknown)
+    inventory, measured = (_known_cities_only(frame, cities, _source(getattr(m, key)), spec, unknown)
                            for key, frame in (("inventory", inventory), ("indicators", measured)))
     return framework, cities, inventory, measured, hashes, ProcessingLog.concat(read, *unknown)
+
+
+def _source(value: str | WideTable | None) -> str | None:
+    """The file (or store table) an input key names."""
+    return value.file if isinstance(value, WideTable) else value
 
 
 def _assemble_city(spec: Spec, tables, measured: pd.DataFrame | None) -> Inputs:
@@ -300,7 +314,8 @@ def _assemble_city(spec: Spec, tables, measured: pd.DataFrame | None) -> Inputs:
             measured = measured.sort_values("year").groupby(["city", "indicator"], as_index=False).last()
         parts.append(measured[["city", "indicator", "value"]].assign(origin="measured"))
     long = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["city", "indicator", "value"])
-    missing = [leaf for leaf in leaves if leaf not in set(long["indicator"])]
+    present = set(long["indicator"])
+    missing = [leaf for leaf in leaves if leaf not in present]
     if missing and _is_preset(spec):
         framework, log = _preset_leaves_given(spec, framework, missing, log)
         leaves = framework.leaves()

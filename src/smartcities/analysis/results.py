@@ -65,10 +65,11 @@ def strengths_weaknesses(result, city: str) -> pd.DataFrame:
     return pd.DataFrame(_against_median(domain_scores(result), [city])[city], columns=AGAINST_MEDIAN)
 
 
-def all_strengths_weaknesses(result) -> dict[str, list[dict]]:
-    """`strengths_weaknesses` of every kept city as plain rows, with the ranks and medians computed once."""
+def all_strengths_weaknesses(result, cities: list[str] | None = None) -> dict[str, list[dict]]:
+    """`strengths_weaknesses` of every kept city (or of `cities`, kept ones) as plain rows, with the ranks and
+    medians computed once over every kept city."""
     table = domain_scores(result)
-    return _against_median(table, list(table.index))
+    return _against_median(table, list(table.index) if cities is None else cities)
 
 
 AGAINST_MEDIAN = ["domain", "score", "median", "rank", "gap", "verdict"]

@@ -105,8 +105,7 @@ def _build_and_write(spec_path: Path, out: Path, store: Path | None, top: int, q
     result = build_index(spec, uncertainty=not no_uncertainty, progress=not quiet and not as_json, backend=backend,
                          strict=strict)
     outputs = write_outputs(result, out, site=site, browser=browser)
-    if site:
-        result = published(result, browser)  # as written: with what the printed report leaves out
+    result = published(result, browser, site=site)  # as written: with what the report and the PDF leave out
     store_path = store or (spec.resolve(spec.model.store) if spec.model.store else None)
     if store_path is not None:
         from ..store import Store

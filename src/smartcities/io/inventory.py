@@ -140,7 +140,8 @@ def read_cities(path: str | Path, missing: MissingCodes = MissingCodes()) -> pd.
     if problems:
         raise InputError(sorted(problems, key=lambda p: p.line or 0))
     if "country" in frame.columns:
-        frame["country"] = frame["country"].map(lambda c: gazetteer.country(c).iso2 if c is not None else None)
+        frame["country"] = pd.Series([gazetteer.country(c).iso2 if c is not None else None for c in frame["country"]],
+                                     index=frame.index, dtype=object)  # None where empty: Series.map makes it NaN
     log = frame.attrs["log"] + _fill_from_gazetteer(frame)
     contract = [f.name for f in CITIES_SCHEMA.fields if f.name in frame.columns]
     frame = frame[contract + [c for c in frame.columns if c not in contract]]
@@ -194,7 +195,8 @@ def _fill_from_gazetteer(frame: pd.DataFrame) -> list[dict]:
     for column in _FROM_PLACE:
         if column not in frame.columns:
             frame[column] = np.nan
-    return [row for i in frame.index for row in _fill_city(frame, i, continent)]
+    wanting = frame[list(_FROM_PLACE)].isna().any(axis=1) | frame["country"].isna() | frame[continent].isna()
+    return [row for i in frame.index[wanting.to_numpy()] for row in _fill_city(frame, i, continent)]  # the rest: none
 
 
 def _fill_city(frame: pd.DataFrame, i, continent: str) -> list[dict]:

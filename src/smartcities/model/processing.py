@@ -29,6 +29,8 @@ ACTIONS = {
                               "an undeclared missing-value code",
     "filled": "values of the cities table filled from the shipped GeoNames gazetteer",
     "not-filled": "a city the gazetteer could not match keeps its empty cells",
+    "fallback-encoding": "a line of a wide table not valid in its `encoding` was read in its `fallback_encoding`",
+    "duplicate-left-out": "a row of a wide table whose id an earlier row has was left out (`duplicates: first`)",
     "not-in-cities": "rows of a city the cities table does not list were left out",
     "no-data": "a unit (or indicator) with no value at all was left out: never ranked from imputed values alone",
     "direction-unstated": "an indicator whose framework states no direction (`direction_basis: unstated`) was read "
@@ -57,6 +59,8 @@ ACTIONS = {
     "sobol-samples-dropped": "Sobol indices were estimated on the base samples whose every run succeeded",
     "not-printed": "what the printed report leaves out: report.pdf itself when no Chromium was found to print it "
                    "(a warning; everything else was published), or the city pages beyond its limit (a note)",
+    "not-in-report": "cities beyond report.html's limit, left out of its ranking table and city pages (every city "
+                     "is in scores.csv and on the published site)",
 }
 
 

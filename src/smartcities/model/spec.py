@@ -31,6 +31,40 @@ class CoinrData(_Strict):
                                    "group or denominator; the framework.")
 
 
+class WideTable(_Strict):
+    """A wide table read as it is: one row per city, one column per indicator (or cities-table column), an id."""
+
+    file: str = Field(description="The CSV (path relative to the spec); the same file may give the cities and "
+                                  "the indicators.")
+    format: str = Field(pattern="^wide$", description="Says the table is wide: one row per city.")
+    id: str | list[str] = Field(description="The column whose cell names each row's city, or several whose cells "
+                                            "joined do (`[name, iso]` when a name repeats); the city's id is its "
+                                            "slug, unique.")
+    columns: dict[str, str] | list[str] = Field(
+        description="For `indicators`: `indicator id: column` (or a list of columns, each its own id), every id a "
+                    "leaf of the framework; an empty or NA cell is missing. For `cities`: `cities-table column: "
+                    "column`, `name` required (country, lat, lon, population, groups of your own), read as a cities "
+                    "CSV is.")
+    encoding: str = Field(default="utf-8", description="The file's text encoding (`latin-1`, `cp1252`, …).")
+    fallback_encoding: str | None = Field(
+        default=None, description="The encoding of the few lines not valid in `encoding` (a UTF-8 file with a stray "
+                                  "latin-1 byte), each a warning in the processing log; such a line is an error "
+                                  "when absent.")
+    thousands: bool = Field(default=False, description="Indicator cells may group thousands with commas "
+                                                       "(`1,765.00` read as 1765).")
+    duplicates: Literal["error", "first"] = Field(
+        default="error", description="Rows with an id an earlier row has: `error`, or `first` (the first kept, each "
+                                     "later one left out with a warning in the processing log).")
+
+    @property
+    def id_columns(self) -> list[str]:
+        return [self.id] if isinstance(self.id, str) else list(self.id)
+
+    @property
+    def column_map(self) -> dict[str, str]:
+        return dict(self.columns) if isinstance(self.columns, dict) else {c: c for c in self.columns}
+
+
 class Factor(_Strict):
     """One uncertain choice of an uncertainty analysis.
 
@@ -234,9 +268,12 @@ class IndexSpec(_Strict):
                                                              "`indicators` and `framework`.")
     inventory: str | None = Field(default=None, description="The coded inventory CSV, from which the framework's "
                                                             "`derive` rules compute indicators.")
-    indicators: str | None = Field(default=None, description="The long indicators CSV of measured values.")
-    cities: str | None = Field(default=None, description="The cities table CSV: the units ranked, their peer "
-                                                         "groups and denominators.")
+    indicators: str | WideTable | None = Field(
+        default=None, description="The long indicators CSV of measured values, or a wide table `{file, format: "
+                                  "wide, id, columns}` (below).")
+    cities: str | WideTable | None = Field(
+        default=None, description="The cities table CSV: the units ranked, their peer groups and denominators; or "
+                                  "a wide table `{file, format: wide, id, columns}` (below).")
     framework: str | None = Field(default=None, description="A preset's name (`sci-2022`), a YAML or JSON tree, or "
                                                             "a flat CSV with `parent`.")
     store: str | None = Field(default=None, description="A DuckDB file to read imported tables from (`cities: "
@@ -326,14 +363,17 @@ def parse_spec(text: str, path: Path) -> Spec:
         raise InputError.single(name, "a spec must be a mapping of keys (name, framework, pipeline, …)")
     try:
         model = IndexSpec.model_validate(raw)
-    except ValidationError as err:
-        raise InputError([_problem(name, e, lines) for e in err.errors()]) from None
+    except ValidationError as err:  # a mapping given for a path-or-table key: its errors as a table, not a path's
+        raise InputError([_problem(name, e, lines) for e in err.errors()
+                          if not (e["type"] == "string_type" and isinstance(e["input"], dict))]) from None
     return Spec(model, path, text, lines)
 
 
 _KNOWN_KEYS = {
     (): IndexSpec.model_fields,
     ("data",): CoinrData.model_fields,
+    ("indicators",): WideTable.model_fields,
+    ("cities",): WideTable.model_fields,
     ("uncertainty",): Uncertainty.model_fields,
     ("backend",): Backend.model_fields,
     ("grades",): Grades.model_fields,
@@ -343,7 +383,7 @@ _KNOWN_KEYS = {
 
 
 def _problem(name: str, error: dict, lines: dict) -> Problem:
-    loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p in ("CoinrData",)))
+    loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p in ("CoinrData", "WideTable", "str")))
     line = None
     probe = loc
     while probe and line is None:

@@ -24,6 +24,10 @@ from ..model.processing import describe
 TEMPLATES = Path(__file__).parent / "templates"
 PLOTLY_DATA = Path(plotly.__file__).parent / "package_data"
 CHART_CONFIG = {"displaylogo": False, "responsive": True}
+REPORT_CITIES = 500
+"""At most this many cities in report.html's ranking table, ranking chart and city pages (the first by rank): a
+page of 10,000 cities' profiles weighs 50 MB and takes seconds to write and to open; scores.csv ranks every city
+and the published site keeps a page per city. The report says what it leaves out."""
 PRINT_CHART_WIDTH, PRINT_CHART_MAX_HEIGHT = 640, 860
 """Every chart's size in print (CSS px): the A4 text width, and at most most of a page's height, so a chart is
 never cut by a page break."""
@@ -122,23 +126,35 @@ def _initiatives(result) -> dict[str, list[dict]]:
     return out
 
 
+def _places(cities: pd.DataFrame | None) -> dict[str, str]:
+    """Each city's "country · region" line, for all cities at once (a row lookup per city costs 0.1 s in pandas)."""
+    if cities is None:
+        return {}
+    parts = cities.reindex(columns=["country", "region"])
+    return {city: " · ".join(str(v) for v in values if isinstance(v, str) and v)
+            for city, values in zip(cities["city"], zip(parts["country"], parts["region"]))}
+
+
 def render_report(result, sections: dict[str, str] | None = None, city_pages: int | None = None) -> str:
     """The report of a build. `sections` adds named HTML fragments (e.g. trends, robustness) from other layers.
+    The ranking and the city pages keep the first REPORT_CITIES cities by rank, and say so when there are more.
     `city_pages` makes the page to print of a large index: the profiles of the first cities by rank only, and
     not the ranking's bar chart, which shows on screen only."""
     ctx = result.context
     fw = ctx.framework
     root = fw.root()
-    ranking = readings.ranking(result)
+    on_screen = city_pages is None
+    full_ranking = readings.ranking(result)
+    shown = min(REPORT_CITIES, city_pages or REPORT_CITIES)
+    ranking = full_ranking.head(REPORT_CITIES)
     doms = readings.domains(result)
     scores = readings.domain_scores(result)
     profiles = []
-    against_median = readings.all_strengths_weaknesses(result) if doms else {}
+    against_median = readings.all_strengths_weaknesses(result, list(ranking["city"].head(shown))) if doms else {}
     names = {d: fw.by_id[d].name for d in doms}
-    places = (result.inputs.cities.set_index("city").reindex(columns=["country", "region"])
-              if result.inputs.cities is not None else None)
+    places = _places(result.inputs.cities)
     initiatives = _initiatives(result)
-    for row in ranking.itertuples():
+    for row in ranking.head(shown).itertuples():
         rows = against_median.get(row.city)
         profiles.append({
             "city": row.city, "name": row.name, "rank": int(row.rank), "score": row.score, "grade": int(row.grade),
@@ -147,8 +163,7 @@ def render_report(result, sections: dict[str, str] | None = None, city_pages: in
             "weaknesses": [names[d["domain"]] for d in rows or () if d["verdict"] == "weakness"],
             "letter": getattr(row, "letter", None),
             "interval": (row.p05, row.p95) if "p05" in ranking.columns and row.p05 == row.p05 else None,
-            "place": " · ".join(str(v) for v in places.loc[row.city] if isinstance(v, str) and v)
-            if places is not None and row.city in places.index else "",
+            "place": places.get(row.city, ""),
             "initiatives": initiatives.get(row.city, []),
         })
     group = readings.summary_group(result)
@@ -173,7 +188,8 @@ def render_report(result, sections: dict[str, str] | None = None, city_pages: in
     return _report_template().render(
         title=result.spec.model.name,
         title_css=css_string(result.spec.model.name),
-        city_pages=city_pages,
+        city_pages=shown,
+        cities=len(full_ranking),
         breakable=breakable,
         print_chart_width=PRINT_CHART_WIDTH,
         print_chart_max_height=PRINT_CHART_MAX_HEIGHT,
@@ -182,7 +198,7 @@ def render_report(result, sections: dict[str, str] | None = None, city_pages: in
         root=root,
         root_name=fw.by_id[root].name,
         ranking=ranking,
-        ranking_chart=figure_html(ranking_chart(ranking)) if city_pages is None else "",
+        ranking_chart=figure_html(ranking_chart(ranking)) if on_screen else "",
         leaders=readings.leaders(result) if doms else None,
         domain_names={d: fw.by_id[d].name for d in doms},
         top_score=scores.max().max(),
