@@ -23,6 +23,10 @@ OUT = ROOT / "docs" / "sci2019" / "data"
 DIMENSIONS = ["Smart_Mobility", "Smart_Environment", "Smart_Government", "Smart_Economy", "Smart_People",
               "Smart_Living"]
 PUBLISHED = "SmartCity_Index"
+# so that the gazetteer places every city: Hong Kong is its own ISO 3166 entry (HK), and the file misspells
+# Kuala Lumpur; the city ids stay those of the names as written
+COUNTRY = {"Hong Kong": "Hong Kong"}
+NAME = {"Kuala Lampur": "Kuala Lumpur"}
 
 
 def slug(name: str) -> str:
@@ -36,8 +40,9 @@ def convert(source: Path = SOURCE, out: Path = OUT) -> Path:
                     for c, k in zip(wide["City"], wide["Country"])]
     assert wide["city"].is_unique, "two cities share a slug"
     out.mkdir(parents=True, exist_ok=True)
-    wide[["city", "City", "Country"]].rename(columns={"City": "name", "Country": "country"}).to_csv(
-        out / "cities.csv", index=False)
+    cities = pd.DataFrame({"city": wide["city"], "name": wide["City"].replace(NAME),
+                           "country": [COUNTRY.get(c, k) for c, k in zip(wide["City"], wide["Country"])]})
+    cities.to_csv(out / "cities.csv", index=False)
     long = wide.melt(id_vars="city", value_vars=DIMENSIONS + [PUBLISHED], var_name="indicator")
     long.to_csv(out / "indicators.csv", index=False)
     return out

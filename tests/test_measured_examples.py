@@ -31,7 +31,8 @@ def script(name: str):
 
 
 def build(spec: Path, out: Path) -> Path:
-    result = CliRunner().invoke(app, ["build", str(spec), "--out", str(out), "--quiet"])
+    """Build through the CLI under --strict: a warning of the processing log fails the test."""
+    result = CliRunner().invoke(app, ["build", str(spec), "--out", str(out), "--quiet", "--strict"])
     assert result.exit_code == 0, result.output
     return out
 
