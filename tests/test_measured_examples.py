@@ -148,3 +148,19 @@ def test_sci_published_weights_reproduce_the_published_index():
     assert sum(PUBLISHED_WEIGHTS.values()) == pytest.approx(1.0)
     assert (weighted - wide.SmartCity_Index).abs().max() < 1
     assert (weighted - wide.SmartCity_Index).abs().max() == pytest.approx(0.709, abs=1e-3)
+
+
+def test_au_audit_and_profiles_run_without_an_inventory(tmp_path):
+    spec = str(AU / "au-cities-2019.yaml")
+    runner = CliRunner()
+    audit = runner.invoke(app, ["audit", spec, "--out", str(tmp_path / "audit"), "--quiet"])
+    assert audit.exit_code == 0, audit.output
+    stats = pd.read_csv(tmp_path / "audit" / "audit_stats.csv")
+    summary = (tmp_path / "audit" / "audit_summary.txt").read_text(encoding="utf-8")
+    assert "Indicators: 38" in summary and "availability below 65%: 1 (peak_travel_delay)" in summary
+    assert len(stats) >= 38
+    insight = runner.invoke(app, ["insight", spec, "--out", str(tmp_path / "insight"), "--quiet"])
+    assert insight.exit_code == 0, insight.output
+    profiles = pd.read_csv(tmp_path / "insight" / "profiles.csv")
+    assert profiles.kind.value_counts().to_dict() == {"domain": 22 * 6, "peer": 22 * 3}
+    assert profiles.initiative_id.isna().all()  # no inventory: no initiatives to learn from
