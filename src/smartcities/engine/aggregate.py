@@ -7,13 +7,13 @@ Aggregators take the children's scores `Y (runs, units, children)` and a weight 
 
 from __future__ import annotations
 
-from functools import partial
+import warnings
 
 import numpy as np
 
 from ..errors import InputError, Problem, did_you_mean, one_of
 from .context import Context
-from .registry import methods, register
+from .registry import methods, parameters, register
 
 
 def _weighted(Y: np.ndarray, W: np.ndarray, f, f_inv) -> np.ndarray:
@@ -86,41 +86,164 @@ def copeland(Y: np.ndarray, W: np.ndarray) -> np.ndarray:
     return out
 
 
-def _apply(name: str, Y: np.ndarray, W: np.ndarray, p: float) -> np.ndarray:
-    """One aggregator over children Y (runs or 1, units, children) and weights W ((runs,) children, parents)."""
+# --- non-compensatory aggregators: a mean penalised by the children's imbalance -------------------------------------
+
+PENALTIES = ("POS", "NEG")
+SDS = ("population", "sample")
+
+
+def _moments(Y: np.ndarray, W: np.ndarray, sd: str) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted mean and standard deviation of each unit's present children, per parent. With equal weights the
+    sd is the plain one: `population` divides by n, `sample` by n − 1 (Compind's var()); with other weights
+    `sample` uses the reliability-weights correction Σw − Σw²/Σw. A single present child has sd 0."""
+    present = (~np.isnan(Y)).astype(float)
+    y = np.where(present > 0, Y, 0.0)
+    with np.errstate(all="ignore"):
+        total = present @ W
+        mean = (y @ W) / total
+        spread = y**2 @ W / total - mean**2
+        if sd == "sample":
+            spread *= total**2 / (total**2 - present @ W**2)
+        S = np.sqrt(np.clip(spread, 0.0, None))
+        S = np.where(np.isfinite(S), S, 0.0)
+        return np.where(total > 0, mean, np.nan), np.where(total > 0, S, np.nan)
+
+
+def _penalised(Y: np.ndarray, W: np.ndarray, penalty: str, sd: str, fix: str) -> np.ndarray:
+    if problems := _choice_problems(penalty, sd):
+        raise InputError(problems)
+    if np.any(Y <= 0):
+        raise InputError.single("spec", "aggregate: the Mazziotta–Pareto index needs positive values, and some are 0 "
+                                f"or below (lowest {np.nanmin(Y):.4g}); {fix}", column="method")
+    M, S = _moments(Y, W, sd)
+    sign = -1.0 if penalty == "POS" else 1.0
+    return M + sign * S * (S / M)
+
+
+@register("aggregator", "mpi")
+def mpi(Y: np.ndarray, W: np.ndarray, *, penalty: str = "POS", sd: str = "population") -> np.ndarray:
+    """Mazziotta–Pareto index M ∓ S·cv (cv = S/M) of each unit's children, meant for children standardised to
+    mean 100, sd 10 (normalise: zscore with mean 100, sd 10). `penalty: POS` (the index rises with its children)
+    subtracts the imbalance penalty, `NEG` adds it. `sd: population` is the canonical index, `sample` Compind's
+    ci_mpi. Weights give a weighted mean and sd (equal weights: the published formula). Missing children are
+    skipped: M and S are taken over the present ones, weights renormalised."""
+    return _penalised(Y, W, penalty, sd, "normalise with zscore and mean: 100, sd: 10")
+
+
+@register("aggregator", "ampi")
+def ampi(Y: np.ndarray, W: np.ndarray, *, penalty: str = "POS", sd: str = "population",
+         goalposts: tuple[float, float] | None = None, reference=None) -> np.ndarray:
+    """Adjusted Mazziotta–Pareto index: each child rescaled by goalposts, (y − (ref − Δ))/(2Δ)·60 + 70 with
+    Δ = (high − low)/2 (the reference scores 100, a span of the goalposts 60), then M ∓ S·cv as in `mpi`.
+    `goalposts` are one [low, high] for every child (on minmax-normalised data, the scale's own bounds: pooled
+    over editions, the AMPI's fixed goalposts); none: each child's lowest and highest unit in this build.
+    `reference` is one value for every child, or one per child (NaN: that child's mean); none: the children's
+    means. Missing children are skipped as in `mpi`; missing units play no part in the goalposts."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        if goalposts is None:
+            low, high = np.nanmin(Y, axis=1, keepdims=True), np.nanmax(Y, axis=1, keepdims=True)
+        else:
+            low, high = (np.full((1, 1, Y.shape[2]), float(g)) for g in goalposts)
+        mean = np.nanmean(Y, axis=1, keepdims=True)
+    ref = np.broadcast_to(np.nan if reference is None else np.asarray(reference, dtype=float), Y.shape[2:])
+    ref = np.where(np.isnan(ref), mean, ref)
+    half = (high - low) / 2
+    with np.errstate(all="ignore"):
+        Z = np.where(half > 0, (Y - (ref - half)) / (2 * half) * 60 + 70, 100.0)
+    return _penalised(np.where(np.isnan(Y), np.nan, Z), W, penalty, sd,
+                      "set goalposts that hold the children's values")
+
+
+@register("aggregator", "mean-min")
+def mean_min(Y: np.ndarray, W: np.ndarray, *, alpha: float = 0.5, beta: float = 1.0) -> np.ndarray:
+    """Mean–min function (Casadio Tarabusi & Guarini) M − α(√((M − min)² + β²) − β), meant for children as
+    z-scores rescaled to mean 100, sd 10: α = 0 is the weighted mean, α = 1 with β = 0 the lowest child; β
+    softens the penalty for small gaps. Missing children are skipped: M over the present ones (weights
+    renormalised), min over the present children of the parent."""
+    if problems := _mean_min_problems(alpha, beta):
+        raise InputError(problems)
+    M = arithmetic(Y, W)
+    return M - alpha * (np.sqrt((M - _lowest(Y, W)) ** 2 + beta**2) - beta)
+
+
+def _lowest(Y: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """Each unit's lowest present child of every parent, one minimum per distinct set of children (the many
+    weight sets of uncertainty runs mostly share their parents' children)."""
+    if W.ndim == 3:
+        return np.concatenate([_lowest(Y[min(r, len(Y) - 1)][None], W[r]) for r in range(len(W))])
+    kids, which = np.unique(W.T > 0, axis=0, return_inverse=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        low = np.stack([np.nanmin(Y[..., k], axis=-1) for k in kids], axis=-1)
+    return low[..., which.reshape(-1)]
+
+
+def _choice_problems(penalty: str = "POS", sd: str = "population", **_) -> list[Problem]:
+    return ([Problem("spec", "aggregate: penalty " + one_of(str(penalty), list(PENALTIES)), column="penalty")]
+            * (penalty not in PENALTIES)
+            + [Problem("spec", "aggregate: sd " + one_of(str(sd), list(SDS)), column="sd")] * (sd not in SDS))
+
+
+def _mean_min_problems(alpha: float = 0.5, beta: float = 1.0, **_) -> list[Problem]:
+    problems = []
+    if not 0 <= alpha <= 1:
+        problems.append(Problem("spec", f"aggregate: alpha must lie in [0, 1] (0: the mean, 1: the full penalty), "
+                                        f"not {alpha}", column="alpha"))
+    if beta < 0:
+        problems.append(Problem("spec", f"aggregate: beta must be 0 or more, not {beta}", column="beta"))
+    return problems
+
+
+def _apply(name: str, Y: np.ndarray, W: np.ndarray, params: dict) -> np.ndarray:
+    """One aggregator over children Y (runs or 1, units, children) and weights W ((runs,) children, parents),
+    given the parameters of `params` it takes."""
     fn = methods("aggregator")[name]
-    fn = partial(fn, p=p) if name == "generalised" else fn
+    own = {key: params[key] for key in parameters(fn) if key in params}
     if W.ndim == 3 and Y.shape[0] == 1 and W.shape[0] > 1:
         if name == "copeland":
-            return fn(np.broadcast_to(Y, (W.shape[0],) + Y.shape[1:]), W)
+            return fn(np.broadcast_to(Y, (W.shape[0],) + Y.shape[1:]), W, **own)
         # one set of children, many weight sets: every run's parents become columns of one wide matrix, so the
-        # level is a single matrix product (the means treat parent columns independently)
+        # level is a single matrix product (the aggregators treat parent columns independently)
         runs, kids, parents = W.shape
-        wide = fn(Y, W.transpose(1, 0, 2).reshape(kids, runs * parents))
+        wide = fn(Y, W.transpose(1, 0, 2).reshape(kids, runs * parents), **own)
         return wide.reshape(Y.shape[1], runs, parents).transpose(1, 0, 2)
-    return fn(Y, W)
+    return fn(Y, W, **own)
+
+
+def _of_children(params: dict, children: slice, n_nodes: int) -> dict:
+    """The parameters for one level: a per-node `reference` (one value per node) cut to that level's children."""
+    ref = params.get("reference")
+    if isinstance(ref, np.ndarray) and ref.shape == (n_nodes,):
+        return {**params, "reference": ref[children]}
+    return params
 
 
 def aggregate_levels(X: np.ndarray, matrices, methods_by_level: list, *, min_share: float = 0.0,
-                     p: float = 2.0) -> np.ndarray:
+                     **params) -> np.ndarray:
     """Scores of every node `(runs, units, nodes)`: the normalised leaves followed by each level's aggregates.
 
     `matrices` are the per-level weight matrices, each with or without a run axis (one set of leaves can meet
     many weight sets). Each entry of `methods_by_level` names one method per parent of that level (a single
     name serves the whole level). A parent whose share of present children is below `min_share` is missing.
+    `params` are the methods' parameters (`p`, `penalty`, …), each method taking those it knows; a `reference`
+    may hold one value per node, in compiled order.
     """
     columns = [X]
     Y = X
+    start, n_nodes = 0, X.shape[2] + sum(W.shape[-1] for W in matrices)
     for W, names in zip(matrices, methods_by_level):
+        level = _of_children(params, slice(start, start + W.shape[-2]), n_nodes)
+        start += W.shape[-2]
         names = np.broadcast_to(np.asarray(names, dtype=object), W.shape[-1:])
         parts = {name: np.flatnonzero(names == name) for name in dict.fromkeys(names)}
         if len(parts) == 1:
-            Y_next = _apply(names[0], Y, W, p)
+            Y_next = _apply(names[0], Y, W, level)
         else:
             runs = max(Y.shape[0], W.shape[0] if W.ndim == 3 else 1)
             Y_next = np.empty((runs, Y.shape[1], W.shape[-1]))
             for name, cols in parts.items():
-                Y_next[..., cols] = _apply(name, Y, W[..., cols], p)
+                Y_next[..., cols] = _apply(name, Y, W[..., cols], level)
         if min_share > 0:
             links = (W > 0).astype(float)
             share = (~np.isnan(Y)).astype(float) @ links / links.sum(axis=-2, keepdims=True)
@@ -181,8 +304,10 @@ def known_aggregators(method: str = "arithmetic", by_level: dict | None = None, 
 
 def check_aggregate(ctx: Context, *, method: str = "arithmetic", by_level: dict | None = None,
                     by_node: dict | None = None, weights: str | dict = "framework", p: float = 2.0,
+                    penalty: str = "POS", sd: str = "population", alpha: float = 0.5, beta: float = 1.0,
+                    goalposts: tuple[float, float] | None = None, reference: float | dict | None = None,
                     **_) -> list[Problem]:
-    """The levels, nodes and weights an aggregate step names, checked against the framework."""
+    """The levels, nodes, weights and method parameters an aggregate step names, checked against the framework."""
     c = ctx.compiled
     aggregates = list(c.nodes[c.n_leaves:])
     levels = [str(lev) for lev in range(2, len(c.level_slices) + 1)]
@@ -195,21 +320,36 @@ def check_aggregate(ctx: Context, *, method: str = "arithmetic", by_level: dict 
     named = {str(method), *map(str, (by_level or {}).values()), *map(str, (by_node or {}).values())}
     if p == 0 and "generalised" in named:
         problems.append(Problem("spec", P_ZERO, column="p"))
+    problems += _choice_problems(penalty, sd) + _mean_min_problems(alpha, beta)
+    if goalposts is not None and not goalposts[0] < goalposts[1]:
+        problems.append(Problem("spec", f"aggregate: goalposts must be [low, high] with low below high, not "
+                                        f"{list(goalposts)}", column="goalposts"))
+    problems += [Problem("spec", f"aggregate: reference names {node!r}, which is not a node"
+                                 f"{did_you_mean(node, c.nodes)}", column=f"reference.{node}")
+                 for node in (reference if isinstance(reference, dict) else {}) if node not in c.nodes]
     return problems + weights_problems(ctx, weights)
 
 
 def aggregate(X: np.ndarray, ctx: Context, *, method: str = "arithmetic", by_level: dict | None = None,
               by_node: dict | None = None, weights: str | dict = "framework", min_share: float = 0.0,
-              p: float = 2.0) -> np.ndarray:
+              p: float = 2.0, penalty: str = "POS", sd: str = "population", alpha: float = 0.5, beta: float = 1.0,
+              goalposts: tuple[float, float] | None = None,
+              reference: float | dict[str, float] | None = None) -> np.ndarray:
     """Scores of every node. `method` applies everywhere unless `by_level` names another for a level
     (`{3: geometric}`: level 3 = the parents of level-2 nodes) or `by_node` for one aggregate node.
 
     `weights` chooses the node weights: `framework`, `equal`, the name of a weight set, or a mapping node → weight
-    overriding the framework's. A parent whose share of present children is below `min_share` is missing; `p` is
-    the order of the `generalised` mean."""
+    overriding the framework's. A parent whose share of present children is below `min_share` is missing. The
+    methods' own parameters: `p` the order of the `generalised` mean; `penalty` (POS, NEG) and `sd` (population,
+    sample) of `mpi` and `ampi`; `goalposts` [low, high] and `reference` (one value, or node → value) of `ampi`;
+    `alpha`, `beta` of `mean-min`."""
     chosen = {"method": method, "by_level": by_level, "by_node": by_node}
-    if problems := known_aggregators(**chosen) or check_aggregate(ctx, **chosen, weights=weights, p=p):
+    params = {"p": p, "penalty": penalty, "sd": sd, "alpha": alpha, "beta": beta, "goalposts": goalposts,
+              "reference": reference}
+    if problems := known_aggregators(**chosen) or check_aggregate(ctx, **chosen, weights=weights, **params):
         raise InputError(problems)
+    if isinstance(reference, dict):
+        params["reference"] = np.array([float(reference.get(n, np.nan)) for n in ctx.compiled.nodes])
     chosen = level_methods(ctx.compiled, method, by_level, by_node)
     return aggregate_levels(X, ctx.compiled.matrices_for(node_weights(ctx, weights)), chosen, min_share=min_share,
-                            p=p)
+                            **params)
