@@ -374,3 +374,34 @@ def test_the_model_is_plain_json(demo):
     assert json.loads(json.dumps(model, allow_nan=False)) == model
     assert model["nodes"][-1] == "index" and model["parent"][-1] == -1
     assert len(model["leaves"]) == len(model["cities"]) and len(model["leaves"][0]) == len(model["indicators"])
+
+
+@pytest.mark.parametrize("aggregate", [{"method": "mean-min", "alpha": 0.8, "beta": 2.0},
+                                       {"method": "ampi", "goalposts": [0, 100], "reference": 40,
+                                        "penalty": "NEG", "sd": "sample"}])
+def test_the_model_carries_the_aggregators_own_parameters(tmp_path, aggregate):
+    """A build with a method's own parameters (not only p) is given back by its model document, and the same
+    method with its defaults gives other scores: no parameter is dropped on the way to the page."""
+    spec = variant(asem("standard"), tmp_path, aggregate=aggregate)
+    result = build(spec, uncertainty=False)
+    model = whatif.model_document(result)
+    again = whatif.recompute(model)
+    assert np.allclose(again.scores, result.stages.scores[0], rtol=1e-12, atol=1e-12, equal_nan=True)
+    defaults = build(variant(asem("standard"), tmp_path, aggregate={"method": aggregate["method"]}, name="d.yaml"),
+                     uncertainty=False)
+    assert not np.allclose(defaults.stages.scores[0, :, -1], result.stages.scores[0, :, -1], equal_nan=True)
+
+
+def test_uncertainty_runs_keep_the_aggregators_own_parameters(tmp_path):
+    """Runs that vary nothing the scores depend on rank every city as the nominal build does: the runs aggregate
+    with the step's own alpha and beta, not the method's defaults."""
+    spec = variant(asem("standard"), tmp_path, aggregate={"method": "mean-min", "alpha": 0.9, "beta": 0.0})
+    raw = yaml.safe_load(spec.read_text(encoding="utf-8"))
+    raw["uncertainty"] = {"runs": 16, "design": "montecarlo", "seed": 3,
+                          "factors": {"method": {"step": "aggregate", "parameter": "method",
+                                                 "values": ["mean-min", "mean-min"]}}}
+    spec.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    intervals = build(spec).uncertainty.rank_intervals.dropna(subset=["nominal_rank"])
+    assert len(intervals) > 0
+    assert (intervals["p05"] == intervals["nominal_rank"]).all()
+    assert (intervals["p95"] == intervals["nominal_rank"]).all()

@@ -348,8 +348,20 @@ def aggregate(X: np.ndarray, ctx: Context, *, method: str = "arithmetic", by_lev
               "reference": reference}
     if problems := known_aggregators(**chosen) or check_aggregate(ctx, **chosen, weights=weights, **params):
         raise InputError(problems)
-    if isinstance(reference, dict):
-        params["reference"] = np.array([float(reference.get(n, np.nan)) for n in ctx.compiled.nodes])
     chosen = level_methods(ctx.compiled, method, by_level, by_node)
     return aggregate_levels(X, ctx.compiled.matrices_for(node_weights(ctx, weights)), chosen, min_share=min_share,
-                            **params)
+                            **method_params(ctx.compiled, params))
+
+
+METHOD_PARAMS = ("p", "penalty", "sd", "alpha", "beta", "goalposts", "reference")
+"""The aggregators' own parameters an aggregate step may carry."""
+
+
+def method_params(compiled, config: dict) -> dict:
+    """The aggregators' parameters of an aggregate step's configuration as `aggregate_levels` takes them: those
+    given (each method's default for the rest), a node → value `reference` as one value per compiled node. One
+    reading for the build, the uncertainty runs and the what-if, so none of them drops a parameter."""
+    params = {k: config[k] for k in METHOD_PARAMS if config.get(k) is not None}
+    if isinstance(params.get("reference"), dict):
+        params["reference"] = np.array([float(params["reference"].get(n, np.nan)) for n in compiled.nodes])
+    return params

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..engine.aggregate import aggregate_levels, level_methods
+from ..engine.aggregate import aggregate_levels, level_methods, method_params
 from ..engine.grade import ranks
 from ..engine.pipeline import weights_used
 from ..errors import InputError, Problem, did_you_mean, one_of
@@ -54,7 +54,7 @@ def model_document(result) -> dict[str, Any]:
         "weights": [float(w) for w in weights],
         "methods": [None] * c.n_leaves + [m for level in chosen for m in level],
         "min_share": float(agg.get("min_share", 0.0)),
-        "p": float(agg.get("p", 2.0)),
+        "params": {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in method_params(c, agg).items()},
         "cities": list(ctx.units),
         "leaves": _matrix(leaves),
         "raw": _matrix(data["raw"][0]),
@@ -159,10 +159,18 @@ def recompute(model: dict, weights: dict[str, float] | None = None, aggregation:
     return Scores(scores, ranks(scores[None])[0])
 
 
+def _params(model: dict) -> dict:
+    """The build's aggregator parameters as the model document carries them (a per-node reference as an array)."""
+    params = dict(model.get("params", {}))
+    if isinstance(params.get("reference"), list):
+        params["reference"] = np.array(params["reference"], dtype=float)
+    return params
+
+
 def _aggregate(leaves: np.ndarray, c: CompiledFramework, weights: np.ndarray, chosen, model: dict) -> np.ndarray:
     try:
         scores = aggregate_levels(leaves[None], c.matrices_for(weights), chosen, min_share=model["min_share"],
-                                  p=model["p"])[0]
+                                  **_params(model))[0]
     except InputError as err:  # the engine's own wording, about the request's aggregation
         raise InputError([Problem("request", p.message, column="aggregation") for p in err.problems]) from None
     return np.where(np.all(np.isnan(leaves), axis=1)[:, None], np.nan, scores)
@@ -190,13 +198,16 @@ def best_worst_ranks(model: dict, samples: int = RANK_RANGE_SAMPLES, seed: int =
     top = len(model["nodes"]) - 1
     domains = np.flatnonzero(np.array(model["parent"]) == top)
     Y = built[:, domains][None]
+    params = _params(model)
+    if isinstance(params.get("reference"), np.ndarray):  # the domains and the top node alone
+        params["reference"] = np.append(params["reference"][domains], params["reference"][top])
     W = domain_weightings(len(domains), samples, seed)[:, :, None]  # (weightings, domains, 1)
     method = [[model["methods"][top]]]
     best = np.full(Y.shape[1], np.inf)
     worst = np.full(Y.shape[1], -np.inf)
     block = max(1, 2_000_000 // max(1, Y.shape[1] * (len(domains) + 1)))
     for start in range(0, len(W), block):
-        s = aggregate_levels(Y, [W[start:start + block]], method, min_share=model["min_share"], p=model["p"])[..., -1]
+        s = aggregate_levels(Y, [W[start:start + block]], method, min_share=model["min_share"], **params)[..., -1]
         r = ranks(s)
         best = np.fmin(best, np.nanmin(np.where(np.isnan(r), np.inf, r), axis=0))
         worst = np.fmax(worst, np.nanmax(np.where(np.isnan(r), -np.inf, r), axis=0))

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ..engine.aggregate import aggregate as aggregate_signature
-from ..engine.aggregate import aggregate_levels, level_methods, node_weights
+from ..engine.aggregate import aggregate_levels, level_methods, method_params, node_weights
 from ..engine.context import Context
 from ..engine.grade import ranks
 from ..engine.pipeline import Kept, Step, apply_step, check_step, key_path, run_pipeline, weigh
@@ -411,7 +411,7 @@ def _aggregate_runs(leaves: np.ndarray, matrices, config: dict, ctx: Context) ->
     matrices with or without a run axis, with the methods `engine.aggregate` would choose."""
     chosen = level_methods(ctx.compiled, config["method"], config.get("by_level"), config.get("by_node"))
     scores = aggregate_levels(leaves, matrices, chosen, min_share=float(config.get("min_share", 0.0)),
-                              p=float(config.get("p", 2.0)))
+                              **method_params(ctx.compiled, config))
     return scores[..., ctx.compiled.n_leaves:]
 
 
@@ -458,6 +458,14 @@ def failure_reason(err: InputError) -> str:
     return "; ".join(p.message.removeprefix("aggregate: ") for p in err.problems)
 
 
+def _first_level(params: dict, c) -> dict:
+    """The parameters for the leaves and the first level alone: a per-node `reference` cut to those nodes."""
+    ref = params.get("reference")
+    if isinstance(ref, np.ndarray):
+        return {**params, "reference": ref[:c.n_leaves + c.matrices[0].shape[-1]]}
+    return params
+
+
 def first_level_failures(plan: Plan, leaves: np.ndarray, runs: Runs) -> dict[tuple[int, int], str]:
     """The (data configuration, aggregation configuration) pairs whose first level of aggregation fails, with the
     reason. That level sees the configuration's leaves alone, whatever the weights, so every run of such a pair
@@ -468,7 +476,7 @@ def first_level_failures(plan: Plan, leaves: np.ndarray, runs: Runs) -> dict[tup
         config = runs.agg_configs[g]
         chosen = level_methods(c, config["method"], config.get("by_level"), config.get("by_node"))
         try:
-            aggregate_levels(leaves[k][None], c.matrices[:1], chosen[:1], p=float(config.get("p", 2.0)))
+            aggregate_levels(leaves[k][None], c.matrices[:1], chosen[:1], **_first_level(method_params(c, config), c))
         except InputError as err:
             out[(int(k), int(g))] = failure_reason(err)
     return out

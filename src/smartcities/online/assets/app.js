@@ -604,12 +604,15 @@
     var model = D.model, published = {};
     model.nodes.forEach(function (id, i) { published[id] = model.weights[i]; });
     WHAT = { weights: Object.assign({}, published, parseWeights(STATE.w)),
-             agg: STATE.agg === "arithmetic" || STATE.agg === "geometric" ? STATE.agg : "" };
+             agg: STATE.agg === "arithmetic" || STATE.agg === "geometric" ? STATE.agg :
+               WhatIf.recomputable(model) ? "" : "arithmetic" };
     var limit = 500;
     // the arrows compare like with like: this script's ranks under the published weights (Python's published
     // ranks can break a tie closer than 1e-9 the other way)
-    var before = WhatIf.ranks(WhatIf.column(model, WhatIf.scores(model, {}, null), model.nodes.length - 1));
     var idx = model.cities.map(function (c) { return POS[c]; });
+    var before = WhatIf.recomputable(model) ?
+      WhatIf.ranks(WhatIf.column(model, WhatIf.scores(model, {}, null), model.nodes.length - 1)) :
+      idx.map(function (i) { return i === undefined ? NaN : field(root(), "rank", i); });  // the build's own ranks
     function sliders(parent, depth) {
       var kids = children(parent).filter(function (k) { return published[k] !== undefined; });
       var maxw = Math.max.apply(null, kids.map(function (k) { return published[k]; }).concat([1e-9]));
@@ -633,8 +636,12 @@
       "</div>" +
       '<fieldset class="agg"><legend>Aggregation</legend>' +
       [["", "As published"], ["arithmetic", "Arithmetic"], ["geometric", "Geometric"]].map(function (o) {
-        return '<label><input type="radio" name="agg" value="' + o[0] + '"' + (WHAT.agg === o[0] ? " checked" : "") + "> " + o[1] + "</label>";
-      }).join("") + "</fieldset>" +
+        var off = o[0] === "" && !WhatIf.recomputable(model);
+        return '<label><input type="radio" name="agg" value="' + o[0] + '"' + (WHAT.agg === o[0] ? " checked" : "") +
+          (off ? " disabled" : "") + "> " + o[1] + "</label>";
+      }).join("") + (WhatIf.recomputable(model) ? "" : '<p class="warn" id="w-method">The index aggregates with a method ' +
+        "the what-if cannot recompute; your ranking uses the aggregation chosen here, not the published one.</p>") +
+      "</fieldset>" +
       "<h2 class=\"h3\">Domain weights</h2>" + sliders(root(), 0) + '<p id="w-warn" class="warn" role="status"></p></form>' +
       '<div class="results"><div class="table-head"><p id="w-time" class="count" aria-live="polite"></p><div id="w-dl" class="dl"></div></div>' +
       '<div class="table-wrap"><table class="data" id="w-table"></table></div><div id="w-more"></div></div></div>';

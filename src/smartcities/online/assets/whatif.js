@@ -50,8 +50,19 @@ var WhatIf = (function () {
   }
 
   /* Aggregation method of every node: the model's, or one method for all levels. */
+  /* The published methods the script can recompute; a build that aggregates otherwise (mpi, harmonic, ...) is
+     recomputed here only with arithmetic or geometric chosen, never shown as if it were its own method. */
+  function recomputable(model) {
+    return model.methods.every(function (m) { return m === null || m === "arithmetic" || m === "geometric"; });
+  }
+
   function methods(model, aggregation) {
-    if (!aggregation) return model.methods;
+    if (!aggregation) {
+      if (!recomputable(model))
+        throw new Error("what-if: the index aggregates with " + model.methods.filter(function (m) {
+          return m !== null && m !== "arithmetic" && m !== "geometric"; })[0] + ", which the what-if cannot recompute; choose arithmetic or geometric");
+      return model.methods;
+    }
     if (aggregation !== "arithmetic" && aggregation !== "geometric")
       throw new Error("what-if: aggregation must be arithmetic or geometric, got " + JSON.stringify(aggregation));
     return model.nodes.map(function () { return aggregation; });
@@ -298,6 +309,6 @@ var WhatIf = (function () {
     return { leaves: leaves, scores: mine, ranks: rank, ranked: ranked };
   }
 
-  return { prepare: prepare, weights: weights, scores: scores, ranks: ranks, column: column,
+  return { prepare: prepare, recomputable: recomputable, weights: weights, scores: scores, ranks: ranks, column: column,
            leavesFrom: leavesFrom, scoreCity: scoreCity };
 })();
