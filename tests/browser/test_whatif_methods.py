@@ -1,0 +1,46 @@
+"""The what-if page of an index aggregated with a method the script cannot recompute (mean-min here): it never
+shows its own arithmetic as the published index, and what it recomputes equals Python's."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import yaml
+from conftest import ASEM_IDATA, ASEM_IMETA, ASEM_STANDARD, need_shared
+
+from smartcities.online import whatif
+
+
+@pytest.fixture(scope="module")
+def mean_min_site(tmp_path_factory):
+    from smartcities.build import build
+    from smartcities.online.bundle import documents
+    from smartcities.online.site import write_dashboard
+
+    need_shared(ASEM_STANDARD, ASEM_IDATA, ASEM_IMETA)
+    raw = yaml.safe_load(ASEM_STANDARD.read_text(encoding="utf-8"))
+    for key in ("idata", "imeta"):
+        raw["data"][key] = str((ASEM_STANDARD.parent / raw["data"][key]).resolve())
+    raw.pop("uncertainty", None)
+    raw["pipeline"] = [{"aggregate": {"method": "mean-min", "alpha": 0.9, "beta": 0.0}} if "aggregate" in e else e
+                       for e in raw["pipeline"]]
+    out = tmp_path_factory.mktemp("mean-min")
+    (out / "spec.yaml").write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    docs = documents(build(out / "spec.yaml", uncertainty=False))
+    write_dashboard(docs, out / "dashboard.html")
+    return out, docs
+
+
+def test_as_published_is_off_and_said_for_a_method_the_script_cannot_recompute(watched, mean_min_site):
+    out, docs = mean_min_site
+    page = watched.open((out / "dashboard.html").as_uri() + "#tab=whatif")
+    assert page.locator('input[name="agg"][value=""]').is_disabled()
+    assert page.locator('input[name="agg"][value="arithmetic"]').is_checked()
+    assert "cannot recompute" in page.locator("#w-method").inner_text()
+    model = docs["model"]
+    shown = np.array([np.nan if v is None else v for v in page.evaluate("window.__whatif.scores")], dtype=float)
+    expected = whatif.recompute(model, {}, "arithmetic").scores[:, -1]
+    np.testing.assert_allclose(shown, expected, rtol=0, atol=1e-9)
+    built = whatif.recompute(model).scores[:, -1]
+    assert not np.allclose(shown[~np.isnan(built)], built[~np.isnan(built)])
+    assert not watched.errors
