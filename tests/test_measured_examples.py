@@ -1,5 +1,6 @@
 """The two measured-statistics examples built end to end through the CLI: the Australian cities 2018/19 (shipped
-in the package) and the 2019 Smart City Index (read as it is from the shared data folder, its weights fitted to the published index)."""
+in the package) and the 2019 Smart City Index (read as it is from the shared data folder, its weights fitted to
+the published index)."""
 
 from __future__ import annotations
 
