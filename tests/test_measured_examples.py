@@ -8,7 +8,6 @@ import importlib.util
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 from conftest import PACKAGE_DATA, SHARED, need_shared
