@@ -38,22 +38,23 @@ def _subset(path: Path, rows: list[int], out: Path) -> Path:
     return out
 
 
-@pytest.fixture(scope="module")
-def covenant(tmp_path_factory):
-    need_shared(GCOM)
-    result = build(load_spec(DOCS / "covenant-cities.yaml"))
-    out = tmp_path_factory.mktemp("covenant") / "out"
+def built(tmp_path_factory, name: str, data: Path):
+    """An example built from its shared file and written, once per module."""
+    need_shared(data)
+    result = build(load_spec(DOCS / f"{name}-cities.yaml"))
+    out = tmp_path_factory.mktemp(name) / "out"
     write_outputs(result, out)
     return result, out
+
+
+@pytest.fixture(scope="module")
+def covenant(tmp_path_factory):
+    return built(tmp_path_factory, "covenant", GCOM)
 
 
 @pytest.fixture(scope="module")
 def climactor(tmp_path_factory):
-    need_shared(CLIMACTOR)
-    result = build(load_spec(DOCS / "climactor-cities.yaml"))
-    out = tmp_path_factory.mktemp("climactor") / "out"
-    write_outputs(result, out)
-    return result, out
+    return built(tmp_path_factory, "climactor", CLIMACTOR)
 
 
 def test_the_covenant_example_ranks_every_gcom_city_with_intervals(covenant):
