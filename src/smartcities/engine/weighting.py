@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import linprog, minimize
 
 from ..errors import InputError, Problem, did_you_mean
 from ..model.processing import ProcessingLog, entry
@@ -120,6 +119,8 @@ def bod(Y: np.ndarray, bounds: tuple[float, float] | None = None) -> tuple[np.nd
         lo, hi = bounds
         A_ub += [lo - np.eye(k), np.eye(k) - hi]  # lo·Σw − w_i ≤ 0 and w_i − hi·Σw ≤ 0
         b_ub += [np.zeros(k), np.zeros(k)]
+    from scipy.optimize import linprog  # here: scipy.optimize costs a quarter second to import, every build
+
     A, b = np.vstack(A_ub), np.concatenate(b_ub)
     scores, shares = np.full(len(Y), np.nan), np.full(Y.shape, np.nan)
     for j, y in enumerate(Y):
@@ -202,6 +203,8 @@ def optimise_weights(Y: np.ndarray, targets: np.ndarray | None = None) -> np.nda
     t = np.ones(k) if targets is None else np.asarray(targets, dtype=float)
     t = t / t.sum()
 
+    from scipy.optimize import minimize  # here: a quarter second to import, for every build otherwise
+
     def loss(v):
         r = correlations_with_parent(Z, np.exp(v))
         return float(((r / r.sum() - t) ** 2).sum())
@@ -219,6 +222,8 @@ def fit_weights(Y: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarr
     Z, t = Y[ok], target[ok]
     k = Z.shape[1]
     scale = float(np.abs(t).max()) or 1.0
+    from scipy.optimize import minimize  # here: a quarter second to import, for every build otherwise
+
     res = minimize(lambda w: float(((Z @ w - t) / scale) @ ((Z @ w - t) / scale)), np.full(k, 1 / k),
                    jac=lambda w: 2 * Z.T @ ((Z @ w - t) / scale) / scale, method="SLSQP", bounds=[(0, 1)] * k,
                    constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1}], options={"ftol": 1e-15,
