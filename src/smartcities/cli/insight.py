@@ -71,7 +71,8 @@ def profile(city: str = CityArgument,
 @user_errors
 def insight(spec: Path = SpecArgument, out: Path = OutOption,
             no_uncertainty: bool = NoUncertainty, quiet: bool = Quiet, as_json: bool = AsJson):
-    """Build an index and write trends.csv, regions.csv, archetypes.csv and profiles.csv (all or nothing)."""
+    """Build an index and write profiles.csv and, for an index with an inventory, trends.csv, regions.csv and
+    archetypes.csv (all or nothing)."""
     from ..analysis.insight import insight_of, write_insight
     from ..build import build as build_index
     from ..build import load_spec
