@@ -246,3 +246,23 @@ def test_what_if_model_starts_from_the_weight_steps_weights(tmp_path):
     result = build(spec, uncertainty=False)
     model = whatif.model_document(result)
     assert np.allclose(whatif.recompute(model).scores, result.stages.scores[0], equal_nan=True)
+
+
+def test_a_weight_step_keeps_the_aggregators_own_parameters(tmp_path):
+    """Equal weights set by a weight step aggregate as `weights: equal` does, with the method's own parameters
+    (mean-min's alpha and beta here) kept, not its defaults."""
+    spec = asem_spec(tmp_path, "standard")
+    text = re.sub(r"  - aggregate:.*", "  - aggregate: {method: mean-min, alpha: 0.9, beta: 0.0}",
+                  spec.read_text(encoding="utf-8"))
+    spec.write_text(text, encoding="utf-8")
+    equal = tmp_path / "equal.yaml"
+    equal.write_text(text.replace("beta: 0.0}", "beta: 0.0, weights: equal}"), encoding="utf-8")
+    defaults = tmp_path / "defaults.yaml"
+    defaults.write_text(text.replace("{method: mean-min, alpha: 0.9, beta: 0.0}", "{method: mean-min}"),
+                        encoding="utf-8")
+    for path in (spec, defaults):
+        with_weight(path, "{method: equal}")
+    stepped, direct = build(spec, uncertainty=False), build(equal, uncertainty=False)
+    assert np.allclose(stepped.stages.scores, direct.stages.scores, rtol=0, atol=1e-12, equal_nan=True)
+    by_default = build(defaults, uncertainty=False)
+    assert not np.allclose(by_default.stages.scores[0, :, -1], stepped.stages.scores[0, :, -1], equal_nan=True)

@@ -343,14 +343,23 @@ def aggregate(X: np.ndarray, ctx: Context, *, method: str = "arithmetic", by_lev
     methods' own parameters: `p` the order of the `generalised` mean; `penalty` (POS, NEG) and `sd` (population,
     sample) of `mpi` and `ampi`; `goalposts` [low, high] and `reference` (one value, or node → value) of `ampi`;
     `alpha`, `beta` of `mean-min`."""
+    return aggregate_with(X, ctx, weights, method=method, by_level=by_level, by_node=by_node, min_share=min_share,
+                          p=p, penalty=penalty, sd=sd, alpha=alpha, beta=beta, goalposts=goalposts,
+                          reference=reference)
+
+
+def aggregate_with(X: np.ndarray, ctx: Context, weights: str | dict | np.ndarray, *, method: str = "arithmetic",
+                   by_level: dict | None = None, by_node: dict | None = None, min_share: float = 0.0,
+                   **params) -> np.ndarray:
+    """`aggregate`, whose weights may also be node weights (runs or 1, nodes) already set, those of a weight step.
+    Why apart from `aggregate`: its parameters are what a spec may set, and node weights are not one of them."""
     chosen = {"method": method, "by_level": by_level, "by_node": by_node}
-    params = {"p": p, "penalty": penalty, "sd": sd, "alpha": alpha, "beta": beta, "goalposts": goalposts,
-              "reference": reference}
-    if problems := known_aggregators(**chosen) or check_aggregate(ctx, **chosen, weights=weights, **params):
+    named = "framework" if isinstance(weights, np.ndarray) else weights
+    if problems := known_aggregators(**chosen) or check_aggregate(ctx, **chosen, weights=named, **params):
         raise InputError(problems)
-    chosen = level_methods(ctx.compiled, method, by_level, by_node)
-    return aggregate_levels(X, ctx.compiled.matrices_for(node_weights(ctx, weights)), chosen, min_share=min_share,
-                            **method_params(ctx.compiled, params))
+    W = weights if isinstance(weights, np.ndarray) else node_weights(ctx, weights)
+    return aggregate_levels(X, ctx.compiled.matrices_for(W), level_methods(ctx.compiled, method, by_level, by_node),
+                            min_share=min_share, **method_params(ctx.compiled, params))
 
 
 METHOD_PARAMS = ("p", "penalty", "sd", "alpha", "beta", "goalposts", "reference")

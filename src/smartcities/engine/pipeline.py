@@ -18,7 +18,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from ..errors import InputError, Problem, did_you_mean, one_of
 from ..model.spec import Spec
-from .aggregate import aggregate, aggregate_levels, check_aggregate, known_aggregators, level_methods, node_weights
+from .aggregate import aggregate, aggregate_with, check_aggregate, known_aggregators, node_weights
 from .context import Context
 from .grade import ranks
 from .registry import DATA_STEPS, check_of, methods, parameters
@@ -122,7 +122,8 @@ def run_pipeline(X: np.ndarray, ctx: Context, steps: list[Step]) -> Stages:
         if step.step == "weight":
             weighting = weigh(X, ctx, step)
         elif step.step == "aggregate":
-            scores = aggregate_weighted(X, ctx, step.params, weighting)
+            scores = aggregate_with(X, ctx, weights_set(step.params, weighting),
+                                    **{k: v for k, v in step.params.items() if k != "weights"})
         else:
             X, kept = apply_step(X, kept, ctx, step)
             data[step.step], masks[step.step] = X, kept
@@ -141,31 +142,17 @@ def weigh(X: np.ndarray, ctx: Context, step: Step) -> Weighting:
     return methods("weight")[step.method](X, ctx, **step.params)
 
 
-def sets_weights(params: dict, weighting: Weighting | None) -> bool:
-    """Whether an aggregate step with these parameters uses a weight step's weights: it keeps its default
-    `weights: framework` and the pipeline has a weight step."""
-    return weighting is not None and params.get("weights", "framework") == "framework"
+def weights_set(params: dict, weighting: Weighting | None) -> str | dict | np.ndarray:
+    """The weights an aggregate step with these parameters aggregates with: a weight step's node weights (runs or
+    1, nodes) when the step keeps its default `weights: framework`, else its own choice."""
+    chosen = params.get("weights", "framework")
+    return weighting.weights if weighting is not None and chosen == "framework" else chosen
 
 
 def weights_used(ctx: Context, params: dict, weighting: Weighting | None) -> np.ndarray:
     """The node weights (runs or 1, nodes) an aggregate step with these parameters aggregates with."""
-    if sets_weights(params, weighting):
-        return weighting.weights
-    return node_weights(ctx, params.get("weights", "framework"))[None]
-
-
-def aggregate_weighted(X: np.ndarray, ctx: Context, params: dict, weighting: Weighting | None) -> np.ndarray:
-    """The aggregate step; with the weights a weight step set when it keeps its default `weights: framework`
-    (one weight set per run: W of shape (runs, children, parents))."""
-    if not sets_weights(params, weighting):
-        return aggregate(X, ctx, **params)
-    chosen = {k: params.get(k) for k in ("by_level", "by_node")} | {"method": params.get("method", "arithmetic")}
-    p = float(params.get("p", 2.0))
-    if problems := known_aggregators(**chosen) or check_aggregate(ctx, **chosen, p=p):
-        raise InputError(problems)
-    return aggregate_levels(X, ctx.compiled.matrices_for(weighting.weights),
-                            level_methods(ctx.compiled, chosen["method"], chosen["by_level"], chosen["by_node"]),
-                            min_share=float(params.get("min_share", 0.0)), p=p)
+    chosen = weights_set(params, weighting)
+    return chosen if isinstance(chosen, np.ndarray) else node_weights(ctx, chosen)[None]
 
 
 def check_pipeline(spec: Spec, ctx: Context | None = None) -> list[Problem]:
