@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError, Problem, one_of
-from ..io.tables import _MISSING, Field, Schema, read_table
+from ..io.tables import EMPTY_CELLS, Field, Schema, read_table
 from ..model.codebook import CODED_COLUMNS, COLUMN_BY_NAME
 
 CODER_DIR = Path(str(resources.files("smartcities") / "data" / "coder"))
@@ -403,7 +403,7 @@ def packaged_coder(embedding: str = DEFAULT_EMBEDDING) -> Coder:
 
 def coded_field(name: str) -> Field:
     column = COLUMN_BY_NAME[name]
-    if column.kind in ("enum", "list") and any(v.lower() in _MISSING for v in column.values):
+    if column.kind in ("enum", "list") and any(v.lower() in EMPTY_CELLS for v in column.values):
         return Field(name, "text", required=False)  # `none` is a value here: checked by `check_none_valued`
     return Field(name, column.kind, column.values, required=False)
 

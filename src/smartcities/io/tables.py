@@ -34,7 +34,7 @@ from .missing import NUMBER, MissingCodes
 Kind = Literal["text", "enum", "list", "bool", "int", "float"]
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
 _THOUSANDS_POINT = re.compile(r"^[+-]?[1-9]\d{0,2}\.\d{3}$")  # 741.636: a decimal, or 741636 written the European way
-_MISSING = {"", "na", "nan", "null", "none"}
+EMPTY_CELLS = {"", "na", "nan", "null", "none"}  # cells read as no value, in any case
 SEPARATORS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "'|'"}
 _LARGEST_INT = 2**53  # whole numbers are exact in a float up to here
 UNIT_COLUMNS = ("city", "uCode")  # the column naming each row's unit, in the tables that have one
@@ -265,7 +265,7 @@ def _expected(f: Field) -> str:
 
 def _parse(cell: str, f: Field):
     """The cell's value and, if it is bad, a message saying what was expected."""
-    missing = cell.lower() in _MISSING and cell not in f.values
+    missing = cell.lower() in EMPTY_CELLS and cell not in f.values
     if missing and f.kind != "text":
         return (math.nan if f.kind == "float" else None), (None if f.nullable else f"empty, expected {_expected(f)}")
     if f.kind == "text":

@@ -21,9 +21,8 @@ from ..errors import InputError, Problem, did_you_mean
 from ..model.processing import entry
 from .inventory import read_cities, slug
 from .missing import MissingCodes
-from .tables import detect_separator
+from .tables import EMPTY_CELLS, detect_separator
 
-_EMPTY = {"", "na", "nan", "null", "none"}
 _GROUPED = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")  # 1,765.00: a comma between thousands
 
 
@@ -134,7 +133,7 @@ def wide_indicators(path: str | Path, id_columns: list[str], columns: dict[str, 
             cell, line = cells[k], int(lines[k])
             if missing.match(cell) is not None:
                 values[k], coded = math.nan, coded + 1
-            elif cell.lower() in _EMPTY:
+            elif cell.lower() in EMPTY_CELLS:
                 values[k] = math.nan
             elif thousands and _GROUPED.match(cell):
                 values[k] = float(cell.replace(",", ""))
