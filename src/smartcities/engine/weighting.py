@@ -507,11 +507,10 @@ def budget_method(X: np.ndarray, ctx: Context, *, experts: list[dict[str, float]
 
 
 def within_parent(c, w: np.ndarray) -> np.ndarray:
-    """Node weights as shares of their parent's total (the root keeps 1)."""
+    """Node weights as shares of their parent's total (the root keeps 1): each child's entry of the aggregation
+    matrices these weights give."""
     out = np.ones_like(w)
-    for link, sl in zip(c.links, c.level_slices):
-        total = (w[sl, None] * link).sum(axis=0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[sl] = w[sl] / (link @ total)
+    for matrix, sl in zip(c.matrices_for(w), c.level_slices):
+        out[sl] = matrix.sum(axis=-1)
     return np.nan_to_num(out)
 
