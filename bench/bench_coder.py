@@ -71,11 +71,11 @@ def main() -> None:
 
     def timed(items) -> float:
         t = time.perf_counter()
-        coder.predict(embed.embed(items))
+        coder.predict(embed.embed(items), items)
         return len(items) / (time.perf_counter() - t)
 
     t = time.perf_counter()
-    static_coder.predict(static.embed(sample))
+    static_coder.predict(static.embed(sample), sample)
     static_rate = args.n / (time.perf_counter() - t)
     rate = timed(sample)
     side = pd.DataFrame([("static (--embedding static)", static_load, static_rate, args.n / static_rate),

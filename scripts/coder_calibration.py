@@ -33,19 +33,22 @@ def main() -> None:
     whole = read_inventory(T.INVENTORY_FILE)
     holdout = T.is_holdout(whole)
     frame = whole[~holdout].reset_index(drop=True)
-    Xw = embedder().embed(texts_of(whole))
+    whole_texts = texts_of(whole)
+    texts = [t for t, h in zip(whole_texts, holdout) if not h]
+    Xw = embedder().embed(whole_texts)
     X = Xw[~holdout]
     shipped = load_coder()
+    F = shipped.features(X, texts)
     result: dict = {}
     for column, head in shipped.heads.items():
         C = head.info["C"]
-        result[column] = {"C": C, "temperature": T.fit_temperature(X, T.labels_of(frame, column),
+        result[column] = {"C": C, "temperature": T.fit_temperature(F, T.labels_of(frame, column),
                                                                    frame["city"].tolist(), column, C)}
         for calibrate in (False, True):
             settings = T.TrainingSettings(columns=(column,), fixed_C=C, calibrate=calibrate)
             key = "scaled" if calibrate else "shipped"
-            held = T.evaluate_holdout(Xw, whole, holdout, settings)
-            folds = T.evaluate_inventory(X, frame, settings, n_splits=args.folds)
+            held = T.evaluate_holdout(Xw, whole, holdout, settings, texts=whole_texts)
+            folds = T.evaluate_inventory(X, frame, settings, n_splits=args.folds, texts=texts)
             result[column][key] = {"holdout": {**held.scores[column], "calibration": held.calibration[column]},
                                    "folds": {**folds.scores[column], "calibration": folds.calibration[column]}}
         print(column, json.dumps({k: result[column][k] for k in ("C", "temperature")}), flush=True)

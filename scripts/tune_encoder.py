@@ -157,7 +157,7 @@ def evaluate(frame, texts, folds: int, layers: int | None, epochs: int, lr: floa
     to int8 ONNX and read by the package's `Embedder`, the package's heads fitted inside the fold."""
     from sklearn.model_selection import GroupKFold
 
-    from smartcities.inventory.coder import Embedder, decide
+    from smartcities.inventory.coder import Embedder
     from smartcities.inventory.train import fit_coder, labels_of, score
     from smartcities.model.codebook import CODED_COLUMNS
 
@@ -175,9 +175,9 @@ def evaluate(frame, texts, folds: int, layers: int | None, epochs: int, lr: floa
         start = time.perf_counter()
         model, _ = fine_tune([texts[i] for i in train], frame.iloc[train], layers, epochs, lr, seed=fold)
         for kind, X in (("untuned", untuned), ("tuned", vectors(model))):
-            heads = fit_coder(X[train], frame.iloc[train], [groups[i] for i in train])
-            for column, head in heads.items():
-                values, _ = decide(head, head.proba(X[test]))
+            coder = fit_coder(X[train], frame.iloc[train], [groups[i] for i in train],
+                              texts=[texts[i] for i in train])
+            for column, (values, _) in coder.predict(X[test], [texts[i] for i in test]).items():
                 for i, value in zip(test, values):
                     predicted[kind][column][i] = value
         print(f"fold {fold}/{folds}: {time.perf_counter() - start:.0f} s", flush=True)

@@ -188,9 +188,6 @@ def test_heads_round_trip_through_npz_and_json(tmp_path):
     heads = {"service_domain": T.fit_head(X, list(y), "service_domain", C=1.0),
              "technologies": T.fit_head(X, tech, "technologies", C=1.0),
              "inclusive": T.fit_head(X, ["true" if lab == "education" else "false" for lab in y], "inclusive")}
-    heads["service_domain"].knn_weight = 0.3
-    heads["service_domain"].memory = X.astype(np.float32)
-    heads["service_domain"].memory_labels = np.searchsorted(heads["service_domain"].classes, y)
     C.save_coder(C.Coder(heads, {"format": 1}), tmp_path)
     assert not list(tmp_path.glob("*.tmp"))
     loaded = C.load_coder(tmp_path)

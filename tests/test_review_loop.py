@@ -111,7 +111,7 @@ def test_with_additions_and_fit_coder_use_each_value_where_it_is_given():
     assert len(both) == 16 and T.with_additions(frame, None) is frame
     X2 = np.vstack([X, np.eye(3)[[2] * 4]])
     heads = T.fit_coder(X2, both, both["city"].tolist(), T.TrainingSettings(columns=("service_domain", "item_type"),
-                                                                            fixed_C=10.0))
+                                                                            fixed_C=10.0)).heads
     assert heads["service_domain"].classes == ("administration", "education", "transport")
     assert heads["item_type"].classes == ("project", "strategy")  # the reviewed rows carry no item_type
     assert C.decide(heads["service_domain"], heads["service_domain"].proba(np.eye(3)[[2]]))[0] == ["administration"]
@@ -165,9 +165,10 @@ def test_corrected_examples_are_coded_as_corrected_after_train_coder_add(loop):
     assert stats["sha256"] == T._file_sha256(folder / "reviewed.csv") and stats["holdout"] == 1
     assert training["rows"] == len(read_inventory(folder / "small.csv"))  # the inventory's rows; added ones apart
     rows = loop["new"].set_index("id").loc[wrong["id"]].reset_index()
-    X = C.embedder().embed(C.texts_of(rows))
-    before = C.decide(loop["before"].heads["service_domain"], loop["before"].heads["service_domain"].proba(X))[0]
-    now = C.decide(after.heads["service_domain"], after.heads["service_domain"].proba(X))[0]
+    texts = C.texts_of(rows)
+    X = C.embedder().embed(texts)
+    before = loop["before"].predict(X, texts)["service_domain"][0]
+    now = after.predict(X, texts)["service_domain"][0]
     assert not any(b == t for b, t in zip(before, wrong["corrected"]))  # every one was wrong before
     assert np.mean([n == t for n, t in zip(now, wrong["corrected"])]) >= 0.6  # 0.70 when written
     # a head no reviewed row touched is the same head
@@ -296,5 +297,5 @@ def test_temperature_sharpens_an_under_confident_head_without_changing_its_choic
     C.save_coder(C.Coder({"service_domain": scaled}, {"format": 1}), tmp_path)
     assert C.load_coder(tmp_path).heads["service_domain"].temperature == t
     heads = T.fit_coder(X, pd.DataFrame({"service_domain": y}), groups,
-                        T.TrainingSettings(columns=("service_domain",), fixed_C=0.01, calibrate=True))
+                        T.TrainingSettings(columns=("service_domain",), fixed_C=0.01, calibrate=True)).heads
     assert heads["service_domain"].temperature == t

@@ -13,16 +13,18 @@ How a row is coded:
      read with the `model2vec` package. No neural network runs, so it is about 35 times faster, and less
      accurate (leave-one-city-out service_domain macro-F1 0.44 against 0.52 for the untuned MiniLM; see docs/coder.md)
      (`StaticEmbedder`).
-3. Each coded column has a head (`Head`): a linear layer (logistic regression weights) giving class probabilities,
-   optionally blended with a k-nearest-neighbour vote over the training vectors. Single-valued columns take the
+3. Beside the vector, the text's words and word pairs are weighed by tf-idf over the training texts' vocabulary
+   (`Lexicon`): the cue words a person codes by survive there, where an embedding blurs them.
+4. Each coded column has a head (`Head`): a linear layer (logistic regression weights) over both, giving class
+   probabilities. Single-valued columns take the
    most probable class; `technologies` is multi-label (one-vs-rest): every label with probability ≥ 0.5, or the
    single most probable one when none reaches it.
-4. Each value gets a confidence in [0, 1]: the winning class's probability (after temperature scaling, when the
+5. Each value gets a confidence in [0, 1]: the winning class's probability (after temperature scaling, when the
    heads were fitted with it), or for the multi-label column the weakest of its yes/no decisions. Values a
    person already coded are kept (unless `overwrite`), with an empty confidence, and are never sent to review.
 
-Heads are plain arrays (`heads.npz`) and a JSON manifest (`manifest.json`) in `smartcities/data/coder/` (for the
-static embedding `heads_static.npz` and `manifest_static.json`), so loading them runs no pickled code.
+Heads and lexicon are plain arrays (`heads.npz`) and a JSON manifest (`manifest.json`) in `smartcities/data/coder/`
+(for the static embedding `heads_static.npz` and `manifest_static.json`), so loading them runs no pickled code.
 `smartcities train-coder [--embedding static]` (see `inventory.train`) rebuilds them.
 """
 
@@ -247,12 +249,10 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
 
 @dataclass
 class Head:
-    """One column's classifier over embeddings.
+    """One column's classifier over a text's features (`Coder.features`).
 
     `kind` is `single` (one class per row: softmax over `coef @ x + intercept`, or a sigmoid when there is one
-    row of weights for two classes) or `multi` (one independent sigmoid per class). When `knn_weight` > 0 the
-    probabilities are blended with a cosine k-nearest-neighbour vote over `memory` (training vectors) whose
-    labels are `memory_labels` (indices into `classes`, or a 0/1 matrix for `multi`). The linear scores of a
+    row of weights for two classes) or `multi` (one independent sigmoid per class). The linear scores of a
     `single` head are divided by `temperature` before the softmax (temperature scaling, fitted on held-out
     training folds; 1 leaves them as fitted): it changes the confidences, never the chosen class.
     """
@@ -262,15 +262,11 @@ class Head:
     classes: tuple[str, ...]
     coef: np.ndarray
     intercept: np.ndarray
-    knn_weight: float = 0.0
-    k: int = 10
-    memory: np.ndarray | None = None
-    memory_labels: np.ndarray | None = None
     info: dict = field(default_factory=dict)
     temperature: float = 1.0
 
-    def linear_proba(self, X: np.ndarray) -> np.ndarray:
-        z = X @ self.coef.T + self.intercept
+    def proba(self, X) -> np.ndarray:
+        z = np.asarray(X @ self.coef.T) + self.intercept
         if self.kind == "multi":
             return _sigmoid(z)
         z = z / self.temperature
@@ -278,26 +274,6 @@ class Head:
             p = _sigmoid(z[:, 0])
             return np.column_stack([1.0 - p, p])
         return _softmax(z)
-
-    def knn_proba(self, X: np.ndarray) -> np.ndarray:
-        assert self.memory is not None and self.memory_labels is not None
-        sims = X @ self.memory.astype(np.float32).T
-        k = min(self.k, sims.shape[1])
-        nearest = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-        weights = np.maximum(np.take_along_axis(sims, nearest, axis=1), 0.0) + 1e-6
-        if self.kind == "multi":
-            votes = self.memory_labels[nearest].astype(np.float64)  # (n, k, classes)
-        else:
-            votes = np.eye(len(self.classes))[self.memory_labels[nearest]]
-        p = (weights[..., None] * votes).sum(axis=1) / weights.sum(axis=1, keepdims=True)
-        # Shrink towards the middle so that a unanimous small neighbourhood is not taken as certainty.
-        return (p * k + (0.5 if self.kind == "multi" else 1.0 / len(self.classes))) / (k + 1)
-
-    def proba(self, X: np.ndarray) -> np.ndarray:
-        p = self.linear_proba(X)
-        if self.knn_weight > 0 and self.memory is not None:
-            p = (1.0 - self.knn_weight) * p + self.knn_weight * self.knn_proba(X)
-        return p
 
 
 def decide(head: Head, proba: np.ndarray) -> tuple[list[str | tuple[str, ...]], np.ndarray]:
@@ -322,20 +298,70 @@ def decide(head: Head, proba: np.ndarray) -> tuple[list[str | tuple[str, ...]], 
     return values, confidence
 
 
+class Lexicon:
+    """The words and word pairs of the training texts, each with its inverse document frequency: the lexical part
+    of a text's features. An embedding blurs the few words a person codes by (“operated by”, “start-up”, “residents
+    co-design”); sublinear tf-idf over words and word pairs, each row scaled to unit length and then by `weight`,
+    keeps them. A text's vector depends on that text alone."""
+
+    NGRAMS = (1, 2)
+    MIN_DF = 2  # a term must occur in two training texts: one-off names and typos carry no signal
+
+    def __init__(self, terms: Sequence[str], idf: np.ndarray, weight: float = 1.0):
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        self.terms = tuple(terms)
+        self.idf = np.asarray(idf, dtype=np.float64)
+        self.weight = float(weight)
+        self._vectorizer = TfidfVectorizer(sublinear_tf=True, ngram_range=self.NGRAMS, dtype=np.float32,
+                                           vocabulary={t: i for i, t in enumerate(self.terms)})
+        self._vectorizer.idf_ = self.idf
+
+    @classmethod
+    def fit(cls, texts: Sequence[str], weight: float = 1.0) -> Lexicon:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        fitted = TfidfVectorizer(sublinear_tf=True, ngram_range=cls.NGRAMS, min_df=cls.MIN_DF).fit(texts)
+        return cls(fitted.get_feature_names_out().tolist(), fitted.idf_, weight)
+
+    def transform(self, texts: Sequence[str]):
+        """A sparse (n, terms) float32 matrix."""
+        return self._vectorizer.transform([t or "" for t in texts]) * np.float32(self.weight)
+
+
 @dataclass
 class Coder:
-    """The heads of every coded column and the facts needed to reproduce them."""
+    """The heads of every coded column, the lexicon their features include (None: the embedding alone), and the
+    facts needed to reproduce them."""
 
     heads: dict[str, Head]
     manifest: dict
+    lexicon: Lexicon | None = None
 
     @property
     def embedding(self) -> str:
         """The embedding the heads were fitted on (`minilm` for manifests older than the static model)."""
         return self.manifest.get("embedding", {}).get("name", "minilm")
 
-    def predict(self, X: np.ndarray) -> dict[str, tuple[list, np.ndarray]]:
+    def features(self, vectors: np.ndarray, texts: Sequence[str]):
+        """What the heads read: the embeddings, followed by the lexicon's tf-idf of the same texts when there is
+        one (then a sparse matrix)."""
+        return features(vectors, self.lexicon, texts)
+
+    def predict(self, vectors: np.ndarray, texts: Sequence[str]) -> dict[str, tuple[list, np.ndarray]]:
+        X = self.features(vectors, texts)
         return {col: decide(head, head.proba(X)) for col, head in self.heads.items()}
+
+
+def features(vectors: np.ndarray, lexicon: Lexicon | None, texts: Sequence[str]):
+    """Embeddings alone, or embeddings and the lexicon's tf-idf side by side (a CSR matrix)."""
+    if lexicon is None:
+        return vectors
+    import scipy.sparse as sparse
+
+    if len(texts) != len(vectors):
+        raise ValueError(f"{len(texts)} texts for {len(vectors)} vectors")
+    return sparse.hstack([sparse.csr_matrix(vectors, dtype=np.float32), lexicon.transform(texts)], format="csr")
 
 
 def head_files(embedding: str = DEFAULT_EMBEDDING) -> tuple[str, str]:
@@ -357,13 +383,16 @@ def save_coder(coder: Coder, folder: str | Path, embedding: str | None = None) -
     for col, head in coder.heads.items():
         arrays[f"{col}.coef"] = head.coef.astype(np.float32)
         arrays[f"{col}.intercept"] = head.intercept.astype(np.float32)
-        entry = {"kind": head.kind, "classes": list(head.classes), "knn_weight": head.knn_weight, "k": head.k,
-                 **head.info, **({"temperature": head.temperature} if head.temperature != 1.0 else {})}
-        if head.knn_weight > 0 and head.memory is not None:
-            arrays[f"{col}.memory"] = head.memory.astype(np.float16)
-            arrays[f"{col}.memory_labels"] = head.memory_labels.astype(np.uint8)
-        columns[col] = entry
+        columns[col] = {"kind": head.kind, "classes": list(head.classes), **head.info,
+                        **({"temperature": head.temperature} if head.temperature != 1.0 else {})}
+    if coder.lexicon is not None:
+        arrays["lexicon.terms"] = np.array(coder.lexicon.terms, dtype=str)
+        arrays["lexicon.idf"] = coder.lexicon.idf
     manifest = dict(coder.manifest, columns=columns)
+    if coder.lexicon is not None:
+        manifest["lexicon"] = {"terms": len(coder.lexicon.terms), "weight": coder.lexicon.weight,
+                               "ngrams": list(Lexicon.NGRAMS), "min_df": Lexicon.MIN_DF, "tf": "sublinear",
+                               "norm": "l2"}
     with atomic_path(folder / arrays_name) as tmp:
         with open(tmp, "wb") as handle:
             np.savez_compressed(handle, **arrays)
@@ -383,15 +412,13 @@ def load_coder(folder: str | Path | None = None, embedding: str = DEFAULT_EMBEDD
     heads = {}
     with np.load(folder / arrays_name, allow_pickle=False) as arrays:
         for col, entry in manifest["columns"].items():
-            memory = arrays[f"{col}.memory"] if f"{col}.memory" in arrays else None
-            labels = arrays[f"{col}.memory_labels"] if f"{col}.memory_labels" in arrays else None
-            info = {k: v for k, v in entry.items() if k not in ("kind", "classes", "knn_weight", "k", "temperature")}
+            info = {k: v for k, v in entry.items() if k not in ("kind", "classes", "temperature")}
             heads[col] = Head(col, entry["kind"], tuple(entry["classes"]), arrays[f"{col}.coef"].astype(np.float32),
-                              arrays[f"{col}.intercept"].astype(np.float32), float(entry.get("knn_weight", 0.0)),
-                              int(entry.get("k", 10)), None if memory is None else memory.astype(np.float32),
-                              None if labels is None else labels.astype(np.int64), info,
+                              arrays[f"{col}.intercept"].astype(np.float32), info,
                               float(entry.get("temperature", 1.0)))
-    return Coder(heads, {k: v for k, v in manifest.items() if k != "columns"})
+        lexicon = (Lexicon(arrays["lexicon.terms"].tolist(), arrays["lexicon.idf"], manifest["lexicon"]["weight"])
+                   if "lexicon" in manifest else None)
+    return Coder(heads, {k: v for k, v in manifest.items() if k not in ("columns", "lexicon")}, lexicon)
 
 
 @functools.lru_cache(maxsize=2)
@@ -499,12 +526,13 @@ def code_frame(frame: pd.DataFrame, coder: Coder | None = None, vectors: np.ndar
     embedding = check_embedding(embedding or (coder.embedding if coder else None) or getattr(embed, "name", None)
                                 or DEFAULT_EMBEDDING)
     coder = coder or packaged_coder(embedding)
+    texts = texts_of(frame)
     if vectors is None:
         embed = embed or embedder_for(coder.embedding)
         if coder.embedding != getattr(embed, "name", coder.embedding):
             raise ValueError(f"heads fitted on {coder.embedding!r} embeddings cannot read {embed.name!r} ones")
-        vectors = embed.embed(texts_of(frame), progress=progress)
-    predictions = coder.predict(vectors)
+        vectors = embed.embed(texts, progress=progress)
+    predictions = coder.predict(vectors, texts)
     out = frame.copy()
     for col in columns:
         values, confidence = predictions[col]

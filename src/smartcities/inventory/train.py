@@ -45,10 +45,12 @@ from .coder import (
     Coder,
     Embedder,
     Head,
+    Lexicon,
     StaticEmbedder,
     check_embedding,
     decide,
     embedder_for,
+    features,
     text_digest,
     texts_of,
 )
@@ -61,8 +63,7 @@ SECOND_CODING_FILE = DATA / "initiatives" / "second_coding.csv"  # a blind secon
 C_GRID = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 TEMPERATURES = tuple(round(float(t), 3) for t in np.geomspace(0.25, 4.0, 25))  # 0.25 … 4, ratio 2^(1/6)
 MIN_POSITIVES = 3  # a technology label with fewer positive rows has no head (it is never predicted)
-KNN_WEIGHT = 0.0
-KNN_K = 10
+LEXICON_WEIGHT = 1.0  # the tf-idf part's length beside the unit embedding (grouped folds: 1 beat 0.5 and none)
 SEED = 0
 
 # CDP sectors as reported → a normalised sector (the benchmark's classes). "Other"/"Other: …" and the rare
@@ -115,9 +116,9 @@ def _logistic(C: float, balanced: bool) -> LogisticRegression:
     return LogisticRegression(C=C, class_weight="balanced" if balanced else None, solver="newton-cg", max_iter=500)
 
 
-def fit_head(X: np.ndarray, labels: Sequence, column: str, C: float = 3.0, balanced: bool = True,
-             knn_weight: float = KNN_WEIGHT, k: int = KNN_K) -> Head:
-    """One column's head fitted on embeddings `X` and labels (strings, or tuples for the multi-label column)."""
+def fit_head(X, labels: Sequence, column: str, C: float = 3.0, balanced: bool = True) -> Head:
+    """One column's head fitted on features `X` (dense or sparse) and labels (strings, or tuples for the
+    multi-label column)."""
     if COLUMN_BY_NAME[column].kind == "list":
         allowed = COLUMN_BY_NAME[column].values
         counts = {c: sum(c in v for v in labels) for c in allowed}
@@ -128,13 +129,10 @@ def fit_head(X: np.ndarray, labels: Sequence, column: str, C: float = 3.0, balan
         for j in range(len(classes)):
             model = _logistic(C, balanced).fit(X, Y[:, j])
             coef[j], intercept[j] = model.coef_[0], model.intercept_[0]
-        return Head(column, "multi", classes, coef, intercept, knn_weight, k,
-                    X if knn_weight else None, Y if knn_weight else None, {"C": C, "balanced": balanced})
+        return Head(column, "multi", classes, coef, intercept, {"C": C, "balanced": balanced})
     model = _logistic(C, balanced).fit(X, np.asarray(labels))
     classes = tuple(str(c) for c in model.classes_)
-    y_index = np.searchsorted(model.classes_, np.asarray(labels))
-    return Head(column, "single", classes, model.coef_, model.intercept_, knn_weight, k,
-                X if knn_weight else None, y_index if knn_weight else None, {"C": C, "balanced": balanced})
+    return Head(column, "single", classes, model.coef_, model.intercept_, {"C": C, "balanced": balanced})
 
 
 def score(column: str, truth: Sequence, predicted: Sequence, classes: Sequence[str] | None = None) -> dict:
@@ -194,7 +192,7 @@ def fit_temperature(X: np.ndarray, labels: Sequence, groups: Sequence, column: s
 
     def loss(t: float) -> float:
         return -float(np.mean(np.concatenate([
-            np.log(np.maximum(replace(head, temperature=t).linear_proba(Z)[np.arange(len(y)), y], 1e-12))
+            np.log(np.maximum(replace(head, temperature=t).proba(Z)[np.arange(len(y)), y], 1e-12))
             for head, Z, y in folds])))
 
     return min(grid, key=loss)
@@ -207,30 +205,36 @@ class TrainingSettings:
     columns: tuple[str, ...] = CODED_COLUMNS
     grid: tuple[float, ...] = C_GRID
     balanced: bool = True
-    knn_weight: float = KNN_WEIGHT
+    lexicon_weight: float = LEXICON_WEIGHT  # 0: the heads read the embedding alone
     fixed_C: float | None = None  # skip the search and use this C for every column
     calibrate: bool = False  # temperature-scale the single-valued heads (fit_temperature)
 
 
 def fit_coder(X: np.ndarray, frame: pd.DataFrame, groups: Sequence, settings: TrainingSettings = TrainingSettings(),
-              progress: Callable[[str], None] | None = None) -> dict[str, Head]:
+              progress: Callable[[str], None] | None = None, texts: Sequence[str] | None = None,
+              reviewed: int = 0) -> Coder:
     """One head per column of `settings`, each fitted on the rows of `frame` (embedded as `X`, grouped by `groups`
-    for the choice of C) that have a value in its column: reviewed examples (`inventory.review`) carry values for
-    some columns only."""
+    for the choice of C) that have a value in its column. Given the rows' `texts`, a lexicon is fitted on them and
+    the heads read it beside the embedding (unless `settings.lexicon_weight` is 0). The last `reviewed` rows are
+    reviewed examples (`inventory.review`): they carry values for some columns only and add no words to the
+    lexicon, so a head whose column no reviewed row carries stays the head it was."""
+    lexicon = (Lexicon.fit(texts[:len(texts) - reviewed], settings.lexicon_weight)
+               if texts is not None and settings.lexicon_weight > 0 else None)
+    F = features(X, lexicon, texts)
     heads = {}
     groups = np.asarray(groups, dtype=object)
     for column in settings.columns:
         rows = frame[column].map(lambda v: v is not None and v is not pd.NA and v == v).to_numpy(dtype=bool)
         labels = labels_of(frame[rows], column)
-        C = settings.fixed_C or choose_C(X[rows], labels, list(groups[rows]), column, settings.grid,
+        C = settings.fixed_C or choose_C(F[rows], labels, list(groups[rows]), column, settings.grid,
                                          settings.balanced)
-        heads[column] = fit_head(X[rows], labels, column, C, settings.balanced, settings.knn_weight)
+        heads[column] = fit_head(F[rows], labels, column, C, settings.balanced)
         if settings.calibrate:
-            heads[column].temperature = fit_temperature(X[rows], labels, list(groups[rows]), column, C,
+            heads[column].temperature = fit_temperature(F[rows], labels, list(groups[rows]), column, C,
                                                         settings.balanced)
         if progress:
             progress(column)
-    return heads
+    return Coder(heads, {}, lexicon)
 
 
 def holdout_cities() -> tuple[str, ...]:
@@ -298,8 +302,9 @@ def train_coder(inventory: str | Path | None = None, settings: TrainingSettings 
     additions = read_additions(add, training, holdout_cities()) if add else None
     frame = with_additions(training, additions)
     embed = embed or embedder_for(check_embedding(embedding))
-    X = embed.embed(texts_of(frame))
-    heads = fit_coder(X, frame, frame["city"].tolist(), settings, progress)
+    texts = texts_of(frame)
+    fitted = fit_coder(embed.embed(texts), frame, frame["city"].tolist(), settings, progress, texts,
+                       reviewed=len(frame) - len(training))
     import sklearn
 
     manifest = {
@@ -311,7 +316,9 @@ def train_coder(inventory: str | Path | None = None, settings: TrainingSettings 
                      "cities": int(training["city"].nunique()),
                      **({"holdout_cities": list(holdout_cities())} if inventory is None else {}),
                      "model": "LogisticRegression (newton-cg; multinomial for single-valued columns, one-vs-rest "
-                              "for technologies)", "class_weight": "balanced" if settings.balanced else None,
+                              "for technologies) over the embedding"
+                              + (" and the lexicon's tf-idf" if fitted.lexicon is not None else ""),
+                     "class_weight": "balanced" if settings.balanced else None,
                      "C": "chosen per column by 5-fold cross-validation grouped by city from "
                           + ", ".join(f"{c:g}" for c in settings.grid) if settings.fixed_C is None
                           else f"{settings.fixed_C:g}",
@@ -322,7 +329,7 @@ def train_coder(inventory: str | Path | None = None, settings: TrainingSettings 
     if additions is not None:
         manifest["training"]["added"] = {"examples": int(len(additions.frame)), "values": additions.values,
                                          "files": additions.files}
-    return Coder(heads, manifest)
+    return replace(fitted, manifest=manifest)
 
 
 # --- grouped evaluation on the inventory ------------------------------------------------------------------------
@@ -350,14 +357,18 @@ Added = tuple[np.ndarray, pd.DataFrame]  # reviewed examples (inventory.review) 
 
 
 def _training_part(X: np.ndarray, frame: pd.DataFrame, rows: np.ndarray, added: Added | None,
-                   test_cities: set) -> tuple[np.ndarray, pd.DataFrame]:
-    """The training rows of a fold, plus the reviewed examples of cities outside the fold's test cities."""
+                   test_cities: set, texts: Sequence[str] | None
+                   ) -> tuple[np.ndarray, pd.DataFrame, list[str] | None]:
+    """The training rows of a fold (their vectors, rows and texts), followed by the reviewed examples of cities
+    outside the fold's test cities."""
     part = frame.iloc[rows]
+    part_texts = None if texts is None else [texts[i] for i in rows]
     if added is None or not len(added[1]):
-        return X[rows], part
+        return X[rows], part, part_texts
     keep = ~added[1]["city"].isin(test_cities).to_numpy()
-    return np.vstack([X[rows], added[0][keep]]), pd.concat([part.astype(object), added[1][keep]],
-                                                           ignore_index=True)
+    extra = added[1][keep]
+    return (np.vstack([X[rows], added[0][keep]]), pd.concat([part.astype(object), extra], ignore_index=True),
+            None if texts is None else part_texts + texts_of(extra))
 
 
 def _scored(frame: pd.DataFrame, truth: dict, predicted: dict, confidence: dict, columns: Sequence[str],
@@ -381,10 +392,11 @@ def _same(column: str, truth, predicted) -> bool:
 
 def evaluate_inventory(X: np.ndarray, frame: pd.DataFrame, settings: TrainingSettings = TrainingSettings(),
                        n_splits: int | None = None, progress: Callable[[int, int], None] | None = None,
-                       added: Added | None = None) -> Evaluation:
-    """Cross-validation grouped by city: leave-one-city-out, or `n_splits` grouped folds. C is chosen inside each
-    training fold (nested), so the held-out city plays no part in any choice. `added` reviewed examples join
-    every fold's training rows, except those of the fold's test cities; they are never scored."""
+                       added: Added | None = None, texts: Sequence[str] | None = None) -> Evaluation:
+    """Cross-validation grouped by city: leave-one-city-out, or `n_splits` grouped folds. C and, given the rows'
+    `texts`, the lexicon are fitted inside each training fold (nested), so the held-out city plays no part in any
+    choice. `added` reviewed examples join every fold's training rows, except those of the fold's test cities;
+    they are never scored."""
     groups = frame["city"].tolist()
     splitter = LeaveOneGroupOut() if n_splits is None else GroupKFold(n_splits=n_splits)
     splits = list(splitter.split(X, groups=groups))
@@ -392,10 +404,11 @@ def evaluate_inventory(X: np.ndarray, frame: pd.DataFrame, settings: TrainingSet
     predicted: dict[str, list] = {c: [None] * len(frame) for c in settings.columns}
     confidence = {c: np.zeros(len(frame)) for c in settings.columns}
     for done, (train, test) in enumerate(splits, 1):
-        X_train, train_frame = _training_part(X, frame, train, added, {groups[i] for i in test})
-        heads = fit_coder(X_train, train_frame, train_frame["city"].tolist(), settings)
-        for column, head in heads.items():
-            values, conf = decide(head, head.proba(X[test]))
+        X_train, train_frame, train_texts = _training_part(X, frame, train, added, {groups[i] for i in test}, texts)
+        coder = fit_coder(X_train, train_frame, train_frame["city"].tolist(), settings, texts=train_texts,
+                          reviewed=len(train_frame) - len(train))
+        coded = coder.predict(X[test], None if texts is None else [texts[i] for i in test])
+        for column, (values, conf) in coded.items():
             confidence[column][test] = conf
             for i, v in zip(test, values):
                 predicted[column][i] = v
@@ -405,17 +418,20 @@ def evaluate_inventory(X: np.ndarray, frame: pd.DataFrame, settings: TrainingSet
 
 
 def evaluate_holdout(X: np.ndarray, frame: pd.DataFrame, holdout: np.ndarray,
-                     settings: TrainingSettings = TrainingSettings(), added: Added | None = None) -> Evaluation:
+                     settings: TrainingSettings = TrainingSettings(), added: Added | None = None,
+                     texts: Sequence[str] | None = None) -> Evaluation:
     """Heads (C chosen by grouped cross-validation on the training rows only) fitted on the rows outside
     `holdout` (plus the `added` reviewed examples of cities outside it) and scored on the rows inside it,
     exactly as the shipped heads meet cities they never saw."""
     test = frame[holdout]
-    X_train, train_frame = _training_part(X, frame, np.flatnonzero(~holdout), added, set(test["city"]))
-    heads = fit_coder(X_train, train_frame, train_frame["city"].tolist(), settings)
+    X_train, train_frame, train_texts = _training_part(X, frame, np.flatnonzero(~holdout), added,
+                                                       set(test["city"]), texts)
+    coder = fit_coder(X_train, train_frame, train_frame["city"].tolist(), settings, texts=train_texts,
+                      reviewed=len(train_frame) - int((~holdout).sum()))
     truth = {c: labels_of(test, c) for c in settings.columns}
-    predicted, confidence = {}, {}
-    for c, head in heads.items():
-        predicted[c], confidence[c] = decide(head, head.proba(X[holdout]))
+    coded = coder.predict(X[holdout], None if texts is None else [t for t, h in zip(texts, holdout) if h])
+    predicted = {c: values for c, (values, _) in coded.items()}
+    confidence = {c: conf for c, (_, conf) in coded.items()}
     return _scored(test, truth, predicted, confidence, settings.columns, 1)
 
 
@@ -485,8 +501,7 @@ def evaluate_cdp(X: np.ndarray, frame: pd.DataFrame, coder: Coder | None = None,
     }
     if coder is not None and "service_domain" in coder.heads:
         mapped = frame["service_domain"].notna().to_numpy()
-        head = coder.heads["service_domain"]
-        values, _ = decide(head, head.proba(X[mapped]))
+        values, _ = coder.predict(X[mapped], frame.loc[mapped, "text"].tolist())["service_domain"]
         truth = frame.loc[mapped, "service_domain"].tolist()
         result["transfer"] = {"rows": int(mapped.sum()), **score("service_domain", truth, values),
                               "labels": sorted(set(truth))}
@@ -536,7 +551,9 @@ def evaluate(inventory: str | Path | None = None, cdp: str | Path | None = None,
     frame = whole[~holdout].reset_index(drop=True)
     additions = read_additions(add, frame, holdout_cities()) if add else None  # fail fast on bad files
     cdp_frame = read_cdp(cdp) if cdp is not None else None
-    Xw = embed.embed(texts_of(whole), progress=(lambda d: progress("embedding inventory", d, len(whole)))
+    whole_texts = texts_of(whole)
+    texts = [t for t, h in zip(whole_texts, holdout) if not h]
+    Xw = embed.embed(whole_texts, progress=(lambda d: progress("embedding inventory", d, len(whole)))
                      if progress else None)
     X = Xw[~holdout]
     added = (embed.embed(texts_of(additions.frame)), additions.frame) if additions is not None else None
@@ -552,7 +569,7 @@ def evaluate(inventory: str | Path | None = None, cdp: str | Path | None = None,
                 "service_domain_confusion": {"labels": ev.confusion_labels, "matrix": ev.confusion.tolist()}}
 
     def grouped(extra: Added | None, stage: str) -> Evaluation:
-        return evaluate_inventory(X, frame, settings, n_splits=folds, added=extra,
+        return evaluate_inventory(X, frame, settings, n_splits=folds, added=extra, texts=texts,
                                   progress=(lambda d, n: progress(stage, d, n)) if progress else None)
 
     ev = grouped(None, "grouped cross-validation")
@@ -567,21 +584,20 @@ def evaluate(inventory: str | Path | None = None, cdp: str | Path | None = None,
         report["inventory"]["with_added"] = with_added(grouped(added, "grouped cross-validation, reviewed rows added"))
     if holdout.any():
         held = whole[holdout]
-        report["holdout"] = {**part(evaluate_holdout(Xw, whole, holdout, settings), held),
+        report["holdout"] = {**part(evaluate_holdout(Xw, whole, holdout, settings, texts=whole_texts), held),
                              "city_names": sorted(set(held["city"]))}
         if added is not None:
-            report["holdout"]["with_added"] = with_added(evaluate_holdout(Xw, whole, holdout, settings, added))
+            report["holdout"]["with_added"] = with_added(evaluate_holdout(Xw, whole, holdout, settings, added,
+                                                                          whole_texts))
     if inventory is None:
         report["agreement"] = agreement_ceiling()
     if cdp_frame is not None:
         Xc = embed.embed(cdp_frame["text"].tolist(),
                          progress=(lambda d: progress("embedding CDP actions", d, len(cdp_frame))) if progress
                          else None)
-        heads = fit_coder(X, frame, frame["city"].tolist(), TrainingSettings(columns=("service_domain",),
-                                                                             grid=settings.grid,
-                                                                             balanced=settings.balanced,
-                                                                             fixed_C=settings.fixed_C))
-        result = evaluate_cdp(Xc, cdp_frame, Coder(heads, {}))
+        coder = fit_coder(X, frame, frame["city"].tolist(), replace(settings, columns=("service_domain",),
+                                                                    calibrate=False), texts=texts)
+        result = evaluate_cdp(Xc, cdp_frame, coder)
         result["sector_confusion"] = {"labels": result.pop("sector_labels"),
                                       "matrix": result["sector_confusion"].tolist()}
         report["cdp"] = result
