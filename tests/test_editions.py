@@ -271,7 +271,8 @@ def test_rank_changes_by_hand():
     ("reference: 2019", "reference is only for normalise: reference", 5),
     ("values: [2019, 2020]\n  normalise: reference\n  reference: 2018", "reference 2018 is not among", 7),
     ("values: [2019, 2019]", "editions.values: Value error, an edition is named twice", 5),
-    ("backcast: false", "editions.backcast: Value error, backcast: false", 5),
+    ("backcast: false", "backcast: false keeps an earlier edition's own scores, which needs its own pipeline", 3),
+    ("published: p.csv\n  methods: {2019: [aggregate: {}]}", "methods and published both give the method part", 3),
     ("impute_panel: spline", "editions.impute_panel", 5),
     ("normalize: pooled", "unknown key 'normalize' (did you mean 'normalise'?)", 5),
     ("breaks:\n    - {indicator: LPI, edition: 2020}", "reason", 6),
@@ -395,6 +396,54 @@ def test_without_published_ranks_method_is_zero(tmp_path):
     split = result.editions.decomposition
     assert len(split) == 10 and (split["method"] == 0).all() and (split["sample"] == 0).all()
     assert (split["rank_change"] == split["performance"]).all()
+
+
+THEN = "{2019: [{normalise: {method: rank}}, {aggregate: {method: geometric}}]}"
+
+
+@pytest.mark.parametrize("backcast", [True, False])
+def test_an_earlier_editions_own_method_gives_the_method_part(tmp_path, backcast):
+    """2019 was built in its day by ranks and a geometric mean: that build's ranks against the same edition
+    back-cast with today's pipeline are the method part of each rank change; with backcast: false they are also
+    2019's scores and ranks, and its change intervals are left empty (the runs measure today's method)."""
+    spec = city_index(tmp_path, shift={"city4": 50.0},
+                      editions=f"{{column: year, backcast: {str(backcast).lower()}, methods: {THEN}}}")
+    result = build(spec)
+    (tmp_path / "today").mkdir(), (tmp_path / "then").mkdir()
+    today = build(city_index(tmp_path / "today", shift={"city4": 50.0}))
+    then_spec = city_index(tmp_path / "then", shift={"city4": 50.0}, uncertainty=False)
+    then_spec.write_text(then_spec.read_text().replace(
+        "  - normalise: {method: minmax}\n  - aggregate: {method: arithmetic}",
+        "  - normalise: {method: rank}\n  - aggregate: {method: geometric}"))
+    then = build(then_spec).editions.changes.query("node == 'Index' and edition == '2019'").set_index("city")
+    back = today.editions.changes.query("node == 'Index' and edition == '2019'").set_index("city")
+    split = result.editions.decomposition.set_index("city")
+    assert (split["method"] == then["rank"] - back["rank"]).all() and (split["method"] != 0).any()
+    assert (split["rank_change"] == split["performance"] + split["method"] + split["sample"]).all()
+    assert (split["previous_rank"] == then["rank"]).all()
+    shown = result.editions.changes.query("node == 'Index'").set_index(["edition", "city"])
+    expected = (back if backcast else then)["rank"]
+    assert (shown.loc["2019", "rank"] == expected).all()
+    assert result.editions.results[1] is result.editions.results[-1]  # the latest edition: today's pipeline
+    later = shown.loc["2021"]
+    assert later["change_p05"].notna().all() if backcast else later["change_p05"].isna().all()
+    steps = result.editions.record()[0]["steps"]
+    assert [next(iter(s)) for s in steps][:2] == ["normalise", "aggregate"]
+    assert (steps[0]["normalise"]["method"] == "minmax") == backcast
+
+
+@pytest.mark.parametrize("methods, message, line", [
+    ("{2021: [aggregate: {}]}", "editions: methods: 2021 is not an earlier edition (the latest edition is built "
+                                "with the pipeline)", 5),
+    ("{2017: [aggregate: {}]}", "editions: methods: 2017 is not an earlier edition (the editions are 2019, 2021)", 5),
+    ("{2019: [{normalise: {method: minmx}}, aggregate: {}]}", "normalise: method 'minmx' is not one of", 5),
+    ("{2019: [{normalise: {method: minmax}}]}", "the editions: methods: 2019 pipeline has no aggregate step", 5),
+])
+def test_bad_methods_are_located(tmp_path, methods, message, line):
+    spec = city_index(tmp_path, uncertainty=False, editions=f"{{column: year, methods: {methods}}}")
+    with pytest.raises(InputError) as err:
+        build(spec)
+    assert message in str(err.value) and f"spec.yaml line {line}" in str(err.value), str(err.value)
 
 
 def test_published_ranks_of_an_unknown_city_name_the_line(tmp_path):

@@ -177,14 +177,17 @@ def build(spec: Spec | str | Path, *, uncertainty: bool = True, progress: bool =
 
 
 def build_inputs(spec: Spec, inputs: Inputs, steps: tuple[Step, ...], *, uncertainty: bool = True,
-                 progress: bool = False, backend: str | None = None, keep_runs: bool = False) -> Result:
+                 progress: bool = False, backend: str | None = None, keep_runs: bool = False,
+                 entries: list | None = None, at: tuple = ("pipeline",)) -> Result:
     """The build of checked inputs with these steps: the pipeline, grades and (if asked) the uncertainty
-    analysis, with the processing log of all three. Editions build each edition with it, as a single build."""
+    analysis, with the processing log of all three. Editions build each edition with it, as a single build.
+    `entries` and `at`: the spec's pipeline the steps come from, when not its own (`editions: methods:`), so that
+    a method's complaint points at its line."""
     started = time.perf_counter()
     try:
         stages = run_pipeline(inputs.X, inputs.context, list(steps))
     except InputError as err:  # a method's complaint about the data it met belongs to its step in the spec
-        raise InputError(in_pipeline(spec, err.problems)) from None
+        raise InputError(in_pipeline(spec, err.problems, entries, at)) from None
     log = tuple({**step.as_entry(), "seconds": round(t, 6)} for step, t in zip(steps, stages.seconds))
     grades, letters = grade(stages, spec, inputs)
     result_unc = None

@@ -24,7 +24,7 @@ from .analysis.editions import Panel, _labels, decomposition, edition_label, ran
 from .build import Result, build_inputs, check, refuse_warnings
 from .engine.normalise import oriented, pooled_stats
 from .engine.panel import impute_panel
-from .engine.pipeline import Kept, Step, apply_step
+from .engine.pipeline import Kept, Step, apply_step, check_pipeline
 from .errors import InputError, Problem, did_you_mean
 from .inputs import Inputs, load_edition_inputs
 from .io.tables import Field, Schema, read_table
@@ -77,7 +77,8 @@ def _checked(spec: Spec, uncertainty: bool) -> tuple[tuple[float, ...], list[Inp
     inputs = list(found.values())
     for one in inputs:
         check(spec, one, uncertainty)
-    problems = check_editions(spec, inputs[-1], tuple(Step.parse(entry) for entry in spec.model.pipeline))
+    problems = check_editions(spec, inputs[-1], tuple(Step.parse(entry) for entry in spec.model.pipeline),
+                              tuple(found))
     if problems:
         raise InputError(problems)
     return tuple(found), inputs
@@ -93,20 +94,22 @@ def build_editions(spec: Spec, *, uncertainty: bool = True, progress: bool = Fal
     inputs, panel_log = _impute_panel(spec, editions, inputs)
     steps_of = _normalise_steps(spec, editions, inputs, steps)
     keep = uncertainty and spec.model.uncertainty is not None
-    results = []
+    today, then = [], {}
     for edition, one in zip(editions, inputs):
-        r = build_inputs(spec, one, steps_of, uncertainty=uncertainty, progress=progress, backend=backend,
-                         keep_runs=keep)
-        if not r.kept.any():
-            raise InputError.single(spec.path, f"editions: edition {edition_label(edition)} has no unit left after "
-                                    "screening", line=spec.line("editions"))
-        results.append(r)
+        today.append(_edition_build(spec, edition, one, steps_of, uncertainty=uncertainty, progress=progress,
+                                    backend=backend, keep_runs=keep))
+        if edition in e.methods:
+            at = ("editions", "methods", edition_label(edition))
+            then[edition] = _edition_build(spec, edition, one, tuple(Step.parse(x) for x in e.methods[edition]),
+                                           uncertainty=False, entries=e.methods[edition], at=at)
+    results = [then.get(ed, r) if not e.backcast else r for ed, r in zip(editions, today)]
     panel = _panel(editions, results)
     target = None
     runs = None
     if keep:
         target = results[-1].uncertainty.target
-        runs = [_on_grid(panel.cities, r.context.units, r.uncertainty.target_runs) for r in results]
+        runs = [_on_grid(panel.cities, r.context.units, r.uncertainty.target_runs) if r.uncertainty else None
+                for r in results]
     changes = rank_changes(panel, target, runs)
     if e.smooth is not None:
         changes = _with_smoothed(changes, panel, e.smooth.weights)
@@ -115,7 +118,8 @@ def build_editions(spec: Spec, *, uncertainty: bool = True, progress: bool = Fal
     table = trends(panel, breaks, {b.indicator: _ancestors(fw, b.indicator) for b in e.breaks})
     panel_log = ProcessingLog.concat(panel_log, _break_rows(table, breaks))
     top = fw.root()
-    split = decomposition(panel, top, _published(spec, panel) if e.published else None)
+    as_then = _published(spec, panel) if e.published else _ranks_then(then, top) if then else None
+    split = decomposition(_panel(editions, today) if then else panel, top, as_then)
     processing = ProcessingLog.concat(panel_log, *(_tagged(r.processing, edition_label(ed))
                                                    for ed, r in zip(editions, results)))
     if strict:
@@ -125,12 +129,23 @@ def build_editions(spec: Spec, *, uncertainty: bool = True, progress: bool = Fal
                                seconds=time.perf_counter() - started)
 
 
-def check_editions(spec: Spec, inputs: Inputs, steps: tuple[Step, ...]) -> list[Problem]:
+def check_editions(spec: Spec, inputs: Inputs, steps: tuple[Step, ...], editions: tuple[float, ...]
+                   ) -> list[Problem]:
     """What only the data can judge of an `editions:` block (the editions themselves are checked as they are
-    read): the breaks' indicators, and a normalise step that pooled or reference parameters can be given to."""
+    read): the breaks' indicators, a normalise step that pooled or reference parameters can be given to, and
+    each of `methods`' pipelines, for an edition before the latest."""
     e = spec.model.editions
     name = str(spec.path)
     problems = []
+    for edition, entries in e.methods.items():
+        at = ("editions", "methods", edition_label(edition))
+        if edition not in editions[:-1]:
+            why = ("the latest edition is built with the pipeline" if editions and edition == editions[-1] else
+                   f"the editions are {', '.join(map(edition_label, editions))}")
+            problems.append(Problem(name, f"editions: methods: {edition_label(edition)} is not an earlier "
+                                    f"edition ({why})", spec.line(*at)))
+        else:
+            problems += check_pipeline(spec, inputs.context, entries, at)
     leaves = list(inputs.context.indicators)
     for i, b in enumerate(e.breaks):
         if b.indicator not in leaves:
@@ -288,6 +303,25 @@ PUBLISHED = Schema(
             Field("edition", "float", nullable=False, description="The edition the rank was published in."),
             Field("rank", "int", nullable=False, description="The city's rank of the top node as published.")),
 )
+
+
+def _edition_build(spec: Spec, edition: float, one: Inputs, steps: tuple[Step, ...], **how) -> Result:
+    r = build_inputs(spec, one, steps, **how)
+    if not r.kept.any():
+        raise InputError.single(spec.path, f"editions: edition {edition_label(edition)} has no unit left after "
+                                "screening", line=spec.line("editions"))
+    return r
+
+
+def _ranks_then(then: dict[float, Result], node: str) -> dict[tuple[str, float], float]:
+    """The ranks at `node` of the editions built with their own pipelines, by (city, edition)."""
+    out = {}
+    for edition, r in then.items():
+        j = r.context.compiled.nodes.index(node)
+        for city, rank in zip(r.context.units, r.stages.ranks[0][:, j]):
+            if rank == rank:
+                out[city, edition] = float(rank)
+    return out
 
 
 def _published(spec: Spec, panel: Panel) -> dict[tuple[str, float], float]:

@@ -155,52 +155,58 @@ def weights_used(ctx: Context, params: dict, weighting: Weighting | None) -> np.
     return chosen if isinstance(chosen, np.ndarray) else node_weights(ctx, chosen)[None]
 
 
-def check_pipeline(spec: Spec, ctx: Context | None = None) -> list[Problem]:
+def check_pipeline(spec: Spec, ctx: Context | None = None, entries: list | None = None,
+                   at: tuple = ("pipeline",)) -> list[Problem]:
     """Each pipeline entry of a spec names one known step, a known method, and parameters that method takes; given
     the build's context, also the parameters only it can judge (groups, weight sets, nodes, goalposts). Every
-    problem points at the line of the step or parameter at fault."""
+    problem points at the line of the step or parameter at fault. `entries` and `at` check another pipeline of
+    the spec (an earlier edition's own, under `editions: methods:`) the same way."""
     name = str(spec.path)
     problems: list[Problem] = []
     steps = [*DATA_STEPS, "weight", "aggregate"]
-    for i, entry in enumerate(spec.model.pipeline):
+    entries = spec.model.pipeline if entries is None else entries
+    what = "pipeline" if at == ("pipeline",) else f"{': '.join(map(str, at))} pipeline"
+    for i, entry in enumerate(entries):
         if len(entry) != 1:
-            problems.append(Problem(name, f"pipeline entry {i + 1} must name one step, found {len(entry)}",
-                                    spec.line("pipeline", i)))
+            problems.append(Problem(name, f"{what} entry {i + 1} must name one step, found {len(entry)}",
+                                    spec.line(*at, i)))
             continue
         (step, _), = entry.items()
         if step not in steps:
-            problems.append(Problem(name, "pipeline step " + one_of(step, steps), spec.line("pipeline", i, step)))
+            problems.append(Problem(name, f"{what} step " + one_of(step, steps), spec.line(*at, i, step)))
             continue
 
         def line_of(key: str | None, i=i, step=step) -> int | None:
-            return spec.line("pipeline", i, step, *key_path(key))
+            return spec.line(*at, i, step, *key_path(key))
 
         problems += check_step(Step.parse(entry), ctx, name, line_of)
-    names = [next(iter(e), None) for e in spec.model.pipeline]
+    names = [next(iter(e), None) for e in entries]
     if "aggregate" not in names:
-        problems.append(Problem(name, "the pipeline has no aggregate step", spec.line("pipeline")))
+        problems.append(Problem(name, f"the {what} has no aggregate step", spec.line(*at)))
     elif "weight" in names:
         i, j = names.index("weight"), names.index("aggregate")
-        chosen = (spec.model.pipeline[j]["aggregate"] or {}).get("weights", "framework")
+        chosen = (entries[j]["aggregate"] or {}).get("weights", "framework")
         if i > j:
             problems.append(Problem(name, "the weight step must come before aggregate: it sets the weights "
-                                          "aggregate uses", spec.line("pipeline", i, "weight")))
+                                          "aggregate uses", spec.line(*at, i, "weight")))
         elif chosen != "framework":
             problems.append(Problem(name, f"aggregate: weights {chosen!r} would ignore the weight step's weights; "
-                                          "remove one of the two", spec.line("pipeline", j, "aggregate", "weights")))
+                                          "remove one of the two", spec.line(*at, j, "aggregate", "weights")))
     return problems
 
 
-def in_pipeline(spec: Spec, problems: list[Problem]) -> list[Problem]:
+def in_pipeline(spec: Spec, problems: list[Problem], entries: list | None = None,
+                at: tuple = ("pipeline",)) -> list[Problem]:
     """Problems a method raised while computing (a geometric mean meeting a 0), placed at the pipeline step their
-    message names (`aggregate: …`) and the parameter they name as `column`."""
-    names = [next(iter(e)) for e in spec.model.pipeline]
+    message names (`aggregate: …`) and the parameter they name as `column` (in the pipeline `entries` at `at`,
+    the spec's own by default)."""
+    names = [next(iter(e)) for e in (spec.model.pipeline if entries is None else entries)]
 
     def line_of(p: Problem) -> int | None:
         step = p.message.split(":")[0]
         if step not in names:
-            return spec.line("pipeline")
-        return spec.line("pipeline", names.index(step), step, *key_path(p.column))
+            return spec.line(*at)
+        return spec.line(*at, names.index(step), step, *key_path(p.column))
 
     return [Problem(str(spec.path), p.message, line_of(p)) if p.file == "spec" else p for p in problems]
 

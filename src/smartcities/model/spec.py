@@ -177,7 +177,9 @@ class Smooth(_Strict):
 class Editions(_Strict):
     """Editions over time: one build per value of a time column, comparable, with rank changes and trends.
 
-    Every edition is built with this spec's framework and pipeline (today's method).
+    Every edition is built with this spec's framework and pipeline (today's method, `backcast: true`); an earlier
+    edition with its own pipeline in `methods` is built with that one too, which gives the method's share of each
+    rank change, and with `backcast: false` that build is the edition's.
     """
 
     column: str = Field(description="The time column: `year` of the indicators table, `Time` of COINr's iData, "
@@ -201,9 +203,15 @@ class Editions(_Strict):
                                     "observations, the nearest observation outside them (COINr's `linear`; a "
                                     "series with one observation is an error); `linear-constant` the same, with a "
                                     "one-observation series held constant.")
-    backcast: bool = Field(default=True, description="Earlier editions rebuilt with this spec's framework and "
-                                                     "method; the only way editions are built (`false` is "
-                                                     "refused: it would need the earlier editions' own specs).")
+    backcast: bool = Field(default=True, description="`true`: every edition's scores and ranks are made with this "
+                                                     "spec's pipeline (today's method), so editions compare; "
+                                                     "`false`: an edition with its own pipeline in `methods` keeps "
+                                                     "the scores and ranks that pipeline gives (as in its day).")
+    methods: dict[float, list[dict[str, dict[str, Any] | None]]] = Field(
+        default={}, description="Earlier editions' own pipelines, the method of their day, by edition (`2017: "
+                                "[{normalise: …}, {aggregate: …}]`), on this spec's framework: each such edition is "
+                                "built with its own pipeline beside today's, and the `method` part of a rank change "
+                                "(rank_decomposition.csv) is its rank then against its rank back-cast today.")
     published: str | None = Field(
         default=None, description="A CSV of the ranks as published (`city,edition,rank`, the top node), made with "
                                   "the method of their day: each rank change then splits into `method` (published "
@@ -241,14 +249,14 @@ class Editions(_Strict):
                              f"{', '.join(map(_label, values))}")
         return reference
 
-    @field_validator("backcast")
-    @classmethod
-    def _backcast(cls, backcast):
-        if not backcast:
-            raise ValueError("backcast: false would rebuild earlier editions with their own methods, which needs "
-                             "their own specs; every edition is built with this spec (backcast: true), and "
-                             "`published` ranks give the method's share of a rank change")
-        return backcast
+    @model_validator(mode="after")
+    def _method_terms(self):
+        if not self.backcast and not self.methods:
+            raise ValueError("backcast: false keeps an earlier edition's own scores, which needs its own pipeline "
+                             "under methods: (edition: [steps]); without one every edition is built today's way")
+        if self.methods and self.published is not None:
+            raise ValueError("methods and published both give the method part of a rank change; keep one")
+        return self
 
 
 def _label(edition: float) -> str:
