@@ -11,7 +11,14 @@ so that a text's vector never depends on its neighbours) against padded, length-
 straight through the same single-threaded ONNX session (their vectors shift with the batch), and N texts of which
 a share (`--repeat`, default 0.3) repeat earlier ones (identical texts are embedded once).
 
+With `--against MODEL` (another ONNX encoder with the same inputs, e.g. an earlier build of the shipped one),
+instead, in one run on the same N texts, both one text per call on the coder's threads, in alternating blocks of
+500 texts so that both meet the same load: texts/s of the shipped encoder and of MODEL; the cosine between the two
+encoders' vectors of the training inventory's texts (hold-out cities included); and the share of those rows whose
+coded service_domain, item_type and lead_actor (the shipped heads) change from one encoder to the other.
+
 Usage: python bench/bench_coder.py [--n 10000] [--threads 2] [--modes] [--batch 16] [--repeat 0.3]
+                                   [--against MODEL]
 """
 
 from __future__ import annotations
@@ -46,7 +53,11 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--repeat", type=float, default=0.3)
     parser.add_argument("--modes", action="store_true", help="also compare how the MiniLM encoder is fed")
+    parser.add_argument("--against", help="also compare the shipped encoder with this ONNX encoder")
     args = parser.parse_args()
+    if args.against:
+        compare(args.against, args.n, args.threads)
+        return
 
     start = time.perf_counter()
     from smartcities.inventory.coder import Embedder, StaticEmbedder, load_coder
@@ -113,6 +124,41 @@ def main() -> None:
     ], columns=["mode", "batch", "texts", "texts_per_s"])
     print(rows.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
     print(f"one per call / batches: {rate / batch_rate:.2f}x; with repeats / without: {repeat_rate / rate:.2f}x")
+
+
+def compare(against: str, n: int, threads: int) -> None:
+    """The shipped encoder against `against`: speed, agreement of vectors and of codes."""
+    from smartcities.inventory.coder import Embedder, load_coder, texts_of
+    from smartcities.inventory.train import INVENTORY_FILE, read_training_inventory
+
+    shipped, other = Embedder(threads=threads), Embedder(threads=threads, model=against)
+    sample = texts(n)
+    lengths = [len(e.ids) for e in shipped.tokenizer.encode_batch(sample)]
+    print(f"{n} distinct texts, {np.mean(lengths):.0f} tokens on average (max {max(lengths)}); threads={threads}")
+    encoders = {"shipped encoder": shipped, against: other}
+    seconds = dict.fromkeys(encoders, 0.0)
+    for embed in encoders.values():
+        embed.embed(sample[:64])  # warm-up
+    for k, start in enumerate(range(0, n, 500)):  # alternating blocks, so that both see the same load
+        for label in list(encoders)[:: 1 if k % 2 == 0 else -1]:
+            t = time.perf_counter()
+            encoders[label].embed(sample[start:start + 500])
+            seconds[label] += time.perf_counter() - t
+    rates = [(label, n / s) for label, s in seconds.items()]
+    print(pd.DataFrame(rates, columns=["encoder, one text per call", "texts_per_s"]).to_string(
+        index=False, float_format="%.1f"))
+    print(f"shipped / {against}: {rates[0][1] / rates[1][1]:.2f}x the texts per second")
+
+    inventory = texts_of(read_training_inventory(INVENTORY_FILE))  # hold-out cities included
+    a, b = shipped.embed(inventory), other.embed(inventory)
+    cosine = (a * b).sum(axis=1)
+    print(f"cosine shipped vs {against} over {len(inventory)} inventory texts: min {cosine.min():.4f}, "
+          f"mean {cosine.mean():.4f}")
+    coder = load_coder()
+    pa, pb = coder.predict(a, inventory), coder.predict(b, inventory)
+    for column in ("service_domain", "item_type", "lead_actor"):
+        changed = np.mean([x != y for x, y in zip(pa[column][0], pb[column][0])])
+        print(f"{column}: {changed:.2%} of {len(inventory)} rows coded differently")
 
 
 if __name__ == "__main__":

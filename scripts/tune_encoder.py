@@ -28,7 +28,9 @@ What it does:
 4. Exports the encoder to ONNX (opset 17), fuses it with onnxruntime's transformer optimizer (attention,
    layer normalisation, GELU), appends masked mean pooling and L2 normalisation (output `sentence_embedding`)
    and quantises the matrix products dynamically to int8 (per-channel signed weights), so that onnxruntime runs
-   them with integer kernels; the token embedding table is stored in int8 too. Prints the file's sha256, which
+   them with integer kernels; the token embedding table is stored in int8 too. Last, the fused layer
+   normalisations are written back as plain operators, which run faster (`scripts/unfuse_layer_norm.py`, whose
+   `unfuse` this step calls; run alone, that script rewrites an existing encoder). Prints the file's sha256, which
    `smartcities.inventory.coder.ENCODER_SHA256` records, and writes beside it `tuned_on.txt`, the fingerprints
    of the texts it was fine-tuned on. Same inputs, same file: the build is deterministic.
 
@@ -187,11 +189,12 @@ def evaluate(frame, texts, folds: int, layers: int | None, epochs: int, lr: floa
 # --- export -----------------------------------------------------------------------------------------------------
 
 def export(model, out: Path) -> str:
-    """Write the fused, pooled, int8 ONNX encoder to `out`; return its sha256."""
+    """Write the pooled, int8 ONNX encoder to `out`; return its sha256."""
     import onnx
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from onnxruntime.transformers.optimizer import optimize_model
+    from unfuse_layer_norm import unfuse  # beside this script
 
     class Encoder(torch.nn.Module):
         def __init__(self, bert):
@@ -222,7 +225,7 @@ def export(model, out: Path) -> str:
         quantize_dynamic(str(fused), str(final), per_channel=True, reduce_range=False, weight_type=QuantType.QInt8,
                          op_types_to_quantize=["MatMul", "Attention", "EmbedLayerNormalization", "Gather"],
                          extra_options={"MatMulConstBOnly": True, "DefaultTensorType": onnx.TensorProto.FLOAT})
-        graph = onnx.load(str(final))
+        graph = unfuse(onnx.load(str(final)))
         graph.doc_string = (f"all-MiniLM-L6-v2 ({layers} layers) fine-tuned on the smartcities training inventory; "
                             "output sentence_embedding: mean pooled, L2-normalised; dynamic int8")
         del graph.metadata_props[:]
