@@ -19,6 +19,7 @@ from smartcities.engine.panel import impute_panel
 from smartcities.errors import InputError
 from smartcities.model.spec import parse_spec
 from smartcities.publish import write_outputs
+from smartcities.report.editions_view import edition_view, editions_section
 
 PANEL = ASEM_DATA / "ASEM_iData_p.csv"
 DOCS = Path(__file__).resolve().parents[1] / "docs"
@@ -430,6 +431,9 @@ def test_an_earlier_editions_own_method_gives_the_method_part(tmp_path, backcast
     steps = result.editions.record()[0]["steps"]
     assert [next(iter(s)) for s in steps][:2] == ["normalise", "aggregate"]
     assert (steps[0]["normalise"]["method"] == "minmax") == backcast
+    said = editions_section(edition_view(result))
+    assert ("method except 2019, whose scores and ranks are those of its own" in said) != backcast
+    assert "Smoothed rank" not in said
 
 
 @pytest.mark.parametrize("methods, message, line", [

@@ -15,6 +15,7 @@ from test_editions import assert_same_build, city_index
 from smartcities.analysis.editions import Panel, smooth
 from smartcities.build import build
 from smartcities.errors import InputError
+from smartcities.report.editions_view import edition_view, editions_section
 
 DEMO = PACKAGE_DATA / "demo"
 EXAMPLE = DEMO / "sci2022-editions.yaml"
@@ -149,6 +150,10 @@ def test_smoothing_in_a_build(tmp_path):
     assert latest["smoothed_rank"].min() == 1
     assert (latest["smoothed_rank"].to_numpy() == latest["smoothed_score"].rank(ascending=False, method="min")
             .to_numpy()).all()
+    section = editions_section(edition_view(result))
+    assert "<th class=\"num\">Smoothed rank</th>" in section and "weights 3 : 2 : 1" in section
+    row = section.split('data-city="city3"')[1].split("</tr>")[0]
+    assert f'<td class="num smoothed">{latest.loc["city3", "smoothed_rank"]}</td>' in row
 
 
 @pytest.mark.parametrize("weights, message", [("[]", "at least 1 item"), ("[3, -1]", "positive number"),

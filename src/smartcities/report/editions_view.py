@@ -35,10 +35,17 @@ class EditionView:
     trends: pd.DataFrame  # edition_trends.csv
     breaks: tuple[dict, ...]  # {indicator, edition, reason, crossing}: the breaks and the trends that cross them
     normalise: str
+    own_method: tuple[str, ...] = ()  # editions whose scores come from their own pipeline (`backcast: false`)
+    smooth_weights: tuple[float, ...] = ()  # `editions: smooth`'s weights: editions.csv has smoothed ranks
 
     @property
     def latest(self) -> str:
         return self.labels[-1]
+
+    @property
+    def smoothed(self) -> bool:
+        return bool(self.smooth_weights)
+
 
     def ranks(self, node: str | None = None) -> pd.DataFrame:
         """Rank of every city (rows, best latest rank first, then best earlier rank) in every edition (columns);
@@ -116,7 +123,11 @@ def edition_view(result) -> EditionView | None:
         crossing = e.trends[e.trends["across_break"].str.split(";").apply(lambda xs, x=label: x in xs)]
         breaks.append({"indicator": b.indicator, "edition": edition_label(b.edition), "reason": b.reason,
                        "nodes": int(crossing["node"].nunique()), "trends": len(crossing)})
-    return EditionView(tuple(e.labels()), root, target, names, e.changes, e.trends, tuple(breaks), e.normalise)
+    spec_e = result.spec.model.editions
+    own = () if spec_e.backcast else tuple(edition_label(x) for x in e.editions if x in spec_e.methods)
+    weights = tuple(spec_e.smooth.weights) if spec_e.smooth is not None else ()
+    return EditionView(tuple(e.labels()), root, target, names, e.changes, e.trends, tuple(breaks), e.normalise, own,
+                       weights)
 
 
 SLOPE_GREY, SLOPE_UP, SLOPE_DOWN = "#b8c2cc", "#1b7837", "#b2182b"
