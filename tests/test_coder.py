@@ -80,8 +80,9 @@ def test_packaged_heads_cover_every_coded_column_with_codebook_classes():
         allowed = set(COLUMN_BY_NAME[column].values)
         assert set(head.classes) <= allowed, column
         assert head.coef.shape == (1 if len(head.classes) == 2 and head.kind == "single" else len(head.classes),
-                                   C.EMBEDDING_DIM)
+                                   C.EMBEDDING_DIM + len(coder.lexicon.terms))
     assert coder.heads["technologies"].kind == "multi"
+    assert len(coder.lexicon.terms) > 10_000 and "open data" in coder.lexicon.terms  # words and word pairs
     manifest = json.loads((C.CODER_DIR / C.head_files()[0]).read_text())
     assert manifest["embedding"]["tokenizer_sha256"] == C.TOKENIZER_SHA256
     assert manifest["training"]["rows"] == 2370 and manifest["training"]["sha256"] == T._file_sha256(T.INVENTORY_FILE)
@@ -316,7 +317,7 @@ def test_packaged_static_heads_match_the_static_embedding():
     assert set(coder.heads) == set(CODED_COLUMNS)
     for column, head in coder.heads.items():
         assert set(head.classes) <= set(COLUMN_BY_NAME[column].values), column
-        assert head.coef.shape[1] == C.STATIC_DIM, column
+        assert head.coef.shape[1] == C.STATIC_DIM + len(coder.lexicon.terms), column
     assert coder.manifest["embedding"]["sha256"] == C.STATIC_SHA256
     assert coder.manifest["training"]["rows"] == 2370
 
@@ -361,3 +362,28 @@ def test_static_heads_round_trip_beside_the_minilm_ones(tmp_path):
                                                      "heads_static.npz"}
     assert C.load_coder(tmp_path, embedding="static").embedding == "static"
     assert C.load_coder(tmp_path).embedding == "minilm"
+
+
+def test_the_lexicon_weighs_a_texts_words_and_word_pairs_by_that_text_alone(tmp_path):
+    texts = ["Smart parking sensors downtown", "Parking app for residents", "Open data portal for residents",
+             "Open data on parking"]
+    lexicon = C.Lexicon.fit(texts)
+    assert {"parking", "residents", "open data", "open", "data"} <= set(lexicon.terms)
+    assert "smart" not in lexicon.terms  # in one training text only (min_df 2)
+    alone = lexicon.transform(["Open data on parking"]).toarray()
+    among = lexicon.transform(["Parking app for residents", "Open data on parking", ""]).toarray()
+    assert np.array_equal(alone[0], among[1]) and not among[2].any()
+    assert np.linalg.norm(alone[0]) == pytest.approx(1.0, rel=1e-6)
+    # sublinear tf times idf: "open data" (in 2 of 4 texts) weighs what "open" does, "parking" (3 of 4) less
+    row = dict(zip(lexicon.terms, alone[0]))
+    assert row["open data"] == pytest.approx(row["open"]) and row["parking"] < row["open"]
+    X = np.eye(4, 3)
+    heads = {"service_domain": T.fit_head(C.features(X, lexicon, texts), ["transport", "transport", "administration",
+                                                                         "administration"], "service_domain")}
+    coder = C.Coder(heads, {"format": 1}, lexicon)
+    C.save_coder(coder, tmp_path)
+    loaded = C.load_coder(tmp_path)
+    assert loaded.lexicon.terms == lexicon.terms and np.allclose(loaded.lexicon.idf, lexicon.idf)
+    assert loaded.predict(X, texts)["service_domain"][0] == coder.predict(X, texts)["service_domain"][0]
+    with pytest.raises(ValueError, match="3 texts for 4 vectors"):
+        C.features(X, lexicon, texts[:3])
