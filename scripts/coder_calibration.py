@@ -19,7 +19,7 @@ from pathlib import Path
 
 from smartcities.inventory import train as T
 from smartcities.inventory.calibration import reliability_svg
-from smartcities.inventory.coder import embedder, load_coder, texts_of
+from smartcities.inventory.coder import embedder, features, load_coder, texts_of
 from smartcities.io.inventory import read_inventory
 
 
@@ -38,7 +38,7 @@ def main() -> None:
     Xw = embedder().embed(whole_texts)
     X = Xw[~holdout]
     shipped = load_coder()
-    F = shipped.features(X, texts)
+    F = features(X, shipped.lexicon, texts)
     result: dict = {}
     for column, head in shipped.heads.items():
         C = head.info["C"]

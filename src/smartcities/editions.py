@@ -119,7 +119,7 @@ def build_editions(spec: Spec, *, uncertainty: bool = True, progress: bool = Fal
     panel_log = ProcessingLog.concat(panel_log, _break_rows(table, breaks))
     top = fw.root()
     as_then = _published(spec, panel) if e.published else _ranks_then(then, top) if then else None
-    split = decomposition(_panel(editions, today) if then else panel, top, as_then)
+    split = decomposition(panel if e.backcast else _panel(editions, today), top, as_then)
     processing = ProcessingLog.concat(panel_log, *(_tagged(r.processing, edition_label(ed))
                                                    for ed, r in zip(editions, results)))
     if strict:

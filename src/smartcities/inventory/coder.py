@@ -249,7 +249,7 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
 
 @dataclass
 class Head:
-    """One column's classifier over a text's features (`Coder.features`).
+    """One column's classifier over a text's features (`features`).
 
     `kind` is `single` (one class per row: softmax over `coef @ x + intercept`, or a sigmoid when there is one
     row of weights for two classes) or `multi` (one independent sigmoid per class). The linear scores of a
@@ -343,18 +343,14 @@ class Coder:
         """The embedding the heads were fitted on (`minilm` for manifests older than the static model)."""
         return self.manifest.get("embedding", {}).get("name", "minilm")
 
-    def features(self, vectors: np.ndarray, texts: Sequence[str]):
-        """What the heads read: the embeddings, followed by the lexicon's tf-idf of the same texts when there is
-        one (then a sparse matrix)."""
-        return features(vectors, self.lexicon, texts)
-
     def predict(self, vectors: np.ndarray, texts: Sequence[str]) -> dict[str, tuple[list, np.ndarray]]:
-        X = self.features(vectors, texts)
+        X = features(vectors, self.lexicon, texts)
         return {col: decide(head, head.proba(X)) for col, head in self.heads.items()}
 
 
 def features(vectors: np.ndarray, lexicon: Lexicon | None, texts: Sequence[str]):
-    """Embeddings alone, or embeddings and the lexicon's tf-idf side by side (a CSR matrix)."""
+    """What heads read: the embeddings alone, or the embeddings and the lexicon's tf-idf of the same texts side by
+    side (a CSR matrix)."""
     if lexicon is None:
         return vectors
     import scipy.sparse as sparse
@@ -385,11 +381,10 @@ def save_coder(coder: Coder, folder: str | Path, embedding: str | None = None) -
         arrays[f"{col}.intercept"] = head.intercept.astype(np.float32)
         columns[col] = {"kind": head.kind, "classes": list(head.classes), **head.info,
                         **({"temperature": head.temperature} if head.temperature != 1.0 else {})}
+    manifest = dict(coder.manifest, columns=columns)
     if coder.lexicon is not None:
         arrays["lexicon.terms"] = np.array(coder.lexicon.terms, dtype=str)
         arrays["lexicon.idf"] = coder.lexicon.idf
-    manifest = dict(coder.manifest, columns=columns)
-    if coder.lexicon is not None:
         manifest["lexicon"] = {"terms": len(coder.lexicon.terms), "weight": coder.lexicon.weight,
                                "ngrams": list(Lexicon.NGRAMS), "min_df": Lexicon.MIN_DF, "tf": "sublinear",
                                "norm": "l2"}

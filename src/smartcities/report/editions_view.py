@@ -46,7 +46,6 @@ class EditionView:
     def smoothed(self) -> bool:
         return bool(self.smooth_weights)
 
-
     def ranks(self, node: str | None = None) -> pd.DataFrame:
         """Rank of every city (rows, best latest rank first, then best earlier rank) in every edition (columns);
         missing where the city is not in that edition."""
@@ -116,14 +115,13 @@ def edition_view(result) -> EditionView | None:
         names.update(zip(r.context.units, r.context.unit_names))
     root = result.context.framework.root()
     target = result.uncertainty.target if result.uncertainty is not None else None
-    spec_breaks = result.spec.model.editions.breaks
+    spec_e = result.spec.model.editions
     breaks = []
-    for b in spec_breaks:
+    for b in spec_e.breaks:
         label = f"{b.indicator}@{edition_label(b.edition)}"
         crossing = e.trends[e.trends["across_break"].str.split(";").apply(lambda xs, x=label: x in xs)]
         breaks.append({"indicator": b.indicator, "edition": edition_label(b.edition), "reason": b.reason,
                        "nodes": int(crossing["node"].nunique()), "trends": len(crossing)})
-    spec_e = result.spec.model.editions
     own = () if spec_e.backcast else tuple(edition_label(x) for x in e.editions if x in spec_e.methods)
     weights = tuple(spec_e.smooth.weights) if spec_e.smooth is not None else ()
     return EditionView(tuple(e.labels()), root, target, names, e.changes, e.trends, tuple(breaks), e.normalise, own,
