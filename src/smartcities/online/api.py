@@ -309,7 +309,8 @@ def create_app(folder: str | Path, token: str | None = None) -> FastAPI:
         """One node's ranking, best first: city, name, country, region, score, rank, grade, rating, rank
         interval (median_rank, p05, p95) and, for the index, best and worst rank over domain weightings; for an
         editions build also the rank change from the previous edition, its 90% interval and whether it is
-        significant. With `edition`, that edition's ranking (the rows of `editions`)."""
+        significant, and with `editions: smooth` the smoothed score and rank. With `edition`, that edition's
+        ranking (the rows of `editions`)."""
         s = state()
         known = [n["id"] for n in s.index["framework"]]
         chosen = node if node is not None else s.index["root"]
@@ -372,8 +373,8 @@ def create_app(folder: str | Path, token: str | None = None) -> FastAPI:
                              format: Format | None = Query(None, description="json or csv")) -> Response:
         """An editions build's editions.csv: every city's score and rank on every node in every edition, with its
         name, country, region, the edition's grade and rank interval, and the rank change from the previous
-        edition (positive: up) with its 90% interval and `significant` (the interval excludes 0). 404 for an
-        index without editions."""
+        edition (positive: up) with its 90% interval and `significant` (the interval excludes 0); with `editions:
+        smooth` also `smoothed_score` and `smoothed_rank`. 404 for an index without editions."""
         s = state()
         rows_of = s.edition_document("editions")
         known = [n["id"] for n in s.index["framework"]]

@@ -30,6 +30,7 @@ RANKING_COLUMNS = ["city", "name", "country", "region", "node", "node_name", "le
 CHANGE_COLUMNS = ["rank_change", "change_p05", "change_p95", "significant"]  # an editions build's, from editions.csv
 EDITION_COLUMNS = ["edition", "city", "name", "country", "region", "node", "node_name", "level", "score", "rank",
                    "grade", "median_rank", "p05", "p95", *CHANGE_COLUMNS]
+SMOOTHED_COLUMNS = ["smoothed_score", "smoothed_rank"]  # editions.csv's with `editions: smooth`, after the rest
 
 
 def documents(result, insight=None) -> dict[str, Any]:
@@ -42,7 +43,7 @@ def documents(result, insight=None) -> dict[str, Any]:
     scores = scores_rows(result)
     view = edition_view(result)
     ranking = ranking_rows(result, model)
-    if view is not None:  # the latest edition's ranking gains its change from the previous edition
+    if view is not None:  # the latest edition's ranking gains its change from the previous edition (and smoothing)
         ranking = with_changes(ranking, view)
     docs: dict[str, Any] = {
         "index": index_document(result),
@@ -64,10 +65,12 @@ def documents(result, insight=None) -> dict[str, Any]:
 # --- editions -------------------------------------------------------------------------------------------------------
 
 def with_changes(ranking: list[dict], view) -> list[dict]:
-    """The ranking rows with the latest edition's rank change, its 90% interval and significance (editions.csv)."""
+    """The ranking rows with the latest edition's rank change, its 90% interval and significance, and its
+    smoothed score and rank with `editions: smooth` (editions.csv)."""
+    columns = CHANGE_COLUMNS + (SMOOTHED_COLUMNS if view.smoothed else [])
     latest = view.changes[view.changes["edition"] == view.latest]
-    found = {(c, n): row for c, n, row in zip(latest["city"], latest["node"], records(latest[CHANGE_COLUMNS]))}
-    empty = dict.fromkeys(CHANGE_COLUMNS)
+    found = {(c, n): row for c, n, row in zip(latest["city"], latest["node"], records(latest[columns]))}
+    empty = dict.fromkeys(columns)
     return [{**row, **found.get((row["city"], row["node"]), empty)} for row in ranking]
 
 
@@ -75,8 +78,10 @@ def edition_documents(result, view, docs: dict[str, Any]) -> dict[str, Any]:
     """An editions build's documents: `editions` (editions.csv with each city's name, country and region, the
     node's name and level, and the edition's own grade and rank interval), `edition_trends`
     (edition_trends.csv), `rank_decomposition` (rank_decomposition.csv), the index's `editions` (which, the
-    latest, the normalisation, the node with intervals, the breaks), scores.csv of every edition (an `edition`
-    column), and each city's rows of `editions` in `cities/<id>`."""
+    latest, the normalisation, the node with intervals, the breaks, and the smoothing weights with `editions:
+    smooth`), scores.csv of every edition (an `edition` column), and each city's rows of `editions` in
+    `cities/<id>`. With `editions: smooth` the rows of `editions` end with editions.csv's smoothed score and
+    rank."""
     e = result.editions
     fw = result.context.framework
     parts = []
@@ -97,7 +102,8 @@ def edition_documents(result, view, docs: dict[str, Any]) -> dict[str, Any]:
     rows["node_name"] = rows["node"].map({n.id: n.name for n in fw.nodes})
     rows["grade"] = rows["grade"].astype("Int64")
     rows["level"] = rows["level"].astype("Int64")
-    edition_rows = records(rows[EDITION_COLUMNS])
+    smoothed = SMOOTHED_COLUMNS if view.smoothed else []
+    edition_rows = records(rows[EDITION_COLUMNS + smoothed])
     out: dict[str, Any] = {
         "editions": edition_rows,
         "edition_trends": records(view.trends.assign(name=view.trends["city"].map(view.names))),
@@ -107,14 +113,17 @@ def edition_documents(result, view, docs: dict[str, Any]) -> dict[str, Any]:
     scores.insert(2, "name", scores["city"].map(view.names))
     out["scores"] = records(scores)
     index = dict(docs["index"])
-    index["editions"] = plain({"column": result.spec.model.editions.column, "editions": list(view.labels),
-                               "latest": view.latest, "normalise": view.normalise, "node": view.node,
-                               "target": view.target, "breaks": list(view.breaks)})
+    about = {"column": result.spec.model.editions.column, "editions": list(view.labels), "latest": view.latest,
+             "normalise": view.normalise, "node": view.node, "target": view.target, "breaks": list(view.breaks)}
+    if view.smoothed:
+        about["smooth"] = {"weights": list(view.smooth_weights)}
+    index["editions"] = plain(about)
     out["index"] = index
     by_city: dict[str, list[dict]] = {}
     for row in edition_rows:
         by_city.setdefault(row["city"], []).append({k: row[k] for k in ("edition", "node", "score", "rank", "grade",
-                                                                        "p05", "p95", *CHANGE_COLUMNS)})
+                                                                        "p05", "p95", *CHANGE_COLUMNS,
+                                                                        *smoothed)})
     for city in docs["cities"]:
         key = f"cities/{city['city']}"
         out[key] = {**docs[key], "editions": by_city.get(city["city"], [])}

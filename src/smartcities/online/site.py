@@ -24,7 +24,8 @@ HERE = Path(__file__).parent
 ASSETS = HERE / "assets"
 WORLD = ASSETS / "world" / "countries-110m.json"
 RANKING_FIELDS = ("score", "rank", "grade", "rating", "median_rank", "p05", "p95", "best_rank", "worst_rank",
-                  "rank_change", "change_p05", "change_p95", "significant")  # the last four: editions builds only
+                  "rank_change", "change_p05", "change_p95", "significant",  # these four: editions builds only
+                  "smoothed_score", "smoothed_rank")  # these two: editions builds with `editions: smooth` only
 PAGES = {  # page -> (file, title, the documents it inlines)
     "ranking": ("index.html", "Ranking", ("cities", "ranking")),
     "map": ("map.html", "Map", ("cities", "ranking", "map")),

@@ -198,7 +198,15 @@
   function changeNote() {
     return META.editions ? '<p class="muted note">Change: the rank in the previous edition minus this one (▲ climbed). ' +
       (META.editions && META.editions.target ? "* significant: its 90% interval over the uncertainty runs excludes 0." :
-       "The build ran no uncertainty analysis, so changes have no intervals.") + "</p>" : "";
+       "The build ran no uncertainty analysis, so changes have no intervals.") + "</p>" + smoothNote() : "";
+  }
+  /* The smoothing weights of a build with `editions: smooth` (editions.csv has smoothed ranks), or null. */
+  var SMOOTH = META.editions && META.editions.smooth ? META.editions.smooth.weights : null;
+  var SMOOTH_FIELDS = SMOOTH ? ["smoothed_score", "smoothed_rank"] : [];
+  function smoothNote() {
+    return SMOOTH ? '<p class="muted note smooth-note">Smoothed rank: the rank of the score averaged with weights ' +
+      esc(SMOOTH.join(", ")) + " over the latest editions (this edition first; an edition the city lacks is " +
+      "skipped), as editions.csv gives it.</p>" : "";
   }
 
   function nodeOptions(selected) {
@@ -240,13 +248,14 @@
     $("r-q").value = STATE.q || "";
     var limit = 500, sortKey = STATE.sort || "rank", sortDir = STATE.dir === "desc" ? -1 : 1, shown = [];
     var FIELDS = ["score", "rank", "grade", "rating", "median_rank", "p05", "p95", "best_rank", "worst_rank"].concat(
-      ED ? ["rank_change", "change_p05", "change_p95", "significant"] : []);
+      ED ? ["rank_change", "change_p05", "change_p95", "significant"] : [], SMOOTH_FIELDS);
     function source() { return editionSource(pickedEdition("r-edition")); }
 
     function columns(node) {
       var src = source(), at = src.columns(node) || {};
       var cols = [{ key: "rank", label: "Rank", num: true }];
       if (ED) cols.push({ key: "change", label: "Change", sortAs: "rank_change" });
+      if (SMOOTH) cols.push({ key: "smoothed", label: "Smoothed rank", num: true, sortAs: "smoothed_rank" });
       cols.push({ key: "name", label: "City" }, { key: "country", label: "Country" },
                 { key: "score", label: "Score", num: true }, { key: "interval", label: "Rank, 5–95% of runs", sortAs: "p05" });
       if (at.grade) cols.push({ key: "grade", label: "Grade", num: true });
@@ -310,6 +319,7 @@
           switch (c.key) {
             case "rank": return '<td class="num strong">' + (r.rank === null ? "—" : r.rank) + "</td>";
             case "change": return '<td class="chg">' + changeHtml(r, label) + "</td>";
+            case "smoothed": return '<td class="num smoothed">' + (r.smoothed_rank === null ? "—" : r.smoothed_rank) + "</td>";
             case "name": return '<th scope="row">' + (CITY[r.city] ? cityLink(r.city, r.name) : esc(r.name)) + "</th>";
             case "country": return "<td>" + esc(r.country) + "</td>";
             case "score": return '<td class="num">' + fmt(r.score) + "</td>";
@@ -331,7 +341,7 @@
         b.onclick = function () {
           var k = b.dataset.sort;
           sortDir = sortKey === k ? -sortDir : (k === "name" || k === "country" || k === "rank" ||
-                                                 k === "p05" || k === "best_rank" ? 1 : -1);
+                                                 k === "p05" || k === "best_rank" || k === "smoothed_rank" ? 1 : -1);
           sortKey = k;
           writeHash({ sort: k === "rank" && sortDir === 1 ? null : k, dir: sortDir === 1 ? null : "desc" });
           draw();
@@ -353,8 +363,8 @@
     downloadButtons($("r-dl"), "ranking", function () { return shown; }, function () {
       var node = $("r-node").value;
       return (ED ? ["edition"] : []).concat(["city", "name", "country", "region", "node", "score", "rank", "grade", "rating",
-              "median_rank", "p05", "p95", "best_rank", "worst_rank"], ED ? ["rank_change", "change_p05", "change_p95", "significant"] : [])
-        .concat(children(node).filter(function (c) { return D.ranking[c]; }));
+              "median_rank", "p05", "p95", "best_rank", "worst_rank"], ED ? ["rank_change", "change_p05", "change_p95", "significant"] : [],
+              SMOOTH_FIELDS).concat(children(node).filter(function (c) { return D.ranking[c]; }));
     }, function () {
       var node = $("r-node").value;
       return { shown: "displayed rows", node: nodeMeta(node), columns: children(node).map(nodeMeta),
@@ -953,7 +963,8 @@
                   { label: "Rank", key: "rank", num: true, digits: 0 },
                   { label: "Change", html: function (r) { return changeHtml(r, r.edition); } },
                   { label: "Change, 90% interval", html: function (r) { return num(r.change_p05) === null ? "—" : signed(r.change_p05) + " to " + signed(r.change_p95); } },
-                  { label: "Rank, 5–95% of runs", html: function (r) { return num(r.p05) === null ? "—" : place(r.p05) + "–" + place(r.p95); } }],
+                  { label: "Rank, 5–95% of runs", html: function (r) { return num(r.p05) === null ? "—" : place(r.p05) + "–" + place(r.p95); } }]
+                  .concat(SMOOTH ? [{ label: "Smoothed rank", key: "smoothed_rank", num: true, digits: 0 }] : []),
             nodeName(root()) + ": score and rank in each edition, and the change from the previous edition") +
       (doms.length ? table(doms, [{ label: "Domain", html: function (d) { return esc(nodeName(d)); } }].concat(labels.map(function (l) {
         return { label: l, num: true, html: function (d) { var r = at[d][l]; return r && num(r.rank) !== null ? esc(r.rank) : "—"; } };

@@ -1,0 +1,87 @@
+"""`editions: smooth` in Chromium: the ranking page has a "Smoothed rank" column holding editions.csv's smoothed
+ranks (of the edition the slider shows) and says which weights made them, the city page has the column too; the
+same index without smoothing shows neither."""
+
+from __future__ import annotations
+
+import pytest
+from test_faces_editions import editions_index
+from test_site_smoothed import smoothed_index
+
+from .conftest import axe_violations
+
+
+def publish(folder, spec):
+    from smartcities.build import build
+    from smartcities.online.bundle import documents
+    from smartcities.online.site import write_site
+
+    result = build(spec)
+    write_site(documents(result), folder / "out")
+    return folder / "out" / "site", result
+
+
+@pytest.fixture(scope="module")
+def smoothed_site(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("smoothed-site")
+    return publish(folder, smoothed_index(folder))
+
+
+@pytest.fixture(scope="module")
+def plain_site(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("plain-site")
+    return publish(folder, editions_index(folder))
+
+
+def smoothed(result, edition: str) -> dict[str, int]:
+    """editions.csv's smoothed rank of the index by city name, in one edition."""
+    c = result.editions.changes
+    rows = c[(c["node"] == "Index") & (c["edition"] == edition)]
+    return {city.title(): int(rank) for city, rank in zip(rows["city"], rows["smoothed_rank"])}
+
+
+def column(page) -> dict[str, int]:
+    names = page.locator("#r-table tbody th").all_inner_texts()
+    ranks = page.locator("#r-table tbody td.smoothed").all_inner_texts()
+    return {n.strip(): int(r) for n, r in zip(names, ranks) if r != "—"}  # a city without a score: none
+
+
+def test_the_ranking_shows_the_smoothed_ranks_of_the_edition_shown(watched, smoothed_site):
+    site, result = smoothed_site
+    page = watched.open((site / "index.html").as_uri())
+    assert "Smoothed rank" in page.locator("#r-table thead").text_content()
+    assert column(page) == smoothed(result, "2021")
+    assert "weights 3, 2, 1 over the latest editions" in page.locator(".smooth-note").inner_text()
+    page.locator("#r-edition").fill("1")
+    page.wait_for_function("document.getElementById('r-count').textContent.startsWith('2019')")
+    assert column(page) == smoothed(result, "2019") != smoothed(result, "2021")
+    assert watched.errors == []
+
+
+def test_the_smoothed_ranking_page_passes_axe(watched, smoothed_site):
+    site, _ = smoothed_site
+    page = watched.open((site / "index.html").as_uri())
+    assert axe_violations(page) == []
+
+
+def test_the_city_page_shows_its_smoothed_ranks(watched, smoothed_site):
+    site, result = smoothed_site
+    page = watched.open((site / "city" / "city9.html").as_uri())
+    table = page.locator("#city-editions ~ .table-wrap table").first
+    heads = table.locator("thead th").all_text_contents()
+    at = heads.index("Smoothed rank")
+    rows = [r.split("\t") for r in table.locator("tbody tr").all_inner_texts()]
+    assert [(r[0], int(r[at])) for r in rows] == [(e, smoothed(result, e)["City9"]) for e in ("2017", "2019", "2021")]
+    assert page.locator(".smooth-note").count() == 1
+    assert watched.errors == []
+
+
+def test_without_smoothing_no_smoothed_column(watched, plain_site):
+    site, _ = plain_site
+    page = watched.open((site / "index.html").as_uri())
+    assert "Change" in page.locator("#r-table thead").text_content()  # an editions build all the same
+    assert "Smoothed" not in page.locator("#r-table thead").text_content()
+    assert page.locator(".smooth-note").count() == 0
+    page = watched.open((site / "city" / "city9.html").as_uri())
+    assert "Smoothed" not in page.locator("#city-editions ~ .table-wrap table").first.inner_text()
+    assert watched.errors == []
