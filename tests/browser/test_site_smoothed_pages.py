@@ -1,6 +1,6 @@
 """`editions: smooth` in Chromium: the ranking page has a "Smoothed rank" column holding editions.csv's smoothed
-ranks (of the edition the slider shows) and says which weights made them, the city page has the column too; the
-same index without smoothing shows neither."""
+ranks (of the edition the slider shows) and says which weights made them, the dashboard's ranking and the city page
+have the column too; the same index without smoothing shows none of it."""
 
 from __future__ import annotations
 
@@ -14,10 +14,12 @@ from .conftest import axe_violations
 def publish(folder, spec):
     from smartcities.build import build
     from smartcities.online.bundle import documents
-    from smartcities.online.site import write_site
+    from smartcities.online.site import write_dashboard, write_site
 
     result = build(spec)
-    write_site(documents(result), folder / "out")
+    docs = documents(result)
+    write_site(docs, folder / "out")
+    write_dashboard(docs, folder / "out" / "site" / "dashboard.html")
     return folder / "out" / "site", result
 
 
@@ -58,6 +60,13 @@ def test_the_ranking_shows_the_smoothed_ranks_of_the_edition_shown(watched, smoo
     assert watched.errors == []
 
 
+def test_the_dashboards_ranking_shows_them_too(watched, smoothed_site):
+    site, result = smoothed_site
+    page = watched.open((site / "dashboard.html").as_uri() + "#tab=ranking")
+    assert column(page) == smoothed(result, "2021")
+    assert watched.errors == []
+
+
 def test_the_smoothed_ranking_page_passes_axe(watched, smoothed_site):
     site, _ = smoothed_site
     page = watched.open((site / "index.html").as_uri())
@@ -83,5 +92,7 @@ def test_without_smoothing_no_smoothed_column(watched, plain_site):
     assert "Smoothed" not in page.locator("#r-table thead").text_content()
     assert page.locator(".smooth-note").count() == 0
     page = watched.open((site / "city" / "city9.html").as_uri())
-    assert "Smoothed" not in page.locator("#city-editions ~ .table-wrap table").first.inner_text()
+    assert "Smoothed" not in page.locator("#city-editions ~ .table-wrap table").first.text_content()
+    page = watched.open((site / "dashboard.html").as_uri() + "#tab=ranking")
+    assert "Smoothed" not in page.locator("#r-table thead").text_content()
     assert watched.errors == []
