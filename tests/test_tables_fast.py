@@ -1,5 +1,5 @@
-"""The float columns of a large table read at once give the same frame as the cell-by-cell reading, and a bad
-cell in such a column is still named by line and column."""
+"""The columns of a large table read at once (floats, empty cells among them, texts, enums) give the same frame as
+the cell-by-cell reading, and a bad cell in such a column is still named by line and column."""
 
 from __future__ import annotations
 
@@ -22,19 +22,59 @@ def write(path, a, b):
     return path
 
 
+def one_by_one(monkeypatch, path, schema):
+    """The table read line by line and cell by cell."""
+    with monkeypatch.context() as m:
+        m.setattr(tables, "read_clean", lambda *args: None)
+        m.setattr(tables, "_fast_columns", lambda *args: {})
+        return read_table(path, schema)
+
+
 def test_fast_columns_equal_the_cell_by_cell_reading(tmp_path, monkeypatch):
     rng = np.random.default_rng(3)
     a = [repr(v) for v in (rng.normal(0, 1e3, 2000) * 10.0 ** rng.integers(-6, 6, 2000)).tolist()]
     b = [f"{v:.4f}" for v in rng.uniform(0, 1, 2000)]
-    b[5] = ""  # an empty cell: b is read cell by cell, a at once
+    b[5], b[6] = "", " NA "  # empty cells: NaN
     path = write(tmp_path / "t.csv", a, b)
-    assert set(tables._fast_columns(*tables.read_rows(path)[:2], [SCHEMA.field(c) for c in ("city", "a", "b")],
-                                    MissingCodes(), False)) == {"a"}
+    header, lines, cells, _ = tables.read_clean(path)
+    assert set(tables._fast_columns(cells, [SCHEMA.field(c) for c in header], MissingCodes())) == {"city", "a", "b"}
     fast = read_table(path, SCHEMA)
-    monkeypatch.setattr(tables, "_fast_columns", lambda *args: {})
-    slow = read_table(path, SCHEMA)
+    slow = one_by_one(monkeypatch, path, SCHEMA)
     pd.testing.assert_frame_equal(fast, slow)
-    assert np.isnan(fast["b"].iloc[5]) and fast["a"].tolist() == [float(x) for x in a]
+    assert np.isnan(fast["b"].iloc[5]) and np.isnan(fast["b"].iloc[6]) and fast["a"].tolist() == [float(x) for x in a]
+
+
+ENUMS = Schema(fields=(Field("city", "text", nullable=False), Field("kind", "enum", values=("x", "y")),
+                       Field("note", "text")))
+
+
+def test_text_and_enum_columns_read_at_once_equal_the_cell_by_cell_reading(tmp_path, monkeypatch):
+    rows = "".join(f"c{i}, {'xy'[i % 2]} ,{'' if i % 3 else f'note {i}'}\n" for i in range(1500))
+    path = tmp_path / "t.csv"
+    path.write_text("city,kind,note\n" + rows, encoding="utf-8")
+    fast = read_table(path, ENUMS)
+    pd.testing.assert_frame_equal(fast, one_by_one(monkeypatch, path, ENUMS))
+    assert fast["kind"].iloc[1] == "y" and fast["note"].iloc[1] is None and fast["note"].iloc[3] == "note 3"
+
+
+@pytest.mark.parametrize("cells, message", [({"kind": "z"}, "kind"), ({"city": ""}, "empty, expected text")])
+def test_a_bad_text_or_enum_cell_of_a_large_column_is_named(tmp_path, cells, message):
+    rows = [{"city": f"c{i}", "kind": "x", "note": "n/a"} for i in range(1500)]
+    rows[700].update(cells)
+    path = tmp_path / "t.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    with pytest.raises(InputError) as err:
+        read_table(path, ENUMS)
+    assert "line 702" in str(err.value) and message in str(err.value), str(err.value)
+
+
+def test_text_missing_codes_in_a_large_table_are_counted(tmp_path):
+    rows = "".join(f"c{i},x,{'n/a' if i == 9 else 'ok'}\n" for i in range(1500))
+    path = tmp_path / "t.csv"
+    path.write_text("city,kind,note\n" + rows, encoding="utf-8")
+    frame = read_table(path, ENUMS, MissingCodes.of(["n/a"]))
+    assert frame["note"].iloc[9] is None and frame["note"].iloc[8] == "ok"
+    assert [row["count"] for row in frame.attrs["log"] if row["action"] == "missing-code"] == [1]
 
 
 @pytest.mark.parametrize("cell, message", [("1e", "'1e' is not a number"), ("1,5", "uses a decimal comma; write 1.5"),
@@ -54,3 +94,36 @@ def test_missing_codes_in_a_large_column_are_read_as_missing_and_counted(tmp_pat
     frame = read_table(write(tmp_path / "t.csv", a, a), SCHEMA, MissingCodes.of([999.01]))
     assert np.isnan(frame["a"].iloc[10]) and frame["a"].notna().sum() == 1499
     assert sum(row["count"] for row in frame.attrs["log"] if row["action"] == "missing-code") == 2
+
+
+TYPED = Schema(fields=(Field("city", "text", nullable=False), Field("year", "int"), Field("ok", "bool"),
+                       Field("v", "float")))
+
+
+def test_a_plain_large_table_is_read_at_once_with_its_lines(tmp_path, monkeypatch):
+    """Blank lines and CRLF endings keep every row's line; ints and booleans parse as cell by cell."""
+    lines = ["city,year,ok,v"] + [f"c{i},{2000 + i % 20},{'yes' if i % 2 else 'FALSE'},{i / 7}" for i in range(1200)]
+    lines[5:5] = ["", ",,,"]
+    path = tmp_path / "t.csv"
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode())
+    header, at, cells, sep = tables.read_clean(path)
+    assert header == ["city", "year", "ok", "v"] and sep == "," and at[:5] == [2, 3, 4, 5, 8]
+    frame = read_table(path, TYPED)
+    pd.testing.assert_frame_equal(frame, one_by_one(monkeypatch, path, TYPED))
+    assert frame["_line"].iloc[4] == 8 and frame["year"].iloc[4] == 2004 and frame["ok"].iloc[4] == False  # noqa: E712
+
+
+@pytest.mark.parametrize("change", ["quote", "ragged", "semicolon", "small"])
+def test_other_tables_are_left_to_the_line_by_line_reading(tmp_path, change):
+    rows = [f"c{i},{i}" for i in range(1200 if change != "small" else 50)]
+    if change == "quote":
+        rows[3] = '"c3",3'
+    if change == "ragged":
+        rows[3] = "c3,3,4"
+    path = tmp_path / "t.csv"
+    text = "\n".join(["city,v"] + rows) + "\n"
+    path.write_text(text.replace(",", ";") if change == "semicolon" else text)
+    assert tables.read_clean(path) is None
+    if change == "ragged":
+        with pytest.raises(InputError, match="line 5: has 3 fields, expected 2"):
+            read_table(path, Schema(fields=(Field("city"), Field("v", "float"))))

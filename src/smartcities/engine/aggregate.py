@@ -220,8 +220,9 @@ def _of_children(params: dict, children: slice, n_nodes: int) -> dict:
 
 
 def aggregate_levels(X: np.ndarray, matrices, methods_by_level: list, *, min_share: float = 0.0,
-                     **params) -> np.ndarray:
-    """Scores of every node `(runs, units, nodes)`: the normalised leaves followed by each level's aggregates.
+                     with_leaves: bool = True, **params) -> np.ndarray:
+    """Scores of every node `(runs, units, nodes)`: the normalised leaves followed by each level's aggregates
+    (the aggregates alone without `with_leaves`, which spares copying the leaves into every run).
 
     `matrices` are the per-level weight matrices, each with or without a run axis (one set of leaves can meet
     many weight sets). Each entry of `methods_by_level` names one method per parent of that level (a single
@@ -229,7 +230,7 @@ def aggregate_levels(X: np.ndarray, matrices, methods_by_level: list, *, min_sha
     `params` are the methods' parameters (`p`, `penalty`, …), each method taking those it knows; a `reference`
     may hold one value per node, in compiled order.
     """
-    columns = [X]
+    columns = [X] if with_leaves else []
     Y = X
     start, n_nodes = 0, X.shape[2] + sum(W.shape[-1] for W in matrices)
     for W, names in zip(matrices, methods_by_level):

@@ -267,10 +267,12 @@ def read_indicators(path: str | Path, missing: MissingCodes = MissingCodes()) ->
     """
     name = str(path)
     frame = read_table(path, INDICATORS_SCHEMA, missing)
-    years = frame["year"] if "year" in frame else pd.Series([None] * len(frame), dtype="Int64")
+    keys = ["city", "indicator"] + (["year"] if "year" in frame else [])
+    repeated = frame[frame.duplicated(keys, keep=False)]  # the rows to name, found at once
     first: dict[tuple, int] = {}
     problems: list[Problem] = []
-    for line, city, indicator, year in zip(frame._line, frame.city, frame.indicator, years):
+    years = repeated["year"] if "year" in repeated else [None] * len(repeated)
+    for line, city, indicator, year in zip(repeated._line, repeated.city, repeated.indicator, years):
         key = (city, indicator, None if pd.isna(year) else int(year))
         if key in first:
             when = f" in {key[2]}" if key[2] is not None else ""

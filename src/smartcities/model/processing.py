@@ -57,6 +57,8 @@ ACTIONS = {
                 "residuals, BoD scores); an inconsistent AHP matrix is a warning",
     "failed-runs": "uncertainty runs of one configuration could not be evaluated and were left out",
     "sobol-samples-dropped": "Sobol indices were estimated on the base samples whose every run succeeded",
+    "rank-quantiles-binned": "the runs' ranks exceeded backend.rank_memory_mb, so the aggregates' rank quantiles "
+                             "come from rank histograms (the count is the bin width in places)",
     "not-printed": "what the printed report leaves out: report.pdf itself when no Chromium was found to print it "
                    "(a warning; everything else was published), or the city pages beyond its limit (a note)",
     "not-in-report": "cities beyond report.html's limit, left out of its ranking table and city pages (every city "

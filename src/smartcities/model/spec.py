@@ -130,8 +130,14 @@ class Backend(_Strict):
     name: str = Field(default="numpy", pattern="^(numpy|dask)$",
                       description="`numpy`: in this process; `dask`: as tasks on a Dask cluster.")
     scheduler: str | None = Field(default=None, description="A Dask scheduler address; a local cluster when absent.")
+    workers: int = Field(default=2, ge=1, description="Worker processes of the local Dask cluster (no scheduler "
+                                                      "address given).")
     chunk_runs: int = Field(default=256, ge=1, description="Most runs evaluated together in one vectorised chunk "
                                                            "(one Dask task).")
+    rank_memory_mb: int = Field(default=2048, ge=1, description="Memory for the runs' ranks. Within it every run's "
+                                "ranks are kept and rank intervals are exact; beyond it each unit's ranks are "
+                                "counted in histograms as fine as fit, and the processing log says how many "
+                                "places a quantile may be off.")
 
 
 class Grades(_Strict):

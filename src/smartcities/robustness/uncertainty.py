@@ -42,6 +42,7 @@ from ..model.processing import ProcessingLog, entry
 from ..model.spec import Backend, Spec, Uncertainty
 from .sampling import Design, montecarlo, saltelli
 from .sensitivity import _estimate, _split, sobol_indices
+from .tally import RankTally
 
 MOVES = (1, 3, 10)
 _CHUNK_BYTES = 64 * 2**20  # working memory per chunk of runs
@@ -74,6 +75,7 @@ class UncertaintyResult:
     # a Sobol design, every run of a Monte Carlo one; NaN for a failed run or a unit without a rank. The same seed
     # and factors give the same runs, so editions pair their runs by index (rank changes with intervals).
     target_runs: np.ndarray | None = None
+    rank_width: int = 0  # aggregates' rank quantiles: 0 exact, else from histograms of bins this many places wide
 
     def log(self) -> ProcessingLog:
         """Failed runs as processing-log warnings: one row per failing configuration, and one for the base
@@ -87,6 +89,12 @@ class UncertaintyResult:
                               f"{self.base_samples:,} base samples whose whole Saltelli block succeeded" + (
                                   f"; no indices for {', '.join(map(repr, self.sobol_unvaried))}, which these samples "
                                   "never vary" if self.sobol_unvaried else "")))
+        if self.rank_width > 1:
+            rows.append(entry("uncertainty", "rank-quantiles-binned", count=self.rank_width, warning=True,
+                              detail=f"the runs' ranks exceed backend.rank_memory_mb, so the aggregates' rank "
+                              f"quantiles come from histograms of {self.rank_width}-place bins: each within "
+                              f"{self.rank_width / 2:g} places of the exact one (means exact); raise "
+                              "rank_memory_mb for exact quantiles"))
         return ProcessingLog.of(rows)
 
 
@@ -410,9 +418,8 @@ def _aggregate_runs(leaves: np.ndarray, matrices, config: dict, ctx: Context) ->
     """Scores of the aggregate nodes (runs, units, aggregates) for leaves (1, units, leaves) and per-level weight
     matrices with or without a run axis, with the methods `engine.aggregate` would choose."""
     chosen = level_methods(ctx.compiled, config["method"], config.get("by_level"), config.get("by_node"))
-    scores = aggregate_levels(leaves, matrices, chosen, min_share=float(config.get("min_share", 0.0)),
-                              **method_params(ctx.compiled, config))
-    return scores[..., ctx.compiled.n_leaves:]
+    return aggregate_levels(leaves, matrices, chosen, min_share=float(config.get("min_share", 0.0)),
+                            with_leaves=False, **method_params(ctx.compiled, config))
 
 
 def evaluate_chunk(leaves: np.ndarray, dropped: np.ndarray, data_key: np.ndarray, agg_key: np.ndarray,
@@ -486,14 +493,18 @@ def first_level_failures(plan: Plan, leaves: np.ndarray, runs: Runs) -> dict[tup
 
 @dataclass
 class _Work:
-    """The chunks of runs to evaluate, and where their ranks go: `out[order[chunk]]` (design order)."""
+    """The chunks of runs to evaluate, and where their ranks go: the independent runs (design rows below
+    `counted`) to the tally, and with `target` (Sobol indices, kept runs) every run's rank of the target node."""
 
     leaves: np.ndarray
     dropped: np.ndarray
     runs: Runs  # in evaluation order
     ctx: Context
-    out: np.ndarray  # (runs, units, aggregates) in design order
+    tally: RankTally
     order: np.ndarray  # evaluation position → design row
+    counted: int
+    target: np.ndarray | None = None  # (runs, units) the target aggregate's ranks, design order
+    target_column: int = 0
     chunks: list[slice] = field(default_factory=list)
     errors: np.ndarray = field(init=False)  # (runs,) why each run failed, '' when it did not; design order
 
@@ -501,8 +512,13 @@ class _Work:
         self.errors = np.full(len(self.order), "", dtype=object)
 
     def store(self, sl: slice, ranks: np.ndarray, errors: np.ndarray) -> None:
-        self.out[self.order[sl]] = ranks
-        self.errors[self.order[sl]] = errors
+        rows = self.order[sl]
+        self.errors[rows] = errors
+        if self.target is not None:
+            self.target[rows] = ranks[:, :, self.target_column]
+        counted = rows < self.counted
+        if counted.any():
+            self.tally.add(rows[counted], ranks[counted])
 
 
 def _chunks(n_runs: int, units: int, nodes: int, chunk_runs: int) -> list[slice]:
@@ -524,26 +540,27 @@ def _run_numpy(work: _Work, progress: bool) -> None:
         task = bar.add_task("runs", total=r.data_key.shape[0])
         for sl in work.chunks:
             work.store(sl, *evaluate_chunk(work.leaves, work.dropped, r.data_key[sl], r.agg_key[sl], r.weights[sl],
-                                           r.agg_configs, work.ctx, work.out.dtype.name))
+                                           r.agg_configs, work.ctx, work.tally.dtype))
             bar.advance(task, sl.stop - sl.start)
 
 
 def _run_dask(work: _Work, backend: Backend, progress: bool) -> None:
-    """The same chunks as Dask tasks: on the scheduler `backend.scheduler`, or on a local cluster of two worker
-    processes started (and stopped) here."""
+    """The same chunks as Dask tasks: on the scheduler `backend.scheduler`, or on a local cluster of
+    `backend.workers` worker processes started (and stopped) here."""
     from dask.distributed import Client, LocalCluster, as_completed
 
     cluster = None
     if backend.scheduler:
         client = Client(backend.scheduler)
     else:
-        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+        cluster = LocalCluster(n_workers=backend.workers, threads_per_worker=1, processes=True,
+                               dashboard_address=None)
         client = Client(cluster)
     try:
         r = work.runs
         leaves, dropped, ctx = client.scatter([work.leaves, work.dropped, work.ctx], broadcast=True)
         futures = [client.submit(evaluate_chunk, leaves, dropped, r.data_key[sl], r.agg_key[sl], r.weights[sl],
-                                 r.agg_configs, ctx, work.out.dtype.name, pure=False) for sl in work.chunks]
+                                 r.agg_configs, ctx, work.tally.dtype, pure=False) for sl in work.chunks]
         position = {f.key: i for i, f in enumerate(futures)}
         with _progress(progress) as bar:
             task = bar.add_task("runs", total=r.data_key.shape[0])
@@ -585,29 +602,10 @@ def _weighted_quantiles(values: np.ndarray, counts: np.ndarray, probs: tuple[flo
     return [a.reshape(values.shape[1:]) for a in out]
 
 
-def _interval_stats(ranks: np.ndarray, block: int = 4096) -> list[np.ndarray]:
-    """median, mean, p05, p95 over axis 0 of stored ranks (runs, units), 0 = no rank; a block of units at a
-    time to bound memory."""
-    out = [np.empty(ranks.shape[1]) for _ in range(4)]
-    for lo in range(0, ranks.shape[1], block):
-        part = ranks[:, lo: lo + block]
-        x = part.astype(float)
-        missing = part == 0
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            if missing.any():
-                x[missing] = np.nan
-                q, mean = np.nanquantile(x, [0.5, 0.05, 0.95], axis=0), np.nanmean(x, axis=0)
-            else:
-                q, mean = np.quantile(x, [0.5, 0.05, 0.95], axis=0), x.mean(axis=0)
-        for arr, val in zip(out, (q[0], mean, q[1], q[2])):
-            arr[lo: lo + block] = val
-    return out
-
-
-def rank_intervals(ctx: Context, nominal: np.ndarray, agg_ranks: np.ndarray, leaf_ranks: np.ndarray,
+def rank_intervals(ctx: Context, nominal: np.ndarray, tally: RankTally, leaf_ranks: np.ndarray,
                    leaf_counts: np.ndarray) -> pd.DataFrame:
-    """city, node, nominal_rank, median_rank, mean_rank, p05, p95 for every node."""
+    """city, node, nominal_rank, median_rank, mean_rank, p05, p95 for every node: the leaves' from their ranks in
+    each data configuration (weighted by its runs), the aggregates' from the tally."""
     c = ctx.compiled
     L = c.n_leaves
     med, mean, p05, p95 = (np.empty(nominal.shape) for _ in range(4))  # (units, nodes)
@@ -616,8 +614,7 @@ def rank_intervals(ctx: Context, nominal: np.ndarray, agg_ranks: np.ndarray, lea
     w = np.where(np.isnan(leaf_ranks), 0, leaf_counts[:, None, None])
     with np.errstate(all="ignore"):
         mean[:, :L] = np.nansum(leaf_ranks * w, axis=0) / w.sum(axis=0)
-    for j in range(agg_ranks.shape[2]):
-        med[:, L + j], mean[:, L + j], p05[:, L + j], p95[:, L + j] = _interval_stats(agg_ranks[:, :, j])
+    med[:, L:], mean[:, L:], p05[:, L:], p95[:, L:] = tally.intervals()
     units, nodes = nominal.shape
     frame = pd.DataFrame({
         "city": np.repeat(np.array(ctx.units, dtype=object), nodes),
@@ -744,13 +741,16 @@ def analyse(X: np.ndarray, ctx: Context, steps: list[Step], uncertainty: Uncerta
     c = ctx.compiled
     units = len(ctx.units)
     n_agg = len(c.nodes) - c.n_leaves
-    dtype = "uint16" if units < 2**16 - 1 else "uint32"
+    independent = 2 * design.n if design.kind == "sobol" else design.runs  # the runs the intervals count
+    tally = RankTally.within(independent, units, n_agg, backend.rank_memory_mb * 2**20)
+    t = c.nodes.index(plan.target)
+    per_run_target = t >= c.n_leaves and (design.kind == "sobol" or keep_runs)
     # runs are evaluated grouped by configuration, so a chunk holds few groups and the levels their runs share
     # are aggregated once per chunk; results go back into design order
     order = np.lexsort((runs.agg_key, runs.data_key))
     grouped = runs.ordered(order)
-    agg_ranks = np.empty((design.runs, units, n_agg), dtype=dtype)  # (runs, units, aggregates), design order
-    work = _Work(leaves, dropped, grouped, ctx, agg_ranks, order,
+    work = _Work(leaves, dropped, grouped, ctx, tally, order, independent,
+                 np.zeros((design.runs, units), tally.dtype) if per_run_target else None, t - c.n_leaves,
                  _chunks(design.runs, units, max(n_agg, 1), backend.chunk_runs))
     if backend.name == "dask":
         _run_dask(work, backend, progress)
@@ -762,22 +762,19 @@ def analyse(X: np.ndarray, ctx: Context, steps: list[Step], uncertainty: Uncerta
         raise _failed_runs_error(plan, found, design.runs, where)
     leaf_ranks = ranks(np.where(dropped[:, :, None], np.nan, leaves))  # (K, units, leaves)
 
-    used = np.arange(2 * design.n if design.kind == "sobol" else design.runs)
-    used = used[ok[used]]
+    used = np.flatnonzero(ok[:independent])
     counts = np.bincount(runs.data_key[used], minlength=leaves.shape[0])
-    intervals = rank_intervals(ctx, nominal, agg_ranks[used], leaf_ranks, counts)
+    intervals = rank_intervals(ctx, nominal, tally, leaf_ranks, counts)
 
-    t = c.nodes.index(plan.target)
-    if t >= c.n_leaves:
-        target_ranks = agg_ranks[:, :, t - c.n_leaves].astype(float)
-        target_ranks[target_ranks == 0] = np.nan
-    else:
+    if t < c.n_leaves:
         target_ranks = leaf_ranks[runs.data_key][:, :, t]
+    elif per_run_target:
+        target_ranks = work.target.astype(float)
+        target_ranks[target_ranks == 0] = np.nan
     kept_runs = None
     if keep_runs:
-        independent = np.arange(2 * design.n if design.kind == "sobol" else design.runs)
-        kept_runs = np.array(target_ranks[independent], dtype=float)
-        kept_runs[~ok[independent]] = np.nan
+        kept_runs = np.array(target_ranks[:independent], dtype=float)
+        kept_runs[~ok[:independent]] = np.nan
     samples = design.complete(ok) if design.kind == "sobol" else np.arange(0)
     unvaried: tuple[str, ...] = ()
     if len(samples) >= 2:
@@ -794,7 +791,8 @@ def analyse(X: np.ndarray, ctx: Context, steps: list[Step], uncertainty: Uncerta
                          columns=FAILURE_COLUMNS)
     return UncertaintyResult(intervals, movement(intervals), sens, conv, design.runs,
                              time.perf_counter() - started, plan.target, design.kind, int((~ok).sum()), table,
-                             len(samples), design.n if design.kind == "sobol" else 0, unvaried, kept_runs)
+                             len(samples), design.n if design.kind == "sobol" else 0, unvaried, kept_runs,
+                             tally.width)
 
 
 def with_runs(uncertainty: Uncertainty, runs: int, design: str | None = None) -> Uncertainty:

@@ -1,0 +1,108 @@
+"""The ranks of an uncertainty analysis's runs, gathered chunk by chunk into rank intervals, within a memory budget.
+
+Within the budget every counted run's ranks are kept and the intervals are exact quantiles (R's type 7, NumPy's
+default). Beyond it — a hundred thousand units over ten thousand runs would need tens of gigabytes — each
+(unit, node) keeps a histogram of its ranks in bins of `width` places, so memory is set by the number of units and
+the budget, not by the number of runs: the mean stays exact (a sum of ranks), and a quantile is exact when `width`
+is 1 and within `width / 2` places of the exact one otherwise. Kept ranks and histogram counts both add up the
+same whatever the order and size of the chunks, so results do not depend on the chunk size or the number of
+workers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+PROBS = (0.5, 0.05, 0.95)  # median, p05, p95
+_BLOCK = 4096  # cells summarised at a time
+
+
+@dataclass
+class RankTally:
+    """Ranks of `runs` counted runs × `units` × `nodes` (0 = no rank: a failed run, a dropped unit)."""
+
+    units: int
+    nodes: int
+    width: int  # 0: every run's ranks kept (exact quantiles); else histogram bins of this many places
+    kept: np.ndarray | None  # (runs, units, nodes) ranks, with width 0
+    counts: np.ndarray | None  # (nodes, units, bins) rank counts, with a width
+    sums: np.ndarray  # (units, nodes) sum of ranks
+    n: np.ndarray  # (units, nodes) ranks counted
+
+    @classmethod
+    def within(cls, runs: int, units: int, nodes: int, budget_bytes: int) -> RankTally:
+        """A tally that keeps every run when that fits `budget_bytes`, else histograms as fine as fit it."""
+        dtype = np.uint16 if units < 2**16 - 1 else np.uint32
+        sums, n = np.zeros((units, nodes), np.int64), np.zeros((units, nodes), np.int64)
+        if runs * units * nodes * np.dtype(dtype).itemsize <= budget_bytes:
+            return cls(units, nodes, 0, np.zeros((runs, units, nodes), dtype), None, sums, n)
+        count_type = np.uint16 if runs < 2**16 else np.uint32
+        bins = max(1, min(units, budget_bytes // max(1, units * nodes * np.dtype(count_type).itemsize)))
+        width = -(-units // bins)
+        bins = -(-units // width)
+        return cls(units, nodes, width, None, np.zeros((nodes, units, bins), count_type), sums, n)
+
+    @property
+    def dtype(self) -> str:
+        """The integer type ranks come in."""
+        return "uint16" if self.units < 2**16 - 1 else "uint32"
+
+    def add(self, rows: np.ndarray, ranks: np.ndarray) -> None:
+        """Count the ranks (len(rows), units, nodes) of the counted runs `rows`."""
+        present = ranks > 0
+        self.sums += ranks.sum(axis=0, dtype=np.int64)
+        self.n += present.sum(axis=0)
+        if self.kept is not None:
+            self.kept[rows] = ranks
+            return
+        bins = self.counts.shape[2]
+        cell = (np.arange(self.nodes)[:, None] * self.units + np.arange(self.units)[None, :]) * bins
+        flat = self.counts.reshape(-1)
+        for run, has in zip(ranks, present):  # within one run each cell meets one rank: a plain increment
+            bin_ = (run.T.astype(np.int64) - 1) // self.width
+            flat[(cell + bin_)[has.T]] += 1
+
+    def intervals(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """median, mean, p05, p95 of each (unit, node)'s ranks, (units, nodes); NaN where it has none."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.where(self.n > 0, self.sums / self.n, np.nan)
+        order_stats = self._kept_order_stats if self.kept is not None else self._binned_order_stats
+        qs = [np.empty((self.units, self.nodes)) for _ in PROBS]
+        for node in range(self.nodes):
+            for lo in range(0, self.units, _BLOCK):
+                hi = min(lo + _BLOCK, self.units)
+                for q, p in zip(qs, PROBS):
+                    q[lo:hi, node] = _type7(order_stats(node, lo, hi), self.n[lo:hi, node], p)
+        return qs[0], mean, qs[1], qs[2]
+
+    def _kept_order_stats(self, node: int, lo: int, hi: int):
+        """x(j): the j-th smallest rank (0-based) of each cell, from the kept ranks sorted per cell."""
+        ordered = np.sort(np.ascontiguousarray(self.kept[:, lo:hi, node].T), axis=1)  # zeros (no rank) first
+        skip = ordered.shape[1] - self.n[lo:hi, node]
+        return lambda j: np.take_along_axis(ordered, np.minimum(skip + j, ordered.shape[1] - 1)[:, None],
+                                            axis=1)[:, 0].astype(float)
+
+    def _binned_order_stats(self, node: int, lo: int, hi: int):
+        """x(j) as the middle of the bin holding the j-th smallest rank."""
+        cum = np.cumsum(self.counts[node, lo:hi], axis=1, dtype=np.int64)
+        width, units = self.width, self.units
+
+        def at(j: np.ndarray) -> np.ndarray:
+            b = np.minimum((cum <= j[:, None]).sum(axis=1), cum.shape[1] - 1)
+            first, last = 1 + b * width, np.minimum((b + 1) * width, units)
+            return (first + last) / 2
+        return at
+
+
+def _type7(order_stat, n: np.ndarray, p: float) -> np.ndarray:
+    """The p-quantile of each cell's n values by linear interpolation between order statistics (R type 7), with
+    NumPy's rounding (its lerp), so that kept ranks give np.quantile's numbers exactly."""
+    h = np.maximum(n - 1, 0) * p
+    j = np.floor(h).astype(np.int64)
+    t = h - j
+    a, b = order_stat(j), order_stat(np.minimum(j + 1, np.maximum(n - 1, 0)))
+    diff = b - a
+    value = np.where(t >= 0.5, b - diff * (1 - t), a + diff * t)
+    return np.where(n > 0, value, np.nan)
