@@ -1,0 +1,52 @@
+"""The sensor store: one DuckDB file in the OGC SensorThings data model.
+
+A Thing (a station, a counter, a pole) has a Location and Datastreams; a Datastream is the series of one
+ObservedProperty measured by one Sensor on one Thing; an Observation is one (time, value) of a Datastream. Times are
+UTC timestamps. An observation is unique by (datastream, time), so importing a file twice adds nothing; `imports`
+records every file by its SHA-256. Quality flags (`sensors qc`) live beside the observations in `flags`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from ..errors import InputError
+
+SCHEMA = """
+create table if not exists things (
+    thing_id varchar primary key, name varchar, description varchar, properties json);
+create table if not exists locations (
+    thing_id varchar primary key, lat double not null, lon double not null, name varchar);
+create table if not exists sensors (
+    sensor_id varchar primary key, name varchar, description varchar);
+create table if not exists observed_properties (
+    property varchar primary key, name varchar, definition varchar, unit varchar);
+create table if not exists datastreams (
+    datastream_id integer primary key, thing_id varchar not null, sensor_id varchar not null,
+    property varchar not null, unit varchar, unique (thing_id, sensor_id, property));
+create table if not exists observations (
+    datastream_id integer not null, time timestamp not null, value double not null,
+    primary key (datastream_id, time));
+create table if not exists flags (
+    datastream_id integer not null, time timestamp not null, flag varchar not null, detail varchar,
+    primary key (datastream_id, time, flag));
+create table if not exists imports (
+    source varchar, sha256 varchar primary key, format varchar, observations bigint, imported_at timestamp);
+"""
+FLAGS = ("out-of-range", "spike", "stuck", "duplicate", "gap")
+
+
+def connect(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """The store at `path`, its tables created when it is new (a read-only store must exist)."""
+    path = Path(path)
+    if read_only and not path.exists():
+        raise InputError.single(path, "sensor store does not exist; create it with `smartcities sensors import`")
+    try:
+        db = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.Error as err:
+        raise InputError.single(path, f"cannot open the sensor store: {err}") from None
+    if not read_only:
+        db.execute(SCHEMA)
+    return db
