@@ -308,9 +308,20 @@ def compute(rules: RulesFile, db: duckdb.DuckDBPyConnection, store_name: str = "
     db.register("rule_units", units)
     start, end = model.period.bounds()
     rows, coverage = [], []
+    hourly_tables: dict[tuple, str] = {}
     try:
         for name, rule in model.indicators.items():
-            values, cover = _indicator(db, rule, start, end)
+            head, params = _sources(rule, start, end)
+            hourly = None
+            if rule.validity is not None:
+                key = (rule.property, rule.exclude_flags)
+                if key not in hourly_tables:
+                    hourly_tables[key] = f"rule_hourly_{len(hourly_tables)}"
+                    db.execute(f"create or replace temp table {hourly_tables[key]} as {head} select datastream_id, "
+                               f"date_trunc('hour', time) as t, avg(v) as v, count(*) as n from obs "
+                               f"group by datastream_id, t", params)
+                hourly = hourly_tables[key]
+            values, cover = _indicator(db, rule, head, params, start, end, hourly)
             values.insert(1, "indicator", name)
             what = f"{rule.property or 'all properties'}, {rule.bucket} {rule.statistic}"
             extra = next((f", {k} {getattr(rule, k):g}" for k in ("count_above", "share_above")
@@ -323,6 +334,8 @@ def compute(rules: RulesFile, db: duckdb.DuckDBPyConnection, store_name: str = "
             coverage.append(cover)
     finally:
         db.unregister("rule_units")
+        for table in hourly_tables.values():
+            db.execute(f"drop table if exists {table}")
     columns = ["city", "indicator", "value", "period", "source", "note"]
     table = pd.concat(rows, ignore_index=True)[columns] if rows else pd.DataFrame(columns=columns)
     return Result(table, pd.concat(coverage, ignore_index=True), outside)
@@ -367,8 +380,9 @@ def _units(rules: RulesFile, db: duckdb.DuckDBPyConnection) -> tuple[pd.DataFram
     return units, outside
 
 
-def _indicator(db, rule: Indicator, start, end) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The rule's values (city, value, period) and coverage (city, datastreams, valid_days)."""
+def _sources(rule: Indicator, start, end) -> tuple[str, list]:
+    """The SQL `with` head naming the rule's datastreams (`streams`, with their unit) and observations (`obs`:
+    in the period, flagged ones left out on request), and its parameters."""
     params: list = []
     where = []
     if start is not None:
@@ -386,17 +400,22 @@ def _indicator(db, rule: Indicator, start, end) -> tuple[pd.DataFrame, pd.DataFr
     stream_params = [rule.property] if rule.property is not None else []
     obs = (f"obs as (select o.datastream_id, s.unit, o.time, o.value as v from observations o "
            f"join streams s using (datastream_id) {'where ' + ' and '.join(where) if where else ''})")
-    head = f"with {streams}, {obs}"
-    head_params = stream_params + params
+    return f"with {streams}, {obs}", stream_params + params
+
+
+def _indicator(db, rule: Indicator, head: str, params: list, start, end,
+               hourly: str | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The rule's values (city, value, period) and coverage (city, datastreams, valid_days); `hourly` names the
+    table of the rule's hourly means and reading counts per datastream, when the rule has validity."""
     if rule.statistic in NETWORK_STATISTICS:
-        values = _network(db, rule, head, head_params, start, end)
+        values = _network(db, rule, head, params, start, end)
     else:
-        values = _statistic(db, rule, head, head_params)
+        values = _statistic(db, rule, head, params, hourly)
     if rule.normalise is not None:
         factors = db.execute("select distinct unit, area_km2, population from rule_units").df().set_index("unit")
         scale = 1 / factors.area_km2 if rule.normalise == "area" else PER_RESIDENTS / factors.population
         values["value"] = values.value.to_numpy() * scale.reindex(values.city).to_numpy()
-    return values, _coverage(db, rule, head, head_params, start, end)
+    return values, _coverage(db, rule, head, params, start, end, hourly)
 
 
 def _bucket(bucket: str, column: str) -> str:
@@ -407,7 +426,7 @@ def _label(bucket: str, column: str) -> str:
     return f"strftime({column}, '{_LABEL_FORMAT[bucket]}')" if bucket != "period" else "''"
 
 
-def _statistic(db, rule: Indicator, head: str, params: list) -> pd.DataFrame:
+def _statistic(db, rule: Indicator, head: str, params: list, hourly_table: str | None) -> pd.DataFrame:
     """The bucket statistic per unit, over raw readings or (with validity) over the valid values one level down:
     readings of valid hours (bucket hour), valid hourly means of valid days (bucket day), valid daily means."""
     aggregate = _STATISTIC_SQL.get(rule.statistic)
@@ -418,8 +437,7 @@ def _statistic(db, rule: Indicator, head: str, params: list) -> pd.DataFrame:
         base = "base as (select unit, time as t, v from obs)"
     else:
         n, share = rule.validity.hour, rule.validity.day
-        hourly = ("hourly as (select datastream_id, any_value(unit) as unit, date_trunc('hour', time) as t, "
-                  f"avg(v) as v from obs group by datastream_id, t having count(*) >= {n})")
+        hourly = _valid_hours(hourly_table, n)
         daily = ("daily as (select datastream_id, any_value(unit) as unit, date_trunc('day', t) as t, avg(v) as v "
                  f"from hourly group by datastream_id, date_trunc('day', t) having count(*) >= {share!r} * 24)")
         if rule.bucket == "hour":
@@ -458,10 +476,10 @@ def _expected_buckets(bucket: str, first: str, last: str) -> str:
     return f"(date_diff('{bucket}', {b_first}, {b_last}) + 1)"
 
 
-def _range_sql(start, end) -> tuple[str, list]:
-    """SQL for the range's first and last instants: the period's bounds, else the observations' own."""
-    first = "?::timestamp" if start is not None else "(select min(time) from obs)"
-    last = "(?::timestamp - interval 1 microsecond)" if end is not None else "(select max(time) from obs)"
+def _range_sql(start, end, table: str = "obs", column: str = "time") -> tuple[str, list]:
+    """SQL for the range's first and last instants: the period's bounds, else those of the table's times."""
+    first = "?::timestamp" if start is not None else f"(select min({column}) from {table})"
+    last = "(?::timestamp - interval 1 microsecond)" if end is not None else f"(select max({column}) from {table})"
     return f"range as (select {first} as first, {last} as last)", [x for x in (start, end) if x is not None]
 
 
@@ -489,19 +507,24 @@ def _network(db, rule: Indicator, head: str, params: list, start, end) -> pd.Dat
     return db.execute(sql, params + range_params).df()
 
 
-def _coverage(db, rule: Indicator, head: str, params: list, start, end) -> pd.DataFrame:
+def _valid_hours(hourly_table: str, readings: int) -> str:
+    return (f"hourly as (select h.datastream_id, s.unit, h.t, h.v from {hourly_table} h "
+            f"join streams s using (datastream_id) where h.n >= {readings})")
+
+
+def _coverage(db, rule: Indicator, head: str, params: list, start, end, hourly_table: str | None) -> pd.DataFrame:
     """Per unit: datastreams with data in the range, and (with validity) the share of their days that are valid."""
     if rule.validity is None or rule.statistic in NETWORK_STATISTICS:
         sql = (f"{head} select unit as city, count(distinct datastream_id) as datastreams, null::double as "
                f"valid_days from obs group by unit order by city")
         return db.execute(sql, params).df()
-    range_cte, range_params = _range_sql(start, end)
+    range_cte, range_params = _range_sql(start, end, hourly_table, "t")
     n, share = rule.validity.hour, rule.validity.day
-    sql = (f"{head}, {range_cte}, hourly as (select datastream_id, date_trunc('hour', time) as t from obs "
-           f"group by datastream_id, t having count(*) >= {n}), "
+    sql = (f"{head}, {range_cte}, {_valid_hours(hourly_table, n)}, "
            f"valid as (select datastream_id, count(*) as days from (select datastream_id from hourly "
            f"group by datastream_id, date_trunc('day', t) having count(*) >= {share!r} * 24) group by datastream_id), "
-           f"present as (select distinct datastream_id, unit from obs) "
+           f"present as (select distinct h.datastream_id, s.unit from {hourly_table} h join streams s "
+           f"using (datastream_id)) "
            f"select p.unit as city, count(*) as datastreams, sum(coalesce(v.days, 0)) / "
            f"sum({_expected_buckets('day', 'r.first', 'r.last')}) as valid_days "
            f"from present p left join valid v using (datastream_id), range r group by p.unit order by city")
