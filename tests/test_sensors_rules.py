@@ -326,7 +326,7 @@ def test_command_writes_indicators_and_says_coverage_and_sensors_outside(tmp_pat
                                  "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "1 sensor outside every district, left out: far" in result.output
-    assert "pm25_mean west: 1 datastreams, 67% of days valid" in result.output
+    assert "pm25_mean west: 1 datastream, 67% of days valid" in result.output
     table = read_indicators(out).set_index(["city", "indicator"])
     assert table.loc[("west", "pm25_exceedance_days"), "value"] == 1
     assert table.loc[("west", "pm25_mean"), "value"] == 15
@@ -374,6 +374,8 @@ def test_misspelt_key_and_bad_bucket_are_located(tmp_path):
 def test_inconsistent_rules_are_refused(tmp_path):
     message = refused(tmp_path, "spatial_unit: sensor\nindicators:\n  g: {property: pm25, bucket: day, growth: true}\n")
     assert "rule 'g': growth is the change from year to year: it needs `bucket: year`" in message
+    message = refused(tmp_path, "spatial_unit: sensor\nindicators:\n  m: {property: pm25, bucket: day, per: year}\n")
+    assert "rule 'm': `per: year` is for count_above and share_above" in message
     message = refused(tmp_path, "spatial_unit: city\nindicators:\n  s: {statistic: sensors, normalise: area}\n")
     assert "normalise needs spatial_unit district" in message
     message = refused(tmp_path, "spatial_unit: district\nindicators:\n  s: {statistic: sensors}\n")

@@ -36,6 +36,6 @@ def indicators(rules: Path = typer.Argument(..., help="The indicator rules (YAML
     console.print("coverage (datastreams with data; share of their days valid):", markup=False, highlight=False)
     for row in result.coverage.itertuples():
         valid = "" if row.valid_days != row.valid_days else f", {row.valid_days:.0%} of days valid"
-        console.print(f"  {row.indicator} {row.city}: {row.datastreams} datastreams{valid}", markup=False,
-                      highlight=False)
+        streams = f"{row.datastreams} datastream{'s' if row.datastreams != 1 else ''}"
+        console.print(f"  {row.indicator} {row.city}: {streams}{valid}", markup=False, highlight=False)
     console.print(f"wrote {len(result.indicators)} indicator values to {out}", markup=False, highlight=False)

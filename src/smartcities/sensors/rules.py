@@ -53,7 +53,7 @@ class Validity(_Strict):
     """Which hours and days count (EU air-quality practice: a day needs 75 % of its hours)."""
 
     hour: int = Field(default=1, ge=1, description="Readings an hour needs to count.")
-    day: float = Field(default=0.75, gt=0, le=1, description="Share of its 24 hours that must count for a day to.")
+    day: float = Field(default=0.75, gt=0, le=1, description="Share of its 24 hours a valid day needs.")
 
 
 class Period(_Strict):
@@ -104,6 +104,8 @@ class Indicator(_Strict):
             raise ValueError("`statistic: percentile` and `percentile: q` go together")
         if reducers and self.bucket == "period":
             raise ValueError(f"{reducers[0]} counts buckets: give a bucket finer than the period")
+        if self.per == "year" and not {"count_above", "share_above"} & set(reducers):
+            raise ValueError("`per: year` is for count_above and share_above")
         if self.growth and self.bucket != "year":
             raise ValueError("growth is the change from year to year: it needs `bucket: year`")
         if self.validity is not None and self.bucket == "15min":
@@ -150,14 +152,12 @@ class RulesFile:
     lines: dict[tuple, int] = field(default_factory=dict)
 
     def line(self, *keys) -> int | None:
+        """Line of a key path such as ('indicators', 'pm25_mean', 'property'), else of its nearest parent."""
         while keys:
             if keys in self.lines:
                 return self.lines[keys]
             keys = keys[:-1]
         return None
-
-    def problem(self, message: str, *keys) -> InputError:
-        return InputError([Problem(str(self.path), message, self.line(*keys))])
 
 
 @dataclass(frozen=True)
