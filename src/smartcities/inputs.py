@@ -286,7 +286,66 @@ def _read_city_tables(spec: Spec):
     unknown: list[ProcessingLog] = []
     inventory, measured = (_known_cities_only(frame, cities, _source(getattr(m, key)), spec, unknown)
                            for key, frame in (("inventory", inventory), ("indicators", measured)))
+    if m.sensors is not None:
+        measured = _with_sensor_indicators(spec, measured, cities, hashes, unknown)
+        read = ProcessingLog.concat(read, ProcessingLog.of(measured.attrs["sensor_log"]))
     return framework, cities, inventory, measured, hashes, ProcessingLog.concat(read, *unknown)
+
+
+def _with_sensor_indicators(spec: Spec, measured: pd.DataFrame | None, cities: pd.DataFrame, hashes: dict,
+                            unknown: list[ProcessingLog]) -> pd.DataFrame:
+    """The indicators table with the values the spec's sensor rules compute from its sensor store: one row per
+    unit, indicator (and year), each row's line that of its rule; units the cities table lacks are left out as
+    in any indicators table, and what was computed and left out goes to `attrs["sensor_log"]`."""
+    from .sensors.rules import compute, read_rules
+    from .sensors.store import connect
+
+    s = spec.model.sensors
+    rules_path, store_path = _existing(spec, "sensors", s.rules), _existing(spec, "sensors", s.store)
+    rules = read_rules(rules_path)
+    db = connect(store_path, read_only=True)
+    try:
+        result = compute(rules, db, store_name=store_path.name)
+        hashes["sensor_store"] = hashlib.sha256("".join(
+            row[0] for row in db.execute("select sha256 from imports order by sha256").fetchall()).encode()).hexdigest()
+    finally:
+        db.close()
+    hashes["sensor_rules"] = file_hash(rules_path)
+    table = result.indicators
+    labels = table["period"].fillna("").astype(str)
+    finer = table.loc[~labels.str.fullmatch(r"\d{4}|"), "indicator"].unique()
+    if len(finer):
+        raise InputError([Problem(str(rules_path), f"indicator {name!r} gives a value per "
+                                  f"{rules.model.indicators[name].bucket}; an index reads one value per unit "
+                                  "(bucket: period) or per year",
+                                  rules.line("indicators", name, "bucket")) for name in finer])
+    frame = pd.DataFrame({"city": table["city"].astype(object), "indicator": table["indicator"].astype(object),
+                          "value": table["value"].astype(float),
+                          "year": pd.array([int(x) if x else None for x in labels], dtype="Int64"),
+                          "source": table["source"], "note": table["note"],
+                          "_line": [rules.line("indicators", name) or 1 for name in table["indicator"]]})
+    if frame["year"].isna().all() and (measured is None or "year" not in measured):
+        frame = frame.drop(columns="year")
+    frame = _known_cities_only(frame, cities, str(rules_path), spec, unknown)
+    log = [entry("sensors", "sensor-indicators", indicator=name, count=len(rows),
+                 detail=f"{len(rows)} values of {name} from {rules_path} over {store_path}")
+           for name, rows in frame.groupby("indicator", sort=False)]
+    log += [entry("sensors", "outside-districts", unit=sensor, warning=True,
+                  detail=f"sensor {sensor} lies outside every district of {rules_path}; left out of its indicators")
+            for sensor in result.outside]
+    if measured is None:
+        frame.attrs.update({"sensor_log": log, "source": str(rules_path)})
+        return frame
+    keys = ["city", "indicator"] + (["year"] if "year" in frame else [])
+    both = frame[keys].merge(measured[keys + ["_line"]], on=keys)
+    if len(both):
+        raise InputError([Problem(str(rules_path), f"indicator {indicator!r} of {city!r} is both computed from "
+                                  f"sensors and given on line {line} of {_source(spec.model.indicators)}",
+                                  rules.line("indicators", indicator))
+                          for city, indicator, line in both[["city", "indicator", "_line"]].head(10).to_numpy()])
+    joined = pd.concat([measured, frame], ignore_index=True)
+    joined.attrs.update({**measured.attrs, "sensor_log": log})
+    return joined
 
 
 def _source(value: str | WideTable | None) -> str | None:

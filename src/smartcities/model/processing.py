@@ -23,6 +23,8 @@ MAX_DETAILS = 3  # a summary line spells out up to this many distinct details
 # Every action a row may name, and what it means: the catalogue docs/reference.md shows, and the one place a new
 # kind of row must be added (a row naming another action is a programming error).
 ACTIONS = {
+    "sensor-indicators": "values of an indicator computed from the sensor store by the spec's sensor rules",
+    "outside-districts": "sensors outside every district of the sensor rules, left out of their indicators",
     "separator": "a table was read with a separator other than comma (and decimal commas where it uses them)",
     "missing-code": "cells holding one of the spec's `missing_values` codes were read as missing",
     "suspected-missing-code": "an indicator's extreme value, held by several units far from the rest, looks like "

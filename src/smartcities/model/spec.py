@@ -31,6 +31,14 @@ class CoinrData(_Strict):
                                    "group or denominator; the framework.")
 
 
+class Sensors(_Strict):
+    """Indicators computed from a sensor store by rules, joining the indicators table (city logging)."""
+
+    store: str = Field(description="The sensor store (a DuckDB file made by `smartcities sensors import`).")
+    rules: str = Field(description="The indicator rules (YAML, see docs/sensors-indicators.md); each rule's "
+                                   "values must be one per unit (`bucket: period`) or per year.")
+
+
 class WideTable(_Strict):
     """A wide table read as it is: one row per city, one column per indicator (or cities-table column), an id."""
 
@@ -290,6 +298,8 @@ class IndexSpec(_Strict):
                                   "a wide table `{file, format: wide, id, columns}` (below).")
     framework: str | None = Field(default=None, description="A preset's name (`sci-2022`), a YAML or JSON tree, or "
                                                             "a flat CSV with `parent`.")
+    sensors: Sensors | None = Field(default=None, description="Indicators from sensor observations, computed by "
+                                                              "rules and joined to the indicators table.")
     store: str | None = Field(default=None, description="A DuckDB file to read imported tables from (`cities: "
                                                         "store:cities`) and record the run in.")
     missing_values: list[float | str] = Field(
