@@ -51,9 +51,10 @@ def qc_command(
         return
     console.print("flags: " + ", ".join(f"{name} {count}" for name, count in report.flags.items()), markup=False,
                   soft_wrap=True)
-    table = Table("datastream", "thing", "property", "observations", "interval", "uptime", "completeness", "flagged")
+    table = Table("id", "thing", "property", "readings", "interval", "uptime", "complete", "flagged")
     for row in report.datastreams.itertuples():
-        table.add_row(str(row.datastream_id), row.thing_id, row.property, str(row.observations), str(row.interval),
+        interval = "-" if row.interval != row.interval else f"{row.interval:g} s"
+        table.add_row(str(row.datastream_id), row.thing_id, row.property, str(row.observations), interval,
                       f"{row.uptime:.1%}", f"{row.completeness:.1%}", str(row.flagged))
     console.print(table)
 

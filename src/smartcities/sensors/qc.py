@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..errors import InputError
 from .store import FLAGS, connect
 
 PLAUSIBLE = {  # property → (lowest, highest) plausible value, in the units the adapters store
@@ -50,6 +51,8 @@ class QcReport:
 
 def run_qc(store: str | Path) -> QcReport:
     """Recompute every flag of the store and report uptime and completeness per datastream."""
+    if not Path(store).exists():
+        raise InputError.single(store, "sensor store does not exist; create it with `smartcities sensors import`")
     db = connect(store)
     try:
         db.begin()
