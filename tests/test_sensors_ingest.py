@@ -278,6 +278,13 @@ def test_bad_long_input_is_located(tmp_path, rows, line, column, words):
     assert counts(store)["observations"] == 0 and counts(store)["imports"] == 0
 
 
+def test_malformed_csv_is_named(tmp_path):
+    file = long_file(tmp_path, ["a,2024-01-01T00:00:00Z,pm25,1,1,1"] * 3 + ["a,2024-01-01T00:10:00Z,pm25,1,1,1,x,y"])
+    with pytest.raises(InputError) as caught:
+        import_files(tmp_path / "s.duckdb", [file])
+    assert caught.value.problems[0].file == str(file) and "cannot read it as long" in caught.value.problems[0].message
+
+
 def test_sensor_community_without_location(archive, tmp_path):
     file = archive / "2024-03-01" / "2024-03-01_dht22_sensor_201.csv"
     file.write_text(file.read_text().replace(";48.79;9.19;", ";;;"))

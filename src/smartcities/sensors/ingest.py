@@ -82,8 +82,7 @@ def import_files(store: str | Path, paths: list[str | Path], fmt: str = "auto",
                 continue
             seen.add(digest)
             kind = detect(file, spec) if fmt == "auto" else fmt
-            layout = _read(db, file, kind, spec)
-            stage(db, file, layout)
+            _read_and_stage(db, file, kind, spec)
             added, repeated = store_observations(db)
             db.execute("insert into imports values (?, ?, ?, ?, now())", [display_name(file), digest, kind, added])
             summary.files.append(display_name(file))
@@ -169,22 +168,26 @@ def detect(file: Path, spec: dict | None) -> str:
                                   f"{','.join(LONG_COLUMNS)}; a wide table needs --adapter", line=1)
 
 
-def _read(db, file: Path, kind: str, spec: dict | None) -> Layout:
-    """Run the reader of `kind`, turning DuckDB's parse errors into located ones."""
+def _read_and_stage(db, file: Path, kind: str, spec: dict | None) -> None:
+    """Run the reader of `kind` and stage its rows, turning DuckDB's own errors (a malformed CSV) into the file's."""
     readers = {"long": read_long, "wide": read_wide, "sensor-community": read_sensor_community,
                "sensorthings": read_sensorthings, "ngsi-ld": read_ngsi_ld}
     if kind == "wide" and spec is None:
         raise InputError.single(file, "a wide table needs --adapter naming its time column and what each column is")
     try:
-        return readers[kind](db, file, spec) if kind == "wide" else readers[kind](db, file)
+        stage(db, file, readers[kind](db, file, spec) if kind == "wide" else readers[kind](db, file))
     except duckdb.Error as err:
         raise InputError.single(file, f"cannot read it as {kind}: {str(err).splitlines()[0]}") from None
 
 
 def _csv(file: Path, delimiter: str | None = None) -> str:
-    """DuckDB's CSV reader over `file`, every column as text so the checks can say what is wrong and where."""
-    delim = f", delim = {_quote(delimiter)}" if delimiter else ""
-    return f"read_csv({_quote(str(file))}, header = true, all_varchar = true{delim})"
+    """DuckDB's CSV reader over `file`, every column as text so the checks can say what is wrong and where. The
+    delimiter is the header's (DuckDB's sniffer would read a file with one malformed row as a single column)."""
+    if delimiter is None:
+        with file.open(encoding="utf-8", errors="replace") as handle:
+            header = handle.readline()
+        delimiter = max((",", ";", "\t", "|"), key=header.count)
+    return f"read_csv({_quote(str(file))}, header = true, skip = 0, all_varchar = true, delim = {_quote(delimiter)})"
 
 
 def _columns(db, source: str) -> list[str]:
