@@ -136,6 +136,13 @@ def test_long_csv_and_parquet(tmp_path):
     values = query(store, """select o.value from observations o join datastreams d using (datastream_id)
         where d.thing_id = 'c' order by o.time""")["value"]
     assert values.iloc[-1] == pytest.approx(9.5)
+    bad = tmp_path / "bad.parquet"
+    duckdb.sql(f"""copy (select 'c' as sensor, '2024-05-03T00:00:00Z' as time, 'pm25' as property,
+        case when i = 2 then 'n/a' else i::varchar end as value from range(4) t(i)) to '{bad}' (format parquet)""")
+    with pytest.raises(InputError) as caught:
+        import_files(store, [bad])
+    problem = caught.value.problems[0]
+    assert (problem.line, problem.column) == (3, "value") and "'n/a' is text" in problem.message
 
 
 def test_wide_table_with_adapter(tmp_path):
@@ -352,3 +359,19 @@ def test_cli_import_prints_what_was_stored(archive, tmp_path):
     failed = runner.invoke(app, ["sensors", "import", str(bad), "--store", str(store), "--format", "long"])
     assert failed.exit_code == 2 and "Traceback" not in failed.output
     assert "bad.csv line 2, column value: value 'high' is text" in failed.output
+
+
+def test_adapter_is_checked(tmp_path):
+    table = tmp_path / "wide.csv"
+    table.write_text("time,north\n2024-01-01T00:00:00Z,1\n")
+    adapter = tmp_path / "a.yaml"
+    adapter.write_text("time: time\nproprety: bike_count\n")
+    with pytest.raises(InputError, match="did you mean 'property'"):
+        import_files(tmp_path / "s.duckdb", [table], adapter=adapter)
+    adapter.write_text("time: time\n")
+    with pytest.raises(InputError) as caught:
+        import_files(tmp_path / "s.duckdb", [table], adapter=adapter)
+    assert caught.value.problems[0].column == "north" and "neither the sensor nor the property" in str(caught.value)
+    adapter.write_text("time: when\nproperty: bike_count\n")
+    with pytest.raises(InputError, match="no time column 'when'"):
+        import_files(tmp_path / "s.duckdb", [table], adapter=adapter)

@@ -213,7 +213,7 @@ def read_long(db, file: Path) -> Layout:
     db.execute(f"""create or replace temp view raw as select row_number() over () + {0 if parquet else 1} as line,
         sensor::varchar as thing, property::varchar as property, time as time_text, value as value_text{extra}
         from {source}""")
-    return Layout("time", "value", needs_location=located, file_lines=not parquet)
+    return Layout("time", "value", needs_location=located)  # a Parquet file's "line" is its row number
 
 
 def read_wide(db, file: Path, spec: dict) -> Layout:
