@@ -4,6 +4,10 @@ A Thing (a station, a counter, a pole) has a Location and Datastreams; a Datastr
 ObservedProperty measured by one Sensor on one Thing; an Observation is one (time, value) of a Datastream. Times are
 UTC timestamps. An observation is unique by (datastream, time), so importing a file twice adds nothing; `imports`
 records every file by its SHA-256. Quality flags (`sensors qc`) live beside the observations in `flags`.
+
+`observations` has no primary-key index, for bulk-import speed (an index costs more to build than the import itself):
+uniqueness by (datastream_id, time) is kept by every import instead, which drops a file's own repeats and anti-joins
+against the stored rows (`ingest.store_observations`). Sessions run in UTC, so naive times are read as UTC.
 """
 
 from __future__ import annotations
@@ -27,8 +31,7 @@ create table if not exists datastreams (
     datastream_id integer primary key, thing_id varchar not null, sensor_id varchar not null,
     property varchar not null, unit varchar, unique (thing_id, sensor_id, property));
 create table if not exists observations (
-    datastream_id integer not null, time timestamp not null, value double not null,
-    primary key (datastream_id, time));
+    datastream_id integer not null, time timestamp not null, value double not null);
 create table if not exists flags (
     datastream_id integer not null, time timestamp not null, flag varchar not null, detail varchar,
     primary key (datastream_id, time, flag));
@@ -47,6 +50,7 @@ def connect(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnect
         db = duckdb.connect(str(path), read_only=read_only)
     except duckdb.Error as err:
         raise InputError.single(path, f"cannot open the sensor store: {err}") from None
+    db.execute("set TimeZone = 'UTC'")
     if not read_only:
         db.execute(SCHEMA)
     return db
