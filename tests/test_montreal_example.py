@@ -123,6 +123,19 @@ def test_the_level_shift_is_flagged_as_a_break(example):
     assert len(crossing) == 4 and crossing["detail"].str.contains("Berri1").any()
 
 
+def test_the_network_rules_count_counters_per_district_and_their_uptime(example, tmp_path):
+    folder = example[0]
+    out = tmp_path / "network.csv"
+    invoke("sensors", "indicators", str(folder / "network-rules.yaml"), "--store", str(folder / "montreal.duckdb"),
+           "--out", str(out))
+    table = pd.read_csv(out, dtype={"city": str})
+    values = table.set_index(["city", "indicator"])["value"]
+    assert table.groupby("indicator").size().to_dict() == {"counters": 34, "counters_per_km2": 34, "uptime": 13}
+    assert table[table["indicator"] == "counters"]["value"].sum() == 42
+    assert values[("5", "counters")] == 10 and values[("5", "counters_per_km2")] == pytest.approx(10 / 8.152, 1e-3)
+    assert values[("5", "uptime")] == pytest.approx(0.864, abs=1e-3)
+
+
 def test_the_map_draws_the_districts_counters_and_network(example, tmp_path):
     folder = example[0]
     out = tmp_path / "map.html"
