@@ -375,3 +375,17 @@ def test_adapter_is_checked(tmp_path):
     adapter.write_text("time: when\nproperty: bike_count\n")
     with pytest.raises(InputError, match="no time column 'when'"):
         import_files(tmp_path / "s.duckdb", [table], adapter=adapter)
+
+
+def test_a_column_with_an_empty_header_is_named_by_its_position(tmp_path):
+    """Montréal's daily files: Date, an unnamed column holding 00:00, then the counters."""
+    table = tmp_path / "daily.csv"
+    table.write_text("Date,,Berri1,Boyer\n01/01/2018,00:00,29,30\n02/01/2018,00:00,31,\n")
+    adapter = tmp_path / "adapter.yaml"
+    adapter.write_text("time: Date\ndate_format: '%d/%m/%Y'\nproperty: bike_count\nignore: [unnamed_2]\n")
+    summary = import_files(tmp_path / "s.duckdb", [table], adapter=adapter)
+    assert summary.things == 2 and summary.observations == 3
+    unnamed = tmp_path / "no-ignore.yaml"
+    unnamed.write_text("time: Date\ndate_format: '%d/%m/%Y'\nproperty: bike_count\n")
+    with pytest.raises(InputError, match="unnamed_2"):
+        import_files(tmp_path / "t.duckdb", [table], adapter=unnamed)

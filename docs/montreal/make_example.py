@@ -50,9 +50,9 @@ def main(source: Path) -> None:
     adapter("adapter-daily-iso.yaml", "Daily counts with Date as YYYY-MM-DD and no time column (2013, 2014).",
             {"time": "Date", "date_format": "%Y-%m-%d", **common, "aliases": LEGACY, "locations": locations})
     adapter("adapter-daily-dmy.yaml", "Daily counts with Date as DD/MM/YYYY, then an unnamed column holding 00:00 "
-            "(2009-2012, 2015-2018). The CSV reader names that unnamed column column1 or "
-            "column01, depending on the file's number of columns.",
-            {"time": "Date", "date_format": "%d/%m/%Y", **common, "aliases": LEGACY, "ignore": ["column1", "column01"],
+            "(2009-2012, 2015-2018). The import names that unnamed column unnamed_2, by its "
+            "position.",
+            {"time": "Date", "date_format": "%d/%m/%Y", **common, "aliases": LEGACY, "ignore": ["unnamed_2"],
              "locations": locations})
     with (source / "comptage_velo_2019.csv").open(encoding="utf-8") as handle:
         header = handle.readline().strip().split(",")

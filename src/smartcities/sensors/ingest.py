@@ -9,6 +9,7 @@ one is read as UTC, and a file mixing the two is refused because its naive times
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -182,11 +183,18 @@ def _read_and_stage(db, file: Path, kind: str, spec: dict | None) -> None:
 
 def _csv(file: Path, delimiter: str | None = None) -> str:
     """DuckDB's CSV reader over `file`, every column as text so the checks can say what is wrong and where. The
-    delimiter is the header's (DuckDB's sniffer would read a file with one malformed row as a single column)."""
+    delimiter is the header's (DuckDB's sniffer would read a file with one malformed row as a single column). A
+    column with an empty header cell is named `unnamed_N` by its position (1 first), so an adapter can name it
+    whatever else the file holds."""
+    with file.open(encoding="utf-8-sig", errors="replace") as handle:
+        header = handle.readline()
     if delimiter is None:
-        with file.open(encoding="utf-8", errors="replace") as handle:
-            header = handle.readline()
         delimiter = max((",", ";", "\t", "|"), key=header.count)
+    cells = next(csv.reader([header], delimiter=delimiter), [])
+    if any(not cell.strip() for cell in cells):
+        names = ", ".join(_quote(cell.strip() or f"unnamed_{i}") for i, cell in enumerate(cells, start=1))
+        return (f"read_csv({_quote(str(file))}, header = true, skip = 0, all_varchar = true, "
+                f"delim = {_quote(delimiter)}, names = [{names}])")
     return f"read_csv({_quote(str(file))}, header = true, skip = 0, all_varchar = true, delim = {_quote(delimiter)})"
 
 
