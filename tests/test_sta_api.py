@@ -200,14 +200,16 @@ def test_a_filter_with_a_count_counts_what_it_keeps(client):
 
 
 @pytest.mark.parametrize(("expression", "part"), [
-    ("phenomenonTime ge 2019-06-01T00:00:00Z or result gt 1", "'or result gt 1'"),
+    ("phenomenonTime ge 2019-06-01T00:00:00Z or result gt 1", "'or result gt 1' (character 40)"),
     ("phenomenonTime ge 2019-06-01", "'2019-06-01'"),
     ("phenomenonTime ge 2019-06-01T00:00:00", "'2019-06-01T00:00:00'"),  # a time without a zone
-    ("foo eq 3", "field 'foo'"),
+    ("foo eq 3", "field 'foo' is not one this server filters Observations on at 'foo eq 3' (character 1)"),
     ("result between 1", "'between 1'"),
     ("Datastream/@iot.id eq 1.5", "'1.5'"),
     ("Datastream/@iot.id eq '1'", "no whole number"),
-    ("substringof('a', name)", "'substringof"),
+    ("substringof('a', name)", "no field at \"substringof('a', name)\""),
+    ("Datastream/@iot.id eq 3)", "no whole number for Datastream/@iot.id at '3)'"),
+    ("result gt 1and result lt 5", "'1and result lt 5'"),
     ("(phenomenonTime ge 2019-06-01T00:00:00Z)", "no field"),
     ("", "no field"),
 ])

@@ -102,8 +102,9 @@ def datastream(base: str, row: dict) -> dict:
 
 
 def observation(base: str, row: dict) -> dict:
-    self = link(base, "Observations", observation_id(row["datastream_id"], row["time"]))
-    return {"@iot.id": observation_id(row["datastream_id"], row["time"]), "@iot.selfLink": self,
+    key = observation_id(row["datastream_id"], row["time"])
+    self = link(base, "Observations", key)
+    return {"@iot.id": key, "@iot.selfLink": self,
             "phenomenonTime": iso(row["time"]), "resultTime": None, "result": finite(row["value"]),
             "Datastream@iot.navigationLink": f"{self}/Datastream"}
 
@@ -113,17 +114,15 @@ def observation_id(datastream_id: int, time: datetime) -> str:
     return f"{datastream_id}:{iso(time)}"
 
 
-NAMED = {"@iot.id": ("id", "text"), "name": ("name", "text")}
+NAMED = {"@iot.id": ("id", "text"), "name": ("name", "text")}  # what the sets with text ids filter on
+BY_NAME = {"@iot.id": "id", "name": "name"}  # and order by
 SETS = {s.name: s for s in [
-    EntitySet("Things", "select thing_id as id, name, description, properties from things", thing, NAMED,
-              {"@iot.id": "id", "name": "name"},
+    EntitySet("Things", "select thing_id as id, name, description, properties from things", thing, NAMED, BY_NAME,
               expands={"Datastreams": ("Datastreams", "thing_id"), "Locations": ("Locations", "id")}),
-    EntitySet("Locations", "select thing_id as id, lat, lon, name from locations", location, NAMED,
-              {"@iot.id": "id", "name": "name"}),
-    EntitySet("Sensors", "select sensor_id as id, name, description from sensors", sensor, NAMED,
-              {"@iot.id": "id", "name": "name"}),
+    EntitySet("Locations", "select thing_id as id, lat, lon, name from locations", location, NAMED, BY_NAME),
+    EntitySet("Sensors", "select sensor_id as id, name, description from sensors", sensor, NAMED, BY_NAME),
     EntitySet("ObservedProperties", "select property as id, name, definition, unit from observed_properties",
-              observed_property, NAMED, {"@iot.id": "id", "name": "name"}),
+              observed_property, NAMED, BY_NAME),
     EntitySet("Datastreams",
               "select d.datastream_id as id, d.thing_id, d.sensor_id, d.property, coalesce(d.unit, p.unit) as unit, "
               "t.name as thing_name from datastreams d left join things t on t.thing_id = d.thing_id "
@@ -244,42 +243,43 @@ def parse_filter(text: str, entity: EntitySet) -> tuple[list[str], list]:
                 f"{', '.join(OPERATORS)}")
     where, parameters, at = [], [], 0
 
-    def refuse(what: str):
-        rest = text[at:].strip()
-        shown = rest if len(rest) <= 40 else rest[:40] + "…"
-        raise ApiError(400, [("$filter", f"$filter: {what} at {shown!r} (character {at + 1}); expected {expected}")])
+    def refuse(what: str, position: int):
+        rest = text[position:].lstrip()
+        character = len(text) - len(rest) + 1  # where the part not understood starts, counted from 1
+        shown = rest.rstrip() if len(rest) <= 40 else rest[:40] + "…"
+        raise ApiError(400, [("$filter", f"$filter: {what} at {shown!r} (character {character}); expected "
+                              f"{expected}")])
 
     def token(kind: str) -> str | None:
+        """The next token if it is of `kind` and ends at a space or the end (then `at` moves past it)."""
         nonlocal at
         match = TOKEN.match(text, at)
-        if match is None or match.group(kind) is None:
+        if match is None or match.group(kind) is None or text[match.end():match.end() + 1].strip():
             return None
         at = match.end()
         return match.group(kind)
 
     while True:
+        start = at
         name = token("word")
         if name not in entity.filters:
-            refuse(f"field {name!r} is not one this server filters {entity.name} on" if name else "no field")
+            refuse(f"field {name!r} is not one this server filters {entity.name} on" if name else "no field", start)
         column, kind = entity.filters[name]
         start = at
         op = token("word")
         if op not in OPERATORS:
-            at = start
-            refuse("no comparison eq, ne, gt, ge, lt or le")
+            refuse("no comparison eq, ne, gt, ge, lt or le", start)
         start = at
         value = literal(token, kind)
         if value is None:
-            at = start
-            refuse(f"no {KIND_WORDS[kind]} for {name}")
+            refuse(f"no {KIND_WORDS[kind]} for {name}", start)
         parameters.append(value)
         where.append(f"{column} {OPERATORS[op]} ?")
         if not text[at:].strip():
             return where, parameters
         start = at
         if token("word") != "and":
-            at = start
-            refuse("only 'and' may join conditions")
+            refuse("only 'and' may join conditions", start)
 
 
 KIND_WORDS = {"time": "ISO 8601 time with a zone (2019-06-01T00:00:00Z)", "integer": "whole number",
@@ -327,7 +327,8 @@ class Reader:
 
     def __init__(self, store_path: str | Path):
         self.store = connect(store_path, read_only=True)
-        self.newest: dict[str, bytes] = {}  # link base -> the latest values' answer
+        self.newest = latest(self.store)  # read at start, as `serve` reads the published documents
+        self.newest_answers: dict[str, bytes] = {}  # link base -> the latest values as JSON
 
     def query(self, sql: str, parameters: list) -> list[dict]:
         cursor = self.store.cursor()
@@ -339,20 +340,16 @@ class Reader:
             cursor.close()
 
     def latest(self, base: str) -> bytes:
-        """The newest observation of every Datastream, computed once per server (and link base): a store open
-        read-only cannot change, since DuckDB lets one process write or several read, never both."""
-        if base not in self.newest:
-            cursor = self.store.cursor()
-            try:
-                rows = latest(cursor)
-            finally:
-                cursor.close()
-            self.newest[base] = encoded({"value": [{
+        """The newest observation of every Datastream, found once when the server starts: a store open read-only
+        cannot change while it is served, since DuckDB lets one process write or several read, never both."""
+        if base not in self.newest_answers:
+            self.newest_answers[base] = encoded({"value": [{
                 "datastream": r["datastream_id"], "thing": r["thing_id"], "name": r["thing_name"] or r["thing_id"],
                 "property": r["property"], "unit": r["unit"], "lat": finite(r["lat"]), "lon": finite(r["lon"]),
                 "phenomenonTime": iso(r["time"]), "result": finite(r["value"]),
-                "Datastream@iot.navigationLink": link(base, "Datastreams", r["datastream_id"])} for r in rows]})
-        return self.newest[base]
+                "Datastream@iot.navigationLink": link(base, "Datastreams", r["datastream_id"])}
+                for r in self.newest]})
+        return self.newest_answers[base]
 
     def listing(self, request: Request, entity: EntitySet, given: dict, where: list[str], parameters: list) -> dict:
         """One page of `entity` (rows meeting `where` and the $filter), with @iot.count and @iot.nextLink."""
