@@ -141,3 +141,33 @@ def test_the_command_refuses_a_bad_format_or_a_missing_store(tmp_path):
         result = runner.invoke(app, ["sensors", "export", *args, "--out", str(tmp_path / "out.json")])
         assert result.exit_code == 2 and message in result.stderr, result.output
     assert not (tmp_path / "out.json").exists()
+
+
+def imported(path, fmt: str, store) -> set[tuple]:
+    """(thing, property, time, value) of every observation that importing `path` stores."""
+    from smartcities.sensors.ingest import import_files
+
+    import_files(store, [path], fmt)
+    back = connect(store, read_only=True)
+    try:
+        return set(back.execute(OBSERVED).fetchall())
+    finally:
+        back.close()
+
+
+OBSERVED = "select d.thing_id, d.property, o.time, o.value from observations o join datastreams d using (datastream_id)"
+
+
+def test_both_exports_import_back(db, tmp_path):
+    """SensorThings back in: every observation; NGSI-LD back in: each Thing's newest value of each property."""
+    pytest.importorskip("smartcities.sensors.ingest")
+    write_json(to_sensorthings(db), tmp_path / "sta.json")
+    write_json(to_ngsi_ld(db), tmp_path / "ngsi.json")
+    names = dict(  # the reader names a property after its ObservedProperty's name
+        db.execute("select property, name from observed_properties").fetchall())
+    expected = {(t, names[p], time, v) for t, p, time, v in db.execute(OBSERVED).fetchall()}
+    assert imported(tmp_path / "sta.json", "sensorthings", tmp_path / "sta.duckdb") == expected
+    newest = {(f"urn:ngsi-ld:Thing:{r['thing_id']}", r["property"], r["value"]) for r in latest(db)}
+    # the reader gives every attribute of an entity its dateObserved, so the times are left out here
+    back = imported(tmp_path / "ngsi.json", "ngsi-ld", tmp_path / "ngsi.duckdb")
+    assert {(t, p, v) for t, p, _, v in back} == newest
