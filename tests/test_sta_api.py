@@ -203,6 +203,7 @@ def test_a_filter_with_a_count_counts_what_it_keeps(client):
     ("phenomenonTime ge 2019-06-01T00:00:00Z or result gt 1", "'or result gt 1' (character 40)"),
     ("phenomenonTime ge 2019-06-01", "'2019-06-01'"),
     ("phenomenonTime ge 2019-06-01T00:00:00", "'2019-06-01T00:00:00'"),  # a time without a zone
+    ("phenomenonTime ge 2019-06-01T25:00:00Z", "no ISO 8601 time with a zone"),
     ("foo eq 3", "field 'foo' is not one this server filters Observations on at 'foo eq 3' (character 1)"),
     ("result between 1", "'between 1'"),
     ("Datastream/@iot.id eq 1.5", "'1.5'"),
@@ -229,6 +230,8 @@ def test_other_refusals(client):
     refused(client, "/Things", {"$expand": "Datastreams($top=1)"}, "$expand", "without nested options")
     refused(client, "/Things", {"$top": "-1"}, "$top", "whole number")
     refused(client, "/Things", {"$skip": "x"}, "$skip", "whole number")
+    refused(client, "/Things", {"$skip": "9" * 19}, "$skip", "18 digits")
+    refused(client, "/Things", {"$top": "²"}, "$top", "whole number")
     refused(client, "/Things", {"$count": "yes"}, "$count", "true or false")
     refused(client, "/Things('a')", {"$top": "1"}, None, "only $expand applies")
     refused(client, "/Things('zz')", {}, None, "Things('zz') does not exist", status=404)

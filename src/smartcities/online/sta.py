@@ -212,8 +212,8 @@ def read_options(given: dict[str, str | None], entity: EntitySet) -> Options:
 
 
 def whole_number(name: str, text: str) -> int:
-    if not text.isdigit():
-        raise ApiError(400, [(name, f"{name} must be a whole number ≥ 0 (got {text!r})")])
+    if not re.fullmatch(r"[0-9]{1,18}", text):  # at most 18 digits: within DuckDB's LIMIT and OFFSET
+        raise ApiError(400, [(name, f"{name} must be a whole number from 0 to 18 digits (got {text!r})")])
     return int(text)
 
 
@@ -290,7 +290,10 @@ def literal(token: Callable[[str], str | None], kind: str):
     """The next value as the field's kind, or None when it is not one."""
     if kind == "time":
         found = token("time")
-        return None if found is None else datetime.fromisoformat(found).astimezone(UTC).replace(tzinfo=None)
+        try:
+            return None if found is None else datetime.fromisoformat(found).astimezone(UTC).replace(tzinfo=None)
+        except ValueError:  # shaped like a time but none (hour 25)
+            return None
     if kind == "text":
         found = token("text")
         return None if found is None else found[1:-1].replace("''", "'")
@@ -306,7 +309,7 @@ def key_of(entity: EntitySet, text: str) -> tuple[str, list]:
     """The condition and parameters selecting the entity a path names (`Things('s1')`, `Datastreams(3)`); an id
     that cannot be one is a 404."""
     if entity.key_kind == "integer":
-        if not re.fullmatch(r"\d+", text):
+        if not re.fullmatch(r"[0-9]+", text):
             raise ApiError(404, [(None, f"{entity.name}({text}) does not exist: its ids are whole numbers")])
         return "id = ?", [int(text)]
     unquoted = text[1:-1].replace("''", "'") if len(text) >= 2 and text[0] == text[-1] == "'" else text
@@ -316,7 +319,7 @@ def key_of(entity: EntitySet, text: str) -> tuple[str, list]:
             moment = datetime.fromisoformat(time).astimezone(UTC).replace(tzinfo=None)
         except ValueError:
             moment = None
-        if not stream.isdigit() or moment is None:
+        if not re.fullmatch(r"[0-9]+", stream) or moment is None:
             raise ApiError(404, [(None, f"Observations({text}) does not exist: its ids are 'DATASTREAM:ISO-TIME'")])
         return "datastream_id = ? and time = ?", [int(stream), moment]
     return "id = ?", [unquoted]
