@@ -8,6 +8,7 @@ from . import (  # noqa: F401
     publish,
     robustness,
     sensors,
+    sensors_export,
     sensors_map,
     sensors_rules,
     serve,

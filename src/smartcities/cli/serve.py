@@ -17,12 +17,14 @@ def serve(folder: Path = typer.Argument(..., help="A published folder (`smartcit
           host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.0.0: every interface)."),
           port: int = typer.Option(8000, min=0, max=65535, help="Port to listen on (0: any free port)."),
           token_file: Path = typer.Option(None, "--token-file", help="A file holding the token that the API's "
-                                          "write (POST /api/v1/reload) needs; without it that write is open.")):
+                                          "write (POST /api/v1/reload) needs; without it that write is open."),
+          sensors: Path = typer.Option(None, "--sensors", help="A sensor store to serve read-only as a "
+                                       "SensorThings API under /sta/v1.1 (with /sta/v1.1/latest).")):
     """Serve DIR/site and the REST API under /api/v1 (OpenAPI at /openapi.json, interactive docs at /docs)."""
     from ..online.api import create_app, read_token
 
     token = read_token(token_file) if token_file is not None else None
-    web = create_app(folder, token)
+    web = create_app(folder, token, sensors)
     sock = listening(host, port)
     import uvicorn
 

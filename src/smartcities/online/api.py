@@ -239,8 +239,9 @@ ERRORS = {400: PROBLEM_RESPONSE, 404: PROBLEM_RESPONSE, 413: PROBLEM_RESPONSE, 4
 
 # --- the app -------------------------------------------------------------------------------------------------------
 
-def create_app(folder: str | Path, token: str | None = None) -> FastAPI:
-    """The API and the static site of a published folder. `token`: what `POST /api/v1/reload` needs."""
+def create_app(folder: str | Path, token: str | None = None, sensors: Path | None = None) -> FastAPI:
+    """The API and the static site of a published folder. `token`: what `POST /api/v1/reload` needs; `sensors`: a
+    sensor store served read-only as a SensorThings API under /sta/v1.1."""
     published = Published.load(folder)
     app = FastAPI(title=f"{published.index['name']} API", version=__version__, docs_url=None, redoc_url=None,
                   description="Read endpoints are public; the write (reload) needs the token when one is set.")
@@ -510,6 +511,10 @@ def create_app(folder: str | Path, token: str | None = None) -> FastAPI:
                                    swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
                                    swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png")
 
+    if sensors is not None:
+        from .sta import sta_router
+
+        app.include_router(sta_router(sensors))
     app.mount(DOCS_ASSETS, StaticFiles(directory=SWAGGER_UI), name="docs-assets")
     app.mount("/", StaticFiles(directory=published.site, html=True), name="site")
     return app
