@@ -129,6 +129,15 @@ def _check_graph(root: yaml.Node, name: str, line: int | None) -> None:
     size(root, 0)
 
 
+def line_at(lines: dict[tuple, int], keys: tuple) -> int | None:
+    """The line of a key path in a document's `lines` (see `parse_document`), else of its nearest parent."""
+    while keys:
+        if keys in lines:
+            return lines[keys]
+        keys = keys[:-1]
+    return None
+
+
 def parse_document(text: str, name: str, *, as_json: bool = False) -> tuple[Any, dict[tuple, int]]:
     """The loaded document and the line of each key path: ('pipeline', 2, 'normalise') -> 14.
 

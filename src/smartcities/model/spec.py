@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..errors import InputError, Problem, did_you_mean
-from ..io.documents import parse_document, read_text
+from ..io.documents import line_at, parse_document, read_text
 
 
 class _Strict(BaseModel):
@@ -365,12 +365,8 @@ class Spec:
         return hashlib.sha256(self.text.encode()).hexdigest()
 
     def line(self, *keys) -> int | None:
-        """Line of a key path such as ('pipeline', 2, 'normalise')."""
-        while keys:
-            if keys in self.lines:
-                return self.lines[keys]
-            keys = keys[:-1]
-        return None
+        """Line of a key path such as ('pipeline', 2, 'normalise'), else of its nearest parent."""
+        return line_at(self.lines, keys)
 
 
 def read_spec(path: str | Path) -> Spec:

@@ -20,7 +20,7 @@ import pandas as pd
 import yaml
 
 from ..errors import InputError, Problem, did_you_mean, display_name, one_of
-from .store import connect
+from .store import transaction
 
 FORMATS = ("auto", "long", "wide", "sensor-community", "sensorthings", "ngsi-ld")
 SUFFIXES = (".csv", ".txt", ".tsv", ".parquet", ".json", ".jsonld", ".geojson")
@@ -71,9 +71,7 @@ def import_files(store: str | Path, paths: list[str | Path], fmt: str = "auto",
     files = walk(paths)
     spec = load_adapter(adapter) if adapter is not None else None
     summary = ImportSummary()
-    db = connect(store)
-    try:
-        db.begin()
+    with transaction(store) as db:
         things, streams = _count(db, "things"), _count(db, "datastreams")
         seen = set()
         for file in files:
@@ -91,12 +89,6 @@ def import_files(store: str | Path, paths: list[str | Path], fmt: str = "auto",
             summary.duplicates += repeated
         summary.things = _count(db, "things") - things
         summary.datastreams = _count(db, "datastreams") - streams
-        db.commit()
-    except BaseException:
-        db.rollback()
-        raise
-    finally:
-        db.close()
     return summary
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import InputError
-from .store import FLAGS, connect
+from .store import FLAGS, transaction
 
 PLAUSIBLE = {  # property → (lowest, highest) plausible value, in the units the adapters store
     "pm25": (0, 1000), "pm10": (0, 2000), "pm1": (0, 1000), "no2": (0, 2000), "o3": (0, 1000), "so2": (0, 2000),
@@ -53,21 +53,13 @@ def run_qc(store: str | Path) -> QcReport:
     """Recompute every flag of the store and report uptime and completeness per datastream."""
     if not Path(store).exists():
         raise InputError.single(store, "sensor store does not exist; create it with `smartcities sensors import`")
-    db = connect(store)
-    try:
-        db.begin()
+    with transaction(store) as db:
         _steps(db)
         db.execute("delete from flags")
         for rule in (_out_of_range, _spikes, _stuck, _duplicates, _gaps):
             db.execute(f"insert into flags {rule()}")
         report = QcReport(_flag_counts(db), _datastreams(db))
         db.execute("drop table qc_obs; drop table qc_streams; drop table qc_ranges")
-        db.commit()
-    except BaseException:
-        db.rollback()
-        raise
-    finally:
-        db.close()
     return report
 
 

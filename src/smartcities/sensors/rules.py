@@ -21,7 +21,7 @@ import shapely
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..errors import InputError, Problem, did_you_mean, one_of
-from ..io.documents import parse_document, read_text
+from ..io.documents import line_at, parse_document, read_text
 
 SPATIAL_UNITS = ("sensor", "city", "district")
 BUCKETS = ("15min", "hour", "day", "week", "month", "year", "period")
@@ -153,11 +153,7 @@ class RulesFile:
 
     def line(self, *keys) -> int | None:
         """Line of a key path such as ('indicators', 'pm25_mean', 'property'), else of its nearest parent."""
-        while keys:
-            if keys in self.lines:
-                return self.lines[keys]
-            keys = keys[:-1]
-        return None
+        return line_at(self.lines, keys)
 
 
 @dataclass(frozen=True)

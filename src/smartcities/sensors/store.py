@@ -12,6 +12,8 @@ against the stored rows (`ingest.store_observations`). Sessions run in UTC, so n
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -54,3 +56,19 @@ def connect(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnect
     if not read_only:
         db.execute(SCHEMA)
     return db
+
+
+@contextmanager
+def transaction(path: str | Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The store at `path` for one unit of work: committed whole when the block ends, rolled back on any error
+    (a bad file changes nothing), closed either way."""
+    db = connect(path)
+    try:
+        db.begin()
+        yield db
+        db.commit()
+    except BaseException:
+        db.rollback()
+        raise
+    finally:
+        db.close()
