@@ -1,7 +1,9 @@
 """Benchmark: 200,000 small QoS-1 messages through a local mosquitto into the sensor store, end to end, beside a
 bare paho subscriber that only counts the same messages (the ceiling a paho client reaches on this machine).
 
-    PYTHONPATH=src python bench/bench_sensors_mqtt.py [--messages 200000]
+    PYTHONPATH=src python bench/bench_sensors_mqtt.py [--messages 200000] [--per-message 1]
+
+`--per-message K` sends JSON lists of K readings, so the same messages carry K times the observations.
 
 The publisher is a separate process writing MQTT 3.1.1 QoS-1 PUBLISH packets straight to a socket and counting the
 broker's PUBACKs, so its own cost stays small and is the same for both subscribers. Target: ≥ 20,000 messages/s
@@ -68,22 +70,30 @@ def packet(kind: int, body: bytes) -> bytes:
     return bytes([kind]) + remaining_length(len(body)) + body
 
 
-def payload(i: int) -> bytes:
-    """One reading of one of 1,000 sensors, each a minute after its last."""
+def reading(i: int) -> dict:
+    """Reading `i`: one of 1,000 sensors, each a minute after its last."""
     minute, sensor = divmod(i, 1000)
-    return json.dumps({"sensor": f"s{sensor:04d}", "time": f"2024-01-{1 + minute // 1440:02d}T"
-                       f"{minute // 60 % 24:02d}:{minute % 60:02d}:00Z", "property": "pm25",
-                       "value": i % 97 / 2}).encode()
+    return {"sensor": f"s{sensor:04d}", "time": f"2024-{1 + minute // 44640:02d}-{1 + minute // 1440 % 31:02d}T"
+            f"{minute // 60 % 24:02d}:{minute % 60:02d}:00Z", "property": "pm25", "value": i % 97 / 2}
 
 
-def publish(port: int, messages: int) -> None:
+def payload(i: int, per_message: int) -> bytes:
+    """Message `i`: one reading, or a list of `per_message` readings."""
+    if per_message == 1:
+        return json.dumps(reading(i)).encode()
+    return json.dumps([reading(i * per_message + k) for k in range(per_message)]).encode()
+
+
+def publish(port: int, messages: int, per_message: int) -> None:
     """Every message at QoS 1; exits once the broker has acknowledged them all."""
     topic = mqtt_string(TOPIC)
-    packets = [packet(0x32, topic + struct.pack("!H", i % 65535 + 1) + payload(i)) for i in range(messages)]
+    packets = [packet(0x32, topic + struct.pack("!H", i % 65535 + 1) + payload(i, per_message))
+               for i in range(messages)]
     sock = socket.create_connection(("127.0.0.1", port))
     sock.sendall(packet(0x10, mqtt_string("MQTT") + bytes([4, 0x02]) + struct.pack("!H", 60)
                         + mqtt_string("bench-publisher")))
     assert sock.recv(4)[:1] == b"\x20", "no CONNACK"
+    print("sending", flush=True)  # the timing starts here, once the packets are built and the broker connected
     acked_bytes = 0
 
     def wait_for_acks(target: int) -> None:
@@ -98,11 +108,15 @@ def publish(port: int, messages: int) -> None:
     sock.close()
 
 
-def start_publisher(port: int, messages: int) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, __file__, "--publish", str(port), "--messages", str(messages)])
+def start_publisher(port: int, messages: int, per_message: int) -> subprocess.Popen:
+    """The publisher process, returned once it starts sending."""
+    publisher = subprocess.Popen([sys.executable, __file__, "--publish", str(port), "--messages", str(messages),
+                                  "--per-message", str(per_message)], stdout=subprocess.PIPE, text=True)
+    assert publisher.stdout.readline() == "sending\n"
+    return publisher
 
 
-def bare_paho(port: int, messages: int) -> float:
+def bare_paho(port: int, messages: int, per_message: int) -> float:
     """Messages/s into a paho subscriber that only counts them (QoS 1, acknowledged as they arrive)."""
     import paho.mqtt.client as paho
 
@@ -115,14 +129,16 @@ def bare_paho(port: int, messages: int) -> float:
         if received == messages:
             done.set()
 
-    client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="bench-bare", protocol=paho.MQTTv5)
+    client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="bench-bare", protocol=paho.MQTTv311)
     client.on_message = on_message
+    subscribed = threading.Event()
     client.on_connect = lambda c, u, f, r, p: c.subscribe(TOPIC, qos=1)
+    client.on_subscribe = lambda c, u, m, r, p: subscribed.set()
     client.connect("127.0.0.1", port)
     client.loop_start()
-    time.sleep(0.5)
+    subscribed.wait()
+    publisher = start_publisher(port, messages, per_message)
     start = time.perf_counter()
-    publisher = start_publisher(port, messages)
     done.wait()
     elapsed = time.perf_counter() - start
     publisher.wait()
@@ -131,7 +147,7 @@ def bare_paho(port: int, messages: int) -> float:
     return messages / elapsed
 
 
-def into_store(port: int, messages: int, store: Path) -> tuple[float, int, str]:
+def into_store(port: int, messages: int, per_message: int, store: Path) -> tuple[float, int, str]:
     """Messages/s end to end into the store, the observations the store holds after, and the tally."""
     from smartcities.sensors.mqtt import Subscriber, Subscription
     from smartcities.sensors.store import connect
@@ -141,12 +157,13 @@ def into_store(port: int, messages: int, store: Path) -> tuple[float, int, str]:
 
     def publish_when_subscribed():
         subscriber.subscribed.wait()
+        publisher = start_publisher(port, messages, per_message)
         timing["start"] = time.perf_counter()
-        start_publisher(port, messages).wait()
+        publisher.wait()
 
     publisher = threading.Thread(target=publish_when_subscribed)
     publisher.start()
-    tally = subscriber.run(count=messages)
+    tally = subscriber.run(count=messages * per_message)
     elapsed = time.perf_counter() - timing["start"]
     publisher.join()
     db = connect(store, read_only=True)
@@ -158,10 +175,11 @@ def into_store(port: int, messages: int, store: Path) -> tuple[float, int, str]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=200_000)
+    parser.add_argument("--per-message", type=int, default=1, help="readings per message (a JSON list when > 1)")
     parser.add_argument("--publish", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.publish:
-        publish(args.publish, args.messages)
+        publish(args.publish, args.messages, args.per_message)
         return
     if not Path(MOSQUITTO).exists():
         sys.exit(f"{MOSQUITTO} is not installed")
@@ -169,18 +187,19 @@ def main() -> None:
     port = free_port()
     broker = start_broker(folder, port)
     try:
-        baseline = bare_paho(port, args.messages)
-        rate, held, summary = into_store(port, args.messages, folder / "store.duckdb")
+        baseline = bare_paho(port, args.messages, args.per_message)
+        rate, held, summary = into_store(port, args.messages, args.per_message, folder / "store.duckdb")
     finally:
         broker.terminate()
         broker.wait()
         shutil.rmtree(folder)
-    print(f"{args.messages} QoS-1 messages on loopback")
+    observations = args.messages * args.per_message
+    print(f"{args.messages} QoS-1 messages of {args.per_message} reading(s) on loopback")
     print(f"  bare paho subscriber (counts only): {baseline:,.0f} messages/s")
     print(f"  smartcities sensors subscribe:      {rate:,.0f} messages/s end to end "
-          f"({rate / baseline:.0%} of bare paho)")
+          f"({rate / baseline:.0%} of bare paho), {rate * args.per_message:,.0f} observations/s")
     print(f"  {summary}; the store holds {held} observations, "
-          f"{'none lost' if held == args.messages else f'{args.messages - held} LOST'}")
+          f"{'none lost' if held == observations else f'{observations - held} LOST'}")
 
 
 if __name__ == "__main__":
