@@ -29,14 +29,14 @@ runner = CliRunner()
 class Broker:
     """mosquitto on a free loopback port, persisting to a temp folder so queued messages survive a restart."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, max_inflight: int = 0):
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
         self.config = folder / "mosquitto.conf"
         self.config.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
                                f"persistence_location {folder}/\nmax_queued_messages 0\n"
-                      f"max_inflight_messages 0\nuser {getpass.getuser()}\n")
+                      f"max_inflight_messages {max_inflight}\nuser {getpass.getuser()}\n")
         self.process = None
         self.start()
 
@@ -208,9 +208,23 @@ def test_sensorthings_topic_adds_to_an_existing_datastream(broker, tmp_path):
                                    ("pole-7", "pm25", datetime(2024, 5, 1, 3, 0), 13.0)]
 
 
+def test_a_broker_sending_twenty_unacknowledged_at_a_time_is_kept_going(tmp_path):
+    folder = tmp_path / "broker"
+    folder.mkdir()
+    broker = Broker(folder, max_inflight=20)  # mosquitto's default
+    try:
+        running = Running(broker, tmp_path / "store.duckdb", batch_seconds=5)
+        publish(broker, [("city/a", reading(i)) for i in range(400)])
+        start = time.monotonic()
+        tally = running.stop_after(400, timeout=30)
+        assert tally.stored == 400 and time.monotonic() - start < 5  # not one 5-s batch per 20 messages
+    finally:
+        broker.stop()
+
+
 def test_no_message_is_lost_across_a_broker_restart(broker, tmp_path):
     store = tmp_path / "store.duckdb"
-    running = Running(broker, store, batch_messages=10_000, batch_seconds=5)  # batches outlive the broker
+    running = Running(broker, store, batch_messages=10_000, batch_seconds=5, idle_seconds=5)  # outlive the broker
     publish(broker, [("city/a", reading(i)) for i in range(1500)])
     broker.stop()  # messages received but not yet committed were never acknowledged: the broker keeps them
     time.sleep(0.5)

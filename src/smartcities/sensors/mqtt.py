@@ -31,6 +31,10 @@ from .store import connect
 
 BATCH_MESSAGES = 5000
 BATCH_SECONDS = 0.5
+# A broker sends a bounded number of unacknowledged messages (mosquitto: 20 unless max_inflight_messages says more),
+# then waits for acknowledgements: a batch is also committed once nothing has arrived for this long.
+IDLE_SECONDS = 0.02
+POLL_SECONDS = 0.005
 RECONNECT_MIN_SECONDS = 0.25
 RECONNECT_MAX_SECONDS = 16
 DEFAULT_PORT = 1883
@@ -260,12 +264,14 @@ class Subscriber:
 
     def __init__(self, subscription: Subscription, store: str | Path, client_id: str,
                  report: Callable[[str, str], None] | None = None,
-                 batch_messages: int = BATCH_MESSAGES, batch_seconds: float = BATCH_SECONDS):
+                 batch_messages: int = BATCH_MESSAGES, batch_seconds: float = BATCH_SECONDS,
+                 idle_seconds: float = IDLE_SECONDS):
         self.subscription = subscription
         self.store = Path(store)
         self.report = report or (lambda topic, reason: None)
         self.batch_messages = batch_messages
         self.batch_seconds = batch_seconds
+        self.idle_seconds = idle_seconds
         self.tally = Tally()
         self.waiting: deque[Received] = deque()
         self.connection = 0
@@ -306,21 +312,25 @@ class Subscriber:
         self.client.loop_start()
         end = None if seconds is None else time.monotonic() + seconds
         try:
-            batch_started = time.monotonic()
+            first_waiting = last_arrival = time.monotonic()
+            last_size = 0
             while not self.stopping.is_set():
                 if count is not None and self.tally.stored >= count:
                     break
+                time.sleep(POLL_SECONDS)
                 now = time.monotonic()
                 if end is not None and now >= end:
                     break
-                if len(self.waiting) >= self.batch_messages or (self.waiting and
-                                                                now - batch_started >= self.batch_seconds):
+                size = len(self.waiting)
+                if size > last_size:
+                    first_waiting = now if last_size == 0 else first_waiting
+                    last_arrival = now
+                last_size = size
+                if size and (size >= self.batch_messages or now - first_waiting >= self.batch_seconds
+                             or now - last_arrival >= self.idle_seconds):
                     self.flush(db)
-                    batch_started = time.monotonic()
-                else:
-                    time.sleep(0.005)
-                    if not self.waiting:
-                        batch_started = time.monotonic()
+                    last_size = len(self.waiting)
+                    first_waiting = last_arrival = time.monotonic()
         except KeyboardInterrupt:
             pass
         finally:
