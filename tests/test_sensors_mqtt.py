@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from smartcities.cli import app
 from smartcities.errors import InputError
-from smartcities.sensors.mqtt import Subscriber, Subscription, parse_message, parse_url, subscribe
+from smartcities.sensors.mqtt import Subscriber, Subscription, default_client_id, parse_message, parse_url, subscribe
 from smartcities.sensors.store import connect
 
 MOSQUITTO = Path("/usr/sbin/mosquitto")
@@ -128,6 +128,12 @@ def test_parse_url_reads_host_port_and_topic_and_refuses_bad_ones():
                         ("mqtt://h/a/#/b", "wildcard"), ("mqtt://h/a+/b", "wildcard")]:
         with pytest.raises(InputError, match=reason):
             parse_url(bad)
+
+
+def test_each_store_resumes_its_own_broker_session(tmp_path):
+    assert default_client_id(tmp_path / "a.duckdb") == default_client_id(tmp_path / "x" / ".." / "a.duckdb")
+    assert default_client_id(tmp_path / "a.duckdb") != default_client_id(tmp_path / "b.duckdb")
+    assert default_client_id(tmp_path / "a.duckdb").startswith("smartcities-")
 
 
 def test_parse_message_reads_objects_lists_and_sensorthings_and_says_why_it_refuses():
