@@ -10,6 +10,7 @@ from . import (  # noqa: F401
     sensors,
     sensors_export,
     sensors_map,
+    sensors_mqtt,
     sensors_rules,
     serve,
 )
