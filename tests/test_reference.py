@@ -160,7 +160,8 @@ def test_spec_models_sit_at_their_key_paths():
     assert paths == sorted([("IndexSpec", ""), ("CoinrData", "data."), ("Grades", "grades."),
                             ("Uncertainty", "uncertainty."), ("Factor", "uncertainty.factors.NAME."),
                             ("Backend", "backend."), ("Editions", "editions."), ("Smooth", "editions.smooth."),
-                            ("Break", "editions.breaks[]."), ("WideTable", "indicators."), ("WideTable", "cities.")])
+                            ("Break", "editions.breaks[]."), ("WideTable", "indicators."), ("WideTable", "cities."),
+                            ("Sensors", "sensors.")])
 
 
 def test_output_columns_are_those_a_build_writes(tmp_path):

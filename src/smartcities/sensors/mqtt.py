@@ -193,15 +193,20 @@ def store_readings(db: duckdb.DuckDBPyConnection, readings: list[Reading]) -> St
     try:
         if named:
             create_datastreams(db)
+        # the store keeps (datastream, time) unique by what each writer adds: the batch's first of a repeat, and
+        # nothing already stored
         inserted = db.execute("""
             insert into observations
-            select datastream_id, time, value from (
-                select coalesce(b.datastream_id, d.datastream_id) as datastream_id, b.time, b.value, b.arrival
-                from mqtt_batch b left join datastreams d
-                  on b.datastream_id is null and d.thing_id = b.sensor and d.sensor_id = b.sensor
-                 and d.property = b.property)
-            qualify row_number() over (partition by datastream_id, time order by arrival) = 1
-            on conflict do nothing""").fetchone()[0]
+            select f.datastream_id, f.time, f.value from (
+                select datastream_id, time, value from (
+                    select coalesce(b.datastream_id, d.datastream_id) as datastream_id, b.time, b.value, b.arrival
+                    from mqtt_batch b left join datastreams d
+                      on b.datastream_id is null and d.thing_id = b.sensor and d.sensor_id = b.sensor
+                     and d.property = b.property)
+                qualify row_number() over (partition by datastream_id, time order by arrival) = 1) f
+            anti join (select datastream_id, time from observations  -- the batch's time range: zone maps skip the rest
+                       where time between (select min(time) from mqtt_batch) and (select max(time) from mqtt_batch)) o
+              on o.datastream_id = f.datastream_id and o.time = f.time""").fetchone()[0]
     finally:
         db.unregister("mqtt_batch")
     return Stored(inserted, len(readings) - inserted)
