@@ -326,7 +326,8 @@ def _observations(file: Path, stream: dict, at: str) -> pd.DataFrame:
 
 def read_ngsi_ld(db, file: Path) -> Layout:
     """NGSI-LD / Smart Data Models entities (AirQualityObserved, TrafficFlowObserved …), normalized or keyValues:
-    dateObserved (or dateObservedFrom), a GeoJSON location, each numeric attribute one observed property."""
+    dateObserved (or dateObservedFrom; a Property's own `observedAt` where given), a GeoJSON location, each
+    numeric attribute one observed property."""
     document = _load_json(file)
     entities = document if isinstance(document, list) else [document]
     flat = pd.json_normalize(entities)
@@ -351,9 +352,11 @@ def read_ngsi_ld(db, file: Path) -> Layout:
         if not numeric.any():
             continue
         unit = flat[f"{name}.unitCode"] if f"{name}.unitCode" in flat.columns else None
+        own = f"{name}.observedAt"  # a Property's own time, where it has one, over the entity's
+        at = flat[own].astype("string").fillna(times) if own in flat.columns else times
         parts.append(pd.DataFrame({
             "value_at": "entity " + flat.index.astype(str) + " (" + flat["id"].astype(str) + ")." + name,
-            "time_text": times, "value_text": values.astype("string"),
+            "time_text": at, "value_text": values.astype("string"),
             "thing": flat["id"].astype("string"), "sensor": sensor, "property": name,
             "unit": unit.astype("string") if unit is not None else None, "lat": lat, "lon": lon}))
     _register_raw(db, parts)
