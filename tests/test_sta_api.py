@@ -4,6 +4,7 @@ filters and expand against answers known by hand, refusals as problem+json, the 
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -351,3 +352,13 @@ def test_a_real_server_serves_the_store(folder, store):
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+def test_a_problem_response_names_each_parameter():
+    from smartcities.online.problems import PROBLEM, problem_response
+
+    response = problem_response(400, [("$top", "expected a whole number"), (None, "and another")])
+    body = json.loads(response.body)
+    assert response.status_code == 400 and response.media_type == PROBLEM and body["title"] == "Bad Request"
+    assert body["errors"] == [{"parameter": "$top", "message": "expected a whole number"},
+                              {"parameter": None, "message": "and another"}]

@@ -20,7 +20,6 @@ import io
 import json
 import math
 from dataclasses import dataclass, field
-from http import HTTPStatus
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -38,28 +37,16 @@ from .. import __version__
 from ..errors import InputError, did_you_mean, one_of
 from . import whatif
 from .bundle import API, plain
+from .problems import PROBLEM, ApiError, problem_response
 
 EDITION_DOCUMENTS = ("editions", "edition_trends", "rank_decomposition")  # an editions build's, besides the rest
 MEMO = 4096  # answers kept per server
 MAX_BODY = 64 * 1024  # bytes a request body may hold: a what-if or a city's values are a few kilobytes
 CACHE_CONTROL = "public, max-age=300"  # a published build never changes; a new one comes with new ETags
-PROBLEM = "application/problem+json"
 DOCS_ASSETS = "/docs/assets"
 SWAGGER_UI = Path(fastapi_offline.__file__).parent / "static"  # the Swagger UI that package ships
 
 
-class ApiError(Exception):
-    """A request the API refuses: status and the problems, each naming its parameter."""
-
-    def __init__(self, status: int, problems: list[tuple[str | None, str]], headers: dict | None = None):
-        self.status, self.problems, self.headers = status, problems, headers or {}
-
-
-def problem_response(status: int, problems: list[tuple[str | None, str]], headers: dict | None = None) -> Response:
-    body = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status,
-            "detail": "; ".join(message for _, message in problems),
-            "errors": [{"parameter": parameter, "message": message} for parameter, message in problems]}
-    return Response(json.dumps(body, ensure_ascii=False), status, headers=headers, media_type=PROBLEM)
 
 
 # --- the published folder ------------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from fastapi.responses import Response
 
 from ..sensors.export import OM_MEASUREMENT, iso, latest
 from ..sensors.store import connect
-from .api import ApiError
+from .problems import ApiError
 
 PREFIX = "/sta/v1.1"
 DEFAULT_TOP = 100
