@@ -286,7 +286,7 @@ def _fast_ints(cells: list[str], f: Field, codes: MissingCodes) -> list | None:
     return [int(v) if ok else None for v, ok in zip(floats.tolist(), present.tolist())]
 
 
-_BOOLS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+_BOOLS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}  # a bool cell's words
 
 
 def _fast_bools(cells: list[str], f: Field, codes: MissingCodes) -> list | None:
@@ -371,12 +371,8 @@ def _parse(cell: str, f: Field):
         bad = [item for item in items if item not in f.values]
         return items, (one_of(bad[0], f.values) if bad else None)
     if f.kind == "bool":
-        lowered = cell.lower()
-        if lowered in ("true", "1", "yes"):
-            return True, None
-        if lowered in ("false", "0", "no"):
-            return False, None
-        return None, f"{cell!r} is not true or false"
+        value = _BOOLS.get(cell.lower())
+        return value, (None if value is not None else f"{cell!r} is not true or false")
     number = float(cell) if NUMBER.match(cell) else None
     if f.kind == "int":
         if number is None or not number.is_integer():

@@ -12,6 +12,7 @@ workers.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -57,12 +58,15 @@ class RankTally:
         if self.kept is not None:
             self.kept[rows] = ranks
             return
-        bins = self.counts.shape[2]
-        cell = (np.arange(self.nodes)[:, None] * self.units + np.arange(self.units)[None, :]) * bins
         flat = self.counts.reshape(-1)
         for run, has in zip(ranks, present):  # within one run each cell meets one rank: a plain increment
             bin_ = (run.T.astype(np.int64) - 1) // self.width
-            flat[(cell + bin_)[has.T]] += 1
+            flat[(self._row_starts + bin_)[has.T]] += 1
+
+    @cached_property
+    def _row_starts(self) -> np.ndarray:
+        """(nodes, units): where each cell's histogram starts in the flat counts, made once for every chunk."""
+        return (np.arange(self.nodes)[:, None] * self.units + np.arange(self.units)[None, :]) * self.counts.shape[2]
 
     def intervals(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """median, mean, p05, p95 of each (unit, node)'s ranks, (units, nodes); NaN where it has none."""
