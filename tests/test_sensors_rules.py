@@ -389,3 +389,11 @@ def test_districts_that_are_not_polygons_write_nothing(tmp_path):
                                  {"type": "Polygon", "coordinates": square(0.1, 0, 0.1)}])
     assert "districts.geojson: feature 0: geometry is LineString; districts must be Polygon or MultiPolygon" \
         in message
+
+
+def test_yearly_labels_become_the_indicator_tables_year():
+    from smartcities.sensors.rules import yearly, years
+
+    labels = pd.Series(["2019", None, "2019-06", ""])
+    assert yearly(labels).tolist() == [True, True, False, True]
+    assert years(labels[[0, 1, 3]]).tolist() == [2019, pd.NA, pd.NA]

@@ -297,7 +297,7 @@ def _with_sensor_indicators(spec: Spec, measured: pd.DataFrame | None, cities: p
     """The indicators table with the values the spec's sensor rules compute from its sensor store: one row per
     unit, indicator (and year), each row's line that of its rule; units the cities table lacks are left out as
     in any indicators table, and what was computed and left out goes to `attrs["sensor_log"]`."""
-    from .sensors.rules import compute, read_rules
+    from .sensors.rules import compute, read_rules, yearly, years
     from .sensors.store import connect
 
     s = spec.model.sensors
@@ -312,8 +312,7 @@ def _with_sensor_indicators(spec: Spec, measured: pd.DataFrame | None, cities: p
         db.close()
     hashes["sensor_rules"] = file_hash(rules_path)
     table = result.indicators
-    labels = table["period"].fillna("").astype(str)
-    finer = table.loc[~labels.str.fullmatch(r"\d{4}|"), "indicator"].unique()
+    finer = table.loc[~yearly(table["period"]), "indicator"].unique()
     if len(finer):
         raise InputError([Problem(str(rules_path), f"indicator {name!r} gives a value per "
                                   f"{rules.model.indicators[name].bucket}; an index reads one value per unit "
@@ -321,7 +320,7 @@ def _with_sensor_indicators(spec: Spec, measured: pd.DataFrame | None, cities: p
                                   rules.line("indicators", name, "bucket")) for name in finer])
     frame = pd.DataFrame({"city": table["city"].astype(object), "indicator": table["indicator"].astype(object),
                           "value": table["value"].astype(float),
-                          "year": pd.array([int(x) if x else None for x in labels], dtype="Int64"),
+                          "year": years(table["period"]),
                           "source": table["source"], "note": table["note"],
                           "_line": [rules.line("indicators", name) or 1 for name in table["indicator"]]})
     if frame["year"].isna().all() and (measured is None or "year" not in measured):

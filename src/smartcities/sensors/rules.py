@@ -536,6 +536,16 @@ def _as_datetime(value: date | datetime) -> datetime:
     return value
 
 
+def yearly(labels: pd.Series) -> pd.Series:
+    """Which period labels an index reads as they are: a year, or empty (the whole range)."""
+    return labels.fillna("").astype(str).str.fullmatch(r"\d{4}|")
+
+
+def years(labels: pd.Series) -> pd.arrays.IntegerArray:
+    """Yearly period labels as the indicators table's `year` (missing for the whole range)."""
+    return pd.array([int(x) if x else None for x in labels.fillna("").astype(str)], dtype="Int64")
+
+
 def write_indicators(table: pd.DataFrame, out: str | Path) -> Path:
     """Write the table as the index's long indicators CSV, atomically (a temporary file renamed into place).
 
@@ -545,9 +555,9 @@ def write_indicators(table: pd.DataFrame, out: str | Path) -> Path:
     out = Path(out)
     frame = table.copy()
     labels = frame.pop("period").fillna("")
-    if labels.str.fullmatch(r"\d{4}|").all():
+    if yearly(labels).all():
         if (labels != "").any():
-            frame.insert(3, "year", pd.array([int(x) if x else None for x in labels], dtype="Int64"))
+            frame.insert(3, "year", years(labels))
     else:
         frame.insert(3, "period", labels)
     temporary = out.with_name(f".{out.name}.tmp")
