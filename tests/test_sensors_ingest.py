@@ -389,3 +389,37 @@ def test_a_column_with_an_empty_header_is_named_by_its_position(tmp_path):
     unnamed.write_text("time: Date\ndate_format: '%d/%m/%Y'\nproperty: bike_count\n")
     with pytest.raises(InputError, match="unnamed_2"):
         import_files(tmp_path / "t.duckdb", [table], adapter=unnamed)
+
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_lines_stay_exact_far_into_a_large_file(tmp_path, suffix):
+    """Lines come from each row's position: past several of the store's row groups, after empty cells and after a
+    first import, a bad value is still named by its own line (CSV: header on line 1; Parquet: row number)."""
+    store = tmp_path / "s.duckdb"
+    first = tmp_path / "first.csv"
+    first.write_text("sensor,time,property,value\nz,2024-01-01T00:00:00Z,pm25,1\n")
+    import_files(store, [first])
+    rows, bad = 300_000, 250_000  # the bad row's index from 0
+    file = tmp_path / f"big.{suffix}"
+    select = f"""select 's' || (i % 7) as sensor, strftime(timestamp '2024-01-01' + to_minutes(i), '%Y-%m-%dT%H:%M:%SZ')
+        as time, 'pm25' as property, case when i = {bad} then 'broken' when i % 1000 = 0 then '' else
+        (i % 50)::varchar end as value from range({rows}) t(i)"""
+    duckdb.sql(f"copy ({select}) to '{file}' ({'header' if suffix == 'csv' else 'format parquet'})")
+    with pytest.raises(InputError) as caught:
+        import_files(store, [file])
+    problem = caught.value.problems[0]
+    assert problem.line == bad + (2 if suffix == "csv" else 1) and "'broken' is text" in problem.message
+    assert counts(store)["observations"] == 1  # the first import only
+
+
+def test_date_only_times_are_naive_and_mixing_them_with_offsets_is_refused(tmp_path):
+    daily = tmp_path / "daily.csv"
+    daily.write_text("sensor,time,property,value\nc,2019-01-01,count,120\nc,2019-01-02,count,98\n")
+    store = tmp_path / "s.duckdb"
+    assert import_files(store, [daily]).observations == 2
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_text("sensor,time,property,value\nc,2019-02-01,count,120\nc,2019-02-02T00:00:00-05:00,count,98\n")
+    with pytest.raises(InputError) as caught:
+        import_files(store, [mixed])
+    problem = caught.value.problems[0]
+    assert (problem.line, problem.column) == (3, "time") and "mixed time zones" in problem.message

@@ -61,6 +61,7 @@ class Layout:
     decimal: str = "."
     needs_location: bool = False
     file_lines: bool = True
+    first_line: int | None = None  # raw's rows in file order from this line: lines from the staged row's position
 
 
 def import_files(store: str | Path, paths: list[str | Path], fmt: str = "auto",
@@ -213,7 +214,8 @@ def read_long(db, file: Path) -> Layout:
     db.execute(f"""create or replace temp view raw as select row_number() over () + {0 if parquet else 1} as line,
         sensor::varchar as thing, property::varchar as property, time as time_text, value as value_text{extra}
         from {source}""")
-    return Layout("time", "value", needs_location=located)  # a Parquet file's "line" is its row number
+    # a Parquet file's "line" is its row number
+    return Layout("time", "value", needs_location=located, first_line=1 if parquet else 2)
 
 
 def read_wide(db, file: Path, spec: dict) -> Layout:
@@ -408,22 +410,24 @@ def stage(db, file: Path, layout: Layout) -> None:
     """Parse `raw` into `staged` (UTC time, finite value) and refuse the file at its first bad line.
 
     `staged` keeps only the columns the reader gave (the absent ones are constants in its view), because copying
-    even a column of nulls costs as much as parsing one."""
+    even a column of nulls costs as much as parsing one. A reader whose rows are in file order (`first_line`) gets
+    its lines from each row's position in `staged_rows`, which keeps every row for that, rather than numbering them
+    while parsing (which costs as much as the parse)."""
     types = dict(db.execute("select column_name, column_type from (describe raw)").fetchall())
     time_type, value_type = types["time_text"], types["value_text"]
     if time_type == "TIMESTAMP WITH TIME ZONE":
-        time, aware = "timezone('UTC', time_text)", "null"
+        time, aware = _utc("time_text"), "null"
     elif time_type in ("TIMESTAMP", "DATE") or time_type.startswith("TIMESTAMP_"):
         time, aware = "time_text::timestamp", "null"
     elif layout.time_format:
         parsed = f"try_strptime(trim(time_text), {_quote(layout.time_format)})"  # strptime wants exact text
-        time = f"timezone('UTC', {parsed})" if "%z" in layout.time_format else parsed
+        time = _utc(parsed) if "%z" in layout.time_format else parsed
         aware = "null"
     else:
-        time = "timezone('UTC', try_cast(time_text as timestamptz))"  # the cast allows spaces around
-        # an offset (Z, +hh[:mm], -hh[:mm]) follows the date, which is the first 10 characters
-        aware = ("(suffix(rtrim(time_text), 'Z') or strpos(substr(time_text, 11), '+') > 0 "
-                 "or strpos(substr(time_text, 11), '-') > 0)")
+        time = _utc("try_cast(time_text as timestamptz)")  # the cast allows spaces around
+        # an offset is Z, +hh[:mm] or -hh[:mm]: a Z, a plus, or a third hyphen after the date's two
+        aware = ("(time_text like '%Z%' or time_text like '%z%' or time_text like '%+%' "
+                 "or time_text like '%-%-%-%')")
     if value_type == "VARCHAR":
         text = "value_text" if layout.decimal == "." else f"replace(value_text, {_quote(layout.decimal)}, '.')"
         value = f"try_cast({text} as double)"  # the cast allows spaces around
@@ -432,11 +436,14 @@ def stage(db, file: Path, layout: Layout) -> None:
         value, present = "value_text::double", "value_text is not null"
     given = [name for name in OPTIONAL if name in types]
     key = f"hash(thing, {'sensor' if 'sensor' in types else 'thing'}, property)"
-    db.execute(f"""create or replace temp table staged_rows as select line, {key} as key, thing, property,
-        {''.join(name + ', ' for name in given)}{time} as time, {value} as value, {aware} as aware
-        from raw where {present}""")
+    numbered = layout.first_line is not None
+    db.execute(f"""create or replace temp table staged_rows as select {'' if numbered else 'line, '}{key} as key,
+        thing, property, {''.join(name + ', ' for name in given)}{time} as time, {value} as value, {aware} as aware,
+        {present} as present from raw""")
+    # row ids are consecutive in insertion order, from a base that differs inside a transaction
+    line = f"rowid - (select min(rowid) from staged_rows) + {layout.first_line} as line, " if numbered else ""
     absent = "".join(f", {OPTIONAL[name]} as {name}" for name in OPTIONAL if name not in given)
-    db.execute(f"create or replace temp view staged as select *{absent} from staged_rows")
+    db.execute(f"create or replace temp view staged as select {line}*{absent} from staged_rows where present")
     db.execute("""create or replace temp table meta as select key, any_value(thing) as thing,
         any_value(sensor) as sensor, any_value(property) as property, any_value(unit) as unit,
         arg_max(lat, line) filter (where lat is not null and lon is not null) as lat,
@@ -523,17 +530,22 @@ def store_observations(db) -> tuple[int, int]:
     db.execute("""create or replace temp table keys as select m.key, d.datastream_id from meta m join datastreams d
         on d.thing_id = m.thing and d.sensor_id = m.sensor and d.property = m.property""")
     added = db.execute("""insert into observations select f.* from (select k.datastream_id, s.time,
-        arg_min(s.value, s.line) as value from staged_rows s join keys k using (key) group by all) f
+        arg_min(s.value, s.line) as value from staged s join keys k using (key) group by all) f
         anti join (select datastream_id, time from observations
                    where datastream_id in (select datastream_id from keys)) o
         on o.datastream_id = f.datastream_id and o.time = f.time""").fetchone()[0]
-    staged = _count(db, "staged_rows")
+    staged = _count(db, "staged")
     for view in ("staged", "raw"):
         db.execute(f"drop view {view}")
     for table in ("staged_rows", "meta", "keys", "wide", "wide_mapping", "community", "community_mapping",
                   "observation_rows"):
         db.execute(f"drop table if exists {table}")
     return added, staged - added
+
+
+def _utc(timestamptz: str) -> str:
+    """SQL for a timestamptz as the naive UTC timestamp the store keeps (plain arithmetic, unlike `timezone`)."""
+    return f"make_timestamp(epoch_us({timestamptz}))"
 
 
 def _count(db, table: str) -> int:
