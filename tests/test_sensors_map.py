@@ -1,6 +1,6 @@
-"""The offline sensor map: its document holds every sensor, the district outlines and the indicator's value per
-district and period as the rules compute them; the page draws itself in Chromium with no network request, and
-its slider recolours the districts."""
+"""The offline sensor map: its document holds every sensor, the district outlines and every indicator's value per
+district and period as the rules compute them; the page draws itself in Chromium with no network request, its
+slider recolours the districts and its selector switches the indicator."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from typer.testing import CliRunner
 
 from smartcities.cli import app
 from smartcities.errors import InputError
-from smartcities.sensors.rules import read_rules
+from smartcities.sensors.rules import compute, read_rules
 from smartcities.sensors.store import connect
-from smartcities.sensors.view import map_document, write_map
+from smartcities.sensors.view import latest_values, map_document, write_map
 
 START = datetime(2019, 6, 1)
 DAILY = {"d1": [10.0, 30.0], "d2": [20.0, 20.0]}  # hourly values held for a whole day, two days
@@ -50,29 +50,64 @@ def store_and_rules(tmp_path):
         id_property: code
         indicators:
           pm25_daily: {property: pm25, bucket: day, statistic: mean, validity: {hour: 1, day: 0.75}}
+          pm25_max: {property: pm25, bucket: period, statistic: max}
         """))
     return db, read_rules(tmp_path / "rules.yaml")
 
 
-def test_the_document_holds_sensors_outlines_and_values_by_period(tmp_path):
+def document(db, rules, **options) -> dict:
+    return map_document(db, rules, compute(rules, db).indicators, **options)
+
+
+def test_the_document_holds_sensors_outlines_and_every_indicator_by_period(tmp_path):
     db, rules = store_and_rules(tmp_path)
-    doc = map_document(db, rules, network=tmp_path / "network.geojson")
+    doc = document(db, rules, network=tmp_path / "network.geojson")
     assert [s["id"] for s in doc["sensors"]] == ["d1", "d2"] and doc["sensors"][0]["properties"] == "pm25"
     assert [d["id"] for d in doc["districts"]] == ["d1", "d2"] and len(doc["districts"][0]["rings"][0]) == 5
-    assert doc["indicator"] == "pm25_daily" and doc["periods"] == ["2019-06-01", "2019-06-02"]
-    assert doc["values"]["2019-06-01"] == {"d1": 10.0, "d2": 20.0} and doc["values"]["2019-06-02"]["d1"] == 30.0
-    assert doc["breaks"][0] == 10.0 and doc["breaks"][-1] == 30.0 and doc["breaks"] == sorted(set(doc["breaks"]))
+    assert doc["indicator"] == "pm25_daily" and list(doc["indicators"]) == ["pm25_daily", "pm25_max"]
+    daily = doc["indicators"]["pm25_daily"]
+    assert daily["periods"] == ["2019-06-01", "2019-06-02"]
+    assert daily["values"]["2019-06-01"] == {"d1": 10.0, "d2": 20.0} and daily["values"]["2019-06-02"]["d1"] == 30.0
+    breaks = daily["breaks"]
+    assert breaks[0] == 10.0 and breaks[-1] == 30.0 and breaks == sorted(set(breaks))
+    whole = doc["indicators"]["pm25_max"]
+    assert whole["periods"] == [""] and whole["values"] == {"": {"d1": 30.0, "d2": 20.0}}
+    assert len(whole["breaks"]) == 8 and (whole["breaks"][0], whole["breaks"][-1]) == (20.0, 30.0)
     assert doc["network"] == [[[0.0, 0.05], [0.2, 0.05]]] and doc["bounds"] == [0.0, 0.0, 0.2, 0.1]
+    assert document(db, rules, indicator="pm25_max")["indicator"] == "pm25_max"
+    with pytest.raises(ValueError, match="district rules need their computed indicators table"):
+        map_document(db, rules)
 
 
-def test_a_map_needs_district_rules_and_a_known_indicator(tmp_path):
+def test_the_latest_values_of_each_district(tmp_path):
+    db, rules = store_and_rules(tmp_path)
+    assert latest_values(document(db, rules)) == {
+        "d1": [{"indicator": "pm25_daily", "period": "2019-06-02", "value": 30.0},
+               {"indicator": "pm25_max", "period": "", "value": 30.0}],
+        "d2": [{"indicator": "pm25_daily", "period": "2019-06-02", "value": 20.0},
+               {"indicator": "pm25_max", "period": "", "value": 20.0}]}
+
+
+def test_a_map_needs_a_known_indicator_and_shows_only_sensors_for_rules_of_sensors(tmp_path):
     db, rules = store_and_rules(tmp_path)
     with pytest.raises(InputError, match=r"no indicator 'pm25_daly' in the rules \(did you mean 'pm25_daily'\?\)"):
-        map_document(db, rules, indicator="pm25_daly")
+        document(db, rules, indicator="pm25_daly")
     (tmp_path / "by_sensor.yaml").write_text("spatial_unit: sensor\nindicators:\n  m: {property: pm25, bucket: period, "
                                              "statistic: mean}\n")
-    with pytest.raises(InputError, match="spatial_unit is sensor, expected district"):
-        map_document(db, read_rules(tmp_path / "by_sensor.yaml"))
+    by_sensor = map_document(db, read_rules(tmp_path / "by_sensor.yaml"))
+    assert len(by_sensor["sensors"]) == 2 and by_sensor["districts"] == [] and by_sensor["indicators"] == {}
+    assert by_sensor["indicator"] is None and by_sensor["bounds"] == [0.05, 0.05, 0.15, 0.05]
+
+
+def test_a_network_without_lines_or_not_json_is_an_error_naming_it(tmp_path):
+    db, rules = store_and_rules(tmp_path)
+    (tmp_path / "points.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {}, "geometry": {"type": "Point", "coordinates": [0.0, 0.0]}}]}))
+    with pytest.raises(InputError, match="points.geojson: the network GeoJSON holds no LineString"):
+        document(db, rules, network=tmp_path / "points.geojson")
+    (tmp_path / "broken.geojson").write_text('{"type": "FeatureCollection",\n "features": [}')
+    with pytest.raises(InputError, match="broken.geojson line 2: not valid JSON"):
+        document(db, rules, network=tmp_path / "broken.geojson")
 
 
 def test_the_command_writes_one_self_contained_file(tmp_path):
@@ -98,7 +133,7 @@ def test_the_page_draws_offline_and_its_slider_recolours(tmp_path):
     from playwright.sync_api import sync_playwright
 
     db, rules = store_and_rules(tmp_path)
-    out = write_map(map_document(db, rules, network=tmp_path / "network.geojson"), tmp_path / "map.html")
+    out = write_map(document(db, rules, network=tmp_path / "network.geojson"), tmp_path / "map.html")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(chromium), args=["--no-sandbox", "--disable-gpu"])
         page = browser.new_page()
@@ -117,4 +152,8 @@ def test_the_page_draws_offline_and_its_slider_recolours(tmp_path):
         assert (value(0), value(1)) == ("10", "20")
         assert page.locator("path.district").nth(0).evaluate("n => n.style.fill") != fill_latest
         assert page.locator("#period-label").text_content() == "2019-06-01"
+        page.locator("#indicator").select_option("pm25_max")
+        assert (value(0), value(1)) == ("30", "20") and page.locator("#period-control").is_hidden()
+        assert "pm25_max" in page.locator("#legend").text_content()
+        assert requests == [out.as_uri()]
         browser.close()

@@ -35,6 +35,7 @@ class Inputs:
     inventory: pd.DataFrame | None = None
     cities: pd.DataFrame | None = None
     log: ProcessingLog = ProcessingLog.of()  # what reading the inputs dropped, filled or replaced
+    sensor_map: dict | None = None  # with a `sensors:` block: the city map's document (sensors.view.map_document)
 
 
 def load_inputs(spec: Spec) -> Inputs:
@@ -286,31 +287,41 @@ def _read_city_tables(spec: Spec):
     unknown: list[ProcessingLog] = []
     inventory, measured = (_known_cities_only(frame, cities, _source(getattr(m, key)), spec, unknown)
                            for key, frame in (("inventory", inventory), ("indicators", measured)))
+    sensor_map = None
     if m.sensors is not None:
-        measured = _with_sensor_indicators(spec, measured, cities, hashes, unknown)
+        measured, sensor_map = _with_sensor_indicators(spec, measured, cities, hashes, unknown)
         read = ProcessingLog.concat(read, ProcessingLog.of(measured.attrs["sensor_log"]))
-    return framework, cities, inventory, measured, hashes, ProcessingLog.concat(read, *unknown)
+    return framework, cities, inventory, measured, sensor_map, hashes, ProcessingLog.concat(read, *unknown)
 
 
 def _with_sensor_indicators(spec: Spec, measured: pd.DataFrame | None, cities: pd.DataFrame, hashes: dict,
-                            unknown: list[ProcessingLog]) -> pd.DataFrame:
+                            unknown: list[ProcessingLog]) -> tuple[pd.DataFrame, dict]:
     """The indicators table with the values the spec's sensor rules compute from its sensor store: one row per
     unit, indicator (and year), each row's line that of its rule; units the cities table lacks are left out as
-    in any indicators table, and what was computed and left out goes to `attrs["sensor_log"]`."""
+    in any indicators table, and what was computed and left out goes to `attrs["sensor_log"]`. Beside it, the
+    city map's document made from the same computed values (every district, the index's units or not)."""
     from .sensors.rules import compute, read_rules, yearly, years
     from .sensors.store import connect
+    from .sensors.view import map_document
 
     s = spec.model.sensors
     rules_path, store_path = _existing(spec, "sensors", s.rules), _existing(spec, "sensors", s.store)
+    network = spec.resolve(s.network) if s.network is not None else None
+    if network is not None and not network.is_file():
+        raise InputError.single(spec.path, f"sensors: network: {s.network!r} does not exist (looked for {network})",
+                                line=spec.line("sensors", "network"))
     rules = read_rules(rules_path)
     db = connect(store_path, read_only=True)
     try:
         result = compute(rules, db, store_name=store_path.name)
+        sensor_map = map_document(db, rules, result.indicators, network=network, title=spec.model.name)
         hashes["sensor_store"] = hashlib.sha256("".join(
             row[0] for row in db.execute("select sha256 from imports order by sha256").fetchall()).encode()).hexdigest()
     finally:
         db.close()
     hashes["sensor_rules"] = file_hash(rules_path)
+    if network is not None:
+        hashes["sensor_network"] = file_hash(network)
     table = result.indicators
     finer = table.loc[~yearly(table["period"]), "indicator"].unique()
     if len(finer):
@@ -334,7 +345,7 @@ def _with_sensor_indicators(spec: Spec, measured: pd.DataFrame | None, cities: p
             for sensor in result.outside]
     if measured is None:
         frame.attrs.update({"sensor_log": log, "source": str(rules_path)})
-        return frame
+        return frame, sensor_map
     keys = ["city", "indicator"] + (["year"] if "year" in frame else [])
     both = frame[keys].merge(measured[keys + ["_line"]], on=keys)
     if len(both):
@@ -344,7 +355,7 @@ def _with_sensor_indicators(spec: Spec, measured: pd.DataFrame | None, cities: p
                           for city, indicator, line in both[["city", "indicator", "_line"]].head(10).to_numpy()])
     joined = pd.concat([measured, frame], ignore_index=True)
     joined.attrs.update({**measured.attrs, "sensor_log": log})
-    return joined
+    return joined, sensor_map
 
 
 def _source(value: str | WideTable | None) -> str | None:
@@ -357,7 +368,7 @@ def _assemble_city(spec: Spec, tables, measured: pd.DataFrame | None) -> Inputs:
     # the inventory readers only for a city index: a COINr-format index never needs them
     from .inventory.derive import derive_indicators
 
-    framework, cities, inventory, _, hashes, log = tables
+    framework, cities, inventory, _, sensor_map, hashes, log = tables
     leaves = framework.leaves()
     parts = []
     derived_leaves = [leaf for leaf in leaves if framework.by_id[leaf].derive]
@@ -398,7 +409,7 @@ def _assemble_city(spec: Spec, tables, measured: pd.DataFrame | None) -> Inputs:
             groups[col] = cities[col].astype(str).to_numpy(dtype=object)
     ctx = Context.of(units, framework, groups, denominators, list(cities["name"]))
     return Inputs(X, ctx, long[long["indicator"].isin(leaves)].reset_index(drop=True), dict(hashes), inventory,
-                  cities, log)
+                  cities, log, sensor_map)
 
 
 def _is_preset(spec: Spec) -> bool:

@@ -37,6 +37,8 @@ class Sensors(_Strict):
     store: str = Field(description="The sensor store (a DuckDB file made by `smartcities sensors import`).")
     rules: str = Field(description="The indicator rules (YAML, see docs/sensors-indicators.md); each rule's "
                                    "values must be one per unit (`bucket: period`) or per year.")
+    network: str | None = Field(default=None, description="A GeoJSON of lines (a cycle or road network) the site's "
+                                                          "and the dashboard's sensor map draw over the districts.")
 
 
 class WideTable(_Strict):

@@ -83,6 +83,9 @@ class Published:
                     raise InputError.single(folder, f"the published index has editions but lacks "
                                             f"{API / (key + '.json')}; publish it again")
                 docs[key] = json.loads(path.read_text(encoding="utf-8"))
+        sensors = api / "sensors.json"  # a build with a `sensors:` block only
+        if sensors.is_file():
+            docs["sensors"] = json.loads(sensors.read_text(encoding="utf-8"))
         by_node: dict[str, list[dict]] = {}
         for row in docs["ranking"]:
             by_node.setdefault(row["node"], []).append(row)
@@ -424,6 +427,15 @@ def create_app(folder: str | Path, token: str | None = None, sensors: Path | Non
     async def sensitivity(request: Request, format: Format | None = Query(None, description="json or csv")) -> Response:
         """Sobol sensitivity indices of the uncertainty analysis (empty when the build ran none)."""
         return table(request, "sensitivity", lambda: state().docs["sensitivity"], format)
+
+    @app.get(f"{api}/sensors", tags=["read"], responses=ERRORS)
+    async def sensors_map(request: Request) -> Response:
+        """The city map of the spec's sensors block: sensors, district outlines, every rule's values by period and
+        district with its colour breaks, network lines, bounds."""
+        s = state()
+        if "sensors" not in s.docs:
+            raise ApiError(404, [(None, "this index has no sensors (its spec has no sensors: block)")])
+        return cached(request, *s.whole("sensors"))
 
     @app.post(f"{api}/whatif", tags=["read"], responses=ERRORS)
     async def what_if(body: WhatIf) -> Response:

@@ -56,6 +56,8 @@ def documents(result, insight=None) -> dict[str, Any]:
         "audit": audit_document(result),
         "model": model,
     }
+    if result.inputs.sensor_map is not None:  # a `sensors:` block's city map (an editions build: the latest's)
+        docs["sensors"] = result.inputs.sensor_map
     docs.update(city_documents(result, cities, scores, insight))
     if view is not None:
         docs.update(edition_documents(result, view, docs))
@@ -366,9 +368,10 @@ LEARN_FROM_COLUMNS = {"domain": "domain", "domain_name": "domain_name", "from_ci
 
 
 def city_documents(result, cities: list[dict], scores: list[dict], insight=None) -> dict[str, Any]:
-    """`cities/<id>` (the city's row and its scores on every node) and `cities/<id>/profile` (domains against the
-    median and the leader, peers, what to learn from whom, its initiatives, its trends) for every city. Every table
-    is turned into rows once and split by city, not once per city."""
+    """`cities/<id>` (the city's row, its scores on every node and, for a district with sensor values, the latest
+    value of each sensor indicator) and `cities/<id>/profile` (domains against the median and the leader, peers,
+    what to learn from whom, its initiatives, its trends) for every city. Every table is turned into rows once and
+    split by city, not once per city."""
     from ..analysis import profiles as prof
 
     profiles = insight.profiles if insight is not None else prof.all_profiles(result)
@@ -389,10 +392,16 @@ def city_documents(result, cities: list[dict], scores: list[dict], insight=None)
     by_city: dict[str, list[dict]] = {}
     for r in scores:
         by_city.setdefault(r["city"], []).append({k: r[k] for k in ("node", "level", "score", "rank", "grade")})
+    sensed = {}
+    if result.inputs.sensor_map is not None:
+        from ..sensors.view import latest_values  # duckdb and shapely only for a build with sensors
+
+        sensed = latest_values(result.inputs.sensor_map)
     docs = {}
     for row in cities:
         cid = row["city"]
-        docs[f"cities/{cid}"] = {"city": row, "scores": by_city.get(cid, [])}
+        docs[f"cities/{cid}"] = {"city": row, "scores": by_city.get(cid, []),
+                                 **({"sensors": sensed[cid]} if cid in sensed else {})}
         docs[f"cities/{cid}/profile"] = {
             "city": cid, "name": row["name"], "domains": domains.get(cid, []), "peers": peers.get(cid, []),
             "learn_from": learn.get(cid, []), "initiatives": own.get(cid, []), "trends": trend_rows.get(cid, []),

@@ -29,6 +29,7 @@ RANKING_FIELDS = ("score", "rank", "grade", "rating", "median_rank", "p05", "p95
 PAGES = {  # page -> (file, title, the documents it inlines)
     "ranking": ("index.html", "Ranking", ("cities", "ranking")),
     "map": ("map.html", "Map", ("cities", "ranking", "map")),
+    "sensors": ("sensors.html", "Sensors", ("cities", "sensors")),  # a build with a `sensors:` block only
     "whatif": ("whatif.html", "What-if", ("cities", "ranking", "model")),
     "compare": ("compare.html", "Compare", ("cities", "ranking")),
     "methodology": ("methodology.html", "Methodology", ("methodology",)),
@@ -206,6 +207,7 @@ class Blocks:
         self.docs, self.mode, self._made = docs, mode, {}
         self.cities = docs.get("cities") or []
         self.meta = _meta(docs, mode)
+        self.pages = {page: about for page, about in PAGES.items() if page != "sensors" or "sensors" in docs}
 
     def _make(self, name: str) -> Any:
         docs, cities = self.docs, self.cities
@@ -220,6 +222,8 @@ class Blocks:
                                                    if c.get("lat") is not None and c.get("lon") is not None}}
         if name == "model":
             return docs.get("model")
+        if name == "sensors":
+            return docs["sensors"]
         if name == "editions":
             return editions_block(docs)
         if name == "methodology":
@@ -274,7 +278,8 @@ def _render(page: str, blocks: Blocks, data: dict[str, str], *, root: str, inlin
     width, height = map_size()
     return environment(HERE / "templates").get_template("page.html.j2").render(
         page=page, data=data, meta=blocks.meta, root=root, inline=inline, assets=assets, scripts=SCRIPTS,
-        title=title, name=blocks.meta["name"] or "Index", pages=PAGES, plotly_js=_plotly_js() if inline else None,
+        title=title, name=blocks.meta["name"] or "Index", pages=blocks.pages,
+        plotly_js=_plotly_js() if inline else None,
         shapes=world_shapes() if page in ("map", "dashboard") else (), map_width=width, map_height=height,
     )
 
@@ -299,8 +304,9 @@ def _licences(folder: Path) -> None:
 
 
 def write_site(docs: dict, folder: str | Path) -> list[Path]:
-    """`folder/site/`: the ranking (index.html), map, what-if, compare, methodology and downloads pages, one page
-    per city under city/, the scripts and styles under assets/ and the API mirror under api/v1/."""
+    """`folder/site/`: the ranking (index.html), map, what-if, compare, methodology and downloads pages (and the
+    sensors page of a build with sensors), one page per city under city/, the scripts and styles under assets/ and
+    the API mirror under api/v1/."""
     site = Path(folder) / "site"
     write_documents(docs, folder)
     assets = site / "assets"
@@ -310,7 +316,7 @@ def write_site(docs: dict, folder: str | Path) -> list[Path]:
     blocks = Blocks(docs, "site")
     written = [_write(site / file, _render(page, blocks, blocks.page(names, page), root="", inline=False,
                                              title=title))
-               for page, (file, title, names) in PAGES.items()]
+               for page, (file, title, names) in blocks.pages.items()]
     for city in blocks.cities:
         key = city["city"]
         data = {**blocks.page(()), "city": json_block(city_data(docs, key, blocks.standing))}
@@ -329,5 +335,7 @@ def write_dashboard(docs: dict, path: str | Path) -> Path:
     nothing, so it works opened from disk."""
     blocks = Blocks(docs, "dashboard")
     names = ("cities", "ranking", "map", "model", "methodology", "profiles")
+    if "sensors" in docs:
+        names += ("sensors",)
     return _write(Path(path), _render("dashboard", blocks, blocks.page(names, "dashboard"), root="", inline=True,
                                       title="Dashboard"))

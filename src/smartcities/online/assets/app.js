@@ -597,6 +597,126 @@
     zoomable(svg, r);
   }
 
+  // --- sensors: the city map of a build whose spec has a `sensors:` block ------------------------------------------
+  /* The districts coloured by one indicator of the sensor rules in one period (quantile classes the build computed),
+   * the network's lines and the sensors as dots; districts that are units of the index link to their page. */
+  var SENSORS = D.sensors || null;
+  function sensorValue(v) {
+    v = num(v);
+    return v === null ? "no value" : v.toLocaleString("en", { maximumFractionDigits: Math.abs(v) >= 100 ? 0 : 3 });
+  }
+  function compact(v) { return Number(v).toLocaleString("en", { notation: "compact", maximumSignificantDigits: 3 }); }
+  function periodName(p) { return p ? p : "whole range"; }
+  function sensorsHref() { return DASH ? "#tab=sensors" : ROOT + "sensors.html"; }
+  function sensorsView() {
+    var svg = $("sensor-map");
+    if (!svg || !SENSORS) return;
+    var doc = SENSORS, names = Object.keys(doc.indicators), b = doc.bounds;
+    var k = Math.cos((b[1] + b[3]) / 2 * Math.PI / 180);  // local equirectangular: east-west scaled by latitude
+    var W = Math.max((b[2] - b[0]) * k, 1e-6), H = Math.max(b[3] - b[1], 1e-6), pad = 0.03 * Math.max(W, H);
+    function xy(p) { return ((p[0] - b[0]) * k).toFixed(6) + "," + (b[3] - p[1]).toFixed(6); }
+    svg.setAttribute("viewBox", [-pad, -pad, W + 2 * pad, H + 2 * pad].join(" "));
+    svg.setAttribute("preserveAspectRatio", "xMidYMid meet");
+    var chosen = names.indexOf(STATE.indicator) >= 0 ? STATE.indicator : doc.indicator;
+    $("sensor-controls").innerHTML = '<form class="controls" onsubmit="return false">' +
+      (names.length > 1 ? '<label>Indicator <select id="s-indicator">' + names.map(function (n) {
+        return '<option value="' + esc(n) + '"' + (n === chosen ? " selected" : "") + ">" + esc(nodeName(n)) + "</option>";
+      }).join("") + "</select></label>" : "") +
+      '<label id="s-period-control">Period <span class="period-pick"><input type="range" id="s-period" min="0" step="1">' +
+      '<output id="s-period-out" for="s-period"></output></span></label></form>';
+    $("s-districts").innerHTML = doc.districts.map(function (d, i) {
+      var path = '<path class="district" fill-rule="evenodd" data-id="' + esc(d.id) + '" data-i="' + i + '" d="' +
+        d.rings.map(function (ring) { return "M" + ring.map(xy).join("L") + "Z"; }).join("") + '"><title></title></path>';
+      return CITY[d.id] ? '<a href="' + esc(cityHref(d.id)) + '">' + path + "</a>" : path;
+    }).join("");
+    $("s-network").innerHTML = doc.network.map(function (line) {
+      return '<polyline class="line" points="' + line.map(xy).join(" ") + '"></polyline>';
+    }).join("");
+    var r = 0.006 * Math.max(W, H);
+    $("s-sensors").innerHTML = doc.sensors.map(function (s) {
+      var at = xy([s.lon, s.lat]).split(","), label = s.name + (s.properties ? " — " + s.properties : "");
+      return '<circle class="sensor" tabindex="0" role="img" cx="' + at[0] + '" cy="' + at[1] + '" r="' + r.toFixed(6) +
+        '" data-id="' + esc(s.id) + '" aria-label="' + esc("Sensor " + label) + '"><title>' + esc(label) + "</title></circle>";
+    }).join("");
+    var shapes = Array.prototype.slice.call(svg.querySelectorAll("path.district"));
+    var slider = $("s-period"), series, classes;
+    function label(id) { return CITY[id] ? CITY[id].name : id; }
+    function colourOf(v) {  // class i holds values from breaks[i] to breaks[i + 1]
+      var breaks = series.breaks, i = 0;
+      while (i < breaks.length - 2 && v >= breaks[i + 1]) i++;
+      return classes[i];
+    }
+    function choose(name) {
+      series = doc.indicators[name] || { periods: [], values: {}, breaks: [] };
+      var n = Math.max(series.breaks.length - 1, 1);
+      classes = [];
+      for (var i = 0; i < n; i++) classes.push(seq(0.12 + 0.88 * (n > 1 ? i / (n - 1) : 1)));
+      var at = series.periods.indexOf(STATE.period);
+      slider.max = String(Math.max(series.periods.length - 1, 0));
+      slider.value = String(at >= 0 ? at : series.periods.length - 1);
+      $("s-period-control").hidden = series.periods.length < 2;
+    }
+    function draw() {
+      var name = $("s-indicator") ? $("s-indicator").value : chosen, period = series.periods[Number(slider.value)];
+      period = period === undefined ? "" : period;
+      var byDistrict = series.values[period] || {}, what = name ? nodeName(name) : "";
+      $("s-period-out").textContent = periodName(period);
+      slider.setAttribute("aria-valuetext", periodName(period));
+      shapes.forEach(function (node) {
+        var id = node.dataset.id, v = num(byDistrict[id]), text = label(id) + ": " + (what ? what + " " + sensorValue(v) +
+          " (" + periodName(period) + ")" : "no indicator");
+        node.style.fill = v === null ? "" : colourOf(v);
+        node.setAttribute("data-value", v === null ? "" : String(v));
+        node.firstChild.textContent = text;
+        if (node.parentNode.tagName.toLowerCase() === "a") node.parentNode.setAttribute("aria-label", text + ", open its page");
+      });
+      var breaks = series.breaks;
+      $("sensor-legend").innerHTML = name && breaks.length ? esc(what) + ", " + esc(periodName(period)) + ':<ul class="classes">' +
+        classes.map(function (c, i) {
+          return '<li title="' + esc(sensorValue(breaks[i]) + " to " + sensorValue(breaks[i + 1])) + '"><span class="box" style="background:' +
+            c + '"></span>' + esc(compact(breaks[i])) + "</li>";
+        }).join("") + '<li><span class="box none"></span>no value</li></ul> up to ' + esc(compact(breaks[breaks.length - 1])) +
+        " (quantile classes over every period). " + doc.sensors.length + " sensors, " + doc.network.length + " network lines." :
+        doc.sensors.length + " sensors" + (doc.districts.length ? "" : " (the rules compute no district values)") + ", " +
+        doc.network.length + " network lines.";
+      var open = $("sensor-table").querySelector("details[open]") !== null;
+      $("sensor-table").innerHTML = doc.districts.length ? "<details" + (open ? " open" : "") + "><summary>The map as a table</summary>" +
+        table(doc.districts, [
+          { label: "District", html: function (d) { return CITY[d.id] ? cityLink(d.id) : esc(d.id); } },
+          { label: what + " (" + periodName(period) + ")", num: true, html: function (d) { return esc(sensorValue(byDistrict[d.id])); } },
+        ], "Districts on the map: " + what + ", " + periodName(period)) + "</details>" : "";
+      writeHash({ indicator: name && name !== doc.indicator ? name : null,
+                  period: period && Number(slider.value) !== series.periods.length - 1 ? period : null });
+    }
+    var tip = $("sensor-tip");
+    function showTip(ev) {
+      var t = ev.target.closest && ev.target.closest("path.district, circle.sensor");
+      if (!t) { tip.hidden = true; return; }
+      tip.textContent = t.querySelector("title").textContent;
+      var box = svg.parentNode.getBoundingClientRect(), at = t.getBoundingClientRect();
+      tip.style.left = (at.left - box.left + at.width / 2 + 10) + "px";
+      tip.style.top = (at.top - box.top + at.height / 2 - 10) + "px";
+      tip.hidden = false;
+    }
+    svg.addEventListener("mouseover", showTip);
+    svg.addEventListener("focusin", showTip);
+    svg.addEventListener("mouseleave", function () { tip.hidden = true; });
+    svg.addEventListener("focusout", function () { tip.hidden = true; });
+    slider.oninput = draw;
+    if ($("s-indicator")) $("s-indicator").onchange = function () { STATE.period = null; choose(this.value); draw(); };
+    choose(chosen);
+    draw();
+  }
+  function citySensorsHtml(rows) {
+    if (!rows || !rows.length) return "";
+    return '<h2 id="city-sensors">Sensors</h2>' + table(rows, [
+      { label: "Indicator", html: function (r) { return esc(nodeName(r.indicator)); } },
+      { label: "Latest period", html: function (r) { return esc(periodName(r.period)); } },
+      { label: "Value", num: true, html: function (r) { return esc(sensorValue(r.value)); } },
+    ], "The latest value of each indicator computed from the sensors in this district") +
+      '<p><a href="' + esc(sensorsHref()) + '">See every district on the sensors map</a></p>';
+  }
+
   // --- what-if ---------------------------------------------------------------------------------------------------
   function parseWeights(text) {
     var out = {};
@@ -901,7 +1021,7 @@
       card("Grade", idx.grade === undefined || idx.grade === null ? "—" : idx.grade, "1 best, 5 last") +
       (st.rating ? card("Rating", st.rating, "within its peer group") : "") +
       (num(st.best_rank) !== null ? card("Best–worst rank", st.best_rank + "–" + st.worst_rank, "over all domain weightings") : "") +
-      "</div>" + cityEditionsHtml(data.card.editions) +
+      "</div>" + cityEditionsHtml(data.card.editions) + citySensorsHtml(data.card.sensors) +
       '<h2>Domains against the median and the peers</h2><div class="chart" id="city-chart"></div>' +
       '<h2>Strengths and weaknesses</h2>' + table(doms, [
         { label: "Domain", html: function (r) { return esc(r.name || nodeName(r.domain)); } },
@@ -1141,6 +1261,8 @@
               "the previous edition with its 90% interval and significance (editions.csv)",
     edition_trends: "the trend of every city's score at every node over the editions: CAGR and prc_change (edition_trends.csv)",
     rank_decomposition: "each rank change of the index split into performance, method and sample (rank_decomposition.csv)",
+    sensors: "the sensors' city map: every sensor, the district outlines, each sensor indicator's values by period and " +
+             "district with its colour classes, the network's lines",
   };
   function downloadsView() {
     var el = $("downloads");
@@ -1194,6 +1316,7 @@
   var drawn = {};
   var VIEWS = { ranking: rankingView, map: mapView, whatif: function () { whatifView(); simulateView(); },
                 compare: compareView, methodology: methodologyView, downloads: downloadsView };
+  if (SENSORS) VIEWS.sensors = sensorsView;
   function showTab() {
     STATE = readHash();
     var tab = STATE.tab && (VIEWS[STATE.tab] || STATE.tab === "city") ? STATE.tab : "ranking";
