@@ -43,7 +43,7 @@ def main() -> None:
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
-    from smartcities.sensors.rules import read_rules
+    from smartcities.sensors.rules import compute, read_rules
     from smartcities.sensors.store import connect
     from smartcities.sensors.view import map_document, write_map
 
@@ -66,7 +66,8 @@ def main() -> None:
     rules.write_text(f"spatial_unit: district\ndistricts: {shapes}\nid_property: {id_property}\nindicators:\n"
                      "  pm25_daily: {property: pm25, bucket: day, statistic: mean, validity: {hour: 1, day: 0.75}}\n")
     started = time.perf_counter()
-    out = write_map(map_document(db, read_rules(rules), network=network), folder / "map.html")
+    checked = read_rules(rules)
+    out = write_map(map_document(db, checked, compute(checked, db).indicators, network=network), folder / "map.html")
     made = time.perf_counter() - started
     empty = folder / "empty.html"
     empty.write_text("<!doctype html><title>empty</title><body data-ready=true></body>")
