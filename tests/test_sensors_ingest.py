@@ -423,3 +423,20 @@ def test_date_only_times_are_naive_and_mixing_them_with_offsets_is_refused(tmp_p
         import_files(store, [mixed])
     problem = caught.value.problems[0]
     assert (problem.line, problem.column) == (3, "time") and "mixed time zones" in problem.message
+
+
+def test_sensorthings_keys_are_text_ids_or_else_names(tmp_path):
+    """A text @iot.id is the producer's key (pm25 stays pm25, not its name PM2.5); a server's numeric id is not,
+    so the name is used."""
+    document = sensorthings_document()
+    streams = document["value"][0]["Datastreams"]
+    streams[0]["ObservedProperty"] = {"@iot.id": "pm25", "name": "PM2.5"}
+    streams[0]["Sensor"] = {"@iot.id": "sds011", "name": "SDS011"}
+    streams[1]["ObservedProperty"] = {"@iot.id": 4, "name": "noise"}
+    streams[1]["Sensor"] = {"@iot.id": 9, "name": "mic"}
+    file = tmp_path / "things.json"
+    file.write_text(json.dumps(document))
+    store = tmp_path / "s.duckdb"
+    import_files(store, [file])
+    stored = query(store, "select sensor_id, property from datastreams order by property")
+    assert stored.values.tolist() == [["mic", "noise"], ["sds011", "pm25"]]

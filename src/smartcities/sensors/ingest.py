@@ -294,16 +294,23 @@ def read_sensorthings(db, file: Path) -> Layout:
         lat, lon = _point(file, (thing.get("Locations") or [{}])[0].get("location"), f"{where}.Locations[0]")
         for j, stream in enumerate(thing.get("Datastreams") or []):
             at = f"{where}.Datastreams[{j}]"
-            prop = (stream.get("ObservedProperty") or {}).get("name")
+            prop = _key(stream.get("ObservedProperty") or {})
             if not prop:
                 raise InputError.single(file, "a Datastream needs ObservedProperty.name", column=at)
             frame = _observations(file, stream, at)
-            frame["thing"], frame["sensor"] = thing_id, str((stream.get("Sensor") or {}).get("name") or thing_id)
+            frame["thing"], frame["sensor"] = thing_id, _key(stream.get("Sensor") or {}) or thing_id
             frame["property"], frame["unit"] = str(prop), (stream.get("unitOfMeasurement") or {}).get("symbol")
             frame["lat"], frame["lon"] = lat, lon
             parts.append(frame)
     _register_raw(db, parts)
     return Layout("phenomenonTime", "result", file_lines=False)
+
+
+def _key(entity: dict) -> str:
+    """A Sensor's or ObservedProperty's key: its @iot.id when that is text (a name its producer chose, as `sensors
+    export` writes), else its name (a server's numeric ids mean nothing outside it)."""
+    key = entity.get("@iot.id")
+    return key if isinstance(key, str) and key else str(entity.get("name") or "")
 
 
 def _observations(file: Path, stream: dict, at: str) -> pd.DataFrame:
