@@ -200,6 +200,25 @@ def test_period_selection_freshness_uptime_and_flagged_observations(tmp_path, db
     assert narrow[("s1", "readings", "")] == 24
 
 
+def test_sensors_and_uptime_per_year_count_each_years_part_of_the_range(tmp_path, db):
+    """s1 reports every day from 2018-12-30 to 2019-01-02 (2 days in each year); s2 only on 2019-01-05. Over the
+    range 2018-12-30 … 2019-01-05: 2018 expects 2 days per sensor, 2019 expects 5."""
+    add_series(db, "s1", "count", [datetime(2018, 12, 30) + timedelta(days=i) for i in range(4)], [1] * 4)
+    add_series(db, "s2", "count", [datetime(2019, 1, 5)], [1])
+    _, got = run(tmp_path, db, """\
+        spatial_unit: city
+        period: {from: 2018-12-30, to: 2019-01-05}
+        indicators:
+          reporting: {property: count, statistic: sensors, per: year}
+          uptime: {property: count, statistic: uptime, bucket: day, per: year}
+          uptime_whole: {property: count, statistic: uptime, bucket: day}
+        """)
+    assert got[("city", "reporting", "2018")] == 1 and got[("city", "reporting", "2019")] == 2
+    assert got[("city", "uptime", "2018")] == pytest.approx(2 / 4)  # s1 both days, s2 neither
+    assert got[("city", "uptime", "2019")] == pytest.approx(3 / 10)  # s1 2 of 5 days, s2 1 of 5
+    assert got[("city", "uptime_whole", "")] == pytest.approx(5 / 14)
+
+
 # --- districts ----------------------------------------------------------------------------------------------------
 
 def square(lon: float, lat: float, size: float) -> list:
@@ -267,8 +286,10 @@ def test_districts_without_sensors_count_zero(tmp_path, db):
         id_property: NOM
         indicators:
           sensors: {statistic: sensors, property: pm25}
+          reporting: {statistic: sensors, property: pm25, per: year}
         """)
     assert got[("west", "sensors", "")] == 1 and got[("east", "sensors", "")] == 0
+    assert got[("west", "reporting", "2019")] == 1 and got[("east", "reporting", "2019")] == 0
 
 
 def test_multipolygons_are_districts_and_points_are_refused(tmp_path):
@@ -375,7 +396,7 @@ def test_inconsistent_rules_are_refused(tmp_path):
     message = refused(tmp_path, "spatial_unit: sensor\nindicators:\n  g: {property: pm25, bucket: day, growth: true}\n")
     assert "rule 'g': growth is the change from year to year: it needs `bucket: year`" in message
     message = refused(tmp_path, "spatial_unit: sensor\nindicators:\n  m: {property: pm25, bucket: day, per: year}\n")
-    assert "rule 'm': `per: year` is for count_above and share_above" in message
+    assert "rule 'm': `per: year` is for count_above, share_above, statistic sensors and statistic uptime" in message
     message = refused(tmp_path, "spatial_unit: city\nindicators:\n  s: {statistic: sensors, normalise: area}\n")
     assert "normalise needs spatial_unit district" in message
     message = refused(tmp_path, "spatial_unit: district\nindicators:\n  s: {statistic: sensors}\n")

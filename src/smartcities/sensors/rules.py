@@ -85,8 +85,9 @@ class Indicator(_Strict):
                                                                 "this threshold.")
     growth: bool = Field(default=False, description="Report the year-on-year change of the yearly value "
                                                     "(needs `bucket: year`), as a fraction.")
-    per: Literal["period", "year"] = Field(default="period", description="For count_above/share_above: one value "
-                                                                         "over the whole range or one per year.")
+    per: Literal["period", "year"] = Field(default="period", description="For count_above, share_above, sensors "
+                                                                         "and uptime: one value over the whole "
+                                                                         "range or one per calendar year.")
     validity: Validity | None = Field(default=None, description="Count only valid hours and days.")
     normalise: Literal[NORMALISATIONS] | None = Field(default=None, description="Per km² (`area`) or per 10,000 "
                                                                                 "residents (`population`).")
@@ -104,8 +105,9 @@ class Indicator(_Strict):
             raise ValueError("`statistic: percentile` and `percentile: q` go together")
         if reducers and self.bucket == "period":
             raise ValueError(f"{reducers[0]} counts buckets: give a bucket finer than the period")
-        if self.per == "year" and not {"count_above", "share_above"} & set(reducers):
-            raise ValueError("`per: year` is for count_above and share_above")
+        if self.per == "year" and not {"count_above", "share_above"} & set(reducers) \
+                and self.statistic not in ("sensors", "uptime"):
+            raise ValueError("`per: year` is for count_above, share_above, statistic sensors and statistic uptime")
         if self.growth and self.bucket != "year":
             raise ValueError("growth is the change from year to year: it needs `bucket: year`")
         if self.validity is not None and self.bucket == "15min":
@@ -481,7 +483,10 @@ def _range_sql(start, end, table: str = "obs", column: str = "time") -> tuple[st
 
 def _network(db, rule: Indicator, head: str, params: list, start, end) -> pd.DataFrame:
     """Sensors per unit, hours since each datastream's latest observation (mean per unit), or uptime: the share
-    of the range's expected buckets that have data, pooled over the unit's datastreams."""
+    of the range's expected buckets that have data, pooled over the unit's datastreams. Per year, sensors are
+    those that reported in the year, and uptime's expected buckets are the year's part of the range."""
+    if rule.per == "year":
+        return _network_per_year(db, rule, head, params, start, end)
     if rule.statistic == "sensors":
         prop = "and d.property = ?" if rule.property is not None else ""
         sql = ("select u.unit as city, count(distinct d.thing_id)::double as value, '' as period "
@@ -500,6 +505,29 @@ def _network(db, rule: Indicator, head: str, params: list, start, end) -> pd.Dat
            f"as buckets from obs group by datastream_id) "
            f"select s.unit as city, sum(coalesce(seen.buckets, 0)) / sum({expected}) as value, '' as period "
            f"from streams s left join seen using (datastream_id), range r group by s.unit order by city")
+    return db.execute(sql, params + range_params).df()
+
+
+def _network_per_year(db, rule: Indicator, head: str, params: list, start, end) -> pd.DataFrame:
+    """Sensors or uptime per unit and calendar year of the range, every unit in every year (0 when silent)."""
+    range_cte, range_params = _range_sql(start, end)
+    years = ("years as (select y, greatest(first, make_timestamp(y, 1, 1, 0, 0, 0)) as first, "
+             "least(last, make_timestamp(y + 1, 1, 1, 0, 0, 0) - interval 1 microsecond) as last "
+             "from (select unnest(generate_series(year(first), year(last))) as y, first, last from range))")
+    if rule.statistic == "sensors":
+        sql = (f"{head}, {range_cte}, {years}, reporting as (select o.unit, year(o.time) as y, "
+               "count(distinct d.thing_id) as n from obs o join datastreams d using (datastream_id) group by all) "
+               "select u.unit as city, coalesce(any_value(r.n), 0)::double as value, ys.y::varchar as period "
+               "from (select distinct unit from rule_units) u cross join years ys "
+               "left join reporting r on r.unit = u.unit and r.y = ys.y group by u.unit, ys.y order by city, period")
+    else:
+        expected = _expected_buckets(rule.bucket, "ys.first", "ys.last")
+        sql = (f"{head}, {range_cte}, {years}, seen as (select datastream_id, year(time) as y, "
+               f"count(distinct {_bucket(rule.bucket, 'time')}) as buckets from obs group by all) "
+               f"select s.unit as city, sum(coalesce(seen.buckets, 0)) / sum({expected}) as value, "
+               "ys.y::varchar as period from streams s cross join years ys "
+               "left join seen on seen.datastream_id = s.datastream_id and seen.y = ys.y "
+               "group by s.unit, ys.y order by city, period")
     return db.execute(sql, params + range_params).df()
 
 
