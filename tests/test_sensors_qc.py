@@ -104,3 +104,27 @@ def test_cli_qc_table_and_json(store):
     assert document["flags"]["gap"] == 1 and len(document["datastreams"]) == 2
     missing = runner.invoke(app, ["sensors", "qc", "--store", str(store.parent / "none.duckdb")])
     assert missing.exit_code == 2 and "does not exist" in missing.output
+
+
+def test_a_stream_that_changes_its_rhythm_is_judged_month_by_month(tmp_path):
+    """Daily counts for January to March, then 15-minute counts in April with one hour missing: the daily months
+    are no gaps, the step into April is none, and the April hour is the one gap."""
+    daily = pd.date_range("2019-01-01", "2019-03-31", freq="D")
+    quarter = pd.date_range("2019-04-01", "2019-04-30 23:45", freq="15min")
+    quarter = quarter[(quarter < "2019-04-10 08:00") | (quarter >= "2019-04-10 09:00")]
+    rng = np.random.default_rng(3)
+    table = pd.DataFrame({"sensor": "a", "time": daily.append(quarter), "property": "bike_count",
+                          "value": np.r_[rng.integers(2000, 2100, len(daily)), rng.integers(20, 24, len(quarter))]})
+    table["time"] = table["time"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    file = tmp_path / "counts.csv"
+    table.to_csv(file, index=False)
+    path = tmp_path / "s.duckdb"
+    import_files(path, [file])
+    report = run_qc(path)
+    assert report.flags["gap"] == 1 and report.flags["spike"] == 0
+    assert flags(path)["gap"] == {pd.Timestamp("2019-04-10 09:00")}
+    row = report.datastreams.iloc[0]
+    span = (pd.Timestamp("2019-04-30 23:45") - pd.Timestamp("2019-01-01")).total_seconds()
+    assert row["uptime"] == pytest.approx(1 - (3600 + 900 - 900) / span)  # the hour, less the one usual interval
+    expected = len(daily) + 30 * 96  # 90 daily readings, then April's 15-minute ones
+    assert row["completeness"] == pytest.approx((len(table) - 1) / expected)  # the gap's reading is flagged

@@ -6,17 +6,21 @@ Each run deletes every flag and computes them again from the observations, in on
 - **out-of-range**: a value outside its property's plausible range (`PLAUSIBLE`, e.g. pm25 0–1000 µg/m³,
   temperature −60–60 °C, humidity 0–100 %, counts ≥ 0). Properties without a range are not checked.
 - **spike**: a reading that jumps away from both neighbours, in the same direction, by more than
-  `SPIKE_MADS` × 1.4826 × the datastream's median absolute step (a robust standard deviation of its steps). On a
-  series that mostly repeats (a median step of 0) any isolated up-and-back departure counts.
+  `SPIKE_MADS` × 1.4826 × the datastream's usual absolute step (a robust standard deviation of its steps). On a
+  series that mostly repeats (a usual step of 0) any isolated up-and-back departure counts.
 - **stuck**: a run of identical non-zero readings lasting at least `STUCK_HOURS` hours (zero is left alone: a
   bike counter at night or clean air may well read 0 for hours).
 - **duplicate**: a reading with the same value as the one before it, less than `DUPLICATE_SHARE` of the usual
   interval later (a resent message with a slipped clock; exact repeats of a time never reach the store).
-- **gap**: a reading that comes more than `GAP_INTERVALS` usual intervals after the one before it; the flag sits on
-  the first reading after the gap. The usual interval is the median time between a datastream's readings.
+- **gap**: a reading that comes more than `GAP_INTERVALS` usual intervals after the one before it (the larger of
+  the two readings' months' intervals, so the step from daily to 15-minute counts is no gap); the flag sits on the
+  first reading after the gap.
 
+The usual interval and step are the medians of a datastream's steps within each calendar month (steps from the
+month before left out; a month with fewer than two readings takes the datastream's overall medians), so a stream
+that changes its rhythm (daily counts for years, then 15-minute ones) is judged by the rhythm of the time.
 Uptime is the share of a datastream's span (first to last reading) not inside gaps; completeness is the share of
-the readings its usual interval expects over that span that were received and are unflagged.
+the readings its usual intervals expect over that span that were received and are unflagged.
 """
 
 from __future__ import annotations
@@ -64,16 +68,28 @@ def run_qc(store: str | Path) -> QcReport:
 
 
 def _steps(db) -> None:
-    """Each observation beside its neighbours, and each datastream's usual interval and step."""
-    db.execute("""create or replace temp table qc_obs as select o.datastream_id, o.time, o.value, d.property,
+    """Each observation beside its neighbours with its month's usual interval and step (`gap_interval_s`: the
+    larger of its own and its predecessor's month's), and each datastream's overall ones."""
+    db.execute("""create or replace temp table qc_steps as select o.datastream_id, o.time, o.value, d.property,
         lag(o.time) over w as prev_time, lead(o.time) over w as next_time,
         lag(o.value) over w as prev_value, lead(o.value) over w as next_value,
-        epoch(o.time) - epoch(lag(o.time) over w) as step_s
+        epoch(o.time) - epoch(lag(o.time) over w) as step_s, date_trunc('month', o.time) as month
         from observations o join datastreams d using (datastream_id)
         window w as (partition by o.datastream_id order by o.time)""")
     db.execute("""create or replace temp table qc_streams as select datastream_id, median(step_s) as interval_s,
         median(abs(value - prev_value)) as typical_step, count(*) as observations, min(time) as first,
-        max(time) as last from qc_obs group by datastream_id""")
+        max(time) as last from qc_steps group by datastream_id""")
+    db.execute("""create or replace temp table qc_months as select datastream_id, month,
+        median(step_s) filter (where prev_time >= month) as interval_s,
+        median(abs(value - prev_value)) filter (where prev_time >= month) as typical_step
+        from qc_steps group by datastream_id, month""")
+    db.execute("""create or replace temp table qc_obs as select o.* exclude (month),
+        coalesce(m.interval_s, s.interval_s) as interval_s, coalesce(m.typical_step, s.typical_step) as typical_step,
+        greatest(coalesce(m.interval_s, s.interval_s), coalesce(p.interval_s, s.interval_s)) as gap_interval_s
+        from qc_steps o join qc_streams s using (datastream_id)
+        left join qc_months m on m.datastream_id = o.datastream_id and m.month = o.month
+        left join qc_months p on p.datastream_id = o.datastream_id and p.month = date_trunc('month', o.prev_time)""")
+    db.execute("drop table qc_steps; drop table qc_months")
     ranges = pd.DataFrame([(name, low, high) for name, (low, high) in PLAUSIBLE.items()],
                           columns=["property", "low", "high"]).astype({"low": "float64", "high": "float64"})
     db.register("plausible", ranges)
@@ -89,11 +105,11 @@ def _out_of_range() -> str:
 
 
 def _spikes() -> str:
-    threshold = f"greatest({SPIKE_MADS} * 1.4826 * s.typical_step, 1e-9)"
+    threshold = f"greatest({SPIKE_MADS} * 1.4826 * o.typical_step, 1e-9)"
     return f"""select o.datastream_id, o.time, 'spike',
         format('{{}} jumps from {{}} and back to {{}} (threshold {{}})', o.value, o.prev_value, o.next_value,
                round({threshold}, 6))
-        from qc_obs o join qc_streams s using (datastream_id)
+        from qc_obs o
         where o.prev_value is not null and o.next_value is not null
           and abs(o.value - o.prev_value) > {threshold} and abs(o.value - o.next_value) > {threshold}
           and sign(o.value - o.prev_value) = sign(o.value - o.next_value)"""
@@ -113,14 +129,13 @@ def _stuck() -> str:
 def _duplicates() -> str:
     return f"""select o.datastream_id, o.time, 'duplicate', format('same value {{}} as at {{}}, {{}} s before',
                o.value, o.prev_time, o.step_s)
-        from qc_obs o join qc_streams s using (datastream_id)
-        where o.value = o.prev_value and o.step_s < {DUPLICATE_SHARE} * s.interval_s"""
+        from qc_obs o where o.value = o.prev_value and o.step_s < {DUPLICATE_SHARE} * o.interval_s"""
 
 
 def _gaps() -> str:
     return f"""select o.datastream_id, o.time, 'gap', format('no reading for {{}} s after {{}} (usual interval {{}} s)',
-               o.step_s, o.prev_time, s.interval_s)
-        from qc_obs o join qc_streams s using (datastream_id) where o.step_s > {GAP_INTERVALS} * s.interval_s"""
+               o.step_s, o.prev_time, o.gap_interval_s)
+        from qc_obs o where o.step_s > {GAP_INTERVALS} * o.gap_interval_s"""
 
 
 def _flag_counts(db) -> dict[str, int]:
@@ -129,18 +144,17 @@ def _flag_counts(db) -> dict[str, int]:
 
 
 def _datastreams(db) -> pd.DataFrame:
-    return db.execute(f"""with gaps as (select datastream_id, sum(step_s - s.interval_s) as missing_s
-            from qc_obs o join qc_streams s using (datastream_id)
-            where o.step_s > {GAP_INTERVALS} * s.interval_s group by datastream_id),
+    return db.execute(f"""with gaps as (select datastream_id, sum(step_s - gap_interval_s) as missing_s
+            from qc_obs where step_s > {GAP_INTERVALS} * gap_interval_s group by datastream_id),
+        expected as (select datastream_id, 1 + coalesce(sum(step_s / gap_interval_s), 0) as readings from qc_obs
+            group by datastream_id),
         flagged as (select datastream_id, count(distinct time) as flagged from flags group by datastream_id)
         select s.datastream_id, d.thing_id, d.property, s.observations, s.interval_s as interval,
             case when s.last > s.first
                  then 1 - coalesce(g.missing_s, 0) / (epoch(s.last) - epoch(s.first)) else 1 end as uptime,
-            case when s.interval_s > 0
-                 then least(1, (s.observations - coalesce(f.flagged, 0))
-                               / ((epoch(s.last) - epoch(s.first)) / s.interval_s + 1))
-                 else 1 - coalesce(f.flagged, 0) / s.observations end as completeness,
+            least(1, (s.observations - coalesce(f.flagged, 0)) / e.readings) as completeness,
             coalesce(f.flagged, 0) as flagged
         from qc_streams s join datastreams d using (datastream_id)
-        left join gaps g using (datastream_id) left join flagged f using (datastream_id)
+        join expected e using (datastream_id) left join gaps g using (datastream_id)
+        left join flagged f using (datastream_id)
         order by s.datastream_id""").df()
