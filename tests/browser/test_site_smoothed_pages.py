@@ -96,3 +96,26 @@ def test_without_smoothing_no_smoothed_column(watched, plain_site):
     page = watched.open((site / "dashboard.html").as_uri() + "#tab=ranking")
     assert "Smoothed" not in page.locator("#r-table thead").text_content()
     assert watched.errors == []
+
+
+def test_the_map_shows_the_smoothed_ranks_of_the_edition_shown(watched, smoothed_site):
+    site, result = smoothed_site
+    page = watched.open((site / "map.html").as_uri())
+    page.locator("#map-table summary").click()
+    names = page.locator("#map-table tbody th").all_inner_texts()
+    ranks = page.locator("#map-table tbody td.smoothed").all_inner_texts()
+    assert {n.strip(): int(r) for n, r in zip(names, ranks) if r != "—"} == smoothed(result, "2021")
+    assert "smoothed rank" in page.locator("#dots a").first.get_attribute("aria-label")
+    page.locator("#m-edition").fill("1")
+    page.wait_for_function("!document.querySelector('#map-legend').textContent.includes('2021')")
+    ranks = page.locator("#map-table tbody td.smoothed").all_inner_texts()
+    assert {n.strip(): int(r) for n, r in zip(names, ranks) if r != "—"} == smoothed(result, "2019")
+    assert watched.errors == []
+
+
+def test_without_smoothing_the_map_has_no_smoothed_column(watched, plain_site):
+    site, _ = plain_site
+    page = watched.open((site / "map.html").as_uri())
+    assert "Smoothed" not in page.locator("#map-table").text_content()
+    assert "smoothed" not in page.locator("#dots a").first.get_attribute("aria-label")
+    assert watched.errors == []

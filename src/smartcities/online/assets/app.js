@@ -515,14 +515,16 @@
       '<label>Colour by <select id="m-colour">' +
       '<option value="score">Index score</option><option value="best">Best domain</option></select></label></form>';
     $("m-colour").value = STATE.colour === "best" ? "best" : "score";
-    var scores, best, ranks, lo, hi;
-    /* The scores, ranks and best domains of the edition shown, for the cities of the map (CITIES). */
+    var scores, best, ranks, smoothedRanks, lo, hi;
+    /* The scores, ranks (smoothed too, where the build smooths) and best domains of the edition shown, for the
+       cities of the map (CITIES). */
     function values() {
       var src = editionSource(pickedEdition("m-edition"));
       var at = CITIES.map(function (c) { return src.pos[c.city]; });
       var get = function (node, f, i) { return at[i] === undefined ? null : src.get(node, f, at[i]); };
       scores = CITIES.map(function (c, i) { return num(get(root(), "score", i)); });
       ranks = CITIES.map(function (c, i) { return get(root(), "rank", i); });
+      smoothedRanks = CITIES.map(function (c, i) { return SMOOTH ? get(root(), "smoothed_rank", i) : null; });
       best = CITIES.map(function (c, i) { return bestDomain(i, get); });
       var present = scores.filter(function (s) { return s !== null; });
       lo = Math.min.apply(null, present); hi = Math.max.apply(null, present);
@@ -550,7 +552,7 @@
         var colour = mode === "best" ? (b ? PALETTE[doms.indexOf(b) % PALETTE.length] : "#999") :
           s === null ? "#999" : ramp(hi > lo ? (s - lo) / (hi - lo) : 0.5);
         var label = c.name + ": score " + fmt(s) + ", rank " + (ranks[i] || "—") +
-          (b ? ", best domain " + nodeName(b) : "");
+          (SMOOTH ? ", smoothed rank " + (smoothedRanks[i] || "—") : "") + (b ? ", best domain " + nodeName(b) : "");
         dots.push('<a href="' + esc(cityHref(c.city)) + '" data-i="' + i + '" aria-label="' + esc(label) + '">' +
                   '<circle cx="' + p[0] + '" cy="' + p[1] + '" r="' + r + '" fill="' + colour + '"></circle></a>');
       });
@@ -571,7 +573,7 @@
       var i = Number(a.dataset.i), c = CITIES[i], b = best[i];
       tip.innerHTML = "<strong>" + esc(c.name) + "</strong><br>" + (c.country ? esc(c.country) + "<br>" : "") + "Score " +
         fmt(scores[i]) + " · rank " + esc(ranks[i] || "—") +
-        (b ? "<br>Best: " + esc(nodeName(b)) : "");
+        (SMOOTH ? " · smoothed rank " + esc(smoothedRanks[i] || "—") : "") + (b ? "<br>Best: " + esc(nodeName(b)) : "");
       var box = svg.getBoundingClientRect(), circle = a.firstChild.getBoundingClientRect();
       tip.style.left = (circle.left - box.left + circle.width / 2 + 10) + "px";
       tip.style.top = (circle.top - box.top - 10) + "px";
@@ -584,12 +586,14 @@
       var open = $("map-table").querySelector("details[open]") !== null;
       $("map-table").innerHTML = '<details' + (open ? " open" : "") + '><summary>The map as a table</summary><div class="table-wrap"><table class="data">' +
         '<caption class="sr-only">Cities on the map</caption><thead><tr><th scope="col">City</th><th scope="col">Country</th>' +
-        '<th scope="col" class="num">Score</th><th scope="col" class="num">Rank</th><th scope="col">Best domain</th></tr></thead><tbody>' +
+        '<th scope="col" class="num">Score</th><th scope="col" class="num">Rank</th>' +
+        (SMOOTH ? '<th scope="col" class="num">Smoothed rank</th>' : "") + '<th scope="col">Best domain</th></tr></thead><tbody>' +
         CITIES.map(function (c, i) {
           return '<tr><th scope="row">' + cityLink(c.city, c.name) + "</th><td>" + esc(c.country) + '</td><td class="num">' +
-            fmt(scores[i]) + '</td><td class="num">' + esc(ranks[i] || "—") + "</td><td>" +
+            fmt(scores[i]) + '</td><td class="num">' + esc(ranks[i] || "—") + "</td>" +
+            (SMOOTH ? '<td class="num smoothed">' + esc(smoothedRanks[i] || "—") + "</td>" : "") + "<td>" +
             esc(best[i] ? nodeName(best[i]) : "—") + "</td></tr>";
-        }).join("") + "</tbody></table></div></details>";
+        }).join("") + "</tbody></table></div>" + smoothNote() + "</details>";
     }
     $("m-colour").onchange = draw;
     if ($("m-edition")) $("m-edition").oninput = draw;
