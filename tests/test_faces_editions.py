@@ -218,7 +218,7 @@ def test_the_site_block_holds_each_editions_ranking(docs, tmp_path):
         r["rank"] for r in docs["editions"] if r["city"] == "city2" and r["edition"] == "2019" and r["node"] == "Index")
     assert block["data"]["2021"]["Index"]["significant"][order.index("city9")] is True
     write_site(docs, tmp_path)
-    for page, has in (("index.html", True), ("map.html", True), ("whatif.html", False), ("compare.html", False)):
+    for page, has in (("index.html", True), ("map.html", True), ("whatif.html", False), ("compare.html", True)):
         assert ('id="data-editions"' in (tmp_path / "site" / page).read_text(encoding="utf-8")) is has, page
     assert json.loads((tmp_path / "site" / "api" / "v1" / "editions.json").read_text())[0]["edition"] == "2017"
     assert (tmp_path / "site" / "api" / "v1" / "edition_trends.csv").is_file()

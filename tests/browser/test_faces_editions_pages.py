@@ -76,6 +76,30 @@ def test_a_shared_link_restores_the_edition_and_the_map_follows_the_slider(watch
     assert watched.errors == []
 
 
+def test_compare_follows_the_edition_slider(watched, editions_site):
+    """Compare shows the chosen cities' index scores and ranks of the edition picked; a city the edition lacks
+    shows none; the link keeps the edition."""
+    out, result = editions_site
+    c = result.editions.changes.query("node == 'Index'")
+    page = watched.open((out / "site" / "compare.html").as_uri() + "#cities=city9,city2")
+
+    def index_row() -> list[str]:
+        return page.locator("#c-table tbody tr").first.locator("td").all_inner_texts()
+
+    def expected(edition: str, city: str) -> str:
+        row = c[(c["edition"] == edition) & (c["city"] == city)]
+        return f"{row['score'].iloc[0]:.1f} #{int(row['rank'].iloc[0])}" if len(row) else "— #—"
+
+    assert page.locator("#c-edition-out").inner_text() == "2021"
+    assert index_row() == [expected("2021", "city9"), expected("2021", "city2")]
+    page.locator("#c-edition").fill("0")
+    page.wait_for_function("document.getElementById('c-edition-out').textContent === '2017'")
+    assert index_row() == [expected("2017", "city9"), "— #—"]  # city2 entered later
+    assert expected("2017", "city9") != expected("2021", "city9")
+    assert "edition=2017" in page.evaluate("location.hash")
+    assert watched.errors == []
+
+
 def test_the_city_page_shows_its_ranks_over_the_editions(watched, editions_site):
     out, result = editions_site
     page = watched.open((out / "site" / "city" / "city9.html").as_uri())

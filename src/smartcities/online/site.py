@@ -36,7 +36,8 @@ PAGES = {  # page -> (file, title, the documents it inlines)
     "downloads": ("downloads.html", "Downloads", ("files",)),
 }
 SCRIPTS = ("whatif.js", "app.js")
-EDITION_PAGES = ("ranking", "map", "dashboard")  # the pages with an edition control, where the build has editions
+# the pages with an edition control, where the build has editions
+EDITION_PAGES = ("ranking", "map", "compare", "dashboard")
 
 
 # --- the map: world-atlas TopoJSON decoded once into SVG paths -------------------------------------------------------

@@ -928,14 +928,17 @@
     if (!chosen.length) chosen = CITIES.slice().sort(function (a, b) {
       return (field(root(), "rank", POS[a.city]) || 1e9) - (field(root(), "rank", POS[b.city]) || 1e9);
     }).slice(0, 3).map(function (c) { return c.city; });
-    el.innerHTML = '<form class="controls" id="c-form"><label>Add a city <input id="c-add" list="c-names" autocomplete="off"></label>' +
+    el.innerHTML = '<form class="controls" id="c-form">' + editionControl("c-edition") +
+      '<label>Add a city <input id="c-add" list="c-names" autocomplete="off"></label>' +
       '<datalist id="c-names">' + CITIES.map(function (c) { return '<option value="' + esc(c.name) + '">'; }).join("") + "</datalist>" +
       '<button type="submit" class="btn">Add</button><ul id="c-chips" class="chips" aria-label="Chosen cities"></ul></form>' +
       '<p id="c-msg" class="warn" role="status"></p><div class="chart" id="c-chart"></div><div class="table-head"><span></span><div id="c-dl" class="dl"></div></div>' +
       '<div class="table-wrap"><table class="data" id="c-table"></table></div>';
     var shown = [];
     function draw() {
-      writeHash({ cities: chosen.join(",") });
+      var src = editionSource(pickedEdition("c-edition"));  // a city the edition lacks shows no score
+      var get = function (node, f, c) { return src.pos[c] === undefined ? null : src.get(node, f, src.pos[c]); };
+      writeHash({ cities: chosen.join(","), edition: ED && src.label !== latestEdition() ? src.label : null });
       $("c-chips").innerHTML = chosen.map(function (c) {
         return '<li>' + esc(cityName(c)) + ' <button type="button" class="x" data-c="' + esc(c) + '" aria-label="Remove ' +
           esc(cityName(c)) + '">×</button></li>';
@@ -945,8 +948,8 @@
       shown = nodes.map(function (k) {
         var r = { node: k, name: nodeName(k) };
         chosen.forEach(function (c) {
-          r[cityName(c)] = field(k, "score", POS[c]);
-          r[cityName(c) + " rank"] = field(k, "rank", POS[c]);
+          r[cityName(c)] = get(k, "score", c);
+          r[cityName(c) + " rank"] = get(k, "rank", c);
         });
         return r;
       });
@@ -963,7 +966,7 @@
         var next = chartEl.nextSibling;
         if (next && next.className === "chart-dl") next.remove();
         chart(chartEl, chosen.map(function (c, k) {
-          var r = doms.map(function (d) { return field(d, "score", POS[c]); });
+          var r = doms.map(function (d) { return get(d, "score", c); });
           return { type: "scatterpolar", r: r.concat([r[0]]), theta: labels.concat([labels[0]]), name: cityName(c),
                    fill: "toself", opacity: 0.55, line: { color: PALETTE[k] } };
         }), { height: 460, polar: { radialaxis: { visible: true } }, legend: { orientation: "h" }, margin: { l: 80, r: 80, t: 30, b: 30 } }, "compare");
@@ -979,6 +982,7 @@
         draw();
       }
     };
+    if ($("c-edition")) $("c-edition").oninput = draw;
     $("c-chips").onclick = function (ev) {
       var c = ev.target.dataset && ev.target.dataset.c;
       if (c) { chosen = chosen.filter(function (x) { return x !== c; }); draw(); }
