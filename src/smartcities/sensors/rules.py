@@ -484,10 +484,9 @@ def _range_sql(start, end, table: str = "obs", column: str = "time") -> tuple[st
 def _network(db, rule: Indicator, head: str, params: list, start, end) -> pd.DataFrame:
     """Sensors per unit, hours since each datastream's latest observation (mean per unit), or uptime: the share
     of the range's expected buckets that have data, pooled over the unit's datastreams. Per year, sensors are
-    those that reported in the year, and uptime's expected buckets are the year's part of the range."""
-    if rule.per == "year":
-        return _network_per_year(db, rule, head, params, start, end)
-    if rule.statistic == "sensors":
+    those that reported in the year (0 when none did), and uptime's expected buckets are the year's part of the
+    range."""
+    if rule.statistic == "sensors" and rule.per != "year":
         prop = "and d.property = ?" if rule.property is not None else ""
         sql = ("select u.unit as city, count(distinct d.thing_id)::double as value, '' as period "
                f"from rule_units u left join datastreams d on d.thing_id = u.thing_id {prop} "
@@ -500,35 +499,34 @@ def _network(db, rule: Indicator, head: str, params: list, start, end) -> pd.Dat
                "group by unit order by city")
         return db.execute(sql, params + ([end] if end is not None else [])).df()
     range_cte, range_params = _range_sql(start, end)
-    expected = _expected_buckets(rule.bucket, "r.first", "r.last")
-    sql = (f"{head}, {range_cte}, seen as (select datastream_id, count(distinct {_bucket(rule.bucket, 'time')}) "
-           f"as buckets from obs group by datastream_id) "
-           f"select s.unit as city, sum(coalesce(seen.buckets, 0)) / sum({expected}) as value, '' as period "
-           f"from streams s left join seen using (datastream_id), range r group by s.unit order by city")
-    return db.execute(sql, params + range_params).df()
-
-
-def _network_per_year(db, rule: Indicator, head: str, params: list, start, end) -> pd.DataFrame:
-    """Sensors or uptime per unit and calendar year of the range, every unit in every year (0 when silent)."""
-    range_cte, range_params = _range_sql(start, end)
-    years = ("years as (select y, greatest(first, make_timestamp(y, 1, 1, 0, 0, 0)) as first, "
-             "least(last, make_timestamp(y + 1, 1, 1, 0, 0, 0) - interval 1 microsecond) as last "
-             "from (select unnest(generate_series(year(first), year(last))) as y, first, last from range))")
+    label, spans = _spans(rule.per)
     if rule.statistic == "sensors":
-        sql = (f"{head}, {range_cte}, {years}, reporting as (select o.unit, year(o.time) as y, "
+        sql = (f"{head}, {range_cte}, {spans}, reporting as (select o.unit, {label} as label, "
                "count(distinct d.thing_id) as n from obs o join datastreams d using (datastream_id) group by all) "
-               "select u.unit as city, coalesce(any_value(r.n), 0)::double as value, ys.y::varchar as period "
-               "from (select distinct unit from rule_units) u cross join years ys "
-               "left join reporting r on r.unit = u.unit and r.y = ys.y group by u.unit, ys.y order by city, period")
+               "select u.unit as city, coalesce(any_value(r.n), 0)::double as value, sp.label as period "
+               "from (select distinct unit from rule_units) u cross join spans sp "
+               "left join reporting r on r.unit = u.unit and r.label = sp.label group by u.unit, sp.label "
+               "order by city, period")
     else:
-        expected = _expected_buckets(rule.bucket, "ys.first", "ys.last")
-        sql = (f"{head}, {range_cte}, {years}, seen as (select datastream_id, year(time) as y, "
+        expected = _expected_buckets(rule.bucket, "sp.first", "sp.last")
+        sql = (f"{head}, {range_cte}, {spans}, seen as (select datastream_id, {label} as label, "
                f"count(distinct {_bucket(rule.bucket, 'time')}) as buckets from obs group by all) "
                f"select s.unit as city, sum(coalesce(seen.buckets, 0)) / sum({expected}) as value, "
-               "ys.y::varchar as period from streams s cross join years ys "
-               "left join seen on seen.datastream_id = s.datastream_id and seen.y = ys.y "
-               "group by s.unit, ys.y order by city, period")
+               "sp.label as period from streams s cross join spans sp "
+               "left join seen on seen.datastream_id = s.datastream_id and seen.label = sp.label "
+               "group by s.unit, sp.label order by city, period")
     return db.execute(sql, params + range_params).df()
+
+
+def _spans(per: str) -> tuple[str, str]:
+    """SQL for an observation's span label (of its `time`) and the `spans` (label, first, last) of the range:
+    the whole range (label ''), or each calendar year's part of it."""
+    if per != "year":
+        return "''", "spans as (select '' as label, first, last from range)"
+    return "year(time)::varchar", (
+        "spans as (select y::varchar as label, greatest(first, make_timestamp(y, 1, 1, 0, 0, 0)) as first, "
+        "least(last, make_timestamp(y + 1, 1, 1, 0, 0, 0) - interval 1 microsecond) as last "
+        "from (select unnest(generate_series(year(first), year(last))) as y, first, last from range))")
 
 
 def _valid_hours(hourly_table: str, readings: int) -> str:
