@@ -48,11 +48,14 @@ def load_inputs(spec: Spec) -> Inputs:
     return _with_suspects(_load_coinr(spec) if spec.model.data is not None else _load_city_inputs(spec))
 
 
-def _existing(spec: Spec, key: str, value: str) -> Path:
+def _existing(spec: Spec, key: str | tuple[str, ...], value: str) -> Path:
+    """The path a spec key names, refused at that key's line when it does not exist (`key` a path of keys for a
+    nested one)."""
+    keys = (key,) if isinstance(key, str) else key
     path = spec.resolve(value)
     if not path.exists():
-        raise InputError.single(spec.path, f"{key}: {value!r} does not exist (looked for {path})",
-                                line=spec.line(key))
+        raise InputError.single(spec.path, f"{': '.join(keys)}: {value!r} does not exist (looked for {path})",
+                                line=spec.line(*keys))
     return path
 
 
@@ -306,10 +309,7 @@ def _with_sensor_indicators(spec: Spec, measured: pd.DataFrame | None, cities: p
 
     s = spec.model.sensors
     rules_path, store_path = _existing(spec, "sensors", s.rules), _existing(spec, "sensors", s.store)
-    network = spec.resolve(s.network) if s.network is not None else None
-    if network is not None and not network.is_file():
-        raise InputError.single(spec.path, f"sensors: network: {s.network!r} does not exist (looked for {network})",
-                                line=spec.line("sensors", "network"))
+    network = _existing(spec, ("sensors", "network"), s.network) if s.network is not None else None
     rules = read_rules(rules_path)
     db = connect(store_path, read_only=True)
     try:
