@@ -100,6 +100,30 @@ def hand_fw() -> Framework:
 
 # --- the ASEM builds, made once per session ----------------------------------------------------------------------
 
+class Evaluations:
+    """The coder's evaluation reports as `evaluate-coder` computes them; `replay` makes the next run show the first
+    report again, so a test can read the same figures as JSON and as text without computing them twice."""
+
+    def __init__(self, monkeypatch):
+        from smartcities.inventory import train
+
+        self.reports: list[dict] = []
+        self._monkeypatch, self._train, self._evaluate = monkeypatch, train, train.evaluate
+        monkeypatch.setattr(train, "evaluate", self._recording)
+
+    def _recording(self, *args, **kwargs) -> dict:
+        self.reports.append(self._evaluate(*args, **kwargs))
+        return self.reports[-1]
+
+    def replay(self) -> None:
+        self._monkeypatch.setattr(self._train, "evaluate", lambda *args, **kwargs: self.reports[0])
+
+
+@pytest.fixture
+def evaluations(monkeypatch) -> Evaluations:
+    return Evaluations(monkeypatch)
+
+
 @pytest.fixture(scope="session")
 def asem_standard():
     need_shared(ASEM_STANDARD, ASEM_IDATA, ASEM_IMETA)

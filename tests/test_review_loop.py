@@ -184,7 +184,7 @@ def test_corrected_examples_are_coded_as_corrected_after_train_coder_add(loop):
     assert missing.exit_code == 2 and f"{folder}: holds no minilm heads (manifest.json is missing)" in missing.output
 
 
-def test_evaluate_coder_add_shows_the_figures_with_and_without_the_reviewed_rows(loop, tmp_path):
+def test_evaluate_coder_add_shows_the_figures_with_and_without_the_reviewed_rows(loop, tmp_path, evaluations):
     folder = loop["folder"]
     args = ["evaluate-coder", "--inventory", str(folder / "small.csv"), "--add", str(folder / "reviewed.csv"),
             "--folds", "3", "--C", "3", "--no-cdp"]
@@ -201,6 +201,7 @@ def test_evaluate_coder_add_shows_the_figures_with_and_without_the_reviewed_rows
     assert report["holdout"]["with_added"]["columns"]["service_domain"] != report["holdout"]["columns"][
         "service_domain"]
     assert "agreement" not in report  # another inventory: the shipped second coding does not apply
+    evaluations.replay()  # the same report, shown as text
     shown = " ".join(runner.invoke(app, [*args, "--diagram", str(tmp_path / "d.svg")]).output.split())
     assert "+reviewed" in shown and "Δ" in shown and "ECE" in shown and "Reliability, hold-out cities" in shown
     assert "never a reviewed row of a scored city" in shown
