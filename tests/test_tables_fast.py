@@ -127,3 +127,39 @@ def test_other_tables_are_left_to_the_line_by_line_reading(tmp_path, change):
     if change == "ragged":
         with pytest.raises(InputError, match="line 5: has 3 fields, expected 2"):
             read_table(path, Schema(fields=(Field("city"), Field("v", "float"))))
+
+
+ODD_CELLS = ["nan", "NaN", "-nan", "+nan", " nan ", "NA", " NA ", "Null", "none", "", "   ", "inf", "-Infinity",
+             "1e5", "1E-5", "+.5", "1.", "1.e5", "  2.5\t", "0001", "1 5", "1e", "--1", "0x10", "1_0", "١٢", "nan(1)",
+             "1.7000000000000001776", "0.00000000000001953", "4.9e-324", "1e308", "1e309", "-0.0"]
+
+
+@pytest.mark.parametrize("cell", ODD_CELLS)
+def test_a_float_column_parsed_at_once_reads_any_cell_as_the_cell_by_cell_reading(tmp_path, monkeypatch, cell):
+    """Where read_clean parses a float column as numbers, each cell reads as `_parse` reads it, or the table goes
+    to the reading that names the cell: same values, or the same message."""
+    a = [repr(float(i) / 3) for i in range(1500)]
+    a[700] = cell
+    path = write(tmp_path / "t.csv", a, a[::-1])
+    outcomes = []
+    for read in (lambda: read_table(path, SCHEMA), lambda: one_by_one(monkeypatch, path, SCHEMA)):
+        try:
+            outcomes.append(read())
+        except InputError as err:
+            outcomes.append(str(err))
+    fast, slow = outcomes
+    if isinstance(slow, str):
+        assert fast == slow
+    else:
+        pd.testing.assert_frame_equal(fast, slow)
+
+
+def test_a_plain_float_column_is_parsed_as_numbers_by_read_clean(tmp_path):
+    a = [repr(float(i) / 7) for i in range(1500)]
+    a[3] = "NULL"
+    path = write(tmp_path / "t.csv", a, [f"{i}.25" for i in range(1500)])
+    _, _, cells, _ = tables.read_clean(path, SCHEMA)
+    assert isinstance(cells["a"], np.ndarray) and np.isnan(cells["a"][3]) and cells["a"][4] == 4 / 7
+    assert isinstance(cells["city"], list) and cells["city"][:2] == ["c0", "c1"]
+    _, _, cells, _ = tables.read_clean(path, SCHEMA, MissingCodes.of(["null"]))  # a code an empty cell would hide
+    assert cells["a"][3] == "NULL"

@@ -27,6 +27,7 @@ from .engine.registry import methods
 from .engine.step_log import step_log
 from .errors import InputError, Problem, did_you_mean
 from .inputs import Inputs, load_inputs
+from .model.columns import labels
 from .model.processing import ProcessingLog
 from .model.spec import Spec, read_spec
 
@@ -78,8 +79,8 @@ class Result:
         g = self.grades[self.kept]
         n_units, n_nodes = s.shape
         table = pd.DataFrame({
-            "city": np.repeat(units, n_nodes),
-            "node": np.tile(np.array(c.nodes), n_units),
+            "city": labels(units, np.repeat(np.arange(n_units), n_nodes)),
+            "node": labels(c.nodes, np.tile(np.arange(n_nodes), n_units)),
             "level": np.tile(c.levels, n_units),
             "score": s.ravel(),
             "rank": r.ravel(),

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .analysis.editions import Panel, _labels, decomposition, edition_label, rank_changes, smooth, trends
+from .analysis.editions import Panel, decomposition, edition_label, rank_changes, smooth, trends
 from .build import Result, build_inputs, check, refuse_warnings
 from .engine.normalise import oriented, pooled_stats
 from .engine.panel import impute_panel
@@ -28,6 +28,7 @@ from .engine.pipeline import Kept, Step, apply_step, check_pipeline
 from .errors import InputError, Problem, did_you_mean
 from .inputs import Inputs, load_edition_inputs
 from .io.tables import Field, Schema, read_table
+from .model.columns import labels
 from .model.processing import ProcessingLog, entry
 from .model.spec import Spec
 
@@ -234,9 +235,9 @@ def _with_smoothed(changes: pd.DataFrame, panel: Panel, weights: list[float]) ->
     scores, ranks = smooth(panel, weights)
     T, C, N = scores.shape
     grid = pd.DataFrame({
-        "city": _labels(panel.cities, np.tile(np.repeat(np.arange(C), N), T)),
-        "node": _labels(panel.nodes, np.tile(np.arange(N), T * C)),
-        "edition": _labels([edition_label(x) for x in panel.editions], np.repeat(np.arange(T), C * N)),
+        "city": labels(panel.cities, np.tile(np.repeat(np.arange(C), N), T)),
+        "node": labels(panel.nodes, np.tile(np.arange(N), T * C)),
+        "edition": labels([edition_label(x) for x in panel.editions], np.repeat(np.arange(T), C * N)),
         "smoothed_score": scores.ravel(),
         "smoothed_rank": ranks.ravel(),
     }).astype({"smoothed_rank": "Int64"})

@@ -18,6 +18,7 @@ from .errors import InputError, Problem, did_you_mean
 from .io.coinr import read_coinr, read_coinr_panel
 from .io.missing import MissingCodes, suspected_codes
 from .io.tables import file_hash, noted_year
+from .model.columns import labels
 from .model.processing import ProcessingLog, entry
 from .model.spec import Spec, WideTable
 
@@ -217,8 +218,8 @@ def _coinr_inputs(spec: Spec, t, hashes: dict[str, str]) -> Inputs:
     ctx = Context.of(t.units, t.framework, t.groups, t.denominators, t.unit_names)
     leaves = ctx.indicators
     long = pd.DataFrame({
-        "city": np.repeat(np.array(t.units), len(leaves)),
-        "indicator": np.tile(np.array(leaves), len(t.units)),
+        "city": labels(t.units, np.repeat(np.arange(len(t.units)), len(leaves))),
+        "indicator": labels(leaves, np.tile(np.arange(len(leaves)), len(t.units))),
         "value": t.values.ravel(),
         "origin": "data",
     })

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..model.columns import labels
+
 CHANGE_COLUMNS = ["city", "node", "edition", "score", "rank", "rank_change", "change_p05", "change_p95",
                   "significant"]
 DECOMPOSITION_COLUMNS = ["city", "edition", "previous_edition", "rank", "previous_rank", "rank_change",
@@ -47,7 +49,7 @@ def edition_label(edition: float) -> str:
     return str(int(edition)) if float(edition).is_integer() else str(edition)
 
 
-def edition_labels(editions) -> list[str]:
+def editionlabels(editions) -> list[str]:
     return [edition_label(e) for e in editions]
 
 
@@ -69,9 +71,9 @@ def rank_changes(panel: Panel, target: str | None = None, runs: list[np.ndarray 
                 warnings.simplefilter("ignore", RuntimeWarning)  # a city in neither edition: all NaN
                 p05[t], p95[t] = np.nanquantile(moved, [0.05, 0.95], axis=0)
     frame = pd.DataFrame({
-        "city": _labels(panel.cities, np.tile(np.repeat(np.arange(C), N), T)),
-        "node": _labels(panel.nodes, np.tile(np.arange(N), T * C)),
-        "edition": _labels(edition_labels(panel.editions), np.repeat(np.arange(T), C * N)),
+        "city": labels(panel.cities, np.tile(np.repeat(np.arange(C), N), T)),
+        "node": labels(panel.nodes, np.tile(np.arange(N), T * C)),
+        "edition": labels(editionlabels(panel.editions), np.repeat(np.arange(T), C * N)),
         "score": panel.scores.ravel(),
         "rank": panel.ranks.ravel(),
         "rank_change": change.ravel(),
@@ -108,12 +110,6 @@ def smooth(panel: Panel, weights: list[float]) -> tuple[np.ndarray, np.ndarray]:
     with np.errstate(invalid="ignore", divide="ignore"):
         out = np.where(np.isnan(panel.scores), np.nan, total / mass)
     return out, ranks(out, axis=1)
-
-
-def _labels(names, codes: np.ndarray) -> pd.Categorical:
-    """A column of `names[codes]` as a categorical: the same values, without converting millions of strings (the
-    long tables of 10 editions x 10,000 cities x 111 nodes have 11 million rows)."""
-    return pd.Categorical.from_codes(codes, categories=pd.Index(list(names), dtype=object))
 
 
 def cagr(y: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -183,13 +179,13 @@ def trends(panel: Panel, breaks: list[tuple[str, float, str]] = (), ancestors: d
             crossed[hit, j] = np.where(crossed[hit, j] == "", label, crossed[hit, j] + ";" + label)
     C, N = y.shape[:2]
     frame = pd.DataFrame({
-        "city": _labels(panel.cities, np.repeat(np.arange(C), N)),
-        "node": _labels(panel.nodes, np.tile(np.arange(N), C)),
+        "city": labels(panel.cities, np.repeat(np.arange(C), N)),
+        "node": labels(panel.nodes, np.tile(np.arange(N), C)),
         "cagr": cagr(y, x).ravel(),
         "prc_change": prc_change(y, x).ravel(),
         "editions_used": used.ravel(),
-        "first_edition": _labels(edition_labels(x), first.ravel()),
-        "last_edition": _labels(edition_labels(x), last.ravel()),
+        "first_edition": labels(editionlabels(x), first.ravel()),
+        "last_edition": labels(editionlabels(x), last.ravel()),
         "across_break": crossed.ravel(),
     })
     return frame[frame["editions_used"] > 0].reset_index(drop=True)[TREND_COLUMNS]

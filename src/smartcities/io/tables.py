@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import itertools
 import math
 import re
 from collections import Counter
@@ -84,12 +85,13 @@ def read_rows(path: str | Path) -> tuple[list[str], list[tuple[int, list[str]]],
     return header, rows, separator
 
 
-def read_clean(path: str | Path, least_rows: int = 1000
-               ) -> tuple[list[str], list[int], dict[str, list[str]], str] | None:
+def read_clean(path: str | Path, schema: Schema | None = None, codes: MissingCodes = MissingCodes(),
+               least_rows: int = 1000) -> tuple[list[str], list[int], dict[str, list[str] | np.ndarray], str] | None:
     """Header, the line of each row, the raw cells by column and the separator of a large table written plainly
     (no quote character, no decimal commas, every line as many fields as the header, or blank), read by pandas'
     C parser in one call; None for any other file, which `read_rows` reads line by line. Why: a million-row
-    table costs seconds in Python lists of rows."""
+    table costs seconds in Python lists of rows. The `schema`'s float columns come as numbers (NaN where empty)
+    when every one of their cells is a number or empty (see `_plain_frame`)."""
     text = read_text(path, "file", expected="a header row and data rows")
     separator = detect_separator(text)
     if '"' in text or separator == ";" or text.count("\n") < least_rows or text[0] in "\r\n" \
@@ -97,20 +99,54 @@ def read_clean(path: str | Path, least_rows: int = 1000
         return None
     raw = np.frombuffer((text if text.endswith("\n") else text + "\n").encode("utf-8"), dtype=np.uint8)
     ends = np.flatnonzero(raw == ord("\n"))
-
-    def per_line(mask: np.ndarray) -> np.ndarray:
-        return np.diff(np.concatenate([[0], np.cumsum(mask)[ends]]))
-
-    separators = per_line(raw == ord(separator))
-    blank = per_line(~np.isin(raw, np.frombuffer(f"{separator} \t\r\n".encode(), dtype=np.uint8))) == 0
-    if np.any((separators != separators[0]) & (per_line(np.ones_like(raw, bool)) > 1 + (raw[ends - 1] == 13))):
+    starts = np.r_[0, ends[:-1] + 1]  # each line runs from its start to its end, the newline included
+    separators = np.diff(np.searchsorted(np.flatnonzero(raw == ord(separator)), ends), prepend=0)
+    filler = np.zeros(256, dtype=bool)
+    filler[list(f"{separator} \t\r\n".encode())] = True
+    blank = ~np.logical_or.reduceat(~filler[raw], starts)
+    if np.any((separators != separators[0]) & (ends - starts > (raw[ends - 1] == 13))):
         return None  # a ragged line (or blanks), which the line-by-line reading names
     header = [h.strip() for h in text.split("\n", 1)[0].rstrip("\r").split(separator)]
-    frame = pd.read_csv(io.StringIO(text), sep=separator, header=None, skiprows=1, names=range(len(header)),
-                        dtype=str, na_filter=False, skip_blank_lines=False, quoting=csv.QUOTE_NONE, engine="c")
+    frame = _plain_frame(text, separator, len(header),
+                         [k for k, h in enumerate(header) if _read_as_numbers(h, schema, codes)])
     kept = np.flatnonzero(~blank[1:len(frame) + 1])
-    columns = {h: frame[k].to_numpy()[kept].tolist() for k, h in enumerate(header)}
+    columns = {h: frame[k].to_numpy()[kept] if frame[k].dtype.kind == "f" else frame[k].to_numpy()[kept].tolist()
+               for k, h in enumerate(header)}
     return header, (kept + 2).tolist(), columns, separator
+
+
+_EMPTY_SPELLINGS = sorted({"".join(c) for word in EMPTY_CELLS
+                           for c in itertools.product(*((x, x.upper()) for x in word))})  # na, nA, Na, NA, ...
+
+
+def _plain_frame(text: str, separator: str, width: int, floats: list[int]) -> pd.DataFrame:
+    """The `width` fields of a plainly written table (its header line skipped) by position: the `floats` columns
+    parsed as numbers (NaN for an empty cell in any case), the others as text; every column as text when a `floats`
+    column holds a cell that is not a number, which the cell-by-cell reading then names. Exact: pandas' C
+    parser reads a number as float() does (correctly rounded), and reads only what NUMBER allows or blanks
+    around it; a word it takes for infinity gives no finite value, which the caller sends to the cell-by-cell
+    reading, and NaN comes only from the empty spellings."""
+    def read(**options) -> pd.DataFrame:
+        return pd.read_csv(io.StringIO(text), sep=separator, header=None, skiprows=1, names=range(width),
+                           skip_blank_lines=False, quoting=csv.QUOTE_NONE, engine="c", **options)
+
+    if floats:
+        try:
+            return read(dtype={k: np.float64 if k in floats else str for k in range(width)}, keep_default_na=False,
+                        na_values={k: _EMPTY_SPELLINGS for k in floats})
+        except ValueError:
+            pass
+    return read(dtype=str, na_filter=False)
+
+
+def _read_as_numbers(column: str, schema: Schema | None, codes: MissingCodes) -> bool:
+    """Whether `read_clean` may parse `column` as numbers at once: a float column without a check of its own,
+    and no missing-value code a number parse or an empty cell would hide (codes that are numbers are found in
+    the parsed values)."""
+    if schema is None or any(_NUMERIC_TEXT.fullmatch(t) or t.lower() in EMPTY_CELLS for t in codes.texts):
+        return False
+    f = schema.field(column)
+    return f.kind == "float" and f.check is None if f is not None else schema.extra == "float"
 
 
 def detect_separator(text: str) -> str:
@@ -130,7 +166,8 @@ def read_table(path: str | Path, schema: Schema, missing: MissingCodes = Missing
     and `frame.attrs["log"]` the processing-log rows of what reading did beyond parsing (codes replaced, a
     separator other than comma).
     """
-    clean = read_clean(path)
+    codes = missing if schema.data else MissingCodes()
+    clean = read_clean(path, schema, codes)
     header, rows, separator = (clean[0], None, clean[3]) if clean else read_rows(path)
     name = str(path)
     problems: list[Problem] = []
@@ -156,7 +193,6 @@ def read_table(path: str | Path, schema: Schema, missing: MissingCodes = Missing
     if problems:
         raise InputError(problems)
 
-    codes = missing if schema.data else MissingCodes()
     decimal_comma = separator == ";"
     fields = [schema.field(col) or Field(col, schema.extra if schema.extra != "forbid" else "text") for col in header]
     if clean:
@@ -244,6 +280,10 @@ def _fast_columns(cells: dict[str, list[str]], fields: list[Field], codes: Missi
     for f in fields:
         if f.kind == "list" or f.check is not None:
             continue
+        if isinstance(cells[f.name], np.ndarray):  # parsed as numbers by read_clean
+            if (values := _fast_numbers(cells[f.name], f, codes)) is not None:
+                out[f.name] = values
+            continue
         stripped = [cell.strip() for cell in cells[f.name]]
         if codes.texts and not codes.texts.isdisjoint(stripped):
             continue
@@ -273,6 +313,15 @@ def _fast_floats(cells: list[str], f: Field, codes: MissingCodes) -> np.ndarray 
     values = np.full(len(cells), np.nan)
     values[~empty] = numbers  # over these characters float()'s grammar is NUMBER's
     return values
+
+
+def _fast_numbers(values: np.ndarray, f: Field, codes: MissingCodes) -> np.ndarray | None:
+    """A float column read_clean parsed, or None when a cell needs the cell-by-cell reading: an empty cell where
+    none may be, a word the parse took for infinity or NaN, a missing-value code."""
+    present = values[~np.isnan(values)]
+    if (present.size < values.size and not f.nullable) or not np.isfinite(present).all():
+        return None
+    return None if codes.numbers and np.isin(present, list(codes.numbers)).any() else values
 
 
 def _fast_ints(cells: list[str], f: Field, codes: MissingCodes) -> list | None:

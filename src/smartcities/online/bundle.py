@@ -21,6 +21,7 @@ from ..analysis import results as readings
 from ..engine.aggregate import node_weights
 from ..engine.pipeline import weights_used
 from ..errors import InputError
+from ..model.columns import labels
 from . import whatif
 
 API = Path("site") / "api" / "v1"
@@ -277,9 +278,9 @@ def cities_rows(result) -> list[dict]:
     if given is not None:
         extra = given.drop(columns=[c for c in ("name",) if c in given]).set_index("city")
         frame = frame.join(extra, on="city")
-    for group, labels in ctx.groups.items():
+    for group, members in ctx.groups.items():
         if group not in frame:
-            frame[group] = labels
+            frame[group] = members
     frame["scored"] = result.kept
     return records(frame)
 
@@ -293,10 +294,10 @@ def ranking_rows(result, model: dict) -> list[dict]:
     units, nodes = len(ctx.units), len(c.nodes)
     root = nodes - 1
     frame = pd.DataFrame({
-        "city": np.repeat(np.array(ctx.units, dtype=object), nodes),
-        "name": np.repeat(np.array(ctx.unit_names, dtype=object), nodes),
-        "node": np.tile(np.array(c.nodes, dtype=object), units),
-        "node_name": np.tile(np.array([fw.by_id[n].name for n in c.nodes], dtype=object), units),
+        "city": labels(ctx.units, np.repeat(np.arange(units), nodes)),
+        "name": labels(ctx.unit_names, np.repeat(np.arange(units), nodes)),
+        "node": labels(c.nodes, np.tile(np.arange(nodes), units)),
+        "node_name": labels([fw.by_id[n].name for n in c.nodes], np.tile(np.arange(nodes), units)),
         "level": np.tile(c.levels, units),
         "score": result.stages.scores[0].ravel(),
         "rank": result.stages.ranks[0].ravel(),

@@ -38,6 +38,7 @@ from ..engine.grade import ranks
 from ..engine.pipeline import Kept, Step, apply_step, check_step, key_path, run_pipeline, weigh
 from ..engine.registry import methods, parameters
 from ..errors import InputError, Problem, did_you_mean
+from ..model.columns import labels
 from ..model.processing import ProcessingLog, entry
 from ..model.spec import Backend, Spec, Uncertainty
 from .sampling import Design, montecarlo, saltelli
@@ -617,8 +618,8 @@ def rank_intervals(ctx: Context, nominal: np.ndarray, tally: RankTally, leaf_ran
     med[:, L:], mean[:, L:], p05[:, L:], p95[:, L:] = tally.intervals()
     units, nodes = nominal.shape
     frame = pd.DataFrame({
-        "city": np.repeat(np.array(ctx.units, dtype=object), nodes),
-        "node": np.tile(np.array(c.nodes, dtype=object), units),
+        "city": labels(ctx.units, np.repeat(np.arange(units), nodes)),
+        "node": labels(c.nodes, np.tile(np.arange(nodes), units)),
         "nominal_rank": nominal.ravel(), "median_rank": med.ravel(), "mean_rank": mean.ravel(),
         "p05": p05.ravel(), "p95": p95.ravel(),
     })
