@@ -244,3 +244,22 @@ def test_weight_set_can_revive_a_zero_weight_child():
     assert aggregate(X, ctx, weights={"a2": 3.0})[0, 0, 2] == pytest.approx(25)  # (10 + 3·30)/4
     assert aggregate(X, ctx, weights="equal")[0, 0, 2] == pytest.approx(20)
     assert np.allclose(ctx.compiled.matrices[0][:, 0], [1, 0])
+
+
+@pytest.mark.parametrize("mean", [arithmetic, geometric, harmonic])
+def test_a_block_with_every_child_present_gives_the_mean_of_the_children_present_by_hand(mean):
+    """Every child present: the weights' sums stand for the per-unit denominators; the same numbers as with a
+    missing child elsewhere in the block, and a parent whose weights are all zero has no score either way."""
+    W = np.array([[0.25, 0.0], [0.75, 0.0]])  # parent 0: 1·c0 + 3·c1; parent 1: no weight at all
+    full = np.array([[[2.0, 8.0], [4.0, 4.0]]])  # (runs, units, children)
+    hand = {arithmetic: [0.25 * 2 + 0.75 * 8, 4.0], geometric: [2 ** 0.25 * 8 ** 0.75, 4.0],
+            harmonic: [1 / (0.25 / 2 + 0.75 / 8), 4.0]}[mean]
+    out = mean(full, W)
+    assert out[0, :, 0] == pytest.approx(hand, rel=1e-15) and np.isnan(out[0, :, 1]).all()
+    gap = np.concatenate([full, [[[np.nan, 5.0]]]], axis=1)  # a third unit lacking child 0
+    with_gap = mean(gap, W)
+    assert with_gap[0, :2, 0] == pytest.approx(out[0, :, 0], rel=1e-15) and with_gap[0, 2, 0] == pytest.approx(5.0)
+    assert np.isnan(with_gap[0, :, 1]).all()
+    runs = mean(full, np.stack([W, W[::-1]]))  # weights per run
+    assert runs[1, :, 0] == pytest.approx({arithmetic: [0.75 * 2 + 0.25 * 8, 4.0], geometric: [
+        2 ** 0.75 * 8 ** 0.25, 4.0], harmonic: [1 / (0.75 / 2 + 0.25 / 8), 4.0]}[mean], rel=1e-15)

@@ -17,10 +17,16 @@ from .registry import methods, parameters, register
 
 
 def _weighted(Y: np.ndarray, W: np.ndarray, f, f_inv) -> np.ndarray:
+    """The weighted mean f_inv(sum w f(y) / sum w) over the children present. Where every child is present (as
+    after imputation) each parent's sum of weights is the same for every unit: one product instead of two."""
     present = ~np.isnan(Y)
     with np.errstate(all="ignore"):
-        num = np.where(present, f(Y), 0.0) @ W
-        den = present.astype(float) @ W
+        if present.all():
+            num = f(Y) @ W
+            den = W.sum(axis=-2, keepdims=True)
+        else:
+            num = np.where(present, f(Y), 0.0) @ W
+            den = present.astype(float) @ W
         return np.where(den > 0, f_inv(num / den), np.nan)
 
 
