@@ -440,3 +440,38 @@ def test_sensorthings_keys_are_text_ids_or_else_names(tmp_path):
     import_files(store, [file])
     stored = query(store, "select sensor_id, property from datastreams order by property")
     assert stored.values.tolist() == [["mic", "noise"], ["sds011", "pm25"]]
+
+
+def test_a_things_name_is_kept_and_a_file_without_names_keeps_it(tmp_path):
+    """SensorThings Things and NGSI-LD entities carry names; the store keeps them (the map and the exports show
+    them), a later file naming the Thing renames it, and a file that names no Thing changes no name."""
+    document = sensorthings_document()
+    document["value"][0]["name"] = "Jongno station"
+    file = tmp_path / "things.json"
+    file.write_text(json.dumps(document))
+    store = tmp_path / "s.duckdb"
+    import_files(store, [file])
+    thing = document["value"][0]["@iot.id"]
+    assert query(store, "select thing_id, name from things").values.tolist() == [[thing, "Jongno station"]]
+    later = tmp_path / "later.csv"  # the same Thing in a long table, which gives no names
+    later.write_text(f"sensor,time,property,value\n{thing},2024-06-02T00:00:00Z,noise,50\n")
+    import_files(store, [later])
+    assert query(store, "select name from things")["name"].tolist() == ["Jongno station"]
+    document["value"][0]["name"] = "Jongno-gu station"
+    for stream in document["value"][0]["Datastreams"]:
+        stream.pop("Observations", None)
+        stream.pop("dataArray", None)
+        stream["Observations"] = [{"phenomenonTime": "2024-06-03T00:00:00Z", "result": 1.0}]
+    renamed = tmp_path / "renamed.json"
+    renamed.write_text(json.dumps(document))
+    import_files(store, [renamed])
+    assert query(store, "select name from things")["name"].tolist() == ["Jongno-gu station"]
+    entities = ngsi_entities()
+    entities[0]["name"] = {"type": "Property", "value": "Plaza de España"}
+    ngsi = tmp_path / "entities.json"
+    ngsi.write_text(json.dumps(entities))
+    other = tmp_path / "o.duckdb"
+    import_files(other, [ngsi])
+    names = dict(query(other, "select thing_id, name from things").values.tolist())
+    assert names == {"urn:ngsi-ld:AirQualityObserved:1": "Plaza de España",
+                     "urn:ngsi-ld:TrafficFlowObserved:9": "urn:ngsi-ld:TrafficFlowObserved:9"}

@@ -1,10 +1,10 @@
 """Import sensor files into the store, checked, in one transaction, without storing anything twice.
 
 Every reader turns its format into one table `raw` (line, thing, sensor, property, unit, time_text, value_text, lat,
-lon, value_at); `stage` parses and checks it in bulk SQL and `store_observations` adds what is new. A file whose
-SHA-256 was imported before is skipped, and an observation already stored (same datastream and time) is not added
-again, so importing twice adds nothing. Times are stored in UTC: a time with an offset is converted, a time without
-one is read as UTC, and a file mixing the two is refused because its naive times would be ambiguous.
+lon, value_at, thing_name); `stage` parses and checks it in bulk SQL and `store_observations` adds what is new. A
+file whose SHA-256 was imported before is skipped, and an observation already stored (same datastream and time) is
+not added again, so importing twice adds nothing. Times are stored in UTC: a time with an offset is converted, a
+time without one is read as UTC, and a file mixing the two is refused because its naive times would be ambiguous.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ NGSI_NOT_PROPERTIES = {"id", "type", "@context", "location", "dateObserved", "da
                        "dateCreated", "dateModified", "refDevice", "refPointOfInterest", "laneId"}
 EARLIEST = "1970-01-01"
 OPTIONAL = {"sensor": "thing", "unit": "null::varchar", "lat": "null::double", "lon": "null::double",
-            "value_at": "null::varchar"}  # raw's optional columns and what stands for them when absent
+            "value_at": "null::varchar", "thing_name": "null::varchar"}  # raw's optional columns, and their stand-ins
 
 
 @dataclass
@@ -300,7 +300,7 @@ def read_sensorthings(db, file: Path) -> Layout:
             frame = _observations(file, stream, at)
             frame["thing"], frame["sensor"] = thing_id, _key(stream.get("Sensor") or {}) or thing_id
             frame["property"], frame["unit"] = str(prop), (stream.get("unitOfMeasurement") or {}).get("symbol")
-            frame["lat"], frame["lon"] = lat, lon
+            frame["lat"], frame["lon"], frame["thing_name"] = lat, lon, thing.get("name")
             parts.append(frame)
     _register_raw(db, parts)
     return Layout("phenomenonTime", "result", file_lines=False)
@@ -367,7 +367,8 @@ def read_ngsi_ld(db, file: Path) -> Layout:
             "value_at": "entity " + flat.index.astype(str) + " (" + flat["id"].astype(str) + ")." + name,
             "time_text": at, "value_text": values.astype("string"),
             "thing": flat["id"].astype("string"), "sensor": sensor, "property": name,
-            "unit": unit.astype("string") if unit is not None else None, "lat": lat, "lon": lon}))
+            "unit": unit.astype("string") if unit is not None else None, "lat": lat, "lon": lon,
+            "thing_name": flat["name"].astype("string") if "name" in flat.columns else None}))
     _register_raw(db, parts)
     return Layout("/".join(present), "value", needs_location=True, file_lines=False)
 
@@ -396,14 +397,15 @@ def _point(file: Path, place, where: str) -> tuple[float | None, float | None]:
 
 
 def _register_raw(db, parts: list[pd.DataFrame]) -> None:
-    columns = ["value_at", "time_text", "value_text", "thing", "sensor", "property", "unit", "lat", "lon"]
+    columns = ["value_at", "time_text", "value_text", "thing", "sensor", "property", "unit", "lat", "lon",
+               "thing_name"]
     frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
     frame = frame.reindex(columns=columns).astype({"lat": "float64", "lon": "float64"})
-    for name in ("value_at", "time_text", "value_text", "thing", "sensor", "property", "unit"):
+    for name in ("value_at", "time_text", "value_text", "thing", "sensor", "property", "unit", "thing_name"):
         frame[name] = frame[name].astype("string")
     _table(db, "observation_rows", frame)
     db.execute("""create or replace temp view raw as select row_number() over () as line, thing, sensor, property,
-        unit, time_text, value_text, lat, lon, value_at from observation_rows""")
+        unit, time_text, value_text, lat, lon, value_at, thing_name from observation_rows""")
 
 
 def _table(db, name: str, frame: pd.DataFrame) -> None:
@@ -454,8 +456,8 @@ def stage(db, file: Path, layout: Layout) -> None:
     db.execute("""create or replace temp table meta as select key, any_value(thing) as thing,
         any_value(sensor) as sensor, any_value(property) as property, any_value(unit) as unit,
         arg_max(lat, line) filter (where lat is not null and lon is not null) as lat,
-        arg_max(lon, line) filter (where lat is not null and lon is not null) as lon, min(line) as line
-        from staged group by key""")
+        arg_max(lon, line) filter (where lat is not null and lon is not null) as lon, min(line) as line,
+        arg_max(thing_name, line) filter (where thing_name <> '') as thing_name from staged group by key""")
     _check(db, file, layout)
 
 
@@ -521,8 +523,10 @@ def _located(file: Path, layout: Layout, line: int, value_at: str | None, messag
 
 def store_observations(db) -> tuple[int, int]:
     """Add `staged`'s things, sensors, properties, datastreams and new observations; (added, skipped as repeats)."""
-    db.execute("""insert into things select distinct thing, thing, null, null from meta
-        where thing not in (select thing_id from things)""")
+    db.execute("""insert into things select thing,
+        coalesce(arg_max(thing_name, line) filter (where thing_name is not null), thing), null, null from meta
+        group by thing on conflict (thing_id) do update set name = excluded.name
+        where excluded.name <> excluded.thing_id""")  # a file naming a Thing names it; one that does not keeps it
     db.execute("""insert into locations select thing, arg_max(lat, line), arg_max(lon, line), null from meta
         where lat is not null group by thing
         on conflict (thing_id) do update set lat = excluded.lat, lon = excluded.lon""")
