@@ -144,6 +144,7 @@ def test_the_map_draws_the_districts_counters_and_network(example, tmp_path):
                      "--out", str(out))
     assert "42 sensors, 34 districts, 2 periods of bikes_counted" in message
     assert out.stat().st_size < 5_000_000
+    assert "Rachel 3 (Angus)" in out.read_text(encoding="utf-8")  # a counter is shown by the name the city gives it
 
 
 def test_the_example_stays_small_and_keeps_the_city_files_whole():

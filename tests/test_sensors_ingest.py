@@ -158,11 +158,14 @@ def test_wide_table_with_adapter(tmp_path):
         unit: count
         aliases: {"Berri 1": Berri1, "Maisonneuve_2": Maisonneuve}
         ignore: [Notes]
-        locations: {Berri1: {lat: 45.52, lon: -73.56}, Maisonneuve: {lat: 45.50, lon: -73.57}}
+        locations: {Berri1: {lat: 45.52, lon: -73.56, name: Berri / de Maisonneuve}, Maisonneuve: {lat: 45.50,
+                    lon: -73.57}}
         """))
     store = tmp_path / "s.duckdb"
     summary = import_files(store, [table], adapter=adapter)
     assert summary.things == 2 and summary.observations == 3  # the empty Berri 1 cell is no observation
+    assert query(store, "select thing_id, name from things order by all").values.tolist() == [
+        ["Berri1", "Berri / de Maisonneuve"], ["Maisonneuve", "Maisonneuve"]]  # a location's name names its Thing
     stored = query(store, """select d.thing_id, d.property, o.time, o.value from observations o
         join datastreams d using (datastream_id) order by all""")
     assert stored.values.tolist() == [

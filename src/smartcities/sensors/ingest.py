@@ -120,7 +120,7 @@ def sha256(path: Path) -> str:
 def load_adapter(path: str | Path) -> dict:
     """A wide table's adapter: `time` (its column) and optional `date_format`, `decimal`, `delimiter`, `sensor`,
     `property`, `unit` (defaults for every column), `aliases` (column name → name), `columns` (name → sensor,
-    property, unit), `ignore` (columns to leave out), `locations` (sensor → lat, lon)."""
+    property, unit), `ignore` (columns to leave out), `locations` (sensor → lat, lon and an optional name)."""
     try:
         spec = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as err:
@@ -244,14 +244,16 @@ def read_wide(db, file: Path, spec: dict) -> Layout:
                                     line=1, column=name)
         sensor, prop = str(sensor or canonical[name]), str(prop or canonical[name])
         place = locations.get(sensor) or {}
-        mapping.append({"column": name, "sensor": sensor, "property": prop,
-                        "unit": own.get("unit") or spec.get("unit"), "lat": place.get("lat"), "lon": place.get("lon")})
+        mapping.append({"column": name, "sensor": sensor, "property": prop, "unit": own.get("unit") or spec.get("unit"),
+                        "lat": place.get("lat"), "lon": place.get("lon"), "thing_name": place.get("name")})
     if not mapping:
         raise InputError.single(file, "no value columns besides the time column", line=1)
-    _table(db, "wide_mapping", pd.DataFrame(mapping).astype({"lat": "float64", "lon": "float64", "unit": "object"}))
+    _table(db, "wide_mapping", pd.DataFrame(mapping).astype({"lat": "float64", "lon": "float64", "unit": "object",
+                                                             "thing_name": "object"}))
     value_columns = ", ".join(_ident(row["column"]) for row in mapping)
     db.execute(f"""create or replace temp view raw as select u.line, m.sensor as thing, m.sensor, m.property,
-        m.unit::varchar as unit, u.{_ident(time)} as time_text, u.value_text, m.lat, m.lon, u.column_name as value_at
+        m.unit::varchar as unit, u.{_ident(time)} as time_text, u.value_text, m.lat, m.lon, u.column_name as value_at,
+        m.thing_name::varchar as thing_name
         from (unpivot wide on {value_columns} into name column_name value value_text) u
         join wide_mapping m on m."column" = u.column_name""")
     return Layout(time, "value", time_format=spec.get("date_format"), decimal=str(spec.get("decimal", ".")),
