@@ -128,3 +128,29 @@ def test_a_stream_that_changes_its_rhythm_is_judged_month_by_month(tmp_path):
     assert row["uptime"] == pytest.approx(1 - (3600 + 900 - 900) / span)  # the hour, less the one usual interval
     expected = len(daily) + 30 * 96  # 90 daily readings, then April's 15-minute ones
     assert row["completeness"] == pytest.approx((len(table) - 1) / expected)  # the gap's reading is flagged
+
+
+def test_counts_are_judged_on_the_square_root_scale(tmp_path):
+    """A counter's quiet night (0, 1, 0, 2 …) and rush hour (65, 54, 76) are Poisson noise, not spikes; 40 cyclists
+    in a quarter-hour between two empty ones is a spike (2√40.375 − 2√0.375 = 11.5, beyond 6 deviations of 1).
+    The same numbers as a pm25 series keep the rule on the values themselves."""
+    night = [0, 1, 0, 2, 0, 0, 1, 0, 0, 0] * 4
+    day = [60, 65, 54, 76, 70, 62, 58, 71, 66, 60]
+    values = night + [0, 40, 0] + night + day + night
+    times = pd.date_range("2019-06-01", periods=len(values), freq="15min")
+    rows = [pd.DataFrame({"sensor": sensor, "time": times.strftime("%Y-%m-%dT%H:%M:%SZ"), "property": prop,
+                          "value": values}) for sensor, prop in (("counter", "bike_count"), ("station", "pm25"))]
+    file = tmp_path / "counts.csv"
+    pd.concat(rows).to_csv(file, index=False)
+    store = tmp_path / "s.duckdb"
+    import_files(store, [file])
+    run_qc(store)
+    db = connect(store, read_only=True)
+    found = db.execute("""select d.thing_id, f.time, f.detail from flags f join datastreams d using (datastream_id)
+        where f.flag = 'spike' order by all""").fetchall()
+    db.close()
+    counter = [(time, detail) for thing, time, detail in found if thing == "counter"]
+    assert [time for time, _ in counter] == [times[41]]
+    assert "40.0 jumps from 0.0 and back to 0.0" in counter[0][1] and "square-root scale" in counter[0][1]
+    # as pm25, a usual step of 1 makes the threshold 8.9 µg/m³: the rush hour's dip to 54 is a spike there
+    assert [time for thing, time, _ in found if thing == "station"] == [times[41], times[85]]

@@ -7,7 +7,10 @@ Each run deletes every flag and computes them again from the observations, in on
   temperature −60–60 °C, humidity 0–100 %, counts ≥ 0). Properties without a range are not checked.
 - **spike**: a reading that jumps away from both neighbours, in the same direction, by more than
   `SPIKE_MADS` × 1.4826 × the datastream's usual absolute step (a robust standard deviation of its steps). On a
-  series that mostly repeats (a usual step of 0) any isolated up-and-back departure counts.
+  series that mostly repeats (a usual step of 0) any isolated up-and-back departure counts. Counts (`COUNTS`:
+  cyclists, people, vehicles) are judged on Anscombe's square-root scale 2√(x + 3/8), where Poisson noise has a
+  standard deviation of about 1 at any level, and their threshold is never below `SPIKE_MADS` such deviations:
+  a quiet night's 0, 1, 0 or a rush hour's 65, 54, 76 is noise, 0, 40, 0 is a spike.
 - **stuck**: a run of identical non-zero readings lasting at least `STUCK_HOURS` hours (zero is left alone: a
   bike counter at night or clean air may well read 0 for hours).
 - **duplicate**: a reading with the same value as the one before it, less than `DUPLICATE_SHARE` of the usual
@@ -39,6 +42,7 @@ PLAUSIBLE = {  # property → (lowest, highest) plausible value, in the units th
     "noise": (0, 200), "LAeq": (0, 200), "intensity": (0, None), "occupancy": (0, 100),
     "averageVehicleSpeed": (0, 300), "count": (0, None), "bike_count": (0, None), "people_count": (0, None),
 }
+COUNTS = ("count", "bike_count", "people_count", "intensity")  # properties that count events in an interval
 SPIKE_MADS = 6
 STUCK_HOURS = 6
 DUPLICATE_SHARE = 0.1
@@ -70,18 +74,21 @@ def run_qc(store: str | Path) -> QcReport:
 def _steps(db) -> None:
     """Each observation beside its neighbours with its month's usual interval and step (`gap_interval_s`: the
     larger of its own and its predecessor's month's), and each datastream's overall ones."""
-    db.execute("""create or replace temp table qc_steps as select o.datastream_id, o.time, o.value, d.property,
-        lag(o.time) over w as prev_time, lead(o.time) over w as next_time,
-        lag(o.value) over w as prev_value, lead(o.value) over w as next_value,
+    counts = ", ".join(f"'{name}'" for name in COUNTS)
+    level = f"case when d.property in ({counts}) then 2 * sqrt(greatest(o.value, 0) + 0.375) else o.value end"
+    db.execute(f"""create or replace temp table qc_steps as select o.datastream_id, o.time, o.value, d.property,
+        d.property in ({counts}) as counted, lag(o.time) over w as prev_time, lead(o.time) over w as next_time,
+        lag(o.value) over w as prev_value, lead(o.value) over w as next_value, {level} as level,
+        lag({level}) over w as prev_level, lead({level}) over w as next_level,
         epoch(o.time) - epoch(lag(o.time) over w) as step_s, date_trunc('month', o.time) as month
         from observations o join datastreams d using (datastream_id)
         window w as (partition by o.datastream_id order by o.time)""")
     db.execute("""create or replace temp table qc_streams as select datastream_id, median(step_s) as interval_s,
-        median(abs(value - prev_value)) as typical_step, count(*) as observations, min(time) as first,
+        median(abs(level - prev_level)) as typical_step, count(*) as observations, min(time) as first,
         max(time) as last from qc_steps group by datastream_id""")
     db.execute("""create or replace temp table qc_months as select datastream_id, month,
         median(step_s) filter (where prev_time >= month) as interval_s,
-        median(abs(value - prev_value)) filter (where prev_time >= month) as typical_step
+        median(abs(level - prev_level)) filter (where prev_time >= month) as typical_step
         from qc_steps group by datastream_id, month""")
     db.execute("""create or replace temp table qc_obs as select o.* exclude (month),
         coalesce(m.interval_s, s.interval_s) as interval_s, coalesce(m.typical_step, s.typical_step) as typical_step,
@@ -105,14 +112,14 @@ def _out_of_range() -> str:
 
 
 def _spikes() -> str:
-    threshold = f"greatest({SPIKE_MADS} * 1.4826 * o.typical_step, 1e-9)"
+    threshold = f"greatest({SPIKE_MADS} * 1.4826 * o.typical_step, case when o.counted then {SPIKE_MADS} else 1e-9 end)"
     return f"""select o.datastream_id, o.time, 'spike',
-        format('{{}} jumps from {{}} and back to {{}} (threshold {{}})', o.value, o.prev_value, o.next_value,
-               round({threshold}, 6))
+        format('{{}} jumps from {{}} and back to {{}} (threshold {{}}{{}})', o.value, o.prev_value, o.next_value,
+               round({threshold}, 6), case when o.counted then ' on the square-root scale 2√(x + 3/8)' else '' end)
         from qc_obs o
-        where o.prev_value is not null and o.next_value is not null
-          and abs(o.value - o.prev_value) > {threshold} and abs(o.value - o.next_value) > {threshold}
-          and sign(o.value - o.prev_value) = sign(o.value - o.next_value)"""
+        where o.prev_level is not null and o.next_level is not null
+          and abs(o.level - o.prev_level) > {threshold} and abs(o.level - o.next_level) > {threshold}
+          and sign(o.level - o.prev_level) = sign(o.level - o.next_level)"""
 
 
 def _stuck() -> str:
