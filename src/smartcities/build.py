@@ -78,18 +78,23 @@ class Result:
         r = self.stages.ranks[0][self.kept]
         g = self.grades[self.kept]
         n_units, n_nodes = s.shape
+        unit, node = np.repeat(np.arange(n_units), n_nodes), np.tile(np.arange(n_nodes), n_units)
+        by_name = np.empty(n_nodes, dtype=np.int64)  # each node's place among the node ids in order
+        by_name[np.argsort(np.array(c.nodes, dtype=object), kind="stable")] = np.arange(n_nodes)
+        levels = np.asarray(c.levels)
+        # the highest level first, then by node id, then by rank (unranked last), else as the units come
+        rows = np.lexsort((r.ravel(), by_name[node], -levels[node]))
         table = pd.DataFrame({
-            "city": labels(units, np.repeat(np.arange(n_units), n_nodes)),
-            "node": labels(c.nodes, np.tile(np.arange(n_nodes), n_units)),
-            "level": np.tile(c.levels, n_units),
-            "score": s.ravel(),
-            "rank": r.ravel(),
-            "grade": g.ravel(),
+            "city": labels(units, unit[rows]),
+            "node": labels(c.nodes, node[rows]),
+            "level": levels[node[rows]],
+            "score": s.ravel()[rows],
+            "rank": r.ravel()[rows],
+            "grade": g.ravel()[rows],
         })
         table["rank"] = table["rank"].astype("Int64")
         table["grade"] = table["grade"].astype("Int64")
-        return table.sort_values(["level", "node", "rank"], ascending=[False, True, True], kind="stable",
-                                 ignore_index=True)
+        return table
 
     def run_record(self) -> dict[str, Any]:
         """What run.json holds: the spec as resolved, the steps as run, versions and input hashes."""

@@ -22,12 +22,23 @@ def _weighted(Y: np.ndarray, W: np.ndarray, f, f_inv) -> np.ndarray:
     present = ~np.isnan(Y)
     with np.errstate(all="ignore"):
         if present.all():
-            num = f(Y) @ W
+            num = _product(f(Y), W)
             den = W.sum(axis=-2, keepdims=True)
         else:
             num = np.where(present, f(Y), 0.0) @ W
             den = present.astype(float) @ W
         return np.where(den > 0, f_inv(num / den), np.nan)
+
+
+def _product(Y: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """`Y @ W`; one data set under many runs' weights (`Y (1, units, children)`, `W (runs, children, parents)`) as
+    one matrix product with every run's parents side by side, which BLAS does many times faster than a product
+    per run."""
+    if Y.shape[0] != 1 or W.ndim != 3:
+        return Y @ W
+    runs, children, parents = W.shape
+    out = Y[0] @ W.transpose(1, 0, 2).reshape(children, runs * parents)
+    return out.reshape(Y.shape[1], runs, parents).transpose(1, 0, 2)
 
 
 @register("aggregator", "arithmetic")

@@ -617,17 +617,19 @@ def rank_intervals(ctx: Context, nominal: np.ndarray, tally: RankTally, leaf_ran
         mean[:, :L] = np.nansum(leaf_ranks * w, axis=0) / w.sum(axis=0)
     med[:, L:], mean[:, L:], p05[:, L:], p95[:, L:] = tally.intervals()
     units, nodes = nominal.shape
+    unit, node = np.repeat(np.arange(units), nodes), np.tile(np.arange(nodes), units)
+    # the top node first, then by nominal rank (unranked last), then by city id: sorted on numbers, the ids once
+    by_id = np.empty(units, dtype=np.int64)
+    by_id[np.argsort(np.array(ctx.units, dtype=object), kind="stable")] = np.arange(units)
+    keep = np.flatnonzero(~(np.isnan(nominal) & np.isnan(med)).ravel())
+    rows = keep[np.lexsort((by_id[unit[keep]], nominal.ravel()[keep], nodes - 1 - node[keep]))]
     frame = pd.DataFrame({
-        "city": labels(ctx.units, np.repeat(np.arange(units), nodes)),
-        "node": labels(c.nodes, np.tile(np.arange(nodes), units)),
-        "nominal_rank": nominal.ravel(), "median_rank": med.ravel(), "mean_rank": mean.ravel(),
-        "p05": p05.ravel(), "p95": p95.ravel(),
+        "city": labels(ctx.units, unit[rows]), "node": labels(c.nodes, node[rows]),
+        "nominal_rank": nominal.ravel()[rows], "median_rank": med.ravel()[rows], "mean_rank": mean.ravel()[rows],
+        "p05": p05.ravel()[rows], "p95": p95.ravel()[rows],
     })
-    keep = ~(np.isnan(frame["nominal_rank"]) & np.isnan(frame["median_rank"]))
-    order = pd.Categorical(frame["node"], categories=list(c.nodes)[::-1], ordered=True)
-    frame = frame.assign(_o=order)[keep].sort_values(["_o", "nominal_rank", "city"]).drop(columns="_o")
     frame["nominal_rank"] = frame["nominal_rank"].astype("Int64")  # whole places; empty where unranked
-    return frame.reset_index(drop=True)
+    return frame
 
 
 def movement(intervals: pd.DataFrame, moves: tuple[int, ...] = MOVES) -> pd.DataFrame:
