@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 
 from smartcities.build import build
 from smartcities.cli.build import DEMO_SPEC
+from smartcities.online import whatif
 from smartcities.online.api import create_app
 from smartcities.online.bundle import EDITION_COLUMNS, RANKING_COLUMNS, documents, write_documents
 from smartcities.online.site import Blocks, editions_block, write_dashboard, write_site
@@ -218,10 +219,37 @@ def test_the_site_block_holds_each_editions_ranking(docs, tmp_path):
         r["rank"] for r in docs["editions"] if r["city"] == "city2" and r["edition"] == "2019" and r["node"] == "Index")
     assert block["data"]["2021"]["Index"]["significant"][order.index("city9")] is True
     write_site(docs, tmp_path)
-    for page, has in (("index.html", True), ("map.html", True), ("whatif.html", False), ("compare.html", True)):
+    for page, has in (("index.html", True), ("map.html", True), ("whatif.html", True), ("compare.html", True),
+                      ("methodology.html", False)):
         assert ('id="data-editions"' in (tmp_path / "site" / page).read_text(encoding="utf-8")) is has, page
+    whatif_page = (tmp_path / "site" / "whatif.html").read_text(encoding="utf-8")
+    assert 'id="data-models"' in whatif_page and 'id="data-models"' not in (tmp_path / "site" / "index.html").read_text(
+        encoding="utf-8")
+    assert (tmp_path / "site" / "api" / "v1" / "models" / "2017.json").is_file()
     assert json.loads((tmp_path / "site" / "api" / "v1" / "editions.json").read_text())[0]["edition"] == "2017"
     assert (tmp_path / "site" / "api" / "v1" / "edition_trends.csv").is_file()
+
+
+def test_every_earlier_edition_has_its_what_if_model(result, docs):
+    """models/<edition> is the what-if model of that edition's own build: with the published weights it gives that
+    edition's scores and ranks; the latest edition's model is `model`."""
+    assert sorted(k for k in docs if k.startswith("models/")) == ["models/2017", "models/2019"]
+    for label in ("2017", "2019"):
+        model = docs[f"models/{label}"]
+        own = result.editions.result(float(label))
+        assert model["cities"] == list(own.context.units) and model == whatif.model_document(own)
+        got = whatif.recompute(model)
+        j = model["nodes"].index("Index")
+        expected = index_changes(result, label)
+        scored = {c: (got.scores[i, j], got.ranks[i, j]) for i, c in enumerate(model["cities"])
+                  if not np.isnan(got.scores[i, j])}
+        assert set(scored) == set(expected.index)
+        for city, (score, rank) in scored.items():
+            assert score == pytest.approx(expected.loc[city, "score"], abs=1e-12) and rank == expected.loc[city, "rank"]
+    assert "city2" not in docs["models/2017"]["cities"] or np.isnan(
+        whatif.recompute(docs["models/2017"]).scores[docs["models/2017"]["cities"].index("city2"), -1])
+    assert json.loads(Blocks(docs, "site").page(("cities", "ranking", "model"), "whatif")["models"]).keys() == {
+        "2017", "2019"}
 
 
 # --- the API -------------------------------------------------------------------------------------------------------
@@ -291,11 +319,31 @@ def test_scores_trends_and_decomposition_by_edition(client, result):
     assert client.get("/api/v1/cities/city9").json()["editions"][0]["edition"] == "2017"
 
 
+def test_the_what_if_of_an_earlier_edition(client, result):
+    """POST /whatif with an edition recomputes that edition: with the published weights every city keeps that
+    edition's rank; other weights move them as that edition's model says; an edition it lacks is a 400."""
+    same = client.post("/api/v1/whatif", json={"edition": "2017"}).json()
+    first = index_changes(result, "2017")
+    assert same["edition"] == "2017" and {r["city"] for r in same["ranking"]} == set(first.index)
+    assert all(r["rank"] == r["built_rank"] == first.loc[r["city"], "rank"] and r["change"] == 0
+               for r in same["ranking"])
+    assert {r["city"]: r["name"] for r in same["ranking"]}["city9"] == "City9"
+    moved = client.post("/api/v1/whatif", json={"edition": "2019", "weights": {"A": 1, "B": 0}}).json()
+    expected = whatif.recompute(client.app.state.published.docs["models/2019"], {"A": 1, "B": 0})
+    model = client.app.state.published.docs["models/2019"]
+    j = model["nodes"].index("Index")
+    assert {r["city"]: r["rank"] for r in moved["ranking"]} == {
+        c: int(expected.ranks[i, j]) for i, c in enumerate(model["cities"]) if not np.isnan(expected.scores[i, j])}
+    assert client.post("/api/v1/whatif", json={}).json()["edition"] == "2021"
+    problem(client.post("/api/v1/whatif", json={"edition": "2018"}), 400, "edition", "2018")
+
+
 def test_an_index_without_editions_answers_as_before(plain_client):
     for path in ("/api/v1/editions", "/api/v1/edition_trends", "/api/v1/rank_decomposition"):
         problem(plain_client.get(path), 404, None, "no editions")
     problem(plain_client.get("/api/v1/ranking", params={"edition": "2019"}), 400, "edition", "no editions")
     problem(plain_client.get("/api/v1/scores", params={"edition": "2019"}), 400, "edition", "no editions")
+    problem(plain_client.post("/api/v1/whatif", json={"edition": "2019"}), 400, "edition", "no editions")
     rows = plain_client.get("/api/v1/ranking").json()
     assert rows and all(list(r) == RANKING_COLUMNS for r in rows)
 

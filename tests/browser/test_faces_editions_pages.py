@@ -113,6 +113,41 @@ def test_the_city_page_shows_its_ranks_over_the_editions(watched, editions_site)
     assert watched.errors == []
 
 
+def test_the_what_if_recomputes_the_edition_picked(watched, editions_site):
+    """The what-if's edition slider swaps in that edition's model: with the published weights each city keeps the
+    edition's rank (no change), a weight moved re-ranks that edition's cities, the link keeps the edition and the
+    weights, and both survive a reload; the best–worst ranks are the latest edition's alone."""
+    out, result = editions_site
+
+    def recomputed(page) -> dict[str, int]:
+        got = page.evaluate("window.__whatif")
+        return {c: int(r) for c, r in zip(got["cities"], got["ranks"]) if r == r}
+
+    page = watched.open((out / "dashboard.html").as_uri() + "#tab=whatif")
+    assert page.locator("#w-edition-out").inner_text() == "2021"
+    assert recomputed(page) == {c.lower(): r for c, r in ranked(result, "2021")}
+    page.locator("#w-edition").fill("0")
+    page.wait_for_function("document.getElementById('w-time').textContent.includes('of 2017')")
+    assert recomputed(page) == {c.lower(): r for c, r in ranked(result, "2017")}
+    assert set(page.locator("#w-table tbody td.chg").all_inner_texts()) == {"="}
+    published = [int(t) for t in page.locator("#w-table tbody td:nth-child(5)").all_inner_texts() if t != "—"]
+    assert published == [r for _, r in ranked(result, "2017")]  # the edition's own published ranks
+    assert set(page.locator("#w-table tbody td:nth-child(6)").all_inner_texts()) == {"—"}
+    page.evaluate("""() => { const s = document.querySelector('input[data-node="B"]');
+        s.value = 0; s.dispatchEvent(new Event('input', {bubbles: true})); }""")
+    page.wait_for_function("location.hash.includes('w=B')")
+    moved = recomputed(page)
+    assert set(moved) == {c.lower() for c, _ in ranked(result, "2017")} and "edition=2017" in page.evaluate(
+        "location.hash")
+    page.reload()
+    page.wait_for_function("window.__whatif && document.getElementById('w-time').textContent.includes('of 2017')")
+    assert recomputed(page) == moved and page.locator('input[data-node="B"]').input_value() == "0"
+    page.locator("#w-edition").fill("2")
+    page.wait_for_function("document.getElementById('w-time').textContent.includes('of 2021')")
+    assert "edition" not in page.evaluate("location.hash") and "w=B" in page.evaluate("location.hash")
+    assert watched.errors == []
+
+
 def test_the_editions_ranking_page_passes_axe(watched, editions_site):
     out, _ = editions_site
     page = watched.open((out / "site" / "index.html").as_uri())

@@ -77,7 +77,8 @@ class Published:
                                         "again")
             docs[key] = json.loads(path.read_text(encoding="utf-8"))
         if "editions" in docs["index"]:
-            for key in EDITION_DOCUMENTS:
+            earlier = [f"models/{label}" for label in docs["index"]["editions"]["editions"][:-1]]
+            for key in (*EDITION_DOCUMENTS, *earlier):
                 path = api / f"{key}.json"
                 if not path.is_file():
                     raise InputError.single(folder, f"the published index has editions but lacks "
@@ -199,12 +200,14 @@ Weight = Annotated[float, Field(ge=0, le=MAX_WEIGHT)]
 
 class WhatIf(BaseModel):
     """Weights relative within each parent (nodes not named keep the build's); one aggregation for every level
-    (omitted: the build's methods); the node whose ranking comes back (omitted: the index)."""
+    (omitted: the build's methods); the node whose ranking comes back (omitted: the index); the edition
+    recomputed (omitted: the latest)."""
 
     model_config = ConfigDict(extra="forbid")
     weights: dict[str, Weight] = Field(default_factory=dict, description="node id -> weight (0 to 1e12)")
     aggregation: Aggregation | None = None
     node: str | None = None
+    edition: str | None = Field(None, description="an edition of an editions build (omitted: the latest)")
 
 
 class NewCity(BaseModel):
@@ -442,18 +445,27 @@ def create_app(folder: str | Path, token: str | None = None, sensors: Path | Non
         """The ranking recomputed with other weights and (optionally) one aggregation method: each city's score,
         rank, its rank as built and the change (positive: up)."""
         s = state()
-        model = s.docs["model"]
+        edition = s.edition(body.edition)
+        earlier = edition is not None and edition != s.editions[-1]
+        model = s.docs[f"models/{edition}"] if earlier else s.docs["model"]
         node = body.node if body.node is not None else s.index["root"]
         if node not in model["nodes"]:
             raise ApiError(400, [("node", "node " + one_of(node, model["nodes"]))])
         got = whatif.recompute(model, body.weights, body.aggregation)  # a refusal is an InputError: a 400
         j = model["nodes"].index(node)
-        built = {r["city"]: r["rank"] for r in s.by_node.get(node, [])}
-        rows = [{"city": c, "name": s.cities[c]["name"], "score": float(got.scores[i, j]), "rank": int(got.ranks[i, j]),
-                 "built_rank": built.get(c), "change": built[c] - int(got.ranks[i, j]) if c in built else None}
+        if earlier:  # that edition's ranks and names, from editions.json
+            rows_of = [r for r in s.docs["editions"] if r["edition"] == edition and r["node"] == node]
+            built, names = {r["city"]: r["rank"] for r in rows_of}, {r["city"]: r["name"] for r in rows_of}
+        else:
+            built = {r["city"]: r["rank"] for r in s.by_node.get(node, [])}
+            names = {c: row["name"] for c, row in s.cities.items()}
+        rows = [{"city": c, "name": names.get(c), "score": float(got.scores[i, j]), "rank": int(got.ranks[i, j]),
+                 "built_rank": built.get(c),
+                 "change": built[c] - int(got.ranks[i, j]) if built.get(c) is not None else None}
                 for i, c in enumerate(model["cities"]) if not math.isnan(got.scores[i, j])]
         rows.sort(key=lambda r: (r["rank"], r["city"]))
-        return computed({"node": node, "aggregation": body.aggregation, "weights": body.weights, "ranking": rows})
+        return computed({"node": node, "edition": edition or (s.editions[-1] if s.editions else None),
+                         "aggregation": body.aggregation, "weights": body.weights, "ranking": rows})
 
     @app.post(f"{api}/score", tags=["read"], responses=ERRORS)
     async def score(body: NewCity) -> Response:

@@ -83,8 +83,9 @@ def edition_documents(result, view, docs: dict[str, Any]) -> dict[str, Any]:
     (edition_trends.csv), `rank_decomposition` (rank_decomposition.csv), the index's `editions` (which, the
     latest, the normalisation, the node with intervals, the breaks, and the smoothing weights with `editions:
     smooth`), scores.csv of every edition (an `edition` column), and each city's rows of `editions` in
-    `cities/<id>`. With `editions: smooth` the rows of `editions` end with editions.csv's smoothed score and
-    rank."""
+    `cities/<id>`, and `models/<edition>`: the what-if model of every edition but the latest (whose model is
+    `model`), so the what-if recomputes any edition. With `editions: smooth` the rows of `editions` end with
+    editions.csv's smoothed score and rank."""
     e = result.editions
     fw = result.context.framework
     parts = []
@@ -115,6 +116,8 @@ def edition_documents(result, view, docs: dict[str, Any]) -> dict[str, Any]:
     scores = e.scores_table()
     scores.insert(2, "name", scores["city"].map(view.names))
     out["scores"] = records(scores)
+    for label, r in list(zip(e.labels(), e.results))[:-1]:
+        out[f"models/{label}"] = whatif.model_document(r)
     index = dict(docs["index"])
     about = {"column": result.spec.model.editions.column, "editions": list(view.labels), "latest": view.latest,
              "normalise": view.normalise, "node": view.node, "target": view.target, "breaks": list(view.breaks)}

@@ -37,7 +37,7 @@ PAGES = {  # page -> (file, title, the documents it inlines)
 }
 SCRIPTS = ("whatif.js", "app.js")
 # the pages with an edition control, where the build has editions
-EDITION_PAGES = ("ranking", "map", "compare", "dashboard")
+EDITION_PAGES = ("ranking", "map", "compare", "whatif", "dashboard")
 
 
 # --- the map: world-atlas TopoJSON decoded once into SVG paths -------------------------------------------------------
@@ -223,6 +223,8 @@ class Blocks:
                                                    if c.get("lat") is not None and c.get("lon") is not None}}
         if name == "model":
             return docs.get("model")
+        if name == "models":  # an editions build's what-if models of its earlier editions, by edition
+            return {key.split("/", 1)[1]: doc for key, doc in docs.items() if key.startswith("models/")}
         if name == "sensors":
             return docs["sensors"]
         if name == "editions":
@@ -244,8 +246,10 @@ class Blocks:
 
     def page(self, names: tuple[str, ...], page: str = "") -> dict[str, str]:
         """A page's blocks by name, encoded: `meta`, the names given and, on a page with an edition control of an
-        editions build, `editions`."""
+        editions build, `editions` (and `models` beside `model`)."""
         more = ("editions",) if page in EDITION_PAGES and "editions" in self.docs else ()
+        if "model" in names and "editions" in self.docs:  # the what-if recomputes any edition
+            more += ("models",)
         return {name: self.encoded(name) for name in ("meta", *names, *more)}
 
     @property

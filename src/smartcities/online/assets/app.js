@@ -732,10 +732,13 @@
     return out;
   }
   var WHAT = null;  // the live what-if weights and aggregation, shared with the simulation
+  /* The what-if model of an edition: the latest's is the published model, an earlier one's in D.models. */
+  function modelOf(label) { return !ED || label === latestEdition() ? D.model : (D.models || {})[label]; }
   function whatifView() {
     var el = $("whatif");
     if (!el || !D.model) return;
-    var model = D.model, published = {};
+    var label = D.models ? shownEdition() : latestEdition(), model = modelOf(label) || D.model, published = {};
+    var src = editionSource(label), latest = label === latestEdition();
     model.nodes.forEach(function (id, i) { published[id] = model.weights[i]; });
     WHAT = { weights: Object.assign({}, published, parseWeights(STATE.w)),
              agg: STATE.agg === "arithmetic" || STATE.agg === "geometric" ? STATE.agg :
@@ -743,10 +746,10 @@
     var limit = 500;
     // the arrows compare like with like: this script's ranks under the published weights (Python's published
     // ranks can break a tie closer than 1e-9 the other way)
-    var idx = model.cities.map(function (c) { return POS[c]; });
+    var idx = model.cities.map(function (c) { return src.pos[c]; });
     var before = WhatIf.recomputable(model) ?
       WhatIf.ranks(WhatIf.column(model, WhatIf.scores(model, {}, null), model.nodes.length - 1)) :
-      idx.map(function (i) { return i === undefined ? NaN : field(root(), "rank", i); });  // the build's own ranks
+      idx.map(function (i) { return i === undefined ? NaN : src.get(root(), "rank", i); });  // the build's own ranks
     function sliders(parent, depth) {
       var kids = children(parent).filter(function (k) { return published[k] !== undefined; });
       var maxw = Math.max.apply(null, kids.map(function (k) { return published[k]; }).concat([1e-9]));
@@ -760,6 +763,7 @@
     }
     var sets = Object.keys(META.weight_sets || {}).filter(function (s) { return s !== "equal" && s !== "framework"; });
     el.innerHTML = '<div class="whatif"><form class="panel" onsubmit="return false" aria-label="Weights">' +
+      (D.models ? '<div class="controls">' + editionControl("w-edition") + "</div>" : "") +
       '<div class="presets" role="group" aria-label="Presets"><button type="button" class="btn" data-preset="published">Published weights</button> ' +
       '<button type="button" class="btn" data-preset="equal">Equal weights</button>' +
       sets.map(function (s) {
@@ -792,9 +796,9 @@
         var i = idx[u];
         return { city: c, name: cityName(c), score: num(index[u]), rank: num(rank[u]), change: num(before[u]) === null ||
                  num(rank[u]) === null ? null : before[u] - rank[u],
-                 published_rank: i === undefined ? null : field(root(), "rank", i),
-                 best_rank: i === undefined ? null : field(root(), "best_rank", i),
-                 worst_rank: i === undefined ? null : field(root(), "worst_rank", i) };
+                 published_rank: i === undefined ? null : src.get(root(), "rank", i),
+                 best_rank: i === undefined || !latest ? null : field(root(), "best_rank", i),
+                 worst_rank: i === undefined || !latest ? null : field(root(), "worst_rank", i) };
       });
       rows.sort(function (a, b) { return (a.rank === null) - (b.rank === null) || a.rank - b.rank; });
       shown = rows;
@@ -808,13 +812,15 @@
           (r.published_rank === null ? "—" : r.published_rank) + '</td><td class="num">' +
           (r.best_rank === null ? "—" : r.best_rank + "–" + r.worst_rank) + "</td></tr>");
       }
-      $("w-table").innerHTML = '<caption class="sr-only">Ranking under your weights</caption><thead><tr>' +
+      $("w-table").innerHTML = '<caption class="sr-only">Ranking under your weights' + (ED ? ", edition " + esc(label) : "") +
+        "</caption><thead><tr>" +
         '<th scope="col" class="num">Your rank</th><th scope="col">Change</th><th scope="col">City</th><th scope="col" class="num">Score</th>' +
         '<th scope="col" class="num">Published rank</th><th scope="col" class="num">Best–worst rank</th></tr></thead><tbody>' + body.join("") + "</tbody>";
       $("w-more").innerHTML = rows.length > upto ? '<button type="button" class="btn" id="w-all">Show all ' + rows.length.toLocaleString("en") + " rows</button>" : "";
       if ($("w-all")) $("w-all").onclick = function () { limit = Infinity; recompute(); };
-      $("w-time").textContent = model.cities.length.toLocaleString("en") + " cities re-ranked in " + ms.toFixed(1) + " ms";
-      el.querySelectorAll('input[type="range"]').forEach(function (s) {
+      $("w-time").textContent = model.cities.length.toLocaleString("en") + " cities" + (ED ? " of " + label : "") +
+        " re-ranked in " + ms.toFixed(1) + " ms";
+      el.querySelectorAll('input[type="range"][data-node]').forEach(function (s) {
         var k = s.dataset.node, sib = children(NODES[k].parent).reduce(function (t, x) { return t + (WHAT.weights[x] || 0); }, 0);
         $(s.id + "-out").textContent = sib > 0 ? Math.round(100 * WHAT.weights[k] / sib) + "%" : "0%";
       });
@@ -824,20 +830,25 @@
       writeHash({ w: w, agg: WHAT.agg });
       if (typeof simulateRefresh === "function") simulateRefresh();
     }
-    var pending = false;
-    el.addEventListener("input", function (ev) {
+    var pending = false, box = el.firstChild;  // made anew with each view, so its listeners go with it
+    box.addEventListener("input", function (ev) {
+      if (ev.target.id === "w-edition") {  // another edition's model: the view again, the weights kept
+        var picked = pickedEdition("w-edition");
+        writeHash({ edition: picked !== latestEdition() ? picked : null });
+        return whatifView();
+      }
       if (ev.target.type === "range") WHAT.weights[ev.target.dataset.node] = Number(ev.target.value);
       if (ev.target.name === "agg") WHAT.agg = ev.target.value;
       if (!pending) { pending = true; requestAnimationFrame(function () { pending = false; recompute(); }); }
     });
-    el.addEventListener("change", function (ev) { if (ev.target.name === "agg") { WHAT.agg = ev.target.value; recompute(); } });
+    box.addEventListener("change", function (ev) { if (ev.target.name === "agg") { WHAT.agg = ev.target.value; recompute(); } });
     el.querySelectorAll("[data-preset]").forEach(function (b) {
       b.onclick = function () {
         var p = b.dataset.preset;
         WHAT.weights = Object.assign({}, published);
         if (p === "equal") model.nodes.forEach(function (k) { WHAT.weights[k] = 1; });
         if (p.indexOf("set:") === 0) Object.assign(WHAT.weights, META.weight_sets[p.slice(4)]);
-        el.querySelectorAll('input[type="range"]').forEach(function (s) { s.value = WHAT.weights[s.dataset.node]; });
+        el.querySelectorAll('input[type="range"][data-node]').forEach(function (s) { s.value = WHAT.weights[s.dataset.node]; });
         recompute();
       };
     });
