@@ -203,12 +203,14 @@ def test_report_sections(demo):
 
 def test_profile_carries_rank_intervals_when_robustness_ran(demo):
     import dataclasses
-    from types import SimpleNamespace
+
+    from smartcities.robustness.uncertainty import UncertaintyResult
 
     domains = list(prof.readings.domains(demo))
     ri = pd.DataFrame({"city": "seoul", "node": domains, "nominal_rank": 1, "median_rank": 2.0, "mean_rank": 2.5,
                        "p05": 1.0, "p95": 6.0})
-    with_unc = dataclasses.replace(demo, uncertainty=SimpleNamespace(rank_intervals=ri))
+    with_unc = dataclasses.replace(demo, uncertainty=UncertaintyResult(ri, pd.DataFrame(), pd.DataFrame(),
+                                                                       pd.DataFrame(), runs=1, seconds=0.0))
     p = prof.city_profile(with_unc, "seoul")
     assert (p.domains["p05"] == 1.0).all() and (p.domains["p95"] == 6.0).all()
     table = prof.profiles_table({"seoul": p})

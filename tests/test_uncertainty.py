@@ -98,6 +98,11 @@ def test_rank_intervals_are_percentiles_of_the_a_and_b_runs():
     np.testing.assert_allclose(ri["p95"], np.quantile(ranks[:, :, top], 0.95, axis=0))
     nominal = run_pipeline(X, ctx, STEPS).ranks[0, :, ctx.compiled.nodes.index("Index")]
     np.testing.assert_array_equal(ri["nominal_rank"], nominal)
+    by_node = res.intervals_by_node  # the same rows, cut by node once
+    assert set(by_node) == set(res.rank_intervals["node"])
+    assert sum(map(len, by_node.values())) == len(res.rank_intervals)
+    pd.testing.assert_frame_equal(by_node["Index"].drop(columns="node").loc[list(ctx.units)],
+                                  ri.drop(columns="node"))
     assert set(res.rank_intervals["node"]) == set(ctx.compiled.nodes)  # every node, indicators included
 
 

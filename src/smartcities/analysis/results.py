@@ -30,9 +30,8 @@ def ranking(result, node: str | None = None) -> pd.DataFrame:
     if result.letters is not None and node == ctx.framework.root():
         frame["letter"] = result.letters
     if result.uncertainty is not None:
-        ri = result.uncertainty.rank_intervals
-        ri = ri[ri["node"] == node].set_index("city")
-        if len(ri):
+        ri = result.uncertainty.intervals_by_node.get(node)
+        if ri is not None and len(ri):
             frame["median_rank"] = frame["city"].map(ri["median_rank"])
             frame["p05"] = frame["city"].map(ri["p05"])
             frame["p95"] = frame["city"].map(ri["p95"])
