@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .analysis.editions import Panel, decomposition, edition_label, rank_changes, smooth, trends
+from .analysis.editions import Panel, decomposition, edition_label, edition_labels, rank_changes, smooth, trends
 from .build import Result, build_inputs, check, refuse_warnings
 from .engine.normalise import oriented, pooled_stats
 from .engine.panel import impute_panel
@@ -48,7 +48,7 @@ class Editions:
     decomposition: pd.DataFrame  # rank_decomposition.csv: the top node's rank changes split
 
     def labels(self) -> list[str]:
-        return [edition_label(e) for e in self.editions]
+        return edition_labels(self.editions)
 
     def result(self, edition: float) -> Result:
         return self.results[self.editions.index(edition)]
@@ -193,10 +193,10 @@ def _impute_panel(spec: Spec, editions: tuple[float, ...], inputs: list[Inputs]
     for t, one in enumerate(inputs):
         out.append(dataclasses.replace(one, X=done.values[t, _rows(cities, one.context.units)]))
     t_idx, u_idx, i_idx = np.nonzero(done.filled)
-    labels = np.array([edition_label(x) for x in editions], dtype=object)
+    named = edition_labels(editions)
     src = done.source[t_idx, u_idx, i_idx]
-    detail = [f"{labels[t]} from {edition_label(s)} ({method})" if s == s else
-              f"{labels[t]} interpolated ({method})" for t, s in zip(t_idx, src)]
+    detail = [f"{named[t]} from {edition_label(s)} ({method})" if s == s else
+              f"{named[t]} interpolated ({method})" for t, s in zip(t_idx, src)]
     log = ProcessingLog.rows("editions", "panel-imputed", units=np.array(cities, dtype=object)[u_idx],
                              indicators=np.array(leaves, dtype=object)[i_idx], detail=detail)
     return out, log
@@ -237,7 +237,7 @@ def _with_smoothed(changes: pd.DataFrame, panel: Panel, weights: list[float]) ->
     grid = pd.DataFrame({
         "city": labels(panel.cities, np.tile(np.repeat(np.arange(C), N), T)),
         "node": labels(panel.nodes, np.tile(np.arange(N), T * C)),
-        "edition": labels([edition_label(x) for x in panel.editions], np.repeat(np.arange(T), C * N)),
+        "edition": labels(edition_labels(panel.editions), np.repeat(np.arange(T), C * N)),
         "smoothed_score": scores.ravel(),
         "smoothed_rank": ranks.ravel(),
     }).astype({"smoothed_rank": "Int64"})

@@ -49,7 +49,7 @@ def edition_label(edition: float) -> str:
     return str(int(edition)) if float(edition).is_integer() else str(edition)
 
 
-def editionlabels(editions) -> list[str]:
+def edition_labels(editions) -> list[str]:
     return [edition_label(e) for e in editions]
 
 
@@ -73,7 +73,7 @@ def rank_changes(panel: Panel, target: str | None = None, runs: list[np.ndarray 
     frame = pd.DataFrame({
         "city": labels(panel.cities, np.tile(np.repeat(np.arange(C), N), T)),
         "node": labels(panel.nodes, np.tile(np.arange(N), T * C)),
-        "edition": labels(editionlabels(panel.editions), np.repeat(np.arange(T), C * N)),
+        "edition": labels(edition_labels(panel.editions), np.repeat(np.arange(T), C * N)),
         "score": panel.scores.ravel(),
         "rank": panel.ranks.ravel(),
         "rank_change": change.ravel(),
@@ -184,8 +184,8 @@ def trends(panel: Panel, breaks: list[tuple[str, float, str]] = (), ancestors: d
         "cagr": cagr(y, x).ravel(),
         "prc_change": prc_change(y, x).ravel(),
         "editions_used": used.ravel(),
-        "first_edition": labels(editionlabels(x), first.ravel()),
-        "last_edition": labels(editionlabels(x), last.ravel()),
+        "first_edition": labels(edition_labels(x), first.ravel()),
+        "last_edition": labels(edition_labels(x), last.ravel()),
         "across_break": crossed.ravel(),
     })
     return frame[frame["editions_used"] > 0].reset_index(drop=True)[TREND_COLUMNS]
