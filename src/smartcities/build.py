@@ -27,7 +27,7 @@ from .engine.registry import methods
 from .engine.step_log import step_log
 from .errors import InputError, Problem, did_you_mean
 from .inputs import Inputs, load_inputs
-from .model.columns import labels
+from .model.columns import labels, sort_places
 from .model.processing import ProcessingLog
 from .model.spec import Spec, read_spec
 
@@ -79,11 +79,9 @@ class Result:
         g = self.grades[self.kept]
         n_units, n_nodes = s.shape
         unit, node = np.repeat(np.arange(n_units), n_nodes), np.tile(np.arange(n_nodes), n_units)
-        by_name = np.empty(n_nodes, dtype=np.int64)  # each node's place among the node ids in order
-        by_name[np.argsort(np.array(c.nodes, dtype=object), kind="stable")] = np.arange(n_nodes)
         levels = np.asarray(c.levels)
         # the highest level first, then by node id, then by rank (unranked last), else as the units come
-        rows = np.lexsort((r.ravel(), by_name[node], -levels[node]))
+        rows = np.lexsort((r.ravel(), sort_places(c.nodes)[node], -levels[node]))
         table = pd.DataFrame({
             "city": labels(units, unit[rows]),
             "node": labels(c.nodes, node[rows]),

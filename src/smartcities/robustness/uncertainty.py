@@ -39,7 +39,7 @@ from ..engine.grade import ranks
 from ..engine.pipeline import Kept, Step, apply_step, check_step, key_path, run_pipeline, weigh
 from ..engine.registry import methods, parameters
 from ..errors import InputError, Problem, did_you_mean
-from ..model.columns import labels
+from ..model.columns import labels, sort_places
 from ..model.processing import ProcessingLog, entry
 from ..model.spec import Backend, Spec, Uncertainty
 from .sampling import Design, montecarlo, saltelli
@@ -626,10 +626,8 @@ def rank_intervals(ctx: Context, nominal: np.ndarray, tally: RankTally, leaf_ran
     units, nodes = nominal.shape
     unit, node = np.repeat(np.arange(units), nodes), np.tile(np.arange(nodes), units)
     # the top node first, then by nominal rank (unranked last), then by city id: sorted on numbers, the ids once
-    by_id = np.empty(units, dtype=np.int64)
-    by_id[np.argsort(np.array(ctx.units, dtype=object), kind="stable")] = np.arange(units)
     keep = np.flatnonzero(~(np.isnan(nominal) & np.isnan(med)).ravel())
-    rows = keep[np.lexsort((by_id[unit[keep]], nominal.ravel()[keep], nodes - 1 - node[keep]))]
+    rows = keep[np.lexsort((sort_places(ctx.units)[unit[keep]], nominal.ravel()[keep], nodes - 1 - node[keep]))]
     frame = pd.DataFrame({
         "city": labels(ctx.units, unit[rows]), "node": labels(c.nodes, node[rows]),
         "nominal_rank": nominal.ravel()[rows], "median_rank": med.ravel()[rows], "mean_rank": mean.ravel()[rows],
