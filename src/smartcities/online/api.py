@@ -20,6 +20,7 @@ import io
 import json
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -120,6 +121,20 @@ class Published:
         if edition not in self.editions:
             raise ApiError(400, [(parameter, f"{parameter} " + one_of(edition, self.editions))])
         return edition
+
+    @cached_property
+    def _by_edition_node(self) -> dict[tuple[str, str], list[dict]]:
+        cut: dict[tuple[str, str], list[dict]] = {}
+        for row in self.docs.get("editions", ()):
+            cut.setdefault((row["edition"], row["node"]), []).append(row)
+        for rows in cut.values():
+            rows.sort(key=lambda r: (r["rank"], r["city"]))
+        return cut
+
+    def edition_rows(self, edition: str, node: str) -> list[dict]:
+        """The rows of `editions` of one edition and node, best first: cut once, not searched for in every row
+        of every edition at each request."""
+        return self._by_edition_node.get((edition, node), [])
 
     def edition_document(self, key: str) -> list[dict]:
         if not self.editions:
@@ -317,8 +332,7 @@ def create_app(folder: str | Path, token: str | None = None, sensors: Path | Non
             if picked is None:
                 chosen_rows = s.by_node.get(chosen, [])
             else:
-                chosen_rows = sorted((r for r in s.docs["editions"] if r["edition"] == picked and r["node"] == chosen),
-                                     key=lambda r: (r["rank"], r["city"]))
+                chosen_rows = s.edition_rows(picked, chosen)
             chosen_rows = [r for r in chosen_rows if keep is None or r["city"] in keep]
             return chosen_rows[offset: None if limit is None else offset + limit]
 
@@ -454,7 +468,7 @@ def create_app(folder: str | Path, token: str | None = None, sensors: Path | Non
         got = whatif.recompute(model, body.weights, body.aggregation)  # a refusal is an InputError: a 400
         j = model["nodes"].index(node)
         if earlier:  # that edition's ranks and names, from editions.json
-            rows_of = [r for r in s.docs["editions"] if r["edition"] == edition and r["node"] == node]
+            rows_of = s.edition_rows(edition, node)
             built, names = {r["city"]: r["rank"] for r in rows_of}, {r["city"]: r["name"] for r in rows_of}
         else:
             built = {r["city"]: r["rank"] for r in s.by_node.get(node, [])}
