@@ -299,8 +299,6 @@ def _fast_floats(cells: list[str], f: Field, codes: MissingCodes) -> np.ndarray 
     if any(_NUMERIC_TEXT.fullmatch(t) for t in codes.texts):
         return None
     empty = np.array([cell.lower() in EMPTY_CELLS for cell in cells])
-    if empty.any() and not f.nullable:
-        return None
     present = [cell for cell, e in zip(cells, empty) if not e] if empty.any() else cells
     if not _NUMERIC_TEXT.fullmatch("\n".join(present)):
         return None
@@ -308,16 +306,14 @@ def _fast_floats(cells: list[str], f: Field, codes: MissingCodes) -> np.ndarray 
         numbers = np.array(present, dtype=float)
     except ValueError:  # "1e", "+-1": each is named by the cell-by-cell reading
         return None
-    if not np.isfinite(numbers).all() or (codes.numbers and np.isin(numbers, list(codes.numbers)).any()):
-        return None
     values = np.full(len(cells), np.nan)
     values[~empty] = numbers  # over these characters float()'s grammar is NUMBER's
-    return values
+    return _fast_numbers(values, f, codes)
 
 
 def _fast_numbers(values: np.ndarray, f: Field, codes: MissingCodes) -> np.ndarray | None:
-    """A float column read_clean parsed, or None when a cell needs the cell-by-cell reading: an empty cell where
-    none may be, a word the parse took for infinity or NaN, a missing-value code."""
+    """A float column's parsed values (NaN where empty), or None when a cell needs the cell-by-cell reading: an
+    empty cell where none may be, a number too large or a word the parse took for infinity, a missing-value code."""
     present = values[~np.isnan(values)]
     if (present.size < values.size and not f.nullable) or not np.isfinite(present).all():
         return None
