@@ -14,6 +14,6 @@ from . import (  # noqa: F401
     sensors_rules,
     serve,
 )
-from .app import app
+from .app import app, main
 
-__all__ = ["app"]
+__all__ = ["app", "main"]

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from .app import app, console, err_console, user_errors
+from .app import app, command_started, console, err_console, user_errors
 
 if TYPE_CHECKING:
     from ..build import Result
@@ -93,7 +93,7 @@ def _build_and_write(spec_path: Path, out: Path, store: Path | None, top: int, q
                      backend: str | None = None, no_uncertainty: bool = False, strict: bool = False,
                      site: bool = False, pdf: bool = False) -> None:
     """Build and write a folder; with `site`, publish it: site/, dashboard.html and report.pdf besides."""
-    started = time.perf_counter()
+    started = command_started()
     from ..build import build as build_index
     from ..build import load_spec
     from ..io.outputs import check_output_folder
