@@ -38,8 +38,11 @@ def coinr_copy(tmp_path):
 
 def test_build_writes_the_outputs(built):
     assert {p.name for p in built.iterdir()} == {"scores.csv", "indicators.csv", "processing.csv", "run.json",
-                                                 "report.html", ".smartcities-output"}
+                                                 "profiles.csv", "report.html", ".smartcities-output"}
     scores = pd.read_csv(built / "scores.csv")
+    profiles = pd.read_csv(built / "profiles.csv")  # every build: each city's standing by domain, and its peers
+    assert set(profiles["kind"]) == {"domain", "peer"}  # no inventory, so nothing to learn from
+    assert profiles["city"].nunique() == 51 and (profiles["kind"] == "peer").sum() == 51 * 3
     assert list(scores.columns) == ["city", "node", "level", "score", "rank", "grade"]
     assert len(scores) == 51 * (49 + 8 + 2 + 1)
     index = scores[scores.node == "Index"].sort_values("rank")
@@ -150,7 +153,7 @@ def test_rebuild_replaces_the_whole_folder(coinr_copy):
     assert result.exit_code == 0, result.output
     assert not (out / "rank_intervals.csv").exists()  # no earlier build's file beside the new ones
     assert {p.name for p in out.iterdir()} == {".smartcities-output", "scores.csv", "indicators.csv",
-                                               "processing.csv", "run.json", "report.html"}
+                                               "processing.csv", "run.json", "profiles.csv", "report.html"}
     assert sorted(p.name for p in coinr_copy.iterdir()) == ["iData.csv", "iMeta.csv", "out", "spec.yaml"]
 
 

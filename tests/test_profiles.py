@@ -268,9 +268,11 @@ def test_profile_tables_are_sliced_per_city(demo):
     profiles = prof.all_profiles(demo)
     tables = next(iter(profiles.values())).tables
     assert all(p.tables is tables for p in profiles.values())  # built once for every city
+    domains, learn = tables.records("domains", ["seoul", "new-york"]), tables.records("learn_from", ["seoul"])
+    assert set(domains) == {"seoul", "new-york"} and set(learn) <= {"seoul"}
     for city in ("seoul", "new-york"):
         p = profiles[city]
-        assert tables.records("domains")[city] == p.domains.to_dict("records")
-        assert tables.records("learn_from").get(city, []) == p.learn_from.to_dict("records")
+        assert domains[city] == p.domains.to_dict("records")
+        assert learn.get(city, []) == p.learn_from.to_dict("records") if city == "seoul" else city not in learn
         assert list(p.peers.columns) == ["city", "name", "region", "distance", "rank"]
     assert len(tables.domains) == 8 * len(profiles)

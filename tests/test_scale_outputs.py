@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from smartcities.build import build, load_spec
-from smartcities.publish import FAST_CSV_ROWS, published, write_csv, write_outputs
+from smartcities.io.outputs import FAST_CSV_ROWS, write_csv
+from smartcities.publish import published, write_outputs
 from smartcities.report.html import REPORT_CITIES
 
 CITIES, INDICATORS = 10_000, 4

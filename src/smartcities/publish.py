@@ -7,11 +7,8 @@ import dataclasses
 import json
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
 from .build import Result
-from .io.outputs import atomic_folder
+from .io.outputs import atomic_folder, write_csv
 from .model.processing import ProcessingLog, entry
 
 PRINT_CITY_PAGES = 200
@@ -24,8 +21,8 @@ def write_outputs(result: Result, out: str | Path, *, report: bool = True, site:
                   browser: str | None = None) -> list[Path]:
     """scores.csv, indicators.csv, processing.csv, run.json; with editions, scores.csv of every edition (an
     `edition` column), editions.csv and edition_trends.csv, the other tables the latest edition's; the
-    robustness tables when the spec asks for uncertainty; the trend, region, archetype and profile tables when
-    the index has an inventory; report.html.
+    robustness tables when the spec asks for uncertainty; profiles.csv; the trend, region and archetype tables
+    when the index has an inventory; report.html.
     With `site`: site/ and dashboard.html from the documents every face reads, and report.pdf printed from
     the report page by `browser` (a Chromium executable, or None: no PDF); the processing log written says what
     the PDF leaves out (`published`)."""
@@ -50,14 +47,12 @@ def write_outputs(result: Result, out: str | Path, *, report: bool = True, site:
             unc.sensitivity.to_csv(tmp / "sensitivity.csv", index=False)
             unc.convergence.to_csv(tmp / "sensitivity_convergence.csv", index=False)
         (tmp / "run.json").write_text(json.dumps(result.run_record(), indent=2, default=str))
-        sections, insight = {}, None
-        if result.inputs.inventory is not None:
-            from .analysis.insight import insight_of, write_insight
-            from .report.insight_sections import insight_sections
+        from .analysis.insight import insight_of, write_insight
+        from .report.insight_sections import insight_sections
 
-            insight = insight_of(result)
-            write_insight(insight, tmp)
-            sections = insight_sections(result, insight)
+        insight = insight_of(result)  # the profiles always; trends, regions and archetypes with an inventory
+        write_insight(insight, tmp)
+        sections = insight_sections(result, insight)
         if report or site:
             from .report.html import render_report
 
@@ -83,40 +78,6 @@ def write_outputs(result: Result, out: str | Path, *, report: bool = True, site:
                 page.unlink()
         names = sorted(p.name for p in tmp.iterdir())
     return [Path(out) / n for n in names]
-
-
-FAST_CSV_ROWS = 100_000
-
-
-def write_csv(frame: pd.DataFrame, path: Path) -> None:
-    """`frame` as CSV, the text pandas writes. Why DuckDB for a large table of texts and numbers: its writer gives
-    the same text (floats as the shortest repr that reads back equal) six times faster, seconds of a 10,000-city
-    build; a table DuckDB would write otherwise (booleans, empty texts, infinities, names equal but for case)
-    goes through pandas."""
-    if len(frame) < FAST_CSV_ROWS or not _written_alike(frame):
-        frame.to_csv(path, index=False)
-        return
-    import duckdb
-
-    with duckdb.connect() as con:
-        con.register("frame", frame)
-        con.execute(f"COPY frame TO '{str(path).replace(chr(39), chr(39) * 2)}' (HEADER)")
-
-
-def _written_alike(frame: pd.DataFrame) -> bool:
-    """Whether DuckDB's CSV writer writes `frame` as pandas does: numeric columns without infinities, text columns
-    of non-empty strings (or missing), column names distinct ignoring case."""
-    if len({str(c).lower() for c in frame.columns}) != frame.shape[1]:
-        return False
-    for column in frame.columns:
-        values = frame[column]
-        if values.dtype.kind == "f":
-            if np.isinf(values.to_numpy()).any():
-                return False
-        elif values.dtype.kind not in "iu" and not (
-                pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty") and not values.eq("").any()):
-            return False
-    return True
 
 
 def published(result: Result, browser: str | None, site: bool = True) -> Result:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..io.outputs import write_csv
 from . import archetypes as arch
 from . import profiles as prof
 from . import regions as reg
@@ -73,6 +74,6 @@ def write_insight(insight: Insight, folder: str | Path) -> list[Path]:
     folder = Path(folder)
     paths = []
     for name, table in insight_tables(insight).items():
-        table.to_csv(folder / name, index=False)
+        write_csv(table, folder / name)
         paths.append(folder / name)
     return paths

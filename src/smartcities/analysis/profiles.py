@@ -13,6 +13,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
+from ..engine.threads import WORKERS
 from ..errors import InputError, did_you_mean
 from ..io.inventory import continent_column, continents, slug
 from ..model.codebook import INTELLIGENT_TECHNOLOGIES
@@ -171,9 +172,9 @@ def all_peers(scores: pd.DataFrame, n: int = N_PEERS) -> pd.DataFrame:
     if len(z) < 2:
         return pd.DataFrame({"of": pd.Series(dtype=object), "city": pd.Series(dtype=object),
                              "distance": pd.Series(dtype=float)})
-    tree = cKDTree(values)
+    tree = cKDTree(values, leafsize=32)
     k = min(len(z), n + 4)
-    proposed, found = tree.query(values, k=k)
+    proposed, found = tree.query(values, k=k, workers=WORKERS)
     exact = _distance(values[found], values[:, None, :])
     exact[found == np.arange(len(z))[:, None]] = np.inf  # a city is not its own peer
     by_id = np.empty(len(z), dtype=np.int64)
@@ -304,19 +305,17 @@ class ProfileTables:
             out[kind] = {of[a]: slice(a, b) for a, b in zip(starts, ends)}
         return out
 
-    @cached_property
-    def _records(self) -> dict[str, dict[str, list[dict]]]:
-        return {}
-
-    def records(self, kind: str) -> dict[str, list[dict]]:
-        """The rows of table `kind` as plain dicts (without `of`), by city. Why: a report section reads every
-        row of every city; converting the long table once is far cheaper than a small frame per city."""
-        if kind not in self._records:
-            by_city: dict[str, list[dict]] = {}
-            for row in getattr(self, kind).to_dict("records"):
-                by_city.setdefault(row.pop("of"), []).append(row)
-            self._records[kind] = by_city
-        return self._records[kind]
+    def records(self, kind: str, cities: list[str]) -> dict[str, list[dict]]:
+        """The rows of table `kind` of `cities` as plain dicts (without `of`), by city. Why: a report section
+        reads every row of the cities it shows; converting their rows at once is far cheaper than a small frame
+        per city."""
+        blocks = self._blocks[kind]
+        rows = [np.arange(b.start, b.stop) for b in (blocks.get(c) for c in cities) if b is not None]
+        by_city: dict[str, list[dict]] = {}
+        table = getattr(self, kind)
+        for row in table.iloc[np.concatenate(rows) if rows else []].to_dict("records"):
+            by_city.setdefault(row.pop("of"), []).append(row)
+        return by_city
 
     def of(self, kind: str, city: str) -> pd.DataFrame:
         """One city's rows of table `kind`, without the `of` column."""
@@ -432,11 +431,12 @@ def standing(result, n_items: int = N_INITIATIVES) -> Standing:
     leader, leader_score = leaders_of(table)
     intervals = {}
     if result.uncertainty is not None:
-        ri = result.uncertainty.rank_intervals
+        by_node = result.uncertainty.intervals_by_node
         for c in ("median_rank", "p05", "p95"):
-            if c in ri:
-                wide = ri.pivot_table(index="city", columns="node", values=c, aggfunc="first", dropna=False)
-                intervals[c] = wide.reindex(index=scores.index, columns=domains).to_numpy(dtype=float)
+            if c in result.uncertainty.rank_intervals:
+                intervals[c] = np.column_stack(
+                    [by_node[d][c].reindex(scores.index).to_numpy(dtype=float) if d in by_node
+                     else np.full(len(scores), np.nan) for d in domains]) if domains else np.empty((len(scores), 0))
     inventory = getattr(result.inputs, "inventory", None)
     return Standing(scores, scores.rank(ascending=False, method="min").to_numpy(), table.median().to_numpy(),
                     leader, leader_score, readings.ranking(result).set_index("city"), _names(result),

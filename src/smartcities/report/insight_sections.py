@@ -189,24 +189,38 @@ def archetypes_section(insight: Insight) -> str:
 # --- Learn from -------------------------------------------------------------------------------------------------------
 
 def learn_from_section(result, insight: Insight) -> str:
-    """The Learn from section: for every city, peers, gaps to leaders and initiatives to learn from."""
-    profiles = insight.profiles
+    """The Learn from section: for the report's cities (the first REPORT_CITIES by rank), peers, gaps to leaders
+    and initiatives to learn from; a domain a city has no score in is shown as such."""
+    from .html import REPORT_CITIES
+
+    profiles = dict(list(insight.profiles.items())[:REPORT_CITIES])
     fw = result.context.framework
     domains = fw.children[fw.root()]
     feeds = [{"name": fw.by_id[d].name, "description": prof.DOMAIN_FEEDS[d].description}
              for d in domains if d in prof.DOMAIN_FEEDS]
     has_inventory = getattr(result.inputs, "inventory", None) is not None
+    books: dict[int, tuple] = {}  # the profiles' shared tables, with the cities shown of each
+    for p in profiles.values():
+        books.setdefault(id(p.tables), (p.tables, []))[1].append(p.city)
+    domain_rows, learn_rows, peer_rows = {}, {}, {}
+    for tables, cities in books.values():
+        domain_rows.update(tables.records("domains", cities))
+        learn_rows.update(tables.records("learn_from", cities))
+        peer_rows.update(tables.records("peers", cities))
     rows = []
     for p in profiles.values():
         intervals = "p05" in p.tables.domains.columns
         doms = []
-        for d in p.tables.records("domains").get(p.city, []):  # largest gap to the median first
+        for d in domain_rows.get(p.city, []):  # largest gap to the median first
+            if pd.isna(d["score"]):
+                doms.append({"domain_name": d["domain_name"], "missing": True})
+                continue
             d = {**d, "rank": int(d["rank"])}
             if intervals:
                 d["interval"] = (f"{d['p05']:.0f}–{d['p95']:.0f}" if not pd.isna(d.get("p05")) else "n/a")
             doms.append(d)
         learn = []
-        taught = p.tables.records("learn_from").get(p.city, [])
+        taught = learn_rows.get(p.city, [])
         for domain in p.learn_domains:
             items = [i for i in taught if i["domain"] == domain]
             if not items:
@@ -215,9 +229,9 @@ def learn_from_section(result, insight: Insight) -> str:
                 {**i, "url": _safe_url(i.get("source_url")), "description": _text(i.get("description"))}
                 for i in items]})
         rows.append({"city": p.city, "name": p.name, "region": p.region, "rank": p.rank, "score": p.score,
-                     "peers": [n for n in p.peers["name"]], "domains": doms, "intervals": intervals,
-                     "learn": learn, "has_inventory": has_inventory})
-    return _render("insight_learn_from.html.j2", feeds=feeds, profiles=rows)
+                     "peers": [peer["name"] for peer in peer_rows.get(p.city, [])], "domains": doms,
+                     "intervals": intervals, "learn": learn, "has_inventory": has_inventory})
+    return _render("insight_learn_from.html.j2", feeds=feeds, profiles=rows, cities=len(insight.profiles))
 
 
 def _safe_url(url) -> str | None:
