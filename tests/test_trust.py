@@ -154,3 +154,18 @@ def test_processing_log_in_every_output(tmp_path):
     assert 'id="processing"' in html and "imputed" in html and "darwin" in html
     quiet = runner.invoke(app, ["build", str(made["spec"]), "--out", str(out), "--quiet"])
     assert quiet.exit_code == 0 and quiet.stdout == ""
+
+
+def test_a_city_without_a_domain_score_gets_its_profile_and_report(tmp_path):
+    made = au_index(tmp_path, [], blank={"Hobart": 9})  # every "people" value of Hobart left out
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["build", str(made["spec"]), "--out", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    profiles = pd.read_csv(out / "profiles.csv")
+    hobart = profiles[(profiles.city == "hobart") & (profiles.kind == "domain")].set_index("domain")
+    assert np.isnan(hobart.loc["people", "score"]) and hobart.loc["people", "verdict"] == "par"
+    assert hobart.drop(index="people")["score"].notna().all()
+    assert (profiles[profiles.kind == "peer"].groupby("city").size() == 3).all()
+    page = (out / "report.html").read_text(encoding="utf-8")
+    block = page[page.index('<details id="learn-hobart">'):]
+    assert '<td>People</td><td class="muted" colspan="5">no score</td>' in block[:block.index("</details>")]
