@@ -223,7 +223,9 @@ def test_leaders_of_takes_the_first_among_equals():
     assert list(leader) == ["vienna", "oslo"] and list(score) == [90.0, 90.0]
 
 
-def test_all_peers_match_peers_city_by_city(demo):
+@pytest.mark.parametrize("every_pair", [prof.EVERY_PAIR, 4])  # the 31 cities pair by pair, then by the k-d tree
+def test_all_peers_match_peers_city_by_city(demo, monkeypatch, every_pair):
+    monkeypatch.setattr(prof, "EVERY_PAIR", every_pair)
     scores = prof.readings.domain_scores(demo)
     every = prof.all_peers(scores)
     assert list(dict.fromkeys(every["of"])) == list(scores.index)

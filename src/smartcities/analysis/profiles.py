@@ -24,6 +24,7 @@ N_PEERS = 3
 N_TEACHERS = 2  # leading cities to learn from, per weak domain
 N_INITIATIVES = 3  # initiatives shown per leading city
 POOL = 5  # the leading cities considered before preferring other regions
+EVERY_PAIR = 500  # up to this many cities, peers are found among every pair (a few MB); beyond, by a k-d tree
 
 
 # --- which initiatives feed which domain -------------------------------------------------------------------------
@@ -165,16 +166,20 @@ def all_peers(scores: pd.DataFrame, n: int = N_PEERS) -> pd.DataFrame:
     ask the tree again for more. Why: comparing every city with every other grows with the square of the
     number of cities, and a small table per city costs more than the search.
     """
-    from scipy.spatial import cKDTree
-
     z = standardised(scores)
     values, cities = z.to_numpy(), z.index.to_numpy()
     if len(z) < 2:
         return pd.DataFrame({"of": pd.Series(dtype=object), "city": pd.Series(dtype=object),
                              "distance": pd.Series(dtype=float)})
-    tree = cKDTree(values, leafsize=32)
-    k = min(len(z), n + 4)
-    proposed, found = tree.query(values, k=k, workers=WORKERS)
+    if len(z) <= EVERY_PAIR:  # every city is proposed: exact, and no k-d tree to import (a tenth of a second)
+        k, proposed, tree = len(z), None, None
+        found = np.broadcast_to(np.arange(k), (k, k))
+    else:
+        from scipy.spatial import cKDTree
+
+        tree = cKDTree(values, leafsize=32)
+        k = min(len(z), n + 4)
+        proposed, found = tree.query(values, k=k, workers=WORKERS)
     exact = _distance(values[found], values[:, None, :])
     exact[found == np.arange(len(z))[:, None]] = np.inf  # a city is not its own peer
     by_id = np.empty(len(z), dtype=np.int64)
@@ -184,7 +189,8 @@ def all_peers(scores: pd.DataFrame, n: int = N_PEERS) -> pd.DataFrame:
     chosen = np.take_along_axis(found, order[:, :width], axis=1)
     distance = np.take_along_axis(exact, order[:, :width], axis=1)
     # the n-th and the last proposed neighbour might tie (the tree's rounding differs a little): ask for more
-    unsure = (k < len(z)) & (proposed[:, -1] - proposed[:, min(n, k - 1)] <= 1e-9 * np.maximum(1.0, proposed[:, -1]))
+    unsure = np.zeros(len(z), dtype=bool) if k == len(z) else (
+        proposed[:, -1] - proposed[:, min(n, k - 1)] <= 1e-9 * np.maximum(1.0, proposed[:, -1]))
     parts = [pd.DataFrame({"of": np.repeat(cities[~unsure], width), "city": cities[chosen[~unsure].ravel()],
                            "distance": distance[~unsure].ravel()})]
     for i in np.flatnonzero(unsure):

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from itertools import combinations
 
 import numpy as np
-from scipy.special import chdtrc  # scipy.special, not scipy.stats: the latter costs a second to import
 
 from ..robustness.sensitivity import Z_95
 
@@ -57,6 +56,8 @@ def chi_square(table) -> ChiSquare:
     n = round(t.sum())
     if t.ndim != 2 or min(t.shape) < 2:
         return ChiSquare(0.0, 0, 1.0, 0.0, n, float("nan"))
+    from scipy.special import chdtrc  # here, and not scipy.stats: a build without an inventory never tests
+
     chi2, expected = _pearson(t)
     dof = (t.shape[0] - 1) * (t.shape[1] - 1)
     return ChiSquare(chi2, dof, float(chdtrc(dof, chi2)), cramers_v(t, chi2), n, float(expected.min()))

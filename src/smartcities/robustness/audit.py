@@ -139,16 +139,23 @@ def correlations(scores: np.ndarray, ctx: Context, *, with_p_values: bool = True
     NaN unless `with_p_values`."""
     nodes = ctx.compiled.nodes
     index = {n: j for j, n in enumerate(nodes)}
-    # Spearman of two columns with no gaps is Pearson of their ranks: rank each column once for all its pairs
-    ranked, complete = ranks(-scores, axis=0, ties="average"), ~np.isnan(scores).any(axis=0)
+    # two columns with no gaps: Pearson from one correlation matrix of every column, and Spearman, Pearson of
+    # their ranks, from one of the ranked columns; a pair with gaps is correlated on its own complete rows
+    complete = ~np.isnan(scores).any(axis=0) & (np.ptp(scores, axis=0) > 0 if len(scores) else False)
+    whole = {}
+    if len(scores) >= 3 and complete.any():
+        with np.errstate(all="ignore"):
+            whole = {"pearson": np.corrcoef(scores[:, complete], rowvar=False),
+                     "spearman": np.corrcoef(ranks(-scores[:, complete], axis=0, ties="average"), rowvar=False)}
+    at = np.cumsum(complete) - 1  # a complete column's place in the matrices
     rows = []
     for parent, kids in _families(ctx):
         pairs = [(a, b, "within") for i, a in enumerate(kids) for b in kids[i + 1:]]
         pairs += [(k, index[parent], "parent") for k in kids]
         for a, b, relation in pairs:
             for method in ("pearson", "spearman"):
-                if method == "spearman" and complete[a] and complete[b]:
-                    r, n = _correlation(ranked[:, a], ranked[:, b], "pearson")
+                if whole and complete[a] and complete[b]:
+                    r, n = float(np.clip(np.atleast_2d(whole[method])[at[a], at[b]], -1, 1)), len(scores)
                 else:
                     r, n = _correlation(scores[:, a], scores[:, b], method)
                 rows.append({"node": parent, "x": nodes[a], "y": nodes[b], "relation": relation, "method": method,
