@@ -69,32 +69,38 @@ class RankTally:
         return (np.arange(self.nodes)[:, None] * self.units + np.arange(self.units)[None, :]) * self.counts.shape[2]
 
     def intervals(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """median, mean, p05, p95 of each (unit, node)'s ranks, (units, nodes); NaN where it has none."""
+        """median, mean, p05, p95 of each (unit, node)'s ranks, (units, nodes); NaN where it has none. Cells are
+        summarised a block of units at a time, every node of them together: a block's ranks are gathered in one
+        pass over the runs, not one pass per node."""
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = np.where(self.n > 0, self.sums / self.n, np.nan)
         order_stats = self._kept_order_stats if self.kept is not None else self._binned_order_stats
         qs = [np.empty((self.units, self.nodes)) for _ in PROBS]
-        for node in range(self.nodes):
-            for lo in range(0, self.units, _BLOCK):
-                hi = min(lo + _BLOCK, self.units)
-                for q, p in zip(qs, PROBS):
-                    q[lo:hi, node] = _type7(order_stats(node, lo, hi), self.n[lo:hi, node], p)
+        step = max(1, _BLOCK // max(1, self.nodes))
+        for lo in range(0, self.units, step):
+            hi = min(lo + step, self.units)
+            order_stat = order_stats(lo, hi)
+            for q, p in zip(qs, PROBS):
+                q[lo:hi] = _type7(order_stat, self.n[lo:hi], p)
         return qs[0], mean, qs[1], qs[2]
 
-    def _kept_order_stats(self, node: int, lo: int, hi: int):
-        """x(j): the j-th smallest rank (0-based) of each cell, from the kept ranks sorted per cell."""
-        ordered = np.sort(np.ascontiguousarray(self.kept[:, lo:hi, node].T), axis=1)  # zeros (no rank) first
-        skip = ordered.shape[1] - self.n[lo:hi, node]
-        return lambda j: np.take_along_axis(ordered, np.minimum(skip + j, ordered.shape[1] - 1)[:, None],
-                                            axis=1)[:, 0].astype(float)
+    def _kept_order_stats(self, lo: int, hi: int):
+        """x(j): the j-th smallest rank (0-based) of each cell of units lo:hi, (units, nodes), from the kept ranks
+        sorted per cell."""
+        ordered = np.ascontiguousarray(self.kept[:, lo:hi, :].transpose(1, 2, 0))  # (units, nodes, runs)
+        ordered.sort(axis=2)  # zeros (no rank) first
+        runs = ordered.shape[2]
+        skip = runs - self.n[lo:hi]
+        return lambda j: np.take_along_axis(ordered, np.minimum(skip + j, runs - 1)[..., None],
+                                            axis=2)[..., 0].astype(float)
 
-    def _binned_order_stats(self, node: int, lo: int, hi: int):
-        """x(j) as the middle of the bin holding the j-th smallest rank."""
-        cum = np.cumsum(self.counts[node, lo:hi], axis=1, dtype=np.int64)
+    def _binned_order_stats(self, lo: int, hi: int):
+        """x(j) as the middle of the bin holding the j-th smallest rank, for the cells of units lo:hi."""
+        cum = np.cumsum(self.counts[:, lo:hi], axis=2, dtype=np.int64).transpose(1, 0, 2)  # (units, nodes, bins)
         width, units = self.width, self.units
 
         def at(j: np.ndarray) -> np.ndarray:
-            b = np.minimum((cum <= j[:, None]).sum(axis=1), cum.shape[1] - 1)
+            b = np.minimum((cum <= j[..., None]).sum(axis=2), cum.shape[2] - 1)
             first, last = 1 + b * width, np.minimum((b + 1) * width, units)
             return (first + last) / 2
         return at
