@@ -285,7 +285,9 @@ def _read_city_tables(spec: Spec):
                                 line=spec.line("framework"))
     inventory = _read(spec, "inventory", read_inventory, hashes)
     measured = _read(spec, "indicators", read_indicators, hashes, wide_indicators)
-    rows = [row for frame in (cities, inventory, measured) if frame is not None for row in frame.attrs.get("log", ())]
+    # what reading did moves into the processing log, out of the frames' attrs: pandas deep-copies attrs into every
+    # frame made from one, a tenth of a second per step with a log row per city
+    rows = [row for frame in (cities, inventory, measured) if frame is not None for row in frame.attrs.pop("log", ())]
     # codes replaced, gazetteer fills; a wide file giving both the cities and the indicators says its rows once
     read = ProcessingLog.of(list({tuple(row.items()): row for row in rows}.values()))
     unknown: list[ProcessingLog] = []
@@ -294,7 +296,7 @@ def _read_city_tables(spec: Spec):
     sensor_map = None
     if m.sensors is not None:
         measured, sensor_map = _with_sensor_indicators(spec, measured, cities, hashes, unknown)
-        read = ProcessingLog.concat(read, ProcessingLog.of(measured.attrs["sensor_log"]))
+        read = ProcessingLog.concat(read, ProcessingLog.of(measured.attrs.pop("sensor_log")))
     return framework, cities, inventory, measured, sensor_map, hashes, ProcessingLog.concat(read, *unknown)
 
 
