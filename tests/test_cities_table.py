@@ -8,6 +8,7 @@ import math
 import sys
 import textwrap
 
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import PACKAGE_DATA, SHARED, need_shared
@@ -347,3 +348,15 @@ def test_au_build_end_to_end(au_tables):
     index = scores[scores["node"] == "Index"]
     assert len(index) == 22 and index["score"].notna().all()
     assert index["grade"].notna().all()  # graded within capital and regional peers
+
+
+def test_values_array_places_the_last_present_value_of_each_cell():
+    from smartcities.inputs import values_array
+
+    long = pd.DataFrame({"city": ["a", "b", "a", "a", "zz", "b"], "indicator": ["x", "x", "y", "y", "x", "q"],
+                         "value": [1.0, 2.0, 3.0, np.nan, 9.0, 7.0]})
+    X = values_array(long, ["a", "b", "c"], ["x", "y"])
+    # a/y: 3 then missing, so 3; c has no rows; zz and q are not in the build
+    np.testing.assert_array_equal(X, [[1.0, 3.0], [2.0, np.nan], [np.nan, np.nan]])
+    later = values_array(long.assign(value=[1.0, 2.0, 3.0, 4.0, 9.0, 7.0]), ["a"], ["y"])
+    assert later[0, 0] == 4.0  # of two present values, the later row's

@@ -400,8 +400,7 @@ def _assemble_city(spec: Spec, tables, measured: pd.DataFrame | None) -> Inputs:
         entry("inputs", "direction-unstated", indicator=leaf, count=1, detail="read as 1; set direction in your "
               "own framework file", warning=True) for leaf in unstated))
     units = list(cities["city"])
-    wide = long.pivot_table(index="city", columns="indicator", values="value", aggfunc="last", dropna=False)
-    X = wide.reindex(index=units, columns=leaves).to_numpy(dtype=float)
+    X = values_array(long, units, leaves)
     groups, denominators = {}, {}
     for col in cities.columns:
         if col in ("city", "name", "lat", "lon", "_line"):
@@ -413,6 +412,21 @@ def _assemble_city(spec: Spec, tables, measured: pd.DataFrame | None) -> Inputs:
     ctx = Context.of(units, framework, groups, denominators, list(cities["name"]))
     return Inputs(X, ctx, long[long["indicator"].isin(leaves)].reset_index(drop=True), dict(hashes), inventory,
                   cities, log, sensor_map)
+
+
+def values_array(long: pd.DataFrame, units: list[str], leaves: list[str]) -> np.ndarray:
+    """The (units, leaves) array of a long `city,indicator,value` table: a city's indicator takes the last of its
+    present values, NaN where it has none; rows of other cities or indicators are left out. Placed by position,
+    which a million-row table reads several times faster than through a pivot."""
+    rows = pd.Index(units).get_indexer(long["city"])
+    cols = pd.Index(leaves).get_indexer(long["indicator"])
+    values = long["value"].to_numpy(dtype=float)
+    ok = (rows >= 0) & (cols >= 0) & ~np.isnan(values)
+    cells, values = rows[ok] * len(leaves) + cols[ok], values[ok]
+    last = ~pd.Series(cells).duplicated(keep="last").to_numpy()
+    X = np.full(len(units) * len(leaves), np.nan)
+    X[cells[last]] = values[last]
+    return X.reshape(len(units), len(leaves))
 
 
 def _is_preset(spec: Spec) -> bool:
