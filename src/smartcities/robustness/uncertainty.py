@@ -446,7 +446,9 @@ def evaluate_chunk(leaves: np.ndarray, dropped: np.ndarray, data_key: np.ndarray
         matrices = tuple(m[0] if m.ndim == 3 and np.all(m == m[0]) else m for m in c.matrices_for(w))
         scores = _aggregate_runs(leaves[k][None], matrices, agg_configs[g], ctx)
         scores = np.where(dropped[k][None, :, None], np.nan, scores)
-        return np.nan_to_num(ranks(scores), nan=0.0).astype(dtype)
+        placed = ranks(scores)
+        placed[np.isnan(placed)] = 0  # no rank; in place, since ranks are never infinite
+        return placed.astype(dtype)
 
     pairs = np.unique(np.stack([data_key, agg_key], axis=1), axis=0)
     for k, g in pairs:
