@@ -93,7 +93,7 @@ def build_editions(spec: Spec, *, uncertainty: bool = True, progress: bool = Fal
     editions, inputs = _checked(spec, uncertainty)
     steps = tuple(Step.parse(entry) for entry in spec.model.pipeline)
     inputs, panel_log = _impute_panel(spec, editions, inputs)
-    steps_of = _normalise_steps(spec, editions, inputs, steps)
+    steps_of = _ampi_steps(spec, editions, inputs, _normalise_steps(spec, editions, inputs, steps))
     keep = uncertainty and spec.model.uncertainty is not None
     today, then = [], {}
     for edition, one in zip(editions, inputs):
@@ -217,6 +217,39 @@ def _normalise_steps(spec: Spec, editions: tuple[float, ...], inputs: list[Input
     pooled = {ind: [a, b] for ind, (a, b) in stats.items()}
     step = Step(steps[k].step, steps[k].method, {**steps[k].params, "pooled": pooled})
     return (*steps[:k], step, *steps[k + 1:])
+
+
+def _ampi_steps(spec: Spec, editions: tuple[float, ...], inputs: list[Inputs], steps: tuple[Step, ...]
+                ) -> tuple[Step, ...]:
+    """The adjusted Mazziotta–Pareto index over editions: an aggregate step using `ampi` gets, for every edition,
+    the same goalposts, the lowest and highest value any edition's data has as it reaches the step, and the same
+    reference, each node's mean in the base edition (`editions.reference` with `normalise: reference`, else the
+    first), written into the step as the pooled normalisation is. So 100 is the base edition's average in every
+    edition, and a change between editions is a change in the data, not in the scale. Goalposts or a reference
+    the step gives itself are kept."""
+    k = next((i for i, s in enumerate(steps) if s.step == "aggregate"), None)
+    if k is None or not _uses_ampi(steps[k]):
+        return steps
+    params = dict(steps[k].params)
+    if params.get("goalposts") is None:
+        before = [_data_before(one, steps[:k]) for one in inputs]
+        params["goalposts"] = [float(min(np.nanmin(X) for X in before)), float(max(np.nanmax(X) for X in before))]
+    if params.get("reference") is None:
+        e = spec.model.editions
+        base = editions.index(e.reference) if e.normalise == "reference" else 0
+        fixed = (*steps[:k], Step(steps[k].step, steps[k].method, params), *steps[k + 1:])
+        built = build_inputs(spec, inputs[base], fixed, uncertainty=False)  # its own means: the default reference
+        scores = built.stages.scores[0][built.kept]
+        with np.errstate(all="ignore"):
+            means = np.nanmean(scores, axis=0) if len(scores) else np.full(scores.shape[1], np.nan)
+        params["reference"] = {node: float(m) for node, m in zip(built.context.compiled.nodes, means) if m == m}
+    return (*steps[:k], Step(steps[k].step, steps[k].method, params), *steps[k + 1:])
+
+
+def _uses_ampi(step: Step) -> bool:
+    """Whether an aggregate step aggregates some node with `ampi` (its method, or one of a level's or a node's)."""
+    chosen = [step.method, *(step.params.get("by_level") or {}).values(), *(step.params.get("by_node") or {}).values()]
+    return "ampi" in map(str, chosen)
 
 
 def _data_before(inputs: Inputs, steps: tuple[Step, ...]) -> np.ndarray:

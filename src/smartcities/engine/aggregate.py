@@ -152,8 +152,9 @@ def ampi(Y: np.ndarray, W: np.ndarray, *, penalty: str = "POS", sd: str = "popul
          goalposts: tuple[float, float] | None = None, reference=None) -> np.ndarray:
     """Adjusted Mazziotta–Pareto index: each child rescaled by goalposts, (y − (ref − Δ))/(2Δ)·60 + 70 with
     Δ = (high − low)/2 (the reference scores 100, a span of the goalposts 60), then M ∓ S·cv as in `mpi`.
-    `goalposts` are one [low, high] for every child (on minmax-normalised data, the scale's own bounds: pooled
-    over editions, the AMPI's fixed goalposts); none: each child's lowest and highest unit in this build.
+    `goalposts` are one [low, high] for every child (on minmax-normalised data, the scale's own bounds; an
+    editions build sets them, and the reference, the same for every edition); none: each child's lowest and
+    highest unit in this build.
     `reference` is one value for every child, or one per child (NaN: that child's mean); none: the children's
     means. Missing children are skipped as in `mpi`; missing units play no part in the goalposts."""
     with warnings.catch_warnings():
