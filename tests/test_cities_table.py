@@ -200,8 +200,23 @@ def test_unmatched_city_is_a_warning_and_stays_empty(tmp_path):
     (warning,) = log[log["severity"] == "warning"].to_dict("records")
     assert warning["step"] == "cities" and warning["unit"] == "atlantis" and warning["count"] == 3
     assert warning["detail"] == ("no place named 'Atlantis' in GR in GeoNames cities15000 (places of 15,000 or "
-                                 "more residents): lat, lon, population left empty (no map point, no per-resident "
-                                 "denominator)")
+                                 "more residents); GeoNames has it in ZA (Atlantis, ZA, geonameid 3370352): give "
+                                 "that country to fill from it: lat, lon, population left empty (no map point, no "
+                                 "per-resident denominator)")
+
+
+def test_an_unmatched_city_gets_a_hint_of_what_may_be_meant(tmp_path):
+    """The 2019 Smart City Index writes Hong Kong as a city of China, which GeoNames files under HK, and misspells
+    Kuala Lumpur."""
+    path = write(tmp_path, "city,name,country\nhong-kong,Hong Kong,China\nkl,Kuala Lampur,Malaysia\n")
+    cities = read_cities(path).set_index("city")
+    assert cities[["lat", "lon", "population"]].isna().all().all()  # nothing filled from another country
+    log = log_of(cities.reset_index())
+    log = log[log["action"] == "not-filled"].set_index("unit")["detail"]
+    assert "no place named 'Hong Kong' in CN" in log["hong-kong"]
+    assert "GeoNames has it in HK (Hong Kong, HK, geonameid 1819729): give that country" in log["hong-kong"]
+    assert "no place named 'Kuala Lampur' in MY in GeoNames cities15000 (places of 15,000 or more residents) " \
+           "(did you mean 'Kuala Lumpur'?)" in log["kl"]
 
 
 def test_no_country_column_matches_by_name_and_warns_when_ambiguous(tmp_path):

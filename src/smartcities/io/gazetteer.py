@@ -16,6 +16,8 @@ from importlib.resources import files
 
 import pandas as pd
 
+from ..errors import did_you_mean
+
 GAZETTEER = files("smartcities") / "data" / "gazetteer"
 SOURCE = "GeoNames cities15000"
 
@@ -126,3 +128,22 @@ def places_named(name: str, country_code: str | None = None) -> list[Place]:
     rows = rows.sort_values("population", ascending=False, kind="stable")
     return [Place(int(r.geonameid), r.name, r.country, float(r.lat), float(r.lon), int(r.population))
             for r in rows.itertuples(index=False)]
+
+
+@cache
+def _names_in(country_code: str) -> tuple[str, ...]:
+    """The main name of every place of one country."""
+    places = _places()
+    return tuple(places.loc[places["country"] == country_code, "name"])
+
+
+def unmatched_hint(name: str, country_code: str | None) -> str:
+    """What a name that is no place of `country_code` may mean: the same name in other countries (GeoNames files
+    Hong Kong under HK, not CN), else a close name in that country (a typo), as text to add to the message."""
+    if country_code is None:
+        return ""
+    elsewhere = places_named(name)
+    if elsewhere:
+        countries = ", ".join(dict.fromkeys(p.country for p in elsewhere))
+        return f"; GeoNames has it in {countries} ({elsewhere[0]}): give that country to fill from it"
+    return did_you_mean(name, _names_in(country_code))

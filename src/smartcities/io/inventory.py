@@ -222,7 +222,7 @@ def _fill_city(frame: pd.DataFrame, i, continent: str) -> list[dict]:
             where = f" in {country}" if country else ""
             empty += wanted
             reasons.append(f"no place named {place_name!r}{where} in {gazetteer.SOURCE} (places of 15,000 or more "
-                           "residents)")
+                           f"residents){gazetteer.unmatched_hint(place_name, country)}")
     if frame.at[i, continent] is None:
         found = gazetteer.country(country).region if country else None
         if found:
