@@ -134,8 +134,8 @@ def build(spec: Path = typer.Argument(..., help="The index spec (YAML)."),
           no_uncertainty: bool = typer.Option(False, "--no-uncertainty", help="Skip the uncertainty analysis."),
           top: int = typer.Option(10, help="How many units to print."), quiet: bool = Quiet, as_json: bool = AsJson,
           strict: bool = Strict):
-    """Build the index a spec describes and write scores.csv, indicators.csv, processing.csv, run.json and
-    report.html into a folder replaced as a whole."""
+    """Build the index a spec describes and write scores.csv, indicators.csv, processing.csv, profiles.csv,
+    run.json and report.html into a folder replaced as a whole."""
     _build_and_write(spec, out, store, top, quiet, as_json, backend, no_uncertainty, strict)
 
 
