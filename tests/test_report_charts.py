@@ -11,7 +11,8 @@ import pytest
 from smartcities.analysis import results as readings
 from smartcities.build import build
 from smartcities.cli.build import DEMO_SPEC
-from smartcities.report.html import figure_html, group_chart, plotly_figure, ranking_chart
+from smartcities.report.html import group_chart, ranking_chart
+from smartcities.report.plotly_html import figure_html, plotly_figure
 from smartcities.report.robustness_charts import correlation_heatmap, rank_interval_chart, sensitivity_chart
 from smartcities.robustness.audit import audit
 
@@ -80,7 +81,7 @@ def plotly_html(fig, div_id: str) -> str:
     """What plotly itself writes for a chart: its own typed arrays and its own to_html."""
     from _plotly_utils.utils import convert_to_base64
 
-    from smartcities.report.html import CHART_CONFIG
+    from smartcities.report.plotly_html import CHART_CONFIG
 
     if isinstance(fig, dict):
         fig = {"data": copy.deepcopy(fig["data"]), "layout": plotly_figure(fig)["layout"]}
@@ -90,8 +91,7 @@ def plotly_html(fig, div_id: str) -> str:
 
 
 def test_each_chart_is_written_as_plotly_writes_it(demo_result):
-    from smartcities.report.html import CHART_CONFIG
-    from smartcities.report.plotly_html import figure_div
+    from smartcities.report.plotly_html import CHART_CONFIG, figure_div
 
     for name, chart in charts(demo_result).items():
         assert figure_div(plotly_figure(chart), CHART_CONFIG, "chart") == plotly_html(chart, "chart"), name
@@ -102,8 +102,7 @@ def test_each_chart_is_written_as_plotly_writes_it(demo_result):
 
 
 def test_arrays_of_every_kind_and_awkward_values_are_written_as_plotly_writes_them():
-    from smartcities.report.html import CHART_CONFIG
-    from smartcities.report.plotly_html import figure_div
+    from smartcities.report.plotly_html import CHART_CONFIG, figure_div
 
     chart = {"data": [{"type": "scatter", "x": np.arange(5), "y": np.array([1.5, np.nan, np.inf, -2.0, 0.0]),
                        "text": np.array(["a</script>", "b", "c", "d", "é"], dtype=object),

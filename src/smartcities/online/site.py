@@ -16,7 +16,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from ..report.html import PLOTLY_DATA, _plotly_js
+from ..report.plotly_html import PLOTLY_DATA, plotly_js
 from ..report.templating import environment
 from .bundle import write_bytes, write_documents
 
@@ -284,7 +284,7 @@ def _render(page: str, blocks: Blocks, data: dict[str, str], *, root: str, inlin
     return environment(HERE / "templates").get_template("page.html.j2").render(
         page=page, data=data, meta=blocks.meta, root=root, inline=inline, assets=assets, scripts=SCRIPTS,
         title=title, name=blocks.meta["name"] or "Index", pages=blocks.pages,
-        plotly_js=_plotly_js() if inline else None,
+        plotly_js=plotly_js() if inline else None,
         shapes=world_shapes() if page in ("map", "dashboard") else (), map_width=width, map_height=height,
     )
 

@@ -135,7 +135,7 @@ SLOPE_MAX_HEIGHT = 760  # px: the chart fits a printed page below the chapter's 
 def editions_section(view: EditionView) -> str:
     """The report's editions chapter: the slope chart, the table of the latest rank changes with their 90%
     interval, significance and trend, the cities entering and leaving, and the breaks."""
-    from .html import figure_html
+    from .plotly_html import figure_html
     from .templating import environment
 
     rows = view.latest_changes()

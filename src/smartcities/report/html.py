@@ -7,23 +7,17 @@ Validating them through plotly's Figure would cost more than the rest of the rep
 
 from __future__ import annotations
 
-import copy
 import html
-import json
 from functools import cache
-from pathlib import Path
 
 import jinja2
 import markupsafe
 import pandas as pd
-import plotly
 
 from ..analysis import results as readings
 from ..model.processing import describe
+from .plotly_html import colorscale, figure_html, plotly_js
 
-TEMPLATES = Path(__file__).parent / "templates"
-PLOTLY_DATA = Path(plotly.__file__).parent / "package_data"
-CHART_CONFIG = {"displaylogo": False, "responsive": True}
 REPORT_CITIES = 500
 """At most this many cities in report.html's ranking table, ranking chart and city pages (the first by rank): a
 page of 10,000 cities' profiles weighs 50 MB and takes seconds to write and to open; scores.csv ranks every city
@@ -34,48 +28,11 @@ never cut by a page break."""
 
 
 @cache
-def _plotly_js() -> str:
-    return (PLOTLY_DATA / "plotly.min.js").read_text(encoding="utf-8")
-
-
-@cache
-def _template(name: str) -> dict:
-    """A plotly template as plotly puts it in a figure's layout (data first, then layout)."""
-    template = json.loads((PLOTLY_DATA / "templates" / f"{name}.json").read_text(encoding="utf-8"))
-    return {"data": template["data"], "layout": template["layout"]}
-
-
-def colorscale(colours: list[str]) -> list[list]:
-    """Colours as evenly spaced colour-scale stops, what plotly makes of a scale's name."""
-    return [[i / (len(colours) - 1), c] for i, c in enumerate(colours)]
-
-
-@cache
 def _report_template() -> jinja2.Template:
     """The page template, compiled once (see `templating`)."""
     from .templating import environment
 
     return environment().get_template("report.html.j2")
-
-
-def plotly_figure(fig: dict) -> dict:
-    """A figure dict as plotly's Figure would send it to plotly.js: the template written out and arrays as
-    base64 typed arrays."""
-    from .plotly_html import typed_arrays
-
-    layout = dict(fig["layout"])
-    out = {"data": copy.deepcopy(fig["data"]),
-           "layout": {"template": _template(layout.pop("template", "plotly")), **layout}}
-    typed_arrays(out["data"])
-    return out
-
-
-def figure_html(fig) -> str:
-    """A chart (a figure dict, or a plotly Figure) as an HTML fragment; the plotly script itself is inlined once
-    in the page head. Written as plotly.io.to_html writes it, without importing plotly's figure machinery."""
-    from .plotly_html import figure_div
-
-    return figure_div(plotly_figure(fig) if isinstance(fig, dict) else fig.to_dict(), CHART_CONFIG)
 
 
 def ranking_chart(table) -> dict:
@@ -194,7 +151,7 @@ def render_report(result, sections: dict[str, str] | None = None, city_pages: in
         print_chart_width=PRINT_CHART_WIDTH,
         print_chart_max_height=PRINT_CHART_MAX_HEIGHT,
         description=result.spec.model.description,
-        plotly_js=_plotly_js(),
+        plotly_js=plotly_js(),
         root=root,
         root_name=fw.by_id[root].name,
         ranking=ranking,

@@ -17,7 +17,7 @@ from ..analysis import regions as reg
 from ..analysis import trends as tr
 from ..analysis.insight import Insight
 from ..io.inventory import continents
-from .html import figure_html
+from .plotly_html import figure_html
 from .templating import environment
 
 TREND_COLOURS = {"inclusivity": "#3caea3", "intelligence": "#20639b", "integration": "#f6d55c"}

@@ -1,4 +1,5 @@
-"""A chart as the HTML fragment plotly.io.to_html writes for it, without plotly's figure machinery.
+"""Charts as HTML fragments: a figure dict as plotly's Figure would send it to plotly.js, and the fragment
+plotly.io.to_html writes for it, without plotly's figure machinery; plotly.js itself, inlined once per page.
 
 plotly.io.to_html imports plotly's validators (and narwhals with them) even when asked not to validate: more
 than the rest of a small report costs. The fragment is simple: a div, and a script calling `Plotly.newPlot`
@@ -10,15 +11,21 @@ tests hold it to plotly's own function on every chart the report draws.
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import uuid
+from functools import cache
+from pathlib import Path
 
 import numpy as np
+import plotly
 
 TYPED = {"int8": "i1", "uint8": "u1", "int16": "i2", "uint16": "u2", "int32": "i4", "uint32": "u4",
          "float32": "f4", "float64": "f8"}  # the dtypes plotly.js reads from bytes
 UNTYPED_KEYS = ("geojson", "layer", "layers", "range")  # arrays plotly.js wants as lists there
 SAFE = (("<", "\\u003c"), (">", "\\u003e"), ("/", "\\u002f"))  # so no string can close the script tag
+PLOTLY_DATA = Path(plotly.__file__).parent / "package_data"
+CHART_CONFIG = {"displaylogo": False, "responsive": True}
 
 
 def typed_arrays(obj) -> None:
@@ -100,3 +107,37 @@ def figure_div(fig: dict, config: dict, div_id: str | None = None) -> str:
     return (f'<div style="height:{height}; width:{width};">{" " * 28}<div id="{div_id}" class="plotly-graph-div" '
             f'style="height:100%; width:100%;"></div>{" " * 12}<script>{" " * 16}window.PLOTLYENV=window.PLOTLYENV '
             f'|| {{}};{" " * 16}{script};{" " * 12}</script>{" " * 8}</div>')
+
+
+@cache
+def plotly_js() -> str:
+    """plotly.js as the plotly package ships it, for a page to inline once."""
+    return (PLOTLY_DATA / "plotly.min.js").read_text(encoding="utf-8")
+
+
+@cache
+def _template(name: str) -> dict:
+    """A plotly template as plotly puts it in a figure's layout (data first, then layout)."""
+    template = json.loads((PLOTLY_DATA / "templates" / f"{name}.json").read_text(encoding="utf-8"))
+    return {"data": template["data"], "layout": template["layout"]}
+
+
+def colorscale(colours: list[str]) -> list[list]:
+    """Colours as evenly spaced colour-scale stops, what plotly makes of a scale's name."""
+    return [[i / (len(colours) - 1), c] for i, c in enumerate(colours)]
+
+
+def plotly_figure(fig: dict) -> dict:
+    """A figure dict as plotly's Figure would send it to plotly.js: the template written out and arrays as
+    base64 typed arrays."""
+    layout = dict(fig["layout"])
+    out = {"data": copy.deepcopy(fig["data"]),
+           "layout": {"template": _template(layout.pop("template", "plotly")), **layout}}
+    typed_arrays(out["data"])
+    return out
+
+
+def figure_html(fig) -> str:
+    """A chart (a figure dict, or a plotly Figure) as an HTML fragment; the plotly script itself is inlined once
+    in the page head. Written as plotly.io.to_html writes it, without importing plotly's figure machinery."""
+    return figure_div(plotly_figure(fig) if isinstance(fig, dict) else fig.to_dict(), CHART_CONFIG)

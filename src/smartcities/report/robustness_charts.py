@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .html import colorscale
+from .plotly_html import colorscale
 
 MEDIAN, NOMINAL, MAIN, INTERACTIONS = "#2a6f97", "#c44536", "#2a6f97", "#a9d6e5"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import jinja2
 
-from .html import TEMPLATES
+TEMPLATES = Path(__file__).parent / "templates"
 
 
 class _QuietCache(jinja2.FileSystemBytecodeCache):
