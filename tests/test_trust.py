@@ -169,3 +169,6 @@ def test_a_city_without_a_domain_score_gets_its_profile_and_report(tmp_path):
     page = (out / "report.html").read_text(encoding="utf-8")
     block = page[page.index('<details id="learn-hobart">'):]
     assert '<td>People</td><td class="muted" colspan="5">no score</td>' in block[:block.index("</details>")]
+    section = page[page.index("<h2>Learn from</h2>"):page.index('<details id="learn-')]
+    assert "The build has no inventory, so there are no initiatives to point to." in section
+    assert "Which initiatives count" not in section  # the inventory's reading of each domain does not apply

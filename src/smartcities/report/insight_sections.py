@@ -230,8 +230,9 @@ def learn_from_section(result, insight: Insight) -> str:
                 for i in items]})
         rows.append({"city": p.city, "name": p.name, "region": p.region, "rank": p.rank, "score": p.score,
                      "peers": [peer["name"] for peer in peer_rows.get(p.city, [])], "domains": doms,
-                     "intervals": intervals, "learn": learn, "has_inventory": has_inventory})
-    return _render("insight_learn_from.html.j2", feeds=feeds, profiles=rows, cities=len(insight.profiles))
+                     "intervals": intervals, "learn": learn})
+    return _render("insight_learn_from.html.j2", feeds=feeds, profiles=rows, cities=len(insight.profiles),
+                   has_inventory=has_inventory)
 
 
 def _safe_url(url) -> str | None:
