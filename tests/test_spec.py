@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
 from conftest import ASEM_GEOMETRIC, ASEM_STANDARD, EXAMPLES, need_shared
@@ -49,6 +50,20 @@ def test_unknown_top_key_with_suggestion_and_line(tmp_path):
     assert p.file == str(path) and p.line == 7
     assert "unknown key 'descripton' (did you mean 'description'?)" in p.message
     assert f"{path} line 7: unknown key 'descripton'" in str(p)
+
+
+@pytest.mark.parametrize("shipped, what", [
+    ("montreal/framework.yaml", "is a framework tree (a spec names it as `framework:`)"),
+    ("montreal/rules.yaml", "is a sensor rules file"),
+    ("montreal/adapter-15min.yaml", "is a sensor adapter (`smartcities sensors import --adapter` reads it)"),
+])
+def test_another_of_the_projects_files_given_as_a_spec_is_named(shipped, what):
+    """The example's own files, given where the spec goes: said what they are, not a list of unknown keys."""
+    path = Path(__file__).resolve().parents[1] / "docs" / shipped
+    with pytest.raises(InputError) as err:
+        load_spec(path)
+    (p,) = err.value.problems
+    assert p.file == str(path) and p.message.startswith(what) and "not an index spec" in p.message
 
 
 def test_unknown_nested_keys(tmp_path):

@@ -383,12 +383,29 @@ def parse_spec(text: str, path: Path) -> Spec:
     raw, lines = parse_document(text, name)
     if not isinstance(raw, dict):
         raise InputError.single(name, "a spec must be a mapping of keys (name, framework, pipeline, …)")
+    if other := _other_document(raw):
+        raise InputError.single(name, f"is {other}, not an index spec (name, framework, pipeline, …)")
     try:
         model = IndexSpec.model_validate(raw)
     except ValidationError as err:  # a mapping given for a path-or-table key: its errors as a table, not a path's
         raise InputError([_problem(name, e, lines) for e in err.errors()
                           if not (e["type"] == "string_type" and isinstance(e["input"], dict))]) from None
     return Spec(model, path, text, lines)
+
+
+_OTHER_DOCUMENTS = (  # (keys that mark it, what it is): the project's other YAML files, given where a spec goes
+    ({"children"}, "a framework tree (a spec names it as `framework:`)"),
+    ({"spatial_unit"}, "a sensor rules file (a spec names it under `sensors: {rules: …}`; `smartcities sensors "
+                       "indicators` reads it)"),
+    ({"locations"}, "a sensor adapter (`smartcities sensors import --adapter` reads it)"),
+)
+
+
+def _other_document(raw: dict) -> str | None:
+    """What a mapping without a spec's `pipeline` is, when it has the keys of another of the project's files."""
+    if "pipeline" in raw:
+        return None
+    return next((what for keys, what in _OTHER_DOCUMENTS if keys & set(raw)), None)
 
 
 _KNOWN_KEYS = {
