@@ -135,8 +135,9 @@ def evaluate_coder(
                                         "(SVG) of the held-out predictions to this file."),
 ) -> None:
     """Cross-validate the coder on cities it never saw; optionally benchmark CDP sectors."""
-    from ..inventory.coder import DEFAULT_EMBEDDING, write_all
+    from ..inventory.coder import DEFAULT_EMBEDDING
     from ..inventory.train import TrainingSettings, default_cdp_path, evaluate
+    from ..io.outputs import write_all
 
     cdp_path = None if no_cdp else (cdp or default_cdp_path())
     with _progress(quiet or as_json) as bar:
@@ -237,7 +238,7 @@ def agree(
     """Inter-coder agreement per coded column: Cohen's kappa (two coders) and Krippendorff's alpha."""
     from ..errors import InputError
     from ..inventory.agree import agreement_of_files
-    from ..inventory.coder import write_all
+    from ..io.outputs import write_all
 
     if len(files) < 2:
         raise InputError.single("agree", "needs at least two files to compare")

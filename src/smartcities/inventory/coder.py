@@ -35,7 +35,6 @@ import hashlib
 import json
 import math
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -45,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError, Problem, one_of
+from ..io.outputs import atomic_path, write_all
 from ..io.tables import EMPTY_CELLS, Field, Schema, read_table
 from ..model.codebook import CODED_COLUMNS, COLUMN_BY_NAME
 
@@ -606,54 +606,6 @@ def to_csv_text(frame: pd.DataFrame) -> str:
     body = frame.drop(columns=[c for c in frame.columns if c == "_line"])
     cells = pd.DataFrame({c: [format_cell(v) for v in body[c]] for c in body.columns}, columns=body.columns)
     return cells.to_csv(index=False, lineterminator="\n")
-
-
-def _default_mode() -> int:
-    """Permissions a newly created file gets under the current umask (mkstemp's are owner-only)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-class atomic_path:
-    """`with atomic_path(target) as tmp:` write to `tmp`; on success it replaces `target`, on error it vanishes."""
-
-    def __init__(self, target: str | Path):
-        self.target = Path(target)
-
-    def __enter__(self) -> Path:
-        self.target.parent.mkdir(parents=True, exist_ok=True)
-        handle, name = tempfile.mkstemp(prefix=f".{self.target.name}.", suffix=".tmp", dir=self.target.parent)
-        os.close(handle)
-        self.tmp = Path(name)
-        return self.tmp
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            os.chmod(self.tmp, _default_mode())
-            os.replace(self.tmp, self.target)
-        else:
-            self.tmp.unlink(missing_ok=True)
-
-
-def write_all(texts: dict[Path, str]) -> None:
-    """Write several files so that either all appear or none do (each staged in a temporary file first)."""
-    staged: list[tuple[Path, Path]] = []
-    try:
-        for target, text in texts.items():
-            target = Path(target)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-            staged.append((Path(name), target))
-            with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
-                out.write(text)
-            os.chmod(name, _default_mode())
-    except BaseException:
-        for tmp, _ in staged:
-            tmp.unlink(missing_ok=True)
-        raise
-    for tmp, target in staged:
-        os.replace(tmp, target)
 
 
 # --- the whole job: file in, files out --------------------------------------------------------------------------

@@ -1,13 +1,15 @@
-"""Output folders written all or nothing, and replaced as a whole.
+"""Outputs written all or nothing: folders replaced as a whole, files staged beside their target and renamed.
 
-Every file goes into a fresh folder beside the target; only when all of them are written is it swapped in, so a
-failure leaves the output folder as it was and a new build never leaves an earlier build's files beside its own.
-A folder smartcities wrote carries a marker file; a non-empty folder without one holds a user's own files and is
-refused, never deleted.
+Every file of a folder goes into a fresh folder beside the target; only when all of them are written is it swapped
+in, so a failure leaves the output folder as it was and a new build never leaves an earlier build's files beside
+its own. A folder smartcities wrote carries a marker file; a non-empty folder without one holds a user's own files
+and is refused, never deleted. A single output file (a coded inventory, a map, an export) is staged in a temporary
+file in its folder, made when missing, and renamed over the target only once it is whole.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from contextlib import contextmanager
@@ -93,3 +95,62 @@ def _written_alike(frame: pd.DataFrame) -> bool:
                 pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty") and not values.eq("").any()):
             return False
     return True
+
+
+def _default_mode() -> int:
+    """Permissions a newly created file gets under the current umask (mkstemp's are owner-only)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def _staging_folder(target: Path) -> Path:
+    """The folder `target` is written into, made when missing; a target that is a folder, or a folder path that
+    runs through a file, is refused."""
+    if target.is_dir():
+        raise InputError.single(target, "is a folder; --out needs a file name")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise InputError.single(target, "cannot be written: a part of its folder path is a file") from None
+    return target.parent
+
+
+class atomic_path:
+    """`with atomic_path(target) as tmp:` write to `tmp`; on success it replaces `target`, on error it vanishes."""
+
+    def __init__(self, target: str | Path):
+        self.target = Path(target)
+
+    def __enter__(self) -> Path:
+        folder = _staging_folder(self.target)
+        handle, name = tempfile.mkstemp(prefix=f".{self.target.name}.", suffix=".tmp", dir=folder)
+        os.close(handle)
+        self.tmp = Path(name)
+        return self.tmp
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            os.chmod(self.tmp, _default_mode())
+            os.replace(self.tmp, self.target)
+        else:
+            self.tmp.unlink(missing_ok=True)
+
+
+def write_all(texts: dict[Path, str]) -> None:
+    """Write several files so that either all appear or none do (each staged in a temporary file first)."""
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for target, text in texts.items():
+            target = Path(target)
+            handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=_staging_folder(target))
+            staged.append((Path(name), target))
+            with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
+                out.write(text)
+            os.chmod(name, _default_mode())
+    except BaseException:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        raise
+    for tmp, target in staged:
+        os.replace(tmp, target)

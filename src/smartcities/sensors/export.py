@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from ..errors import InputError
+from ..io.outputs import atomic_path
 from ..online.bundle import plain
 
 OM_MEASUREMENT = "http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Measurement"
@@ -159,7 +160,6 @@ EXPORTERS = {"sensorthings": to_sensorthings, "ngsi-ld": to_ngsi_ld}
 def write_json(document: dict | list, out: str | Path) -> Path:
     """Write the document as JSON, atomically (a temporary file renamed into place)."""
     out = Path(out)
-    temporary = out.with_name(f".{out.name}.tmp")
-    temporary.write_text(json.dumps(plain(document), ensure_ascii=False, allow_nan=False), encoding="utf-8")
-    temporary.replace(out)
+    with atomic_path(out) as temporary:
+        temporary.write_text(json.dumps(plain(document), ensure_ascii=False, allow_nan=False), encoding="utf-8")
     return out

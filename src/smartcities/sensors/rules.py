@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from ..errors import InputError, Problem, did_you_mean, one_of
 from ..io.documents import line_at, parse_document, read_text
+from ..io.outputs import atomic_path
 
 SPATIAL_UNITS = ("sensor", "city", "district")
 BUCKETS = ("15min", "hour", "day", "week", "month", "year", "period")
@@ -586,7 +587,6 @@ def write_indicators(table: pd.DataFrame, out: str | Path) -> Path:
             frame.insert(3, "year", years(labels))
     else:
         frame.insert(3, "period", labels)
-    temporary = out.with_name(f".{out.name}.tmp")
-    frame.to_csv(temporary, index=False, float_format="%.10g")
-    temporary.replace(out)
+    with atomic_path(out) as temporary:
+        frame.to_csv(temporary, index=False, float_format="%.10g")
     return out

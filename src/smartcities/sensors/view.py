@@ -17,6 +17,7 @@ import shapely
 
 from ..errors import InputError, did_you_mean
 from ..io.documents import read_text
+from ..io.outputs import atomic_path
 from .rules import RulesFile, read_districts
 
 DIGITS = 5  # coordinates to about a metre
@@ -131,7 +132,6 @@ def write_map(document: dict, out: str | Path) -> Path:
     data = json.dumps(document, separators=(",", ":"), ensure_ascii=False).replace("</", "<\\/")
     html = env.get_template("map.html.j2").render(title=document["title"], data=data)
     out = Path(out)
-    temporary = out.with_name(f".{out.name}.tmp")
-    temporary.write_text(html, encoding="utf-8")
-    temporary.replace(out)
+    with atomic_path(out) as temporary:
+        temporary.write_text(html, encoding="utf-8")
     return out

@@ -1,0 +1,68 @@
+"""Single output files (a coded inventory, a sensor map, an export) are written whole or not at all, into a folder
+made when missing; a folder, or a path through a file, given as the file is a clear error."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from smartcities.cli import app
+from smartcities.errors import InputError
+from smartcities.io.outputs import atomic_path, write_all
+
+
+def test_a_file_goes_into_a_folder_made_for_it(tmp_path):
+    target = tmp_path / "new" / "deeper" / "out.csv"
+    with atomic_path(target) as tmp:
+        assert tmp.parent == target.parent and tmp != target
+        tmp.write_text("a,b\n", encoding="utf-8")
+    assert target.read_text(encoding="utf-8") == "a,b\n"
+    assert [p.name for p in target.parent.iterdir()] == ["out.csv"]  # nothing staged is left
+
+
+def test_a_failed_write_leaves_the_earlier_file_and_nothing_else(tmp_path):
+    target = tmp_path / "out.csv"
+    target.write_text("earlier", encoding="utf-8")
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("half", encoding="utf-8")
+            raise RuntimeError("stopped")
+    assert target.read_text(encoding="utf-8") == "earlier" and [p.name for p in tmp_path.iterdir()] == ["out.csv"]
+
+
+def test_a_folder_or_a_path_through_a_file_is_refused(tmp_path):
+    with pytest.raises(InputError, match="is a folder; --out needs a file name"):
+        with atomic_path(tmp_path):
+            pass
+    (tmp_path / "plain").write_text("x", encoding="utf-8")
+    with pytest.raises(InputError, match="a part of its folder path is a file"):
+        write_all({tmp_path / "plain" / "out.csv": "a\n"})
+
+
+def test_several_files_appear_together_or_not_at_all(tmp_path):
+    write_all({tmp_path / "a.csv": "1\n", tmp_path / "sub" / "b.csv": "2\n"})
+    assert (tmp_path / "a.csv").read_text() == "1\n" and (tmp_path / "sub" / "b.csv").read_text() == "2\n"
+    with pytest.raises(InputError):
+        write_all({tmp_path / "c.csv": "3\n", tmp_path: "a folder"})
+    assert not (tmp_path / "c.csv").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "sub"]
+
+
+def test_commands_write_into_a_missing_folder_and_refuse_a_folder(tmp_path):
+    inventory = tmp_path / "in.csv"
+    inventory.write_text("name,description\nBike lanes,Protected bike lanes on the main avenues.\n", encoding="utf-8")
+    runner = CliRunner()
+    done = runner.invoke(app, ["code", str(inventory), "--out", str(tmp_path / "made" / "coded.csv"), "--fast"])
+    assert done.exit_code == 0, done.output
+    assert (tmp_path / "made" / "coded.csv").is_file()
+    refused = runner.invoke(app, ["code", str(inventory), "--out", str(tmp_path / "made"), "--fast"])
+    assert refused.exit_code == 2 and "is a folder; --out needs a file name" in refused.stderr
+
+
+def test_the_sensor_writers_stage_their_files_the_same_way(tmp_path):
+    from smartcities.sensors.export import write_json
+
+    out = write_json({"value": [1, 2]}, tmp_path / "exports" / "things.json")
+    assert out.read_text(encoding="utf-8") == '{"value": [1, 2]}'
+    with pytest.raises(InputError, match="is a folder"):
+        write_json({"value": []}, tmp_path / "exports")
