@@ -66,3 +66,17 @@ def test_the_sensor_writers_stage_their_files_the_same_way(tmp_path):
     assert out.read_text(encoding="utf-8") == '{"value": [1, 2]}'
     with pytest.raises(InputError, match="is a folder"):
         write_json({"value": []}, tmp_path / "exports")
+
+
+def test_a_new_store_gets_its_folder_and_a_missing_one_to_read_is_an_error(tmp_path):
+    from smartcities.sensors.store import connect
+    from smartcities.store import Store
+
+    db = connect(tmp_path / "sensors" / "city.duckdb")
+    db.close()
+    with Store(tmp_path / "runs" / "store.duckdb") as store:
+        assert store.path.is_file()
+    assert (tmp_path / "sensors" / "city.duckdb").is_file()
+    with pytest.raises(InputError, match="sensor store does not exist"):
+        connect(tmp_path / "elsewhere" / "none.duckdb", read_only=True)
+    assert not (tmp_path / "elsewhere").exists()  # reading makes nothing

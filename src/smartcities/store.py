@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError, one_of
+from .io.outputs import folder_for
 from .io.tables import file_hash
 
 KINDS = ("cities", "inventory", "indicators")
@@ -27,6 +28,8 @@ class Store:
         self.path = Path(path)
         if read_only and not self.path.exists():
             raise InputError.single(self.path, "store does not exist; create it with `smartcities import`")
+        if not read_only:
+            folder_for(self.path)
         try:
             self.db = duckdb.connect(str(self.path), read_only=read_only)
         except duckdb.Error as err:

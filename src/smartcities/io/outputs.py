@@ -104,16 +104,21 @@ def _default_mode() -> int:
     return 0o666 & ~umask
 
 
-def _staging_folder(target: Path) -> Path:
-    """The folder `target` is written into, made when missing; a target that is a folder, or a folder path that
-    runs through a file, is refused."""
-    if target.is_dir():
-        raise InputError.single(target, "is a folder; --out needs a file name")
+def folder_for(target: Path) -> Path:
+    """The folder the file `target` goes into (an output, a store), made when missing; a folder path that runs
+    through a file is refused."""
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
         raise InputError.single(target, "cannot be written: a part of its folder path is a file") from None
     return target.parent
+
+
+def _staging_folder(target: Path) -> Path:
+    """`folder_for` an output file, which must not be a folder itself."""
+    if target.is_dir():
+        raise InputError.single(target, "is a folder; --out needs a file name")
+    return folder_for(target)
 
 
 class atomic_path:

@@ -19,6 +19,7 @@ from pathlib import Path
 import duckdb
 
 from ..errors import InputError
+from ..io.outputs import folder_for
 
 SCHEMA = """
 create table if not exists things (
@@ -48,6 +49,8 @@ def connect(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnect
     path = Path(path)
     if read_only and not path.exists():
         raise InputError.single(path, "sensor store does not exist; create it with `smartcities sensors import`")
+    if not read_only:
+        folder_for(path)
     try:
         db = duckdb.connect(str(path), read_only=read_only)
     except duckdb.Error as err:
