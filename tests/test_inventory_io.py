@@ -260,7 +260,7 @@ def test_indicators_unknown_column(tmp_path):
     got = problems_of(lambda: read_indicators(path))
     assert f"{path} line 1, column valeu: unknown column; not one of city, indicator, value, year, source, note " \
            "(did you mean 'value'?)" in got
-    assert f"{path} line 1: missing column 'value' (a number)" in got
+    assert f"{path} line 1: missing column 'value' (a number); is it 'valeu'?" in got
 
 
 # --- unknown cities --------------------------------------------------------------------------------------------

@@ -273,3 +273,13 @@ def test_noted_year_reads_back_the_year_a_missing_code_note_was_written_with():
     notes = _notes("data.csv", ",", 0, Counter({("c1", "x", "2019", "999"): 2, ("c2", "x", "", "999"): 1}))
     years = noted_year(pd.Series([n["detail"] for n in notes]))
     assert years.iloc[0] == "2019" and pd.isna(years.iloc[1])
+
+
+def test_a_missing_column_names_the_header_column_that_looks_like_it(tmp_path):
+    for header, hint in (("city,Name,country", "; is it 'Name'?"), ("city,nme,country", "; is it 'nme'?"),
+                         ("city,label,country", "")):
+        path = tmp_path / "cities.csv"
+        path.write_text(f"{header}\nx,X,FR\n", encoding="utf-8")
+        with pytest.raises(InputError) as err:
+            read_cities(path)
+        assert [p.message for p in err.value.problems] == [f"missing column 'name' (text){hint}"]

@@ -13,6 +13,7 @@ separator other than comma) comes with the frame as processing-log rows.
 from __future__ import annotations
 
 import csv
+import difflib
 import hashlib
 import io
 import itertools
@@ -183,9 +184,11 @@ def read_table(path: str | Path, schema: Schema, missing: MissingCodes = Missing
             problems.append(Problem(name, "unknown column; " + one_of(col, known).split(" is ", 1)[1], 1, col))
         if col == "_line":
             problems.append(Problem(name, "'_line' is a reserved name, not a column name", 1, col))
+    unclaimed = [c for c in header if schema.field(c) is None]
     for f in schema.fields:
         if f.required and f.name not in header:
-            problems.append(Problem(name, f"missing column {f.name!r} ({_expected(f)})", 1))
+            problems.append(Problem(name, f"missing column {f.name!r} ({_expected(f)}){_renamed(f.name, unclaimed)}",
+                                    1))
     if problems and (separator != "," or len(header) == 1):  # say how the header was split when that may be why
         problems.append(Problem(name, f"the header line was read as {SEPARATORS[separator]}-separated, giving "
                                       f"{len(header)} column{'s' if len(header) != 1 else ''}; columns may be "
@@ -387,6 +390,18 @@ def _notes(name: str, separator: str, commas: int, replaced: Counter) -> list[di
 
 def _dtype(f: Field) -> str:
     return {"float": "float64", "int": "Int64", "bool": "boolean"}.get(f.kind, "object")
+
+
+def _renamed(wanted: str, unclaimed: list[str]) -> str:
+    """'; is it 'desc'?' when a header column that no field claims looks like the missing one: the same but for
+    case, a shortening of it, or a close spelling."""
+    key = wanted.lower()
+    for column in unclaimed:
+        low = column.lower()
+        if low == key or (len(low) >= 3 and (key.startswith(low) or low.startswith(key))):
+            return f"; is it {column!r}?"
+    close = difflib.get_close_matches(key, [c.lower() for c in unclaimed], n=1)
+    return f"; is it {unclaimed[[c.lower() for c in unclaimed].index(close[0])]!r}?" if close else ""
 
 
 def _expected(f: Field) -> str:
