@@ -32,11 +32,20 @@ REPO = Path(__file__).resolve().parent.parent
 
 EXTRA_ALIASES = {
     "GB": ["UK", "Great Britain", "Britain", "England", "Scotland", "Wales", "Northern Ireland"],
-    "KR": ["Republic of Korea", "Korea (South)"],
+    "KR": ["Republic of Korea", "Korea (South)", "Korea"],  # "Korea": the OECD's name (Better Life Index)
     "KP": ["Korea (North)"],
     "NL": ["Holland", "The Netherlands"],
     "US": ["America", "U.S.", "U.S.A."],
     "AE": ["UAE"],
+}
+# The World Bank's names (World Development Indicators), where neither GeoNames nor ISO 3166 writes them alike
+WORLD_BANK_NAMES = {
+    "KR": ["Korea, Rep."], "KP": ["Korea, Dem. People's Rep."], "IR": ["Iran, Islamic Rep."],
+    "EG": ["Egypt, Arab Rep."], "HK": ["Hong Kong SAR, China"], "MO": ["Macao SAR, China"], "LA": ["Lao PDR"],
+    "VE": ["Venezuela, RB"], "YE": ["Yemen, Rep."], "GM": ["Gambia, The"], "BS": ["Bahamas, The"],
+    "CD": ["Congo, Dem. Rep."], "CG": ["Congo, Rep."], "FM": ["Micronesia, Fed. Sts."], "LC": ["St. Lucia"],
+    "KN": ["St. Kitts and Nevis"], "VC": ["St. Vincent and the Grenadines"], "MF": ["St. Martin (French part)"],
+    "PS": ["West Bank and Gaza"], "VI": ["Virgin Islands (U.S.)"],
 }
 
 
@@ -61,7 +70,7 @@ def trimmed_alternates(name: str, alternates: str) -> str:
 def country_aliases(iso2: str, geonames_name: str) -> str:
     country = pycountry.countries.get(alpha_2=iso2)
     names = [getattr(country, attr, None) for attr in ("name", "official_name", "common_name")] if country else []
-    names += EXTRA_ALIASES.get(iso2, [])
+    names += EXTRA_ALIASES.get(iso2, []) + WORLD_BANK_NAMES.get(iso2, [])
     seen = {match_key(geonames_name)}
     kept = []
     for name in names:

@@ -52,7 +52,10 @@ def test_countries_by_code_name_and_common_variant():
     for written in ("South Korea", "Korea, Republic of", "KOR", "republic of korea"):
         assert gazetteer.country(written).iso2 == "KR"
     assert gazetteer.country("Côte d’Ivoire").iso2 == gazetteer.country("Ivory Coast").iso2 == "CI"
-    assert gazetteer.country("Narnia") is None and gazetteer.country("Korea") is None
+    assert gazetteer.country("Narnia") is None
+    # "Korea" alone is the OECD's (and the World Bank's "Korea, Rep.") name of the Republic of Korea; a city of
+    # the North written so is not found in KR, and the warning says GeoNames has it in KP
+    assert gazetteer.country("Korea").iso2 == "KR"
 
 
 def test_country_regions_follow_the_project_rule():
@@ -375,3 +378,35 @@ def test_values_array_places_the_last_present_value_of_each_cell():
     np.testing.assert_array_equal(X, [[1.0, 3.0], [2.0, np.nan], [np.nan, np.nan]])
     later = values_array(long.assign(value=[1.0, 2.0, 3.0, 4.0, 9.0, 7.0]), ["a"], ["y"])
     assert later[0, 0] == 4.0  # of two present values, the later row's
+
+
+def test_a_table_of_countries_looks_up_no_places(tmp_path):
+    """The OECD Better Life Index names countries, Korea as the OECD writes it: the countries and continents are
+    filled, and Luxembourg does not get the city of Luxembourg's coordinates and population."""
+    bli = SHARED / "data" / "compind_examples" / "BLI_2017.csv"
+    need_shared(bli)
+    names = pd.read_csv(bli)["country"]
+    path = write(tmp_path, "city,name\n" + "".join(f"{slug(n)},{n}\n" for n in names))
+    cities = read_cities(path).set_index("city")
+    assert cities.loc["korea", "country"] == "KR" and cities.loc["luxembourg", "country"] == "LU"
+    assert cities[["lat", "lon", "population"]].isna().all().all()
+    assert set(cities["region"]) <= {"Europe", "Asia", "North America", "Latin America", "Middle East & Africa",
+                                     "Oceania"} and cities["region"].notna().all()
+    log = log_of(cities.reset_index())
+    (note,) = log[log["action"] == "units-are-countries"].to_dict("records")
+    assert note["count"] == len(names) == 35 and note["severity"] == "note"
+    assert not (log["severity"] == "warning").any()
+
+
+def test_a_city_state_among_cities_is_still_a_city(tmp_path):
+    cities = read_cities(write(tmp_path, "city,name,country\nsingapore,Singapore,SG\nseoul,Seoul,KR\n"
+                                         "paris,Paris,FR\n")).set_index("city")
+    assert cities["lat"].notna().all() and cities.loc["singapore", "population"] > 1_000_000
+    assert "units-are-countries" not in set(log_of(cities.reset_index())["action"])
+
+
+def test_world_bank_country_names_are_known():
+    for written, iso2 in (("Korea, Rep.", "KR"), ("Egypt, Arab Rep.", "EG"), ("Congo, Dem. Rep.", "CD"),
+                          ("Congo, Rep.", "CG"), ("Hong Kong SAR, China", "HK"), ("St. Lucia", "LC"),
+                          ("Korea", "KR"), ("Lao PDR", "LA")):
+        assert gazetteer.country(written).iso2 == iso2, written

@@ -195,13 +195,46 @@ def _fill_from_gazetteer(frame: pd.DataFrame) -> list[dict]:
     for column in _FROM_PLACE:
         if column not in frame.columns:
             frame[column] = np.nan
+    countries = _units_are_countries(frame)
+    rows = []
+    if countries is not None:  # a table of countries: their names give their countries, and no place is looked up
+        named = [gazetteer.country(n) for n in frame["name"]]
+        frame["country"] = [c if c is not None else (found.iso2 if found else None)
+                            for c, found in zip(frame["country"], named)]
+        rows.append(entry("cities", "units-are-countries", count=int(countries.sum()),
+                          detail=f"{int(countries.sum())} of {len(frame)} units are named as their country, so the "
+                                 "table is read as one of countries: their lat, lon and population are not looked up "
+                                 f"among the places of {gazetteer.SOURCE} (give them in the table for a map point "
+                                 "and per-resident denominators)"))
     wanting = frame[list(_FROM_PLACE)].isna().any(axis=1) | frame["country"].isna() | frame[continent].isna()
-    return [row for i in frame.index[wanting.to_numpy()] for row in _fill_city(frame, i, continent)]  # the rest: none
+    for i in frame.index[wanting.to_numpy()]:
+        as_country = countries is not None and bool(countries[frame.index.get_loc(i)])
+        rows += _fill_city(frame, i, continent, places=not as_country)
+    return rows  # the rest: none
 
 
-def _fill_city(frame: pd.DataFrame, i, continent: str) -> list[dict]:
+COUNTRY_TABLE_SHARE = 0.8
+"""A cities table whose units are this share or more named as their own country is a table of countries (an OECD
+or World Bank index): a city-state (Singapore, Luxembourg) among cities stays a city and gets its place."""
+
+
+def _units_are_countries(frame: pd.DataFrame) -> np.ndarray | None:
+    """Which units are named as their own country (or as a country, where none is given), when enough of them
+    are that the table is one of countries; None for a table of cities."""
+    if len(frame) < 2:
+        return None
+    named = [gazetteer.country(n) for n in frame["name"]]
+    countries = np.array([found is not None and (given is None or found.iso2 == given)
+                          for found, given in zip(named, frame["country"])])
+    return countries if countries.mean() >= COUNTRY_TABLE_SHARE else None
+
+
+def _fill_city(frame: pd.DataFrame, i, continent: str, places: bool = True) -> list[dict]:
+    """Fill one city's empty cells from the gazetteer; `places=False` (a country of a table of countries) fills
+    only its continent, from its country."""
     city, place_name, country = frame.at[i, "city"], frame.at[i, "name"], frame.at[i, "country"]
-    wanted = [c for c in _FROM_PLACE if pd.isna(frame.at[i, c])] + (["country"] if country is None else [])
+    wanted = ([c for c in _FROM_PLACE if pd.isna(frame.at[i, c])] + (["country"] if country is None else [])
+              if places else [])
     filled, sources, empty, reasons, doubtful = [], [], [], [], False
     if wanted:
         places = gazetteer.places_named(place_name, country)

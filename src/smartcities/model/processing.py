@@ -31,6 +31,8 @@ ACTIONS = {
                               "an undeclared missing-value code",
     "filled": "values of the cities table filled from the shipped GeoNames gazetteer",
     "not-filled": "a city the gazetteer could not match keeps its empty cells",
+    "units-are-countries": "the cities table names countries, not cities: no place coordinates or populations are "
+                           "looked up for them",
     "fallback-encoding": "a line of a wide table not valid in its `encoding` was read in its `fallback_encoding`",
     "duplicate-left-out": "a row of a wide table whose id an earlier row has was left out (`duplicates: first`)",
     "not-in-cities": "rows of a city the cities table does not list were left out",
