@@ -199,11 +199,11 @@ def test_bundled_cities_table():
 
 def test_cities_out_of_range_and_bad_ids(tmp_path):
     text = CITIES.replace("37.566", "97.5").replace("-74.00597", "-190").replace("8804190", "0")
-    text = text.replace("seoul,Seoul,KR", "Seoul,Seoul,Korea")
+    text = text.replace("seoul,Seoul,KR", "Seoul,Seoul,Sth Korea")
     path = write(tmp_path, "cities.csv", text)
     assert problems_of(lambda: read_cities(path)) == [
         f"{path} line 2, column city: 'Seoul' is not a slug id (lowercase letters, digits and '-'); write 'seoul'",
-        (f"{path} line 2, column country: unknown country 'Korea': expected an ISO 3166 code (AU, AUS) or an "
+        (f"{path} line 2, column country: unknown country 'Sth Korea': expected an ISO 3166 code (AU, AUS) or an "
          "English name (did you mean 'South Korea'?)"),
         f"{path} line 2, column lat: 97.5 is out of range, expected a number between -90 and 90",
         f"{path} line 3, column lon: -190 is out of range, expected a number between -180 and 180",
