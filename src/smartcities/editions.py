@@ -253,7 +253,8 @@ def _uses_ampi(step: Step) -> bool:
 
 
 def _data_before(inputs: Inputs, steps: tuple[Step, ...]) -> np.ndarray:
-    """An edition's data as it reaches the normalise step: the data steps before it, as the pipeline runs them."""
+    """An edition's data as it reaches the step after `steps` (the normalise step, or the aggregate step): the data
+    steps among them, as the pipeline runs them."""
     X = inputs.X[None]
     kept = Kept.measured(X)
     for step in steps:

@@ -195,10 +195,10 @@ def _fill_from_gazetteer(frame: pd.DataFrame) -> list[dict]:
     for column in _FROM_PLACE:
         if column not in frame.columns:
             frame[column] = np.nan
-    countries = _units_are_countries(frame)
+    named = [gazetteer.country(n) for n in frame["name"]]  # the country each unit's name is, if any
+    countries = _units_are_countries(named, list(frame["country"]))
     rows = []
     if countries is not None:  # a table of countries: their names give their countries, and no place is looked up
-        named = [gazetteer.country(n) for n in frame["name"]]
         frame["country"] = [c if c is not None else (found.iso2 if found else None)
                             for c, found in zip(frame["country"], named)]
         rows.append(entry("cities", "units-are-countries", count=int(countries.sum()),
@@ -209,7 +209,7 @@ def _fill_from_gazetteer(frame: pd.DataFrame) -> list[dict]:
     wanting = frame[list(_FROM_PLACE)].isna().any(axis=1) | frame["country"].isna() | frame[continent].isna()
     for i in frame.index[wanting.to_numpy()]:
         as_country = countries is not None and bool(countries[frame.index.get_loc(i)])
-        rows += _fill_city(frame, i, continent, places=not as_country)
+        rows += _fill_city(frame, i, continent, look_up_place=not as_country)
     return rows  # the rest: none
 
 
@@ -218,23 +218,22 @@ COUNTRY_TABLE_SHARE = 0.8
 or World Bank index): a city-state (Singapore, Luxembourg) among cities stays a city and gets its place."""
 
 
-def _units_are_countries(frame: pd.DataFrame) -> np.ndarray | None:
-    """Which units are named as their own country (or as a country, where none is given), when enough of them
-    are that the table is one of countries; None for a table of cities."""
-    if len(frame) < 2:
+def _units_are_countries(named: list, given: list[str | None]) -> np.ndarray | None:
+    """Which units are named as their own country (`named`: the country each name is, `given`: the table's ISO-2,
+    None where empty), when enough of them are that the table is one of countries; None for a table of cities."""
+    if len(named) < 2:
         return None
-    named = [gazetteer.country(n) for n in frame["name"]]
-    countries = np.array([found is not None and (given is None or found.iso2 == given)
-                          for found, given in zip(named, frame["country"])])
+    countries = np.array([found is not None and (iso2 is None or found.iso2 == iso2)
+                          for found, iso2 in zip(named, given)])
     return countries if countries.mean() >= COUNTRY_TABLE_SHARE else None
 
 
-def _fill_city(frame: pd.DataFrame, i, continent: str, places: bool = True) -> list[dict]:
-    """Fill one city's empty cells from the gazetteer; `places=False` (a country of a table of countries) fills
-    only its continent, from its country."""
+def _fill_city(frame: pd.DataFrame, i, continent: str, look_up_place: bool = True) -> list[dict]:
+    """Fill one city's empty cells from the gazetteer; without `look_up_place` (a country of a table of
+    countries) only its continent, from its country."""
     city, place_name, country = frame.at[i, "city"], frame.at[i, "name"], frame.at[i, "country"]
     wanted = ([c for c in _FROM_PLACE if pd.isna(frame.at[i, c])] + (["country"] if country is None else [])
-              if places else [])
+              if look_up_place else [])
     filled, sources, empty, reasons, doubtful = [], [], [], [], False
     if wanted:
         places = gazetteer.places_named(place_name, country)

@@ -396,12 +396,12 @@ def _renamed(wanted: str, unclaimed: list[str]) -> str:
     """'; is it 'desc'?' when a header column that no field claims looks like the missing one: the same but for
     case, a shortening of it, or a close spelling."""
     key = wanted.lower()
+    lowered: dict[str, str] = {}  # in header order, the first column of each spelling
     for column in unclaimed:
-        low = column.lower()
-        if low == key or (len(low) >= 3 and (key.startswith(low) or low.startswith(key))):
-            return f"; is it {column!r}?"
-    close = difflib.get_close_matches(key, [c.lower() for c in unclaimed], n=1)
-    return f"; is it {unclaimed[[c.lower() for c in unclaimed].index(close[0])]!r}?" if close else ""
+        lowered.setdefault(column.lower(), column)
+    alike = [low for low in lowered if low == key or (len(low) >= 3 and (key.startswith(low) or low.startswith(key)))]
+    found = alike or difflib.get_close_matches(key, list(lowered), n=1)
+    return f"; is it {lowered[found[0]]!r}?" if found else ""
 
 
 def _expected(f: Field) -> str:
