@@ -2,7 +2,9 @@
 
 A city's profile is the share of its initiatives in each main service domain and in each of the three trends.
 Profiles are standardised (so a rare feature weighs as much as a common one), clustered with k-means from a
-fixed seed, and the number of groups is the one in 2..6 with the best silhouette. A group is named after
+fixed seed (SciPy's, from `STARTS` random starts; it loads in a tenth of the time scikit-learn's takes, which
+every build with an inventory would wait for), and the number of groups is the one in 2..6 with the best
+silhouette. A group is named after
 the features on which its cities sit furthest above the all-city mean. Above `SILHOUETTE_SAMPLE` cities the
 silhouette measures each city's distances to a seeded random sample of that many cities, not to all of them
 (the exact silhouette compares every pair of cities: its cost grows with the square of their number).
@@ -20,6 +22,7 @@ from .trends import TRENDS, city_trend_shares
 
 SEED = 20220220
 K_RANGE = (2, 6)
+STARTS = 20  # k-means runs from random starts; the one whose cities lie closest to their centres is kept
 SILHOUETTE_SAMPLE = 2000  # reference cities for the silhouette of larger sets (seeded by SEED)
 MIN_DOMAIN_SHARE = 0.05  # service domains below this share of the whole inventory are pooled as "other domains"
 FEATURE_NAMES = {
@@ -75,9 +78,6 @@ def find_archetypes(features: pd.DataFrame, k: int | None = None, k_range: tuple
     z-score in the cluster. Why: a peer group of cities that do similar things is a more useful benchmark
     than one of cities that merely share a continent.
     """
-    from sklearn.cluster import KMeans
-    from threadpoolctl import threadpool_limits
-
     feats = features.dropna()
     std = feats.std(ddof=0).replace(0, 1.0)
     z = (feats - feats.mean()) / std
@@ -85,17 +85,16 @@ def find_archetypes(features: pd.DataFrame, k: int | None = None, k_range: tuple
     if n < 3:
         raise ValueError(f"archetypes need at least 3 cities with a profile, got {n}")
     candidates = [k] if k is not None else list(range(k_range[0], min(k_range[1], n - 1) + 1))
-    fits = {}
-    # one thread: each k-means iteration is small work, and waking threads for it costs more than the work
-    # (three times the time for 31 cities, seventeen times for 10,000 on two cores)
-    with threadpool_limits(1):
-        for kk in candidates:
-            fits[kk] = KMeans(n_clusters=kk, n_init=20, random_state=seed).fit(z.to_numpy()).labels_
+    fits = {kk: kmeans_groups(z.to_numpy(), kk, seed) for kk in candidates}
+    candidates = [kk for kk in candidates if np.unique(fits[kk]).size == kk]  # k-means may leave a group empty
+    if not candidates:
+        raise ValueError(f"k-means found fewer than {k or k_range[0]} groups among {n} city profiles: they are "
+                         f"too alike to group")
     reference = None
     if n > SILHOUETTE_SAMPLE:
         reference = np.sort(np.random.default_rng(seed).choice(n, SILHOUETTE_SAMPLE, replace=False))
-    city_sils = city_silhouettes(z.to_numpy(), {kk: fit for kk, fit in fits.items() if kk > 1}, reference)
-    city_sils.update({kk: np.full(n, np.nan) for kk in fits if kk == 1})  # one group: no silhouette
+    city_sils = city_silhouettes(z.to_numpy(), {kk: fits[kk] for kk in candidates if kk > 1}, reference)
+    city_sils.update({kk: np.full(n, np.nan) for kk in candidates if kk == 1})  # one group: no silhouette
     silhouettes = {kk: float(np.mean(city_sils[kk])) for kk in candidates}
     best = max(silhouettes, key=lambda kk: (silhouettes[kk], -kk))
     raw = fits[best]
@@ -111,22 +110,32 @@ def find_archetypes(features: pd.DataFrame, k: int | None = None, k_range: tuple
     return Archetypes(assignments, centres, centres_z, labels, best, silhouettes, feats)
 
 
+def kmeans_groups(z: np.ndarray, k: int, seed: int = SEED) -> np.ndarray:
+    """Each city's group by k-means on the rows of `z`: Lloyd's iterations until they settle, from `STARTS`
+    random starts drawn from `seed`, the run with the least mean distance to the centres kept. Groups are
+    numbered 0..k−1, or fewer when the kept run left a group empty."""
+    from scipy.cluster.vq import kmeans, vq
+
+    centres, _ = kmeans(z, k, iter=STARTS, seed=np.random.default_rng(seed))
+    return vq(z, centres)[0].astype(int)
+
+
 def city_silhouettes(z: np.ndarray, fits: dict[int, np.ndarray],
                      reference: np.ndarray | None = None) -> dict[int, np.ndarray]:
     """Each city's silhouette under every clustering in `fits` (k -> labels): (b − a) / max(a, b), with a its
     mean distance to the other cities of its group and b that to the nearest other group.
 
-    Without `reference` this is the exact silhouette (scikit-learn's). With `reference` (positions of a
-    sample of cities), a and b are mean distances to the reference cities only, so the cost grows with the
-    number of cities times the sample size; a city alone in its group among the reference cities gets 0, as a
-    group of one does in the exact silhouette. Why: choosing k needs a silhouette for every candidate, and
+    Without `reference` (every city a reference) this is the exact silhouette, as scikit-learn's. With
+    `reference` (positions of a sample of cities), a and b are mean distances to the reference cities only, so
+    the cost grows with the number of cities times the sample size; a city alone in its group among the
+    reference cities gets 0, as a group of one does in the exact silhouette. Why: choosing k needs a
+    silhouette for every candidate, and
     ten thousand cities make fifty million pairs.
     """
     from scipy.spatial.distance import cdist
-    from sklearn.metrics import silhouette_samples
 
     if reference is None:
-        return {k: silhouette_samples(z, labels) for k, labels in fits.items()}
+        reference = np.arange(len(z))
     in_reference = np.zeros(len(z), dtype=bool)
     in_reference[reference] = True
     sums = {k: np.zeros((len(z), k)) for k in fits}
