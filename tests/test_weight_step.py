@@ -52,7 +52,107 @@ def test_pca_weights_equal_coinr_on_asem(tmp_path):
     expected = np.nansum(X[:, kids] * w, axis=1) / (present * w).sum(axis=1)
     assert np.allclose(result.stages.scores[0, :, pillar], expected)
     log = result.processing.table
-    assert (log["action"] == "weighted").sum() == 1
+    weighted = log[log["action"] == "weighted"]
+    assert list(weighted["severity"]) == ["note", "warning"]
+    # three pillars get a negative loading, as in COINr; said once, naming each
+    said = weighted["detail"].iloc[1]
+    assert said.startswith("negative pca weights within 3 parents: Instit (TBTs -0.443); Environ (Forest -0.235)")
+    assert "SusEcFin (RDExp -0.475, NEET -0.46)" in said
+    assert [g for g, part in ref.groupby("Group") if (flip_sign(part) < 0).any()] == ["Environ", "Instit",
+                                                                                       "SusEcFin"]
+
+
+def flip_sign(part: pd.DataFrame) -> np.ndarray:
+    """COINr's loadings of one group, signed as ours: summing positive."""
+    theirs = part["Loading"].to_numpy()
+    return np.sign(theirs.sum()) * theirs
+
+
+def test_pca_weights_of_pillars_equal_coinr_on_asem(tmp_path):
+    """`levels: [2]`: the pillars weighed within each sub-index from their scores, the indicators keeping the
+    framework's weights, as COINr's get_PCA at Level 2 on its aggregated data set."""
+    (pca,) = need_fixture("pca.csv")
+    spec = asem_spec(tmp_path, "standard")
+    with_weight(spec, "{method: pca, levels: [2]}")
+    result = build(spec)
+    c = result.context.compiled
+    raw = pd.Series(result.stages.weighting.weights[0], index=c.nodes)
+    assert np.allclose(raw.iloc[:c.n_leaves], c.weights[:c.n_leaves])  # level 1 untouched
+    ref = pd.read_csv(pca)
+    ref = ref[(ref["Level"] == 2) & (ref["Component"] == "PC1")]
+    assert set(ref["Group"]) == {"Conn", "Sust"}
+    for group, part in ref.groupby("Group"):
+        theirs = part["Loading"].to_numpy()
+        ours = raw[part["iCode"]].to_numpy()
+        assert np.allclose(ours, np.sign(theirs.sum()) * theirs, atol=1e-10), group
+    assert raw["Social"] < 0  # a pillar running against the others keeps its negative loading, as in COINr
+
+
+def test_children_that_cancel_out_are_refused(tmp_path):
+    """Weighed by PCA at every level, ASEM's Connectivity and Sustainability scores run against each other
+    (Sustainability's Social pillar gets a negative weight); the PCA loadings of two children that correlate
+    negatively are ±0.7071 and sum to 0, which leaves the index undefined."""
+    spec = asem_spec(tmp_path, "standard")
+    with_weight(spec, "{method: pca, levels: [1, 2, 3]}")
+    with pytest.raises(InputError, match=r"pca weights of 'Index' cancel out \(Conn [-+]0.7071, Sust [-+]0.7071\)"):
+        build(spec)
+
+
+def test_levels_are_weighed_from_the_bottom_up(tmp_path):
+    """`levels: [1, 2]`: the pillars' weights come from the pillar scores that the indicators' PCA weights
+    give, by hand: aggregate with the level-1 weights, then PCA of each sub-index's pillars."""
+    from smartcities.engine.aggregate import aggregate_with
+    from smartcities.engine.weighting import pca_weights
+
+    spec = asem_spec(tmp_path, "standard")
+    with_weight(spec, "{method: pca, levels: [1, 2]}")
+    result = build(spec)
+    c, fw = result.context.compiled, result.context.framework
+    W = result.stages.weighting.weights[0]
+    level_one = np.where(np.arange(len(c.nodes)) < c.n_leaves, W, c.weights)
+    X = result.stages.data["normalise"]
+    scores = aggregate_with(X, result.context, level_one[None], method="arithmetic")[0]
+    for parent in ("Conn", "Sust"):
+        kids = [c.nodes.index(k) for k in fw.children[parent]]
+        assert np.allclose(W[kids], pca_weights(scores[:, kids]), atol=1e-12), parent
+    pillar = c.nodes.index("ConEcFin")  # and the indicators' weights are level 1's PCA, as with levels [1]
+    one = build_with(tmp_path / "one", "{method: pca}")
+    kids = [c.nodes.index(k) for k in fw.children["ConEcFin"]]
+    assert np.allclose(W[kids], one.stages.weighting.weights[0][kids])
+    assert np.isfinite(result.stages.scores[0, :, pillar]).all()
+
+
+def build_with(folder: Path, step: str):
+    folder.mkdir()
+    spec = asem_spec(folder, "standard")
+    with_weight(spec, step)
+    return build(spec)
+
+
+def test_levels_weighed_in_the_uncertainty_runs_are_those_of_a_single_build(tmp_path):
+    spec = asem_spec(tmp_path, "standard")
+    with_weight(spec, "{method: framework}", """uncertainty:
+  target: Index
+  runs: 8
+  seed: 3
+  factors:
+    weighting: {step: weight, alternatives: [{method: equal}, {method: critic, levels: [1, 2, 3]}]}
+""")
+    result = build(spec)
+    from smartcities.engine.pipeline import run_pipeline
+    from smartcities.robustness.uncertainty import Plan, Where
+
+    steps = list(result.steps)
+    plan = Plan.resolve(result.context, steps, result.spec.model.uncertainty, Where.of(result.spec))
+    runs = plan.decode(plan.design(result.spec.model.uncertainty).u)
+    _, _, step_weights = plan.data_arrays(result.inputs.X, runs)
+    g = [f.name for f in plan.factors].index("weighting")
+    r = int(np.flatnonzero(runs.choices[:, g] == 1)[0])
+    alone = plan.steps_for(runs, r)[:-1] + steps[-1:]
+    single = run_pipeline(result.inputs.X, result.context, alone)
+    assert np.allclose(step_weights[runs.data_key[r]], single.weighting.weights[0])
+    c = result.context.compiled
+    assert not np.allclose(single.weighting.weights[0][c.level_slices[2]], c.weights[c.level_slices[2]])
 
 
 def sci_index(folder: Path, pipeline: str) -> Path:
@@ -165,6 +265,9 @@ ERRORS = [
     ("{method: pcaa}", "weight: method 'pcaa'", "method"),
     ("{method: fit, target: Populaton}", "did you mean", "target"),
     ("{method: bod, bounds: [0.5, 0.9]}", "cannot be met", "bounds"),
+    ("{method: pca, levels: [1, 4]}", "level 4 has no parent to weigh within", "levels"),
+    ("{method: optimise, levels: [2], targets: {Goods: 2}}", "'Goods' is not a node of the levels weighed",
+     "targets"),
 ]
 
 
@@ -172,7 +275,8 @@ ERRORS = [
 def test_errors_are_located_at_the_step(tmp_path, step, said, key):
     spec = asem_spec(tmp_path, "standard")
     with_weight(spec, step.replace("{method: ahp, matrices: {", "{method: ahp,\n      matrices: {")
-                .replace(", target:", ",\n      target:").replace(", bounds:", ",\n      bounds:"))
+                .replace(", target:", ",\n      target:").replace(", bounds:", ",\n      bounds:")
+                .replace(", levels:", ",\n      levels:").replace(", targets:", ",\n      targets:"))
     lines = spec.read_text(encoding="utf-8").splitlines()
     weight_line = next(i for i, t in enumerate(lines, 1) if "- weight:" in t)
     expected = next(i for i, t in enumerate(lines, 1) if i >= weight_line and f"{key}" in t)

@@ -136,8 +136,9 @@ def _pipeline_section() -> str:
             parts += ["### `grades`",
                       f"Set by the spec's `grades:` key, not in the pipeline. {_doc(letter_ratings)} The letters: "
                       f"{', '.join(LETTERS)}.", _methods_table(step)]
-        else:
-            parts += [f"### `{step}`", _methods_table(step)]
+        else:  # weight: what the methods share, then each
+            paragraphs = _module_doc(methods(step)).split("\n\n")
+            parts += [f"### `{step}`", *(" ".join(p.split()) for p in paragraphs[:2]), _methods_table(step)]
     return "\n\n".join(p for p in parts if p)
 
 

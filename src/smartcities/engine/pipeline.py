@@ -7,6 +7,7 @@ step (before `aggregate`) sets the node weights from the data at that point; an 
 
 from __future__ import annotations
 
+import inspect
 import time
 import typing
 from collections.abc import Callable
@@ -120,7 +121,7 @@ def run_pipeline(X: np.ndarray, ctx: Context, steps: list[Step]) -> Stages:
     for step in steps:
         started = time.perf_counter()
         if step.step == "weight":
-            weighting = weigh(X, ctx, step)
+            weighting = weigh(X, ctx, step, next((s for s in steps if s.step == "aggregate"), None))
         elif step.step == "aggregate":
             scores = aggregate_with(X, ctx, weights_set(step.params, weighting),
                                     **{k: v for k, v in step.params.items() if k != "weights"})
@@ -137,9 +138,15 @@ def run_pipeline(X: np.ndarray, ctx: Context, steps: list[Step]) -> Stages:
     return Stages(data, scores, ranks(scores), tuple(seconds), masks, weighting)
 
 
-def weigh(X: np.ndarray, ctx: Context, step: Step) -> Weighting:
-    """The node weights a weight step sets (its method checks its own parameters)."""
-    return methods("weight")[step.method](X, ctx, **step.params)
+def weigh(X: np.ndarray, ctx: Context, step: Step, aggregate: Step | None) -> Weighting:
+    """The node weights a weight step sets (its method checks its own parameters). A method that weighs levels
+    above the indicators from the data also gets their scores as `aggregate` (the pipeline's aggregate step)
+    would compute them under the weights it has set so far."""
+    fn = methods("weight")[step.method]
+    if "scored" not in inspect.signature(fn).parameters:
+        return fn(X, ctx, **step.params)
+    own = {k: v for k, v in (aggregate.params if aggregate else {}).items() if k != "weights"}
+    return fn(X, ctx, lambda W: aggregate_with(X, ctx, W, **own), **step.params)
 
 
 def weights_set(params: dict, weighting: Weighting | None) -> str | dict | np.ndarray:

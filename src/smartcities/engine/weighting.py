@@ -1,11 +1,16 @@
 """Weights of the nodes within each parent, set by the pipeline's `weight` step for every later step.
 
+The methods that judge weights from the data (pca, factor, bod, entropy, critic, optimise) weigh the children of
+every parent at the `levels` they are given: `[1]` (the indicators) by default, as COINr's functions weigh one
+level at a time. Levels are weighed from the bottom up, each from its nodes' scores under the weights set below it
+(the data at the weight step, aggregated as the pipeline's aggregate step does), so a level sees its children as
+the index will score them; levels not named keep the framework's weights. The others (equal, framework, ahp,
+budget, fit) take their weights from the spec or, for fit, from one parent's indicators.
+
 A weight method is `fn(X, ctx, **params) -> Weighting`: X is the data at that point of the pipeline
 `(runs, units, indicators)`, and the weights come back per run, `(runs, nodes)` in compiled order (the aggregate
-step rescales them within each parent). Methods that judge weights from the data (pca, factor, bod, entropy,
-critic, optimise, fit) weight the indicators within each parent of indicators and keep the framework's weights
-higher up: the data at this point are indicators, and weights of aggregates would need scores the aggregate step
-has not computed yet. The others (equal, framework, ahp, budget) may weight any parent.
+step rescales them within each parent). A data method takes a third argument, `scored(W) -> (runs, units,
+nodes)`: every node's score under node weights W, which the pipeline gives it.
 
 The pure functions below take the children's data of one parent `Y (units, children)` (NaN = missing; a unit
 missing any child is left out of the fit, as COINr does) and return that parent's child weights.
@@ -235,47 +240,88 @@ def fit_weights(Y: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 # --- the weight step's methods ------------------------------------------------------------------------------------
 
-def leaf_parents(ctx: Context) -> list[tuple[str, np.ndarray]]:
-    """Each parent of two or more indicators with the compiled indices of its indicators (a parent of one
-    indicator has nothing to weigh)."""
+Scored = Callable[[np.ndarray], np.ndarray]
+"""Every node's scores (runs, units, nodes) under node weights (runs, nodes), as the pipeline aggregates."""
+
+
+def parents_at(ctx: Context, level: int) -> list[tuple[str, np.ndarray]]:
+    """Each parent of two or more nodes of `level` (1 = the indicators) with its children's compiled indices (a
+    parent of one node has nothing to weigh)."""
     c = ctx.compiled
     kids = ctx.framework.children
-    parents = dict.fromkeys(ctx.framework.by_id[leaf].parent for leaf in ctx.indicators)
+    nodes = c.nodes[c.level_slices[level - 1]] if level <= len(c.level_slices) else ()
+    parents = dict.fromkeys(ctx.framework.by_id[n].parent for n in nodes)
     return [(p, np.array([c.nodes.index(k) for k in kids[p]])) for p in parents if p and len(kids[p]) > 1]
 
 
-def first_run(ctx: Context, notes: list[str]) -> tuple[str, ...]:
-    """The notes a method made for the nominal run (the first one per parent), named by parent."""
-    return tuple(f"{parent!r}: {note}" for (parent, _), note in zip(leaf_parents(ctx), notes))
+def check_levels(ctx: Context, *, levels: list[int] | None = None, **_) -> list[Problem]:
+    """The levels a data method weighs are levels with a parent above them: 1 (the indicators) to one below
+    the top."""
+    top = len(ctx.compiled.level_slices) - 1
+    return [Problem("spec", f"weight: levels: level {lev} has no parent to weigh within; the levels are 1 (the "
+                            f"indicators) to {top}", column="levels")
+            for lev in levels or () if not 1 <= lev <= top]
 
 
-def by_data(X: np.ndarray, ctx: Context, fn: Callable[[np.ndarray], np.ndarray], method: str) -> np.ndarray:
-    """Node weights (runs, nodes): the framework's, with each parent of indicators' indicator weights from
-    `fn(Y)`, computed run by run. Weights the data leave undefined (every indicator of a parent constant) are an
-    error naming the parent, never NaN passed on."""
+def by_data(X: np.ndarray, ctx: Context, scored: Scored | None, fn: Callable[[np.ndarray, np.ndarray], tuple],
+            method: str, levels: list[int] | None = None, least: Callable[[int], int] = lambda k: 0
+            ) -> tuple[np.ndarray, tuple[str, ...], tuple[str, ...]]:
+    """Node weights (runs, nodes): the framework's, with the children of each parent at `levels` (default [1])
+    weighted by `fn(Y, idx) -> (weights, note | None)` from their data `Y (units, children)` run by run; and the
+    nominal run's notes and warnings, named by parent. A level's data are the indicators (level 1) or the scores
+    of its nodes under the weights set below it. A parent needs `least(children)` units with every child present.
+    Weights the data leave undefined (every child of a parent constant) or that cancel out (two children that run
+    against each other get PCA loadings summing to 0) are an error naming the parent, never NaN passed on; a
+    negative weight is a warning, since it lets the parent's score leave its children's range."""
+    if problems := check_levels(ctx, levels=levels):
+        raise InputError(problems)
     X = X[None] if X.ndim == 2 else X
     out = np.tile(ctx.compiled.weights, (X.shape[0], 1))
-    for r in range(X.shape[0]):
-        for parent, idx in leaf_parents(ctx):
-            with np.errstate(all="ignore"):
-                w = fn(X[r][:, idx])
-            if not np.all(np.isfinite(w)):
-                raise InputError.single("spec", f"weight: {method} weights of {parent!r} are undefined for these "
-                                        "data (an indicator with one value throughout?)", column="method")
-            out[r, idx] = w
-    return out
+    notes, negative = [], []
+    for level in sorted(set(levels or [1])):
+        data = X if level == 1 else scored(out)
+        for parent, idx in parents_at(ctx, level):
+            complete_units = int((~np.isnan(data[0][:, idx]).any(axis=1)).sum())
+            if complete_units < least(len(idx)):
+                raise InputError.single("spec", f"weight: {method} weights of {parent!r} need at least "
+                                        f"{least(len(idx))} units with every child present; {complete_units} have",
+                                        column="method")
+            for r in range(X.shape[0]):
+                with np.errstate(all="ignore"):
+                    w, note = fn(data[r][:, idx], idx)
+                if not np.all(np.isfinite(w)):
+                    raise InputError.single("spec", f"weight: {method} weights of {parent!r} are undefined for "
+                                            "these data (a child with one value throughout?)", column="method")
+                if abs(w.sum()) <= 1e-9 * np.abs(w).sum():
+                    named = ", ".join(f"{ctx.compiled.nodes[i]} {v:+.4g}" for i, v in zip(idx, w))
+                    raise InputError.single("spec", f"weight: {method} weights of {parent!r} cancel out ({named}): "
+                                            "its children run against each other, so its score is undefined; "
+                                            "weigh that level another way", column="method")
+                out[r, idx] = w
+                if r == 0 and note:
+                    notes.append(f"{parent!r}: {note}")
+                if r == 0 and (w < 0).any():
+                    negative.append(f"{parent} (" + ", ".join(f"{ctx.compiled.nodes[i]} {v:.3g}"
+                                                             for i, v in zip(idx, w) if v < 0) + ")")
+    warnings = (f"negative {method} weights within {len(negative)} parent{'s' * (len(negative) > 1)}: "
+                f"{'; '.join(negative)}; a score with a negative weight can leave its children's range",) \
+        if negative else ()
+    return out, tuple(notes), warnings
 
 
-def _enough_units(X: np.ndarray, ctx: Context, method: str, per_indicator: bool = False) -> None:
-    """Correlations need 3 units with every indicator of the parent present; a component or factor model needs
-    as many as the parent has indicators."""
-    X = X[None] if X.ndim == 2 else X
-    for parent, idx in leaf_parents(ctx):
-        n = int((~np.isnan(X[0][:, idx]).any(axis=1)).sum())
-        least = max(3, len(idx)) if per_indicator else 3
-        if n < least:
-            raise InputError.single("spec", f"weight: {method} weights of {parent!r} need at least {least} units "
-                                    f"with every indicator present; {n} have", column="method")
+def _plain(fn: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray, np.ndarray], tuple]:
+    """A pure weight function as `by_data` calls it: no note."""
+    return lambda Y, idx: (fn(Y), None)
+
+
+def _correlations(k: int) -> int:
+    """Units a correlation-based method needs with every child present, for k children."""
+    return 3
+
+
+def _components(k: int) -> int:
+    """Units a component or factor model of k children needs with every child present."""
+    return max(3, k)
 
 
 @register("weight", "framework")
@@ -294,95 +340,105 @@ def _runs(X: np.ndarray) -> int:
     return 1 if X.ndim == 2 else X.shape[0]
 
 
-@register("weight", "pca")
-def pca_method(X: np.ndarray, ctx: Context) -> Weighting:
-    """COINr's PCA weights: the first principal component loadings of each parent's standardised indicators,
-    signed so that they sum positive. Loadings can be negative for an indicator that runs against the others:
-    such a weight is kept, as COINr keeps it."""
-    _enough_units(X, ctx, "pca", per_indicator=True)
-    return Weighting(by_data(X, ctx, pca_weights, "pca"), "pca (first principal component loadings)")
+@register("weight", "pca", check=check_levels)
+def pca_method(X: np.ndarray, ctx: Context, scored: Scored | None = None, *,
+               levels: list[int] | None = None) -> Weighting:
+    """COINr's PCA weights: the first principal component loadings of each parent's standardised children (the
+    indicators; at `levels` above 1, the scores of those levels' nodes), signed so that they sum positive.
+    Loadings can be negative for a child that runs against the others: such a weight is kept, as COINr keeps it."""
+    W, _, warnings = by_data(X, ctx, scored, _plain(pca_weights), "pca", levels, _components)
+    return Weighting(W, "pca (first principal component loadings)", warnings=warnings)
 
 
-@register("weight", "factor")
-def factor_method(X: np.ndarray, ctx: Context) -> Weighting:
-    """OECD/JRC Handbook factor-analysis weights of each parent's indicators: factors with eigenvalue above 1,
-    varimax-rotated; each indicator weighted by its scaled squared loading on its main factor times that factor's
+@register("weight", "factor", check=check_levels)
+def factor_method(X: np.ndarray, ctx: Context, scored: Scored | None = None, *,
+                  levels: list[int] | None = None) -> Weighting:
+    """OECD/JRC Handbook factor-analysis weights of each parent's children: factors with eigenvalue above 1,
+    varimax-rotated; each child weighted by its scaled squared loading on its main factor times that factor's
     share of the explained variance."""
-    _enough_units(X, ctx, "factor", per_indicator=True)
-    return Weighting(by_data(X, ctx, factor_weights, "factor"), "factor (varimax factors, explained variance)")
+    W, _, warnings = by_data(X, ctx, scored, _plain(factor_weights), "factor", levels, _components)
+    return Weighting(W, "factor (varimax factors, explained variance)", warnings=warnings)
 
 
-def check_bod(ctx: Context, *, bounds: list[float] | None = None) -> list[Problem]:
-    """Share bounds every parent can meet: lo·n ≤ 1 ≤ hi·n for each parent's n indicators, 0 ≤ lo ≤ hi."""
+def check_bod(ctx: Context, *, bounds: list[float] | None = None, levels: list[int] | None = None) -> list[Problem]:
+    """Share bounds every parent weighed can meet: lo·n ≤ 1 ≤ hi·n for each parent's n children, 0 ≤ lo ≤ hi."""
+    if problems := check_levels(ctx, levels=levels):
+        return problems
     if bounds is None:
         return []
     if len(bounds) != 2 or not 0 <= bounds[0] <= bounds[1] <= 1:
         return [Problem("spec", f"weight: bounds {bounds} must be [lo, hi] with 0 ≤ lo ≤ hi ≤ 1", column="bounds")]
     lo, hi = bounds
-    return [Problem("spec", f"weight: bounds [{lo}, {hi}] cannot be met by the {len(idx)} indicators of {parent!r}: "
+    return [Problem("spec", f"weight: bounds [{lo}, {hi}] cannot be met by the {len(idx)} children of {parent!r}: "
                     f"their shares sum to 1, so lo must be at most {1 / len(idx):.4g} and hi at least "
                     f"{1 / len(idx):.4g}", column="bounds")
-            for parent, idx in leaf_parents(ctx) if lo * len(idx) > 1 + 1e-12 or hi * len(idx) < 1 - 1e-12]
+            for level in sorted(set(levels or [1])) for parent, idx in parents_at(ctx, level)
+            if lo * len(idx) > 1 + 1e-12 or hi * len(idx) < 1 - 1e-12]
 
 
 @register("weight", "bod", check=check_bod)
-def bod_method(X: np.ndarray, ctx: Context, *, bounds: list[float] | None = None) -> Weighting:
+def bod_method(X: np.ndarray, ctx: Context, scored: Scored | None = None, *, bounds: list[float] | None = None,
+               levels: list[int] | None = None) -> Weighting:
     """Benefit of the doubt. Its weights are each unit's own; a framework needs one set, so the step uses, within
     each parent, the mean over units of their optimal weight shares. The units' BoD scores themselves are noted in
     the processing log (their mean and how many units are on the frontier), not used as scores."""
-    if problems := check_bod(ctx, bounds=bounds):
+    if problems := check_bod(ctx, bounds=bounds, levels=levels):
         raise InputError(problems)
-    notes = []
 
-    def mean_shares(Y):
+    def mean_shares(Y, idx):
         scores, shares = bod(Y, tuple(bounds) if bounds else None)
-        notes.append(f"BoD scores: mean {np.nanmean(scores):.6f}, {int((scores > 1 - 1e-9).sum())} units on the "
-                     "frontier")
-        return np.nanmean(shares, axis=0)
+        return np.nanmean(shares, axis=0), (f"BoD scores: mean {np.nanmean(scores):.6f}, "
+                                            f"{int((scores > 1 - 1e-9).sum())} units on the frontier")
 
-    W = by_data(X, ctx, mean_shares, "bod")
-    return Weighting(W, "bod (mean of the units' optimal weight shares)", first_run(ctx, notes))
+    W, notes, warnings = by_data(X, ctx, scored, mean_shares, "bod", levels)
+    return Weighting(W, "bod (mean of the units' optimal weight shares)", notes, warnings)
 
 
-@register("weight", "entropy")
-def entropy_method(X: np.ndarray, ctx: Context) -> Weighting:
-    """Entropy weights of each parent's indicators from the data at this point (normalise first)."""
+@register("weight", "entropy", check=check_levels)
+def entropy_method(X: np.ndarray, ctx: Context, scored: Scored | None = None, *,
+                   levels: list[int] | None = None) -> Weighting:
+    """Entropy weights of each parent's children from the data at this point (normalise first)."""
     if np.nanmin(X) < 0:
         raise InputError.single("spec", "weight: entropy weights need values of 0 or above (lowest "
                                 f"{np.nanmin(X):.4g}); place the weight step after normalise: minmax",
                                 column="method")
-    return Weighting(by_data(X, ctx, entropy_weights, "entropy"), "entropy")
+    W, _, warnings = by_data(X, ctx, scored, _plain(entropy_weights), "entropy", levels)
+    return Weighting(W, "entropy", warnings=warnings)
 
 
-@register("weight", "critic")
-def critic_method(X: np.ndarray, ctx: Context) -> Weighting:
-    """CRITIC weights of each parent's indicators from the data at this point."""
-    _enough_units(X, ctx, "critic")
-    return Weighting(by_data(X, ctx, critic_weights, "critic"), "critic")
+@register("weight", "critic", check=check_levels)
+def critic_method(X: np.ndarray, ctx: Context, scored: Scored | None = None, *,
+                  levels: list[int] | None = None) -> Weighting:
+    """CRITIC weights of each parent's children from the data at this point."""
+    W, _, warnings = by_data(X, ctx, scored, _plain(critic_weights), "critic", levels, _correlations)
+    return Weighting(W, "critic", warnings=warnings)
 
 
-def check_optimise(ctx: Context, *, targets: dict[str, float] | None = None) -> list[Problem]:
-    """Targets name indicators, with positive importances."""
-    return [Problem("spec", f"weight: targets: {node!r} is not an indicator{did_you_mean(node, ctx.indicators)}"
-                    if node not in ctx.indicators else f"weight: targets: {node!r} must be positive",
+def check_optimise(ctx: Context, *, targets: dict[str, float] | None = None,
+                   levels: list[int] | None = None) -> list[Problem]:
+    """Targets name nodes of the levels weighed (the indicators by default), with positive importances."""
+    if problems := check_levels(ctx, levels=levels):
+        return problems
+    c = ctx.compiled
+    weighed = [n for level in sorted(set(levels or [1])) for n in c.nodes[c.level_slices[level - 1]]]
+    what = "an indicator" if not levels or set(levels) == {1} else "a node of the levels weighed"
+    return [Problem("spec", f"weight: targets: {node!r} is not {what}{did_you_mean(node, weighed)}"
+                    if node not in weighed else f"weight: targets: {node!r} must be positive",
                     column=f"targets.{node}")
-            for node, v in (targets or {}).items() if node not in ctx.indicators or not float(v) > 0]
+            for node, v in (targets or {}).items() if node not in weighed or not float(v) > 0]
 
 
 @register("weight", "optimise", check=check_optimise)
-def optimise_method(X: np.ndarray, ctx: Context, *, targets: dict[str, float] | None = None) -> Weighting:
-    """Weights balancing each indicator's correlation with its parent to the `targets` importances (by indicator;
-    1 where not named), as COINr's get_opt_weights does."""
-    if problems := check_optimise(ctx, targets=targets):
+def optimise_method(X: np.ndarray, ctx: Context, scored: Scored | None = None, *,
+                    targets: dict[str, float] | None = None, levels: list[int] | None = None) -> Weighting:
+    """Weights balancing each child's correlation with its parent to the `targets` importances (by node; 1 where
+    not named), as COINr's get_opt_weights does."""
+    if problems := check_optimise(ctx, targets=targets, levels=levels):
         raise InputError(problems)
-    _enough_units(X, ctx, "optimise")
     importance = np.array([float((targets or {}).get(n, 1.0)) for n in ctx.compiled.nodes])
-    X3 = X[None] if X.ndim == 2 else X
-    out = np.tile(ctx.compiled.weights, (X3.shape[0], 1))
-    for r in range(X3.shape[0]):
-        for _, idx in leaf_parents(ctx):
-            out[r, idx] = optimise_weights(X3[r][:, idx], importance[idx])
-    return Weighting(out, "optimise (balanced correlations with the parent)")
+    W, _, warnings = by_data(X, ctx, scored, lambda Y, idx: (optimise_weights(Y, importance[idx]), None),
+                             "optimise", levels, _correlations)
+    return Weighting(W, "optimise (balanced correlations with the parent)", warnings=warnings)
 
 
 def check_fit(ctx: Context, *, target: str) -> list[Problem]:
@@ -406,16 +462,14 @@ def fit_method(X: np.ndarray, ctx: Context, *, target: str) -> Weighting:
     if problems := check_fit(ctx, target=target):
         raise InputError(problems)
     t = ctx.denominators[target]
-    notes = []
 
-    def fitted(Y):
+    def fitted(Y, idx):
         w, residuals = fit_weights(Y, t)
-        notes.append(f"fit to {target}: max abs residual {np.nanmax(np.abs(residuals)):.4g}, "
-                     f"RMSE {np.sqrt(np.nanmean(residuals**2)):.4g} over {int((~np.isnan(residuals)).sum())} units")
-        return w
+        return w, (f"fit to {target}: max abs residual {np.nanmax(np.abs(residuals)):.4g}, "
+                   f"RMSE {np.sqrt(np.nanmean(residuals**2)):.4g} over {int((~np.isnan(residuals)).sum())} units")
 
-    W = by_data(X, ctx, fitted, "fit")
-    return Weighting(W, f"fit (least squares to {target})", first_run(ctx, notes))
+    W, notes, warnings = by_data(X, ctx, None, fitted, "fit")
+    return Weighting(W, f"fit (least squares to {target})", notes, warnings)
 
 
 def _children(ctx: Context, parent: str) -> list[str]:

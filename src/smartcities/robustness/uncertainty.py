@@ -351,7 +351,8 @@ class Plan:
                 prefix = (i, tuple(sorted((g, c) for g, c in choice_of.items() if self.factors[g].step <= i)))
                 if self.steps[i].step == "weight":
                     if prefix not in cache:
-                        cache[prefix] = weigh(Y, self.ctx, self.step_for(i, choice_of)).weights[0]
+                        step, aggregate = self.step_for(i, choice_of), self.steps[self.agg_step]
+                        cache[prefix] = weigh(Y, self.ctx, step, aggregate).weights[0]
                     weights.append(cache[prefix])
                     continue
                 if prefix not in cache:
