@@ -753,11 +753,12 @@
     function sliders(parent, depth) {
       var kids = children(parent).filter(function (k) { return published[k] !== undefined; });
       var maxw = Math.max.apply(null, kids.map(function (k) { return published[k]; }).concat([1e-9]));
+      var minw = Math.min.apply(null, kids.map(function (k) { return published[k]; }).concat([0]));  // a PCA weight may be negative
       return '<ul class="sliders">' + kids.map(function (k) {
         var id = "w-" + k.replace(/[^A-Za-z0-9_-]/g, "_"), sub = children(k).length && depth < 2 ?
           '<details class="sub"><summary>Weights of ' + esc(nodeName(k)) + "'s parts</summary>" + sliders(k, depth + 1) + "</details>" : "";
         return '<li><label for="' + id + '">' + esc(nodeName(k)) + '</label><input type="range" id="' + id + '" data-node="' +
-          esc(k) + '" min="0" max="' + (4 * maxw) + '" step="' + (maxw / 100) + '" value="' + WHAT.weights[k] +
+          esc(k) + '" min="' + (2 * minw) + '" max="' + (4 * maxw) + '" step="' + (maxw / 100) + '" value="' + WHAT.weights[k] +
           '"><output for="' + id + '" id="' + id + '-out"></output>' + sub + "</li>";
       }).join("") + "</ul>";
     }

@@ -77,11 +77,11 @@ var WhatIf = (function () {
       var p = todo[q], kids = children[p], g = geo[p], num = 0, den = 0, present = 0, links = 0;
       for (var j = 0; j < kids.length; j++) {
         var i = kids[j], wi = w[i];
-        if (!(wi > 0)) continue;
-        links++;
+        if (wi === 0 || wi !== wi) continue;  // weight 0 leaves a child out; a negative one (PCA's) counts
+        if (wi > 0) links++;  // the children min_share counts are those of positive weight, as in Python
         var y = out[base + i];
         if (y !== y) continue;
-        present++;
+        if (wi > 0) present++;
         num += wi * (g ? lg[base + i] : y);
         den += wi;
       }
