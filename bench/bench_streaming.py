@@ -6,7 +6,7 @@ Each case runs in its own process, so its peak memory is its own. Printed per ca
 peak RSS, the tally's bin width; then, side by side on a 10,000-unit case where both fit, the streamed tally
 against keeping every run's ranks (the exact path), and the projection of 10,000 runs to this machine and to a
 cluster of W workers, from the cost of one more run (the big case at R and 2R runs): each worker evaluates its runs
-on its core, and the client adds each run into the histograms.
+on its core into its own part of the tally, and the client merges one part per worker.
 
     .venv/bin/python bench/bench_streaming.py [--units 100000 --runs 104 --budget-mb 1024]
 """
@@ -58,17 +58,17 @@ def case(units: int, runs: int, backend: str, workers: int, budget_mb: int, chun
             "rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, "width": res.rank_width}
 
 
-def tally_seconds_per_run(units: int, budget_mb: int) -> float:
-    """What the client pays to add one run's ranks (units × 26) into the histograms."""
+def merge_seconds(units: int, budget_mb: int) -> float:
+    """What the client pays to merge one worker's part of the tally (histograms of the whole budget)."""
     from smartcities.robustness.tally import RankTally
 
-    rng = np.random.default_rng(1)
-    ranks = np.stack([rng.permutation(units) + 1 for _ in range(26)], axis=1).astype(np.uint32)[None]
     tally = RankTally.within(10_000, units, 26, budget_mb * 2**20)
+    part = tally.part(10)
+    part.counts[:] = 1
     t0 = time.perf_counter()
-    for r in range(4):
-        tally.add(np.array([r]), ranks)
-    return (time.perf_counter() - t0) / 4
+    for _ in range(3):
+        tally.merge(np.arange(10), part)
+    return (time.perf_counter() - t0) / 3
 
 
 def in_child(**kw) -> dict:
@@ -109,12 +109,13 @@ def main() -> None:
     print(f"{'  streamed / kept':<40} time {streamed['wall'] / kept['wall']:.2f}×, "
           f"peak memory {streamed['rss_gb'] / kept['rss_gb']:.2f}×")
     per_run = (twice["wall"] - numpy_run["wall"]) / (twice["runs"] - numpy_run["runs"])  # set-up left out
-    add = tally_seconds_per_run(args.units, args.budget_mb)
-    print(f"projection, 10,000 runs of {args.units:,} units ({per_run:.2f} s a run beyond the set-up): "
-          f"this process {10_000 * per_run / 60:.0f} min; "
-          f"a cluster of W workers ≈ 10,000 × max({per_run:.2f} s / W, {add:.2f} s client tally per run) "
-          f"= {10_000 * max(per_run / 16, add) / 60:.0f} min at W = 16")
-
+    merge = merge_seconds(args.units, args.budget_mb)
+    moved = args.budget_mb / 1024 * 8 / 10  # seconds to move one part over a 10 Gbit/s network
+    print(f"projection, 10,000 runs of {args.units:,} units ({per_run:.2f} s a run beyond the set-up, its own "
+          f"tally included): this process {10_000 * per_run / 60:.0f} min; a cluster of W workers ≈ "
+          f"10,000 × {per_run:.2f} s / W + W × ({merge:.2f} s to merge a worker's part + {moved:.1f} s to move "
+          f"its {args.budget_mb} MB at 10 Gbit/s) = {(10_000 * per_run / 16 + 16 * (merge + moved)) / 60:.0f} min "
+          f"at W = 16, {(10_000 * per_run / 64 + 64 * (merge + moved)) / 60:.0f} min at W = 64")
 
 if __name__ == "__main__":
     main()

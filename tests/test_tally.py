@@ -65,6 +65,23 @@ def test_wide_bins_stay_within_half_a_bin_and_keep_the_mean_exact():
         assert np.abs(got - want).max() <= t.width / 2 + 1  # interpolation may span a bin edge by one place
 
 
+@pytest.mark.parametrize("budget", [10**9, 3_000])  # every run kept; histograms of 3-place bins
+def test_parts_filled_apart_merge_into_the_tally_of_all_runs(budget):
+    r = random_ranks(90, 40, 3, seed=4)
+    whole = tally_of(r, budget, 90)
+    merged = RankTally.within(90, 40, 3, budget)
+    order = np.random.default_rng(1).permutation(90)  # each part holds runs from anywhere in the design
+    for rows in np.array_split(order, 4):
+        part = merged.part(len(rows))
+        assert part.width == merged.width and part.sums.sum() == 0
+        for lo in range(0, len(rows), 7):  # filled chunk by chunk, numbered within the part
+            part.add(np.arange(lo, min(lo + 7, len(rows))), r[rows[lo: lo + 7]])
+        merged.merge(rows, part)
+    assert (merged.width > 0) == (budget == 3_000)
+    for got, want in zip(merged.intervals(), whole.intervals()):
+        np.testing.assert_array_equal(got, want)
+
+
 def test_a_cell_without_any_rank_has_no_interval():
     r = random_ranks(20, 5, 1)
     r[:, 2, 0] = 0

@@ -28,15 +28,21 @@ def with_weight(path, step: str, extra: str = "") -> None:
     path.write_text(text + extra, encoding="utf-8")
 
 
-def test_pca_weights_equal_coinr_on_asem(tmp_path):
+def pca_beside_coinr(folder: Path, step: str, level: int):
+    """The ASEM build with `step` before its aggregate step, its node weights by id, and COINr's first-component
+    loadings at `level` (get_PCA on the aggregated data set)."""
     (pca,) = need_fixture("pca.csv")
-    spec = asem_spec(tmp_path, "standard")
-    with_weight(spec, "{method: pca}")
+    spec = asem_spec(folder, "standard")
+    with_weight(spec, step)
     result = build(spec)
-    c = result.context.compiled
-    raw = pd.Series(result.stages.weighting.weights[0], index=c.nodes)
+    raw = pd.Series(result.stages.weighting.weights[0], index=result.context.compiled.nodes)
     ref = pd.read_csv(pca)
-    ref = ref[(ref["Level"] == 1) & (ref["Component"] == "PC1")]
+    return result, raw, ref[(ref["Level"] == level) & (ref["Component"] == "PC1")]
+
+
+def test_pca_weights_equal_coinr_on_asem(tmp_path):
+    result, raw, ref = pca_beside_coinr(tmp_path, "{method: pca}", 1)
+    c = result.context.compiled
     assert len(ref) == 49
     for group, part in ref.groupby("Group"):
         ours = raw[part["iCode"]].to_numpy()
@@ -71,15 +77,9 @@ def flip_sign(part: pd.DataFrame) -> np.ndarray:
 def test_pca_weights_of_pillars_equal_coinr_on_asem(tmp_path):
     """`levels: [2]`: the pillars weighed within each sub-index from their scores, the indicators keeping the
     framework's weights, as COINr's get_PCA at Level 2 on its aggregated data set."""
-    (pca,) = need_fixture("pca.csv")
-    spec = asem_spec(tmp_path, "standard")
-    with_weight(spec, "{method: pca, levels: [2]}")
-    result = build(spec)
+    result, raw, ref = pca_beside_coinr(tmp_path, "{method: pca, levels: [2]}", 2)
     c = result.context.compiled
-    raw = pd.Series(result.stages.weighting.weights[0], index=c.nodes)
     assert np.allclose(raw.iloc[:c.n_leaves], c.weights[:c.n_leaves])  # level 1 untouched
-    ref = pd.read_csv(pca)
-    ref = ref[(ref["Level"] == 2) & (ref["Component"] == "PC1")]
     assert set(ref["Group"]) == {"Conn", "Sust"}
     for group, part in ref.groupby("Group"):
         theirs = part["Loading"].to_numpy()
@@ -127,32 +127,6 @@ def build_with(folder: Path, step: str):
     spec = asem_spec(folder, "standard")
     with_weight(spec, step)
     return build(spec)
-
-
-def test_levels_weighed_in_the_uncertainty_runs_are_those_of_a_single_build(tmp_path):
-    spec = asem_spec(tmp_path, "standard")
-    with_weight(spec, "{method: framework}", """uncertainty:
-  target: Index
-  runs: 8
-  seed: 3
-  factors:
-    weighting: {step: weight, alternatives: [{method: equal}, {method: critic, levels: [1, 2, 3]}]}
-""")
-    result = build(spec)
-    from smartcities.engine.pipeline import run_pipeline
-    from smartcities.robustness.uncertainty import Plan, Where
-
-    steps = list(result.steps)
-    plan = Plan.resolve(result.context, steps, result.spec.model.uncertainty, Where.of(result.spec))
-    runs = plan.decode(plan.design(result.spec.model.uncertainty).u)
-    _, _, step_weights = plan.data_arrays(result.inputs.X, runs)
-    g = [f.name for f in plan.factors].index("weighting")
-    r = int(np.flatnonzero(runs.choices[:, g] == 1)[0])
-    alone = plan.steps_for(runs, r)[:-1] + steps[-1:]
-    single = run_pipeline(result.inputs.X, result.context, alone)
-    assert np.allclose(step_weights[runs.data_key[r]], single.weighting.weights[0])
-    c = result.context.compiled
-    assert not np.allclose(single.weighting.weights[0][c.level_slices[2]], c.weights[c.level_slices[2]])
 
 
 def sci_index(folder: Path, pipeline: str) -> Path:
@@ -220,7 +194,8 @@ def test_weighting_method_as_an_uncertainty_factor(tmp_path):
   runs: 16
   seed: 3
   factors:
-    weighting: {step: weight, alternatives: [{method: equal}, {method: pca}, {method: entropy}]}
+    weighting: {step: weight, alternatives: [{method: equal}, {method: pca}, {method: entropy},
+                                             {method: critic, levels: [1, 2, 3]}]}
     winsorisation: {step: treat, parameter: max_points, values: [1, 5]}
 """)
     result = build(spec)
@@ -237,12 +212,14 @@ def test_weighting_method_as_an_uncertainty_factor(tmp_path):
     _, _, step_weights = plan.data_arrays(result.inputs.X, runs)
     assert step_weights.shape == (len(runs.data_keys), len(result.context.compiled.nodes))
     g = [f.name for f in plan.factors].index("weighting")
-    for option, method in enumerate(["equal", "pca", "entropy"]):
+    for option, method in enumerate(["equal", "pca", "entropy", "critic"]):
         r = int(np.flatnonzero(runs.choices[:, g] == option)[0])
         alone = plan.steps_for(runs, r)[:-1] + steps[-1:]  # the aggregate step as the spec has it
         assert alone[-2].step == "weight" and alone[-2].method == method
         single = run_pipeline(result.inputs.X, result.context, alone)
         assert np.allclose(step_weights[runs.data_key[r]], single.weighting.weights[0])
+    c = result.context.compiled  # the critic option weighed the sub-indices too, from their scores
+    assert not np.allclose(single.weighting.weights[0][c.level_slices[2]], c.weights[c.level_slices[2]])
 
 
 def test_weights_per_run_with_a_run_axis(tmp_path):

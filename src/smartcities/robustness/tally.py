@@ -5,8 +5,8 @@ default). Beyond it — a hundred thousand units over ten thousand runs would ne
 (unit, node) keeps a histogram of its ranks in bins of `width` places, so memory is set by the number of units and
 the budget, not by the number of runs: the mean stays exact (a sum of ranks), and a quantile is exact when `width`
 is 1 and within `width / 2` places of the exact one otherwise. Kept ranks and histogram counts both add up the
-same whatever the order and size of the chunks, so results do not depend on the chunk size or the number of
-workers.
+same whatever the order and size of the chunks, and parts filled apart (one per Dask worker) merge exactly, so
+results do not depend on the chunk size or the number of workers.
 """
 
 from __future__ import annotations
@@ -44,6 +44,25 @@ class RankTally:
         width = -(-units // bins)
         bins = -(-units // width)
         return cls(units, nodes, width, None, np.zeros((nodes, units, bins), count_type), sums, n)
+
+    def part(self, runs: int) -> RankTally:
+        """An empty tally of the same kind for `runs` counted runs of its own, numbered 0..runs−1: a Dask worker
+        fills one with the runs it evaluates and `merge` adds it in, so the client adds once per worker rather
+        than once per run."""
+        sums, n = np.zeros_like(self.sums), np.zeros_like(self.n)
+        if self.kept is not None:
+            return RankTally(self.units, self.nodes, 0, np.zeros((runs,) + self.kept.shape[1:], self.kept.dtype),
+                             None, sums, n)
+        return RankTally(self.units, self.nodes, self.width, None, np.zeros_like(self.counts), sums, n)
+
+    def merge(self, rows: np.ndarray, part: RankTally) -> None:
+        """Add a `part`'s counts; its run k is this tally's run `rows[k]`."""
+        self.sums += part.sums
+        self.n += part.n
+        if self.kept is not None:
+            self.kept[rows] = part.kept
+        else:
+            self.counts += part.counts
 
     @property
     def dtype(self) -> str:

@@ -38,6 +38,7 @@ from ..engine.context import Context
 from ..engine.grade import ranks
 from ..engine.pipeline import Kept, Step, apply_step, check_step, key_path, run_pipeline, weigh
 from ..engine.registry import methods, parameters
+from ..engine.threads import blocks
 from ..errors import InputError, Problem, did_you_mean
 from ..model.columns import labels, sort_places
 from ..model.processing import ProcessingLog, entry
@@ -555,9 +556,29 @@ def _run_numpy(work: _Work, progress: bool) -> None:
             bar.advance(task, sl.stop - sl.start)
 
 
+def tally_chunks(leaves: np.ndarray, dropped: np.ndarray, chunks: list[tuple], agg_configs: tuple[dict, ...],
+                 ctx: Context, part: RankTally, target_column: int | None
+                 ) -> tuple[RankTally, np.ndarray | None, np.ndarray]:
+    """`evaluate_chunk` over `chunks` (data key, aggregation key, weights, counted mask) in turn, each chunk's
+    counted runs added into `part` in order; returns the part, every run's ranks of the target node (None without
+    a target) and every run's errors, in chunk order. What a Dask worker runs: its ranks never cross the network,
+    only its part of the tally does."""
+    targets, errors, filled = [], [], 0
+    for data_key, agg_key, weights, counted in chunks:
+        ranked, failed = evaluate_chunk(leaves, dropped, data_key, agg_key, weights, agg_configs, ctx, part.dtype)
+        part.add(np.arange(filled, filled + int(counted.sum())), ranked[counted])
+        filled += int(counted.sum())
+        errors.append(failed)
+        if target_column is not None:
+            targets.append(ranked[:, :, target_column])
+    return part, np.concatenate(targets) if target_column is not None else None, np.concatenate(errors)
+
+
 def _run_dask(work: _Work, backend: Backend, progress: bool) -> None:
-    """The same chunks as Dask tasks: on the scheduler `backend.scheduler`, or on a local cluster of
-    `backend.workers` worker processes started (and stopped) here."""
+    """The chunks as Dask tasks, one group of consecutive chunks per worker: on the scheduler
+    `backend.scheduler`, or on a local cluster of `backend.workers` worker processes started (and stopped) here.
+    Each task tallies its own runs (`tally_chunks`) and the client merges one part per task: adding every run's
+    ranks on the client bounded a cluster at the client's pace."""
     from dask.distributed import Client, LocalCluster, as_completed
 
     cluster = None
@@ -570,16 +591,29 @@ def _run_dask(work: _Work, backend: Backend, progress: bool) -> None:
     try:
         r = work.runs
         leaves, dropped, ctx = client.scatter([work.leaves, work.dropped, work.ctx], broadcast=True)
-        futures = [client.submit(evaluate_chunk, leaves, dropped, r.data_key[sl], r.agg_key[sl], r.weights[sl],
-                                 r.agg_configs, ctx, work.tally.dtype, pure=False) for sl in work.chunks]
-        position = {f.key: i for i, f in enumerate(futures)}
+        workers = max(1, sum(client.nthreads().values()))
+        groups = [work.chunks[sl] for sl in blocks(len(work.chunks), workers) if work.chunks[sl]]
+        target = work.target_column if work.target is not None else None
+        futures, rows_of = [], {}
+        for group in groups:
+            rows = np.concatenate([work.order[sl] for sl in group])
+            counted = rows < work.counted
+            pieces = [(r.data_key[sl], r.agg_key[sl], r.weights[sl], work.order[sl] < work.counted) for sl in group]
+            fut = client.submit(tally_chunks, leaves, dropped, pieces, r.agg_configs, ctx,
+                                work.tally.part(int(counted.sum())), target, pure=False)
+            futures.append(fut)
+            rows_of[fut.key] = rows
         with _progress(progress) as bar:
             task = bar.add_task("runs", total=r.data_key.shape[0])
             for fut in as_completed(futures):
-                sl = work.chunks[position[fut.key]]
-                work.store(sl, *fut.result())
+                rows = rows_of[fut.key]
+                part, targets, errors = fut.result()
                 fut.release()
-                bar.advance(task, sl.stop - sl.start)
+                work.errors[rows] = errors
+                if targets is not None:
+                    work.target[rows] = targets
+                work.tally.merge(rows[rows < work.counted], part)
+                bar.advance(task, len(rows))
     finally:
         client.close()
         if cluster is not None:
