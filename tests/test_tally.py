@@ -72,12 +72,16 @@ def test_parts_filled_apart_merge_into_the_tally_of_all_runs(budget):
     merged = RankTally.within(90, 40, 3, budget)
     order = np.random.default_rng(1).permutation(90)  # each part holds runs from anywhere in the design
     for rows in np.array_split(order, 4):
-        part = merged.part(len(rows))
-        assert part.width == merged.width and part.sums.sum() == 0
+        layout = merged.layout_for(len(rows))
+        assert (layout is None) == (budget == 10**9)  # 22 runs' ranks outweigh 3-place histograms
+        if layout is None:  # the ranks are what a worker sends
+            merged.add(rows, r[rows])
+            continue
+        part = RankTally.part_of(layout)
         for lo in range(0, len(rows), 7):  # filled chunk by chunk, numbered within the part
             part.add(np.arange(lo, min(lo + 7, len(rows))), r[rows[lo: lo + 7]])
-        merged.merge(rows, part)
-    assert (merged.width > 0) == (budget == 3_000)
+        merged.merge(part)
+    assert merged.layout_for(1) is None  # one run's ranks are smaller than any histograms
     for got, want in zip(merged.intervals(), whole.intervals()):
         np.testing.assert_array_equal(got, want)
 
@@ -125,11 +129,15 @@ def test_streamed_intervals_equal_the_exact_ones_on_a_thousand_units():
     assert len(row) == 1 and f"{binned.rank_width}-place bins" in row["detail"].iloc[0]
 
 
-@pytest.mark.parametrize("workers", [1, 4])
-def test_streamed_intervals_do_not_depend_on_the_workers(workers):
+@pytest.mark.parametrize("workers, runs", [(1, 200), (4, 200), (4, 600)])
+def test_streamed_intervals_do_not_depend_on_the_workers(workers, runs):
+    """With 4 workers and 600 runs, each worker's 150 runs have more ranks than the 1 MB histograms have counts,
+    so each worker tallies its own runs and sends its histograms."""
     pytest.importorskip("dask.distributed")
     X, ctx, steps, u = thousand_units()
-    u = u.model_copy(update={"runs": 200})
+    u = u.model_copy(update={"runs": runs})
+    grouped = RankTally.within(runs, 1000, 5, 2**20).layout_for(runs // workers) is not None and workers == 4
+    assert grouped == (runs == 600)
     local = analyse(X, ctx, steps, u, Backend(rank_memory_mb=1, chunk_runs=64))
     remote = analyse(X, ctx, steps, u, Backend(name="dask", workers=workers, rank_memory_mb=1, chunk_runs=16))
     assert local.rank_width == remote.rank_width > 1

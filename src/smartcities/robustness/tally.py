@@ -45,24 +45,27 @@ class RankTally:
         bins = -(-units // width)
         return cls(units, nodes, width, None, np.zeros((nodes, units, bins), count_type), sums, n)
 
-    def part(self, runs: int) -> RankTally:
-        """An empty tally of the same kind for `runs` counted runs of its own, numbered 0..runs−1: a Dask worker
-        fills one with the runs it evaluates and `merge` adds it in, so the client adds once per worker rather
-        than once per run."""
-        sums, n = np.zeros_like(self.sums), np.zeros_like(self.n)
-        if self.kept is not None:
-            return RankTally(self.units, self.nodes, 0, np.zeros((runs,) + self.kept.shape[1:], self.kept.dtype),
-                             None, sums, n)
-        return RankTally(self.units, self.nodes, self.width, None, np.zeros_like(self.counts), sums, n)
+    def layout_for(self, runs: int) -> tuple | None:
+        """What `part_of` needs to make an empty part of this tally's histograms for `runs` counted runs (a few
+        numbers a Dask worker gets instead of arrays); None when their ranks as they are take no more room than
+        such a part (or the tally keeps ranks), so the ranks are what is sent."""
+        if self.counts is None or runs * self.units * self.nodes * np.dtype(self.dtype).itemsize <= self.counts.nbytes:
+            return None
+        return self.units, self.nodes, self.width, self.counts.shape[2], self.counts.dtype.str
 
-    def merge(self, rows: np.ndarray, part: RankTally) -> None:
-        """Add a `part`'s counts; its run k is this tally's run `rows[k]`."""
+    @classmethod
+    def part_of(cls, layout: tuple) -> RankTally:
+        """Empty histograms of a `layout_for` another tally: a Dask worker adds the runs it evaluates into them
+        and the client `merge`s them in, so the client adds once per worker rather than once per run."""
+        units, nodes, width, bins, count_type = layout
+        return cls(units, nodes, width, None, np.zeros((nodes, units, bins), count_type),
+                   np.zeros((units, nodes), np.int64), np.zeros((units, nodes), np.int64))
+
+    def merge(self, part: RankTally) -> None:
+        """Add the histograms of a `part_of` this tally."""
         self.sums += part.sums
         self.n += part.n
-        if self.kept is not None:
-            self.kept[rows] = part.kept
-        else:
-            self.counts += part.counts
+        self.counts += part.counts
 
     @property
     def dtype(self) -> str:
