@@ -117,5 +117,6 @@ def main() -> None:
           f"its {args.budget_mb} MB at 10 Gbit/s) = {(10_000 * per_run / 16 + 16 * (merge + moved)) / 60:.0f} min "
           f"at W = 16, {(10_000 * per_run / 64 + 64 * (merge + moved)) / 60:.0f} min at W = 64")
 
+
 if __name__ == "__main__":
     main()

@@ -28,13 +28,19 @@ def with_weight(path, step: str, extra: str = "") -> None:
     path.write_text(text + extra, encoding="utf-8")
 
 
+def build_with(folder: Path, step: str):
+    """The ASEM build with `step` before its aggregate step."""
+    folder.mkdir(exist_ok=True)
+    spec = asem_spec(folder, "standard")
+    with_weight(spec, step)
+    return build(spec)
+
+
 def pca_beside_coinr(folder: Path, step: str, level: int):
     """The ASEM build with `step` before its aggregate step, its node weights by id, and COINr's first-component
     loadings at `level` (get_PCA on the aggregated data set)."""
     (pca,) = need_fixture("pca.csv")
-    spec = asem_spec(folder, "standard")
-    with_weight(spec, step)
-    result = build(spec)
+    result = build_with(folder, step)
     raw = pd.Series(result.stages.weighting.weights[0], index=result.context.compiled.nodes)
     ref = pd.read_csv(pca)
     return result, raw, ref[(ref["Level"] == level) & (ref["Component"] == "PC1")]
@@ -44,11 +50,8 @@ def test_pca_weights_equal_coinr_on_asem(tmp_path):
     result, raw, ref = pca_beside_coinr(tmp_path, "{method: pca}", 1)
     c = result.context.compiled
     assert len(ref) == 49
-    for group, part in ref.groupby("Group"):
-        ours = raw[part["iCode"]].to_numpy()
-        theirs = part["Loading"].to_numpy()
-        flip = np.sign(theirs.sum())  # COINr's sign is arbitrary; ours makes the loadings sum positive
-        assert np.allclose(ours, flip * theirs, atol=1e-10), group
+    for group, part in ref.groupby("Group"):  # COINr's sign is arbitrary; ours makes the loadings sum positive
+        assert np.allclose(raw[part["iCode"]].to_numpy(), flip_sign(part), atol=1e-10), group
     # the aggregate step used them: each pillar is the loading-weighted mean of its normalised indicators
     X = result.stages.data["normalise"][0]
     pillar = c.nodes.index("ConEcFin")
@@ -82,9 +85,7 @@ def test_pca_weights_of_pillars_equal_coinr_on_asem(tmp_path):
     assert np.allclose(raw.iloc[:c.n_leaves], c.weights[:c.n_leaves])  # level 1 untouched
     assert set(ref["Group"]) == {"Conn", "Sust"}
     for group, part in ref.groupby("Group"):
-        theirs = part["Loading"].to_numpy()
-        ours = raw[part["iCode"]].to_numpy()
-        assert np.allclose(ours, np.sign(theirs.sum()) * theirs, atol=1e-10), group
+        assert np.allclose(raw[part["iCode"]].to_numpy(), flip_sign(part), atol=1e-10), group
     assert raw["Social"] < 0  # a pillar running against the others keeps its negative loading, as in COINr
 
 
@@ -92,10 +93,8 @@ def test_children_that_cancel_out_are_refused(tmp_path):
     """Weighed by PCA at every level, ASEM's Connectivity and Sustainability scores run against each other
     (Sustainability's Social pillar gets a negative weight); the PCA loadings of two children that correlate
     negatively are ±0.7071 and sum to 0, which leaves the index undefined."""
-    spec = asem_spec(tmp_path, "standard")
-    with_weight(spec, "{method: pca, levels: [1, 2, 3]}")
     with pytest.raises(InputError, match=r"pca weights of 'Index' cancel out \(Conn [-+]0.7071, Sust [-+]0.7071\)"):
-        build(spec)
+        build_with(tmp_path, "{method: pca, levels: [1, 2, 3]}")
 
 
 def test_levels_are_weighed_from_the_bottom_up(tmp_path):
@@ -104,9 +103,7 @@ def test_levels_are_weighed_from_the_bottom_up(tmp_path):
     from smartcities.engine.aggregate import aggregate_with
     from smartcities.engine.weighting import pca_weights
 
-    spec = asem_spec(tmp_path, "standard")
-    with_weight(spec, "{method: pca, levels: [1, 2]}")
-    result = build(spec)
+    result = build_with(tmp_path, "{method: pca, levels: [1, 2]}")
     c, fw = result.context.compiled, result.context.framework
     W = result.stages.weighting.weights[0]
     level_one = np.where(np.arange(len(c.nodes)) < c.n_leaves, W, c.weights)
@@ -120,13 +117,6 @@ def test_levels_are_weighed_from_the_bottom_up(tmp_path):
     kids = [c.nodes.index(k) for k in fw.children["ConEcFin"]]
     assert np.allclose(W[kids], one.stages.weighting.weights[0][kids])
     assert np.isfinite(result.stages.scores[0, :, pillar]).all()
-
-
-def build_with(folder: Path, step: str):
-    folder.mkdir()
-    spec = asem_spec(folder, "standard")
-    with_weight(spec, step)
-    return build(spec)
 
 
 def sci_index(folder: Path, pipeline: str) -> Path:

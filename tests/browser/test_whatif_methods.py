@@ -11,8 +11,9 @@ from conftest import ASEM_IDATA, ASEM_IMETA, ASEM_STANDARD, need_shared
 from smartcities.online import whatif
 
 
-@pytest.fixture(scope="module")
-def mean_min_site(tmp_path_factory):
+def asem_dashboard(folder, pipeline):
+    """The dashboard of the ASEM example with its pipeline changed by `pipeline` (a function of the list of
+    steps), without its uncertainty analysis: the folder, the documents and the build."""
     from smartcities.build import build
     from smartcities.online.bundle import documents
     from smartcities.online.site import write_dashboard
@@ -22,17 +23,22 @@ def mean_min_site(tmp_path_factory):
     for key in ("idata", "imeta"):
         raw["data"][key] = str((ASEM_STANDARD.parent / raw["data"][key]).resolve())
     raw.pop("uncertainty", None)
-    raw["pipeline"] = [{"aggregate": {"method": "mean-min", "alpha": 0.9, "beta": 0.0}} if "aggregate" in e else e
-                       for e in raw["pipeline"]]
-    out = tmp_path_factory.mktemp("mean-min")
-    (out / "spec.yaml").write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
-    docs = documents(build(out / "spec.yaml", uncertainty=False))
-    write_dashboard(docs, out / "dashboard.html")
-    return out, docs
+    raw["pipeline"] = pipeline(raw["pipeline"])
+    (folder / "spec.yaml").write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    result = build(folder / "spec.yaml", uncertainty=False)
+    docs = documents(result)
+    write_dashboard(docs, folder / "dashboard.html")
+    return folder, docs, result
+
+
+@pytest.fixture(scope="module")
+def mean_min_site(tmp_path_factory):
+    return asem_dashboard(tmp_path_factory.mktemp("mean-min"), lambda steps: [
+        {"aggregate": {"method": "mean-min", "alpha": 0.9, "beta": 0.0}} if "aggregate" in e else e for e in steps])
 
 
 def test_as_published_is_off_and_said_for_a_method_the_script_cannot_recompute(watched, mean_min_site):
-    out, docs = mean_min_site
+    out, docs, _ = mean_min_site
     page = watched.open((out / "dashboard.html").as_uri() + "#tab=whatif")
     assert page.locator('input[name="agg"][value=""]').is_disabled()
     assert page.locator('input[name="agg"][value="arithmetic"]').is_checked()
@@ -50,23 +56,11 @@ def test_as_published_is_off_and_said_for_a_method_the_script_cannot_recompute(w
 def pca_site(tmp_path_factory):
     """ASEM weighted by PCA at the indicators and the pillars: Sustainability's Social pillar gets a negative
     weight, as in COINr."""
-    from smartcities.build import build
-    from smartcities.online.bundle import documents
-    from smartcities.online.site import write_dashboard
+    def weighed(steps):
+        at = next(i for i, e in enumerate(steps) if "aggregate" in e)
+        return steps[:at] + [{"weight": {"method": "pca", "levels": [1, 2]}}] + steps[at:]
 
-    need_shared(ASEM_STANDARD, ASEM_IDATA, ASEM_IMETA)
-    raw = yaml.safe_load(ASEM_STANDARD.read_text(encoding="utf-8"))
-    for key in ("idata", "imeta"):
-        raw["data"][key] = str((ASEM_STANDARD.parent / raw["data"][key]).resolve())
-    raw.pop("uncertainty", None)
-    at = next(i for i, e in enumerate(raw["pipeline"]) if "aggregate" in e)
-    raw["pipeline"].insert(at, {"weight": {"method": "pca", "levels": [1, 2]}})
-    out = tmp_path_factory.mktemp("pca")
-    (out / "spec.yaml").write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
-    result = build(out / "spec.yaml", uncertainty=False)
-    docs = documents(result)
-    write_dashboard(docs, out / "dashboard.html")
-    return out, docs, result
+    return asem_dashboard(tmp_path_factory.mktemp("pca"), weighed)
 
 
 def test_a_negative_weight_keeps_its_value_on_its_slider(watched, pca_site):

@@ -4,10 +4,10 @@ A city's profile is the share of its initiatives in each main service domain and
 Profiles are standardised (so a rare feature weighs as much as a common one), clustered with k-means from a
 fixed seed (SciPy's, from `STARTS` random starts; it loads in a tenth of the time scikit-learn's takes, which
 every build with an inventory would wait for), and the number of groups is the one in 2..6 with the best
-silhouette. A group is named after
-the features on which its cities sit furthest above the all-city mean. Above `SILHOUETTE_SAMPLE` cities the
-silhouette measures each city's distances to a seeded random sample of that many cities, not to all of them
-(the exact silhouette compares every pair of cities: its cost grows with the square of their number).
+silhouette. A group is named after the features on which its cities sit furthest above the all-city mean. Above
+`SILHOUETTE_SAMPLE` cities the silhouette measures each city's distances to a seeded random sample of that many
+cities, not to all of them (the exact silhouette compares every pair of cities: its cost grows with the square of
+their number).
 """
 
 from __future__ import annotations
@@ -129,8 +129,7 @@ def city_silhouettes(z: np.ndarray, fits: dict[int, np.ndarray],
     `reference` (positions of a sample of cities), a and b are mean distances to the reference cities only, so
     the cost grows with the number of cities times the sample size; a city alone in its group among the
     reference cities gets 0, as a group of one does in the exact silhouette. Why: choosing k needs a
-    silhouette for every candidate, and
-    ten thousand cities make fifty million pairs.
+    silhouette for every candidate, and ten thousand cities make fifty million pairs.
     """
     from scipy.spatial.distance import cdist
 

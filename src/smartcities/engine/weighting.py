@@ -254,6 +254,11 @@ def parents_at(ctx: Context, level: int) -> list[tuple[str, np.ndarray]]:
     return [(p, np.array([c.nodes.index(k) for k in kids[p]])) for p in parents if p and len(kids[p]) > 1]
 
 
+def weighed_levels(levels: list[int] | None) -> list[int]:
+    """The levels a data method weighs, bottom first: `[1]` (the indicators) when none are named."""
+    return sorted(set(levels or [1]))
+
+
 def check_levels(ctx: Context, *, levels: list[int] | None = None, **_) -> list[Problem]:
     """The levels a data method weighs are levels with a parent above them: 1 (the indicators) to one below
     the top."""
@@ -264,21 +269,22 @@ def check_levels(ctx: Context, *, levels: list[int] | None = None, **_) -> list[
 
 
 def by_data(X: np.ndarray, ctx: Context, scored: Scored | None, fn: Callable[[np.ndarray, np.ndarray], tuple],
-            method: str, levels: list[int] | None = None, least: Callable[[int], int] = lambda k: 0
-            ) -> tuple[np.ndarray, tuple[str, ...], tuple[str, ...]]:
-    """Node weights (runs, nodes): the framework's, with the children of each parent at `levels` (default [1])
-    weighted by `fn(Y, idx) -> (weights, note | None)` from their data `Y (units, children)` run by run; and the
-    nominal run's notes and warnings, named by parent. A level's data are the indicators (level 1) or the scores
-    of its nodes under the weights set below it. A parent needs `least(children)` units with every child present.
-    Weights the data leave undefined (every child of a parent constant) or that cancel out (two children that run
-    against each other get PCA loadings summing to 0) are an error naming the parent, never NaN passed on; a
-    negative weight is a warning, since it lets the parent's score leave its children's range."""
+            method: str, label: str, levels: list[int] | None = None, least: Callable[[int], int] = lambda k: 0
+            ) -> Weighting:
+    """The weighting `label`: node weights (runs, nodes), the framework's with the children of each parent at
+    `levels` (default [1]) weighted by `fn(Y, idx) -> (weights, note | None)` from their data `Y (units,
+    children)` run by run; and the nominal run's notes and warnings, named by parent. A level's data are the
+    indicators (level 1) or the scores of its nodes under the weights set below it. A parent needs
+    `least(children)` units with every child present. Weights the data leave undefined (every child of a parent
+    constant) or that cancel out (two children that run against each other get PCA loadings summing to 0) are an
+    error naming the parent, never NaN passed on; a negative weight is a warning, since it lets the parent's
+    score leave its children's range."""
     if problems := check_levels(ctx, levels=levels):
         raise InputError(problems)
     X = X[None] if X.ndim == 2 else X
     out = np.tile(ctx.compiled.weights, (X.shape[0], 1))
     notes, negative = [], []
-    for level in sorted(set(levels or [1])):
+    for level in weighed_levels(levels):
         data = X if level == 1 else scored(out)
         for parent, idx in parents_at(ctx, level):
             complete_units = int((~np.isnan(data[0][:, idx]).any(axis=1)).sum())
@@ -306,7 +312,7 @@ def by_data(X: np.ndarray, ctx: Context, scored: Scored | None, fn: Callable[[np
     warnings = (f"negative {method} weights within {len(negative)} parent{'s' * (len(negative) > 1)}: "
                 f"{'; '.join(negative)}; a score with a negative weight can leave its children's range",) \
         if negative else ()
-    return out, tuple(notes), warnings
+    return Weighting(out, label, tuple(notes), warnings)
 
 
 def _plain(fn: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray, np.ndarray], tuple]:
@@ -346,8 +352,8 @@ def pca_method(X: np.ndarray, ctx: Context, scored: Scored | None = None, *,
     """COINr's PCA weights: the first principal component loadings of each parent's standardised children (the
     indicators; at `levels` above 1, the scores of those levels' nodes), signed so that they sum positive.
     Loadings can be negative for a child that runs against the others: such a weight is kept, as COINr keeps it."""
-    W, _, warnings = by_data(X, ctx, scored, _plain(pca_weights), "pca", levels, _components)
-    return Weighting(W, "pca (first principal component loadings)", warnings=warnings)
+    return by_data(X, ctx, scored, _plain(pca_weights), "pca", "pca (first principal component loadings)", levels,
+                   _components)
 
 
 @register("weight", "factor", check=check_levels)
@@ -356,8 +362,8 @@ def factor_method(X: np.ndarray, ctx: Context, scored: Scored | None = None, *,
     """OECD/JRC Handbook factor-analysis weights of each parent's children: factors with eigenvalue above 1,
     varimax-rotated; each child weighted by its scaled squared loading on its main factor times that factor's
     share of the explained variance."""
-    W, _, warnings = by_data(X, ctx, scored, _plain(factor_weights), "factor", levels, _components)
-    return Weighting(W, "factor (varimax factors, explained variance)", warnings=warnings)
+    return by_data(X, ctx, scored, _plain(factor_weights), "factor", "factor (varimax factors, explained variance)",
+                   levels, _components)
 
 
 def check_bod(ctx: Context, *, bounds: list[float] | None = None, levels: list[int] | None = None) -> list[Problem]:
@@ -372,7 +378,7 @@ def check_bod(ctx: Context, *, bounds: list[float] | None = None, levels: list[i
     return [Problem("spec", f"weight: bounds [{lo}, {hi}] cannot be met by the {len(idx)} children of {parent!r}: "
                     f"their shares sum to 1, so lo must be at most {1 / len(idx):.4g} and hi at least "
                     f"{1 / len(idx):.4g}", column="bounds")
-            for level in sorted(set(levels or [1])) for parent, idx in parents_at(ctx, level)
+            for level in weighed_levels(levels) for parent, idx in parents_at(ctx, level)
             if lo * len(idx) > 1 + 1e-12 or hi * len(idx) < 1 - 1e-12]
 
 
@@ -390,8 +396,7 @@ def bod_method(X: np.ndarray, ctx: Context, scored: Scored | None = None, *, bou
         return np.nanmean(shares, axis=0), (f"BoD scores: mean {np.nanmean(scores):.6f}, "
                                             f"{int((scores > 1 - 1e-9).sum())} units on the frontier")
 
-    W, notes, warnings = by_data(X, ctx, scored, mean_shares, "bod", levels)
-    return Weighting(W, "bod (mean of the units' optimal weight shares)", notes, warnings)
+    return by_data(X, ctx, scored, mean_shares, "bod", "bod (mean of the units' optimal weight shares)", levels)
 
 
 @register("weight", "entropy", check=check_levels)
@@ -402,16 +407,14 @@ def entropy_method(X: np.ndarray, ctx: Context, scored: Scored | None = None, *,
         raise InputError.single("spec", "weight: entropy weights need values of 0 or above (lowest "
                                 f"{np.nanmin(X):.4g}); place the weight step after normalise: minmax",
                                 column="method")
-    W, _, warnings = by_data(X, ctx, scored, _plain(entropy_weights), "entropy", levels)
-    return Weighting(W, "entropy", warnings=warnings)
+    return by_data(X, ctx, scored, _plain(entropy_weights), "entropy", "entropy", levels)
 
 
 @register("weight", "critic", check=check_levels)
 def critic_method(X: np.ndarray, ctx: Context, scored: Scored | None = None, *,
                   levels: list[int] | None = None) -> Weighting:
     """CRITIC weights of each parent's children from the data at this point."""
-    W, _, warnings = by_data(X, ctx, scored, _plain(critic_weights), "critic", levels, _correlations)
-    return Weighting(W, "critic", warnings=warnings)
+    return by_data(X, ctx, scored, _plain(critic_weights), "critic", "critic", levels, _correlations)
 
 
 def check_optimise(ctx: Context, *, targets: dict[str, float] | None = None,
@@ -420,7 +423,7 @@ def check_optimise(ctx: Context, *, targets: dict[str, float] | None = None,
     if problems := check_levels(ctx, levels=levels):
         return problems
     c = ctx.compiled
-    weighed = [n for level in sorted(set(levels or [1])) for n in c.nodes[c.level_slices[level - 1]]]
+    weighed = [n for level in weighed_levels(levels) for n in c.nodes[c.level_slices[level - 1]]]
     what = "an indicator" if not levels or set(levels) == {1} else "a node of the levels weighed"
     return [Problem("spec", f"weight: targets: {node!r} is not {what}{did_you_mean(node, weighed)}"
                     if node not in weighed else f"weight: targets: {node!r} must be positive",
@@ -436,9 +439,8 @@ def optimise_method(X: np.ndarray, ctx: Context, scored: Scored | None = None, *
     if problems := check_optimise(ctx, targets=targets, levels=levels):
         raise InputError(problems)
     importance = np.array([float((targets or {}).get(n, 1.0)) for n in ctx.compiled.nodes])
-    W, _, warnings = by_data(X, ctx, scored, lambda Y, idx: (optimise_weights(Y, importance[idx]), None),
-                             "optimise", levels, _correlations)
-    return Weighting(W, "optimise (balanced correlations with the parent)", warnings=warnings)
+    return by_data(X, ctx, scored, lambda Y, idx: (optimise_weights(Y, importance[idx]), None), "optimise",
+                   "optimise (balanced correlations with the parent)", levels, _correlations)
 
 
 def check_fit(ctx: Context, *, target: str) -> list[Problem]:
@@ -468,8 +470,7 @@ def fit_method(X: np.ndarray, ctx: Context, *, target: str) -> Weighting:
         return w, (f"fit to {target}: max abs residual {np.nanmax(np.abs(residuals)):.4g}, "
                    f"RMSE {np.sqrt(np.nanmean(residuals**2)):.4g} over {int((~np.isnan(residuals)).sum())} units")
 
-    W, notes, warnings = by_data(X, ctx, None, fitted, "fit")
-    return Weighting(W, f"fit (least squares to {target})", notes, warnings)
+    return by_data(X, ctx, None, fitted, "fit", f"fit (least squares to {target})")
 
 
 def _children(ctx: Context, parent: str) -> list[str]:

@@ -523,14 +523,27 @@ class _Work:
     def __post_init__(self) -> None:
         self.errors = np.full(len(self.order), "", dtype=object)
 
-    def store(self, sl: slice, ranks: np.ndarray, errors: np.ndarray) -> None:
-        rows = self.order[sl]
+    @property
+    def target_node(self) -> int | None:
+        """The aggregate column whose every run's ranks are kept (`target`), None when none are."""
+        return self.target_column if self.target is not None else None
+
+    def piece(self, sl: slice) -> tuple:
+        """The chunk `sl` as `tally_chunks` takes it: data keys, aggregation keys, weights, which runs count."""
+        r = self.runs
+        return r.data_key[sl], r.agg_key[sl], r.weights[sl], self.order[sl] < self.counted
+
+    def record(self, rows: np.ndarray, counted: np.ndarray | RankTally, targets: np.ndarray | None,
+               errors: np.ndarray) -> None:
+        """What `tally_chunks` gave for the design rows `rows`: their errors, their target ranks, and their
+        counted runs' ranks (or a part of the histograms holding them) into the tally."""
         self.errors[rows] = errors
-        if self.target is not None:
-            self.target[rows] = ranks[:, :, self.target_column]
-        counted = rows < self.counted
-        if counted.any():
-            self.tally.add(rows[counted], ranks[counted])
+        if targets is not None:
+            self.target[rows] = targets
+        if isinstance(counted, RankTally):
+            self.tally.merge(counted)
+        elif len(counted):
+            self.tally.add(rows[rows < self.counted], counted)
 
 
 def _chunks(n_runs: int, units: int, nodes: int, chunk_runs: int) -> list[slice]:
@@ -544,16 +557,6 @@ def _progress(progress: bool):
 
     return Progress(TextColumn("uncertainty runs"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                     transient=True, disable=not progress)
-
-
-def _run_numpy(work: _Work, progress: bool) -> None:
-    r = work.runs
-    with _progress(progress) as bar:
-        task = bar.add_task("runs", total=r.data_key.shape[0])
-        for sl in work.chunks:
-            work.store(sl, *evaluate_chunk(work.leaves, work.dropped, r.data_key[sl], r.agg_key[sl], r.weights[sl],
-                                           r.agg_configs, work.ctx, work.tally.dtype))
-            bar.advance(task, sl.stop - sl.start)
 
 
 def tally_chunks(leaves: np.ndarray, dropped: np.ndarray, chunks: list[tuple], agg_configs: tuple[dict, ...],
@@ -576,6 +579,16 @@ def tally_chunks(leaves: np.ndarray, dropped: np.ndarray, chunks: list[tuple], a
             targets.append(ranked[:, :, target_column])
     return (part if part is not None else np.concatenate(counted_ranks),
             np.concatenate(targets) if target_column is not None else None, np.concatenate(errors))
+
+
+def _run_numpy(work: _Work, progress: bool) -> None:
+    with _progress(progress) as bar:
+        task = bar.add_task("runs", total=len(work.order))
+        for sl in work.chunks:
+            work.record(work.order[sl], *tally_chunks(work.leaves, work.dropped, [work.piece(sl)],
+                                                      work.runs.agg_configs, work.ctx, None, work.tally.dtype,
+                                                      work.target_node))
+            bar.advance(task, sl.stop - sl.start)
 
 
 CLIENT_ADD_SHARE = 0.4
@@ -607,29 +620,20 @@ def _run_dask(work: _Work, backend: Backend, progress: bool) -> None:
         groups = [[sl] for sl in work.chunks]
         if workers * CLIENT_ADD_SHARE > 1 and work.tally.layout_for(-(-work.counted // workers)) is not None:
             groups = [work.chunks[sl] for sl in blocks(len(work.chunks), workers) if work.chunks[sl]]
-        target = work.target_column if work.target is not None else None
         futures, rows_of = [], {}
         for group in groups:
             rows = np.concatenate([work.order[sl] for sl in group])
-            pieces = [(r.data_key[sl], r.agg_key[sl], r.weights[sl], work.order[sl] < work.counted) for sl in group]
             layout = work.tally.layout_for(int((rows < work.counted).sum()))
-            fut = client.submit(tally_chunks, leaves, dropped, pieces, r.agg_configs, ctx, layout, work.tally.dtype,
-                                target, pure=False)
+            fut = client.submit(tally_chunks, leaves, dropped, [work.piece(sl) for sl in group], r.agg_configs, ctx,
+                                layout, work.tally.dtype, work.target_node, pure=False)
             futures.append(fut)
             rows_of[fut.key] = rows
         with _progress(progress) as bar:
             task = bar.add_task("runs", total=r.data_key.shape[0])
             for fut in as_completed(futures):
                 rows = rows_of[fut.key]
-                part, targets, errors = fut.result()
+                work.record(rows, *fut.result())
                 fut.release()
-                work.errors[rows] = errors
-                if targets is not None:
-                    work.target[rows] = targets
-                if isinstance(part, RankTally):
-                    work.tally.merge(part)
-                else:
-                    work.tally.add(rows[rows < work.counted], part)
                 bar.advance(task, len(rows))
     finally:
         client.close()
