@@ -187,6 +187,12 @@ def test_invalid_yaml_and_not_a_mapping(tmp_path):
         f"{path} line 1: a framework file must hold one mapping, the top node {{id, name, children}}"]
 
 
+def test_a_key_given_twice_on_a_node_is_refused(tmp_path):
+    path = write(tmp_path, "fw.yaml", TREE.replace("direction: -1", "direction: -1\n        direction: 1"))
+    assert problems_of(path) == [f"{path} line 18, column 9: not valid YAML: key 'direction' is given twice in one "
+                                 "mapping (first on line 17); keep one"]
+
+
 def test_missing_file_and_unknown_suffix(tmp_path):
     assert problems_of(tmp_path / "nope.yaml") == [f"{tmp_path / 'nope.yaml'}: framework file does not exist"]
     path = write(tmp_path, "fw.txt", "id: index\n")

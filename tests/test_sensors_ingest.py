@@ -378,6 +378,10 @@ def test_adapter_is_checked(tmp_path):
     adapter.write_text("time: when\nproperty: bike_count\n")
     with pytest.raises(InputError, match="no time column 'when'"):
         import_files(tmp_path / "s.duckdb", [table], adapter=adapter)
+    adapter.write_text("time: time\nproperty: bike_count\nproperty: pm25\n")
+    with pytest.raises(InputError, match="key 'property' is given twice") as caught:
+        import_files(tmp_path / "s.duckdb", [table], adapter=adapter)
+    assert caught.value.problems[0].line == 3
 
 
 def test_a_column_with_an_empty_header_is_named_by_its_position(tmp_path):

@@ -161,6 +161,14 @@ def test_bad_yaml_names_the_line(tmp_path):
     assert "not valid YAML" in p.message and p.line == 4
 
 
+def test_a_key_given_twice_is_refused_at_its_second_line_and_column(tmp_path):
+    path, (p,) = problems(tmp_path, GOOD + "pipeline:\n  - aggregate: {method: geometric}\n")
+    assert str(p) == (f"{path} line 7, column 1: not valid YAML: key 'pipeline' is given twice in one mapping "
+                      "(first on line 3); keep one")
+    _, (p,) = problems(tmp_path, GOOD.replace("max_points: 3", "max_points: 3, max_points: 4"))
+    assert (p.line, p.column) == (4, "47") and "'max_points' is given twice" in p.message
+
+
 def test_not_a_mapping(tmp_path):
     _, (p,) = problems(tmp_path, "- just\n- a list\n")
     assert "must be a mapping" in p.message

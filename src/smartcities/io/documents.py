@@ -3,8 +3,9 @@
 Every input file goes through `read_text`, the one place that refuses what is not a readable UTF-8 file (missing,
 a folder, a device, unreadable). Every YAML document, and every YAML snippet inside a table cell, goes through
 `load_yaml`, which checks the composed node graph before anything is constructed: only the standard tags, aliases
-only while the document they expand to stays small, no alias cycles, bounded nesting. A hostile or damaged
-document is refused at once with a located InputError instead of expanding, recursing or running code.
+only while the document they expand to stays small, no alias cycles, bounded nesting, no key twice in a mapping.
+A hostile or damaged document is refused at once with a located InputError instead of expanding, recursing, running
+code or silently keeping the last of two values.
 """
 
 from __future__ import annotations
@@ -69,7 +70,8 @@ def load_yaml(text: str, name: str, line: int | None = None) -> tuple[Any, yaml.
     """The data of one YAML document and its composed node (None for an empty document).
 
     Refuses, before construction, any tag beyond YAML's standard ones (so `!!python/object` never runs), alias
-    cycles, aliases that would expand the document beyond MAX_NODES nodes, and nesting deeper than MAX_DEPTH.
+    cycles, aliases that would expand the document beyond MAX_NODES nodes, nesting deeper than MAX_DEPTH, and a
+    key given twice in one mapping (which would otherwise silently keep the last).
     `line` places errors of a snippet read from a table cell.
     """
     loader = None
@@ -100,8 +102,9 @@ def _check_graph(root: yaml.Node, name: str, line: int | None) -> None:
     sizes: dict[int, int] = {}
     open_nodes: set[int] = set()
 
-    def refuse(node: yaml.Node, message: str):
-        return InputError.single(name, message, line=line if line is not None else node.start_mark.line + 1)
+    def refuse(node: yaml.Node, message: str, column: bool = False):
+        return InputError.single(name, message, line=line if line is not None else node.start_mark.line + 1,
+                                 column=str(node.start_mark.column + 1) if column and line is None else None)
 
     def size(node: yaml.Node, depth: int) -> int:
         key = id(node)
@@ -117,6 +120,7 @@ def _check_graph(root: yaml.Node, name: str, line: int | None) -> None:
         open_nodes.add(key)
         total = 1
         if isinstance(node, yaml.MappingNode):
+            _refuse_duplicate_keys(node, refuse)
             total += sum(size(k, depth + 1) + size(v, depth + 1) for k, v in node.value)
         elif isinstance(node, yaml.SequenceNode):
             total += sum(size(v, depth + 1) for v in node.value)
@@ -127,6 +131,19 @@ def _check_graph(root: yaml.Node, name: str, line: int | None) -> None:
         return total
 
     size(root, 0)
+
+
+def _refuse_duplicate_keys(node: yaml.MappingNode, refuse) -> None:
+    """A key given twice in one mapping is refused at its second occurrence (YAML would keep the last)."""
+    first: dict[tuple, yaml.Node] = {}
+    for key, _ in node.value:
+        if not isinstance(key, yaml.ScalarNode) or key.tag == "tag:yaml.org,2002:merge":
+            continue
+        if (key.tag, key.value) in first:
+            earlier = first[(key.tag, key.value)].start_mark.line + 1
+            raise refuse(key, f"not valid YAML: key {key.value!r} is given twice in one mapping (first on line "
+                              f"{earlier}); keep one", column=True)
+        first[(key.tag, key.value)] = key
 
 
 def line_at(lines: dict[tuple, int], keys: tuple) -> int | None:

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
-import yaml
 
 from ..errors import InputError, Problem, did_you_mean, display_name, one_of
+from ..io.documents import load_yaml, read_text
 from .store import transaction
 
 FORMATS = ("auto", "long", "wide", "sensor-community", "sensorthings", "ngsi-ld")
@@ -121,10 +121,7 @@ def load_adapter(path: str | Path) -> dict:
     """A wide table's adapter: `time` (its column) and optional `date_format`, `decimal`, `delimiter`, `sensor`,
     `property`, `unit` (defaults for every column), `aliases` (column name → name), `columns` (name → sensor,
     property, unit), `ignore` (columns to leave out), `locations` (sensor → lat, lon and an optional name)."""
-    try:
-        spec = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as err:
-        raise InputError.single(path, f"cannot read the adapter: {err}") from None
+    spec, _ = load_yaml(read_text(path, "adapter"), display_name(path))
     if not isinstance(spec, dict) or not isinstance(spec.get("time"), str):
         raise InputError.single(path, "an adapter is a mapping with at least `time: <name of the time column>`")
     allowed = ("time", "date_format", "decimal", "delimiter", "sensor", "property", "unit", "aliases", "columns",
