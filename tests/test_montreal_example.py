@@ -5,6 +5,7 @@ with the counters' level shift declared as a break, and mapped."""
 from __future__ import annotations
 
 import csv
+import json
 import re
 import shutil
 from pathlib import Path
@@ -108,6 +109,16 @@ def test_the_build_ranks_the_districts_with_counters_and_leaves_the_others_unran
         assert set(no_data[no_data["step"] == f"inputs [{year}]"]["unit"]) == districts - ranked[year]
     sensed = pd.read_csv(folder / "out" / "indicators.csv", dtype={"city": str}).set_index(["city", "indicator"])
     assert sensed.loc[("5", "bikes_counted"), "value"] == pytest.approx(4422922)
+
+
+def test_each_editions_sensor_note_counts_its_own_values(example):
+    folder = example[0]
+    log = pd.read_csv(folder / "out" / "processing.csv")
+    sensed = log[log["action"] == "sensor-indicators"].set_index(["step", "indicator"])["count"]
+    assert sensed.to_dict() == {("sensors [2018]", "bikes_counted"): 7, ("sensors [2018]", "bikes_per_km2"): 7,
+                                ("sensors [2019]", "bikes_counted"): 13, ("sensors [2019]", "bikes_per_km2"): 13}
+    summary = json.loads((folder / "out" / "run.json").read_text())["processing"]["summary"]
+    assert sum(s["count"] for s in summary if s["action"] == "sensor-indicators") == 2 * (7 + 13)
 
 
 def test_the_level_shift_is_flagged_as_a_break(example):

@@ -17,7 +17,7 @@ from .engine.context import Context
 from .errors import InputError, Problem, did_you_mean
 from .io.coinr import read_coinr, read_coinr_panel
 from .io.missing import MissingCodes, suspected_codes
-from .io.tables import file_hash, noted_year
+from .io.tables import file_hash, noted_year, year_note
 from .model.columns import labels
 from .model.processing import ProcessingLog, entry
 from .model.spec import Spec, WideTable
@@ -340,9 +340,11 @@ def _with_sensor_indicators(spec: Spec, measured: pd.DataFrame | None, cities: p
     if frame["year"].isna().all() and (measured is None or "year" not in measured):
         frame = frame.drop(columns="year")
     frame = _known_cities_only(frame, cities, str(rules_path), spec, unknown)
-    log = [entry("sensors", "sensor-indicators", indicator=name, count=len(rows),
-                 detail=f"{len(rows)} values of {name} from {rules_path} over {store_path}")
-           for name, rows in frame.groupby("indicator", sort=False)]
+    keys = ["indicator", "year"] if "year" in frame else ["indicator"]  # each edition's log counts its own values
+    log = [entry("sensors", "sensor-indicators", indicator=key[0], count=len(rows),
+                 detail=f"{len(rows)} values of {key[0]}{year_note(key[1]) if key[1:] and pd.notna(key[1]) else ''}"
+                        f" from {rules_path} over {store_path}")
+           for key, rows in frame.groupby(keys, sort=False, dropna=False)]
     log += [entry("sensors", "outside-districts", unit=sensor, warning=True,
                   detail=f"sensor {sensor} lies outside every district of {rules_path}; left out of its indicators")
             for sensor in result.outside]

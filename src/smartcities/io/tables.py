@@ -368,10 +368,15 @@ def _cell_names(header: list[str], row: list[str], column: str) -> tuple[str, st
             cells.get("year", ""))
 
 
+def year_note(year) -> str:
+    """' (year 2019)': how a log note about the rows of one year of a table says so, for `noted_year` to read."""
+    return f" (year {year})"
+
+
 def noted_year(details: pd.Series) -> pd.Series:
-    """The year of each missing-value-code note that `_notes` wrote for a table with a year column (NaN for
+    """The year of each note about one year's rows (`year_note`: missing-value codes, sensor indicators; NaN for
     every other note): how an editions build gives each edition the notes of its own rows."""
-    return details.str.extract(r" \(year ([^)]*)\) read as missing", expand=False)
+    return details.str.extract(r" \(year ([^)]*)\)", expand=False)
 
 
 def _notes(name: str, separator: str, commas: int, replaced: Counter) -> list[dict]:
@@ -382,7 +387,7 @@ def _notes(name: str, separator: str, commas: int, replaced: Counter) -> list[di
         notes.append(entry("inputs", "separator", count=commas, detail=f"{name} read as {SEPARATORS[separator]}-"
                                                                   f"separated{with_commas}"))
     notes += [entry("inputs", "missing-code", unit=unit, indicator=indicator, count=n,
-                    detail=f"{code} in {name}{f' (year {year})' if year else ''} read as missing (spec "
+                    detail=f"{code} in {name}{year_note(year) if year else ''} read as missing (spec "
                            "missing_values)")
               for (unit, indicator, year, code), n in replaced.items()]
     return notes
