@@ -186,3 +186,41 @@ def test_another_command_does_not_replace_a_build(coinr_copy):
     assert result.exit_code == 2 and "holds the outputs of a build; give the audit a folder of its own" in \
         result.stderr
     assert snapshot(out) == before
+
+
+MINMAX_MEAN = "  - normalise: {method: minmax, range: [0, 100]}\n  - aggregate: {method: arithmetic}\n"
+
+
+def tiny_spec(folder, pipeline=MINMAX_MEAN, extra=""):
+    """Three cities, x1 higher and x2 lower is better, and a spec over them."""
+    (folder / "cities.csv").write_text("city,name,country\naa,Alpha,FR\nbb,Beta,DE\ncc,Gamma,JP\n")
+    (folder / "indicators.csv").write_text("city,indicator,value\naa,x1,10\nbb,x1,20\ncc,x1,40\n"
+                                           "aa,x2,5\nbb,x2,1\ncc,x2,3\n")
+    (folder / "framework.yaml").write_text("id: index\nchildren:\n  - {id: x1, direction: 1}\n"
+                                           "  - {id: x2, direction: -1}\n")
+    spec = folder / "spec.yaml"
+    spec.write_text("name: Tiny\nindicators: indicators.csv\ncities: cities.csv\nframework: framework.yaml\n"
+                    f"pipeline:\n{pipeline}{extra}")
+    return spec
+
+
+def test_counts_below_one_are_refused(tmp_path):
+    spec = tiny_spec(tmp_path)
+    for command in ("build", "publish"):
+        result = runner.invoke(app, [command, str(spec), "--out", str(tmp_path / "out"), "--top", "-1"])
+        assert result.exit_code == 2 and "Invalid value for '--top'" in result.output
+    assert not (tmp_path / "out").exists()
+    result = runner.invoke(app, ["demo", "--out", str(tmp_path / "out"), "--top", "0"])
+    assert result.exit_code == 2 and "Invalid value for '--top'" in result.output
+
+
+def test_an_unknown_backend_is_refused_and_the_one_used_is_recorded(tmp_path):
+    spec = tiny_spec(tmp_path, extra="backend: {name: dask}\nuncertainty:\n  runs: 8\n  design: montecarlo\n"
+                                     "  factors:\n    weights: {step: aggregate, noise: 0.25}\n")
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["build", str(spec), "--out", str(out), "--backend", "dusk"])
+    assert result.exit_code == 2 and not out.exists()
+    assert "--backend: backend 'dusk' is not one of numpy, dask (did you mean 'dask'?)" in result.stderr
+    result = runner.invoke(app, ["build", str(spec), "--out", str(out), "--backend", "numpy", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "run.json").read_text())["spec"]["backend"]["name"] == "numpy"

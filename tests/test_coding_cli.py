@@ -128,6 +128,16 @@ def test_bad_review_threshold_and_output_over_input(source):
     assert source.read_text() == before
 
 
+def test_counts_out_of_range_are_refused(source, tmp_path):
+    result = runner.invoke(app, ["code", str(source), "--out", str(tmp_path / "o.csv"), "--show", "-1"])
+    assert result.exit_code == 2 and "Invalid value for '--show'" in result.output
+    assert not (tmp_path / "o.csv").exists()
+    result = runner.invoke(app, ["evaluate-coder", "--folds", "1", "--no-cdp"])
+    assert result.exit_code == 2 and "one fold leaves nothing to train on" in result.output
+    result = runner.invoke(app, ["evaluate-coder", "--folds", "-2", "--no-cdp"])
+    assert result.exit_code == 2 and "Invalid value for '--folds'" in result.output
+
+
 def test_agree_compares_model_output_with_a_person(source, tmp_path):
     out = tmp_path / "coded.csv"
     run("code", str(source), "--out", str(out), "--quiet")

@@ -163,25 +163,27 @@ def check(spec: Spec, inputs: Inputs, uncertainty: bool = True) -> None:
 def build(spec: Spec | str | Path, *, uncertainty: bool = True, progress: bool = False,
           backend: str | None = None, strict: bool = False) -> Result:
     """Build the index a spec describes. `uncertainty=False` skips the robustness runs; `strict=True` makes
-    every warning of the processing log an error. With an `editions:` block, one build per edition
-    (`build_editions`)."""
+    every warning of the processing log an error; `backend` overrides the spec's `backend: name`. With an
+    `editions:` block, one build per edition (`build_editions`)."""
     started = time.perf_counter()
     spec = spec if isinstance(spec, Spec) else load_spec(spec)
+    if backend is not None:
+        spec = spec.on_backend(backend)
     if spec.model.editions is not None:
         from .editions import build_editions
 
-        return build_editions(spec, uncertainty=uncertainty, progress=progress, backend=backend, strict=strict)
+        return build_editions(spec, uncertainty=uncertainty, progress=progress, strict=strict)
     inputs = load_inputs(spec)
     check(spec, inputs, uncertainty)
     steps = tuple(Step.parse(e) for e in spec.model.pipeline)
-    result = build_inputs(spec, inputs, steps, uncertainty=uncertainty, progress=progress, backend=backend)
+    result = build_inputs(spec, inputs, steps, uncertainty=uncertainty, progress=progress)
     if strict:
         refuse_warnings(spec, result.processing)
     return dataclasses.replace(result, seconds=time.perf_counter() - started)
 
 
 def build_inputs(spec: Spec, inputs: Inputs, steps: tuple[Step, ...], *, uncertainty: bool = True,
-                 progress: bool = False, backend: str | None = None, keep_runs: bool = False,
+                 progress: bool = False, keep_runs: bool = False,
                  entries: list | None = None, at: tuple = ("pipeline",)) -> Result:
     """The build of checked inputs with these steps: the pipeline, grades and (if asked) the uncertainty
     analysis, with the processing log of all three. Editions build each edition with it, as a single build.
@@ -198,8 +200,8 @@ def build_inputs(spec: Spec, inputs: Inputs, steps: tuple[Step, ...], *, uncerta
     if uncertainty and spec.model.uncertainty is not None:
         from .robustness.uncertainty import Where, analyse
 
-        chosen = spec.model.backend if backend is None else spec.model.backend.model_copy(update={"name": backend})
-        result_unc = analyse(inputs.X, inputs.context, list(steps), spec.model.uncertainty, chosen, progress,
+        model = spec.model
+        result_unc = analyse(inputs.X, inputs.context, list(steps), model.uncertainty, model.backend, progress,
                              Where.of(spec), keep_runs=keep_runs)
     processing = ProcessingLog.concat(inputs.log, step_log(stages, inputs.context, list(steps)),
                                       result_unc.log() if result_unc is not None else ProcessingLog.of())

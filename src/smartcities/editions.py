@@ -85,8 +85,7 @@ def _checked(spec: Spec, uncertainty: bool) -> tuple[tuple[float, ...], list[Inp
     return tuple(found), inputs
 
 
-def build_editions(spec: Spec, *, uncertainty: bool = True, progress: bool = False, backend: str | None = None,
-                   strict: bool = False) -> Result:
+def build_editions(spec: Spec, *, uncertainty: bool = True, progress: bool = False, strict: bool = False) -> Result:
     """One build per edition (see the module's doc); the latest edition's Result, carrying them all."""
     started = time.perf_counter()
     e = spec.model.editions
@@ -98,7 +97,7 @@ def build_editions(spec: Spec, *, uncertainty: bool = True, progress: bool = Fal
     today, then = [], {}
     for edition, one in zip(editions, inputs):
         today.append(_edition_build(spec, edition, one, steps_of, uncertainty=uncertainty, progress=progress,
-                                    backend=backend, keep_runs=keep))
+                                    keep_runs=keep))
         if edition in e.methods:
             at = ("editions", "methods", edition_label(edition))
             then[edition] = _edition_build(spec, edition, one, tuple(Step.parse(x) for x in e.methods[edition]),

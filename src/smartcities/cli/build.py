@@ -19,6 +19,7 @@ DEMO_SPEC = Path(__file__).resolve().parent.parent / "data" / "demo" / "sci2022.
 Quiet = typer.Option(False, "--quiet", "-q", help="Print nothing but warnings and errors.")
 Strict = typer.Option(False, "--strict", help="Treat every warning of the processing log as an error.")
 AsJson = typer.Option(False, "--json", help="Print a JSON summary instead of tables.")
+Top = typer.Option(10, min=1, help="How many units to print.")
 
 
 def _summary(result: Result, top: int, seconds: float) -> dict:
@@ -99,14 +100,15 @@ def _build_and_write(spec_path: Path, out: Path, store: Path | None, top: int, q
     from ..io.outputs import check_output_folder
     from ..publish import published, write_outputs
 
-    check_output_folder(out)  # before any work: a refused folder or a missing browser costs nothing
-    browser = _browser(pdf, strict) if site else None
     spec = load_spec(spec_path)
+    store_path = store or (spec.resolve(spec.model.store) if spec.model.store else None)
+    # before any work: a refused folder or a missing browser costs nothing
+    check_output_folder(out, reads=[*spec.files, *filter(None, [store_path])])
+    browser = _browser(pdf, strict) if site else None
     result = build_index(spec, uncertainty=not no_uncertainty, progress=not quiet and not as_json, backend=backend,
                          strict=strict)
     outputs = write_outputs(result, out, site=site, browser=browser)
     result = published(result, browser, site=site)  # as written: with what the report and the PDF leave out
-    store_path = store or (spec.resolve(spec.model.store) if spec.model.store else None)
     if store_path is not None:
         from ..store import Store
 
@@ -118,8 +120,7 @@ def _build_and_write(spec_path: Path, out: Path, store: Path | None, top: int, q
 @app.command()
 @user_errors
 def demo(out: Path = typer.Option(Path("demo"), "--out", "-o", help="Folder to write the results into."),
-         top: int = typer.Option(10, help="How many cities to print."), quiet: bool = Quiet, as_json: bool = AsJson,
-         strict: bool = Strict):
+         top: int = Top, quiet: bool = Quiet, as_json: bool = AsJson, strict: bool = Strict):
     """Build the bundled 31-city demo index from the sample inventory and publish it: the tables, run record and
     report, the static site, dashboard.html and report.pdf."""
     _build_and_write(DEMO_SPEC, out, None, top, quiet, as_json, strict=strict, site=True)
@@ -132,8 +133,7 @@ def build(spec: Path = typer.Argument(..., help="The index spec (YAML)."),
           store: Path = typer.Option(None, help="A DuckDB store to record the run in."),
           backend: str = typer.Option(None, help="Where uncertainty runs go: numpy (default) or dask."),
           no_uncertainty: bool = typer.Option(False, "--no-uncertainty", help="Skip the uncertainty analysis."),
-          top: int = typer.Option(10, help="How many units to print."), quiet: bool = Quiet, as_json: bool = AsJson,
-          strict: bool = Strict):
+          top: int = Top, quiet: bool = Quiet, as_json: bool = AsJson, strict: bool = Strict):
     """Build the index a spec describes and write scores.csv, indicators.csv, processing.csv, profiles.csv,
     run.json and report.html into a folder replaced as a whole."""
     _build_and_write(spec, out, store, top, quiet, as_json, backend, no_uncertainty, strict)

@@ -30,7 +30,7 @@ def code(
     review_below: float = typer.Option(0.5, "--review-below", help="List values with a lower confidence."),
     review: Path | None = typer.Option(None, "--review", help="Also write the review file: the values to check, "
                                         "with an empty `corrected` column for train-coder --add."),
-    show: int = typer.Option(20, "--show", help="How many review rows to print (0: none)."),
+    show: int = typer.Option(20, "--show", min=0, help="How many review rows to print (0: none)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary instead of tables."),
     embedding: str | None = typer.Option(None, "--embedding", help="minilm (default: slower, more accurate) or "
@@ -114,6 +114,13 @@ def train_coder(
         console.print(f"{name} heads written to {target} ({', '.join(head_files(name))})")
 
 
+def _folds(folds: int) -> int:
+    """One fold would leave no training rows: 0 (leave one city out) or two and more."""
+    if folds == 1:
+        raise typer.BadParameter("one fold leaves nothing to train on; give 2 or more, or 0 to leave one city out")
+    return folds
+
+
 @app.command("evaluate-coder")
 @user_errors
 def evaluate_coder(
@@ -122,8 +129,8 @@ def evaluate_coder(
     cdp: Path | None = typer.Option(None, "--cdp", help="CDP city actions CSV for the second benchmark "
                                     "(default: ../shared/data/cdp_city_actions_2012_2017/… when present)."),
     no_cdp: bool = typer.Option(False, "--no-cdp", help="Skip the CDP benchmark."),
-    folds: int = typer.Option(10, "--folds", help="Folds grouped by city on the training rows (0: leave one "
-                              "city out)."),
+    folds: int = typer.Option(10, "--folds", min=0, callback=_folds,
+                              help="Folds grouped by city on the training rows (0: leave one city out)."),
     c: float | None = typer.Option(None, "--C", help="Fix C instead of choosing it inside each training fold."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
     as_json: bool = typer.Option(False, "--json", help="Print the full report as JSON."),

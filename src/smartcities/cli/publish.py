@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from .app import app, user_errors
-from .build import AsJson, Quiet, Strict, _build_and_write
+from .build import AsJson, Quiet, Strict, Top, _build_and_write
 
 
 @app.command()
@@ -16,8 +16,7 @@ def publish(spec: Path = typer.Argument(..., help="The index spec (YAML)."),
             out: Path = typer.Option(..., "--out", "-o", help="Folder to publish into (replaced as a whole)."),
             pdf: bool = typer.Option(False, "--pdf", help="Require report.pdf: fail, writing nothing, when no "
                                                           "Chromium is found to print it."),
-            top: int = typer.Option(10, help="How many units to print."), quiet: bool = Quiet,
-            as_json: bool = AsJson, strict: bool = Strict):
+            top: int = Top, quiet: bool = Quiet, as_json: bool = AsJson, strict: bool = Strict):
     """Build the index a spec describes and publish it: the build's tables and report.html, site/ (a static site
     for any web host, with the API's JSON and CSV under site/api/v1/), dashboard.html (one file that works
     offline) and report.pdf (printed by headless Chromium; without one, everything else is written and the

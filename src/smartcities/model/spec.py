@@ -5,6 +5,7 @@ Every problem is reported with the spec's file name and the line it sits on; unk
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 from dataclasses import dataclass, field
@@ -13,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..errors import InputError, Problem, did_you_mean
+from ..errors import InputError, Problem, did_you_mean, one_of
 from ..io.documents import line_at, parse_document, read_text
 
 
@@ -134,10 +135,13 @@ class Uncertainty(_Strict):
     factors: dict[str, Factor] = Field(description="The uncertain choices by name, each a factor (below).")
 
 
+BACKENDS = ("numpy", "dask")
+
+
 class Backend(_Strict):
     """Where the runs of an uncertainty analysis are evaluated."""
 
-    name: str = Field(default="numpy", pattern="^(numpy|dask)$",
+    name: str = Field(default="numpy", pattern=f"^({'|'.join(BACKENDS)})$",
                       description="`numpy`: in this process; `dask`: as tasks on a Dask cluster.")
     scheduler: str | None = Field(default=None, description="A Dask scheduler address; a local cluster when absent.")
     workers: int = Field(default=2, ge=1, description="Worker processes of the local Dask cluster (no scheduler "
@@ -366,9 +370,29 @@ class Spec:
     def digest(self) -> str:
         return hashlib.sha256(self.text.encode()).hexdigest()
 
+    @property
+    def files(self) -> list[Path]:
+        """The spec and every file it names that exists (inputs, stores, rules, published ranks): what a build
+        reads, so what its output folder, replaced as a whole, must not hold."""
+        m = self.model
+        tables = [t.file if isinstance(t, WideTable) else t for t in (m.indicators, m.cities)]
+        named = [m.framework, m.inventory, *tables, m.store,
+                 *((m.data.idata, m.data.imeta) if m.data else ()),
+                 *((m.sensors.store, m.sensors.rules, m.sensors.network) if m.sensors else ()),
+                 m.editions.published if m.editions else None]
+        return [self.path, *(p for p in map(self.resolve, filter(None, named)) if p.is_file())]
+
     def line(self, *keys) -> int | None:
         """Line of a key path such as ('pipeline', 2, 'normalise'), else of its nearest parent."""
         return line_at(self.lines, keys)
+
+    def on_backend(self, name: str) -> Spec:
+        """This spec with its uncertainty runs on backend `name` (the `--backend` option), so that the run
+        record says which backend ran them."""
+        if name not in BACKENDS:
+            raise InputError.single("--backend", f"backend {one_of(name, BACKENDS)}")
+        backend = self.model.backend.model_copy(update={"name": name})
+        return dataclasses.replace(self, model=self.model.model_copy(update={"backend": backend}))
 
 
 def read_spec(path: str | Path) -> Spec:
