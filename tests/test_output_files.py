@@ -1,7 +1,11 @@
 """Single output files (a coded inventory, a sensor map, an export) are written whole or not at all, into a folder
-made when missing; a folder, or a path through a file, given as the file is a clear error."""
+made when missing; a folder, or a path through a file, given as the file is a clear error. Output folders, replaced
+as a whole, never hold what the command reads and get the permissions a folder made by hand would."""
 
 from __future__ import annotations
+
+import os
+import stat
 
 import pytest
 from typer.testing import CliRunner
@@ -80,3 +84,60 @@ def test_a_new_store_gets_its_folder_and_a_missing_one_to_read_is_an_error(tmp_p
     with pytest.raises(InputError, match="sensor store does not exist"):
         connect(tmp_path / "elsewhere" / "none.duckdb", read_only=True)
     assert not (tmp_path / "elsewhere").exists()  # reading makes nothing
+
+
+def _index(folder, indicators="indicators.csv"):
+    """Three cities and two indicators; the spec names its indicators table at `indicators` (relative to it)."""
+    (folder / "cities.csv").write_text("city,name\naa,Alpha\nbb,Beta\ncc,Gamma\n")
+    table = folder / indicators
+    table.parent.mkdir(parents=True, exist_ok=True)
+    table.write_text("city,indicator,value\naa,x1,10\nbb,x1,20\ncc,x1,40\naa,x2,5\nbb,x2,1\ncc,x2,3\n")
+    (folder / "framework.yaml").write_text("id: index\nchildren:\n  - {id: x1}\n  - {id: x2, direction: -1}\n")
+    spec = folder / "spec.yaml"
+    spec.write_text(f"name: Tiny\nindicators: {indicators}\ncities: cities.csv\nframework: framework.yaml\n"
+                    "pipeline:\n  - normalise: {method: minmax}\n  - aggregate: {method: arithmetic}\n")
+    return spec
+
+
+def _files(folder):
+    return {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_an_out_folder_holding_the_spec_or_an_input_is_refused_before_anything_is_built(tmp_path):
+    runner = CliRunner()
+    spec = _index(tmp_path, "out/indicators.csv")  # the indicators table inside the output folder
+    out = tmp_path / "out"
+    before = _files(tmp_path)
+    for command in ("build", "publish", "audit", "insight"):
+        result = runner.invoke(app, [command, str(spec), "--out", str(out)])
+        assert result.exit_code == 2, (command, result.output)
+        assert f"out: holds {out / 'indicators.csv'}, which the {command if command != 'publish' else 'build'} " \
+               "reads" in result.stderr, result.stderr
+    assert _files(tmp_path) == before
+    inside = tmp_path / "copy"  # a build's folder, then the spec and its inputs copied into it
+    assert runner.invoke(app, ["build", str(_index(tmp_path)), "--out", str(inside), "-q"]).exit_code == 0
+    spec = _index(inside)
+    before = _files(inside)
+    result = runner.invoke(app, ["build", str(spec), "--out", str(inside), "--store", str(tmp_path / "runs.duckdb")])
+    assert result.exit_code == 2 and f"holds {spec}, which the build reads" in result.stderr
+    assert _files(inside) == before and not (tmp_path / "runs.duckdb").exists()
+    store = inside / "runs.duckdb"  # a store given beside the spec: replaced with the folder, so refused too
+    result = runner.invoke(app, ["build", str(_index(tmp_path)), "--out", str(inside), "--store", str(store)])
+    assert result.exit_code == 2 and f"holds {store}, which the build reads" in result.stderr
+
+
+def test_output_folders_get_the_permissions_of_the_umask_or_of_the_folder_they_replace(tmp_path):
+    spec = _index(tmp_path)
+    runner = CliRunner()
+    umask = os.umask(0o022)
+    try:
+        assert runner.invoke(app, ["build", str(spec), "--out", str(tmp_path / "new"), "-q"]).exit_code == 0
+        kept = tmp_path / "kept"
+        kept.mkdir(mode=0o750)
+        kept.chmod(0o750)
+        assert runner.invoke(app, ["build", str(spec), "--out", str(kept), "-q"]).exit_code == 0
+        assert runner.invoke(app, ["build", str(spec), "--out", str(kept), "-q"]).exit_code == 0  # rebuilt
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "new").stat().st_mode) == 0o755
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o750 and (kept / "scores.csv").is_file()

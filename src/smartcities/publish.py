@@ -28,7 +28,7 @@ def write_outputs(result: Result, out: str | Path, *, report: bool = True, site:
     the PDF leaves out (`published`)."""
     if report or site:
         result = published(result, browser, site=site)
-    with atomic_folder(out) as tmp:
+    with atomic_folder(out, reads=result.spec.files) as tmp:
         if result.editions is not None:  # every edition's scores, an edition column first; the editions' tables
             write_csv(result.editions.scores_table(), tmp / "scores.csv")
             result.editions.changes.to_csv(tmp / "editions.csv", index=False)

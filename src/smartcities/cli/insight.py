@@ -76,10 +76,12 @@ def insight(spec: Path = SpecArgument, out: Path = OutOption,
     from ..analysis.insight import insight_of, write_insight
     from ..build import build as build_index
     from ..build import load_spec
-    from ..io.outputs import atomic_folder
+    from ..io.outputs import atomic_folder, check_output_folder
 
-    result = build_index(load_spec(spec), uncertainty=not no_uncertainty)
-    with atomic_folder(out, "insight") as tmp:
+    checked = load_spec(spec)
+    check_output_folder(out, "insight", checked.files)  # before any work
+    result = build_index(checked, uncertainty=not no_uncertainty)
+    with atomic_folder(out, "insight", checked.files) as tmp:
         names = [p.name for p in write_insight(insight_of(result), tmp)]
     paths = [str(Path(out) / n) for n in names]
     if as_json:

@@ -19,12 +19,15 @@ def audit(spec: Path = typer.Argument(..., help="The index spec (YAML)."),
     """Audit an index: indicator statistics and flags, correlations within each node, Cronbach's alpha, PCA and
     effective weights, as tidy CSV files plus a readable summary."""
     from ..build import build, load_spec
+    from ..io.outputs import check_output_folder
     from ..robustness.audit import audit as audit_index
     from ..robustness.audit import write_audit
 
-    built = build(load_spec(spec), uncertainty=False)
+    checked = load_spec(spec)
+    check_output_folder(out, "audit", checked.files)  # before any work
+    built = build(checked, uncertainty=False)
     result = audit_index(built.stages, built.context)
-    paths = write_audit(result, out)
+    paths = write_audit(result, out, checked.files)
     if as_json:
         console.print_json(json.dumps({"outputs": [str(p) for p in paths],
                                        "flags": len(result.flags)}))

@@ -3,15 +3,18 @@
 Every file of a folder goes into a fresh folder beside the target; only when all of them are written is it swapped
 in, so a failure leaves the output folder as it was and a new build never leaves an earlier build's files beside
 its own. A folder smartcities wrote carries a marker file; a non-empty folder without one holds a user's own files
-and is refused, never deleted. A single output file (a coded inventory, a map, an export) is staged in a temporary
-file in its folder, made when missing, and renamed over the target only once it is whole.
+and is refused, never deleted; so is a folder holding a file the command reads (its spec, an input, a store). A
+single output file (a coded inventory, a map, an export) is staged in a temporary file in its folder, made when
+missing, and renamed over the target only once it is whole.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import stat
 import tempfile
+from collections.abc import Iterable
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,12 +26,18 @@ from ..errors import InputError
 MARKER = ".smartcities-output"
 
 
-def check_output_folder(out: str | Path, kind: str = "build") -> None:
-    """Refuse an `--out` that is a file, a non-empty folder smartcities did not write, or a folder another kind
-    of output (a build's, an audit's) lives in: replacing it would delete that output."""
+def check_output_folder(out: str | Path, kind: str = "build", reads: Iterable[str | Path] = ()) -> None:
+    """Refuse an `--out` that is a file, a folder holding one of the files the command `reads` (its spec, its
+    inputs, its store), a non-empty folder smartcities did not write, or a folder another kind of output (a
+    build's, an audit's) lives in: replacing it would delete those files."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise InputError.single(out, "is a file; --out needs a folder (a new one, or one smartcities wrote)")
+    held = next((Path(f) for f in reads if Path(f).resolve().is_relative_to(out.resolve())), None)
+    if held is not None:
+        raise InputError.single(out, f"holds {held}, which the {kind} reads; smartcities replaces its output "
+                                "folders as a whole, which would delete it: give an --out folder apart from the "
+                                "spec and its inputs")
     if not out.is_dir() or not any(out.iterdir()):
         return
     marker = out / MARKER
@@ -41,13 +50,17 @@ def check_output_folder(out: str | Path, kind: str = "build") -> None:
 
 
 @contextmanager
-def atomic_folder(out: str | Path, kind: str = "build"):
-    """Yield a fresh folder; on success it replaces `out` as a whole (checked first by `check_output_folder`).
-    `kind` names what the folder holds (build, audit, insight)."""
+def atomic_folder(out: str | Path, kind: str = "build", reads: Iterable[str | Path] = ()):
+    """Yield a fresh folder; on success it replaces `out` as a whole (checked first by `check_output_folder`
+    against the files the command `reads`). `kind` names what the folder holds (build, audit, insight). The
+    folder gets the permissions of the one it replaces, else those a new folder gets under the umask (mkdtemp's
+    are owner-only: a published site would be unreadable to a web server)."""
     out = Path(out)
-    check_output_folder(out, kind)
+    check_output_folder(out, kind, reads)
     out.parent.mkdir(parents=True, exist_ok=True)
+    mode = stat.S_IMODE(out.stat().st_mode) if out.is_dir() else _default_mode(0o777)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-new-", dir=out.parent))
+    os.chmod(tmp, mode)
     old = None
     try:
         yield tmp
@@ -97,11 +110,12 @@ def _written_alike(frame: pd.DataFrame) -> bool:
     return True
 
 
-def _default_mode() -> int:
-    """Permissions a newly created file gets under the current umask (mkstemp's are owner-only)."""
+def _default_mode(requested: int = 0o666) -> int:
+    """Permissions a newly created file (0o666) or folder (0o777) gets under the current umask (mkstemp's and
+    mkdtemp's are owner-only)."""
     umask = os.umask(0)
     os.umask(umask)
-    return 0o666 & ~umask
+    return requested & ~umask
 
 
 def folder_for(target: Path) -> Path:

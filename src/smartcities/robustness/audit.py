@@ -20,6 +20,7 @@ aggregation saw (the last data stage for indicators, the aggregates above them).
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -354,10 +355,11 @@ AUDIT_FILES = {"stats": "audit_stats.csv", "correlations": "audit_correlations.c
                "effective_weights": "audit_effective_weights.csv"}
 
 
-def write_audit(a: Audit, out_dir: str | Path) -> list[Path]:
-    """Write the audit tables and summary into out_dir, all together or not at all."""
+def write_audit(a: Audit, out_dir: str | Path, reads: Iterable[str | Path] = ()) -> list[Path]:
+    """Write the audit tables and summary into out_dir, all together or not at all (a folder holding one of the
+    files the audit `reads` is refused)."""
     names = []
-    with atomic_folder(out_dir, "audit") as tmp:
+    with atomic_folder(out_dir, "audit", reads) as tmp:
         for f in fields(a):
             getattr(a, f.name).to_csv(tmp / AUDIT_FILES[f.name], index=False)
             names.append(AUDIT_FILES[f.name])
