@@ -255,6 +255,25 @@ def test_errors_are_located_at_the_step(tmp_path, step, said, key):
     assert result.exit_code == 2 and f"line {expected}" in result.stderr
 
 
+def test_a_fit_to_an_empty_target_is_refused_at_its_line(tmp_path):
+    (tmp_path / "fw.yaml").write_text("id: index\nname: Index\nchildren:\n  - {id: x1, name: X1}\n"
+                                      "  - {id: x2, name: X2}\n", encoding="utf-8")
+    pd.DataFrame({"city": ["aa", "bb", "cc"], "name": ["A", "B", "C"], "country": "FR", "region": "Europe",
+                  "population": np.nan}).to_csv(tmp_path / "cities.csv", index=False)
+    pd.DataFrame({"city": ["aa", "bb", "cc"] * 2, "indicator": ["x1"] * 3 + ["x2"] * 3,
+                  "value": [1.0, 2.0, 3.0, 3.0, 1.0, 2.0]}).to_csv(tmp_path / "indicators.csv", index=False)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("name: Fit\nframework: fw.yaml\ncities: cities.csv\nindicators: indicators.csv\npipeline:\n"
+                    "  - normalise: {method: minmax}\n  - weight: {method: fit, target: population}\n"
+                    "  - aggregate: {method: arithmetic}\n", encoding="utf-8")
+    said = (f"{spec} line 7: weight: target 'population' has no values; fitting the weights of 2 indicators needs "
+            "its value for at least 2 units")
+    for command in (["validate", str(spec)], ["build", str(spec), "--out", str(tmp_path / "out")]):
+        result = CliRunner().invoke(app, command)
+        assert result.exit_code == 2 and said in " ".join(result.stderr.split()), result.output
+    assert not (tmp_path / "out").exists()
+
+
 def test_weight_after_aggregate_is_refused(tmp_path):
     spec = asem_spec(tmp_path, "standard")
     spec.write_text(spec.read_text(encoding="utf-8").replace(

@@ -243,6 +243,31 @@ def test_check_fit_did_you_mean():
     assert "did you mean 'SmartCity_Index'" in p.message and p.column == "target"
 
 
+def test_fit_needs_the_target_of_as_many_units_as_weights():
+    fw = flat_framework((1, 1, 1))
+    (p,) = check_fit(make_context(4, fw, denominators={"pop": np.full(4, np.nan)}), target="pop")
+    assert p.column == "target" and p.message == ("weight: target 'pop' has no values; fitting the weights of 3 "
+                                                  "indicators needs its value for at least 3 units")
+    (p,) = check_fit(make_context(4, fw, denominators={"pop": np.array([1.0, 2.0, np.nan, np.nan])}), target="pop")
+    assert "target 'pop' has only 2 values" in p.message
+    ctx = make_context(4, fw, denominators={"pop": np.array([1.0, 2.0, 3.0, np.nan])})
+    assert check_fit(ctx, target="pop") == []
+    # three units have the target, but one of them lacks an indicator
+    with pytest.raises(InputError, match="fit weights of 'Index' need at least 3 units with every indicator and the "
+                                         "target present; 2 have"):
+        methods("weight")["fit"](cube([[1, 2, 3], [2, np.nan, 1], [3, 1, 2], [1, 1, 1]]), ctx, target="pop")
+
+
+def test_entropy_and_bod_need_complete_units():
+    ctx = make_context(2, flat_framework((1, 1)))
+    with pytest.raises(InputError, match="entropy weights of 'Index' need at least 2 units with every child "
+                                         "present; 1 have"):
+        methods("weight")["entropy"](cube([[1, 2], [np.nan, 1]]), ctx)
+    with pytest.raises(InputError, match="bod weights of 'Index' need at least 1 unit with every child present; "
+                                         "0 have"):
+        methods("weight")["bod"](cube([[1, np.nan], [np.nan, 1]]), ctx)
+
+
 def test_methods_set_node_weights_within_parents():
     ctx = make_context(5)  # Index over A (a1, a2) and B (b1, b2)
     X = cube(np.random.default_rng(5).uniform(size=(5, 4)))

@@ -269,16 +269,16 @@ def check_levels(ctx: Context, *, levels: list[int] | None = None, **_) -> list[
 
 
 def by_data(X: np.ndarray, ctx: Context, scored: Scored | None, fn: Callable[[np.ndarray, np.ndarray], tuple],
-            method: str, label: str, levels: list[int] | None = None, least: Callable[[int], int] = lambda k: 0
-            ) -> Weighting:
+            method: str, label: str, levels: list[int] | None = None, least: Callable[[int], int] = lambda k: 1,
+            present: str = "every child present") -> Weighting:
     """The weighting `label`: node weights (runs, nodes), the framework's with the children of each parent at
     `levels` (default [1]) weighted by `fn(Y, idx) -> (weights, note | None)` from their data `Y (units,
     children)` run by run; and the nominal run's notes and warnings, named by parent. A level's data are the
     indicators (level 1) or the scores of its nodes under the weights set below it. A parent needs
-    `least(children)` units with every child present. Weights the data leave undefined (every child of a parent
-    constant) or that cancel out (two children that run against each other get PCA loadings summing to 0) are an
-    error naming the parent, never NaN passed on; a negative weight is a warning, since it lets the parent's
-    score leave its children's range."""
+    `least(children)` units with every child present (at least one; `present` says what a unit the method can use
+    has). Weights the data leave undefined (every child of a parent constant) or that cancel out (two children that
+    run against each other get PCA loadings summing to 0) are an error naming the parent, never NaN passed on; a
+    negative weight is a warning, since it lets the parent's score leave its children's range."""
     if problems := check_levels(ctx, levels=levels):
         raise InputError(problems)
     X = X[None] if X.ndim == 2 else X
@@ -287,10 +287,10 @@ def by_data(X: np.ndarray, ctx: Context, scored: Scored | None, fn: Callable[[np
     for level in weighed_levels(levels):
         data = X if level == 1 else scored(out)
         for parent, idx in parents_at(ctx, level):
-            complete_units = int((~np.isnan(data[0][:, idx]).any(axis=1)).sum())
-            if complete_units < least(len(idx)):
-                raise InputError.single("spec", f"weight: {method} weights of {parent!r} need at least "
-                                        f"{least(len(idx))} units with every child present; {complete_units} have",
+            complete_units, need = int((~np.isnan(data[0][:, idx]).any(axis=1)).sum()), least(len(idx))
+            if complete_units < need:
+                raise InputError.single("spec", f"weight: {method} weights of {parent!r} need at least {need} "
+                                        f"unit{'s' * (need > 1)} with {present}; {complete_units} have",
                                         column="method")
             for r in range(X.shape[0]):
                 with np.errstate(all="ignore"):
@@ -328,6 +328,16 @@ def _correlations(k: int) -> int:
 def _components(k: int) -> int:
     """Units a component or factor model of k children needs with every child present."""
     return max(3, k)
+
+
+def _spread(k: int) -> int:
+    """Units entropy weights need: a child's entropy over fewer than two units is undefined."""
+    return 2
+
+
+def _unknowns(k: int) -> int:
+    """Units a least-squares fit of k weights needs: one for each weight."""
+    return k
 
 
 @register("weight", "framework")
@@ -407,7 +417,7 @@ def entropy_method(X: np.ndarray, ctx: Context, scored: Scored | None = None, *,
         raise InputError.single("spec", "weight: entropy weights need values of 0 or above (lowest "
                                 f"{np.nanmin(X):.4g}); place the weight step after normalise: minmax",
                                 column="method")
-    return by_data(X, ctx, scored, _plain(entropy_weights), "entropy", "entropy", levels)
+    return by_data(X, ctx, scored, _plain(entropy_weights), "entropy", "entropy", levels, _spread)
 
 
 @register("weight", "critic", check=check_levels)
@@ -445,13 +455,20 @@ def optimise_method(X: np.ndarray, ctx: Context, scored: Scored | None = None, *
 
 def check_fit(ctx: Context, *, target: str) -> list[Problem]:
     """The target must be a numeric column the build read besides the indicators (a numeric column of the cities
-    table, or a denominator column of COINr's iData)."""
-    if target in ctx.denominators:
+    table, or a denominator column of COINr's iData), with a value for at least as many units as the largest
+    parent has indicators to weigh (`_unknowns`)."""
+    if target not in ctx.denominators:
+        known = list(ctx.denominators)
+        return [Problem("spec", f"weight: target {target!r} is not a numeric column of the cities table"
+                        f"{did_you_mean(target, known)}" + (f"; columns: {', '.join(known)}" if known else
+                                                            "; the cities table has no numeric column"),
+                        column="target")]
+    values = int(np.count_nonzero(~np.isnan(ctx.denominators[target])))
+    need = max((_unknowns(len(idx)) for _, idx in parents_at(ctx, 1)), default=0)
+    if values >= need:
         return []
-    known = list(ctx.denominators)
-    return [Problem("spec", f"weight: target {target!r} is not a numeric column of the cities table"
-                    f"{did_you_mean(target, known)}" + (f"; columns: {', '.join(known)}" if known else
-                                                        "; the cities table has no numeric column"),
+    return [Problem("spec", f"weight: target {target!r} has {f'only {values}' if values else 'no'} values; "
+                    f"fitting the weights of {need} indicators needs its value for at least {need} units",
                     column="target")]
 
 
@@ -464,13 +481,15 @@ def fit_method(X: np.ndarray, ctx: Context, *, target: str) -> Weighting:
     if problems := check_fit(ctx, target=target):
         raise InputError(problems)
     t = ctx.denominators[target]
+    X = np.where(np.isnan(t)[:, None], np.nan, X)  # a unit without the target has nothing to fit
 
     def fitted(Y, idx):
         w, residuals = fit_weights(Y, t)
         return w, (f"fit to {target}: max abs residual {np.nanmax(np.abs(residuals)):.4g}, "
                    f"RMSE {np.sqrt(np.nanmean(residuals**2)):.4g} over {int((~np.isnan(residuals)).sum())} units")
 
-    return by_data(X, ctx, None, fitted, "fit", f"fit (least squares to {target})")
+    return by_data(X, ctx, None, fitted, "fit", f"fit (least squares to {target})", least=_unknowns,
+                   present="every indicator and the target present")
 
 
 def _children(ctx: Context, parent: str) -> list[str]:
