@@ -265,3 +265,4 @@ def test_the_command_refuses_a_bad_url_and_an_unreachable_broker(tmp_path):
     result = runner.invoke(app, ["sensors", "subscribe", f"mqtt://127.0.0.1:{closed}/city",
                                  "--store", str(tmp_path / "s")])
     assert result.exit_code == 2 and "cannot reach the broker" in result.stderr
+    assert list(tmp_path.iterdir()) == []  # no new store

@@ -28,6 +28,16 @@ def test_a_transaction_commits_whole_or_leaves_the_store_as_it_was(tmp_path):
     assert count(store) == 1
 
 
+def test_a_failed_transaction_leaves_no_new_store_behind(tmp_path):
+    store = tmp_path / "new.duckdb"
+    with pytest.raises(RuntimeError), transaction(store) as db:
+        db.execute("insert into things values ('a', 'A', '', '{}')")
+        raise RuntimeError("a bad file")
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(InputError, match="sensor store does not exist"):
+        connect(store, read_only=True)
+
+
 def test_a_missing_store_is_refused_for_reading(tmp_path):
     with pytest.raises(InputError, match="sensor store does not exist"):
         connect(tmp_path / "none.duckdb", read_only=True)

@@ -135,6 +135,22 @@ def test_bad_file_through_the_command_line(workdir):
         pd.testing.assert_frame_equal(db.table("cities"), before)
 
 
+def test_a_failed_command_leaves_no_new_store_behind(workdir):
+    runner = CliRunner()
+    bad = workdir / "bad.csv"
+    bad.write_text("city,indicator,value\namsterdam,broadband,abc\n")
+    path = workdir / "new.duckdb"
+    result = runner.invoke(app, ["import", "indicators", str(bad), "--store", str(path)])
+    assert result.exit_code == 2 and "'abc' is not a number" in result.stderr
+    assert sorted(p.name for p in workdir.iterdir()) == ["bad.csv", "fw.yaml", "indicators.csv"]
+    result = runner.invoke(app, ["runs", "--store", str(path)])
+    assert result.exit_code == 2 and "store does not exist" in result.stderr
+    with pytest.raises(RuntimeError), Store(path) as db:  # any failure inside the block, a new store or not
+        db.import_table("indicators", workdir / "indicators.csv")
+        raise RuntimeError("stopped")
+    assert not path.exists()
+
+
 def test_unknown_kind_and_table(workdir):
     with Store(workdir / "store.duckdb") as db:
         with pytest.raises(InputError, match="did you mean 'cities'"):

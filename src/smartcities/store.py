@@ -1,7 +1,8 @@
 """The embedded store: one DuckDB file holding imported tables and a record of every run.
 
 Imports are atomic: the file is fully checked by the same reader a build uses before anything is written,
-and the table is replaced inside one transaction, so a bad file changes nothing.
+and the table is replaced inside one transaction, so a bad file changes nothing; a store the failing command
+created is removed.
 """
 
 from __future__ import annotations
@@ -15,19 +16,21 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError, one_of
-from .io.outputs import folder_for
+from .io.outputs import discard_new_store, folder_for
 from .io.tables import file_hash
 
 KINDS = ("cities", "inventory", "indicators")
 
 
 class Store:
-    """A DuckDB file. Use as a context manager; tables are named by the user (default: the kind)."""
+    """A DuckDB file. Use as a context manager; tables are named by the user (default: the kind). A store the
+    block created is removed when the block fails."""
 
     def __init__(self, path: str | Path, read_only: bool = False):
         self.path = Path(path)
         if read_only and not self.path.exists():
             raise InputError.single(self.path, "store does not exist; create it with `smartcities import`")
+        self.new = not self.path.exists()
         if not read_only:
             folder_for(self.path)
         try:
@@ -47,8 +50,10 @@ class Store:
     def __enter__(self) -> Store:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, *exc) -> None:
         self.db.close()
+        if exc_type is not None and self.new:
+            discard_new_store(self.path)
 
     def tables(self) -> list[str]:
         return [r[0] for r in self.db.execute("select name from imports group by name order by name").fetchall()]

@@ -128,6 +128,13 @@ def folder_for(target: Path) -> Path:
     return target.parent
 
 
+def discard_new_store(path: Path) -> None:
+    """Remove the DuckDB file (and its write-ahead log) a failed command created: a command that fails leaves no
+    new store behind, so a later read still says the store does not exist."""
+    for file in (path, path.with_name(f"{path.name}.wal")):
+        file.unlink(missing_ok=True)
+
+
 def _staging_folder(target: Path) -> Path:
     """`folder_for` an output file, which must not be a folder itself."""
     if target.is_dir():

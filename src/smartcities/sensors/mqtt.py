@@ -307,13 +307,16 @@ class Subscriber:
     def run(self, count: int | None = None, seconds: float | None = None) -> Tally:
         """Store messages until `count` observations are stored, `seconds` have passed, `stop()` or Ctrl-C; what is
         batched is committed before returning."""
-        db = connect(self.store)
-        try:
+        try:  # the broker first: an unreachable one leaves no new store behind
             self.client.connect(self.subscription.host, self.subscription.port, keepalive=30)
         except OSError as err:
-            db.close()
             raise InputError.single(f"mqtt://{self.subscription.host}:{self.subscription.port}",
                                     f"cannot reach the broker: {err}") from None
+        try:
+            db = connect(self.store)
+        except BaseException:
+            self.client.disconnect()
+            raise
         self.client.loop_start()
         end = None if seconds is None else time.monotonic() + seconds
         try:

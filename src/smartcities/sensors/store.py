@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 
 from ..errors import InputError
-from ..io.outputs import folder_for
+from ..io.outputs import discard_new_store, folder_for
 
 SCHEMA = """
 create table if not exists things (
@@ -64,7 +64,8 @@ def connect(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnect
 @contextmanager
 def transaction(path: str | Path) -> Iterator[duckdb.DuckDBPyConnection]:
     """The store at `path` for one unit of work: committed whole when the block ends, rolled back on any error
-    (a bad file changes nothing), closed either way."""
+    (a bad file changes nothing, and a store the block created is removed), closed either way."""
+    new = not Path(path).exists()
     db = connect(path)
     try:
         db.begin()
@@ -72,6 +73,8 @@ def transaction(path: str | Path) -> Iterator[duckdb.DuckDBPyConnection]:
         db.commit()
     except BaseException:
         db.rollback()
-        raise
-    finally:
         db.close()
+        if new:
+            discard_new_store(Path(path))
+        raise
+    db.close()
