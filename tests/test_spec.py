@@ -116,6 +116,50 @@ def test_parameter_of_the_wrong_type(tmp_path):
     assert p.line == 6 and "min_share" in p.message
 
 
+@pytest.mark.parametrize("step, expected", [
+    ("normalise: {method: minmax, range: [100, 0]}", "normalise: range: must be [low, high] with low below high "
+                                                     "(got [100, 0])"),
+    ("normalise: {method: minmax, range: [5, 5]}", "normalise: range: must be [low, high] with low below high"),
+    ("normalise: {method: zscore, sd: 0}", "normalise: sd: Input should be greater than 0 (got 0)"),
+    ("normalise: {method: goalposts, scale: -100}", "normalise: scale: Input should be greater than 0"),
+    ("screen: {min_coverage: 1.5}", "screen: min_coverage: Input should be less than or equal to 1 (got 1.5)"),
+    ("screen: {min_indicator_coverage: -0.5}", "screen: min_indicator_coverage: Input should be greater than or "
+                                               "equal to 0 (got -0.5)"),
+    ("treat: {method: winsorise, max_points: -1}", "treat: max_points: Input should be greater than or equal to 1"),
+    ("treat: {method: winsorise, max_points: 2.5}", "treat: max_points: Input should be a valid integer"),
+    ("treat: {method: winsorise, skew: -2}", "treat: skew: Input should be greater than 0 (got -2)"),
+    ("treat: {method: boxcox, kurtosis: 0}", "treat: kurtosis: Input should be greater than 0 (got 0)"),
+])
+def test_parameters_out_of_range_are_located(tmp_path, step, expected):
+    _, (p,) = problems(tmp_path, GOOD.replace("treat: {method: winsorise, max_points: 3}", step))
+    assert p.line == 4 and expected in p.message
+
+
+def test_a_factor_value_out_of_range_is_refused(tmp_path):
+    fw = tmp_path / "fw.yaml"
+    fw.write_text("id: index\nchildren:\n  - {id: x1, direction: 1}\n  - {id: x2, direction: 1}\n")
+    (tmp_path / "indicators.csv").write_text("city,indicator,value\naa,x1,1\nbb,x1,2\naa,x2,3\nbb,x2,4\n")
+    (tmp_path / "cities.csv").write_text("city,name,country\naa,Alpha,FR\nbb,Beta,DE\n")
+    spec = write(tmp_path, GOOD + "indicators: indicators.csv\ncities: cities.csv\nuncertainty:\n  factors:\n"
+                                  "    treatment: {step: treat, parameter: max_points, values: [0, 3]}\n")
+    from smartcities.build import check
+    from smartcities.inputs import load_inputs
+
+    loaded = load_spec(spec)
+    with pytest.raises(InputError, match="max_points: Input should be greater than or equal to 1 .got 0.") as err:
+        check(loaded, load_inputs(loaded))
+    assert err.value.problems[0].line == 11
+
+
+def test_a_grades_parameter_of_the_other_method_is_refused(tmp_path):
+    path, (p,) = problems(tmp_path, GOOD + "grades:\n  method: cutoffs\n  n: 3\n")
+    assert str(p) == f"{path} line 9: grades.n: Value error, n is a parameter of method quantile, not of cutoffs; " \
+                     "remove it"
+    _, (p,) = problems(tmp_path, GOOD + "grades: {cutoffs: [50]}\n")
+    assert "cutoffs is a parameter of method cutoffs, not of quantile" in p.message
+    assert load_spec(write(tmp_path, GOOD + "grades: {method: cutoffs, cutoffs: [50]}\n")).model.grades.cutoffs == [50]
+
+
 def test_missing_parameter(tmp_path):
     _, (p,) = problems(tmp_path, GOOD.replace("  - treat: {method: winsorise, max_points: 3}",
                                               "  - impute: {method: group-mean}"))

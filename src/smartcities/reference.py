@@ -376,12 +376,16 @@ def _parameters_table(fn: Callable) -> str:
 
 
 def _parameter_lines(fn: Callable) -> list[str]:
-    """`name: type = default` of each spec-settable parameter of a method, `(required)` where it has no default."""
-    hints = typing.get_type_hints(fn)
+    """`name: type = default` of each spec-settable parameter of a method, `(required)` where it has no default,
+    then the bounds its annotation sets (`≥ 0; ≤ 1`)."""
+    hints = typing.get_type_hints(fn, include_extras=True)
     out = []
     for name, p in parameters(fn).items():
-        text = f"{name}: {type_name(hints.get(name, typing.Any))}"
-        out.append(_code(text) + " (required)" if p.default is p.empty else _code(f"{text} = {p.default!r}"))
+        hint = hints.get(name, typing.Any)
+        bounds = typing.get_args(hint)[1:] if typing.get_origin(hint) is typing.Annotated else ()
+        text = f"{name}: {type_name(typing.get_args(hint)[0] if bounds else hint)}"
+        line = _code(text) + " (required)" if p.default is p.empty else _code(f"{text} = {p.default!r}")
+        out.append(" ".join([line, *(f"({_allowed(b)})" for b in bounds if isinstance(b, FieldInfo))]))
     return out
 
 

@@ -6,13 +6,16 @@ Every method works along the units axis of `(runs, units, indicators)`, ignoring
 from __future__ import annotations
 
 import warnings
+from typing import Annotated
 
 import numpy as np
+from pydantic import AfterValidator
+from pydantic_core import PydanticCustomError
 
 from ..errors import InputError, Problem
 from .context import Context
 from .grade import ranks
-from .registry import register
+from .registry import Positive, register
 
 
 def oriented(X: np.ndarray, ctx: Context) -> np.ndarray:
@@ -25,6 +28,15 @@ def _nan_stats(fn, X):
         warnings.simplefilter("ignore", RuntimeWarning)
         return fn(X, axis=1, keepdims=True)
 
+
+def _rising(bounds: tuple[float, float]) -> tuple[float, float]:
+    """A reversed scale would invert every ranking, and an empty one tie every unit."""
+    if not bounds[0] < bounds[1]:
+        raise PydanticCustomError("rising", "must be [low, high] with low below high")
+    return bounds
+
+
+Range = Annotated[tuple[float, float], AfterValidator(_rising)]
 
 Pooled = dict[str, tuple[float, float]]
 """Fixed parameters of a normaliser, per indicator, on the oriented values (after the direction flip): min and max
@@ -64,10 +76,10 @@ def _fixed(pooled: Pooled, ctx: Context) -> tuple[np.ndarray, np.ndarray]:
 
 
 @register("normalise", "minmax", check=check_pooled)
-def minmax(X: np.ndarray, ctx: Context, *, range: tuple[float, float] = (0.0, 100.0),
+def minmax(X: np.ndarray, ctx: Context, *, range: Range = (0.0, 100.0),
            pooled: Pooled | None = None) -> np.ndarray:
-    """(x − min) / (max − min), scaled to `range`; min and max per indicator from `pooled` when given
-    (editions)."""
+    """(x − min) / (max − min), scaled to `range` [low, high], low below high; min and max per indicator from
+    `pooled` when given (editions)."""
     lo, hi = float(range[0]), float(range[1])
     Y = oriented(X, ctx)
     if pooled is None:
@@ -83,7 +95,7 @@ def minmax(X: np.ndarray, ctx: Context, *, range: tuple[float, float] = (0.0, 10
 
 
 @register("normalise", "zscore", check=check_pooled)
-def zscore(X: np.ndarray, ctx: Context, *, mean: float = 0.0, sd: float = 1.0,
+def zscore(X: np.ndarray, ctx: Context, *, mean: float = 0.0, sd: Positive = 1.0,
            pooled: Pooled | None = None) -> np.ndarray:
     """Standard scores with the n−1 standard deviation, rescaled to the given mean and sd; the indicators' means
     and sds from `pooled` when given (editions)."""
@@ -139,23 +151,28 @@ def has_targets(ctx: Context, **_) -> list[Problem]:
 
 
 @register("normalise", "goalposts", check=has_goalposts)
-def goalposts(X: np.ndarray, ctx: Context, *, scale: float = 100.0, truncate: bool = True) -> np.ndarray:
+def goalposts(X: np.ndarray, ctx: Context, *, scale: Positive = 100.0, truncate: bool = True) -> np.ndarray:
     """Distance between the framework's goalposts (lower, upper), times `scale`; truncated to [0, scale].
 
     For a direction −1 indicator the lower goalpost is the good end, as in COINr's n_goalposts.
     """
     if problems := has_goalposts(ctx):
         raise InputError(problems)
-    lo, hi = np.array([ctx.framework.by_id[ind].goalposts for ind in ctx.indicators], dtype=float).T
-    d = ctx.compiled.direction
-    Y = np.where(d > 0, (X - lo) / (hi - lo), (hi - X) / (hi - lo))
+    Y = _between_goalposts(X, ctx)
     if truncate:
         Y = np.clip(Y, 0, 1)
     return Y * scale
 
 
+def _between_goalposts(X: np.ndarray, ctx: Context) -> np.ndarray:
+    """Each value's share of the way from the bad goalpost to the good one: below 0 or above 1 beyond them."""
+    lo, hi = np.array([ctx.framework.by_id[ind].goalposts for ind in ctx.indicators], dtype=float).T
+    d = ctx.compiled.direction
+    return np.where(d > 0, (X - lo) / (hi - lo), (hi - X) / (hi - lo))
+
+
 @register("normalise", "distance-to-max")
-def distance_to_max(X: np.ndarray, ctx: Context, *, scale: float = 100.0) -> np.ndarray:
+def distance_to_max(X: np.ndarray, ctx: Context, *, scale: Positive = 100.0) -> np.ndarray:
     """Share of the best value's distance from the worst: 1 − (max − x)/(max − min), times `scale`."""
     Y = oriented(X, ctx)
     mn, mx = _nan_stats(np.nanmin, Y), _nan_stats(np.nanmax, Y)
@@ -164,18 +181,37 @@ def distance_to_max(X: np.ndarray, ctx: Context, *, scale: float = 100.0) -> np.
 
 
 @register("normalise", "distance-to-target", check=has_targets)
-def distance_to_target(X: np.ndarray, ctx: Context, *, scale: float = 100.0, cap: bool = True) -> np.ndarray:
+def distance_to_target(X: np.ndarray, ctx: Context, *, scale: Positive = 100.0, cap: bool = True) -> np.ndarray:
     """Progress from the worst value to the indicator's target, capped at the target (COINr's n_dist2targ).
 
     Direction +1: (x − min)/(target − min); direction −1: (max − x)/(max − target).
     """
     if problems := has_targets(ctx):
         raise InputError(problems)
+    Y = _towards_target(X, ctx)
+    if cap:
+        Y = np.minimum(Y, 1)
+    return Y * scale
+
+
+def _towards_target(X: np.ndarray, ctx: Context) -> np.ndarray:
+    """Each value's progress from the worst value to the target: above 1 past the target."""
     t = np.array([ctx.framework.by_id[ind].target for ind in ctx.indicators], dtype=float)
     d = ctx.compiled.direction
     mn, mx = _nan_stats(np.nanmin, X), _nan_stats(np.nanmax, X)
     with np.errstate(all="ignore"):
-        Y = np.where(d > 0, (X - mn) / (t - mn), (mx - X) / (mx - t))
-    if cap:
-        Y = np.minimum(Y, 1)
-    return Y * scale
+        return np.where(d > 0, (X - mn) / (t - mn), (mx - X) / (mx - t))
+
+
+def clipped(X: np.ndarray, ctx: Context, method: str, params: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Where normalising `X` (runs, units, indicators) with `method` clips a value to an end of its scale: the
+    values beyond the good goalpost or past the target (high), and those beyond the bad goalpost (low). Why: the
+    processing log counts every clipped value, as it counts winsorising's."""
+    none = np.zeros(X.shape, bool)
+    with np.errstate(all="ignore"):
+        if method == "goalposts" and params.get("truncate", True):
+            share = _between_goalposts(X, ctx)
+            return share > 1, share < 0
+        if method == "distance-to-target" and params.get("cap", True):
+            return _towards_target(X, ctx) > 1, none
+    return none, none

@@ -258,7 +258,7 @@ def check_params(step: str, fn, params: dict) -> list[Problem]:
     """Unknown parameters (with a did-you-mean) and values of the wrong type, for one step's method; each names
     the parameter as `column` (the step itself for a missing one) in the placeholder file "spec"."""
     known = parameters(fn)
-    hints = typing.get_type_hints(fn)
+    hints = typing.get_type_hints(fn, include_extras=True)  # with the bounds the annotations carry
     problems = []
     for key, value in params.items():
         if key not in known:

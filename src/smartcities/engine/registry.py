@@ -11,12 +11,23 @@ A method may come with a check, `check(ctx, **params) -> list[Problem]`, of the 
 context can judge (a group column, a weight set, goalposts on every indicator). It runs before anything is
 computed, for the pipeline and for every option of an uncertainty factor; the method runs it too when called
 directly. Its problems name the file "spec" and, as `column`, the parameter at fault; the caller locates them.
+
+A parameter's bounds sit in its annotation (`share: Share`, `Annotated[tuple[float, float], AfterValidator(…)]`):
+the pipeline's check of parameters holds the spec's values, and every uncertainty factor's, to them before
+anything runs, and the reference lists them.
 """
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from typing import Annotated
+
+from pydantic import Field
+
+Share = Annotated[float, Field(ge=0, le=1)]  # a share of indicators or units, 0 to 1
+Positive = Annotated[float, Field(gt=0)]  # a threshold or a scale that is meaningless at 0 or below
+Count = Annotated[int, Field(ge=1)]  # a whole number of things, at least one
 
 # The data steps a pipeline may hold, in their usual order, each with the method used when none is named.
 DATA_STEPS = {"denominate": "by-framework", "impute": "none", "screen": "coverage", "treat": "winsorise",

@@ -11,11 +11,11 @@ from __future__ import annotations
 import numpy as np
 
 from .context import Context
-from .registry import register
+from .registry import Share, register
 
 
 @register("screen", "coverage")
-def coverage(X: np.ndarray, ctx: Context, *, min_coverage: float = 0.0, min_indicator_coverage: float = 0.0,
+def coverage(X: np.ndarray, ctx: Context, *, min_coverage: Share = 0.0, min_indicator_coverage: Share = 0.0,
              zeros_missing: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Units to keep `(runs, units)` — share of indicators present ≥ `min_coverage` — and indicators to keep
     `(runs, indicators)` — share of units present ≥ `min_indicator_coverage`. `zeros_missing` counts zeros as

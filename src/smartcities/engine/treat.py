@@ -12,7 +12,7 @@ import numpy as np
 from ..errors import InputError, Problem, one_of
 from .context import Context
 from .layout import moved_last, put_columns
-from .registry import register
+from .registry import Count, Positive, register
 from .stats import central_sums, kurtosis_from, passes, passes_sums, skew_from
 from .threads import map_threads
 
@@ -149,7 +149,7 @@ def known_fallback(ctx: Context, *, fallback: str = "log", **_) -> list[Problem]
 
 
 @register("treat", "winsorise", check=known_fallback)
-def winsorise(X: np.ndarray, ctx: Context, *, max_points: int = 5, skew: float = 2.0, kurtosis: float = 3.5,
+def winsorise(X: np.ndarray, ctx: Context, *, max_points: Count = 5, skew: Positive = 2.0, kurtosis: Positive = 3.5,
               fallback: str = "log", boxcox_lambda: float | None = None) -> np.ndarray:
     """Winsorise failing indicators (per run), falling back to `log` (COINr's log_CT), `boxcox` or `none`."""
     if problems := known_fallback(ctx, fallback=fallback):
@@ -182,8 +182,8 @@ def winsorise(X: np.ndarray, ctx: Context, *, max_points: int = 5, skew: float =
 
 
 @register("treat", "boxcox")
-def boxcox_all(X: np.ndarray, ctx: Context, *, lam: float = 0.0, skew: float = 2.0,
-               kurtosis: float = 3.5) -> np.ndarray:
+def boxcox_all(X: np.ndarray, ctx: Context, *, lam: float = 0.0, skew: Positive = 2.0,
+               kurtosis: Positive = 3.5) -> np.ndarray:
     """Box-Cox transform of the indicators that fail the skew/kurtosis rule."""
     out = X.copy()
     ok = passes(X, skew, kurtosis)

@@ -167,6 +167,18 @@ class Grades(_Strict):
                                                              "a COINr group): letter ratings AAA … D of the index "
                                                              "within each of its groups.")
 
+    @field_validator("n", "cutoffs")
+    @classmethod
+    def _of_the_method(cls, value, info):
+        """A parameter of the other method would be silently ignored."""
+        method, own = info.data.get("method"), _GRADES_METHOD_OF[info.field_name]
+        if method is not None and method != own:
+            raise ValueError(f"{info.field_name} is a parameter of method {own}, not of {method}; remove it")
+        return value
+
+
+_GRADES_METHOD_OF = {"n": "quantile", "cutoffs": "cutoffs"}  # the grades method each parameter belongs to
+
 
 class Break(_Strict):
     """A methodological break: from `edition` on, `indicator` is measured differently (a new source, a new
