@@ -66,6 +66,26 @@ def test_step_log_by_hand():
     assert detail == "coverage 33% below min_coverage 60%"
 
 
+def test_goal_post_truncation_and_target_capping_count_every_clipped_value():
+    """i0 higher and i1 lower is better; unit 5, beyond every goalpost and target, is screened out first."""
+    X = cube([[1, 10], [2, 20], [3, 30], [4, 40], [6, 50], [100, NAN]])
+    ctx = make_context(6, flat_framework((1, -1), goalposts=[(2.0, 5.0), (15.0, 50.0)], target=[5.0, 20.0]))
+
+    def clipped(method):
+        steps = [Step.parse({"screen": {"min_coverage": 0.6}}), Step.parse({"normalise": {"method": method}}),
+                 Step.parse({"aggregate": {"method": "arithmetic"}})]
+        log = step_log(run_pipeline(X, ctx, steps), ctx, steps).table
+        return [(r.step, r.indicator, r.count, r.detail, r.severity) for r in log[log.action == "clipped"].itertuples()]
+
+    # i0: 1 below the lower post, 6 above the upper; i1: 10 is past the good (lower) post, 50 on the bad one
+    assert clipped("goalposts") == [("normalise", "i0", 2, "1 high, 1 low values truncated to the goalposts", "note"),
+                                    ("normalise", "i1", 1, "1 high, 0 low values truncated to the goalposts", "note")]
+    # past the target: 6 of i0 (target 5), 10 of i1 (target 20, lower is better)
+    assert clipped("distance-to-target") == [("normalise", "i0", 1, "1 capped at the target", "note"),
+                                             ("normalise", "i1", 1, "1 capped at the target", "note")]
+    assert clipped("minmax") == []
+
+
 def test_every_action_is_catalogued():
     import pytest
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..model.processing import ProcessingLog
 from .context import Context
+from .normalise import clipped
 from .pipeline import Stages, Step
 from .treat import treatment_details
 
@@ -47,6 +48,8 @@ def step_log(stages: Stages, ctx: Context, steps: list[Step]) -> ProcessingLog:
             parts += _imputed(step, before, after, after_kept, units, indicators, missing)
         elif step.step == "treat":
             parts.append(_treated(step, before, after, indicators, missing))
+        elif step.step == "normalise":
+            parts.append(_clipped(step, before, after_kept, ctx, indicators))
         if step.step != "screen":
             ui, ij = _positions(_lost(before, after, after_kept, missing))
             parts.append(ProcessingLog.rows(step.step, "lost", units=units[ui], indicators=indicators[ij],
@@ -126,6 +129,18 @@ def _imputed(step: Step, before, after, kept, units, indicators, missing: _Missi
                                       counts=left[:, cols].sum(axis=0),
                                       detail=f"{how}: nothing to impute from; the values stay missing"))
     return out
+
+
+def _clipped(step: Step, before, kept, ctx: Context, indicators) -> ProcessingLog:
+    """One row per indicator whose values goal-post truncation or distance-to-target capping clipped."""
+    high, low = (mask[0] if kept.units.all() and kept.indicators.all() else mask[0] & kept.cells()[0]
+                 for mask in clipped(before[None], ctx, step.method, step.params))
+    high, low = np.count_nonzero(high, axis=0), np.count_nonzero(low, axis=0)
+    cols = np.flatnonzero(high + low)
+    detail = ([f"{high[j]} high, {low[j]} low values truncated to the goalposts" for j in cols]
+              if step.method == "goalposts" else [f"{high[j]} capped at the target" for j in cols])
+    return ProcessingLog.rows("normalise", "clipped", indicators=indicators[cols], counts=(high + low)[cols],
+                              detail=detail)
 
 
 def _treated(step: Step, before, after, indicators, missing: _Missing) -> ProcessingLog:

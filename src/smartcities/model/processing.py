@@ -44,6 +44,8 @@ ACTIONS = {
     "imputed": "a missing value was imputed (one row per value)",
     "not-imputed": "imputation found nothing to impute from; the values stay missing",
     "winsorised": "extreme values of an indicator were clipped to the next value",
+    "clipped": "values of an indicator beyond its goalposts (`normalise: goalposts`) or past its target "
+               "(`distance-to-target`) were clipped to the end of the scale",
     "transformed": "an indicator was transformed (the fallback when winsorising did not fix its skew and kurtosis)",
     "lost": "a step turned a present value into a missing one",
     "unscored": "a unit still in the build got no score for the top node",
