@@ -331,7 +331,8 @@ def test_an_edition_with_no_unit_left_is_an_error(tmp_path):
     data = pd.read_csv(tmp_path / "indicators.csv")
     data.loc[data.year == 2019, "value"] = np.nan
     data.to_csv(tmp_path / "indicators.csv", index=False)
-    with pytest.raises(InputError, match="edition 2019 has no unit left"):
+    with pytest.raises(InputError, match="no unit has a value for any indicator, so no unit can be ranked in "
+                                         "edition 2019; the processing log: inputs no-data 14"):
         build(spec)
 
 

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -278,3 +280,92 @@ def test_profile_tables_are_sliced_per_city(demo):
         assert learn.get(city, []) == p.learn_from.to_dict("records") if city == "seoul" else city not in learn
         assert list(p.peers.columns) == ["city", "name", "region", "distance", "rank"]
     assert len(tables.domains) == 8 * len(profiles)
+
+
+def test_a_domain_without_scores_has_no_leader_and_hides_no_peer():
+    empty = SCORES.assign(governance=np.nan)
+    leader, score = prof.leaders_of(empty)
+    assert list(leader) == ["vienna", None] and score[0] == 90.0 and np.isnan(score[1])
+    leader, score = prof.leaders_of(SCORES.iloc[:0])
+    assert list(leader) == [None, None] and np.isnan(score).all()
+    # peers are found on the domains that have scores: the empty one removes no city
+    assert list(prof.peers(empty, "oslo", n=2)["city"]) == ["tokyo", "vienna"]
+    assert len(prof.all_peers(empty)) == 5 * 3
+
+
+def tiny_index(folder, indicators: str, pipeline: str = "") -> Path:
+    """Three cities (aa, bb, cc) on x1 (higher better) and x2 (lower better), min-max then arithmetic mean."""
+    (folder / "framework.yaml").write_text("id: index\nname: Index\nchildren:\n  - {id: x1, name: X one}\n"
+                                           "  - {id: x2, name: X two, direction: -1}\n", encoding="utf-8")
+    (folder / "cities.csv").write_text("city,name,country,region\naa,Alpha,FR,Europe\nbb,Beta,DE,Europe\n"
+                                       "cc,Gamma,JP,Asia\n", encoding="utf-8")
+    (folder / "indicators.csv").write_text("city,indicator,value\n" + indicators, encoding="utf-8")
+    spec = folder / "spec.yaml"
+    spec.write_text("name: Tiny\nindicators: indicators.csv\ncities: cities.csv\nframework: framework.yaml\n"
+                    f"pipeline:\n{pipeline}  - normalise: {{method: minmax, range: [0, 100]}}\n"
+                    "  - aggregate: {method: arithmetic}\n", encoding="utf-8")
+    return spec
+
+
+def test_a_missing_domain_score_is_no_score_and_leaves_the_city_without_peers(tmp_path):
+    import smartcities.cli.insight  # noqa: F401
+    from smartcities.analysis import results as readings
+    from smartcities.build import build
+    from smartcities.cli.app import app
+
+    spec = tiny_index(tmp_path, "aa,x1,10\nbb,x1,\ncc,x1,40\naa,x2,5\nbb,x2,1\ncc,x2,3\n")
+    result = build(spec)
+    p = prof.city_profile(result, "bb")
+    x1 = p.domains.set_index("domain").loc["x1"]
+    assert x1["verdict"] == "no-score" and np.isnan(x1["score"]) and x1["leader"] == "cc"
+    assert p.peers.empty and p.strengths == ["x2"]
+    assert {d["domain"]: d["verdict"] for d in readings.strengths_weaknesses(result, "bb").to_dict("records")} == {
+        "x2": "strength", "x1": "no-score"}
+    table = prof.profiles_table(prof.all_profiles(result))
+    assert table.query("city == 'bb' and domain == 'x1'")["verdict"].tolist() == ["no-score"]
+    assert set(table.query("kind == 'peer'")["city"]) == {"aa", "cc"}
+    runner = CliRunner()
+    shown = runner.invoke(app, ["profile", "bb", "--spec", str(spec), "--no-uncertainty"])
+    assert shown.exit_code == 0, shown.output
+    assert "no score" in shown.output and "Peers (nearest domain profile): none" in shown.output
+    as_json = runner.invoke(app, ["profile", "bb", "--spec", str(spec), "--no-uncertainty", "--json"])
+    assert as_json.exit_code == 0 and '"verdict": "no-score"' in as_json.output
+
+
+NOTHING_SCORED = [  # (indicators, a screen step before normalise, what the error says)
+    ("aa,x1,10\naa,x2,5\n", "", "normalise: minmax left no value in the build, so no unit can be ranked; "
+     "the processing log: inputs no-data 2 (2 units: bb, cc): no value for any indicator: not ranked; normalise "
+     "lost 2 (1 unit: aa; 2 indicators: x1, x2)"),
+    ("aa,x1,7\nbb,x1,7\ncc,x1,7\naa,x2,7\nbb,x2,7\ncc,x2,7\n", "", "normalise: minmax left no value in the build, "
+     "so no unit can be ranked; the processing log: normalise lost 6 (3 units: aa, bb, cc; 2 indicators: x1, x2)"),
+    ("aa,x1,10\nbb,x1,20\ncc,x2,3\n", "  - screen: {min_coverage: 1}\n", "screen: screening removed every unit, so "
+     "no unit can be ranked; the processing log: screen removed-unit 3 (3 units: aa, bb, cc)"),
+]
+
+
+@pytest.mark.parametrize("indicators, screen, said", NOTHING_SCORED)
+def test_a_build_scoring_no_unit_is_one_error_at_its_step(tmp_path, indicators, screen, said):
+    from smartcities.cli.app import app
+
+    spec = tiny_index(tmp_path, indicators, screen)
+    step = "screen" if screen else "normalise"
+    line = next(i for i, t in enumerate(spec.read_text().splitlines(), 1) if f"- {step}:" in t)
+    result = CliRunner().invoke(app, ["build", str(spec), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    said_on_screen = " ".join(result.stderr.split())
+    assert said_on_screen.count("smartcities: error:") == 1, said_on_screen
+    assert said_on_screen.startswith(f"smartcities: error: {spec} line {line}: {said}"), said_on_screen
+    assert "Traceback" not in result.output and not (tmp_path / "out").exists()
+
+
+def test_a_preset_with_one_citys_values_scores_no_unit(tmp_path):
+    from smartcities.build import build
+
+    spec = tiny_index(tmp_path, "aa,smart_economy,1\n")
+    spec.write_text(spec.read_text().replace("framework.yaml", "giffinger-2007"), encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        build(spec)
+    (problem,) = err.value.problems
+    assert problem.line == 6 and problem.message.startswith("normalise: minmax left no value in the build")
+    assert "no-data 7 (2 units: bb, cc; 5 indicators" in problem.message
+    assert "normalise lost 1 (1 unit: aa; 1 indicator: smart_economy)" in problem.message

@@ -184,16 +184,19 @@ def build(spec: Spec | str | Path, *, uncertainty: bool = True, progress: bool =
 
 def build_inputs(spec: Spec, inputs: Inputs, steps: tuple[Step, ...], *, uncertainty: bool = True,
                  progress: bool = False, keep_runs: bool = False,
-                 entries: list | None = None, at: tuple = ("pipeline",)) -> Result:
+                 entries: list | None = None, at: tuple = ("pipeline",), edition: str | None = None) -> Result:
     """The build of checked inputs with these steps: the pipeline, grades and (if asked) the uncertainty
-    analysis, with the processing log of all three. Editions build each edition with it, as a single build.
-    `entries` and `at`: the spec's pipeline the steps come from, when not its own (`editions: methods:`), so that
-    a method's complaint points at its line."""
+    analysis, with the processing log of all three. Editions build each edition with it, as a single build
+    (`edition` its label). `entries` and `at`: the spec's pipeline the steps come from, when not its own
+    (`editions: methods:`), so that a method's complaint points at its line."""
     started = time.perf_counter()
     try:
         stages = run_pipeline(inputs.X, inputs.context, list(steps))
     except InputError as err:  # a method's complaint about the data it met belongs to its step in the spec
         raise InputError(in_pipeline(spec, err.problems, entries, at)) from None
+    engine_log = step_log(stages, inputs.context, list(steps))
+    refuse_unscored(spec, stages, inputs.context, steps, ProcessingLog.concat(inputs.log, engine_log), entries, at,
+                    edition)
     log = tuple({**step.as_entry(), "seconds": round(t, 6)} for step, t in zip(steps, stages.seconds))
     grades, letters = grade(stages, spec, inputs)
     result_unc = None
@@ -203,10 +206,40 @@ def build_inputs(spec: Spec, inputs: Inputs, steps: tuple[Step, ...], *, uncerta
         model = spec.model
         result_unc = analyse(inputs.X, inputs.context, list(steps), model.uncertainty, model.backend, progress,
                              Where.of(spec), keep_runs=keep_runs)
-    processing = ProcessingLog.concat(inputs.log, step_log(stages, inputs.context, list(steps)),
+    processing = ProcessingLog.concat(inputs.log, engine_log,
                                       result_unc.log() if result_unc is not None else ProcessingLog.of())
     return Result(spec, inputs, steps, stages, grades, letters, log, versions(), result_unc,
                   time.perf_counter() - started, processing)
+
+
+DROPPING = ("no-data", "removed-unit", "removed-indicator", "lost", "unscored")
+"""The processing log's actions that take values or units out of a build."""
+
+
+def refuse_unscored(spec: Spec, stages: Stages, ctx: Context, steps: tuple[Step, ...], log: ProcessingLog,
+                    entries: list | None = None, at: tuple = ("pipeline",), edition: str | None = None) -> None:
+    """When no unit has a score of the top node, the build has nothing to rank, profile or write: one error at
+    the line of the step that left nothing, with the log's lines of what was dropped, since no processing.csv is
+    written to say it."""
+    root = ctx.framework.root()
+    if not np.isnan(stages.scores[0, :, ctx.compiled.nodes.index(root)]).all():
+        return
+    method = {step.step: step.method for step in steps}
+    for name, X in stages.data.items():
+        kept = stages.kept[name]
+        if not (~np.isnan(X[0]) & kept.cells()[0]).any():
+            why = ("no unit has a value for any indicator" if name == "raw" else
+                   f"screen: screening removed every {'indicator' if kept.units[0].any() else 'unit'}"
+                   if name == "screen" else f"{name}: {method[name]} left no value in the build")
+            break
+    else:
+        name, why = "aggregate", f"aggregate: no unit has values enough for a score of the top node {root!r}"
+    said = "; ".join(line for _, line in ProcessingLog(log.table[log.table["action"].isin(DROPPING)]).lines())
+    message = (f"{why}, so no unit can be ranked{f' in edition {edition}' if edition else ''}"
+               + (f"; the processing log: {said}" if said else ""))
+    if name == "raw":  # no step to point at: the inputs themselves
+        raise InputError.single(spec.path, message)
+    raise InputError(in_pipeline(spec, [Problem("spec", message)], entries, at))
 
 
 def refuse_warnings(spec: Spec, processing: ProcessingLog) -> None:

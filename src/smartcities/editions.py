@@ -237,7 +237,8 @@ def _ampi_steps(spec: Spec, editions: tuple[float, ...], inputs: list[Inputs], s
         e = spec.model.editions
         base = editions.index(e.reference) if e.normalise == "reference" else 0
         fixed = (*steps[:k], Step(steps[k].step, steps[k].method, params), *steps[k + 1:])
-        built = build_inputs(spec, inputs[base], fixed, uncertainty=False)  # its own means: the default reference
+        built = build_inputs(spec, inputs[base], fixed, uncertainty=False,  # its own means: the default reference
+                             edition=edition_label(editions[base]))
         scores = built.stages.scores[0][built.kept]
         with np.errstate(all="ignore"):
             means = np.nanmean(scores, axis=0) if len(scores) else np.full(scores.shape[1], np.nan)
@@ -340,11 +341,7 @@ PUBLISHED = Schema(
 
 
 def _edition_build(spec: Spec, edition: float, one: Inputs, steps: tuple[Step, ...], **how) -> Result:
-    r = build_inputs(spec, one, steps, **how)
-    if not r.kept.any():
-        raise InputError.single(spec.path, f"editions: edition {edition_label(edition)} has no unit left after "
-                                "screening", line=spec.line("editions"))
-    return r
+    return build_inputs(spec, one, steps, edition=edition_label(edition), **how)
 
 
 def _ranks_then(then: dict[float, Result], node: str) -> dict[tuple[str, float], float]:

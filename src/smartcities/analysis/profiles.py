@@ -110,8 +110,9 @@ def resolve_city(text: str, cities: pd.DataFrame, file: str = "CITY") -> str:
 # --- the parts of a profile -------------------------------------------------------------------------------------------
 
 def standardised(scores: pd.DataFrame) -> pd.DataFrame:
-    """Complete rows of a cities × domains table, each domain as z-scores (a constant domain keeps its offsets)."""
-    table = scores.dropna()
+    """Complete rows of a cities × domains table, each domain as z-scores (a constant domain keeps its offsets; a
+    domain no city has a score in is left out, not every city with it)."""
+    table = scores.dropna(axis=1, how="all").dropna()
     std = table.std(ddof=0).replace(0, 1.0)
     return (table - table.mean()) / std
 
@@ -121,11 +122,14 @@ def peers(scores: pd.DataFrame, city: str, n: int = N_PEERS, metric: str = "eucl
 
     Scores are standardised per domain first, so every domain counts equally whatever its spread. `metric` is
     'euclidean' (similar levels and shape) or 'cosine' (similar shape: strong and weak in the same domains).
+    A city missing a domain score has no peers: its distance to the others would leave that domain out.
     Why: a city learns most from, and is most fairly compared with, cities built like it.
     """
     z = standardised(scores)
     if city not in z.index:
-        raise KeyError(city)
+        if city not in scores.index:
+            raise KeyError(city)
+        return pd.DataFrame({"city": pd.Series(dtype=object), "distance": pd.Series(dtype=float)})
     if metric == "euclidean":
         return _nearest(z, z.index.get_loc(city), np.arange(len(z)), n)
     if metric != "cosine":
@@ -218,11 +222,12 @@ def gaps_to_leader(scores: pd.DataFrame, city: str) -> pd.DataFrame:
 
 
 def leaders_of(scores: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """The leading city of each domain (the first listed among equals) and its score."""
-    values = scores.to_numpy()
-    filled = np.where(np.isnan(values), -np.inf, values)
-    first = filled.argmax(axis=0)
-    return scores.index.to_numpy()[first], values[first, np.arange(values.shape[1])]
+    """The leading city of each domain (the first listed among equals) and its score: None and NaN for a domain
+    no city has a score in."""
+    values = np.vstack([scores.to_numpy(dtype=float), np.full(scores.shape[1], np.nan)])  # the last row: nobody
+    missing = np.isnan(values)
+    first = np.where(missing.all(axis=0), len(values) - 1, np.where(missing, -np.inf, values).argmax(axis=0))
+    return np.append(scores.index.to_numpy(dtype=object), None)[first], values[first, np.arange(values.shape[1])]
 
 
 class Teachers:
@@ -489,7 +494,7 @@ def _profiles(basis: Standing, cities: list[str], near: pd.DataFrame, n_cities: 
     leader = basis.leader[order].ravel()
     leader_score = basis.leader_score[order].ravel()
     domain = basis.scores.columns.to_numpy()[order].ravel()
-    verdict = np.select([gaps > 0, gaps < 0], ["strength", "weakness"], "par")
+    verdict = readings.verdicts(in_order, gaps)
     domains = pd.DataFrame({
         "of": np.repeat(np.array(cities, dtype=object), order.shape[1]), "domain": domain, "score": in_order,
         "median": basis.median[order].ravel(), "rank": each(basis.ranks[at]), "gap": gaps, "verdict": verdict,

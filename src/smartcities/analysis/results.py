@@ -72,6 +72,13 @@ def all_strengths_weaknesses(result, cities: list[str] | None = None) -> dict[st
 
 
 AGAINST_MEDIAN = ["domain", "score", "median", "rank", "gap", "verdict"]
+NO_SCORE = "no-score"
+"""The verdict of a domain a city has no score in: neither above the median nor on par with it."""
+
+
+def verdicts(score: np.ndarray, gap: np.ndarray) -> np.ndarray:
+    """strength / weakness / par by the gap to the median, `NO_SCORE` where the city has no score."""
+    return np.select([np.isnan(score), gap > 0, gap < 0], [NO_SCORE, "strength", "weakness"], "par").astype(object)
 
 
 def _against_median(table: pd.DataFrame, cities: list[str]) -> dict[str, list[dict]]:
@@ -82,7 +89,7 @@ def _against_median(table: pd.DataFrame, cities: list[str]) -> dict[str, list[di
     median = np.broadcast_to(table.median().to_numpy(dtype=float), scores.shape)
     gap = scores - median
     order = np.array([_descending(row) for row in gap], dtype=np.intp).reshape(gap.shape)
-    verdict = np.select([gap > 0, gap < 0], ["strength", "weakness"], "par").astype(object)
+    verdict = verdicts(scores, gap)
     columns = [np.broadcast_to(np.asarray(table.columns, dtype=object), scores.shape), scores, median, ranks, gap,
                verdict]
     sorted_columns = [np.take_along_axis(c, order, axis=1).tolist() for c in columns]

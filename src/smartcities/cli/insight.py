@@ -25,6 +25,7 @@ def profile(city: str = CityArgument,
     from rich.table import Table
 
     from ..analysis.profiles import city_profile
+    from ..analysis.results import NO_SCORE
     from ..build import build as build_index
     from ..build import load_spec
 
@@ -44,6 +45,9 @@ def profile(city: str = CityArgument,
                 "gap to leader"):
         table.add_column(col, justify="left" if col in ("domain", "leader") else "right")
     for d in p.domains.itertuples():
+        if d.verdict == NO_SCORE:
+            table.add_row(d.domain_name, "no score", *[""] * (len(table.columns) - 2), style="dim")
+            continue
         style = "green" if d.verdict == "strength" else "red" if d.verdict == "weakness" else None
         cells = [d.domain_name, f"{d.score:.1f}", str(int(d.rank))]
         if intervals:
@@ -51,8 +55,9 @@ def profile(city: str = CityArgument,
         cells += [f"{d.gap:+.1f}", d.leader_name, f"{d.gap_to_leader:.1f}"]
         table.add_row(*cells, style=style)
     console.print(table)
-    console.print("Peers (nearest domain profile): " + ", ".join(
-        f"{r.name} ({r.region}, rank {r.rank}, distance {r.distance:.2f})" for r in p.peers.itertuples()))
+    console.print("Peers (nearest domain profile): " + (", ".join(
+        f"{r.name} ({r.region}, rank {r.rank}, distance {r.distance:.2f})" for r in p.peers.itertuples())
+        or "none (peers are found among the cities with a score in every domain)"))
     if p.learn_from.empty:
         console.print("Learn from: nothing to point to (no inventory, or no higher-scoring city has a relevant "
                       "initiative).")

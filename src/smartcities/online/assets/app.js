@@ -1046,7 +1046,7 @@
       '<h2>Strengths and weaknesses</h2>' + table(doms, [
         { label: "Domain", html: function (r) { return esc(r.name || nodeName(r.domain)); } },
         { label: "Score", key: "score", num: true }, { label: "Median", key: "median", num: true },
-        { label: "Verdict", html: function (r) { return r.verdict ? '<span class="verdict ' + esc(r.verdict) + '">' + esc(r.verdict) + "</span>" : "—"; } },
+        { label: "Verdict", html: function (r) { return r.verdict ? '<span class="verdict ' + esc(r.verdict) + '">' + esc(r.verdict === "no-score" ? "no score" : r.verdict) + "</span>" : "—"; } },
         { label: "Rank (5–95%)", html: function (r) { return esc(r.rank === null || r.rank === undefined ? "—" : r.rank) +
           (num(r.p05) !== null ? ' <span class="muted">(' + place(r.p05) + "–" + place(r.p95) + ")</span>" : ""); } },
         { label: "Leader", html: function (r) { return r.leader ? cityLink(r.leader, r.leader_name) : "—"; } },
