@@ -176,6 +176,14 @@ def test_weight_set_with_unknown_node(tmp_path):
     assert problems_of(path) == [f"{path} line 4: weight set 'alt': unknown node 'xx' (did you mean 'x'?)"]
 
 
+def test_weight_set_breaking_the_weights_rule(tmp_path):
+    path = write(tmp_path, "fw.yaml", TREE.replace("alt: {a: 2, x: 0.5}", "alt: {a: 0, b: 0}"))
+    assert problems_of(path) == [f"{path} line 4: weight set 'alt': node 'index': all children have weight 0"]
+    path = write(tmp_path, "fw.yaml", TREE.replace("alt: {a: 2, x: 0.5}", "alt: {a: .inf, x: many}"))
+    assert problems_of(path) == [f"{path} line 4: weight set 'alt': node 'a': weight inf must be zero or positive",
+                                 f"{path} line 4: weight set 'alt': node 'x': weight 'many' is not a number"]
+
+
 def test_invalid_yaml_and_not_a_mapping(tmp_path):
     path = write(tmp_path, "fw.yaml", "id: index\nchildren: [\n  - id: a\n")
     (message,) = problems_of(path)

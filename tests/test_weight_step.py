@@ -235,6 +235,10 @@ ERRORS = [
     ("{method: pca, levels: [1, 4]}", "level 4 has no parent to weigh within", "levels"),
     ("{method: optimise, levels: [2], targets: {Goods: 2}}", "'Goods' is not a node of the levels weighed",
      "targets"),
+    ("{method: budget, experts: [{Conn: 0, Sust: 0}]}", "expert 1: node 'Index': all children have weight 0",
+     "experts"),
+    ("{method: budget, experts: [{Conn: 70, Sust: 30}, {Conn: -70, Sust: 30}]}",
+     "expert 2: node 'Conn': weight -70 must be zero or positive", "experts"),
 ]
 
 

@@ -68,11 +68,16 @@ def _load_coinr(spec: Spec) -> Inputs:
 
 
 def _with_weight_sets(spec: Spec, framework):
+    """The framework with the spec's named weight sets added, each naming its nodes and keeping to the rule of the
+    framework's own weights."""
     unknown = [(name, node) for name, ws in spec.model.weights.items() for node in ws if node not in framework.by_id]
-    if unknown:
-        raise InputError([Problem(str(spec.path), f"weights {name!r}: unknown node {node!r}"
-                                  f"{did_you_mean(node, framework.by_id)}", spec.line("weights", name, node))
-                          for name, node in unknown])
+    problems = [Problem(str(spec.path), f"weights {name!r}: unknown node {node!r}"
+                        f"{did_you_mean(node, framework.by_id)}", spec.line("weights", name, node))
+                for name, node in unknown]
+    problems += [Problem(str(spec.path), f"weights {name!r}: node {node!r}: {fault}", spec.line("weights", name, node))
+                 for name, ws in spec.model.weights.items() for node, fault in framework.weight_faults(ws)]
+    if problems:
+        raise InputError(problems)
     return framework.__class__(framework.nodes, framework.source, {**framework.weight_sets, **spec.model.weights})
 
 

@@ -285,11 +285,14 @@ def level_methods(compiled, method: str = "arithmetic", by_level: dict | None = 
 
 
 def weights_problems(ctx: Context, weights: str | dict) -> list[Problem]:
-    """A weight choice must be `framework`, `equal`, a named set (the spec's `weights:` or the framework's), or a
-    mapping from node ids to weights."""
+    """A weight choice must be `framework`, `equal`, a named set (the spec's `weights:` or the framework's, checked
+    where they are read), or a mapping from node ids to weights that the framework's own weights' rule holds for."""
     if isinstance(weights, dict):
         return [Problem("spec", f"aggregate: weights: unknown node {node!r}{did_you_mean(node, ctx.compiled.nodes)}",
-                        column=f"weights.{node}") for node in weights if node not in ctx.framework.by_id]
+                        column=f"weights.{node}") for node in weights if node not in ctx.framework.by_id] + [
+            Problem("spec", f"aggregate: weights: node {node!r}: {fault}",
+                    column=f"weights.{node}" if node in weights else "weights")
+            for node, fault in ctx.framework.weight_faults(weights)]
     known = ["framework", "equal", *ctx.framework.weight_sets]
     if weights in known:
         return []

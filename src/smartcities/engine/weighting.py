@@ -531,8 +531,9 @@ def ahp_method(X: np.ndarray, ctx: Context, *, matrices: dict[str, list[list[flo
 
 
 def check_budget(ctx: Context, *, experts: list[dict[str, float]], expert: int | None = None) -> list[Problem]:
-    """Experts allocate non-negative points to nodes the framework has, among all the children of a parent or
-    none of them (points are shares of what the expert gave that parent); `expert` picks one of them."""
+    """Experts allocate points to nodes the framework has, among all the children of a parent or none of them
+    (points are shares of what the expert gave that parent), by the rule of the framework's weights (finite, zero or
+    positive, not all 0 within a parent); `expert` picks one of them."""
     problems = []
     for i, allocation in enumerate(experts):
         for parent, kids in ctx.framework.children.items():
@@ -542,13 +543,11 @@ def check_budget(ctx: Context, *, experts: list[dict[str, float]], expert: int |
                 problems.append(Problem("spec", f"weight: experts: expert {i + 1} allocates points within "
                                                 f"{parent!r} but not to {', '.join(map(repr, left))}; give every "
                                                 "child of a parent points, or none", column=f"experts.{i}"))
-        for node, points in allocation.items():
-            if node not in ctx.framework.by_id:
-                problems.append(Problem("spec", f"weight: experts: expert {i + 1}: unknown node {node!r}"
-                                                f"{did_you_mean(node, ctx.framework.by_id)}", column=f"experts.{i}"))
-            elif not float(points) >= 0:
-                problems.append(Problem("spec", f"weight: experts: expert {i + 1}: {node!r} has {points} points; "
-                                                "expected 0 or more", column=f"experts.{i}"))
+        problems += [Problem("spec", f"weight: experts: expert {i + 1}: unknown node {node!r}"
+                                     f"{did_you_mean(node, ctx.framework.by_id)}", column=f"experts.{i}")
+                     for node in allocation if node not in ctx.framework.by_id]
+        problems += [Problem("spec", f"weight: experts: expert {i + 1}: node {node!r}: {fault}", column=f"experts.{i}")
+                     for node, fault in ctx.framework.weight_faults(allocation)]
     if not experts:
         problems.append(Problem("spec", "weight: experts: at least one expert's allocation is needed",
                                 column="experts"))

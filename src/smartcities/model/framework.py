@@ -7,8 +7,11 @@ aggregation level a child→parent weight matrix with weights rescaled to sum to
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -97,6 +100,17 @@ class Framework:
     def ordered(self) -> list[str]:
         """All node ids, by level then declaration order: the column order of every score array."""
         return sorted((n.id for n in self.nodes), key=lambda i: self.level[i])
+
+    def weight_faults(self, weights: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """(node id, what is wrong) for `weights` overriding the nodes' own, by the rule the framework's own
+        weights follow: each finite and zero or positive, and not every child of a parent 0. Ids the framework
+        lacks are left to the caller."""
+        faults = [(node, fault) for node, w in weights.items() if node in self.by_id and (fault := weight_fault(w))]
+        if faults:
+            return faults
+        weight = {n.id: float(weights.get(n.id, n.weight)) for n in self.nodes}
+        return [(parent, "all children have weight 0") for parent, kids in self.children.items()
+                if kids and sum(weight[k] for k in kids) == 0]
 
     def with_weights(self, weights: dict[str, float]) -> Framework:
         """The same tree with some weights replaced (a named alternative set, or a what-if)."""
@@ -187,8 +201,8 @@ def _check(nodes: list[Node], source: str) -> list[Problem]:
         if n.id in ids:
             problem(n, "duplicate id" + (f" (first on line {ids[n.id].line})" if ids[n.id].line else ""), "id")
         ids.setdefault(n.id, n)
-        if not np.isfinite(n.weight) or n.weight < 0:
-            problem(n, f"weight {n.weight!r} must be zero or positive", "weight")
+        if fault := weight_fault(n.weight):
+            problem(n, fault, "weight")
         if n.direction not in (1, -1):
             problem(n, f"direction {n.direction!r} must be 1 or -1", "direction")
     for n in nodes:
@@ -216,6 +230,15 @@ def _check(nodes: list[Node], source: str) -> list[Problem]:
         if kids and len({fw.level[k] for k in kids}) > 1:
             problem(n, "children sit at different levels (" + ", ".join(f"{k}: {fw.level[k]}" for k in kids)
                     + "); every child of a node must be at the same level")
-        if kids and sum(ids[k].weight for k in kids) == 0:
-            problem(n, "all children have weight 0", "weight")
+    for node, fault in fw.weight_faults({}):
+        problem(ids[node], fault, "weight")
     return problems
+
+
+def weight_fault(weight: Any) -> str | None:
+    """What is wrong with one weight, if anything: it must be a finite number, zero or positive."""
+    if isinstance(weight, bool) or not isinstance(weight, Real):
+        return f"weight {weight!r} is not a number"
+    if not math.isfinite(weight) or weight < 0:
+        return f"weight {weight!r} must be zero or positive"
+    return None

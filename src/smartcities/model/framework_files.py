@@ -271,17 +271,16 @@ def _weight_sets(raw: Any, framework: Framework, name: str, lines: dict) -> dict
         if not isinstance(weights, Mapping) or not weights:
             problems.append(Problem(name, f"weight set {set_name!r} must map node ids to weights", at))
             continue
-        sets[str(set_name)] = {}
-        for node_id, w in weights.items():
-            line = lines.get(("weight_sets", set_name, node_id), at)
-            if node_id not in framework.by_id:
-                problems.append(Problem(name, f"weight set {set_name!r}: unknown node {node_id!r}"
-                                              f"{did_you_mean(str(node_id), framework.by_id)}", line))
-            elif isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0:
-                problems.append(Problem(name, f"weight set {set_name!r}: weight {w!r} of {node_id!r} must be a "
-                                              "number, zero or positive", line))
-            else:
-                sets[str(set_name)][str(node_id)] = float(w)
+        found = [Problem(name, f"weight set {set_name!r}: unknown node {node_id!r}"
+                               f"{did_you_mean(str(node_id), framework.by_id)}",
+                         lines.get(("weight_sets", set_name, node_id), at))
+                 for node_id in weights if node_id not in framework.by_id]
+        found += [Problem(name, f"weight set {set_name!r}: node {node_id!r}: {fault}",
+                          lines.get(("weight_sets", set_name, node_id), at))
+                  for node_id, fault in framework.weight_faults(weights)]
+        problems += found
+        if not found:
+            sets[str(set_name)] = {str(node_id): float(w) for node_id, w in weights.items()}
     if problems:
         raise InputError(problems)
     return sets

@@ -328,7 +328,9 @@ class IndexSpec(_Strict):
                     "step.")
     weights: dict[str, dict[str, float]] = Field(
         default={}, description="Named weight sets, `set name: {node id: weight}`, added to the framework's "
-                                "`weight_sets`; chosen by `aggregate: {weights: set name}` or an uncertainty factor.")
+                                "`weight_sets`; chosen by `aggregate: {weights: set name}` or an uncertainty factor. "
+                                "Weights follow the framework's rule: finite, zero or positive, and not every child "
+                                "of a parent 0.")
     grades: Grades = Field(default=Grades(), description="How scores become grades and letter ratings.")
     uncertainty: Uncertainty | None = Field(default=None, description="An uncertainty and sensitivity analysis of "
                                                                       "the ranks; none when absent.")
