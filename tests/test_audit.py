@@ -18,6 +18,7 @@ from smartcities.robustness.audit import (
     p_values,
     pairwise_cov,
     pca,
+    summary,
     write_audit,
 )
 
@@ -155,6 +156,22 @@ def test_effective_weights_on_hand_framework():
     assert ew.loc["a2", "effective_weight"] == pytest.approx(0.25)
     assert ew.loc["B", "effective_weight"] == pytest.approx(2 / 3)
     assert ew.groupby("parent")["importance"].sum().to_numpy() == pytest.approx(1.0)
+
+
+def test_an_indicator_the_build_lost_does_not_count_in_the_audit():
+    X = np.array([[1.0, 7.0, 5.0, 1.0], [2.0, 7.0, 3.0, 2.0], [3.0, 7.0, 4.0, 4.0],
+                  [4.0, 7.0, 1.0, 3.0], [5.0, 7.0, 2.0, 5.0]])  # a2 constant: min-max loses every value of it
+    ctx = make_context(5)
+    steps = [Step.parse({"normalise": {"method": "minmax"}}), Step.parse({"aggregate": {}})]
+    a = audit(run_pipeline(cube(X), ctx, steps), ctx)
+    ew = a.effective_weights.set_index("child")
+    assert "a2" not in ew.index  # A is a1 alone, as the build aggregates it
+    assert ew.loc["a1", "weight"] == 1.0 and ew.loc["a1", "effective_weight"] == pytest.approx(1 / 3)
+    assert "a2" not in set(a.correlations["x"]) | set(a.correlations["y"])
+    cron = a.cronbach.set_index("node")
+    assert cron.loc["A", "children"] == 1 and np.isnan(cron.loc["A", "alpha"])
+    assert "- A: alpha undefined (one child with scores: alpha needs two)" in summary(a)
+    assert "- B: alpha " in summary(a) and "alpha 0.00" not in summary(a)
 
 
 def test_write_audit_is_complete_and_leaves_no_temp(tmp_path):

@@ -127,12 +127,16 @@ def p_values(r: np.ndarray, n: np.ndarray) -> np.ndarray:
         return np.where(np.isnan(r), np.nan, 2 * stdtr(n - 2.0, -np.abs(t)))
 
 
-def _families(ctx: Context) -> list[tuple[str, list[int]]]:
-    """Each aggregate node with the score columns of its children."""
+def _families(ctx: Context, scores: np.ndarray) -> list[tuple[str, list[int]]]:
+    """Each aggregate node with the score columns of its children that have a score: a child the build lost
+    every value of (a constant indicator, one screening removed) does not count in its parent, so neither does
+    it here. A node left with no such child is left out."""
     nodes = ctx.compiled.nodes
     index = {n: j for j, n in enumerate(nodes)}
+    scored = ~np.isnan(scores).all(axis=0)
     fw = ctx.framework
-    return [(p, [index[c] for c in fw.children[p]]) for p in nodes if fw.children[p]]
+    families = [(p, [index[c] for c in fw.children[p] if scored[index[c]]]) for p in nodes if fw.children[p]]
+    return [(p, kids) for p, kids in families if kids]
 
 
 def correlations(scores: np.ndarray, ctx: Context, *, with_p_values: bool = True) -> pd.DataFrame:
@@ -150,7 +154,7 @@ def correlations(scores: np.ndarray, ctx: Context, *, with_p_values: bool = True
                      "spearman": np.corrcoef(ranks(-scores[:, complete], axis=0, ties="average"), rowvar=False)}
     at = np.cumsum(complete) - 1  # a complete column's place in the matrices
     rows = []
-    for parent, kids in _families(ctx):
+    for parent, kids in _families(ctx, scores):
         pairs = [(a, b, "within") for i, a in enumerate(kids) for b in kids[i + 1:]]
         pairs += [(k, index[parent], "parent") for k in kids]
         for a, b, relation in pairs:
@@ -197,7 +201,8 @@ def pairwise_cov(X: np.ndarray) -> np.ndarray:
 
 
 def cronbach_alpha(X: np.ndarray) -> float:
-    """k² · (mean off-diagonal covariance) / (sum of all covariances), i.e. k/(k−1) · (1 − Σ var / var of sum)."""
+    """k² · (mean off-diagonal covariance) / (sum of all covariances), i.e. k/(k−1) · (1 − Σ var / var of sum);
+    undefined (NaN) for fewer than two children."""
     k = X.shape[1]
     if k < 2:
         return np.nan
@@ -236,18 +241,16 @@ def effective_weights(scores: np.ndarray, ctx: Context, pcas: dict[str, PCAResul
     fw = ctx.framework
     nodes = ctx.compiled.nodes
     index = {n: j for j, n in enumerate(nodes)}
+    families = [(parent, [nodes[j] for j in cols]) for parent, cols in _families(ctx, scores)]
     within = {}
-    for parent, _ in _families(ctx):
-        kids = fw.children[parent]
+    for _, kids in families:
         w = np.array([fw.by_id[k].weight for k in kids], dtype=float)
         within.update(zip(kids, w / w.sum()))
-    effective = {}
-    for n in sorted(nodes, key=lambda i: -fw.level[i]):
-        parent = fw.by_id[n].parent
-        effective[n] = 1.0 if parent is None else within[n] * effective[parent]
+    effective = {fw.root(): 1.0}
+    for n in sorted(within, key=lambda i: -fw.level[i]):
+        effective[n] = within[n] * effective.get(fw.by_id[n].parent, np.nan)
     rows = []
-    for parent, _ in _families(ctx):
-        kids = fw.children[parent]
+    for parent, kids in families:
         r = np.array([_correlation(scores[:, index[k]], scores[:, index[parent]], "pearson")[0] for k in kids])
         r2 = np.where(np.isnan(r), 0.0, r**2)
         share = r2 / r2.sum() if r2.sum() > 0 else np.full(len(kids), np.nan)
@@ -279,8 +282,8 @@ def audit(stages: Stages, ctx: Context, *, with_p_values: bool = True) -> Audit:
     scores = scores[kept]
     corr = correlations(scores, ctx, with_p_values=with_p_values)
     cron, pca_rows, pcas = [], [], {}
-    for parent, cols in _families(ctx):
-        kids = ctx.framework.children[parent]
+    for parent, cols in _families(ctx, scores):
+        kids = [ctx.compiled.nodes[j] for j in cols]
         block = scores[:, cols]
         cron.append({"node": parent, "children": len(cols),
                      "units": int(np.sum(~np.all(np.isnan(block), axis=1))), "alpha": cronbach_alpha(block)})
@@ -338,7 +341,9 @@ def summary(a: Audit) -> str:
     first = a.pca[a.pca["component"] == 1].drop_duplicates("node").set_index("node")["variance_share"]
     for r in a.cronbach.itertuples():
         pc = first.get(r.node, np.nan)
-        lines.append(f"- {r.node}: alpha {r.alpha:.2f}" + ("" if np.isnan(pc) else f", PC1 {pc:.0%}")
+        alpha = (f"alpha {r.alpha:.2f}" if not np.isnan(r.alpha) else "alpha undefined"
+                 + (" (one child with scores: alpha needs two)" if r.children < 2 else ""))
+        lines.append(f"- {r.node}: {alpha}" + ("" if np.isnan(pc) else f", PC1 {pc:.0%}")
                      + (" (alpha below 0.7)" if r.alpha < 0.7 else ""))
     ew = a.effective_weights.dropna(subset=["importance_ratio"])
     off = ew[(ew["importance_ratio"] > 1.5) | (ew["importance_ratio"] < 0.5)]
