@@ -118,8 +118,9 @@ def test_missing_areas_are_missing_then_imputed_by_country(covenant):
     log = pd.read_csv(out / "processing.csv")
     imputed = log[(log.action == "imputed") & (log.indicator == "density")]
     assert set(imputed.unit) <= set(no_area) and len(imputed) == 254
-    (kept_missing,) = log.loc[(log.action == "not-imputed") & (log.indicator == "density"), "count"]
-    assert kept_missing == 420 - 254  # cities of countries with no area at all: said, and left missing
+    kept_missing = log[(log.action == "not-imputed") & (log.indicator == "density")]
+    assert len(kept_missing) == 420 - 254  # cities of countries with no area at all: said per city, and left missing
+    assert set(kept_missing.unit) == set(no_area) - set(imputed.unit) and (kept_missing.severity == "warning").all()
 
 
 def test_the_climactor_example_reads_its_text_and_keeps_the_first_of_rows_listed_twice(climactor):

@@ -11,6 +11,7 @@ from smartcities.engine.impute import group_mean, group_median, mean, median, no
 from smartcities.engine.pipeline import Step, run_pipeline
 from smartcities.engine.registry import methods
 from smartcities.engine.screen import coverage
+from smartcities.engine.step_log import step_log
 from smartcities.errors import InputError
 from smartcities.model.framework import Framework, Node
 
@@ -65,6 +66,24 @@ def test_group_with_nothing_present_stays_missing():
     g = {"g": np.array(["x", "x", "y", "y"], dtype=object)}
     out = group_mean(Xm, make_context(4, flat_framework((1, 1)), groups=g), group="g")[0]
     assert np.isnan(out[:2, 0]).all()
+
+
+def test_units_with_no_group_are_not_imputed_from_each_other_and_the_log_says_why_per_value():
+    """u2 and u3 have no group (an empty iData cell, an empty cities-table cell); group y has no value of i0."""
+    Xm = cube([[1, 1], [3, NAN], [NAN, 5], [7, NAN], [NAN, 9], [NAN, 11]])
+    g = {"g": np.array(["x", "x", np.nan, "nan", "y", "y"], dtype=object)}
+    c = make_context(6, flat_framework((1, 1)), groups=g)
+    steps = _pipeline({"impute": {"method": "group-mean", "group": "g"}})
+    stages = run_pipeline(Xm, c, steps)
+    out = stages.data["impute"][0]
+    assert out[1, 1] == 1 and np.isnan(out[3, 1]) and np.isnan(out[2, 0])  # u2 and u3 take nothing from each other
+    log = step_log(stages, c, steps).table
+    left = log[log.action == "not-imputed"]
+    assert [(r.unit, r.indicator, r.count, r.severity) for r in left.itertuples()] == [
+        ("u2", "i0", 1, "warning"), ("u3", "i1", 1, "warning"), ("u4", "i0", 1, "warning"),
+        ("u5", "i0", 1, "warning")]
+    assert list(left.detail) == ["group-mean within g: the unit has no g; the value stays missing"] * 2 + [
+        "group-mean within g: no unit of its g has a value of the indicator; the value stays missing"] * 2
 
 
 def test_unknown_group():

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..model.processing import ProcessingLog
 from .context import Context
+from .impute import NO_GROUP, group_labels
 from .normalise import clipped
 from .pipeline import Stages, Step
 from .treat import treatment_details
@@ -45,7 +46,7 @@ def step_log(stages: Stages, ctx: Context, steps: list[Step]) -> ProcessingLog:
         if step.step == "screen":
             parts += _screened(step, before, before_kept, after_kept, units, indicators, missing)
         elif step.step == "impute":
-            parts += _imputed(step, before, after, after_kept, units, indicators, missing)
+            parts += _imputed(step, before, after, after_kept, ctx, missing)
         elif step.step == "treat":
             parts.append(_treated(step, before, after, indicators, missing))
         elif step.step == "normalise":
@@ -117,17 +118,22 @@ def _screened(step: Step, before, kept_before, kept_after, units, indicators, mi
     return out
 
 
-def _imputed(step: Step, before, after, kept, units, indicators, missing: _Missing) -> list[ProcessingLog]:
-    how = step.method + (f" within {step.params['group']}" if "group" in step.params else "")
+def _imputed(step: Step, before, after, kept, ctx: Context, missing: _Missing) -> list[ProcessingLog]:
+    """A note per value imputed; a warning per value the step was asked to impute and left missing, with why."""
+    units, indicators = np.array(ctx.units, dtype=object), np.array(ctx.indicators, dtype=object)
+    group = step.params.get("group")
+    how = step.method + (f" within {group}" if group else "")
     filled = missing(before) & ~missing(after)
     ui, ij = _positions(filled)
     out = [ProcessingLog.rows("impute", "imputed", units=units[ui], indicators=indicators[ij], detail=how)]
     if step.method != "none":
-        left = missing(after) & kept.cells()[0]
-        cols = np.flatnonzero(left.any(axis=0))
-        out.append(ProcessingLog.rows("impute", "not-imputed", indicators=indicators[cols],
-                                      counts=left[:, cols].sum(axis=0),
-                                      detail=f"{how}: nothing to impute from; the values stay missing"))
+        ui, ij = _positions(missing(after) & kept.cells()[0])
+        why = "no unit has a value of the indicator"
+        if group:
+            why = np.where(group_labels(ctx, group)[ui] == NO_GROUP, f"the unit has no {group}",
+                           f"no unit of its {group} has a value of the indicator").astype(object)
+        out.append(ProcessingLog.rows("impute", "not-imputed", units=units[ui], indicators=indicators[ij],
+                                      warning=True, detail=f"{how}: " + why + "; the value stays missing"))
     return out
 
 

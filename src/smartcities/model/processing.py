@@ -42,7 +42,8 @@ ACTIONS = {
     "removed-unit": "screening removed a unit for every later step",
     "removed-indicator": "screening removed an indicator for every later step",
     "imputed": "a missing value was imputed (one row per value)",
-    "not-imputed": "imputation found nothing to impute from; the values stay missing",
+    "not-imputed": "a value imputation was asked to fill stays missing, and why: the unit has no group, or no unit "
+                   "(of its group) has a value of the indicator (one row per value)",
     "winsorised": "extreme values of an indicator were clipped to the next value",
     "clipped": "values of an indicator beyond its goalposts (`normalise: goalposts`) or past its target "
                "(`distance-to-target`) were clipped to the end of the scale",

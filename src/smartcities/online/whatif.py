@@ -16,6 +16,7 @@ import numpy as np
 
 from ..engine.aggregate import aggregate_levels, level_methods, method_params
 from ..engine.grade import ranks
+from ..engine.impute import NO_GROUP, group_labels
 from ..engine.pipeline import weights_used
 from ..errors import InputError, Problem, did_you_mean, one_of
 from ..model.framework import CompiledFramework
@@ -265,7 +266,7 @@ def _context_of(entry: dict, ctx, doc: dict) -> dict:
             doc.setdefault("denominators", {})[d] = [None if np.isnan(v) else float(v) for v in ctx.denominators[d]]
         extra["denominators"] = {d: np.asarray(ctx.denominators[d], dtype=float) for d in names}
     if entry.get("group"):
-        labels = [str(v) for v in ctx.groups[entry["group"]]]
+        labels = list(group_labels(ctx, entry["group"]))
         doc.setdefault("groups", {})[entry["group"]] = labels
         extra["group"] = np.array(labels, dtype=object)
     return extra
@@ -300,8 +301,8 @@ def _freeze_fill(stat):
 
 def _freeze_group_fill(stat):
     def freeze(before, after, ctx, params) -> dict:
-        labels = np.array([str(v) for v in ctx.groups[params["group"]]], dtype=object)
-        names = sorted(set(labels))
+        labels = group_labels(ctx, params["group"])
+        names = sorted(set(labels) - {NO_GROUP})  # a unit with no group is imputed nothing, as in the build
         return {"kind": "group-fill", "group": params["group"], "labels": names,
                 "fill": [_column(_nan_stat(stat, before[labels == g])) for g in names]}
     return freeze
