@@ -167,3 +167,34 @@ def test_named_weight_set_with_an_unknown_node(tmp_path):
     message = rejected(spec, tmp_path)
     line = line_of(spec, "    Physcal: 2")
     assert f"spec.yaml line {line}: weights 'mine': unknown node 'Physcal' (did you mean 'Physical'?)" in message
+
+
+def tiny(tmp_path: Path, pipeline: str, directions=(1, -1)) -> Path:
+    """Three cities on two indicators with these directions, and a spec with this pipeline."""
+    (tmp_path / "cities.csv").write_text("city,name,country\naa,Alpha,FR\nbb,Beta,DE\ncc,Gamma,JP\n")
+    (tmp_path / "indicators.csv").write_text("city,indicator,value\naa,x1,10\nbb,x1,20\ncc,x1,40\n"
+                                             "aa,x2,5\nbb,x2,1\ncc,x2,3\n")
+    (tmp_path / "framework.yaml").write_text("id: index\nchildren:\n" + "".join(
+        f"  - {{id: x{i}, direction: {d}}}\n" for i, d in enumerate(directions, 1)))
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("name: Tiny\nindicators: indicators.csv\ncities: cities.csv\nframework: framework.yaml\n"
+                    f"pipeline:\n{pipeline}")
+    return spec
+
+
+def test_lower_is_better_indicators_need_a_normalise_step_before_aggregate(tmp_path):
+    spec = tiny(tmp_path, "  - treat: {method: winsorise}\n  - aggregate: {method: arithmetic}\n")
+    assert rejected(spec, tmp_path) == (
+        f"smartcities: error: {spec} line 7: aggregate: 1 indicator with direction -1 (lower is better: x2) would "
+        "be aggregated as if higher were better; add a normalise step before aggregate (e.g. `- normalise: "
+        "{method: minmax}`), which turns them round\n")
+    spec = tiny(tmp_path, "  - aggregate: {method: arithmetic}\n", directions=(1, 1))
+    assert runner.invoke(app, ["build", str(spec), "--out", str(tmp_path / "out"), "--quiet"]).exit_code == 0
+
+
+@pytest.mark.parametrize("step", ["normalise: {method: minmax}", "impute: {method: mean}", "screen: {}"])
+def test_a_data_step_after_aggregate_is_refused_at_its_line(tmp_path, step):
+    spec = tiny(tmp_path, f"  - normalise: {{method: rank}}\n  - aggregate: {{method: arithmetic}}\n  - {step}\n")
+    name = step.split(":")[0]
+    assert rejected(spec, tmp_path) == (f"smartcities: error: {spec} line 8: the {name} step comes after aggregate, "
+                                        "so no score would use it: move it before aggregate\n")

@@ -190,8 +190,15 @@ def check_pipeline(spec: Spec, ctx: Context | None = None, entries: list | None 
     names = [next(iter(e), None) for e in entries]
     if "aggregate" not in names:
         problems.append(Problem(name, f"the {what} has no aggregate step", spec.line(*at)))
-    elif "weight" in names:
-        i, j = names.index("weight"), names.index("aggregate")
+        return problems
+    j = names.index("aggregate")
+    problems += [Problem(name, f"the {step} step comes after aggregate, so no score would use it: move it before "
+                               "aggregate", spec.line(*at, i, step))
+                 for i, step in enumerate(names) if i > j and step in DATA_STEPS]
+    if ctx is not None and "normalise" not in names[:j]:
+        problems += unflipped(ctx, name, spec.line(*at, j, "aggregate"))
+    if "weight" in names:
+        i = names.index("weight")
         chosen = (entries[j]["aggregate"] or {}).get("weights", "framework")
         if i > j:
             problems.append(Problem(name, "the weight step must come before aggregate: it sets the weights "
@@ -200,6 +207,19 @@ def check_pipeline(spec: Spec, ctx: Context | None = None, entries: list | None 
             problems.append(Problem(name, f"aggregate: weights {chosen!r} would ignore the weight step's weights; "
                                           "remove one of the two", spec.line(*at, j, "aggregate", "weights")))
     return problems
+
+
+def unflipped(ctx: Context, file: str, line: int | None) -> list[Problem]:
+    """Only a normalise step turns direction −1 (lower is better) indicators round; aggregating them unnormalised
+    would reward their worst values."""
+    c = ctx.compiled
+    lower = [node for node, d in zip(c.nodes, c.direction) if d < 0]
+    if not lower:
+        return []
+    shown = ", ".join(lower[:5]) + (f" and {len(lower) - 5} more" if len(lower) > 5 else "")
+    return [Problem(file, f"aggregate: {len(lower)} indicator{'s' * (len(lower) > 1)} with direction -1 (lower is "
+                          f"better: {shown}) would be aggregated as if higher were better; add a normalise step "
+                          "before aggregate (e.g. `- normalise: {method: minmax}`), which turns them round", line)]
 
 
 def in_pipeline(spec: Spec, problems: list[Problem], entries: list | None = None,

@@ -325,7 +325,8 @@ class IndexSpec(_Strict):
                                 'numbers compare as numbers, text after stripping spaces.')
     pipeline: list[dict[str, dict[str, Any] | None]] = Field(
         description="The ordered steps, each `- step: {method: name, parameter: value, …}`; it needs an `aggregate` "
-                    "step.")
+                    "step after every data step, and a `normalise` step before it when an indicator has direction "
+                    "-1.")
     weights: dict[str, dict[str, float]] = Field(
         default={}, description="Named weight sets, `set name: {node id: weight}`, added to the framework's "
                                 "`weight_sets`; chosen by `aggregate: {weights: set name}` or an uncertainty factor. "
