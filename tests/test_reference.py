@@ -165,8 +165,8 @@ def test_spec_models_sit_at_their_key_paths():
 
 
 def test_output_columns_are_those_a_build_writes(tmp_path):
-    """The documented columns of each output file, in order, against the files of a real build with uncertainty
-    (the ASEM example, few runs)."""
+    """Every output file of a real build with a weight step and uncertainty (the ASEM example, few runs) is on the
+    page, with its columns in order."""
     source = EXAMPLES / "asem-coinr-uncertainty.yaml"
     need_shared(source, ASEM_IDATA, ASEM_IMETA)
     from smartcities.build import build
@@ -175,10 +175,12 @@ def test_output_columns_are_those_a_build_writes(tmp_path):
     raw = yaml.safe_load(source.read_text())
     raw["data"].update(idata=str(ASEM_IDATA), imeta=str(ASEM_IMETA))
     raw["uncertainty"]["runs"] = 8
+    raw["pipeline"].insert(-1, {"weight": {"method": "equal"}})
     spec_file = tmp_path / "asem.yaml"
     spec_file.write_text(yaml.safe_dump(raw))
     out = tmp_path / "out"
     write_outputs(build(spec_file), out, report=False)
+    assert {p.name for p in out.glob("*.csv")} == set(OUTPUTS)
     for name, (_, columns) in OUTPUTS.items():
         written = pd.read_csv(out / name)
         assert list(written.columns) == list(columns), name

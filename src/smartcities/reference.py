@@ -22,6 +22,8 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from . import engine  # noqa: F401  (importing the engine registers every method)
+from .analysis.profiles import N_PEERS
+from .analysis.results import NO_SCORE
 from .engine.aggregate import aggregate
 from .engine.grade import LETTERS, letter_ratings
 from .engine.registry import DATA_STEPS, methods, parameters, steps
@@ -33,12 +35,13 @@ from .model import framework_files
 from .model.codebook import COLUMNS
 from .model.processing import ACTIONS
 from .model.spec import IndexSpec
+from .robustness.uncertainty import MOVES
 
 CODEBOOK = files("smartcities") / "data" / "sci2022" / "CODEBOOK.md"
 COMMAND = "python -m smartcities.reference > docs/reference.md"
 
-# The output files and what each column holds: the producers name the columns; a test checks these lists against
-# the files a build writes.
+# The output files and what each column holds: the producers name the columns; a test checks that every file a
+# build writes is here, with these columns.
 OUTPUTS: dict[str, tuple[str, dict[str, str]]] = {
     "scores.csv": ("Every city's score, rank and grade at every node; cities that screening removed are left out.", {
         "city": "The city's id (COINr: the unit's uCode).",
@@ -48,6 +51,47 @@ OUTPUTS: dict[str, tuple[str, dict[str, str]]] = {
         "rank": "1 for the best score; tied cities share the lowest rank; empty where the score is missing.",
         "grade": "1 (top) to n, as `grades:` says.",
     }),
+    "indicators.csv": ("Every indicator value the build read, one row per city and indicator, before the pipeline's "
+                       "steps.", {
+        "city": "The city's id.",
+        "indicator": "The indicator's id (a leaf of the framework).",
+        "value": "The value as read; empty where it is missing.",
+        "origin": "Where the value comes from: `derived` (computed from the inventory by the framework's `derive` "
+                  "rule), `measured` (the indicators table, or the sensor rules) or `data` (COINr's iData).",
+    }),
+    "profiles.csv": ("Each city's profile, long, one fact a row, `kind` saying which: a `domain` of the city against "
+                     "the median and the leader, one of its nearest `peer` cities, or an initiative to "
+                     "`learn_from` for a domain (with an inventory).", {
+        "city": "The city profiled.",
+        "kind": "`domain`, `peer` or `learn_from`.",
+        "domain": "The domain (a child of the top node); for `learn_from`, the domain the initiative would help.",
+        "score": "`domain`: the city's domain score; `learn_from`: the teaching city's score in that domain.",
+        "median": "`domain`: the median of every city's score in the domain.",
+        "verdict": "`domain`: `strength` above the median, `weakness` below it, `par` at it, "
+                   f"`{NO_SCORE}` where the city has no score in the domain.",
+        "rank": "`domain`: the city's rank in the domain; `peer`: the other city's rank of the index; `learn_from`: "
+                "the other city's rank in the domain.",
+        "median_rank": "`domain`, with `uncertainty:`: the median rank over the runs.",
+        "p05": "`domain`, with `uncertainty:`: the 5th percentile of the rank over the runs.",
+        "p95": "`domain`, with `uncertainty:`: the 95th percentile of the rank over the runs.",
+        "leader": "`domain`: the city with the highest score in the domain.",
+        "leader_score": "`domain`: the leader's score.",
+        "gap_to_leader": "`domain`: the leader's score minus the city's (0 for the leader).",
+        "other_city": "`peer`: the nearby city; `learn_from`: the city running the initiative.",
+        "other_region": "`peer`, `learn_from`: the other city's region.",
+        "distance": f"`peer`: the distance of the two cities' domain profiles (each domain standardised); the "
+                    f"{N_PEERS} nearest cities are listed, nearest first.",
+        "initiative_id": "`learn_from`: the initiative's id in the inventory.",
+        "initiative": "`learn_from`: the initiative's name.",
+        "source_url": "`learn_from`: where the initiative is documented.",
+    }),
+    "weights.csv": ("Written when the pipeline has a `weight` step: the node weights it set.", {
+        "node": "The node's id (every node but the top one).",
+        "parent": "Its parent's id.",
+        "weight": "Its share of its parent, in the build as the spec has it (the shares of a parent's children sum "
+                  "to 1).",
+        "method": "The weight method that set it, as the processing log names it.",
+    }),
     "rank_intervals.csv": ("Written when the spec has `uncertainty:`: how far each city's rank moves over the runs.", {
         "city": "The city's id.",
         "node": "The node's id.",
@@ -56,6 +100,11 @@ OUTPUTS: dict[str, tuple[str, dict[str, str]]] = {
         "mean_rank": "The mean rank over the runs.",
         "p05": "The 5th percentile of the rank over the runs.",
         "p95": "The 95th percentile of the rank over the runs.",
+    }),
+    "rank_movement.csv": ("Written when the spec has `uncertainty:`: per node, how many cities the runs move.", {
+        "node": "The node's id.",
+        **{f"moved_gt_{k}": f"The share of the ranked cities whose median rank is more than {k} place"
+                            f"{'s' * (k > 1)} from their nominal rank." for k in MOVES},
     }),
     "sensitivity.csv": ("Written when the spec has `uncertainty:` with `design: sobol`: how much of the ranks' "
                         "variance each factor drives.", {
@@ -67,6 +116,19 @@ OUTPUTS: dict[str, tuple[str, dict[str, str]]] = {
         "S1_conf": "Half-width of the 95% bootstrap interval of S1.",
         "ST": "Total-order Sobol index: the share the factor drives alone and with other factors.",
         "ST_conf": "Half-width of the 95% bootstrap interval of ST.",
+    }),
+    "sensitivity_convergence.csv": ("Written when the spec has `uncertainty:` with `design: sobol`: whether the "
+                                    "Sobol indices of the whole ranking have settled, from the first half of the "
+                                    "base samples against all of them.", {
+        "factor": "The factor's name.",
+        "node": "The node whose ranks are studied.",
+        "S1_half": "S1 from the first half of the base samples.",
+        "S1_full": "S1 from all of them (as in sensitivity.csv).",
+        "ST_half": "ST from the first half of the base samples.",
+        "ST_full": "ST from all of them.",
+        "ST_change": "|ST_full − ST_half|.",
+        "converged": "`True` when ST_change is at most 0.05 or ST's bootstrap half-width, whichever is larger; "
+                     "`False` otherwise and for a factor the design does not vary. More `runs` help.",
     }),
     "processing.csv": ("The processing log: what reading the inputs, each step and the uncertainty runs dropped, "
                        "filled, clipped, transformed or failed.", {
