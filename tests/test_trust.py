@@ -163,7 +163,7 @@ def test_a_city_without_a_domain_score_gets_its_profile_and_report(tmp_path):
     assert result.exit_code == 0, result.output
     profiles = pd.read_csv(out / "profiles.csv")
     hobart = profiles[(profiles.city == "hobart") & (profiles.kind == "domain")].set_index("domain")
-    assert np.isnan(hobart.loc["people", "score"]) and hobart.loc["people", "verdict"] == "par"
+    assert np.isnan(hobart.loc["people", "score"]) and hobart.loc["people", "verdict"] == "no-score"
     assert hobart.drop(index="people")["score"].notna().all()
     assert (profiles[profiles.kind == "peer"].groupby("city").size() == 3).all()
     page = (out / "report.html").read_text(encoding="utf-8")
