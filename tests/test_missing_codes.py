@@ -13,9 +13,11 @@ from conftest import ASEM_IDATA, ASEM_STANDARD, PACKAGE_DATA, SHARED, need_share
 from smartcities.build import load_spec
 from smartcities.errors import InputError
 from smartcities.inputs import load_inputs
+from smartcities.io.coinr import IMETA
 from smartcities.io.inventory import read_indicators, read_inventory
 from smartcities.io.missing import MissingCodes, suspected_codes
 from smartcities.io.tables import Field, Schema, read_table
+from smartcities.io.wide import wide_indicators
 from smartcities.model.spec import parse_spec
 
 AU = SHARED / "data" / "au_national_cities_performance_framework" / "data_file.csv"
@@ -76,6 +78,36 @@ def test_text_codes_in_the_inventory_only_where_declared(tmp_path):
     (note,) = frame.attrs["log"]
     assert note["indicator"] == "start_year" and note["unit"] == "Amsterdam" and note["count"] == 1
     assert f"'n/a' in {path} read as missing" in note["detail"]
+
+
+@pytest.mark.parametrize("word", ["NA", "nan", "NaN", "null", "None", "n/a", "-"])
+def test_a_word_in_a_number_cell_is_an_error_until_the_spec_declares_it_a_code(tmp_path, word):
+    small = tmp_path / "indicators.csv"
+    small.write_text(f"city,indicator,value\nseoul,x,2.5\nparis,x,{word}\n")
+    large = tmp_path / "large.csv"  # read at once, not cell by cell
+    large.write_text("city,indicator,value\n" + "".join(f"c{i},x,{i}\n" for i in range(1500)) + f"paris,x,{word}\n")
+    wide = tmp_path / "wide.csv"
+    wide.write_text(f"id,x\nseoul,2.5\nparis,{word}\n")
+    for path, read in ((small, read_indicators), (large, read_indicators),
+                       (wide, lambda p, *codes: wide_indicators(p, ["id"], {"x": "x"}, "utf-8", *codes))):
+        with pytest.raises(InputError) as err:
+            read(path)
+        (problem,) = err.value.problems
+        assert problem.line == (1502 if path == large else 3) and problem.column in ("value", "x")
+        assert f"{word!r} is not a number" in problem.message
+        assert problem.message.endswith("if it means missing, add it to the spec's missing_values")
+        frame = read(path, MissingCodes.of([word]))
+        assert math.isnan(frame.value.iloc[-1]) and frame.value.notna().sum() == len(frame) - 1
+        (note,) = frame.attrs["log"]
+        assert note["action"] == "missing-code" and note["count"] == 1
+    with pytest.raises(InputError, match=f"{word!r} is not a number; leave the cell empty if it has no value"):
+        read_table(write_imeta(tmp_path, word), IMETA)  # metadata, which the spec's codes do not apply to
+
+
+def write_imeta(folder: Path, weight: str) -> Path:
+    path = folder / "iMeta.csv"
+    path.write_text(f"Level,iCode,Direction,Weight,Parent,Type\n1,x,1,1,top,Indicator\n2,top,,{weight},,Aggregate\n")
+    return path
 
 
 def test_a_code_where_a_value_is_required_is_an_error(tmp_path):

@@ -221,7 +221,7 @@ def test_indicators_decimal_comma_and_missing_values(tmp_path):
     text = 'city,indicator,value\nseoul,x,"2,5"\nparis,x,\n'
     (p,) = problems(read_indicators, write(tmp_path, text, "ind.csv"))
     assert (p.line, p.column) == (2, "value") and "decimal comma" in p.message
-    frame = read_indicators(write(tmp_path, "city,indicator,value\nseoul,x,2.5\nparis,x,NA\n", "ok.csv"))
+    frame = read_indicators(write(tmp_path, "city,indicator,value\nseoul,x,2.5\nparis,x,\n", "ok.csv"))
     assert frame.value[0] == 2.5 and math.isnan(frame.value[1])
 
 

@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError, Problem
-from ..io.tables import Field, Schema
+from ..io.tables import Field, Schema, read_table
 from ..model.codebook import CODED_COLUMNS, COLUMN_BY_NAME
-from .coder import coded_field, read_coded_table
+from .coder import coded_field
 
 AGREE_SCHEMA = Schema(
     fields=(Field("id", "text", nullable=False), *(coded_field(c) for c in CODED_COLUMNS)),
@@ -33,7 +33,7 @@ AGREE_SCHEMA = Schema(
 
 def read_coding(path: str | Path) -> pd.DataFrame:
     """One coder's file: an `id` column and any of the coded columns, values checked against the codebook."""
-    return read_coded_table(path, AGREE_SCHEMA)
+    return read_table(path, AGREE_SCHEMA)
 
 
 def _category(value, kind: str):

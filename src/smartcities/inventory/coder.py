@@ -43,9 +43,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError, Problem, one_of
+from ..errors import InputError, one_of
 from ..io.outputs import atomic_path, write_all
-from ..io.tables import EMPTY_CELLS, Field, Schema, read_table
+from ..io.tables import Field, Schema, read_table
 from ..model.codebook import CODED_COLUMNS, COLUMN_BY_NAME
 
 CODER_DIR = Path(str(resources.files("smartcities") / "data" / "coder"))
@@ -425,8 +425,6 @@ def packaged_coder(embedding: str = DEFAULT_EMBEDDING) -> Coder:
 
 def coded_field(name: str) -> Field:
     column = COLUMN_BY_NAME[name]
-    if column.kind in ("enum", "list") and any(v.lower() in EMPTY_CELLS for v in column.values):
-        return Field(name, "text", required=False)  # `none` is a value here: checked by `check_none_valued`
     return Field(name, column.kind, column.values, required=False)
 
 
@@ -444,55 +442,10 @@ INPUT_SCHEMA = Schema(
 )
 
 
-def check_none_valued(frame: pd.DataFrame, path: str) -> list[Problem]:
-    """Check (and parse) the coded columns that allow `none`, which `read_table` reads as text."""
-    problems = []
-    for name in CODED_COLUMNS:
-        column = COLUMN_BY_NAME[name]
-        if name not in frame or coded_field(name).kind == column.kind:
-            continue
-        parsed = []
-        for line, cell in zip(frame["_line"], frame[name]):
-            if cell is None or not str(cell).strip():
-                parsed.append(None)
-                continue
-            items = tuple(x.strip() for x in str(cell).split(";") if x.strip()) if column.kind == "list" else (
-                str(cell).strip(),)
-            bad = [x for x in items if x not in column.values]
-            if bad:
-                problems.append(Problem(path, one_of(bad[0], column.values), int(line), name))
-            parsed.append(items if column.kind == "list" else items[0])
-        frame[name] = pd.Series(parsed, index=frame.index, dtype=object)
-    return problems
-
-
-def read_coded_table(path: str | Path, schema: Schema) -> pd.DataFrame:
-    """`read_table` plus the check of the `none`-valued coded columns; every cell problem of the file is
-    reported together, in line order."""
-    try:
-        frame = read_table(path, schema)
-    except InputError as err:
-        if any(p.line in (None, 1) for p in err.problems):  # the file or its header is wrong: cells are moot
-            raise
-        loose = Schema(tuple(Field(f.name, "text", required=f.required) if f.name in CODED_COLUMNS else f
-                             for f in schema.fields), schema.extra, schema.unique)
-        try:
-            frame = read_table(path, loose)
-            more = check_none_valued(frame, str(path))
-        except InputError:
-            more = []
-        problems = sorted(set(err.problems) | set(more), key=lambda p: (p.line or 0, str(p.column)))
-        raise InputError(problems) from None
-    problems = check_none_valued(frame, str(path))
-    if problems:
-        raise InputError(problems)
-    return frame
-
-
 def read_initiatives(path: str | Path) -> pd.DataFrame:
     """Initiatives to code: at least `name` and `description`; coded columns, where present, must hold codebook
     values (or be empty). Raises InputError naming file, line and column for every problem."""
-    return read_coded_table(path, INPUT_SCHEMA)
+    return read_table(path, INPUT_SCHEMA)
 
 
 # --- coding a frame ---------------------------------------------------------------------------------------------

@@ -29,9 +29,9 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import InputError, Problem
-from ..io.tables import Field, Schema, _parse
+from ..io.tables import Field, Schema, _parse, read_table
 from ..model.codebook import CODED_COLUMNS, COLUMN_BY_NAME
-from .coder import read_coded_table, text_of, texts_of
+from .coder import text_of, texts_of
 
 REVIEW_COLUMNS = ("id", "line", "city", "name", "description", "column", "value", "confidence", "corrected")
 REVIEW_SCHEMA = Schema(
@@ -86,7 +86,7 @@ def read_additions(paths: Sequence[str | Path], training: pd.DataFrame, holdout:
     for path in paths:
         path = Path(path)
         try:
-            frame = read_coded_table(path, REVIEW_SCHEMA)
+            frame = read_table(path, REVIEW_SCHEMA)
         except InputError as err:
             problems += err.problems
             continue

@@ -136,13 +136,14 @@ def read_cities(path: str | Path, missing: MissingCodes = MissingCodes()) -> pd.
     """
     name = str(path)
     frame = read_table(path, CITIES_SCHEMA, missing)
+    log = frame.attrs.pop("log")  # out of attrs while filling: pandas deep-copies them into every frame made from one
     problems = _type_extra_columns(frame, name)
     if problems:
         raise InputError(sorted(problems, key=lambda p: p.line or 0))
     if "country" in frame.columns:
         frame["country"] = pd.Series([gazetteer.country(c).iso2 if c is not None else None for c in frame["country"]],
                                      index=frame.index, dtype=object)  # None where empty: Series.map makes it NaN
-    log = frame.attrs["log"] + _fill_from_gazetteer(frame)
+    log += _fill_from_gazetteer(frame)
     contract = [f.name for f in CITIES_SCHEMA.fields if f.name in frame.columns]
     frame = frame[contract + [c for c in frame.columns if c not in contract]]
     frame.attrs["source"] = name

@@ -5,9 +5,11 @@ so every one gets the same checks: the file exists, is UTF-8, is not empty, has 
 unknown ones, and each cell parses as its column's kind. All problems are collected and raised together.
 
 The separator (comma, semicolon, tab or '|') is found from the header line. A semicolon-separated file may use
-decimal commas: `3,5` is 3.5 there, in number columns and in columns the schema does not name. Cells equal to
-one of the spec's missing-value codes become missing, and what reading did beyond parsing (codes replaced, a
-separator other than comma) comes with the frame as processing-log rows.
+decimal commas: `3,5` is 3.5 there, in number columns and in columns the schema does not name. Empty cells and
+cells equal to one of the spec's missing-value codes are missing; any other word in a number column (NA, null,
+n/a) is an error until the spec declares it a code, so that every missing cell but an empty one is logged. What
+reading did beyond parsing (codes replaced, a separator other than comma) comes with the frame as processing-log
+rows.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ import csv
 import difflib
 import hashlib
 import io
-import itertools
 import math
 import re
 from collections import Counter
@@ -35,8 +36,8 @@ from .missing import NUMBER, MissingCodes
 
 Kind = Literal["text", "enum", "list", "bool", "int", "float"]
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
+_INFINITY = re.compile(r"[+-]?inf(inity)?", re.IGNORECASE)
 _THOUSANDS_POINT = re.compile(r"^[+-]?[1-9]\d{0,2}\.\d{3}$")  # 741.636: a decimal, or 741636 written the European way
-EMPTY_CELLS = {"", "na", "nan", "null", "none"}  # cells read as no value, in any case
 SEPARATORS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "'|'"}
 _LARGEST_INT = 2**53  # whole numbers are exact in a float up to here
 UNIT_COLUMNS = ("city", "uCode")  # the column naming each row's unit, in the tables that have one
@@ -116,17 +117,13 @@ def read_clean(path: str | Path, schema: Schema | None = None, codes: MissingCod
     return header, (kept + 2).tolist(), columns, separator
 
 
-_EMPTY_SPELLINGS = sorted({"".join(c) for word in EMPTY_CELLS
-                           for c in itertools.product(*((x, x.upper()) for x in word))})  # na, nA, Na, NA, ...
-
-
 def _plain_frame(text: str, separator: str, width: int, floats: list[int]) -> pd.DataFrame:
     """The `width` fields of a plainly written table (its header line skipped) by position: the `floats` columns
-    parsed as numbers (NaN for an empty cell in any case), the others as text; every column as text when a `floats`
+    parsed as numbers (NaN for an empty cell), the others as text; every column as text when a `floats`
     column holds a cell that is not a number, which the cell-by-cell reading then names. Exact: pandas' C
     parser reads a number as float() does (correctly rounded), and reads only what NUMBER allows or blanks
     around it; a word it takes for infinity gives no finite value, which the caller sends to the cell-by-cell
-    reading, and NaN comes only from the empty spellings."""
+    reading, and NaN comes only from the empty cells."""
     def read(**options) -> pd.DataFrame:
         return pd.read_csv(io.StringIO(text), sep=separator, header=None, skiprows=1, names=range(width),
                            skip_blank_lines=False, quoting=csv.QUOTE_NONE, engine="c", **options)
@@ -134,7 +131,7 @@ def _plain_frame(text: str, separator: str, width: int, floats: list[int]) -> pd
     if floats:
         try:
             return read(dtype={k: np.float64 if k in floats else str for k in range(width)}, keep_default_na=False,
-                        na_values={k: _EMPTY_SPELLINGS for k in floats})
+                        na_values={k: [""] for k in floats})
         except ValueError:
             pass
     return read(dtype=str, na_filter=False)
@@ -144,7 +141,7 @@ def _read_as_numbers(column: str, schema: Schema | None, codes: MissingCodes) ->
     """Whether `read_clean` may parse `column` as numbers at once: a float column without a check of its own,
     and no missing-value code a number parse or an empty cell would hide (codes that are numbers are found in
     the parsed values)."""
-    if schema is None or any(_NUMERIC_TEXT.fullmatch(t) or t.lower() in EMPTY_CELLS for t in codes.texts):
+    if schema is None or any(_NUMERIC_TEXT.fullmatch(t) for t in codes.texts):
         return False
     f = schema.field(column)
     return f.kind == "float" and f.check is None if f is not None else schema.extra == "float"
@@ -233,7 +230,7 @@ def read_table(path: str | Path, schema: Schema, missing: MissingCodes = Missing
                                                     f"write {cell.replace('.', '')} if the point separates "
                                                     f"thousands, {cell.replace('.', ',')} if it is a decimal",
                                               line, f.name))
-                value, message = _parse(cell, f)
+                value, message = _parse(cell, f, schema.data)
             if not message and f.check is not None and value is not None and value == value:
                 message = f.check(value)
             if message:
@@ -301,7 +298,7 @@ def _fast_floats(cells: list[str], f: Field, codes: MissingCodes) -> np.ndarray 
     """A float column's values, or None when a cell needs the cell-by-cell reading."""
     if any(_NUMERIC_TEXT.fullmatch(t) for t in codes.texts):
         return None
-    empty = np.array([cell.lower() in EMPTY_CELLS for cell in cells])
+    empty = np.array([not cell for cell in cells])
     present = [cell for cell, e in zip(cells, empty) if not e] if empty.any() else cells
     if not _NUMERIC_TEXT.fullmatch("\n".join(present)):
         return None
@@ -342,7 +339,7 @@ def _fast_bools(cells: list[str], f: Field, codes: MissingCodes) -> list | None:
     lowered = {cell: cell.lower() for cell in set(cells)}
     if codes.numbers and any(codes.match(cell) for cell in lowered):
         return None
-    if not all(low in _BOOLS or (f.nullable and low in EMPTY_CELLS) for low in lowered.values()):
+    if not all(low in _BOOLS or (f.nullable and not low) for low in lowered.values()):
         return None
     return [_BOOLS.get(lowered[cell]) for cell in cells]
 
@@ -420,10 +417,11 @@ def _expected(f: Field) -> str:
     }[f.kind]
 
 
-def _parse(cell: str, f: Field):
-    """The cell's value and, if it is bad, a message saying what was expected."""
-    missing = cell.lower() in EMPTY_CELLS and cell not in f.values
-    if missing and f.kind != "text":
+def _parse(cell: str, f: Field, codes_apply: bool = True):
+    """The cell's value and, if it is bad, a message saying what was expected. Only an empty cell is missing: a
+    word such as NA or null is a bad number like any other, whose message says what to do if it means missing
+    (declare it a code where the spec's codes apply, `codes_apply`)."""
+    if not cell and f.kind != "text":
         return (math.nan if f.kind == "float" else None), (None if f.nullable else f"empty, expected {_expected(f)}")
     if f.kind == "text":
         if not cell and not f.nullable:
@@ -439,19 +437,30 @@ def _parse(cell: str, f: Field):
         value = _BOOLS.get(cell.lower())
         return value, (None if value is not None else f"{cell!r} is not true or false")
     number = float(cell) if NUMBER.match(cell) else None
+    code_hint = missing_code_hint(cell, codes_apply)
     if f.kind == "int":
         if number is None or not number.is_integer():
-            return None, f"{cell!r} is not a whole number"
+            return None, f"{cell!r} is not a whole number{code_hint}"
         if abs(number) > _LARGEST_INT:
             return None, f"{cell!r} is too large for a whole number"
         return int(number), None
     if number is None:
         if _DECIMAL_COMMA.match(cell):
             return math.nan, f"{cell!r} uses a decimal comma; write {cell.replace(',', '.')} (a point as decimal mark)"
-        return math.nan, f"{cell!r} is not a number"
+        return math.nan, f"{cell!r} is not a number{code_hint}"
     if not math.isfinite(number):
         return math.nan, f"{cell!r} is too large for a number"
     return number, None
+
+
+def missing_code_hint(cell: str, codes_apply: bool = True) -> str:
+    """What to do with a word in a number cell (NA, n/a, -) that means missing: declare it a missing-value code,
+    or in a table the codes do not apply to (metadata) leave the cell empty; nothing for a cell with digits (12%,
+    1e) or an infinity (inf), which is no code."""
+    if any(c.isdigit() for c in cell) or _INFINITY.fullmatch(cell):
+        return ""
+    return "; if it means missing, add it to the spec's missing_values" if codes_apply else \
+        "; leave the cell empty if it has no value"
 
 
 def _fields(line: str, separator: str) -> int:

@@ -21,7 +21,7 @@ from ..errors import InputError, Problem, did_you_mean
 from ..model.processing import entry
 from .inventory import read_cities, slug
 from .missing import MissingCodes
-from .tables import EMPTY_CELLS, detect_separator
+from .tables import detect_separator, missing_code_hint
 
 _GROUPED = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")  # 1,765.00: a comma between thousands
 
@@ -119,8 +119,8 @@ def wide_indicators(path: str | Path, id_columns: list[str], columns: dict[str, 
                     missing: MissingCodes = MissingCodes(), duplicates: str = "error", thousands: bool = False,
                     fallback_encoding: str | None = None) -> pd.DataFrame:
     """The long indicators table (city, indicator, value, _line) of the wide table at `path`: `columns` maps
-    each indicator id to the file's column holding it. An empty or NA cell, or a missing-value code, is a
-    missing value; with `thousands`, 1,765.00 is 1765; any other cell that is not a number is an error naming
+    each indicator id to the file's column holding it. An empty cell, or a missing-value code, is a missing
+    value; with `thousands`, 1,765.00 is 1765; any other cell that is not a number is an error naming
     its line and column."""
     frame = read_wide(path, id_columns, columns, encoding, duplicates, fallback_encoding)
     problems, parts, log = [], [], []
@@ -133,13 +133,14 @@ def wide_indicators(path: str | Path, id_columns: list[str], columns: dict[str, 
             cell, line = cells[k], int(lines[k])
             if missing.match(cell) is not None:
                 values[k], coded = math.nan, coded + 1
-            elif cell.lower() in EMPTY_CELLS:
+            elif not cell:
                 values[k] = math.nan
             elif thousands and _GROUPED.match(cell):
                 values[k] = float(cell.replace(",", ""))
             else:
                 values[k] = math.nan
-                hint = "; if its commas separate thousands, add thousands: true" if _GROUPED.match(cell) else ""
+                hint = ("; if its commas separate thousands, add thousands: true" if _GROUPED.match(cell) else
+                        missing_code_hint(cell))
                 problems.append(Problem(str(path), f"{cell!r} is not a number (indicator {indicator}){hint}", line,
                                         column))
         if missing.numbers:

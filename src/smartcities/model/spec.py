@@ -53,7 +53,8 @@ class WideTable(_Strict):
                                             "slug, unique.")
     columns: dict[str, str] | list[str] = Field(
         description="For `indicators`: `indicator id: column` (or a list of columns, each its own id), every id a "
-                    "leaf of the framework; an empty or NA cell is missing. For `cities`: `cities-table column: "
+                    "leaf of the framework; an empty cell is missing (a word such as NA only as a declared "
+                    "`missing_values` code). For `cities`: `cities-table column: "
                     "column`, `name` required (country, lat, lon, population, groups of your own), read as a cities "
                     "CSV is.")
     encoding: str = Field(default="utf-8", description="The file's text encoding (`latin-1`, `cp1252`, …).")
@@ -321,8 +322,10 @@ class IndexSpec(_Strict):
     store: str | None = Field(default=None, description="A DuckDB file to read imported tables from (`cities: "
                                                         "store:cities`) and record the run in.")
     missing_values: list[float | str] = Field(
-        default=[], description='Cells meaning "no value" in every input table, e.g. `[999.01, "n/a", "-"]`; '
-                                'numbers compare as numbers, text after stripping spaces.')
+        default=[], description='Cells meaning "no value" in every input table, e.g. `[999.01, "n/a", "NA"]`; '
+                                'numbers compare as numbers, text after stripping spaces. An empty cell is always '
+                                'missing; any other text in a number column (NA, null, n/a) is an error unless '
+                                'listed here.')
     pipeline: list[dict[str, dict[str, Any] | None]] = Field(
         description="The ordered steps, each `- step: {method: name, parameter: value, …}`; it needs an `aggregate` "
                     "step after every data step, and a `normalise` step before it when an indicator has direction "
