@@ -20,7 +20,7 @@ from smartcities.inventory.coder import read_initiatives
 from smartcities.io.coinr import read_coinr
 from smartcities.io.documents import MAX_DEPTH, MAX_NODES, parse_document
 from smartcities.io.inventory import read_cities, read_indicators, read_inventory
-from smartcities.io.tables import Field, Schema, read_table
+from smartcities.io.tables import Field, Schema, read_table, too_large
 from smartcities.model.framework_files import read_framework
 from smartcities.model.spec import read_spec
 
@@ -169,7 +169,7 @@ def test_numbers_must_be_finite_and_whole_numbers_in_range(tmp_path):
         read_table(path, Schema((Field("x", "float"), Field("n", "int"))))
     assert [(p.line, p.column, p.message) for p in err.value.problems] == [
         (2, "x", "'inf' is not a number"),
-        (3, "x", "'1e999' is too large for a number"),
+        (3, "x", too_large("1e999")),
         (4, "x", "'1_000' is not a number"),
         (5, "x", "'-Infinity' is not a number"),
         (5, "n", "'99999999999999999999' is too large for a whole number"),

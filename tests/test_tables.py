@@ -11,7 +11,8 @@ from conftest import PACKAGE_DATA
 
 from smartcities.errors import InputError
 from smartcities.io.inventory import read_cities, read_indicators, read_inventory
-from smartcities.io.tables import Field, Schema, read_rows, read_table
+from smartcities.io.tables import LARGEST_VALUE, Field, Schema, read_rows, read_table
+from smartcities.io.wide import wide_indicators
 
 SCHEMA = Schema(
     fields=(Field("id", "text", nullable=False), Field("kind", "enum", ("park", "road", "school")),
@@ -223,6 +224,22 @@ def test_indicators_decimal_comma_and_missing_values(tmp_path):
     assert (p.line, p.column) == (2, "value") and "decimal comma" in p.message
     frame = read_indicators(write(tmp_path, "city,indicator,value\nseoul,x,2.5\nparis,x,\n", "ok.csv"))
     assert frame.value[0] == 2.5 and math.isnan(frame.value[1])
+
+
+@pytest.mark.parametrize("cell", ["1e308", "-1.7e308", "1e101", "1e999"])
+def test_a_value_beyond_the_largest_magnitude_is_refused_with_what_to_do(tmp_path, cell):
+    small = write(tmp_path, f"city,indicator,value\nseoul,x,20\nparis,x,{cell}\n", "small.csv")
+    large = write(tmp_path, "city,indicator,value\n" + "".join(f"c{i},x,{i}\n" for i in range(1500))
+                  + f"paris,x,{cell}\n", "large.csv")  # read at once, not cell by cell
+    wide = write(tmp_path, f"id,x\nseoul,20\nparis,{cell}\n", "wide.csv")
+    for path, read in ((small, read_indicators), (large, read_indicators),
+                       (wide, lambda p: wide_indicators(p, ["id"], {"x": "x"}))):
+        (p,) = problems(read, path)
+        assert p.line == (1502 if path == large else 3) and p.column in ("value", "x")
+        assert p.message.startswith(f"{cell!r} is too large for a number: values beyond ±{LARGEST_VALUE:g}")
+        assert "rescale the column's unit" in p.message
+    edge = read_indicators(write(tmp_path, "city,indicator,value\nseoul,x,-1e100\nparis,x,1e100\n", "edge.csv"))
+    assert edge.value.tolist() == [-LARGEST_VALUE, LARGEST_VALUE]
 
 
 def test_bundled_tables_read_cleanly():

@@ -282,7 +282,8 @@ INDICATORS_SCHEMA = Schema(
     fields=(
         Field("city", "text", nullable=False, description="The city's slug id, as in the cities table."),
         Field("indicator", "text", nullable=False, description="The indicator's id: a leaf of the framework."),
-        Field("value", "float", description="The measured value; an empty cell is a missing value."),
+        Field("value", "float", description="The measured value, at most 1e100 in magnitude (rescale the unit of "
+                                            "a larger one); an empty cell is a missing value."),
         Field("year", "int", required=False,
               description="The year the value is for: one value per city, indicator and year; the build uses "
                           "each city's latest year, or with `editions: {column: year}` builds one edition per "

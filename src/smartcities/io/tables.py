@@ -40,6 +40,11 @@ _INFINITY = re.compile(r"[+-]?inf(inity)?", re.IGNORECASE)
 _THOUSANDS_POINT = re.compile(r"^[+-]?[1-9]\d{0,2}\.\d{3}$")  # 741.636: a decimal, or 741636 written the European way
 SEPARATORS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "'|'"}
 _LARGEST_INT = 2**53  # whole numbers are exact in a float up to here
+LARGEST_VALUE = 1e100
+"""The largest magnitude a number cell may hold. Why: the steps subtract, square and sum values (min-max divides by
+the range, -1e308 to 1e308 overflowing to infinity; a z-score squares), so a value near a float's limit of 1.8e308
+would give wrong scores under a misleading message; 1e100 leaves every step room, and a measured quantity written
+in a sensible unit (thousands, millions) never comes near it."""
 UNIT_COLUMNS = ("city", "uCode")  # the column naming each row's unit, in the tables that have one
 
 
@@ -313,9 +318,10 @@ def _fast_floats(cells: list[str], f: Field, codes: MissingCodes) -> np.ndarray 
 
 def _fast_numbers(values: np.ndarray, f: Field, codes: MissingCodes) -> np.ndarray | None:
     """A float column's parsed values (NaN where empty), or None when a cell needs the cell-by-cell reading: an
-    empty cell where none may be, a number too large or a word the parse took for infinity, a missing-value code."""
+    empty cell where none may be, a number beyond LARGEST_VALUE or a word the parse took for infinity, a missing-value
+    code."""
     present = values[~np.isnan(values)]
-    if (present.size < values.size and not f.nullable) or not np.isfinite(present).all():
+    if (present.size < values.size and not f.nullable) or not (np.abs(present) <= LARGEST_VALUE).all():
         return None
     return None if codes.numbers and np.isin(present, list(codes.numbers)).any() else values
 
@@ -448,9 +454,15 @@ def _parse(cell: str, f: Field, codes_apply: bool = True):
         if _DECIMAL_COMMA.match(cell):
             return math.nan, f"{cell!r} uses a decimal comma; write {cell.replace(',', '.')} (a point as decimal mark)"
         return math.nan, f"{cell!r} is not a number{code_hint}"
-    if not math.isfinite(number):
-        return math.nan, f"{cell!r} is too large for a number"
+    if not abs(number) <= LARGEST_VALUE:
+        return math.nan, too_large(cell)
     return number, None
+
+
+def too_large(cell: str) -> str:
+    """What is wrong with a number cell beyond LARGEST_VALUE (or beyond a float's range), and what to do."""
+    return (f"{cell!r} is too large for a number: values beyond ±{LARGEST_VALUE:g} would overflow the steps' "
+            "arithmetic; rescale the column's unit (thousands, millions, …)")
 
 
 def missing_code_hint(cell: str, codes_apply: bool = True) -> str:

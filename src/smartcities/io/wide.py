@@ -20,8 +20,8 @@ import pandas as pd
 from ..errors import InputError, Problem, did_you_mean
 from ..model.processing import entry
 from .inventory import read_cities, slug
-from .missing import MissingCodes
-from .tables import detect_separator, missing_code_hint
+from .missing import NUMBER, MissingCodes
+from .tables import LARGEST_VALUE, detect_separator, missing_code_hint, too_large
 
 _GROUPED = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")  # 1,765.00: a comma between thousands
 
@@ -129,7 +129,8 @@ def wide_indicators(path: str | Path, id_columns: list[str], columns: dict[str, 
         coded = 0
         cells = frame[indicator].to_numpy(dtype=object)
         values = pd.to_numeric(cells, errors="coerce").astype(float)  # all at once
-        for k in np.flatnonzero(~np.isfinite(values)):  # the rest cell by cell: missing, 1,765.00, or an error
+        # the rest cell by cell (NaN, infinite or too large): missing, 1,765.00, or an error
+        for k in np.flatnonzero(~(np.abs(values) <= LARGEST_VALUE)):
             cell, line = cells[k], int(lines[k])
             if missing.match(cell) is not None:
                 values[k], coded = math.nan, coded + 1
@@ -137,6 +138,9 @@ def wide_indicators(path: str | Path, id_columns: list[str], columns: dict[str, 
                 values[k] = math.nan
             elif thousands and _GROUPED.match(cell):
                 values[k] = float(cell.replace(",", ""))
+            elif NUMBER.match(cell):
+                values[k] = math.nan
+                problems.append(Problem(str(path), f"{too_large(cell)} (indicator {indicator})", line, column))
             else:
                 values[k] = math.nan
                 hint = ("; if its commas separate thousands, add thousands: true" if _GROUPED.match(cell) else
