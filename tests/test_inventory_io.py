@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import date
 from importlib.resources import files
 
 import pandas as pd
@@ -10,6 +11,8 @@ import pytest
 
 from smartcities.errors import InputError
 from smartcities.io.inventory import (
+    EARLIEST_START_YEAR,
+    LEAD_YEARS,
     check_cities_known,
     read_cities,
     read_indicators,
@@ -120,6 +123,21 @@ def test_bad_boolean(tmp_path):
     path = write(tmp_path, "inventory.csv", "\n".join([HEADER, ROW_1.replace(",true,true,", ",maybe,true,")]) + "\n")
     assert problems_of(lambda: read_inventory(path)) == [
         f"{path} line 2, column integrates_data: 'maybe' is not true or false"]
+
+
+def test_a_start_year_outside_the_plausible_range_is_an_error(tmp_path):
+    latest = date.today().year + LEAD_YEARS
+    def rows(*years):
+        return "\n".join([HEADER, *(ROW_1.replace(",2012,", f",{y},").replace("seoul-01", f"s-{y}") for y in years)])
+
+    bad = (-5, EARLIEST_START_YEAR - 1, latest + 1, 3020)
+    path = write(tmp_path, "inventory.csv", rows(*bad) + "\n")
+    expected = f"expected {EARLIEST_START_YEAR} to {latest}, or empty if unknown"
+    assert problems_of(lambda: read_inventory(path)) == [
+        f"{path} line {line}, column start_year: {year} is not a plausible start year: {expected}"
+        for line, year in zip(range(2, 6), bad)]
+    inventory = read_inventory(write(tmp_path, "edges.csv", rows(EARLIEST_START_YEAR, latest) + "\n"))
+    assert inventory.start_year.tolist() == [EARLIEST_START_YEAR, latest]
 
 
 def test_missing_column(tmp_path):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -37,9 +38,24 @@ def slug(name: str) -> str:
 
 # --- inventory -------------------------------------------------------------------------------------------------
 
+EARLIEST_START_YEAR = 1900
+"""The earliest `start_year` an initiative may have, and LEAD_YEARS the years ahead of today an announced one may
+start in. Why a range: a year outside it is a typo (-5, 3020), and editions by start_year would make it an
+edition; the oldest initiatives of the bundled inventories started in the 1980s."""
+LEAD_YEARS = 10
+
+
+def _plausible_start(year: int) -> str | None:
+    latest = date.today().year + LEAD_YEARS
+    if EARLIEST_START_YEAR <= year <= latest:
+        return None
+    return f"{year} is not a plausible start year: expected {EARLIEST_START_YEAR} to {latest}, or empty if unknown"
+
+
 def _inventory_field(column) -> Field:
     nullable = not column.required or column.kind == "int"
-    return Field(column.name, column.kind, column.values, required=column.required, nullable=nullable)
+    return Field(column.name, column.kind, column.values, required=column.required, nullable=nullable,
+                 check=_plausible_start if column.name == "start_year" else None)
 
 
 INVENTORY_SCHEMA = Schema(fields=tuple(_inventory_field(c) for c in COLUMNS), unique=("id",))
