@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from conftest import PACKAGE_DATA, asem_spec
 from typer.testing import CliRunner
@@ -40,12 +41,13 @@ def edit(path: Path, old: str, new: str) -> int:
     return line_of(path, new)
 
 
-def rejected(spec: Path, tmp_path: Path) -> str:
-    """validate and build both exit 2 with the same message, and build writes nothing; that message."""
-    checked = runner.invoke(app, ["validate", str(spec)])
+def rejected(spec: Path, tmp_path: Path, *options: str) -> str:
+    """validate and build (with these options) both exit 2 with the same message, and build writes nothing; that
+    message."""
+    checked = runner.invoke(app, ["validate", str(spec), *options])
     assert checked.exit_code == 2, checked.output
     out = tmp_path / "out"
-    built = runner.invoke(app, ["build", str(spec), "--out", str(out), "--quiet"])
+    built = runner.invoke(app, ["build", str(spec), "--out", str(out), "--quiet", *options])
     assert built.exit_code == 2, built.output
     assert checked.stderr == built.stderr
     assert "Traceback" not in checked.output and not out.exists()
@@ -198,3 +200,67 @@ def test_a_data_step_after_aggregate_is_refused_at_its_line(tmp_path, step):
     name = step.split(":")[0]
     assert rejected(spec, tmp_path) == (f"smartcities: error: {spec} line 8: the {name} step comes after aggregate, "
                                         "so no score would use it: move it before aggregate\n")
+
+
+MINMAX = "  - normalise: {method: minmax}\n  - aggregate: {method: arithmetic}\n"
+CITIES = ("city,name,country,region,lat,lon,population\naa,Alpha,FR,Europe,48.8,2.3,1000000\n"
+          "bb,Beta,DE,Europe,52.5,13.4,2000000\ncc,Gamma,JP,Asia,35.7,139.7,3000000\n")  # nothing to fill
+
+
+def test_rows_of_an_indicator_that_is_no_leaf_are_left_out_with_a_warning_naming_them(tmp_path):
+    spec = tiny(tmp_path, MINMAX)
+    (tmp_path / "cities.csv").write_text(CITIES)
+    data = tmp_path / "indicators.csv"
+    data.write_text("city,indicator,value\naa,x1,10\nbb,x_1,20\ncc,x1,40\naa,x2,5\nbb,x2,1\ncc,x2,3\ncc,x_1,30\n"
+                    "aa,index,7\n")
+    out = tmp_path / "built"
+    built = runner.invoke(app, ["build", str(spec), "--out", str(out)])
+    assert built.exit_code == 0, built.output
+    log = pd.read_csv(out / "processing.csv", keep_default_na=False)
+    rows = log[log.action == "not-in-framework"]
+    assert rows.indicator.tolist() == ["x_1", "index"] and rows["count"].tolist() == [2, 1]
+    assert set(rows.severity) == {"warning"} and set(rows.step) == {"inputs"}
+    assert rows.detail.tolist() == [
+        f"{data} line 3, column indicator: unknown indicator 'x_1': not a leaf of the framework (did you mean "
+        "'x1'?); its rows are left out",
+        f"{data} line 9, column indicator: 'index' is an aggregate of the framework, not an indicator: values are "
+        "read for its leaves only, and its score is computed from them; its rows are left out"]
+    assert set(pd.read_csv(out / "indicators.csv").indicator) == {"x1", "x2"}
+    assert "warning: inputs not-in-framework 3 (2 indicators: x_1, index)" in " ".join(built.stderr.split())
+    assert "inputs not-in-framework 3" in rejected(spec, tmp_path, "--strict")
+
+
+def test_a_wide_indicator_column_that_is_no_leaf_is_refused_at_its_spec_line(tmp_path):
+    spec = tiny(tmp_path, MINMAX)
+    (tmp_path / "wide.csv").write_text("id,a,b,c\naa,10,5,1\nbb,20,1,2\ncc,40,3,3\n")
+    line = edit(spec, "indicators: indicators.csv\n", "indicators:\n  file: wide.csv\n  format: wide\n  id: id\n"
+                "  columns:\n    x1: a\n    x2: b\n    heat: c\n    index: c\n")
+    assert rejected(spec, tmp_path) == (
+        f"smartcities: error: {spec} line {line + 7}: indicators: columns: unknown indicator 'heat': not a leaf of "
+        "the framework\n"
+        f"smartcities: error: {spec} line {line + 8}: indicators: columns: 'index' is an aggregate of the framework, "
+        "not an indicator: values are read for its leaves only, and its score is computed from them\n")
+
+
+def test_a_measured_value_of_a_derived_indicator_is_refused_at_its_line(tmp_path):
+    spec = demo_spec(tmp_path)
+    data = tmp_path / "indicators.csv"
+    data.write_text("city,indicator,value\nparis,governance,5\namsterdam,services_count,999\n")
+    edit(spec, "inventory:", "indicators: indicators.csv\ninventory:")
+    assert rejected(spec, tmp_path) == (
+        f"smartcities: error: {data} line 3, column indicator: a value for city 'amsterdam': indicator "
+        "'services_count' has a derive rule in the framework: its values are computed from the inventory, and a "
+        "measured one would replace them; remove the row, or the indicator's derive rule\n")
+
+
+def test_validate_strict_refuses_the_warnings_of_a_builds_inputs_stage(tmp_path):
+    spec = tiny(tmp_path, MINMAX)
+    (tmp_path / "cities.csv").write_text(CITIES)
+    rows = "aa,x1,{1},{0}\nbb,x1,{2},{0}\ncc,x1,{3},{0}\naa,x2,5,{0}\nbb,x2,1,{0}\ncc,x2,3,{0}\n"
+    (tmp_path / "indicators.csv").write_text("city,indicator,value,year\n" + rows.format(2020, "", "", ""))
+    empty = "no-data 1 (1 indicator: x1): no value for any unit: left out of every score (an error under --strict)"
+    assert rejected(spec, tmp_path, "--strict") == f"smartcities: error: {spec}: inputs {empty}\n"
+    (tmp_path / "indicators.csv").write_text("city,indicator,value,year\n" + rows.format(2020, "", "", "")
+                                             + rows.format(2021, 10, 20, 40))
+    spec.write_text(spec.read_text() + "editions: {column: year}\n")
+    assert rejected(spec, tmp_path, "--strict") == f"smartcities: error: {spec}: inputs [2020] {empty}\n"

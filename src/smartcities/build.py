@@ -22,9 +22,9 @@ import pandas as pd
 from . import __version__
 from .engine.context import Context
 from .engine.grade import letter_ratings, quantile_grades_of
-from .engine.pipeline import Stages, Step, check_pipeline, in_pipeline, run_pipeline
+from .engine.pipeline import Kept, Stages, Step, check_pipeline, in_pipeline, run_pipeline
 from .engine.registry import methods
-from .engine.step_log import step_log
+from .engine.step_log import no_data, step_log
 from .errors import InputError, Problem, did_you_mean
 from .inputs import Inputs, load_inputs
 from .model.columns import labels, sort_places
@@ -240,6 +240,13 @@ def refuse_unscored(spec: Spec, stages: Stages, ctx: Context, steps: tuple[Step,
     if name == "raw":  # no step to point at: the inputs themselves
         raise InputError.single(spec.path, message)
     raise InputError(in_pipeline(spec, [Problem("spec", message)], entries, at))
+
+
+def inputs_log(inputs: Inputs) -> ProcessingLog:
+    """What a build of these inputs logs before its first step: what reading them did, and the units and
+    indicators with no value at all. `validate` says these (and refuses their warnings under --strict) as a build
+    would."""
+    return ProcessingLog.concat(inputs.log, no_data(inputs.context, Kept.measured(inputs.X[None])))
 
 
 def refuse_warnings(spec: Spec, processing: ProcessingLog) -> None:

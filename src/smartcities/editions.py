@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .analysis.editions import Panel, decomposition, edition_label, edition_labels, rank_changes, smooth, trends
-from .build import Result, build_inputs, check, refuse_warnings
+from .build import Result, build_inputs, check, inputs_log, refuse_warnings
 from .engine.normalise import oriented, pooled_stats
 from .engine.panel import impute_panel
 from .engine.pipeline import Kept, Step, apply_step, check_pipeline
@@ -67,10 +67,12 @@ class Editions:
 def validate_editions(spec: Spec, uncertainty: bool = True) -> tuple[list[Inputs], ProcessingLog]:
     """Every check an editions build runs short of computing: each edition's inputs against the spec, the
     editions block against the data, and the panel imputation's own refusal (linear on a one-observation
-    series). Returns the editions' inputs and the log of reading them."""
+    series). Returns the editions' inputs, panel-imputed, and what a build logs of them before its first step
+    (the panel's fills, and each edition's inputs as `inputs_log` says them)."""
     editions, inputs = _checked(spec, uncertainty)
-    _impute_panel(spec, editions, inputs)
-    return inputs, ProcessingLog.concat(*(_tagged(one.log, edition_label(ed)) for ed, one in zip(editions, inputs)))
+    inputs, panel_log = _impute_panel(spec, editions, inputs)
+    return inputs, ProcessingLog.concat(panel_log, *(_tagged(inputs_log(one), edition_label(ed))
+                                                     for ed, one in zip(editions, inputs)))
 
 
 def _checked(spec: Spec, uncertainty: bool) -> tuple[tuple[float, ...], list[Inputs]]:

@@ -289,6 +289,8 @@ def _read_city_tables(spec: Spec):
         raise InputError.single(spec.path, "a city index needs a cities table: add cities: PATH.csv",
                                 line=spec.line("framework"))
     inventory = _read(spec, "inventory", read_inventory, hashes)
+    if isinstance(m.indicators, WideTable):
+        _check_wide_columns(spec, framework)
     measured = _read(spec, "indicators", read_indicators, hashes, wide_indicators)
     # what reading did moves into the processing log, out of the frames' attrs: pandas deep-copies attrs into every
     # frame made from one, a tenth of a second per step with a log row per city
@@ -298,15 +300,17 @@ def _read_city_tables(spec: Spec):
     unknown: list[ProcessingLog] = []
     inventory, measured = (_known_cities_only(frame, cities, _source(getattr(m, key)), spec, unknown)
                            for key, frame in (("inventory", inventory), ("indicators", measured)))
+    if measured is not None:
+        measured = _measured_leaves_only(measured, framework, _shown(spec, _source(m.indicators)), unknown)
     sensor_map = None
     if m.sensors is not None:
-        measured, sensor_map = _with_sensor_indicators(spec, measured, cities, hashes, unknown)
+        measured, sensor_map = _with_sensor_indicators(spec, measured, cities, framework, hashes, unknown)
         read = ProcessingLog.concat(read, ProcessingLog.of(measured.attrs.pop("sensor_log")))
     return framework, cities, inventory, measured, sensor_map, hashes, ProcessingLog.concat(read, *unknown)
 
 
-def _with_sensor_indicators(spec: Spec, measured: pd.DataFrame | None, cities: pd.DataFrame, hashes: dict,
-                            unknown: list[ProcessingLog]) -> tuple[pd.DataFrame, dict]:
+def _with_sensor_indicators(spec: Spec, measured: pd.DataFrame | None, cities: pd.DataFrame, framework,
+                            hashes: dict, unknown: list[ProcessingLog]) -> tuple[pd.DataFrame, dict]:
     """The indicators table with the values the spec's sensor rules compute from its sensor store: one row per
     unit, indicator (and year), each row's line that of its rule; units the cities table lacks are left out as
     in any indicators table, and what was computed and left out goes to `attrs["sensor_log"]`. Beside it, the
@@ -344,7 +348,8 @@ def _with_sensor_indicators(spec: Spec, measured: pd.DataFrame | None, cities: p
                           "_line": [rules.line("indicators", name) or 1 for name in table["indicator"]]})
     if frame["year"].isna().all() and (measured is None or "year" not in measured):
         frame = frame.drop(columns="year")
-    frame = _known_cities_only(frame, cities, str(rules_path), spec, unknown)
+    frame = _measured_leaves_only(_known_cities_only(frame, cities, str(rules_path), spec, unknown), framework,
+                                  str(rules_path), unknown)
     keys = ["indicator", "year"] if "year" in frame else ["indicator"]  # each edition's log counts its own values
     log = [entry("sensors", "sensor-indicators", indicator=key[0], count=len(rows),
                  detail=f"{len(rows)} values of {key[0]}{year_note(key[1]) if key[1:] and pd.notna(key[1]) else ''}"
@@ -371,6 +376,61 @@ def _with_sensor_indicators(spec: Spec, measured: pd.DataFrame | None, cities: p
 def _source(value: str | WideTable | None) -> str | None:
     """The file (or store table) an input key names."""
     return value.file if isinstance(value, WideTable) else value
+
+
+def _shown(spec: Spec, source: str) -> str:
+    """An input as its problems name it: a file by its path, a store table as the spec writes it."""
+    return source if source.startswith(STORE_PREFIX) else str(spec.resolve(source))
+
+
+def _not_measured(indicator: str, framework) -> str | None:
+    """Why the inputs cannot give values for `indicator`, or None for a leaf of the framework with no derive rule."""
+    leaves = framework.leaves()
+    if indicator not in framework.by_id:
+        return f"unknown indicator {indicator!r}: not a leaf of the framework{did_you_mean(indicator, leaves)}"
+    if indicator not in leaves:
+        return (f"{indicator!r} is an aggregate of the framework, not an indicator: values are read for its leaves "
+                "only, and its score is computed from them")
+    if framework.by_id[indicator].derive:
+        return (f"indicator {indicator!r} has a derive rule in the framework: its values are computed from the "
+                "inventory, and a measured one would replace them")
+    return None
+
+
+def _check_wide_columns(spec: Spec, framework) -> None:
+    """Every indicator id of a wide indicators table must be a leaf of the framework with no derive rule: refused at
+    its line of the spec."""
+    wide = spec.model.indicators
+    keys = list(wide.columns) if isinstance(wide.columns, dict) else range(len(wide.columns))
+    problems = [Problem(str(spec.path), f"indicators: columns: {why}", spec.line("indicators", "columns", key))
+                for key, indicator in zip(keys, wide.column_map) if (why := _not_measured(indicator, framework))]
+    if problems:
+        raise InputError(problems)
+
+
+def _measured_leaves_only(frame: pd.DataFrame, framework, source: str, log: list[ProcessingLog]) -> pd.DataFrame:
+    """The rows of an indicators table (or of the values the sensor rules compute) for leaves of the framework. A
+    row for a leaf with a derive rule is an error naming its line, city and indicator, as it would replace the
+    derived value; rows of an id that is no leaf (a typo, an unknown indicator, an aggregate) are left out of the
+    build and of indicators.csv, with a warning per id naming its first line and the closest leaf."""
+    reasons = {indicator: _not_measured(indicator, framework) for indicator in frame["indicator"].unique()}
+    lines = frame["_line"] if "_line" in frame else pd.Series(range(2, len(frame) + 2), index=frame.index)  # store
+    derived = frame["indicator"].isin([leaf for leaf in framework.leaves() if framework.by_id[leaf].derive])
+    if derived.any():
+        raise InputError([Problem(source, f"a value for city {city!r}: {reasons[indicator]}; remove the row, or "
+                                  "the indicator's derive rule", int(line), "indicator")
+                          for city, indicator, line in zip(frame.loc[derived, "city"], frame.loc[derived, "indicator"],
+                                                           lines[derived])][:10])
+    others = frame["indicator"].map(reasons).notna()
+    if not others.any():
+        return frame
+    firsts = ~frame["indicator"].duplicated() & others
+    log.append(ProcessingLog.rows(
+        "inputs", "not-in-framework", indicators=frame.loc[firsts, "indicator"].to_numpy(dtype=object),
+        counts=frame.loc[others, "indicator"].value_counts(sort=False)[frame.loc[firsts, "indicator"]].to_numpy(),
+        warning=True, detail=[f"{Problem(source, reasons[i], int(line), 'indicator')}; its rows are left out"
+                              for i, line in zip(frame.loc[firsts, "indicator"], lines[firsts])]))
+    return frame[~others].reset_index(drop=True)
 
 
 def _assemble_city(spec: Spec, tables, measured: pd.DataFrame | None) -> Inputs:
@@ -472,8 +532,7 @@ def _known_cities_only(frame: pd.DataFrame | None, cities: pd.DataFrame, source:
 
     if frame is None:
         return None
-    problems = check_cities_known(frame, cities, source if source.startswith(STORE_PREFIX)
-                                  else str(spec.resolve(source)))
+    problems = check_cities_known(frame, cities, _shown(spec, source))
     if not problems:
         return frame
     key = "city_id" if "city_id" in frame.columns else "city"

@@ -239,7 +239,11 @@ def _inventory_section() -> str:
 def _indicators_section() -> str:
     return "\n\n".join(["## The indicators table",
                         "CSV, long: one measured value a row (`indicators:`), for the framework's indicators that "
-                        "have no derive rule. A second value for the same city, indicator and year is an error.",
+                        "have no derive rule. A second value for the same city, indicator and year is an error, "
+                        "and so is a value for an indicator with a derive rule (it would replace the derived "
+                        "one); rows of an id that is no leaf of the framework (a typo, an aggregate) are left out "
+                        "with a `not-in-framework` warning, as rows of a city the cities table lacks are "
+                        "(`not-in-cities`).",
                         _schema_table(INDICATORS_SCHEMA)])
 
 

@@ -144,7 +144,7 @@ def build(spec: Path = typer.Argument(..., help="The index spec (YAML)."),
 def validate(spec: Path = typer.Argument(..., help="The index spec (YAML)."), quiet: bool = Quiet,
              strict: bool = Strict):
     """Check a spec and every input it names, as a build would, without computing anything."""
-    from ..build import check, load_spec, refuse_warnings
+    from ..build import check, inputs_log, load_spec, refuse_warnings
     from ..inputs import load_inputs
 
     checked = load_spec(spec)
@@ -162,9 +162,10 @@ def validate(spec: Path = typer.Argument(..., help="The index spec (YAML)."), qu
         return
     inputs = load_inputs(checked)
     check(checked, inputs)
+    log = inputs_log(inputs)
     if strict:
-        refuse_warnings(checked, inputs.log)
-    show_processing(inputs.log, quiet)
+        refuse_warnings(checked, log)
+    show_processing(log, quiet)
     if not quiet:
         console.print(f"{spec}: ok — {len(inputs.context.units)} units, {len(inputs.context.indicators)} "
                       f"indicators, {len(checked.model.pipeline)} steps")

@@ -15,7 +15,7 @@ from ..model.processing import ProcessingLog
 from .context import Context
 from .impute import NO_GROUP, group_labels
 from .normalise import clipped
-from .pipeline import Stages, Step
+from .pipeline import Kept, Stages, Step
 from .treat import treatment_details
 
 INPUTS = "inputs"
@@ -33,12 +33,7 @@ def step_log(stages: Stages, ctx: Context, steps: list[Step]) -> ProcessingLog:
     indicators = np.array(ctx.indicators, dtype=object)
     missing = _Missing()
     raw, kept = stages.data["raw"][0], stages.kept["raw"]
-    parts = [
-        ProcessingLog.rows(INPUTS, "no-data", units=units[~kept.units[0]], warning=True,
-                           detail="no value for any indicator: not ranked"),
-        ProcessingLog.rows(INPUTS, "no-data", indicators=indicators[~kept.indicators[0]], warning=True,
-                           detail="no value for any unit: left out of every score"),
-    ]
+    parts = [no_data(ctx, kept)]
     before, before_kept = raw, kept
     data_steps = [s for s in steps if s.step in stages.data]
     for step in data_steps:
@@ -65,6 +60,16 @@ def step_log(stages: Stages, ctx: Context, steps: list[Step]) -> ProcessingLog:
     if stages.weighting is not None:
         parts.append(stages.weighting.log())
     return ProcessingLog.concat(*parts)
+
+
+def no_data(ctx: Context, kept: Kept) -> ProcessingLog:
+    """Rows for the units and indicators with no value at all (`kept`, Kept.measured of the raw values), left out
+    before the first step: what `validate` says of the inputs, as a build does."""
+    return ProcessingLog.concat(
+        ProcessingLog.rows(INPUTS, "no-data", units=np.array(ctx.units, dtype=object)[~kept.units[0]], warning=True,
+                           detail="no value for any indicator: not ranked"),
+        ProcessingLog.rows(INPUTS, "no-data", indicators=np.array(ctx.indicators, dtype=object)[~kept.indicators[0]],
+                           warning=True, detail="no value for any unit: left out of every score"))
 
 
 class _Missing:

@@ -36,6 +36,8 @@ ACTIONS = {
     "fallback-encoding": "a line of a wide table not valid in its `encoding` was read in its `fallback_encoding`",
     "duplicate-left-out": "a row of a wide table whose id an earlier row has was left out (`duplicates: first`)",
     "not-in-cities": "rows of a city the cities table does not list were left out",
+    "not-in-framework": "rows of an indicator that is no leaf of the framework (a typo, an unknown id, an aggregate, "
+                        "whose score is computed) were left out",
     "no-data": "a unit (or indicator) with no value at all was left out: never ranked from imputed values alone",
     "direction-unstated": "an indicator whose framework states no direction (`direction_basis: unstated`) was read "
                           "as higher-is-better",
