@@ -71,8 +71,10 @@ def test_code_json_summary(source, tmp_path):
     result = run("code", str(source), "--out", str(tmp_path / "o.csv"), "--json", "--review-below", "1")
     summary = json.loads(result.output)
     confidences = [r[f"{c}_confidence"] for r in read_csv(tmp_path / "o.csv") for c in CODED_COLUMNS]
-    below = [v for v in confidences if v and float(v) < 1]
-    assert summary["rows"] == 3 and len(below) >= 3 * len(CODED_COLUMNS) - 3 and len(summary["review"]) == len(below)
+    coded = [float(v) for v in confidences if v]  # a person's values have no confidence
+    below = [v for v in coded if v < 1]
+    assert summary["rows"] == 3 and len(coded) >= 3 * len(CODED_COLUMNS) - 3 and all(0 < v <= 1 for v in coded)
+    assert below and len(summary["review"]) == len(below)  # every value below the threshold is queued, no other
 
 
 def _fails_and_writes_nothing(tmp_path, source: Path, *expected: str, out_exists: bool = False):
