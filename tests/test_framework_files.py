@@ -201,6 +201,11 @@ def test_a_key_given_twice_on_a_node_is_refused(tmp_path):
                                  "mapping (first on line 17); keep one"]
 
 
+def test_a_key_given_twice_in_a_json_object_is_refused(tmp_path):
+    path = write(tmp_path, "fw.json", '{"id": "index", "name": "Index", "id": "other", "children": []}')
+    assert problems_of(path) == [f"{path}: not valid JSON: key 'id' is given twice in one object; keep one"]
+
+
 def test_missing_file_and_unknown_suffix(tmp_path):
     assert problems_of(tmp_path / "nope.yaml") == [f"{tmp_path / 'nope.yaml'}: framework file does not exist"]
     path = write(tmp_path, "fw.txt", "id: index\n")

@@ -332,6 +332,9 @@ def test_bad_json_observation_is_named_by_its_place(tmp_path):
     file.write_text(json.dumps(entities))
     with pytest.raises(InputError, match="TrafficFlowObserved:9'? has no location"):
         import_files(tmp_path / "s.duckdb", [file])
+    file.write_text(json.dumps(ngsi_entities()).replace('"id":', '"type": "Twice", "id":', 1))
+    with pytest.raises(InputError, match="key 'type' is given twice in one object"):
+        import_files(tmp_path / "s.duckdb", [file])
 
 
 def test_walk_detect_and_unknown_format(tmp_path, archive):

@@ -163,7 +163,7 @@ def parse_document(text: str, name: str, *, as_json: bool = False) -> tuple[Any,
     """
     if as_json:
         try:
-            data = json.loads(text)
+            data = load_json(text, name)
         except json.JSONDecodeError as err:
             raise InputError.single(name, f"not valid JSON: {err.msg}", line=err.lineno) from None
         except RecursionError:
@@ -181,6 +181,19 @@ def parse_document(text: str, name: str, *, as_json: bool = False) -> tuple[Any,
         lines[()] = composed.start_mark.line + 1
         _index_lines(composed, (), lines)
     return data, lines
+
+
+def load_json(text: str, name: str) -> Any:
+    """`json.loads`, refusing a key given twice in one object (JSON readers would keep the last, as YAML's do)."""
+    def unique(pairs: list[tuple[str, Any]]) -> dict:
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise InputError.single(name, f"not valid JSON: key {key!r} is given twice in one object; keep one")
+            seen.add(key)
+        return dict(pairs)
+
+    return json.loads(text, object_pairs_hook=unique)
 
 
 def _depth(data: Any) -> int:

@@ -19,7 +19,7 @@ import duckdb
 import pandas as pd
 
 from ..errors import InputError, Problem, did_you_mean, display_name, one_of
-from ..io.documents import load_yaml, read_text
+from ..io.documents import load_json, load_yaml, read_text
 from .store import transaction
 
 FORMATS = ("auto", "long", "wide", "sensor-community", "sensorthings", "ngsi-ld")
@@ -564,7 +564,7 @@ def _count(db, table: str) -> int:
 
 def _load_json(file: Path):
     try:
-        return json.loads(file.read_text(encoding="utf-8"))
+        return load_json(file.read_text(encoding="utf-8"), str(file))
     except (OSError, UnicodeDecodeError) as err:
         raise InputError.single(file, f"cannot read it: {err}") from None
     except json.JSONDecodeError as err:
