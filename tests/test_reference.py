@@ -185,3 +185,21 @@ def test_output_columns_are_those_a_build_writes(tmp_path):
         written = pd.read_csv(out / name)
         assert list(written.columns) == list(columns), name
         assert len(written) > 0, name
+
+
+def test_inventory_output_columns_are_those_an_inventory_build_writes():
+    """The demo index has an inventory: its trends, regions and archetypes tables are on the page, columns in order
+    (archetypes' share_FEATURE standing for its one column per feature clustered on)."""
+    from importlib.resources import files
+
+    from smartcities.analysis.insight import insight_of, insight_tables
+    from smartcities.build import build
+    from smartcities.reference import INVENTORY_OUTPUTS
+
+    tables = insight_tables(insight_of(build(files("smartcities") / "data" / "demo" / "sci2022.yaml",
+                                             uncertainty=False)))
+    assert set(INVENTORY_OUTPUTS) == set(tables) - set(OUTPUTS)
+    for name, (_, columns) in INVENTORY_OUTPUTS.items():
+        written = [c if not c.startswith("share_") else "share_FEATURE" for c in tables[name].columns]
+        assert list(dict.fromkeys(written)) == list(columns), name
+        assert len(tables[name]) > 0, name

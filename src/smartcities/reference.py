@@ -23,7 +23,9 @@ from pydantic.fields import FieldInfo
 
 from . import engine  # noqa: F401  (importing the engine registers every method)
 from .analysis.profiles import N_PEERS
+from .analysis.regions import SMALL_REGION
 from .analysis.results import NO_SCORE
+from .analysis.trends import period_labels
 from .engine.aggregate import aggregate
 from .engine.grade import LETTERS, letter_ratings
 from .engine.registry import DATA_STEPS, methods, parameters, steps
@@ -283,6 +285,58 @@ def _coinr_section() -> str:
         _schema_table(idata),
     ])
 
+# What a build with an inventory writes besides; docs/insight.md explains the methods.
+INVENTORY_OUTPUTS: dict[str, tuple[str, dict[str, str]]] = {
+    "trends.csv": ("With an inventory: the share of initiatives carrying each of the three trends, overall and per "
+                   "region, city, period and region × period, with a 95% Wilson interval.", {
+        "scope": "What the row counts over: `all`, `region`, `city`, `period` or `region_period`.",
+        "region": "The region (scopes `region` and `region_period`).",
+        "city": "The city's id (scope `city`).",
+        "period": "The period of the initiatives' start year (scopes `period` and `region_period`): "
+                  f"{', '.join(f'`{label}`' for label in period_labels())}.",
+        "trend": "`inclusivity`, `intelligence` or `integration`.",
+        "n": "The initiatives counted.",
+        "count": "Those carrying the trend.",
+        "share": "count / n.",
+        "ci_low": "The lower end of the share's 95% Wilson interval.",
+        "ci_high": "The upper end of that interval.",
+    }),
+    "regions.csv": ("With an inventory: every region against all other cities on every feature (service domain, "
+                    "technology, item type, actor, theme, trend; and with scores, each domain's mean score), with the "
+                    "effect, its interval and a test.", {
+        "region": "The region.",
+        "n_cities": "Its cities.",
+        "n_items": "Its initiatives.",
+        "family": "The kind of feature: `domain`, `technology`, `item_type`, `actor`, `theme`, `trend` or `score`.",
+        "feature": "The feature within its family.",
+        "label": "The feature in plain words.",
+        "count": "The region's initiatives with the feature (empty for `score`).",
+        "share": "Their share of the region's initiatives (for `score`: the region's mean domain score).",
+        "others_n": "The initiatives of every other city (for `score`: the other cities).",
+        "others_share": "The share among them (for `score`: their mean score).",
+        "difference": "share − others_share.",
+        "ci_low": "The lower end of the difference's 95% interval (Newcombe's; it treats initiatives as "
+                  "independent, so it is narrower than the test warrants).",
+        "ci_high": "The upper end of that interval.",
+        "p": "Two-sided p-value from shuffling whole cities between the region and the others.",
+        "q": "Benjamini–Hochberg q-value over every row of the table.",
+        "small": f"`True` for a region of {SMALL_REGION} cities or fewer, too few to generalise from.",
+    }),
+    "archetypes.csv": ("With an inventory: each city's archetype, a group of cities whose initiatives share a "
+                       "profile (k-means on the standardised shares below, k with the best mean silhouette).", {
+        "city": "The city's id.",
+        "name": "Its name.",
+        "region": "Its region.",
+        "archetype": "Its group, numbered from 1.",
+        "label": "The group named after the features on which its cities sit furthest above the mean.",
+        "k": "The number of groups chosen.",
+        "silhouette_k": "The mean silhouette of that choice.",
+        "silhouette": "The city's own silhouette: how well it fits its group (−1 to 1).",
+        "share_FEATURE": "One column per feature clustered on: the share of the city's initiatives in each main "
+                         "service domain (domains under 5% of the inventory pooled as `other`) and in each trend.",
+    }),
+}
+
 # What a spec with `editions:` writes besides (or instead of) the files above; docs/editions.md explains them.
 EDITION_OUTPUTS: dict[str, tuple[str, dict[str, str]]] = {
     "scores.csv": ("With `editions:`, every edition's scores: the columns above after an `edition` column.", {
@@ -341,8 +395,13 @@ def _outputs_section() -> str:
     for name, (intro, columns) in OUTPUTS.items():
         parts += [f"### {name}", intro, _table(["column", "what it holds"],
                                                [[f"`{c}`", text] for c, text in columns.items()])]
+    parts += ["### With an inventory", "A build whose index has an inventory ([insight.md](insight.md)) also "
+              "writes:"]
+    for name, (intro, columns) in INVENTORY_OUTPUTS.items():
+        parts += [f"#### {name}", intro, _table(["column", "what it holds"],
+                                                [[f"`{c}`", text] for c, text in columns.items()])]
     parts += ["### With editions", "A spec with `editions:` ([editions.md](editions.md)) writes every table above "
-              "for its latest edition, except scores.csv, which holds every edition, and adds two:"]
+              "for its latest edition, except scores.csv, which holds every edition, and adds three:"]
     for name, (intro, columns) in EDITION_OUTPUTS.items():
         parts += [f"#### {name}", intro, _table(["column", "what it holds"],
                                                 [[f"`{c}`", text] for c, text in columns.items()])]
