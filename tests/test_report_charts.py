@@ -46,6 +46,26 @@ def test_plotly_validates_each_chart_to_itself(demo_result):
         assert ours["data"] and ours["layout"]["template"]["layout"], name
 
 
+def test_plotly_validates_each_insight_chart_to_itself(demo_result):
+    from smartcities.analysis.insight import insight_of
+    from smartcities.report import insight_sections as sections
+
+    insight = insight_of(demo_result)
+    trends = insight.trends
+    by_region = trends[trends["scope"] == "region"]
+    made = {"region trends": sections._region_trend_chart(by_region, list(dict.fromkeys(by_region["region"]))),
+            "period trends": sections._period_chart(trends[trends["scope"] == "period"]),
+            "region differences": sections._difference_chart(insight.regions),
+            "archetypes": sections._archetype_chart(insight.archetypes)}
+    for name, chart in made.items():
+        sent = plotly_figure(chart)
+        assert json.loads(pio.to_json(sent, validate=False)) == json.loads(pio.to_json(go.Figure(sent))), name
+    bars = made["region trends"]["data"]
+    assert [t["name"] for t in bars] == ["inclusivity", "intelligence", "integration"]
+    assert all(np.nanmax(t["y"]) <= 100 and np.nanmin(t["error_y"]["arrayminus"]) > -1e-9 for t in bars)
+    assert made["region differences"]["data"][0]["colorscale"][0] == [0.0, "rgb(103,0,31)"]  # RdBu's first stop
+
+
 def test_chart_arrays_go_as_typed_arrays_and_the_template_by_name(demo_result):
     chart = charts(demo_result)["rank intervals"]
     sent = plotly_figure(chart)

@@ -176,6 +176,13 @@ def test_domain_weightings_cover_the_simplex():
     assert w.shape == (1024 + 4 + 1, 4)
     assert np.allclose(w.sum(axis=1), 1) and (w >= 0).all()
     assert np.allclose(w[:1024].mean(axis=0), 0.25, atol=0.01)  # uniform on the simplex: every weight's mean 1/k
+    # and each weight's distribution Beta(1, k - 1): P(w < t) = 1 - (1 - t)^(k - 1)
+    used = whatif.domain_weightings(4)[:whatif.RANK_RANGE_SAMPLES]
+    for t in (0.05, 0.1, 0.25, 0.5):
+        assert np.allclose((w[:1024] < t).mean(axis=0), 1 - (1 - t) ** 3, atol=0.02)
+        assert np.allclose((used < t).mean(axis=0), 1 - (1 - t) ** 3, atol=0.005)
+    assert np.array_equal(w, whatif.domain_weightings(4, 1024)) and not np.array_equal(
+        w, whatif.domain_weightings(4, 1024, seed=1))
 
 
 # --- frozen normalisation --------------------------------------------------------------------------------------------

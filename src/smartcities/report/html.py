@@ -151,7 +151,7 @@ def render_report(result, sections: dict[str, str] | None = None, city_pages: in
         print_chart_width=PRINT_CHART_WIDTH,
         print_chart_max_height=PRINT_CHART_MAX_HEIGHT,
         description=result.spec.model.description,
-        plotly_js=plotly_js(),
+        plotly_js=plotly_js(cartesian=True),
         root=root,
         root_name=fw.by_id[root].name,
         ranking=ranking,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 
 from ..analysis import archetypes as arch
 from ..analysis import profiles as prof
@@ -17,7 +16,7 @@ from ..analysis import regions as reg
 from ..analysis import trends as tr
 from ..analysis.insight import Insight
 from ..io.inventory import continents
-from .plotly_html import figure_html
+from .plotly_html import colorscale, figure_html
 from .templating import environment
 
 TREND_COLOURS = {"inclusivity": "#3caea3", "intelligence": "#20639b", "integration": "#f6d55c"}
@@ -76,30 +75,37 @@ def trends_section(insight: Insight) -> str:
     )
 
 
-def _region_trend_chart(by_region: pd.DataFrame, order: list[str]) -> go.Figure:
-    fig = go.Figure()
+def _trend_traces(kind: str, table: pd.DataFrame, by: str, order: list[str]) -> list[dict]:
+    """One trace per trend of its share (%) over `order` (regions or periods) with its confidence interval."""
+    traces = []
     for trend in tr.TRENDS:
-        part = by_region[by_region["trend"] == trend].set_index("region").reindex(order)
-        fig.add_bar(name=trend, x=order, y=100 * part["share"], marker_color=TREND_COLOURS[trend],
-                    error_y={"type": "data", "symmetric": False, "array": 100 * (part["ci_high"] - part["share"]),
-                                 "arrayminus": 100 * (part["share"] - part["ci_low"])},
-                    customdata=part["n"], hovertemplate="%{x}: %{y:.0f}% of %{customdata}<extra>" + trend + "</extra>")
-    fig.update_layout(barmode="group", height=340, margin={"l": 50, "r": 20, "t": 10, "b": 60},
-                      yaxis_title="% of initiatives")
-    return fig
+        part = table[table["trend"] == trend].set_index(by).reindex(order)
+        share, low, high = (part[c].to_numpy(dtype=float) for c in ("share", "ci_low", "ci_high"))
+        traces.append({"error_y": {"array": 100 * (high - share), "arrayminus": 100 * (share - low),
+                                   "symmetric": False, "type": "data"},
+                       "name": trend, "x": order, "y": 100 * share, "type": kind})
+    return traces
 
 
-def _period_chart(periods: pd.DataFrame) -> go.Figure:
+def _region_trend_chart(by_region: pd.DataFrame, order: list[str]) -> dict:
+    traces = _trend_traces("bar", by_region, "region", order)
+    for trace in traces:
+        n = by_region[by_region["trend"] == trace["name"]].set_index("region").reindex(order)["n"]
+        trace.update(customdata=n.to_numpy(), marker={"color": TREND_COLOURS[trace["name"]]},
+                     hovertemplate="%{x}: %{y:.0f}% of %{customdata}<extra>" + trace["name"] + "</extra>")
+    return {"data": traces,
+            "layout": {"barmode": "group", "height": 340, "margin": {"l": 50, "r": 20, "t": 10, "b": 60},
+                       "yaxis": {"title": {"text": "% of initiatives"}}}}
+
+
+def _period_chart(periods: pd.DataFrame) -> dict:
     order = [p for p in tr.period_labels() if p in set(periods["period"])]
-    fig = go.Figure()
-    for trend in tr.TRENDS:
-        part = periods[periods["trend"] == trend].set_index("period").reindex(order)
-        fig.add_scatter(name=trend, x=order, y=100 * part["share"], mode="lines+markers",
-                        line_color=TREND_COLOURS[trend],
-                        error_y={"type": "data", "symmetric": False, "array": 100 * (part["ci_high"] - part["share"]),
-                                     "arrayminus": 100 * (part["share"] - part["ci_low"])})
-    fig.update_layout(height=300, margin={"l": 50, "r": 20, "t": 10, "b": 40}, yaxis_title="% of initiatives")
-    return fig
+    traces = _trend_traces("scatter", periods, "period", order)
+    for trace in traces:
+        trace.update(line={"color": TREND_COLOURS[trace["name"]]}, mode="lines+markers")
+    return {"data": traces,
+            "layout": {"height": 300, "margin": {"l": 50, "r": 20, "t": 10, "b": 40},
+                       "yaxis": {"title": {"text": "% of initiatives"}}}}
 
 
 # --- Regions ----------------------------------------------------------------------------------------------------------
@@ -143,7 +149,7 @@ def regions_section(insight: Insight) -> str:
     )
 
 
-def _difference_chart(table: pd.DataFrame) -> go.Figure:
+def _difference_chart(table: pd.DataFrame) -> dict:
     part = table[(table["family"] + ":" + table["feature"]).isin(HEATMAP_FEATURES)]
     order = [r for r in dict.fromkeys(part["region"])]
     feats = [f for f in HEATMAP_FEATURES if f in set(part["family"] + ":" + part["feature"])]
@@ -153,12 +159,18 @@ def _difference_chart(table: pd.DataFrame) -> go.Figure:
              for f in feats] for r in order]
     labels = [f"{r} ({int(key[r, feats[0]]['n_cities'])})" for r in order]
     limit = float(np.nanmax(np.abs(z))) if z.size else 1.0
-    fig = go.Figure(go.Heatmap(
-        z=z, x=[HEATMAP_FEATURES[f] for f in feats], y=labels, text=text, zmid=0,
-        zmin=-limit, zmax=limit, colorscale="RdBu", colorbar={"title": "points"},
-        hovertemplate="%{y} · %{x}: %{z:+.0f} points (%{text})<extra></extra>"))
-    fig.update_layout(height=120 + 34 * len(order), margin={"l": 170, "r": 20, "t": 10, "b": 150})
-    return fig
+    return {"data": [{"colorbar": {"title": {"text": "points"}}, "colorscale": _diverging(),
+                      "hovertemplate": "%{y} · %{x}: %{z:+.0f} points (%{text})<extra></extra>", "text": text,
+                      "x": [HEATMAP_FEATURES[f] for f in feats], "y": labels, "z": z, "zmax": limit, "zmid": 0,
+                      "zmin": -limit, "type": "heatmap"}],
+            "layout": {"height": 120 + 34 * len(order), "margin": {"l": 170, "r": 20, "t": 10, "b": 150}}}
+
+
+def _diverging() -> list[list]:
+    """Plotly's RdBu scale, as its name becomes in a figure."""
+    from plotly.colors import diverging
+
+    return colorscale(diverging.RdBu)
 
 
 # --- Archetypes -------------------------------------------------------------------------------------------------------
@@ -173,17 +185,21 @@ def archetypes_section(insight: Insight) -> str:
         groups.append({"number": number, "label": label, "cities": [
             {"name": info["name"].get(c, c), "region": region.get(c, ""), "silhouette": s}
             for c, s in zip(members["city"], members["silhouette"])]})
-    z = a.centres_z
-    fig = go.Figure(go.Heatmap(
-        z=z.to_numpy(), x=[arch.FEATURE_NAMES.get(f, f) for f in z.columns],
-        y=[f"{n}. {a.labels[n]}" for n in z.index], zmid=0, colorscale="RdBu",
-        text=[[f"{a.centres.loc[n, f]:.0%}" for f in z.columns] for n in z.index],
-        colorbar={"title": "SD from mean"},
-        hovertemplate="%{y} · %{x}: %{text} (%{z:+.2f} SD)<extra></extra>"))
-    fig.update_layout(height=140 + 40 * len(z), margin={"l": 260, "r": 20, "t": 10, "b": 110},
-                      yaxis={"autorange": "reversed"})
     return _render("insight_archetypes.html.j2", statements=arch.archetype_statements(a, cities),
-                   chart=figure_html(fig), groups=groups)
+                   chart=figure_html(_archetype_chart(a)), groups=groups)
+
+
+def _archetype_chart(a) -> dict:
+    """Each archetype's centre in SDs from the mean of every feature, its share printed."""
+    z = a.centres_z
+    return {"data": [{"colorbar": {"title": {"text": "SD from mean"}}, "colorscale": _diverging(),
+                      "hovertemplate": "%{y} · %{x}: %{text} (%{z:+.2f} SD)<extra></extra>",
+                      "text": [[f"{a.centres.loc[n, f]:.0%}" for f in z.columns] for n in z.index],
+                      "x": [arch.FEATURE_NAMES.get(f, f) for f in z.columns],
+                      "y": [f"{n}. {a.labels[n]}" for n in z.index], "z": z.to_numpy(), "zmid": 0,
+                      "type": "heatmap"}],
+            "layout": {"height": 140 + 40 * len(z), "margin": {"l": 260, "r": 20, "t": 10, "b": 110},
+                       "yaxis": {"autorange": "reversed"}}}
 
 
 # --- Learn from -------------------------------------------------------------------------------------------------------

@@ -25,6 +25,10 @@ TYPED = {"int8": "i1", "uint8": "u1", "int16": "i2", "uint16": "u2", "int32": "i
 UNTYPED_KEYS = ("geojson", "layer", "layers", "range")  # arrays plotly.js wants as lists there
 SAFE = (("<", "\\u003c"), (">", "\\u003e"), ("/", "\\u002f"))  # so no string can close the script tag
 PLOTLY_DATA = Path(plotly.__file__).parent / "package_data"
+CARTESIAN_JS = Path(__file__).parent / "assets" / "plotly-cartesian.min.js"
+CARTESIAN_TRACES = frozenset({"bar", "box", "contour", "heatmap", "histogram", "histogram2d", "histogram2dcontour",
+                              "image", "pie", "scatter", "scatterternary", "violin"})
+"""The trace types of the cartesian bundle (see assets/PROVENANCE.md): all the report draws."""
 CHART_CONFIG = {"displaylogo": False, "responsive": True}
 
 
@@ -110,9 +114,10 @@ def figure_div(fig: dict, config: dict, div_id: str | None = None) -> str:
 
 
 @cache
-def plotly_js() -> str:
-    """plotly.js as the plotly package ships it, for a page to inline once."""
-    return (PLOTLY_DATA / "plotly.min.js").read_text(encoding="utf-8")
+def plotly_js(cartesian: bool = False) -> str:
+    """plotly.js for a page to inline once: as the plotly package ships it, or with `cartesian` its cartesian
+    bundle (CARTESIAN_TRACES only), a third of the size, which a page of such charts loads in half the time."""
+    return (CARTESIAN_JS if cartesian else PLOTLY_DATA / "plotly.min.js").read_text(encoding="utf-8")
 
 
 @cache
