@@ -273,3 +273,41 @@ def test_in_print_nothing_is_wider_than_the_page(published):
     widths = json.loads(done.stdout)
     assert widths["page"] == 672
     assert widths["charts"] and set(widths["charts"]) == {640}
+
+
+READER_PRINT = """
+import json, sys
+from playwright.sync_api import sync_playwright
+with sync_playwright() as p:
+    browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"])
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page.goto(sys.argv[1])
+    widths = "[...document.querySelectorAll('.js-plotly-plot')].map(c => c._fullLayout.width)"
+    seen = {"screen": page.evaluate(widths)}
+    page.evaluate("dispatchEvent(new Event('beforeprint'))")
+    seen["print"] = page.evaluate(widths)
+    seen["open"] = page.evaluate("document.querySelectorAll('details:not([open])').length")
+    page.evaluate("dispatchEvent(new Event('afterprint'))")
+    seen["after"] = page.evaluate(widths)
+    seen["closed"] = page.evaluate("document.querySelectorAll('details:not([open])').length")
+    seen["traces"] = page.evaluate("[...document.querySelectorAll('.js-plotly-plot')].flatMap("
+                                   "c => c._fullData.map(t => t.type))")
+    print(json.dumps(seen))
+    browser.close()
+"""
+
+
+def test_a_readers_print_sizes_the_charts_for_paper_and_puts_them_back(published):
+    """Opened without #print (a reader printing from the browser), each chart takes its print width for the print
+    and its screen width after; every chart the report draws is a trace type of the bundle it inlines."""
+    from smartcities.report.plotly_html import CARTESIAN_TRACES
+
+    out, _ = published
+    pytest.importorskip("playwright.sync_api")
+    done = subprocess.run([sys.executable, "-c", READER_PRINT, (out / "report.html").as_uri()],
+                          capture_output=True, text=True, timeout=300, check=True)
+    seen = json.loads(done.stdout)
+    assert seen["screen"] and set(seen["print"]) == {640} and set(seen["screen"]) != {640}
+    assert seen["after"] == seen["screen"] and seen["open"] == 0 and seen["closed"] > 0
+    assert set(seen["traces"]) <= CARTESIAN_TRACES and {"bar", "heatmap", "scatter"} <= set(seen["traces"])
+    assert "plotly.js (cartesian - minified) v" in (out / "report.html").read_text(encoding="utf-8")[:2000]
