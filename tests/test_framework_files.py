@@ -203,7 +203,14 @@ def test_a_key_given_twice_on_a_node_is_refused(tmp_path):
 
 def test_a_key_given_twice_in_a_json_object_is_refused(tmp_path):
     path = write(tmp_path, "fw.json", '{"id": "index", "name": "Index", "id": "other", "children": []}')
-    assert problems_of(path) == [f"{path}: not valid JSON: key 'id' is given twice in one object; keep one"]
+    assert problems_of(path) == [f"{path} line 1, column 34: not valid JSON: key 'id' is given twice in one object "
+                                 "(first on line 1); keep one"]
+    # keys repeated across the objects of a list are fine; the second "name" of one node is not, wherever it is
+    nodes = ('{"id": "index", "name": "Index", "children": [\n  {"id": "a", "name": "A", "weight": 1},\n'
+             '  {"id": "b", "name": "B {x}", "na\\u006de": "\\"B\\"", "weight": 2}\n]}')
+    path = write(tmp_path, "fw.json", nodes)
+    assert problems_of(path) == [f"{path} line 3, column 32: not valid JSON: key 'name' is given twice in one object "
+                                 "(first on line 3); keep one"]
 
 
 def test_missing_file_and_unknown_suffix(tmp_path):

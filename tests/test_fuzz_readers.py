@@ -195,3 +195,28 @@ def test_code_command_answers_damaged_input_with_a_located_error(tmp_path, damag
     result = CliRunner().invoke(app, ["code", str(source), "--out", str(tmp_path / "out.csv"), "--fast", "-q"])
     assert result.exit_code == 2 and "Traceback" not in result.output and result.exception.__class__ is SystemExit
     assert f"smartcities: error: {source}" in result.output and not (tmp_path / "out.csv").exists()
+
+
+JSON_KEYS = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1, max_size=6)
+JSON_VALUES = st.recursive(st.none() | st.integers() | st.text(max_size=5),
+                           lambda inner: st.lists(inner, max_size=3)
+                           | st.dictionaries(JSON_KEYS, inner, max_size=3), max_leaves=8)
+
+
+@given(value=st.dictionaries(JSON_KEYS, JSON_VALUES, min_size=1, max_size=4), indent=st.sampled_from([None, 2]),
+       spot=st.integers(0, 3))
+def test_a_json_key_given_twice_is_located_where_it_is_given_again(value, indent, spot):
+    """Any document with one key repeated in its top object: the error's line and column point at the repeat."""
+    import json
+
+    key = sorted(value)[spot % len(value)]
+    text = json.dumps(value, indent=indent)
+    closing = text.rindex("}")
+    repeat = ("," + ("\n  " if indent else " ")) + json.dumps(key) + ": 0"
+    text = text[:closing].rstrip() + repeat + ("\n" if indent else "") + "}"
+    with pytest.raises(InputError) as caught:
+        parse_document(text, "doc.json", as_json=True)
+    (problem,) = caught.value.problems
+    assert f"key {key!r} is given twice" in problem.message
+    line = text.splitlines()[problem.line - 1]
+    assert line[int(problem.column) - 1:].startswith(json.dumps(key) + ": 0")

@@ -11,6 +11,7 @@ code or silently keeping the last of two values.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -184,16 +185,48 @@ def parse_document(text: str, name: str, *, as_json: bool = False) -> tuple[Any,
 
 
 def load_json(text: str, name: str) -> Any:
-    """`json.loads`, refusing a key given twice in one object (JSON readers would keep the last, as YAML's do)."""
+    """`json.loads`, refusing a key given twice in one object (JSON readers would keep the last, as YAML's do),
+    at the line and column where it is given the second time."""
     def unique(pairs: list[tuple[str, Any]]) -> dict:
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise InputError.single(name, f"not valid JSON: key {key!r} is given twice in one object; keep one")
-            seen.add(key)
+        if len({key for key, _ in pairs}) < len(pairs):
+            raise _GivenTwice
         return dict(pairs)
 
-    return json.loads(text, object_pairs_hook=unique)
+    try:
+        return json.loads(text, object_pairs_hook=unique)
+    except _GivenTwice:
+        key, line, column, first = _first_key_given_twice(text)
+        raise InputError.single(name, f"not valid JSON: key {key!r} is given twice in one object (first on line "
+                                f"{first}); keep one", line=line, column=str(column)) from None
+
+
+class _GivenTwice(Exception):
+    """An object of the JSON being read holds a key twice (located afterwards)."""
+
+
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\]]')
+_COLON = re.compile(r"\s*:")
+
+
+def _first_key_given_twice(text: str) -> tuple[str, int, int, int]:
+    """The first key that an object of `text` (valid JSON) gives twice: the key, the line and column of its second
+    occurrence, the line of its first. Read from the strings and brackets alone, which in valid JSON is enough:
+    a string followed by a colon is a key of the innermost open object. Only a failed read comes here."""
+    open_objects: list[dict[str, int] | None] = []  # per open bracket: an object's keys and their offsets, or None
+    for token in _JSON_TOKEN.finditer(text):
+        mark = token.group()
+        if mark in "{[":
+            open_objects.append({} if mark == "{" else None)
+        elif mark in "}]":
+            open_objects.pop()
+        elif open_objects and open_objects[-1] is not None and _COLON.match(text, token.end()):
+            keys, key = open_objects[-1], json.loads(mark)
+            if key in keys:
+                line = text.count("\n", 0, token.start()) + 1
+                column = token.start() - text.rfind("\n", 0, token.start())
+                return key, line, column, text.count("\n", 0, keys[key]) + 1
+            keys[key] = token.start()
+    raise AssertionError("a key given twice that its object does not hold")
 
 
 def _depth(data: Any) -> int:
