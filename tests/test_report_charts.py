@@ -134,3 +134,10 @@ def test_arrays_of_every_kind_and_awkward_values_are_written_as_plotly_writes_th
              "layout": {"template": "plotly_white", "width": 500, "xaxis": {"range": [0.0, 4.0]},
                         "title": {"text": "a/b <c>"}}}
     assert figure_div(plotly_figure(chart), CHART_CONFIG, "x") == plotly_html(chart, "x")
+
+
+def test_the_diverging_scale_is_what_plotly_makes_of_rdbu():
+    from smartcities.report.plotly_html import diverging_scale
+
+    named = go.Heatmap(colorscale="RdBu").colorscale
+    assert [list(stop) for stop in named] == diverging_scale()

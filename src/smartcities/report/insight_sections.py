@@ -16,7 +16,7 @@ from ..analysis import regions as reg
 from ..analysis import trends as tr
 from ..analysis.insight import Insight
 from ..io.inventory import continents
-from .plotly_html import colorscale, figure_html
+from .plotly_html import diverging_scale, figure_html
 from .templating import environment
 
 TREND_COLOURS = {"inclusivity": "#3caea3", "intelligence": "#20639b", "integration": "#f6d55c"}
@@ -75,35 +75,33 @@ def trends_section(insight: Insight) -> str:
     )
 
 
-def _trend_traces(kind: str, table: pd.DataFrame, by: str, order: list[str]) -> list[dict]:
-    """One trace per trend of its share (%) over `order` (regions or periods) with its confidence interval."""
+def _trend_traces(kind: str, table: pd.DataFrame, by: str, order: list[str], style) -> list[dict]:
+    """One trace per trend of its share (%) over `order` (regions or periods) with its confidence interval;
+    `style(trend, part)` adds the trace's own keys from its rows (`part`, indexed by `order`)."""
     traces = []
     for trend in tr.TRENDS:
         part = table[table["trend"] == trend].set_index(by).reindex(order)
         share, low, high = (part[c].to_numpy(dtype=float) for c in ("share", "ci_low", "ci_high"))
         traces.append({"error_y": {"array": 100 * (high - share), "arrayminus": 100 * (share - low),
                                    "symmetric": False, "type": "data"},
-                       "name": trend, "x": order, "y": 100 * share, "type": kind})
+                       "name": trend, "x": order, "y": 100 * share, "type": kind, **style(trend, part)})
     return traces
 
 
 def _region_trend_chart(by_region: pd.DataFrame, order: list[str]) -> dict:
-    traces = _trend_traces("bar", by_region, "region", order)
-    for trace in traces:
-        n = by_region[by_region["trend"] == trace["name"]].set_index("region").reindex(order)["n"]
-        trace.update(customdata=n.to_numpy(), marker={"color": TREND_COLOURS[trace["name"]]},
-                     hovertemplate="%{x}: %{y:.0f}% of %{customdata}<extra>" + trace["name"] + "</extra>")
-    return {"data": traces,
+    def style(trend: str, part: pd.DataFrame) -> dict:
+        return {"customdata": part["n"].to_numpy(), "marker": {"color": TREND_COLOURS[trend]},
+                "hovertemplate": "%{x}: %{y:.0f}% of %{customdata}<extra>" + trend + "</extra>"}
+
+    return {"data": _trend_traces("bar", by_region, "region", order, style),
             "layout": {"barmode": "group", "height": 340, "margin": {"l": 50, "r": 20, "t": 10, "b": 60},
                        "yaxis": {"title": {"text": "% of initiatives"}}}}
 
 
 def _period_chart(periods: pd.DataFrame) -> dict:
     order = [p for p in tr.period_labels() if p in set(periods["period"])]
-    traces = _trend_traces("scatter", periods, "period", order)
-    for trace in traces:
-        trace.update(line={"color": TREND_COLOURS[trace["name"]]}, mode="lines+markers")
-    return {"data": traces,
+    return {"data": _trend_traces("scatter", periods, "period", order,
+                                  lambda trend, _: {"line": {"color": TREND_COLOURS[trend]}, "mode": "lines+markers"}),
             "layout": {"height": 300, "margin": {"l": 50, "r": 20, "t": 10, "b": 40},
                        "yaxis": {"title": {"text": "% of initiatives"}}}}
 
@@ -159,18 +157,12 @@ def _difference_chart(table: pd.DataFrame) -> dict:
              for f in feats] for r in order]
     labels = [f"{r} ({int(key[r, feats[0]]['n_cities'])})" for r in order]
     limit = float(np.nanmax(np.abs(z))) if z.size else 1.0
-    return {"data": [{"colorbar": {"title": {"text": "points"}}, "colorscale": _diverging(),
+    return {"data": [{"colorbar": {"title": {"text": "points"}}, "colorscale": diverging_scale(),
                       "hovertemplate": "%{y} · %{x}: %{z:+.0f} points (%{text})<extra></extra>", "text": text,
                       "x": [HEATMAP_FEATURES[f] for f in feats], "y": labels, "z": z, "zmax": limit, "zmid": 0,
                       "zmin": -limit, "type": "heatmap"}],
             "layout": {"height": 120 + 34 * len(order), "margin": {"l": 170, "r": 20, "t": 10, "b": 150}}}
 
-
-def _diverging() -> list[list]:
-    """Plotly's RdBu scale, as its name becomes in a figure."""
-    from plotly.colors import diverging
-
-    return colorscale(diverging.RdBu)
 
 
 # --- Archetypes -------------------------------------------------------------------------------------------------------
@@ -192,7 +184,7 @@ def archetypes_section(insight: Insight) -> str:
 def _archetype_chart(a) -> dict:
     """Each archetype's centre in SDs from the mean of every feature, its share printed."""
     z = a.centres_z
-    return {"data": [{"colorbar": {"title": {"text": "SD from mean"}}, "colorscale": _diverging(),
+    return {"data": [{"colorbar": {"title": {"text": "SD from mean"}}, "colorscale": diverging_scale(),
                       "hovertemplate": "%{y} · %{x}: %{text} (%{z:+.2f} SD)<extra></extra>",
                       "text": [[f"{a.centres.loc[n, f]:.0%}" for f in z.columns] for n in z.index],
                       "x": [arch.FEATURE_NAMES.get(f, f) for f in z.columns],

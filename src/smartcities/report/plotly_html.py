@@ -132,6 +132,13 @@ def colorscale(colours: list[str]) -> list[list]:
     return [[i / (len(colours) - 1), c] for i, c in enumerate(colours)]
 
 
+def diverging_scale() -> list[list]:
+    """Plotly's RdBu scale, as its name becomes in a figure: the report's diverging heatmaps."""
+    from plotly.colors import diverging
+
+    return colorscale(diverging.RdBu)
+
+
 def plotly_figure(fig: dict) -> dict:
     """A figure dict as plotly's Figure would send it to plotly.js: the template written out and arrays as
     base64 typed arrays."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .plotly_html import colorscale
+from .plotly_html import diverging_scale
 
 MEDIAN, NOMINAL, MAIN, INTERACTIONS = "#2a6f97", "#c44536", "#2a6f97", "#a9d6e5"
 
@@ -88,11 +88,9 @@ def correlation_matrix(audit, node: str, method: str = "pearson") -> pd.DataFram
 
 def correlation_heatmap(audit, node: str, method: str = "pearson") -> dict:
     """Heatmap of the correlations between a node's children, values printed, on a diverging scale."""
-    from plotly.colors import diverging
-
     m = correlation_matrix(audit, node, method)
     return {
-        "data": [{"colorbar": {"title": {"text": "r"}}, "colorscale": colorscale(diverging.RdBu),
+        "data": [{"colorbar": {"title": {"text": "r"}}, "colorscale": diverging_scale(),
                   "hovertemplate": "%{y} × %{x}: %{z:.2f}<extra></extra>", "text": np.round(m.to_numpy(), 2),
                   "texttemplate": "%{text}", "x": list(m.columns), "y": list(m.index), "z": m.to_numpy(),
                   "zmax": 1, "zmin": -1, "type": "heatmap"}],
