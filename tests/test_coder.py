@@ -232,6 +232,25 @@ def test_score_multi_label_is_exact_set_accuracy_and_label_macro_f1():
     assert s["macro_f1"] == pytest.approx(0.75)
 
 
+def test_score_of_a_flag_gives_the_f1_of_true():
+    truth = ["true", "true", "false", "false", "false"]
+    predicted = ["true", "false", "true", "false", "false"]
+    s = T.score("inclusive", truth, predicted)
+    # true: precision 1/2, recall 1/2; false: precision 2/3, recall 2/3
+    assert s["true_f1"] == pytest.approx(0.5)
+    assert s["macro_f1"] == pytest.approx((0.5 + 2 / 3) / 2)
+    assert "true_f1" not in T.score("lead_actor", ["public", "private"], ["public", "public"])
+
+
+def test_each_column_is_judged_by_the_figure_its_target_is_set_in():
+    scores = {"accuracy": 0.1, "macro_f1": 0.2, "micro_f1": 0.3, "true_f1": 0.4}
+    assert T.headline("item_type", scores) == 0.1
+    assert T.headline("service_domain", scores) == 0.2
+    assert T.headline("lead_actor", scores) == 0.2
+    assert T.headline("technologies", scores) == 0.3
+    assert T.headline("inclusive", scores) == 0.4
+
+
 def test_cdp_mapping_targets_codebook_domains_only():
     assert set(T.CDP_TO_SERVICE_DOMAIN.values()) <= set(COLUMN_BY_NAME["service_domain"].values)
     assert set(T.CDP_TO_SERVICE_DOMAIN) <= set(T.CDP_SECTORS.values())

@@ -136,8 +136,9 @@ def fit_head(X, labels: Sequence, column: str, C: float = 3.0, balanced: bool = 
 
 
 def score(column: str, truth: Sequence, predicted: Sequence, classes: Sequence[str] | None = None) -> dict:
-    """Accuracy and macro-F1. For the multi-label column: exact-set accuracy, and macro-F1 over labels (each
-    label a yes/no decision, F1 of the yes class, averaged over labels present in truth or prediction)."""
+    """Accuracy and macro-F1; for a yes/no column also the F1 of `true`. For the multi-label column: exact-set
+    accuracy, and macro-F1 over labels (each label a yes/no decision, F1 of the yes class, averaged over labels
+    present in truth or prediction)."""
     if COLUMN_BY_NAME.get(column) is not None and COLUMN_BY_NAME[column].kind == "list":
         labels = sorted({x for v in list(truth) + list(predicted) for x in v})
         T, P = _multi_matrix(truth, labels), _multi_matrix(predicted, labels)
@@ -149,10 +150,25 @@ def score(column: str, truth: Sequence, predicted: Sequence, classes: Sequence[s
         }
     truth, predicted = np.asarray(truth), np.asarray(predicted)
     labels = sorted(set(truth))  # macro-F1 over the classes that occur in the data
-    return {
+    out = {
         "accuracy": float(accuracy_score(truth, predicted)),
         "macro_f1": float(f1_score(truth, predicted, labels=labels, average="macro", zero_division=0)),
     }
+    if COLUMN_BY_NAME.get(column) is not None and COLUMN_BY_NAME[column].kind == "bool":
+        # a flag is there to find the initiatives that have it: its figure is the F1 of `true`
+        out["true_f1"] = float(f1_score(truth, predicted, labels=["true"], average="macro", zero_division=0))
+    return out
+
+
+def headline(column: str, scores: dict) -> float:
+    """The one figure a column is judged by: accuracy for item_type, micro-F1 for technologies, the F1 of `true`
+    for a flag, macro-F1 otherwise (a `score()` result in, a number out)."""
+    kind = COLUMN_BY_NAME[column].kind
+    if kind == "list":
+        return scores["micro_f1"]
+    if kind == "bool":
+        return scores["true_f1"]
+    return scores["accuracy"] if column == "item_type" else scores["macro_f1"]
 
 
 def choose_C(X: np.ndarray, labels: Sequence, groups: Sequence, column: str, grid: Sequence[float] = C_GRID,
