@@ -16,7 +16,7 @@ as float16. The result is a table of token vectors: a text's embedding is the me
 needs no neural network at run time. About a minute on two cores.
 
 `--from-tuned` distils the encoder fine-tuned on the training inventory instead (the shipped encoder's recipe,
-`scripts/tune_encoder.py --epochs 2`, re-run here: about 40 minutes on two cores) rather than the untuned model.
+`scripts/tune_encoder.py --epochs 2`, re-run here: about 7 minutes on two cores) rather than the untuned model.
 
 `--evaluate K` first measures, on cities neither table saw, whether distilling the tuned encoder is worth it: K
 folds grouped by city of the training rows (never a hold-out city); in each, the encoder is fine-tuned on the

@@ -54,6 +54,15 @@ def test_arithmetic_skips_missing_children_and_renormalises():
     assert out[1, INDEX] == pytest.approx(50)  # B alone
 
 
+def test_weighted_means_rescale_weights_and_leave_a_weightless_parent_missing():
+    Y = np.array([[[40.0, 80.0, 20.0]]])  # every child present
+    W = np.array([[1.0, 0.0], [3.0, 0.0], [0.0, 0.0]])  # weights not summing to 1; the second parent has none
+    out = arithmetic(Y, W)
+    assert out[0, 0, 0] == pytest.approx(70)  # (1·40 + 3·80)/4
+    assert np.isnan(out[0, 0, 1])
+    assert geometric(Y, W)[0, 0, 0] == pytest.approx(40**0.25 * 80**0.75)
+
+
 def test_geometric_by_hand():
     out = run([[1, 16, 27, 27]], method="geometric")
     assert out[0, A] == pytest.approx(8)  # 1^0.25 · 16^0.75

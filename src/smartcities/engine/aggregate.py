@@ -18,12 +18,15 @@ from .registry import methods, parameters, register
 
 def _weighted(Y: np.ndarray, W: np.ndarray, f, f_inv) -> np.ndarray:
     """The weighted mean f_inv(sum w f(y) / sum w) over the children present. Where every child is present (as
-    after imputation) each parent's sum of weights is the same for every unit: one product instead of two."""
+    after imputation) each parent's sum of weights is the same for every unit, so the weights are rescaled before
+    the one product: no second product, and no pass over the (often wide) result to divide it."""
     present = ~np.isnan(Y)
     with np.errstate(all="ignore"):
         if present.all():
-            num = _product(f(Y), W)
             den = W.sum(axis=-2, keepdims=True)
+            if np.all(den > 0):
+                return f_inv(_product(f(Y), W / den))
+            num = _product(f(Y), W)
         else:
             num = np.where(present, f(Y), 0.0) @ W
             den = present.astype(float) @ W
