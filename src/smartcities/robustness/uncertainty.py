@@ -447,7 +447,8 @@ def evaluate_chunk(leaves: np.ndarray, dropped: np.ndarray, data_key: np.ndarray
         # a level whose weights no run changes is aggregated once for all of them
         matrices = tuple(m[0] if m.ndim == 3 and np.all(m == m[0]) else m for m in c.matrices_for(w))
         scores = _aggregate_runs(leaves[k][None], matrices, agg_configs[g], ctx)
-        scores = np.where(dropped[k][None, :, None], np.nan, scores)
+        if dropped[k].any():
+            scores = np.where(dropped[k][None, :, None], np.nan, scores)
         placed = ranks(scores)
         placed[np.isnan(placed)] = 0  # no rank; in place, since ranks are never infinite
         return placed.astype(dtype)
