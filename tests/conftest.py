@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +27,7 @@ ASEM_IMETA = ASEM_DATA / "ASEM_iMeta.csv"
 ASEM_STANDARD = EXAMPLES / "asem-coinr-standard.yaml"
 ASEM_GEOMETRIC = EXAMPLES / "asem-coinr-geometric.yaml"
 PACKAGE_DATA = Path(smartcities.__file__).resolve().parent / "data"  # bundled cities table, sample inventory
+SCRIPTS = TESTS.parent / "scripts"  # the build-time scripts
 
 
 def need_shared(*paths: Path) -> None:
@@ -32,6 +35,19 @@ def need_shared(*paths: Path) -> None:
     for p in (SHARED, *paths):
         if not p.exists():
             pytest.skip(f"shared example data not available: {p}")
+
+
+def script_module(name: str):
+    """The build-time script `scripts/NAME.py` as a module (registered under its name, as an import would), or a
+    skip where the scripts are not beside the tests."""
+    path = SCRIPTS / f"{name}.py"
+    if not path.exists():
+        pytest.skip(f"scripts/{name}.py not beside the tests")
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def need_fixture(*names: str) -> list[Path]:

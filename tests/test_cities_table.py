@@ -3,15 +3,13 @@ filled from the shipped GeoNames gazetteer, each fill logged; and a build over t
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
 import textwrap
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import PACKAGE_DATA, SHARED, need_shared
+from conftest import PACKAGE_DATA, SHARED, need_shared, script_module
 
 from smartcities.analysis.trends import with_region
 from smartcities.build import build, load_spec
@@ -113,13 +111,7 @@ def test_shipped_gazetteer_matches_geonames():
 def test_make_gazetteer_reproduces_the_shipped_files(tmp_path):
     need_shared(GEONAMES)
     pytest.importorskip("pycountry")
-    script = PACKAGE_DATA.parents[2] / "scripts" / "make_gazetteer.py"
-    if not script.exists():
-        pytest.skip("scripts/ not next to the installed package")
-    spec = importlib.util.spec_from_file_location("make_gazetteer", script)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["make_gazetteer"] = module
-    spec.loader.exec_module(module)
+    module = script_module("make_gazetteer")
     module.main(["--geonames", str(GEONAMES), "--out", str(tmp_path)])
     for name in ("cities15000.csv.gz", "countries.csv"):
         assert (tmp_path / name).read_bytes() == (gazetteer.GAZETTEER / name).read_bytes(), name

@@ -3,25 +3,18 @@ heads."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
+from conftest import script_module
 
 from smartcities.inventory import coder as C
 from smartcities.inventory import train as T
 from smartcities.model.codebook import CODED_COLUMNS
 
-SCRIPT = Path(__file__).parents[1] / "scripts" / "compare_encoders.py"
-
 
 @pytest.fixture(scope="module")
 def script():
-    spec = importlib.util.spec_from_file_location("compare_encoders", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return script_module("compare_encoders")
 
 
 def test_every_column_gets_the_shipped_heads_C(script):

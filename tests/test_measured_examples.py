@@ -4,13 +4,12 @@ the published index)."""
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import PACKAGE_DATA, SHARED, need_shared
+from conftest import PACKAGE_DATA, SHARED, need_shared, script_module
 from typer.testing import CliRunner
 
 from smartcities.cli import app
@@ -21,13 +20,6 @@ AU = PACKAGE_DATA / "au_cities"
 SCI_SOURCE = SHARED / "data" / "smart_city_index_2019" / "Smart_City_index_headers.csv"
 PUBLISHED_WEIGHTS = {"Smart_Mobility": 0.2405, "Smart_Environment": 0.1646, "Smart_Government": 0.1308,
                      "Smart_Economy": 0.1392, "Smart_People": 0.1350, "Smart_Living": 0.1899}
-
-
-def script(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def build(spec: Path, out: Path) -> Path:
@@ -75,7 +67,7 @@ def test_au_letter_ratings_within_capitals_and_regional_cities(au_build):
 
 
 def test_au_framework_directions_are_the_scripts(tmp_path):
-    declared = script("make_au_cities")
+    declared = script_module("make_au_cities")
     framework = read_framework(str(AU / "framework-2019.yaml"))
     leaves = framework.leaves()
     assert sorted(leaves) == sorted(declared.INDICATORS)
@@ -90,7 +82,7 @@ def test_au_framework_directions_are_the_scripts(tmp_path):
 def test_au_script_writes_the_shipped_files(tmp_path, monkeypatch):
     source = SHARED / "data" / "au_national_cities_performance_framework"
     need_shared(source / "data_file.csv")
-    module = script("make_au_cities")
+    module = script_module("make_au_cities")
     out = tmp_path / "au_cities"
     shutil.copytree(AU, out)
     monkeypatch.setattr(module, "OUT", out)
@@ -103,7 +95,7 @@ def test_au_script_writes_the_shipped_files(tmp_path, monkeypatch):
 
 def test_au_provenance_names_every_left_out_column():
     provenance = (AU / "PROVENANCE.md").read_text(encoding="utf-8")
-    for column in script("make_au_cities").CONTEXT:
+    for column in script_module("make_au_cities").CONTEXT:
         assert f"`{column}`" in provenance, column
 
 

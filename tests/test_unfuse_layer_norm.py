@@ -4,11 +4,10 @@ onnxruntime's fused kernel computes, onnxruntime keeps them apart at load, and t
 from __future__ import annotations
 
 import hashlib
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import script_module
 
 from smartcities.inventory import coder as C
 from smartcities.inventory import train as T
@@ -17,16 +16,12 @@ onnx = pytest.importorskip("onnx")  # a build-time tool, not a dependency of the
 ort = pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
-SCRIPT = Path(__file__).parents[1] / "scripts" / "unfuse_layer_norm.py"
 WIDTH = 384
 
 
 @pytest.fixture(scope="module")
 def script():
-    spec = importlib.util.spec_from_file_location("unfuse_layer_norm", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return script_module("unfuse_layer_norm")
 
 
 def refused(model):
