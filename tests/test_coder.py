@@ -249,6 +249,8 @@ def test_each_column_is_judged_by_the_figure_its_target_is_set_in():
     assert T.headline("lead_actor", scores) == 0.2
     assert T.headline("technologies", scores) == 0.3
     assert T.headline("inclusive", scores) == 0.4
+    assert [T.HEADLINE_NAMES[T.headline_key(c)] for c in ("item_type", "technologies", "inclusive")] == [
+        "accuracy", "micro-F1", "F1 of true"]
 
 
 def test_cdp_mapping_targets_codebook_domains_only():

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 import smartcities.cli.coding  # noqa: F401  (registers the commands)
-from smartcities.cli.app import app
+from smartcities.cli.app import app, console
 from smartcities.inventory.coder import load_coder
 from smartcities.model.codebook import CODED_COLUMNS
 
@@ -183,7 +183,7 @@ def test_train_coder_writes_loadable_heads(tmp_path):
     assert coder.manifest["training"]["C"] == "3" and coder.manifest["training"]["rows"] == 397
 
 
-def test_evaluate_coder_reports_grouped_scores(evaluations):
+def test_evaluate_coder_reports_grouped_scores(evaluations, monkeypatch):
     result = run("evaluate-coder", "--folds", "3", "--C", "3", "--no-cdp", "--json")
     assert result.exit_code == 0, result.output
     whole = json.loads(result.output)
@@ -210,10 +210,14 @@ def test_evaluate_coder_reports_grouped_scores(evaluations):
             part["columns"]["service_domain"]["accuracy"])
     ceiling = whole["agreement"]  # the second coder, beside the model's figures
     assert ceiling["rows"] == 253 and ceiling["columns"]["service_domain"]["cohen_kappa"] > 0.8
-    evaluations.replay()  # the same report, shown as text
+    evaluations.replay()  # the same report, shown as text, on a terminal wide enough for the table
+    monkeypatch.setattr(console, "width", 160)
     shown = " ".join(run("evaluate-coder", "--folds", "3", "--C", "3", "--no-cdp", "--quiet").output.split())
     assert "Hold-out cities (Adelaide," in shown
     assert "ECE" in shown and "2nd" in shown and "agreement between people" in shown
+    figure = held["columns"]["inclusive"]["true_f1"]  # each column beside the figure it is judged by
+    assert f"inclusive │ F1 of true {figure:.3f} │" in shown
+    assert f"technologies │ micro-F1 {held['columns']['technologies']['micro_f1']:.3f} │" in shown
     assert "not held-out for the encoder, fine-tuned on 2370 of these 2370" in shown
     assert "Held out: neither the heads nor the encoder saw any row of these cities." in shown
 

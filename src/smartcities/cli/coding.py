@@ -143,7 +143,7 @@ def evaluate_coder(
 ) -> None:
     """Cross-validate the coder on cities it never saw; optionally benchmark CDP sectors."""
     from ..inventory.coder import DEFAULT_EMBEDDING
-    from ..inventory.train import TrainingSettings, default_cdp_path, evaluate
+    from ..inventory.train import HEADLINE_NAMES, TrainingSettings, default_cdp_path, evaluate, headline_key
     from ..io.outputs import write_all
 
     cdp_path = None if no_cdp else (cdp or default_cdp_path())
@@ -182,18 +182,20 @@ def evaluate_coder(
     for key, title in parts:
         part = report[key]
         plus = part.get("with_added")
-        table = Table("column", "accuracy", "macro-F1", *(("+reviewed acc.", "+reviewed F1", "Δ F1") if plus else ()),
-                      "ECE", *(("2nd coder acc.", "2nd coder F1", "κ") if ceiling else ()),
+        table = Table("column", "judged by", "accuracy", "macro-F1",
+                      *(("+reviewed acc.", "+reviewed F1", "Δ F1") if plus else ()),
+                      "ECE", *(("2nd coder judged", "2nd coder acc.", "2nd coder F1", "κ") if ceiling else ()),
                       title=f"{title}, {report['embedding']} embedding")
         for column, s in part["columns"].items():
-            cells = [f"{s['accuracy']:.3f}", f"{s['macro_f1']:.3f}"]
+            judged = headline_key(column)
+            cells = [f"{HEADLINE_NAMES[judged]} {s[judged]:.3f}", f"{s['accuracy']:.3f}", f"{s['macro_f1']:.3f}"]
             if plus:
                 p = plus["columns"][column]
                 cells += [f"{p['accuracy']:.3f}", f"{p['macro_f1']:.3f}", f"{p['macro_f1'] - s['macro_f1']:+.3f}"]
             cells.append(f"{part['calibration'][column]['ece']:.3f}")
             if ceiling and column in ceiling["columns"]:
                 a = ceiling["columns"][column]
-                cells += [f"{a['accuracy']:.3f}", f"{a['macro_f1']:.3f}", f"{a['cohen_kappa']:.2f}"]
+                cells += [f"{a[judged]:.3f}", f"{a['accuracy']:.3f}", f"{a['macro_f1']:.3f}", f"{a['cohen_kappa']:.2f}"]
             table.add_row(column, *cells)
         console.print(table)
         if part["encoder_tuned_on_these_rows"]:

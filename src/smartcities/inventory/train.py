@@ -160,15 +160,25 @@ def score(column: str, truth: Sequence, predicted: Sequence, classes: Sequence[s
     return out
 
 
-def headline(column: str, scores: dict) -> float:
-    """The one figure a column is judged by: accuracy for item_type, micro-F1 for technologies, the F1 of `true`
-    for a flag, macro-F1 otherwise (a `score()` result in, a number out)."""
+HEADLINE_NAMES = {"accuracy": "accuracy", "macro_f1": "macro-F1", "micro_f1": "micro-F1", "true_f1": "F1 of true"}
+"""How each `headline_key` is named where people read it."""
+
+
+def headline_key(column: str) -> str:
+    """The key of `score()`'s result that a column is judged by: accuracy for item_type (one type per
+    initiative), micro-F1 for technologies (every label found counts), the F1 of `true` for a flag (it is there to
+    find the initiatives that have it), macro-F1 otherwise (every class counts alike, however rare)."""
     kind = COLUMN_BY_NAME[column].kind
     if kind == "list":
-        return scores["micro_f1"]
+        return "micro_f1"
     if kind == "bool":
-        return scores["true_f1"]
-    return scores["accuracy"] if column == "item_type" else scores["macro_f1"]
+        return "true_f1"
+    return "accuracy" if column == "item_type" else "macro_f1"
+
+
+def headline(column: str, scores: dict) -> float:
+    """The one figure a column is judged by (`headline_key`), from a `score()` result."""
+    return scores[headline_key(column)]
 
 
 def choose_C(X: np.ndarray, labels: Sequence, groups: Sequence, column: str, grid: Sequence[float] = C_GRID,
