@@ -48,10 +48,9 @@ def sentence_transformer_vectors(folder: str, texts: list[str]) -> np.ndarray:
 
 
 def shipped_C() -> dict[str, float]:
-    from smartcities.inventory.coder import CODER_DIR
+    from smartcities.inventory.coder import load_coder
 
-    manifest = json.loads((CODER_DIR / "manifest.json").read_text(encoding="utf-8"))
-    return {column: head["C"] for column, head in manifest["columns"].items()}
+    return {column: head.info["C"] for column, head in load_coder().heads.items()}
 
 
 def compare(vectors: np.ndarray, frame, texts: list[str], folds: int, C: dict[str, float]) -> dict[str, float]:

@@ -92,10 +92,10 @@ def evaluate(frame, folds: int, pca_dims: int) -> dict:
 
     from sklearn.model_selection import GroupKFold
 
-    from smartcities.inventory.coder import CODER_DIR, texts_of
+    from smartcities.inventory.coder import load_coder, texts_of
     from smartcities.inventory.train import TrainingSettings, fit_coder, headline, labels_of, score
 
-    C = {c: h["C"] for c, h in json.loads((CODER_DIR / "manifest_static.json").read_text())["columns"].items()}
+    C = {column: head.info["C"] for column, head in load_coder(embedding="static").heads.items()}
     texts = texts_of(frame)
     groups = frame["city"].tolist()
     with tempfile.TemporaryDirectory() as tmp:

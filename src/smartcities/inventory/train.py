@@ -139,7 +139,8 @@ def score(column: str, truth: Sequence, predicted: Sequence, classes: Sequence[s
     """Accuracy and macro-F1; for a yes/no column also the F1 of `true`. For the multi-label column: exact-set
     accuracy, and macro-F1 over labels (each label a yes/no decision, F1 of the yes class, averaged over labels
     present in truth or prediction)."""
-    if COLUMN_BY_NAME.get(column) is not None and COLUMN_BY_NAME[column].kind == "list":
+    kind = getattr(COLUMN_BY_NAME.get(column), "kind", None)
+    if kind == "list":
         labels = sorted({x for v in list(truth) + list(predicted) for x in v})
         T, P = _multi_matrix(truth, labels), _multi_matrix(predicted, labels)
         return {
@@ -154,7 +155,7 @@ def score(column: str, truth: Sequence, predicted: Sequence, classes: Sequence[s
         "accuracy": float(accuracy_score(truth, predicted)),
         "macro_f1": float(f1_score(truth, predicted, labels=labels, average="macro", zero_division=0)),
     }
-    if COLUMN_BY_NAME.get(column) is not None and COLUMN_BY_NAME[column].kind == "bool":
+    if kind == "bool":
         # a flag is there to find the initiatives that have it: its figure is the F1 of `true`
         out["true_f1"] = float(f1_score(truth, predicted, labels=["true"], average="macro", zero_division=0))
     return out
