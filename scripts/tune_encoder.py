@@ -27,15 +27,18 @@ What it does:
    and writes (`--report`) accuracy and macro-F1 per column for both.
 4. Exports the encoder to ONNX (opset 17), fuses it with onnxruntime's transformer optimizer (attention,
    layer normalisation, GELU), appends masked mean pooling and L2 normalisation (output `sentence_embedding`)
-   and quantises the matrix products dynamically to int8 (per-channel signed weights), so that onnxruntime runs
-   them with integer kernels; the token embedding table is stored in int8 too. Last, the fused layer
-   normalisations are written back as plain operators, which run faster (`scripts/unfuse_layer_norm.py`, whose
-   `unfuse` this step calls; run alone, that script rewrites an existing encoder). Prints the file's sha256, which
-   `smartcities.inventory.coder.ENCODER_SHA256` records, and writes beside it `tuned_on.txt`, the fingerprints
-   of the texts it was fine-tuned on. The run is seeded, but the file is not the same byte for byte on another
-   machine: re-run on a 2-vCPU AMD EPYC (AVX2), not the machine the shipped file was made on, it gave another
-   sha256, with vectors whose cosine with the shipped ones is 0.997 on average (0.994 at worst) over 600 training
-   texts. Torch's CPU kernels may sum in another order on another CPU, and fine-tuning carries the difference.
+   and quantises the matrix products dynamically to int8 (per-channel signed weights, 7 bits of them), so that
+   onnxruntime runs them with integer kernels; the token embedding table is stored in int8 too. Why 7 bits: a CPU
+   without VNNI (AVX2 only, as every AMD before Zen 4) multiplies the 8-bit activations by the weights in pairs
+   summed into 16 bits, which overflows and saturates for full 8-bit weights, so the same text got another vector
+   there than on a VNNI CPU (cosine 0.992, and other codes). With weights within ±64 no pair can overflow: every
+   x86 CPU computes the same integers. Last, the fused layer normalisations are written back as plain operators,
+   which run faster (`scripts/unfuse_layer_norm.py`, whose `unfuse` this step calls; run alone, that script
+   rewrites an existing encoder). Prints the file's sha256, which `smartcities.inventory.coder.ENCODER_SHA256`
+   records, and writes beside it `tuned_on.txt`, the fingerprints of the texts it was fine-tuned on. The run is
+   seeded and gives the same bytes on the same machine, but not on another: torch's CPU kernels may sum in
+   another order there, and fine-tuning carries the difference (a re-run on another CPU had a cosine of 0.997
+   with the first's vectors on average, 0.994 at worst, over 600 training texts).
 
 The fine-tuning data is the package's own inventory, so figures that `smartcities evaluate-coder` computes on
 that same inventory are not held-out for the encoder; the held-out figures are the ones step 3 prints.
@@ -225,7 +228,7 @@ def export(model, out: Path) -> str:
             raise RuntimeError(f"attention fusion incomplete: {fusions}")
         optimised.save_model_to_file(str(fused))
         append_pooling(fused)
-        quantize_dynamic(str(fused), str(final), per_channel=True, reduce_range=False, weight_type=QuantType.QInt8,
+        quantize_dynamic(str(fused), str(final), per_channel=True, reduce_range=True, weight_type=QuantType.QInt8,
                          op_types_to_quantize=["MatMul", "Attention", "EmbedLayerNormalization", "Gather"],
                          extra_options={"MatMulConstBOnly": True, "DefaultTensorType": onnx.TensorProto.FLOAT})
         graph = unfuse(onnx.load(str(final)))

@@ -67,6 +67,25 @@ def test_embedder_settings_and_checksum(tmp_path):
         C.Embedder(model=tmp_path / "absent.onnx")
 
 
+def test_the_encoder_gives_every_x86_cpu_the_same_vectors(embed):
+    # Without VNNI, onnxruntime multiplies 8-bit activations by the weights in pairs summed into 16 bits, which
+    # saturates for full 8-bit weights. Weights within 7 bits cannot overflow, so the default kernels must equal
+    # the 16-bit ones (which never saturate) exactly, on whatever CPU this runs.
+    onnx = pytest.importorskip("onnx")
+    import onnxruntime as ort
+    from onnx import numpy_helper
+
+    model = onnx.load(str(C.ENCODER_FILE))
+    weights = [numpy_helper.to_array(t) for t in model.graph.initializer if t.data_type == onnx.TensorProto.INT8]
+    assert len(weights) >= 12 and max(int(np.abs(w.astype(int)).max()) for w in weights) <= 64
+    options = ort.SessionOptions()
+    options.add_session_config_entry("session.x64quantprecision", "1")  # int8 products promoted to int16
+    exact = C.Embedder()
+    exact.session = ort.InferenceSession(str(C.ENCODER_FILE), options, providers=["CPUExecutionProvider"])
+    texts = C.texts_of(T.read_training_inventory())[:64]
+    assert np.array_equal(exact.embed(texts), embed.embed(texts))
+
+
 def test_embeddings_carry_meaning(embed):
     bus, tram, budget = embed.embed(["Bus arrival times on your phone", "Live tram departure times app",
                                      "Citizens vote on how to spend part of the municipal budget"])
