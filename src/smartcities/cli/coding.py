@@ -34,7 +34,7 @@ def code(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary instead of tables."),
     embedding: str | None = typer.Option(None, "--embedding", help="minilm (default: slower, more accurate) or "
-                                         "static (about 35x faster, less accurate)."),
+                                         "static (about 20x faster, less accurate)."),
     fast: bool = typer.Option(False, "--fast", help="Shorthand for --embedding static."),
     heads: Path | None = typer.Option(None, "--heads", help="Folder of heads written by train-coder --out "
                                       "(default: the shipped ones)."),
@@ -84,7 +84,7 @@ def train_coder(
     c: float | None = typer.Option(None, "--C", help="Fix the regularisation strength instead of searching."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
     embedding: str | None = typer.Option(None, "--embedding", help="minilm (default: slower, more accurate) or "
-                                         "static (about 35x faster, less accurate)."),
+                                         "static (about 20x faster, less accurate)."),
     add: list[Path] = ADD,
     calibrate: bool = CALIBRATE,
 ) -> None:
@@ -135,7 +135,7 @@ def evaluate_coder(
     quiet: bool = typer.Option(False, "--quiet", "-q"),
     as_json: bool = typer.Option(False, "--json", help="Print the full report as JSON."),
     embedding: str | None = typer.Option(None, "--embedding", help="minilm (default: slower, more accurate) or "
-                                         "static (about 35x faster, less accurate)."),
+                                         "static (about 20x faster, less accurate)."),
     add: list[Path] = ADD,
     calibrate: bool = CALIBRATE,
     diagram: Path | None = typer.Option(None, "--diagram", help="Write the service_domain reliability diagram "

@@ -10,8 +10,8 @@ How a row is coded:
      vendored `tokenizer.json`. The ONNX session is loaded once, lazily, with at most two CPU threads (`Embedder`).
    - `static`: a 256-dimensional vector from a static token table distilled from the untuned model
      (`data/coder/static/`, built by `scripts/distill_static_model.py`): the mean of the text's token vectors,
-     read with the `model2vec` package. No neural network runs, so it is about 35 times faster, and less
-     accurate (leave-one-city-out service_domain macro-F1 0.44 against 0.52 for the untuned MiniLM; see docs/coder.md)
+     read with the `model2vec` package. No neural network runs, so it is about 20 times faster, and less
+     accurate (on the hold-out cities service_domain macro-F1 0.793 against 0.805 for MiniLM; see docs/coder.md)
      (`StaticEmbedder`).
 3. Beside the vector, the text's words and word pairs are weighed by tf-idf over the training texts' vocabulary
    (`Lexicon`): the cue words a person codes by survive there, where an embedding blurs them.
