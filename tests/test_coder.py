@@ -106,6 +106,9 @@ def test_packaged_heads_cover_every_coded_column_with_codebook_classes():
     assert manifest["embedding"]["tokenizer_sha256"] == C.TOKENIZER_SHA256
     assert manifest["training"]["rows"] == 2370 and manifest["training"]["sha256"] == T._file_sha256(T.INVENTORY_FILE)
     assert manifest["training"]["holdout_cities"] == list(T.holdout_cities())
+    # temperature-scaled, as train-coder does by default: lead_actor's over-confident head is softened
+    assert "temperature" in manifest["training"] and coder.heads["technologies"].temperature == 1.0
+    assert coder.heads["lead_actor"].temperature > 1.0
 
 
 def test_training_inventory_leaves_out_the_holdout_cities():

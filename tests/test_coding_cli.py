@@ -181,6 +181,15 @@ def test_train_coder_writes_loadable_heads(tmp_path):
     coder = load_coder(tmp_path / "heads")
     assert set(coder.heads) == set(CODED_COLUMNS)
     assert coder.manifest["training"]["C"] == "3" and coder.manifest["training"]["rows"] == 397
+    # temperature-scaled by default: a temperature per single-valued head, fitted on held-out folds
+    assert "temperature" in coder.manifest["training"] and coder.heads["technologies"].temperature == 1.0
+    assert any(h.temperature != 1.0 for h in coder.heads.values())
+    result = run("train-coder", "--inventory", str(sample), "--out", str(tmp_path / "plain"), "--C", "3", "--quiet",
+                 "--no-calibrate")
+    assert result.exit_code == 0, result.output
+    plain = load_coder(tmp_path / "plain")
+    assert "temperature" not in plain.manifest["training"]
+    assert all(h.temperature == 1.0 for h in plain.heads.values())
 
 
 def test_evaluate_coder_reports_grouped_scores(evaluations, monkeypatch):

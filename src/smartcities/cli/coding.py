@@ -69,8 +69,8 @@ def code(
             console.print(f"… and {len(result.review) - show} more")
 
 
-CALIBRATE = typer.Option(False, "--calibrate", help="Temperature-scale the single-valued heads' confidences "
-                         "(fitted on held-out training folds; the coded values do not change).")
+CALIBRATE = typer.Option(True, "--calibrate/--no-calibrate", help="Temperature-scale the single-valued heads' "
+                         "confidences (fitted on held-out training folds; the coded values do not change).")
 ADD = typer.Option(None, "--add", help="A review file with its `corrected` column filled (from `code --review`); "
                    "repeat for several. Rows of hold-out cities are left out.")
 

@@ -25,7 +25,7 @@ How a row is coded:
 
 Heads and lexicon are plain arrays (`heads.npz`) and a JSON manifest (`manifest.json`) in `smartcities/data/coder/`
 (for the static embedding `heads_static.npz` and `manifest_static.json`), so loading them runs no pickled code.
-`smartcities train-coder [--embedding static]` (see `inventory.train`) rebuilds them.
+`smartcities train-coder [--embedding static]` (see `inventory.train`) refits them.
 """
 
 from __future__ import annotations

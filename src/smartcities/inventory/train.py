@@ -234,7 +234,8 @@ class TrainingSettings:
     balanced: bool = True
     lexicon_weight: float = LEXICON_WEIGHT  # 0: the heads read the embedding alone
     fixed_C: float | None = None  # skip the search and use this C for every column
-    calibrate: bool = False  # temperature-scale the single-valued heads (fit_temperature)
+    calibrate: bool = True  # temperature-scale the single-valued heads (fit_temperature): on held-out folds it
+    # brings the confidences closer to the share right, most of all lead_actor's (docs/coder.md, Calibration)
 
 
 def fit_coder(X: np.ndarray, frame: pd.DataFrame, groups: Sequence, settings: TrainingSettings = TrainingSettings(),
