@@ -192,6 +192,32 @@ def test_train_coder_writes_loadable_heads(tmp_path):
     assert all(h.temperature == 1.0 for h in plain.heads.values())
 
 
+def test_train_coder_keep_C_refits_with_each_columns_C_of_the_heads_it_replaces(tmp_path):
+    from smartcities.inventory.coder import packaged_coder
+    from smartcities.inventory.train import DATA
+
+    sample = DATA / "sci2022" / "inventory.csv"
+    heads = tmp_path / "heads"
+    assert run("train-coder", "--inventory", str(sample), "--out", str(heads), "--C", "3", "-q").exit_code == 0
+    manifest = json.loads((heads / "manifest.json").read_text())
+    manifest["columns"]["lead_actor"]["C"], manifest["columns"]["inclusive"]["C"] = 0.1, 30.0  # as a search might
+    (heads / "manifest.json").write_text(json.dumps(manifest))
+    result = run("train-coder", "--inventory", str(sample), "--out", str(heads), "--keep-C")
+    assert result.exit_code == 0, result.output
+    assert "lead_actor: 3 classes, C=0.1" in result.output and "inclusive: 2 classes, C=30" in result.output
+    kept = load_coder(heads)
+    assert {col: h.info["C"] for col, h in kept.heads.items()} == {**{col: 3.0 for col in CODED_COLUMNS},
+                                                                   "lead_actor": 0.1, "inclusive": 30.0}
+    assert kept.manifest["training"]["C"].startswith("kept per column: item_type 3, ")
+    # a folder without heads keeps the package's C
+    fresh = tmp_path / "fresh"
+    assert run("train-coder", "--inventory", str(sample), "--out", str(fresh), "--keep-C", "-q").exit_code == 0
+    assert ({col: h.info["C"] for col, h in load_coder(fresh).heads.items()}
+            == {col: h.info["C"] for col, h in packaged_coder().heads.items()})
+    both = run("train-coder", "--inventory", str(sample), "--out", str(fresh), "--keep-C", "--C", "3")
+    assert both.exit_code == 2 and "give --C or --keep-C, not both" in both.output
+
+
 def test_evaluate_coder_reports_grouped_scores(evaluations, monkeypatch):
     result = run("evaluate-coder", "--folds", "3", "--C", "3", "--no-cdp", "--json")
     assert result.exit_code == 0, result.output

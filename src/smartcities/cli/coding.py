@@ -82,6 +82,9 @@ def train_coder(
                                           "training inventory without its hold-out cities)."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Folder for the heads (default: the package's)."),
     c: float | None = typer.Option(None, "--C", help="Fix the regularisation strength instead of searching."),
+    keep_c: bool = typer.Option(False, "--keep-C", help="Keep each column's C from the heads in --out (the "
+                                "package's when --out holds none) instead of searching, so that a refit on another "
+                                "CPU, where near ties in the search may fall the other way, fits the same heads."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
     embedding: str | None = typer.Option(None, "--embedding", help="minilm (default: slower, more accurate) or "
                                          "static (about 20x faster, less accurate)."),
@@ -89,17 +92,23 @@ def train_coder(
     calibrate: bool = CALIBRATE,
 ) -> None:
     """Fit the coder's heads (one per coded column) on a coded inventory, plus reviewed rows (--add)."""
-    from ..inventory.coder import CODER_DIR, DEFAULT_EMBEDDING, head_files, save_coder
+    from ..inventory.coder import CODER_DIR, DEFAULT_EMBEDDING, head_files, load_coder, save_coder
     from ..inventory.review import describe
     from ..inventory.train import TrainingSettings
     from ..inventory.train import train_coder as train
 
     name = _embedding(embedding, False) or DEFAULT_EMBEDDING
+    target = out or CODER_DIR
+    if keep_c and c is not None:
+        raise typer.BadParameter("give --C or --keep-C, not both")
+    fixed = c
+    if keep_c:
+        kept = target if all((target / file).is_file() for file in head_files(name)) else CODER_DIR
+        fixed = {col: float(head.info["C"]) for col, head in load_coder(kept, name).heads.items()}
     with _progress(quiet) as bar:
         task = bar.add_task("training heads", total=None)
-        coder = train(inventory, TrainingSettings(fixed_C=c, calibrate=calibrate),
+        coder = train(inventory, TrainingSettings(fixed_C=fixed, calibrate=calibrate),
                       progress=lambda column: bar.advance(task), embedding=name, add=add or ())
-    target = out or CODER_DIR
     save_coder(coder, target, name)
     if not quiet:
         if add:

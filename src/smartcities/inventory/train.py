@@ -24,7 +24,7 @@ outside the package and the shipped files carry nothing derived from CDP.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
@@ -233,9 +233,24 @@ class TrainingSettings:
     grid: tuple[float, ...] = C_GRID
     balanced: bool = True
     lexicon_weight: float = LEXICON_WEIGHT  # 0: the heads read the embedding alone
-    fixed_C: float | None = None  # skip the search and use this C for every column
+    fixed_C: float | Mapping[str, float] | None = None  # skip the search: this C for every column, or per column
     calibrate: bool = True  # temperature-scale the single-valued heads (fit_temperature): on held-out folds it
     # brings the confidences closer to the share right, most of all lead_actor's (docs/coder.md, Calibration)
+
+    def C_for(self, column: str) -> float | None:
+        """The fixed C of `column`, or None when it is to be chosen by cross-validation."""
+        if isinstance(self.fixed_C, Mapping):
+            return self.fixed_C.get(column)
+        return self.fixed_C
+
+    def C_described(self) -> str:
+        """How C was set, for the heads' manifest."""
+        if self.fixed_C is None:
+            return "chosen per column by 5-fold cross-validation grouped by city from " + ", ".join(
+                f"{c:g}" for c in self.grid)
+        if isinstance(self.fixed_C, Mapping):
+            return "kept per column: " + ", ".join(f"{column} {C:g}" for column, C in self.fixed_C.items())
+        return f"{self.fixed_C:g}"
 
 
 def fit_coder(X: np.ndarray, frame: pd.DataFrame, groups: Sequence, settings: TrainingSettings = TrainingSettings(),
@@ -254,8 +269,8 @@ def fit_coder(X: np.ndarray, frame: pd.DataFrame, groups: Sequence, settings: Tr
     for column in settings.columns:
         rows = frame[column].map(lambda v: v is not None and v is not pd.NA and v == v).to_numpy(dtype=bool)
         labels = labels_of(frame[rows], column)
-        C = settings.fixed_C or choose_C(F[rows], labels, list(groups[rows]), column, settings.grid,
-                                         settings.balanced)
+        C = settings.C_for(column) or choose_C(F[rows], labels, list(groups[rows]), column, settings.grid,
+                                               settings.balanced)
         heads[column] = fit_head(F[rows], labels, column, C, settings.balanced)
         if settings.calibrate:
             heads[column].temperature = fit_temperature(F[rows], labels, list(groups[rows]), column, C,
@@ -347,9 +362,7 @@ def train_coder(inventory: str | Path | None = None, settings: TrainingSettings 
                               "for technologies) over the embedding"
                               + (" and the lexicon's tf-idf" if fitted.lexicon is not None else ""),
                      "class_weight": "balanced" if settings.balanced else None,
-                     "C": "chosen per column by 5-fold cross-validation grouped by city from "
-                          + ", ".join(f"{c:g}" for c in settings.grid) if settings.fixed_C is None
-                          else f"{settings.fixed_C:g}",
+                     "C": settings.C_described(),
                      **({"temperature": "per single-valued column, the one of 0.25–4 with the least log loss "
                                         "on 5 folds grouped by city"} if settings.calibrate else {}),
                      "scikit_learn": sklearn.__version__},
