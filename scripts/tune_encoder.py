@@ -24,7 +24,8 @@ What it does:
    in each, the encoder is fine-tuned on the training cities only and exported as in step 4, the package's heads
    (`fit_coder`, C chosen inside the fold) are fitted on the training cities and the held-out cities are coded —
    once with the untuned encoder and once with the tuned one, both read by the package's `Embedder`. Prints
-   and writes (`--report`) accuracy and macro-F1 per column for both.
+   and writes (`--report`) accuracy and macro-F1 per column for both; `--vectors` keeps each fold's vectors
+   for other comparisons on rows the encoder never saw (`scripts/blend_embeddings.py`).
 4. Exports the encoder to ONNX (opset 17), fuses it with onnxruntime's transformer optimizer (attention,
    layer normalisation, GELU), appends masked mean pooling and L2 normalisation (output `sentence_embedding`)
    and quantises the matrix products dynamically to int8 (per-channel signed weights, 7 bits of them), so that
@@ -160,9 +161,13 @@ def fine_tune(texts, frame, layers: int | None, epochs: int, lr: float, seed: in
 
 # --- held-out evaluation ----------------------------------------------------------------------------------------
 
-def evaluate(frame, texts, folds: int, layers: int | None, epochs: int, lr: float) -> dict:
+def evaluate(frame, texts, folds: int, layers: int | None, epochs: int, lr: float,
+             keep: Path | None = None) -> dict:
     """Held-out macro-F1 per column, untuned vs tuned, each through the shipped pipeline: the encoder exported
-    to int8 ONNX and read by the package's `Embedder`, the package's heads fitted inside the fold."""
+    to int8 ONNX and read by the package's `Embedder`, the package's heads fitted inside the fold. With `keep`,
+    also writes there (npz) every fold's encoder's vectors of every row (`tuned`, folds × rows × dimensions),
+    the untuned vectors and each row's fold, so that other heads can be compared on vectors held out for the
+    encoder too."""
     from sklearn.model_selection import GroupKFold
 
     from smartcities.inventory.coder import Embedder
@@ -179,16 +184,22 @@ def evaluate(frame, texts, folds: int, layers: int | None, epochs: int, lr: floa
     untuned = vectors(load_encoder(layers)[0])
     truth = {c: labels_of(frame, c) for c in CODED_COLUMNS}
     predicted = {kind: {c: [None] * len(frame) for c in CODED_COLUMNS} for kind in ("untuned", "tuned")}
+    by_fold, fold_of = [], np.zeros(len(frame), dtype=np.int64)
     for fold, (train, test) in enumerate(GroupKFold(n_splits=folds).split(texts, groups=groups), 1):
         start = time.perf_counter()
         model, _ = fine_tune([texts[i] for i in train], frame.iloc[train], layers, epochs, lr, seed=fold)
-        for kind, X in (("untuned", untuned), ("tuned", vectors(model))):
+        tuned = vectors(model)
+        by_fold.append(tuned)
+        fold_of[test] = fold
+        for kind, X in (("untuned", untuned), ("tuned", tuned)):
             coder = fit_coder(X[train], frame.iloc[train], [groups[i] for i in train],
                               texts=[texts[i] for i in train])
             for column, (values, _) in coder.predict(X[test], [texts[i] for i in test]).items():
                 for i, value in zip(test, values):
                     predicted[kind][column][i] = value
         print(f"fold {fold}/{folds}: {time.perf_counter() - start:.0f} s", flush=True)
+    if keep is not None:
+        np.savez(keep, tuned=np.stack(by_fold), untuned=untuned, fold=fold_of)
     return {kind: {c: score(c, truth[c], predicted[kind][c]) for c in CODED_COLUMNS} for kind in predicted}
 
 
@@ -293,6 +304,8 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=5e-5)
     parser.add_argument("--evaluate", type=int, default=0, metavar="K", help="first run K-fold held-out evaluation")
     parser.add_argument("--report", type=Path, default=None, help="write the evaluation as JSON here")
+    parser.add_argument("--vectors", type=Path, default=None, help="with --evaluate, write each fold's "
+                        "encoder's vectors of every row, the untuned ones and the folds here (npz)")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
 
@@ -307,7 +320,7 @@ def main() -> None:
     settings = {"layers": args.layers or 6, "epochs": args.epochs, "lr": args.lr, "rows": len(frame),
                 "torch": torch.__version__}
     if args.evaluate:
-        result = evaluate(frame, texts, args.evaluate, args.layers, args.epochs, args.lr)
+        result = evaluate(frame, texts, args.evaluate, args.layers, args.epochs, args.lr, args.vectors)
         for column in result["tuned"]:
             before, after = result["untuned"][column], result["tuned"][column]
             print(f"{column:24s} untuned accuracy {before['accuracy']:.3f} macro-F1 {before['macro_f1']:.3f} | "
