@@ -47,7 +47,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from smartcities.inventory.coder import decide, load_coder, static_embedder, texts_of
-    from smartcities.inventory.train import headline, labels_of, read_training_inventory, score
+    from smartcities.inventory.train import headline, labelled, labels_of, read_training_inventory, score
     from smartcities.model.codebook import CODED_COLUMNS
 
     frame = read_training_inventory()  # never a row of a hold-out city
@@ -74,7 +74,7 @@ def main() -> None:
         print(f"fold {fold} done", flush=True)
     figures = {}
     for column in CODED_COLUMNS:
-        rows = np.flatnonzero(frame[column].map(lambda v: v is not None and v == v).to_numpy(dtype=bool))
+        rows = np.flatnonzero(labelled(frame, column))
         truth = labels_of(frame.iloc[rows], column)
         figures[column] = {str(w): round(headline(column, score(column, truth, [predicted[w][column][i] for i in rows])
                                                   ), 3) for w in SHARES}

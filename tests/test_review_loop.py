@@ -101,6 +101,13 @@ def test_read_additions_locates_bad_and_conflicting_corrections(tmp_path):
     ]
 
 
+def test_labelled_rows_are_those_with_a_value_false_and_empty_lists_included():
+    frame = pd.DataFrame({"inclusive": pd.Series([True, False, None, pd.NA, np.nan], dtype=object),
+                          "technologies": pd.Series([("ai",), (), None, None, None], dtype=object)})
+    assert T.labelled(frame, "inclusive").tolist() == [True, True, False, False, False]
+    assert T.labelled(frame, "technologies").tolist() == [True, True, False, False, False]
+
+
 def test_with_additions_and_fit_coder_use_each_value_where_it_is_given():
     X, y = np.eye(3)[[0] * 6 + [1] * 6], ["transport"] * 6 + ["education"] * 6
     frame = pd.DataFrame({"city": [f"c{i % 3}" for i in range(12)], "service_domain": y,

@@ -106,6 +106,11 @@ def labels_of(frame: pd.DataFrame, column: str) -> list:
     return [str(v) for v in frame[column]]
 
 
+def labelled(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """Which rows of `frame` carry a value in `column` (a reviewed row may carry values for some columns only)."""
+    return frame[column].map(lambda v: v is not None and v is not pd.NA and v == v).to_numpy(dtype=bool)
+
+
 def _multi_matrix(values: Sequence[tuple[str, ...]], classes: Sequence[str]) -> np.ndarray:
     return np.array([[c in v for c in classes] for v in values], dtype=np.int64)
 
@@ -267,7 +272,7 @@ def fit_coder(X: np.ndarray, frame: pd.DataFrame, groups: Sequence, settings: Tr
     heads = {}
     groups = np.asarray(groups, dtype=object)
     for column in settings.columns:
-        rows = frame[column].map(lambda v: v is not None and v is not pd.NA and v == v).to_numpy(dtype=bool)
+        rows = labelled(frame, column)
         labels = labels_of(frame[rows], column)
         C = settings.C_for(column) or choose_C(F[rows], labels, list(groups[rows]), column, settings.grid,
                                                settings.balanced)
