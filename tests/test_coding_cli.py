@@ -221,7 +221,7 @@ def test_train_coder_keep_C_refits_with_each_columns_C_of_the_heads_it_replaces(
 
 
 def test_evaluate_coder_reports_grouped_scores(evaluations, monkeypatch):
-    result = run("evaluate-coder", "--folds", "3", "--C", "3", "--no-cdp", "--json")
+    result = run("evaluate-coder", "--folds", "3", "--C", "3", "--no-cdp", "--no-calibrate", "--json")
     assert result.exit_code == 0, result.output
     whole = json.loads(result.output)
     report = whole["inventory"]
@@ -249,7 +249,8 @@ def test_evaluate_coder_reports_grouped_scores(evaluations, monkeypatch):
     assert ceiling["rows"] == 253 and ceiling["columns"]["service_domain"]["cohen_kappa"] > 0.8
     evaluations.replay()  # the same report, shown as text, on a terminal wide enough for the table
     monkeypatch.setattr(console, "width", 160)
-    shown = " ".join(run("evaluate-coder", "--folds", "3", "--C", "3", "--no-cdp", "--quiet").output.split())
+    shown = run("evaluate-coder", "--folds", "3", "--C", "3", "--no-cdp", "--no-calibrate", "--quiet").output
+    shown = " ".join(shown.split())
     assert "Hold-out cities (Adelaide," in shown
     assert "ECE" in shown and "2nd" in shown and "agreement between people" in shown
     figure = held["columns"]["inclusive"]["true_f1"]  # each column beside the figure it is judged by
@@ -263,7 +264,8 @@ def test_evaluate_coder_knows_which_rows_the_encoder_saw(tmp_path):
     from smartcities.inventory.train import DATA
 
     sample = DATA / "sci2022" / "inventory.csv"  # all 397 rows are training rows: the encoder saw their texts
-    result = run("evaluate-coder", "--inventory", str(sample), "--folds", "3", "--C", "3", "--no-cdp", "--json")
+    result = run("evaluate-coder", "--inventory", str(sample), "--folds", "3", "--C", "3", "--no-cdp", "--no-calibrate",
+                 "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report["inventory"]["encoder_saw_rows"] == 397 and "holdout" not in report
@@ -275,7 +277,8 @@ def test_evaluate_coder_knows_which_rows_the_encoder_saw(tmp_path):
         writer = csv.DictWriter(f, fieldnames=reader.fieldnames)
         writer.writeheader()
         writer.writerows(rows)
-    result = run("evaluate-coder", "--inventory", str(other), "--folds", "3", "--C", "3", "--no-cdp", "--json")
+    result = run("evaluate-coder", "--inventory", str(other), "--folds", "3", "--C", "3", "--no-cdp", "--no-calibrate",
+                 "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report["inventory"]["encoder_saw_rows"] == 0 and report["inventory"]["encoder_tuned_on_these_rows"] is False

@@ -139,7 +139,7 @@ def loop(tmp_path_factory):
     new = whole[whole["city"].isin(cities[2::4][:30])]
     small.to_csv(folder / "small.csv", index=False)
     new.drop(columns=list(CODED_COLUMNS)).to_csv(folder / "new.csv", index=False)
-    before = T.train_coder(folder / "small.csv", T.TrainingSettings(fixed_C=3.0))
+    before = T.train_coder(folder / "small.csv", T.TrainingSettings(fixed_C=3.0, calibrate=False))
     coded = C.code_file(folder / "new.csv", folder / "coded.csv", review_below=1.0, review_out=folder / "r.csv",
                         coder=before)
     review = pd.read_csv(folder / "r.csv", dtype=str, keep_default_na=False)
@@ -159,7 +159,8 @@ def test_corrected_examples_are_coded_as_corrected_after_train_coder_add(loop):
     folder, wrong = loop["folder"], loop["wrong"]
     assert len(wrong) >= 20  # heads fitted on 30 cities miscode many rows of 30 others
     result = runner.invoke(app, ["train-coder", "--inventory", str(folder / "small.csv"), "--add",
-                                 str(folder / "reviewed.csv"), "--C", "3", "--out", str(folder / "heads")],
+                                 str(folder / "reviewed.csv"), "--C", "3", "--no-calibrate", "--out",
+                                 str(folder / "heads")],
                            catch_exceptions=False)
     assert result.exit_code == 0, result.output
     shown = " ".join(result.output.split())
@@ -194,7 +195,7 @@ def test_corrected_examples_are_coded_as_corrected_after_train_coder_add(loop):
 def test_evaluate_coder_add_shows_the_figures_with_and_without_the_reviewed_rows(loop, tmp_path, evaluations):
     folder = loop["folder"]
     args = ["evaluate-coder", "--inventory", str(folder / "small.csv"), "--add", str(folder / "reviewed.csv"),
-            "--folds", "3", "--C", "3", "--no-cdp"]
+            "--folds", "3", "--C", "3", "--no-cdp", "--no-calibrate"]
     result = runner.invoke(app, [*args, "--json"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
