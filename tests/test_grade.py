@@ -121,11 +121,11 @@ def test_ranks_of_few_units_over_many_runs_equal_ranks_by_hand(ties, monkeypatch
         above, at_or_above = np.sum(col[:, None] < col, axis=1), np.sum(col[:, None] <= col, axis=1)
         expect = above + 1.0 if ties == "min" else (above + 1 + at_or_above) / 2
         assert np.array_equal(got[r, :, j], np.where(np.isnan(col), NAN, expect), equal_nan=True)
-    monkeypatch.setattr(grade, "SHORT_COLUMN", 0)  # every column on its own
+    monkeypatch.setattr(grade, "BLOCK", 1)  # every column in a block of its own
     assert np.array_equal(got, ranks(scores, ties=ties), equal_nan=True)
 
 
-@pytest.mark.parametrize("units", [40, 3000])  # ranked many columns at a time, and one column at a time
+@pytest.mark.parametrize("units", [40, 3000])  # many columns to a block, and few
 def test_ranks_with_infinite_and_missing_scores_equal_ranks_by_hand(units):
     rng = np.random.default_rng(6)
     scores = np.round(rng.random((2, units, 3)) * 9)
@@ -142,6 +142,27 @@ def test_ranks_with_infinite_and_missing_scores_equal_ranks_by_hand(units):
             assert np.array_equal(got[r, :, j], np.where(missing, NAN, above + 1.0), equal_nan=True)
             assert np.array_equal(average[r, :, j], np.where(missing, NAN, (above + 1 + at_or_above) / 2),
                                   equal_nan=True)
+
+
+@pytest.mark.parametrize("ties", ["min", "average"])
+def test_ranks_tell_apart_scores_a_few_ulps_apart_and_tie_zero_with_minus_zero(ties):
+    rng = np.random.default_rng(7)
+    one = np.array([np.nextafter(1.0, 0.0), 1.0, np.nextafter(1.0, 2.0), np.nextafter(np.nextafter(1.0, 2.0), 2.0)])
+    scores = rng.normal(size=(2, 5000, 2))
+    scores[:, ::3, 0] = rng.choice(one, size=scores[:, ::3, 0].shape)  # keys alike in all but their low bits
+    scores[:, 1::11, 1] = rng.choice([0.0, -0.0], size=scores[:, 1::11, 1].shape)
+    scores[0, 2::13, 1] = NAN
+    scores[1, 2::13, 1] = -NAN  # a missing score whatever its sign bit
+    scores[:, 4::17, :] = np.inf
+    got = ranks(scores, ties=ties)
+    for r in range(2):
+        for j in range(2):
+            col = scores[r, :, j]
+            above, at_or_above = np.sum(col[:, None] < col, axis=1), np.sum(col[:, None] <= col, axis=1)
+            expect = above + 1.0 if ties == "min" else (above + 1 + at_or_above) / 2
+            assert np.array_equal(got[r, :, j], np.where(np.isnan(col), NAN, expect), equal_nan=True), (r, j)
+    near_one = np.isin(scores[0, :, 0], one)
+    assert len(np.unique(got[0, near_one, 0])) == 4  # the four neighbours of 1 keep four ranks
 
 
 def test_ranks_of_nothing_keep_their_shape():

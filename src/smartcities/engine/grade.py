@@ -8,87 +8,98 @@ import numpy as np
 
 from .layout import moved_last
 from .registry import register
-from .threads import WORKERS, blocks, map_threads
+from .threads import blocks, map_threads
 
 LETTERS = ("AAA", "AA", "A", "BBB", "BB", "B", "CCC", "CC", "C", "D")
 
 
-SHORT_COLUMN = 256  # units: columns up to this long are ranked many at a time (faster below, slower above)
+BLOCK = 2**18  # values ranked in one go: a block of columns that stays in cache
 
 
 def ranks(scores: np.ndarray, axis: int = 1, *, ties: str = "min") -> np.ndarray:
     """Rank of each unit along `axis` (units): 1 for the highest score, NaN for missing scores. Tied units share
     the lowest rank (`ties="min"`, as in published rankings) or the mean of their positions (`"average"`).
-    NaN sorts last so it never takes a rank. Long columns are ranked one at a time, blocks of columns on every
-    core; short ones (few units, many runs or nodes) many at a time, since one sort call per short column costs
-    more in the call than in the sort."""
+    NaN sorts last so it never takes a rank. Blocks of columns run on every core."""
     A = moved_last(scores, axis, negate=True)  # each column contiguous, highest first
     columns = A.reshape(math.prod(A.shape[:-1]), A.shape[-1])
     out = np.empty(columns.shape)
-    short = columns.shape[1] <= SHORT_COLUMN
-    per_block = max(1, 2**18 // max(1, columns.shape[1])) if short else 1
+    per_block = max(1, BLOCK // max(1, columns.shape[1]))
 
     def rank_block(block: slice) -> None:
-        if short:
-            out[block] = _ranks_many(columns[block], ties)
-            return
-        for c in range(block.start, block.stop):
-            out[c] = _ranks(columns[c], ties)
+        out[block] = _ranks_of_rows(columns[block], ties)
 
-    parts = max(1, -(-len(columns) // per_block)) if short else 4 * WORKERS
+    parts = max(1, -(-len(columns) // per_block))
     map_threads(rank_block, blocks(len(columns), parts), worth_it=scores.size >= 1_000_000)
     return np.moveaxis(out.reshape(A.shape), -1, axis)
 
 
-def _sort_key(a: np.ndarray) -> np.ndarray:
-    """`a` with NaN as +inf, which sorts NaN last as before and lets NumPy take its vectorised sort (five times
-    faster; it leaves arrays holding NaN to a slower one). Kept as it is when it holds +inf itself, which NaN
-    must not tie with."""
-    missing = np.isnan(a)
-    if not missing.any() or np.isposinf(a).any():
-        return a
-    return np.where(missing, np.inf, a)
+SIGN = np.uint64(1 << 63)
+LAST = np.uint64(np.iinfo(np.uint64).max)
 
 
-def _ranks(a: np.ndarray, ties: str) -> np.ndarray:
-    """Ranks of one column (1 for the lowest value), by runs of tied values in sorted order. Why one column at a
-    time: the column and its order stay in cache, where gathering by an order across many columns does not."""
-    order = np.argsort(_sort_key(a))
-    ordered = a[order]
-    rank_sorted = np.arange(1.0, a.size + 1)
-    tied = ordered[1:] == ordered[:-1]  # NaN is never tied
-    if tied.any():
-        starts = np.flatnonzero(np.r_[True, ~tied])  # where each run of tied values begins
-        lengths = np.diff(starts, append=a.size)
-        rank_sorted = np.repeat(starts + (1.0 if ties == "min" else (lengths - 1) / 2 + 1.0), lengths)
-    if a.size and np.isnan(ordered[-1]):
-        rank_sorted[a.size - np.count_nonzero(np.isnan(a)):] = np.nan  # NaN sorts last
+def _order_keys(a: np.ndarray) -> np.ndarray:
+    """Unsigned integers in the order of the floats `a`, −0 equal to 0 and every NaN equal, after +inf: the
+    bits of a non-negative float with its sign bit set, those of a negative one inverted."""
+    bits = (a + 0.0).view(np.uint64)  # + 0.0 turns −0 into 0
+    keys = (bits >> np.uint64(63)) * ~SIGN  # every bit set for a negative value, none for the others
+    keys |= SIGN
+    keys ^= bits
+    keys[np.isnan(a)] = LAST
+    return keys
+
+
+def _ranks_of_rows(a: np.ndarray, ties: str) -> np.ndarray:
+    """Ranks within each row of a (rows, units) block (1 for the lowest value), from one sort of integer keys
+    that carry each value's place in the block in their low bits. Why: NumPy sorts integers with its vectorised
+    sort, several times faster than an argsort, and the places it gives back gather and scatter the whole block
+    at once. Values whose keys differ only in those low bits (within about 1e-10 of each other, relative) may
+    come out in the order of their places; that is checked, and such a row is ordered by argsort instead."""
+    rows, n = a.shape
+    if not a.size:
+        return np.empty(a.shape)
+    keys = _order_keys(a)
+    low = np.uint64(max(1, (a.size - 1).bit_length()))
+    packed = keys >> low
+    packed <<= low
+    packed |= np.arange(a.size, dtype=np.uint64).reshape(rows, n)
+    packed.sort(axis=1)
+    packed &= (np.uint64(1) << low) - np.uint64(1)
+    order = packed.view(np.intp).reshape(-1)  # places in the block, each row in the order of its values
+    ordered = keys.reshape(-1)[order].reshape(rows, n)
+    for r in np.flatnonzero((ordered[:, 1:] < ordered[:, :-1]).any(axis=1)):
+        by_value = np.argsort(keys[r], kind="stable")
+        order[r * n:(r + 1) * n] = r * n + by_value
+        ordered[r] = keys[r][by_value]
+    ranked = _tied_ranks(ordered, ties)
+    ranked[ordered == LAST] = np.nan  # NaN sorts last
     out = np.empty(a.size)
-    out[order] = rank_sorted
-    return out
+    out[order] = ranked.reshape(-1)
+    return out.reshape(rows, n)
 
 
-def _ranks_many(a: np.ndarray, ties: str) -> np.ndarray:
-    """`_ranks` of every row of a (rows, units) block at once: one sort along the rows, and each run of tied
-    values found by carrying its first (and last) position along the sorted row."""
-    n = a.shape[1]
-    order = np.argsort(_sort_key(a), axis=1)
-    ordered = np.take_along_axis(a, order, axis=1)
-    position = np.arange(n)
-    new_run = np.ones(a.shape, dtype=bool)
-    np.not_equal(ordered[:, 1:], ordered[:, :-1], out=new_run[:, 1:])  # NaN is never tied
-    first = np.maximum.accumulate(np.where(new_run, position, 0), axis=1)
+def _tied_ranks(ordered: np.ndarray, ties: str) -> np.ndarray:
+    """Ranks 1…n along each row of sorted values, each run of equal values sharing its lowest rank (`min`) or
+    their mean (`average`); the work grows with the tied values, not with the block."""
+    rows, n = ordered.shape
+    ranked = np.empty((rows, n))
+    ranked[:] = np.arange(1.0, n + 1)
+    flat = ordered.reshape(-1)
+    same = flat[1:] == flat[:-1]
+    same[n - 1::n] = False  # a row's first value follows the row before
+    later = np.flatnonzero(same) + 1  # places equal to the one before
+    if not later.size:
+        return ranked
+    starts_run = np.r_[True, later[1:] != later[:-1] + 1]
+    run = np.cumsum(starts_run) - 1
+    first = later[starts_run] - 1  # the place each run of equal values begins at
+    into = ranked.reshape(-1)
     if ties == "min":
-        rank_sorted = first + 1.0
-    else:
-        ends = np.ones(a.shape, dtype=bool)
-        ends[:, :-1] = new_run[:, 1:]
-        last = np.minimum.accumulate(np.where(ends, position, n - 1)[:, ::-1], axis=1)[:, ::-1]
-        rank_sorted = first + (last - first) / 2 + 1.0
-    rank_sorted[np.isnan(ordered)] = np.nan  # NaN sorts last
-    out = np.empty(a.shape)
-    np.put_along_axis(out, order, rank_sorted, axis=1)
-    return out
+        into[later] = (first % n + 1.0)[run]
+        return ranked
+    last = later[np.r_[starts_run[1:], True]]
+    mean = (first % n + last % n) / 2 + 1.0
+    into[later], into[first] = mean[run], mean
+    return ranked
 
 
 @register("grade", "quantile")
