@@ -125,7 +125,7 @@ def test_ranks_of_few_units_over_many_runs_equal_ranks_by_hand(ties, monkeypatch
     assert np.array_equal(got, ranks(scores, ties=ties), equal_nan=True)
 
 
-@pytest.mark.parametrize("units", [40, 3000])  # many columns to a block, and few
+@pytest.mark.parametrize("units", [40, 3000])  # short columns and long ones
 def test_ranks_with_infinite_and_missing_scores_equal_ranks_by_hand(units):
     rng = np.random.default_rng(6)
     scores = np.round(rng.random((2, units, 3)) * 9)
