@@ -91,6 +91,7 @@ def other_installation(path: Path) -> tuple[list[str], dict[str, str]]:
 
 
 def main() -> None:
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)  # cache bytecode as Python does by default: timed as users run it
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--against", type=Path, help="another installation to time side by side: a virtual "
