@@ -6,10 +6,15 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .build import Result
 from .io.outputs import atomic_folder, write_csv
 from .model.processing import ProcessingLog, entry
+
+if TYPE_CHECKING:
+    from .analysis.insight import Insight
+    from .online.pdf import Printing
 
 PRINT_CITY_PAGES = 200
 """At most this many city pages in report.pdf (the first cities by rank): Chromium prints about a dozen pages a
@@ -25,59 +30,77 @@ def write_outputs(result: Result, out: str | Path, *, report: bool = True, site:
     when the index has an inventory; report.html.
     With `site`: site/ and dashboard.html from the documents every face reads, and report.pdf printed from
     the report page by `browser` (a Chromium executable, or None: no PDF); the processing log written says what
-    the PDF leaves out (`published`)."""
+    the PDF leaves out (`published`). The report page is written first, so the browser prints while every other
+    file is written."""
+    from .analysis.insight import insight_of
+
     if report or site:
         result = published(result, browser, site=site)
     with atomic_folder(out, reads=result.spec.files) as tmp:
-        if result.editions is not None:  # every edition's scores, an edition column first; the editions' tables
-            write_csv(result.editions.scores_table(), tmp / "scores.csv")
-            result.editions.changes.to_csv(tmp / "editions.csv", index=False)
-            result.editions.trends.to_csv(tmp / "edition_trends.csv", index=False)
-            result.editions.decomposition.to_csv(tmp / "rank_decomposition.csv", index=False)
-        else:
-            write_csv(result.scores_table(), tmp / "scores.csv")
-        write_csv(result.inputs.indicators, tmp / "indicators.csv")
-        result.processing.table.to_csv(tmp / "processing.csv", index=False)
-        if result.stages.weighting is not None:  # the weights a weight step set
-            result.stages.weighting.table(result.context).to_csv(tmp / "weights.csv", index=False)
-        unc = result.uncertainty
-        if unc is not None:
-            write_csv(unc.rank_intervals, tmp / "rank_intervals.csv")
-            unc.movement.to_csv(tmp / "rank_movement.csv", index=False)
-            unc.sensitivity.to_csv(tmp / "sensitivity.csv", index=False)
-            unc.convergence.to_csv(tmp / "sensitivity_convergence.csv", index=False)
-        (tmp / "run.json").write_text(json.dumps(result.run_record(), indent=2, default=str))
-        from .analysis.insight import insight_of, write_insight
-        from .report.insight_sections import insight_sections
-
         insight = insight_of(result)  # the profiles always; trends, regions and archetypes with an inventory
-        write_insight(insight, tmp)
-        sections = insight_sections(result, insight)
-        if report or site:
-            from .report.html import render_report
+        printing = _report(result, insight, tmp, browser if site else None) if report or site else None
+        try:
+            _tables(result, insight, tmp)
+            if site:
+                from .online.bundle import documents
+                from .online.site import write_dashboard, write_site
 
-            (tmp / "report.html").write_text(render_report(result, sections), encoding="utf-8")
-        if site:
-            from .online.bundle import documents
-            from .online.pdf import Printing
-            from .online.site import write_dashboard, write_site
-
-            page = tmp / "report.html"
-            if browser and _cities(result) > PRINT_CITY_PAGES:  # the page to print keeps the first city pages
-                page = tmp / ".report-print.html"
-                page.write_text(render_report(result, sections, city_pages=PRINT_CITY_PAGES), encoding="utf-8")
-            printing = Printing(page, tmp / "report.pdf", browser) if browser else None
-            try:  # the browser prints while the site is written
                 docs = documents(result, insight)
                 write_site(docs, tmp)
                 write_dashboard(docs, tmp / "dashboard.html")
-            finally:
-                if printing is not None:
-                    printing.wait()
-            if page.name != "report.html":
-                page.unlink()
+        finally:
+            if printing is not None:
+                printing.wait()
+        (tmp / PRINT_PAGE).unlink(missing_ok=True)
         names = sorted(p.name for p in tmp.iterdir())
     return [Path(out) / n for n in names]
+
+
+PRINT_PAGE = ".report-print.html"
+"""The page printed instead of report.html when the PDF keeps fewer city pages than the report has."""
+
+
+def _report(result: Result, insight: Insight, tmp: Path, browser: str | None) -> Printing | None:
+    """report.html, and with a `browser` its printing to report.pdf started (the `Printing` under way)."""
+    from .report.html import render_report
+    from .report.insight_sections import insight_sections
+
+    sections = insight_sections(result, insight)
+    page = tmp / "report.html"
+    page.write_text(render_report(result, sections), encoding="utf-8")
+    if browser is None:
+        return None
+    from .online.pdf import Printing
+
+    if _cities(result) > PRINT_CITY_PAGES:  # the page to print keeps the first city pages
+        page = tmp / PRINT_PAGE
+        page.write_text(render_report(result, sections, city_pages=PRINT_CITY_PAGES), encoding="utf-8")
+    return Printing(page, tmp / "report.pdf", browser)
+
+
+def _tables(result: Result, insight: Insight, tmp: Path) -> None:
+    """Every table of the build, run.json and the insight tables."""
+    from .analysis.insight import write_insight
+
+    if result.editions is not None:  # every edition's scores, an edition column first; the editions' tables
+        write_csv(result.editions.scores_table(), tmp / "scores.csv")
+        result.editions.changes.to_csv(tmp / "editions.csv", index=False)
+        result.editions.trends.to_csv(tmp / "edition_trends.csv", index=False)
+        result.editions.decomposition.to_csv(tmp / "rank_decomposition.csv", index=False)
+    else:
+        write_csv(result.scores_table(), tmp / "scores.csv")
+    write_csv(result.inputs.indicators, tmp / "indicators.csv")
+    result.processing.table.to_csv(tmp / "processing.csv", index=False)
+    if result.stages.weighting is not None:  # the weights a weight step set
+        result.stages.weighting.table(result.context).to_csv(tmp / "weights.csv", index=False)
+    unc = result.uncertainty
+    if unc is not None:
+        write_csv(unc.rank_intervals, tmp / "rank_intervals.csv")
+        unc.movement.to_csv(tmp / "rank_movement.csv", index=False)
+        unc.sensitivity.to_csv(tmp / "sensitivity.csv", index=False)
+        unc.convergence.to_csv(tmp / "sensitivity_convergence.csv", index=False)
+    (tmp / "run.json").write_text(json.dumps(result.run_record(), indent=2, default=str))
+    write_insight(insight, tmp)
 
 
 def published(result: Result, browser: str | None, site: bool = True) -> Result:
