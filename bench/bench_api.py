@@ -11,7 +11,7 @@ server handing out a static file of the site (site/api/v1/ranking.json), which i
     .venv/bin/python bench/bench_api.py [--rate 200 --seconds 60 --in-flight 256]
 """
 
-from __future__ import annotations
+from __future__ import annotations  # noqa: I001 (smartcities before NumPy: its kernels)
 
 import argparse
 import asyncio
@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlencode
 
+import smartcities  # noqa: F401 (first, so NumPy runs the kernels a smartcities process runs)
 import numpy as np
 
 from smartcities.build import build

@@ -11,7 +11,7 @@ indicator in plain Python loops (the way a per-column implementation would do th
     .venv/bin/python bench/bench_build.py [--units 100000 --indicators 200 --repeat 5] [--against ../main/src]
 """
 
-from __future__ import annotations
+from __future__ import annotations  # noqa: I001 (smartcities before NumPy: its kernels)
 
 import argparse
 import json
@@ -21,6 +21,7 @@ import sys
 import time
 from pathlib import Path
 
+import smartcities  # noqa: F401 (first, so NumPy runs the kernels a smartcities process runs)
 import numpy as np
 import pandas as pd
 
@@ -33,6 +34,9 @@ from smartcities.model.framework import Framework, Node
 from smartcities.model.spec import parse_spec
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
+NUMPY_CHOICES = ("NPY_DISABLE_CPU_FEATURES", "NPY_ENABLE_CPU_FEATURES")
+"""NumPy's kernel settings, which the package may set for the processes it starts (smartcities.numpy_kernels;
+an older checkout, run beside this one, does not read it from there)."""
 
 
 def synthetic(units: int, indicators: int, seed: int = 0) -> tuple[np.ndarray, Context]:
@@ -107,7 +111,8 @@ def against(args) -> None:
     rounds: dict[str, list] = {side: [] for side in sides}
     for _ in range(args.repeat):
         for side, src in sides.items():
-            env = {**os.environ, "PYTHONPATH": src}
+            # each side chooses NumPy's kernels as a fresh process does, not as this one chose them
+            env = {**{k: v for k, v in os.environ.items() if k not in NUMPY_CHOICES}, "PYTHONPATH": src}
             out = subprocess.run([sys.executable, __file__, "--units", str(args.units), "--indicators",
                                   str(args.indicators), "--child"], env=env, capture_output=True, text=True,
                                  check=True).stdout

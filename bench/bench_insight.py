@@ -13,7 +13,7 @@ than the smallest and how that compares with the growth in cities (1.0 = linear)
     .venv/bin/python bench/bench_insight.py [--cities 1000 3000 10000] [--items 100] [--permutations 9999]
 """
 
-from __future__ import annotations
+from __future__ import annotations  # noqa: I001 (smartcities before NumPy: its kernels)
 
 import argparse
 import dataclasses
@@ -21,11 +21,11 @@ import tempfile
 import time
 from pathlib import Path
 
+import smartcities  # (first, so NumPy runs the kernels a smartcities process runs)
 import numpy as np
 import pandas as pd
 import yaml
 
-import smartcities
 from smartcities.analysis import archetypes as arch
 from smartcities.analysis import profiles as prof
 from smartcities.analysis import regions as reg

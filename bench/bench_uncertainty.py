@@ -13,7 +13,7 @@ The loop rebuilds each run with `run_pipeline` on the plain pipeline the run amo
 without a run axis does; the ratio is loop time / vectorised time.
 """
 
-from __future__ import annotations
+from __future__ import annotations  # noqa: I001 (smartcities before NumPy: its kernels)
 
 import argparse
 import json
@@ -23,6 +23,7 @@ import sys
 import time
 from pathlib import Path
 
+import smartcities  # noqa: F401 (first, so NumPy runs the kernels a smartcities process runs)
 import numpy as np
 
 from smartcities.engine.context import Context

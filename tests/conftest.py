@@ -1,6 +1,8 @@
 """Shared fixtures: where the shared example data lives, a small hand-built framework and context helpers."""
 
-from __future__ import annotations
+# smartcities is imported before NumPy, so that the suite runs the NumPy kernels a `smartcities` process runs
+# (smartcities.numpy_kernels); the import block keeps that order.
+from __future__ import annotations  # noqa: I001
 
 import importlib.util
 import re
@@ -8,11 +10,11 @@ import shutil
 import sys
 from pathlib import Path
 
+import smartcities  # noqa: I001 (first, so that the suite runs the NumPy kernels a `smartcities` process runs)
 import numpy as np
 import pandas as pd
 import pytest
 
-import smartcities
 from smartcities.engine.context import Context
 from smartcities.model.framework import Framework, Node
 
