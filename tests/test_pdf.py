@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -112,3 +114,48 @@ def test_css_string_keeps_any_text_inside_the_string():
     quoted = css_string('a "b" </style><script>')
     assert quoted == '"a \\22 b\\22  \\3c \\2f style\\3e \\3c script\\3e "'
     assert "<" not in quoted and quoted.count('"') == 2
+
+
+def test_an_interrupted_print_stops_the_browser_and_its_helpers(tmp_path):
+    """Ctrl-C while waiting for the PDF: the browser runs in a process group of its own, so it is killed with
+    every process it started rather than left printing."""
+    pid = tmp_path / "helper.pid"
+    browser = fake_browser(tmp_path / "bin", "chromium", f"sleep 60 &\necho $! > {pid}\nwait")
+    page = tmp_path / "page.html"
+    page.write_text("<p>a page</p>", encoding="utf-8")
+    printing = pdf.Printing(page, tmp_path / "page.pdf", str(browser))
+    real, calls = printing._process.communicate, []
+
+    def interrupted(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 1:
+            while not pid.exists() or not pid.read_text().strip():
+                time.sleep(0.01)
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    printing._process.communicate = interrupted
+    with pytest.raises(KeyboardInterrupt):
+        printing.wait()
+    helper = int(pid.read_text())
+    for _ in range(100):  # the helper the browser started is killed too (a zombie until the system reaps it)
+        if not running(helper):
+            break
+        time.sleep(0.05)
+    assert not running(helper)
+
+
+def running(pid: int) -> bool:
+    """Whether process `pid` exists and is not a zombie."""
+    stat_file = Path(f"/proc/{pid}/stat")
+    if stat_file.parent.parent.joinpath("self").exists():
+        try:
+            return stat_file.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        except OSError:
+            return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+

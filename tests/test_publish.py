@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import subprocess
 import sys
@@ -202,6 +203,33 @@ def test_a_failed_print_leaves_the_earlier_publication_as_it_was(hostile_spec, t
     assert "could not be printed to PDF with" in result.stderr and "(exit 1: no usable display)" in result.stderr
     assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
     assert not list(tmp_path.glob(".out-*"))
+
+
+def test_a_failure_while_the_browser_prints_stops_the_print_at_once(hostile_spec, tmp_path, monkeypatch):
+    """The report page is printed while the other files are written; when writing them fails the browser is
+    stopped, not waited for, and nothing is written."""
+    from smartcities.build import build
+    from smartcities.errors import InputError
+    from smartcities.online import site
+    from smartcities.publish import write_outputs
+
+    pid, finished = tmp_path / "browser.pid", tmp_path / "browser.finished"
+    browser = tmp_path / "bin" / "chromium"
+    browser.parent.mkdir()
+    browser.write_text(f"#!/bin/sh\necho $$ > {pid}\nsleep 60\ntouch {finished}\n")
+    browser.chmod(0o755)
+
+    def unwritable(*args, **kwargs):
+        assert pid.exists()  # printing had started before the site was written
+        raise InputError.single("site", "cannot be written here")
+
+    monkeypatch.setattr(site, "write_site", unwritable)
+    out = tmp_path / "out"
+    with pytest.raises(InputError, match="cannot be written here"):
+        write_outputs(build(hostile_spec), out, site=True, browser=str(browser))
+    with pytest.raises(ProcessLookupError):  # the browser was killed and reaped
+        os.kill(int(pid.read_text()), 0)
+    assert not finished.exists() and not out.exists() and not list(tmp_path.glob(".out-*"))
 
 
 def test_publish_the_asem_example(tmp_path):

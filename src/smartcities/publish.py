@@ -48,9 +48,12 @@ def write_outputs(result: Result, out: str | Path, *, report: bool = True, site:
                 docs = documents(result, insight)
                 write_site(docs, tmp)
                 write_dashboard(docs, tmp / "dashboard.html")
-        finally:
+        except BaseException:  # the folder is not swapped in: no reason to wait for the PDF
             if printing is not None:
-                printing.wait()
+                printing.cancel()
+            raise
+        if printing is not None:
+            printing.wait()
         (tmp / PRINT_PAGE).unlink(missing_ok=True)
         names = sorted(p.name for p in tmp.iterdir())
     return [Path(out) / n for n in names]

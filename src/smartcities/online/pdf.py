@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from pathlib import Path
@@ -51,7 +52,7 @@ def no_browser_message() -> str:
 
 class Printing:
     """A print under way in its own browser process, so the caller writes other files meanwhile; `wait()` gives
-    the PDF, or an InputError naming the page when printing failed."""
+    the PDF, or an InputError naming the page when printing failed; `cancel()` stops it."""
 
     def __init__(self, page: Path, pdf: Path, browser: str, timeout: float = 600):
         self.page, self.pdf, self.browser, self.timeout = Path(page).resolve(), Path(pdf).resolve(), browser, timeout
@@ -60,7 +61,8 @@ class Printing:
                    f"--virtual-time-budget={SCRIPT_BUDGET_MS}", f"--print-to-pdf={self.pdf}",
                    self.page.as_uri() + PRINT_VIEW]
         try:
-            self._process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            self._process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                             start_new_session=True)  # its own group: stopped with its helpers
         except OSError as err:
             self._profile.cleanup()
             raise self._failed(str(err)) from err
@@ -69,9 +71,11 @@ class Printing:
         try:
             _, stderr = self._process.communicate(timeout=self.timeout)
         except subprocess.TimeoutExpired as err:
-            self._process.kill()
-            self._process.communicate()
+            self._stop()
             raise self._failed(f"no PDF after {self.timeout:.0f} s") from err
+        except BaseException:  # interrupted: the browser, in a group of its own, would print on
+            self._stop()
+            raise
         finally:
             self._profile.cleanup()
         code = self._process.returncode
@@ -79,6 +83,19 @@ class Printing:
             last = next((line for line in reversed(stderr.splitlines()) if line.strip()), "no message")
             raise self._failed(f"exit {code}: {last}")
         return self.pdf
+
+    def cancel(self) -> None:
+        """Stop the print at once (writing the other files failed): the browser is killed, its profile removed."""
+        self._stop()
+        self._profile.cleanup()
+
+    def _stop(self) -> None:
+        """Kill the browser and every process it started (they would hold its output open), and reap it."""
+        try:
+            os.killpg(self._process.pid, signal.SIGKILL)
+        except ProcessLookupError:  # gone already
+            pass
+        self._process.communicate()
 
     def _failed(self, why: str) -> InputError:
         return InputError.single(self.page, f"could not be printed to PDF with {self.browser} ({why})")
