@@ -46,7 +46,7 @@ def _by_group(X: np.ndarray, ctx: Context, group: str, stat) -> np.ndarray:
     missing = np.isnan(X)
     if not missing.any():
         return X
-    labels, member_of = np.unique(group_labels(ctx, group), return_inverse=True)
+    member_of, labels = pd.factorize(group_labels(ctx, group), sort=True)  # a hash, not np.unique's sort of texts
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a group with no value of an indicator leaves it missing
         fills = np.stack([stat(X[:, member_of == k, :], axis=1) for k in range(len(labels))])  # (groups, runs, ind)
