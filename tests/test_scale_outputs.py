@@ -92,6 +92,9 @@ def test_a_large_table_is_written_as_pandas_writes_it(tmp_path):
     write_csv(frame, tmp_path / "fast.csv")
     frame.to_csv(tmp_path / "pandas.csv", index=False)
     assert (tmp_path / "fast.csv").read_bytes() == (tmp_path / "pandas.csv").read_bytes()
+    texts = frame.assign(country=pd.array(np.where(np.arange(rows) % 5 == 0, None, "FR"), dtype="string"))
+    write_csv(texts, tmp_path / "texts.csv")  # a text column with missing cells, pandas' own string type
+    assert (tmp_path / "texts.csv").read_text() == texts.to_csv(index=False)
     flagged = frame.assign(kept=np.arange(rows) % 2 == 0, note="")  # booleans and empty texts: through pandas
     write_csv(flagged, tmp_path / "flagged.csv")
     assert (tmp_path / "flagged.csv").read_text() == flagged.to_csv(index=False)

@@ -105,7 +105,8 @@ def _written_alike(frame: pd.DataFrame) -> bool:
             if np.isinf(values.to_numpy()).any():
                 return False
         elif values.dtype.kind not in "iu" and not (
-                pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty") and not values.eq("").any()):
+                pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty")
+                and not (values.to_numpy(dtype=object, na_value=None) == "").any()):  # 5x pandas' eq
             return False
     return True
 
