@@ -353,10 +353,11 @@ def check_cities_known(frame: pd.DataFrame, cities: pd.DataFrame, file: str | Pa
     lines = frame["_line"] if "_line" in frame.columns else pd.Series(range(2, len(frame) + 2), index=frame.index)
     unknown: dict[str, list[int]] = {}
     shown: dict[str, str] = {}
-    for key, shown_as, line in zip(keys, frame["city"], lines):
-        if key not in known_ids:
-            unknown.setdefault(key, []).append(int(line))
-            shown.setdefault(key, shown_as)
+    names = frame["city"]
+    for i in np.flatnonzero(~keys.isin(known_ids).to_numpy()):  # the rows of unknown cities alone, in order
+        key = keys.iat[i]
+        unknown.setdefault(key, []).append(int(lines.iat[i]))
+        shown.setdefault(key, names.iat[i])
     problems = []
     for key, at in unknown.items():
         also = f"; also on line{'s' if len(at) > 2 else ''} {', '.join(map(str, at[1:]))}" if len(at) > 1 else ""

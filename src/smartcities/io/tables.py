@@ -289,7 +289,7 @@ def _fast_columns(cells: dict[str, list[str]], fields: list[Field], codes: Missi
             if (values := _fast_numbers(cells[f.name], f, codes)) is not None:
                 out[f.name] = values
             continue
-        stripped = [cell.strip() for cell in cells[f.name]]
+        stripped = _stripped(cells[f.name])
         if codes.texts and not codes.texts.isdisjoint(stripped):
             continue
         read = {"float": _fast_floats, "int": _fast_ints, "bool": _fast_bools}.get(f.kind, _fast_texts)
@@ -297,6 +297,15 @@ def _fast_columns(cells: dict[str, list[str]], fields: list[Field], codes: Missi
         if values is not None:
             out[f.name] = values
     return out
+
+
+def _stripped(cells: list[str]) -> list[str]:
+    """The cells without surrounding blanks; why through the distinct cells: a long table repeats each city and
+    indicator thousands of times, and most cells have no blank to strip."""
+    distinct = {cell: cell.strip() for cell in set(cells)}
+    if all(cell == bare for cell, bare in distinct.items()):
+        return cells
+    return [distinct[cell] for cell in cells]
 
 
 def _fast_floats(cells: list[str], f: Field, codes: MissingCodes) -> np.ndarray | None:
