@@ -50,6 +50,15 @@ def test_cronbach_uses_pairwise_complete_covariances():
     assert cronbach_alpha(X) == pytest.approx(k * k * cov[0, 1] / cov.sum())
 
 
+def test_complete_data_give_the_pairwise_covariances_in_one_product():
+    X = np.random.default_rng(1).normal(size=(300, 6))
+    cov = pairwise_cov(X)
+    for i in range(6):
+        for j in range(6):
+            assert cov[i, j] == pytest.approx(np.cov(X[:, i], X[:, j])[0, 1], rel=1e-12)
+    assert pairwise_cov(X[:1]).shape == (6, 6) and np.isnan(pairwise_cov(X[:1])).all()  # one unit: no covariance
+
+
 def test_pca_of_two_variables_has_eigenvalues_one_plus_minus_r():
     rng = np.random.default_rng(0)
     x = rng.normal(size=200)

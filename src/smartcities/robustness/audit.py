@@ -189,8 +189,11 @@ def correlation_flags(corr: pd.DataFrame) -> pd.DataFrame:
 # --- reliability and structure ----------------------------------------------------------------------------------
 
 def pairwise_cov(X: np.ndarray) -> np.ndarray:
-    """Covariance matrix on pairwise-complete observations (R's cov(use = "pairwise.complete.obs"))."""
-    k = X.shape[1]
+    """Covariance matrix on pairwise-complete observations (R's cov(use = "pairwise.complete.obs")). Where no
+    value is missing (as after imputation) every pair is complete: one product gives them all."""
+    n, k = X.shape
+    if n > 1 and not np.isnan(X).any():
+        return np.cov(X, rowvar=False).reshape(k, k)
     out = np.full((k, k), np.nan)
     for i in range(k):
         for j in range(i, k):
