@@ -11,7 +11,7 @@ on its core into its own part of the tally, and the client merges one part per w
     .venv/bin/python bench/bench_streaming.py [--units 100000 --runs 104 --budget-mb 1024]
 """
 
-from __future__ import annotations
+from __future__ import annotations  # noqa: I001 (smartcities before NumPy: its kernels)
 
 import argparse
 import json
@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 
+import smartcities  # noqa: F401 (first, so NumPy runs the kernels a smartcities process runs)
 import numpy as np
 
 
