@@ -62,6 +62,18 @@ def test_the_installed_numpy_version_is_read_without_importing_numpy():
     assert nk.installed_numpy_version() == np.__version__
 
 
+def test_choose_kernels_in_a_process_that_imported_numpy_pins_numpys_own_choice_or_leaves_all_alone():
+    cpuinfo = Path("/proc/cpuinfo")
+    here = cpuinfo.read_text(encoding="utf-8", errors="replace") if cpuinfo.exists() else ""
+    environ: dict[str, str] = {}
+    nk.choose_kernels(environ)  # NumPy is imported in this process
+    expected = nk.kernels_to_disable({}, here, np.__version__, numpy_imported=True) if sys.platform == "linux" else None
+    assert environ == ({} if expected is None else {nk.VARIABLE: ""})
+    mine = {"NPY_ENABLE_CPU_FEATURES": "X86_V3"}
+    nk.choose_kernels(mine)
+    assert mine == {"NPY_ENABLE_CPU_FEATURES": "X86_V3"}
+
+
 def _fresh(code: str, **env: str) -> str:
     """What a new Python process importing smartcities prints, with no NumPy CPU-feature variable of its own."""
     clean = {k: v for k, v in os.environ.items() if k not in nk.USER_CHOICES}
