@@ -36,20 +36,28 @@ def test_zen4_is_amd_family_19h_with_avx512_and_nothing_else():
 
 
 def test_on_zen4_with_numpy_2_4_the_avx512_kernels_are_disabled_before_numpy_is_imported():
-    assert nk.kernels_to_disable({}, ZEN4, "2.4.6", numpy_imported=False) == "X86_V4 AVX512_ICL AVX512_SPR"
-    assert nk.kernels_to_disable({}, ZEN4, "2.5.0rc1", numpy_imported=False) == nk.AVX512
+    assert nk.kernels_to_disable({}, ZEN4, lambda: "2.4.6", numpy_imported=False) == "X86_V4 AVX512_ICL AVX512_SPR"
+    assert nk.kernels_to_disable({}, ZEN4, lambda: "2.5.0rc1", numpy_imported=False) == nk.AVX512
     # NumPy imported first: its choice stays, and is pinned (empty) for the processes this one starts
-    assert nk.kernels_to_disable({}, ZEN4, "2.4.6", numpy_imported=True) == ""
+    assert nk.kernels_to_disable({}, ZEN4, lambda: "2.4.6", numpy_imported=True) == ""
+
+
+def test_numpys_version_is_read_only_on_a_zen4_cpu_left_to_the_package():
+    def unread():
+        raise AssertionError("NumPy's version was read")
+
+    assert nk.kernels_to_disable({}, XEON, unread, numpy_imported=False) is None
+    assert nk.kernels_to_disable({"NPY_DISABLE_CPU_FEATURES": ""}, ZEN4, unread, numpy_imported=False) is None
 
 
 def test_other_cpus_older_numpy_and_the_users_own_choice_are_left_alone():
     for cpu in (ZEN3, ZEN5, XEON):
-        assert nk.kernels_to_disable({}, cpu, "2.4.6", numpy_imported=False) is None
-    assert nk.kernels_to_disable({}, ZEN4, "1.26.4", numpy_imported=False) is None  # no AVX2 sort there
-    assert nk.kernels_to_disable({}, ZEN4, "2.3.5", numpy_imported=False) is None
-    assert nk.kernels_to_disable({}, ZEN4, None, numpy_imported=False) is None
-    assert nk.kernels_to_disable({"NPY_DISABLE_CPU_FEATURES": ""}, ZEN4, "2.4.6", numpy_imported=False) is None
-    assert nk.kernels_to_disable({"NPY_ENABLE_CPU_FEATURES": "X86_V3"}, ZEN4, "2.4.6", numpy_imported=False) is None
+        assert nk.kernels_to_disable({}, cpu, lambda: "2.4.6", numpy_imported=False) is None
+    assert nk.kernels_to_disable({}, ZEN4, lambda: "1.26.4", numpy_imported=False) is None  # no AVX2 sort there
+    assert nk.kernels_to_disable({}, ZEN4, lambda: "2.3.5", numpy_imported=False) is None
+    assert nk.kernels_to_disable({}, ZEN4, lambda: None, numpy_imported=False) is None
+    for chosen in ({"NPY_DISABLE_CPU_FEATURES": ""}, {"NPY_ENABLE_CPU_FEATURES": "X86_V3"}):
+        assert nk.kernels_to_disable(chosen, ZEN4, lambda: "2.4.6", numpy_imported=False) is None
 
 
 def test_release_reads_major_and_minor():
@@ -67,7 +75,8 @@ def test_choose_kernels_in_a_process_that_imported_numpy_pins_numpys_own_choice_
     here = cpuinfo.read_text(encoding="utf-8", errors="replace") if cpuinfo.exists() else ""
     environ: dict[str, str] = {}
     nk.choose_kernels(environ)  # NumPy is imported in this process
-    expected = nk.kernels_to_disable({}, here, np.__version__, numpy_imported=True) if sys.platform == "linux" else None
+    linux = sys.platform == "linux"
+    expected = nk.kernels_to_disable({}, here, lambda: np.__version__, numpy_imported=True) if linux else None
     assert environ == ({} if expected is None else {nk.VARIABLE: ""})
     mine = {"NPY_ENABLE_CPU_FEATURES": "X86_V3"}
     nk.choose_kernels(mine)
@@ -88,7 +97,7 @@ FEATURE = "from numpy._core._multiarray_umath import __cpu_features__ as f; prin
 def test_a_process_that_imports_smartcities_first_runs_the_kernels_chosen_for_its_cpu():
     cpuinfo = Path("/proc/cpuinfo")
     here = cpuinfo.read_text(encoding="utf-8", errors="replace") if cpuinfo.exists() else ""
-    if nk.kernels_to_disable({}, here, np.__version__, numpy_imported=False) != nk.AVX512:
+    if nk.kernels_to_disable({}, here, lambda: np.__version__, numpy_imported=False) != nk.AVX512:
         pytest.skip("not an AMD Zen 4 CPU with NumPy 2.4 or later: nothing is chosen here")
     assert _fresh(f"import smartcities, numpy; {FEATURE}") == "False"  # AVX-512 kernels off
     assert _fresh(f"import numpy, smartcities; {FEATURE}") == "True"  # NumPy first: its own choice

@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from pathlib import Path
 
 VARIABLE = "NPY_DISABLE_CPU_FEATURES"
@@ -33,14 +33,16 @@ FIRST = (2, 4)
 AVX-512 sort is the faster one even on Zen 4)."""
 
 
-def kernels_to_disable(environ: Mapping[str, str], cpuinfo: str, numpy_version: str | None,
+def kernels_to_disable(environ: Mapping[str, str], cpuinfo: str, numpy_version: Callable[[], str | None],
                        numpy_imported: bool) -> str | None:
     """The NPY_DISABLE_CPU_FEATURES value this process should set, or None to leave the environment alone: the
     AVX-512 groups on a Zen 4 CPU with a NumPy that has AVX2 sorts, "" (NumPy's own choice, pinned for the
-    children) when NumPy was imported first; None elsewhere or when the user has chosen."""
+    children) when NumPy was imported first; None elsewhere or when the user has chosen. NumPy's version is
+    asked for (a file read at every start-up) only on a Zen 4 CPU the user left to the package."""
     if any(name in environ for name in USER_CHOICES) or not zen4(cpuinfo):
         return None
-    if numpy_version is None or release(numpy_version) < FIRST:
+    version = numpy_version()
+    if version is None or release(version) < FIRST:
         return None
     return "" if numpy_imported else AVX512
 
@@ -82,6 +84,6 @@ def choose_kernels(environ: MutableMapping[str, str] = os.environ) -> None:
             cpuinfo = file.read(65536)
     except OSError:
         return
-    chosen = kernels_to_disable(environ, cpuinfo, installed_numpy_version(), "numpy" in sys.modules)
+    chosen = kernels_to_disable(environ, cpuinfo, installed_numpy_version, "numpy" in sys.modules)
     if chosen is not None:
         environ[VARIABLE] = chosen
