@@ -127,3 +127,27 @@ def test_central_sums_per_column_and_in_blocks():
     assert s.n[0, 0, 5] == 0 and np.isnan(s.mean[0, 0, 5])
     assert np.array_equal(np.squeeze(passes_sums(s, 2.0, 3.5), axis=1), passes(X, 2.0, 3.5))
     assert passes(X, 2.0, 3.5)[0, 5]  # nothing to treat
+
+
+def test_central_sums_over_chunks_of_units_whatever_the_cores(monkeypatch):
+    """A column longer than a chunk is summed in chunks of units whose partial sums are added in order: the
+    sums equal a plain two-pass computation to rounding, and one core or two give the same bits."""
+    from smartcities.engine import threads
+    from smartcities.engine.stats import central_sums
+
+    rng = np.random.default_rng(3)
+    X = rng.lognormal(size=(3, 20_000, 60))  # 20,000 units: several chunks of 60 columns
+    X[rng.random(X.shape) < 0.05] = np.nan
+    assert len(threads.row_chunks(20_000, 60)) > 2
+    two = central_sums(X)
+    monkeypatch.setattr(threads, "WORKERS", 1)
+    one = central_sums(X)
+    assert all(np.array_equal(a, b, equal_nan=True) for a, b in zip(one, two))
+    col = X[2, :, 17]
+    col = col[~np.isnan(col)]
+    d = col - col.mean()
+    assert two.n[2, 0, 17] == col.size and two.mean[2, 0, 17] == pytest.approx(col.mean(), rel=1e-14)
+    for k, got in ((2, two.s2), (3, two.s3), (4, two.s4)):
+        assert got[2, 0, 17] == pytest.approx((d**k).sum(), rel=1e-12)
+    by_unit = central_sums(np.moveaxis(X[1], 0, 1), axis=1)  # (indicators, units): the units along axis 1 …
+    assert np.allclose(np.squeeze(by_unit.s2), np.squeeze(two.s2[1]), rtol=1e-12)  # … give the same sums

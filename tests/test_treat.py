@@ -197,3 +197,18 @@ def test_nothing_to_treat_returns_the_data_itself():
     ctx = make_context(12, flat_framework())
     X = column(np.arange(12.0))
     assert winsorise(X, ctx) is X
+
+
+def test_treatment_details_of_a_large_array_count_every_chunk():
+    """Counted over chunks of units on every core: the same counts as the comparisons done whole."""
+    rng = np.random.default_rng(5)
+    before = rng.normal(size=(30_000, 40))
+    before[rng.random(before.shape) < 0.03] = np.nan
+    after = np.clip(before, -2.5, 2.0)
+    after[:, 7] = np.log(before[:, 7] - np.nanmin(before[:, 7]) + 1)  # changes every present value
+    after[5, 3] = np.nan  # blanked: neither clipped up nor down
+    rows = treatment_details(before, after)
+    assert rows[7] == {"high": 0, "low": 0, "transformed": True}
+    for j in (0, 3, 39):
+        assert rows[j] == {"high": int(np.sum(before[:, j] > 2.0)), "low": int(np.sum(before[:, j] < -2.5)),
+                           "transformed": False}

@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .threads import WORKERS, blocks, map_threads
+from .threads import map_threads, row_chunks
 
 
 class Sums(NamedTuple):
@@ -26,29 +26,41 @@ class Sums(NamedTuple):
 
 
 def central_sums(X: np.ndarray, axis: int = 1) -> Sums:
-    """`Sums` of every column, ignoring NaN. Why this shape: the deviations are formed once and every power is
-    built in place from them (products, not pow), so a large array costs two temporaries instead of five; blocks
-    of columns run on every core. Each column is still summed over units in order, so blocks change no bit."""
+    """`Sums` of every column, ignoring NaN, in two passes over chunks of units: the means, then the powers of
+    the deviations from them, each power built in place from the deviations (products, not pow). Why chunks: a
+    pass over a whole large array goes to memory for each of its dozen operations, a chunk stays in cache; the
+    chunks run on every core, and their partial sums are added in chunk order, so the number of cores changes
+    no bit."""
     A = np.moveaxis(X, axis, -2)  # (..., units, columns)
-    columns = blocks(A.shape[-1], 4 * WORKERS) or [slice(None)]  # (no columns: one empty block)
-    parts = map_threads(lambda sl: _sums(A[..., sl]), columns, worth_it=A.size >= 1_000_000)
-    return Sums(*(np.moveaxis(np.concatenate(p, axis=-1), -2, axis) for p in zip(*parts)))
+    lead, (n, columns) = A.shape[:-2], A.shape[-2:]
+    A = A.reshape(-1, n, columns)
+    items = [(k, rows) for k in range(len(A)) for rows in row_chunks(n, columns)]
+    worth_it = A.size >= 1_000_000
 
+    def added(parts: list) -> np.ndarray:  # the chunks' partial sums of each leading index, in order
+        return np.stack(parts).reshape(len(A), -1, columns).sum(axis=1)
 
-def _sums(A: np.ndarray) -> tuple[np.ndarray, ...]:
-    missing = np.isnan(A)
-    count = A.shape[-2] - missing.sum(axis=-2, keepdims=True)
-    d = np.where(missing, 0.0, A)
+    counts, totals = zip(*map_threads(lambda item: _count_and_total(A[item]), items, worth_it=worth_it))
+    count = added(counts)
     with np.errstate(all="ignore"):  # an all-missing column has no mean: it stays NaN
-        mean = d.sum(axis=-2, keepdims=True) / count
-    np.subtract(d, mean, out=d)
-    np.putmask(d, missing, 0.0)
-    s1 = d.sum(axis=-2, keepdims=True)
+        mean = added(totals) / count
+    powers = zip(*map_threads(lambda item: _power_sums(A[item], mean[item[0]]), items, worth_it=worth_it))
+    shaped = (np.moveaxis(a.reshape(*lead, 1, columns), -2, axis) for a in (count, mean, *map(added, powers)))
+    return Sums(*shaped)
+
+
+def _count_and_total(chunk: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    missing = np.isnan(chunk)
+    return (chunk.shape[0] - missing.sum(axis=0)).astype(float), np.where(missing, 0.0, chunk).sum(axis=0)
+
+
+def _power_sums(chunk: np.ndarray, mean: np.ndarray) -> tuple[np.ndarray, ...]:
+    d = chunk - mean
+    np.putmask(d, np.isnan(chunk), 0.0)
     d2 = d * d
-    s2 = d2.sum(axis=-2, keepdims=True)
-    s3 = np.multiply(d, d2, out=d).sum(axis=-2, keepdims=True)
-    s4 = np.multiply(d2, d2, out=d2).sum(axis=-2, keepdims=True)
-    return count.astype(float), mean, s1, s2, s3, s4
+    s1, s2 = d.sum(axis=0), d2.sum(axis=0)
+    s3 = np.multiply(d, d2, out=d).sum(axis=0)
+    return s1, s2, s3, np.multiply(d2, d2, out=d2).sum(axis=0)
 
 
 def skew_from(n, m2, m3):

@@ -24,3 +24,14 @@ def blocks(n: int, parts: int) -> list[slice]:
     """`n` positions cut into about `parts` contiguous slices."""
     size = max(1, -(-n // parts))
     return [slice(i, min(n, i + size)) for i in range(0, n, size)]
+
+
+CHUNK = 2**18
+"""Values worked on in one go: a chunk of rows whose temporaries stay in cache, where an operation over a whole
+large array would go to memory."""
+
+
+def row_chunks(rows: int, columns: int) -> list[slice]:
+    """`rows` rows of `columns` values cut into contiguous slices of about CHUNK values (at least one slice)."""
+    size = max(1, CHUNK // max(1, columns))
+    return [slice(i, i + size) for i in range(0, max(rows, 1), size)]
