@@ -129,16 +129,19 @@ def test_central_sums_per_column_and_in_blocks():
     assert passes(X, 2.0, 3.5)[0, 5]  # nothing to treat
 
 
-def test_central_sums_over_chunks_of_units_whatever_the_cores(monkeypatch):
-    """A column longer than a chunk is summed in chunks of units whose partial sums are added in order: the
-    sums equal a plain two-pass computation to rounding, and one core or two give the same bits."""
+@pytest.mark.parametrize("shape", [(3, 20_000, 60), (900, 40, 30)])
+def test_central_sums_over_chunks_whatever_the_cores(monkeypatch, shape):
+    """Summed in chunks (of units when a run is long: 20,000 units of 60 columns; of whole runs when runs are
+    small: 900 runs of 40 units) whose partial sums are added in order: the sums equal a plain two-pass
+    computation to rounding, and one core or two give the same bits."""
     from smartcities.engine import threads
     from smartcities.engine.stats import central_sums
 
     rng = np.random.default_rng(3)
-    X = rng.lognormal(size=(3, 20_000, 60))  # 20,000 units: several chunks of 60 columns
+    X = rng.lognormal(size=shape)
     X[rng.random(X.shape) < 0.05] = np.nan
-    assert len(threads.row_chunks(20_000, 60)) > 2
+    runs, units, columns = shape
+    assert len(threads.row_chunks(units, columns)) > 2 or len(threads.row_chunks(runs, units * columns)) > 2
     two = central_sums(X)
     monkeypatch.setattr(threads, "WORKERS", 1)
     one = central_sums(X)

@@ -26,41 +26,46 @@ class Sums(NamedTuple):
 
 
 def central_sums(X: np.ndarray, axis: int = 1) -> Sums:
-    """`Sums` of every column, ignoring NaN, in two passes over chunks of units: the means, then the powers of
-    the deviations from them, each power built in place from the deviations (products, not pow). Why chunks: a
-    pass over a whole large array goes to memory for each of its dozen operations, a chunk stays in cache; the
-    chunks run on every core, and their partial sums are added in chunk order, so the number of cores changes
-    no bit."""
+    """`Sums` of every column, ignoring NaN, in two passes over chunks: the means, then the powers of the
+    deviations from them, each power built in place from the deviations (products, not pow). Why chunks: a pass
+    over a whole large array goes to memory for each of its dozen operations, a chunk stays in cache. A chunk
+    is some units of one run, or some whole runs when a run is small; the chunks run on every core, and their
+    partial sums are added in order, so the number of cores changes no bit."""
     A = np.moveaxis(X, axis, -2)  # (..., units, columns)
     lead, (n, columns) = A.shape[:-2], A.shape[-2:]
     A = A.reshape(-1, n, columns)
-    items = [(k, rows) for k in range(len(A)) for rows in row_chunks(n, columns)]
+    of_a_run = row_chunks(n, columns)
+    items = [(runs, units) for runs in row_chunks(len(A), n * columns) for units in of_a_run]
     worth_it = A.size >= 1_000_000
 
-    def added(parts: list) -> np.ndarray:  # the chunks' partial sums of each leading index, in order
-        return np.stack(parts).reshape(len(A), -1, columns).sum(axis=1)
+    def added(parts: list) -> np.ndarray:  # (runs, columns): each run's partial sums, in order
+        step = len(of_a_run)
+        return np.concatenate([np.sum(parts[i:i + step], axis=0) for i in range(0, len(parts), step)])
 
     counts, totals = zip(*map_threads(lambda item: _count_and_total(A[item]), items, worth_it=worth_it))
     count = added(counts)
     with np.errstate(all="ignore"):  # an all-missing column has no mean: it stays NaN
         mean = added(totals) / count
-    powers = zip(*map_threads(lambda item: _power_sums(A[item], mean[item[0]]), items, worth_it=worth_it))
+    powers = zip(*map_threads(lambda item: _power_sums(A[item], mean[item[0], None]), items, worth_it=worth_it))
     shaped = (np.moveaxis(a.reshape(*lead, 1, columns), -2, axis) for a in (count, mean, *map(added, powers)))
     return Sums(*shaped)
 
 
 def _count_and_total(chunk: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(runs, units, columns) → per run and column: the values present, and their sum."""
     missing = np.isnan(chunk)
-    return (chunk.shape[0] - missing.sum(axis=0)).astype(float), np.where(missing, 0.0, chunk).sum(axis=0)
+    return ((chunk.shape[1] - missing.sum(axis=1)).astype(float), np.where(missing, 0.0, chunk).sum(axis=1))
 
 
 def _power_sums(chunk: np.ndarray, mean: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(runs, units, columns) and the runs' means (runs, 1, columns) → the sums of the first four powers of the
+    deviations, per run and column."""
     d = chunk - mean
     np.putmask(d, np.isnan(chunk), 0.0)
     d2 = d * d
-    s1, s2 = d.sum(axis=0), d2.sum(axis=0)
-    s3 = np.multiply(d, d2, out=d).sum(axis=0)
-    return s1, s2, s3, np.multiply(d2, d2, out=d2).sum(axis=0)
+    s1, s2 = d.sum(axis=1), d2.sum(axis=1)
+    s3 = np.multiply(d, d2, out=d).sum(axis=1)
+    return s1, s2, s3, np.multiply(d2, d2, out=d2).sum(axis=1)
 
 
 def skew_from(n, m2, m3):
