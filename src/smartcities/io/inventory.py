@@ -224,9 +224,19 @@ def _fill_from_gazetteer(frame: pd.DataFrame) -> list[dict]:
                                  f"among the places of {gazetteer.SOURCE} (give them in the table for a map point "
                                  "and per-resident denominators)"))
     wanting = frame[list(_FROM_PLACE)].isna().any(axis=1) | frame["country"].isna() | frame[continent].isna()
-    for i in frame.index[wanting.to_numpy()]:
-        as_country = countries is not None and bool(countries[frame.index.get_loc(i)])
-        rows += _fill_city(frame, i, continent, look_up_place=not as_country)
+    at = np.flatnonzero(wanting.to_numpy())
+    # the cells as plain arrays, read and filled by position: a pandas cell access per value would cost more
+    # than the look-ups themselves in a table of ten thousand cities
+    cells = {c: frame[c].to_numpy(copy=True) for c in ("city", "name", "country", continent, *_FROM_PLACE)}
+    for pos in at:
+        as_country = countries is not None and bool(countries[pos])
+        fill, log = _fill_city({c: values[pos] for c, values in cells.items()}, continent,
+                               look_up_place=not as_country)
+        for column, value in fill.items():
+            cells[column][pos] = value
+        rows += log
+    for column in ("country", continent, *_FROM_PLACE):
+        frame[column] = cells[column]
     return rows  # the rest: none
 
 
@@ -245,19 +255,19 @@ def _units_are_countries(named: list, given: list[str | None]) -> np.ndarray | N
     return countries if countries.mean() >= COUNTRY_TABLE_SHARE else None
 
 
-def _fill_city(frame: pd.DataFrame, i, continent: str, look_up_place: bool = True) -> list[dict]:
-    """Fill one city's empty cells from the gazetteer; without `look_up_place` (a country of a table of
-    countries) only its continent, from its country."""
-    city, place_name, country = frame.at[i, "city"], frame.at[i, "name"], frame.at[i, "country"]
-    wanted = ([c for c in _FROM_PLACE if pd.isna(frame.at[i, c])] + (["country"] if country is None else [])
+def _fill_city(city: dict, continent: str, look_up_place: bool = True) -> tuple[dict, list[dict]]:
+    """The values to fill into one city's empty cells from the gazetteer (`city`: its city, name, country,
+    continent and place cells), and its log rows; without `look_up_place` (a country of a table of countries)
+    only its continent, from its country."""
+    country = city["country"]
+    wanted = ([c for c in _FROM_PLACE if pd.isna(city[c])] + (["country"] if country is None else [])
               if look_up_place else [])
-    filled, sources, empty, reasons, doubtful = [], [], [], [], False
+    fill, sources, empty, reasons, doubtful = {}, [], [], [], False
     if wanted:
-        places = gazetteer.places_named(place_name, country)
+        places = gazetteer.places_named(city["name"], country)
         if places:
             place = places[0]
-            for column in wanted:
-                frame.at[i, column] = getattr(place, column)
+            fill.update((column, getattr(place, column)) for column in wanted)
             source = f"{', '.join(wanted)} from {gazetteer.SOURCE} ({place})"
             if country is None:
                 country = place.country
@@ -265,31 +275,29 @@ def _fill_city(frame: pd.DataFrame, i, continent: str, look_up_place: bool = Tru
                 doubtful = bool(elsewhere)
                 source += (f", matched by name alone; also a place of that name in {', '.join(elsewhere)}: "
                            "give the country to be sure") if doubtful else ", matched by name alone"
-            filled += wanted
             sources.append(source)
         else:
             where = f" in {country}" if country else ""
             empty += wanted
-            reasons.append(f"no place named {place_name!r}{where} in {gazetteer.SOURCE} (places of 15,000 or more "
-                           f"residents){gazetteer.unmatched_hint(place_name, country)}")
-    if frame.at[i, continent] is None:
+            reasons.append(f"no place named {city['name']!r}{where} in {gazetteer.SOURCE} (places of 15,000 or more "
+                           f"residents){gazetteer.unmatched_hint(city['name'], country)}")
+    if city[continent] is None:
         found = gazetteer.country(country).region if country else None
         if found:
-            frame.at[i, continent] = found
-            filled.append(continent)
+            fill[continent] = found
             sources.append(f"{continent} {found} from country {country}")
         else:
             empty.append(continent)
             reasons.append(f"no continent for country {country}" if country else "no country to take a continent from")
     rows = []
-    if filled:
-        rows.append(entry("cities", "filled", unit=city, count=len(filled), detail="; ".join(sources),
+    if fill:
+        rows.append(entry("cities", "filled", unit=city["city"], count=len(fill), detail="; ".join(sources),
                           warning=doubtful))
     if empty:
         costs = ", ".join(dict.fromkeys(_COST.get(c, _NO_CONTINENT) for c in empty))
-        rows.append(entry("cities", "not-filled", unit=city, count=len(empty), warning=True,
+        rows.append(entry("cities", "not-filled", unit=city["city"], count=len(empty), warning=True,
                           detail=f"{'; '.join(reasons)}: {', '.join(empty)} left empty ({costs})"))
-    return rows
+    return fill, rows
 
 
 # --- indicators ------------------------------------------------------------------------------------------------
