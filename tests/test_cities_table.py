@@ -82,6 +82,9 @@ def test_places_named_most_populous_first_and_alternate_names():
     populations = [p.population for p in anywhere]
     assert populations == sorted(populations, reverse=True)
     assert gazetteer.places_named("Albury - Wodonga", "AU") == []
+    in_britain = gazetteer.places_named("Perth", "GB")  # a country's places: those of the name in it alone
+    assert in_britain and in_britain == [p for p in anywhere if p.country == "GB"]
+    assert gazetteer.places_named("new york", "GB") == []  # US's New York City is no place of Britain
 
 
 def test_gazetteer_agrees_with_the_bundled_cities_table():

@@ -3,7 +3,7 @@
 Why: a user's cities table names its countries as people write them ("Australia", "USA", "Korea, Republic of")
 and often lacks coordinates or populations; the gazetteer turns each country into its ISO-2 code and continent
 and gives the location and population of a named city. The country table is tiny; the places table (34,006 places
-of 15,000 or more residents) is read only when a value must be filled, and indexed one country at a time.
+of 15,000 or more residents) is read only when a value must be filled, and indexed by name once.
 """
 
 from __future__ import annotations
@@ -103,15 +103,13 @@ def _places() -> pd.DataFrame:
 
 
 @cache
-def _index(country_code: str | None) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
+def _index() -> tuple[dict[str, list[int]], dict[str, list[int]]]:
     """(match key -> rows whose main name it is, match key -> rows listing it among their alternate names), over
-    one country's places (every place when `country_code` is None)."""
+    every place: one index serves every country, whose places are picked from the few rows a name has."""
     places = _places()
-    if country_code is not None:
-        places = places[places["country"] == country_code]
     main: dict[str, list[int]] = {}
     alternate: dict[str, list[int]] = {}
-    for row, name, alternates in zip(places.index, places["name"], places["alternatenames"]):
+    for row, (name, alternates) in enumerate(zip(places["name"], places["alternatenames"])):
         main.setdefault(match_key(name), []).append(row)
         if alternates:
             for written in alternates.split("|"):
@@ -119,15 +117,22 @@ def _index(country_code: str | None) -> tuple[dict[str, list[int]], dict[str, li
     return main, alternate
 
 
+@cache
+def _columns() -> dict[str, list]:
+    """The places' columns as lists, read by row."""
+    places = _places()
+    return {c: places[c].tolist() for c in ("geonameid", "name", "country", "lat", "lon", "population")}
+
+
 def places_named(name: str, country_code: str | None = None) -> list[Place]:
     """The places called `name` (in `country_code`, or anywhere), most populous first: places whose main name
     matches when there are any, else those listing it as an alternate name (New York is "New York City")."""
-    key = match_key(name)
-    main, alternate = (names.get(key, []) for names in _index(country_code))
-    rows = _places().loc[main or alternate]
-    rows = rows.sort_values("population", ascending=False, kind="stable")
-    return [Place(int(r.geonameid), r.name, r.country, float(r.lat), float(r.lon), int(r.population))
-            for r in rows.itertuples(index=False)]
+    key, c = match_key(name), _columns()
+    main, alternate = ([r for r in names.get(key, []) if country_code is None or c["country"][r] == country_code]
+                       for names in _index())
+    rows = sorted(main or alternate, key=lambda r: -c["population"][r])  # stable: ties keep the table's order
+    return [Place(int(c["geonameid"][r]), c["name"][r], c["country"][r], float(c["lat"][r]), float(c["lon"][r]),
+                  int(c["population"][r])) for r in rows]
 
 
 @cache
