@@ -527,7 +527,7 @@ def _profiles(basis: Standing, cities: list[str], near: pd.DataFrame, n_cities: 
         "rank": pd.array([basis.rank_of.get(c) for c in chosen["city"]], dtype="Int64")})
     tables = ProfileTables(domains, peers_table, learn)
     top = basis.ranking.loc[cities]
-    return {cid: CityProfile(cid, basis.names[cid], basis.region.get(cid), int(rank), float(total), int(grade),
+    return {cid: CityProfile(cid, basis.names[cid], basis.region_of.get(cid), int(rank), float(total), int(grade),
                              learn_domains[cid], tables)
             for cid, rank, total, grade in zip(cities, top["rank"], top["score"], top["grade"])}
 

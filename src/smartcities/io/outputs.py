@@ -76,7 +76,9 @@ def atomic_folder(out: str | Path, kind: str = "build", reads: Iterable[str | Pa
             shutil.rmtree(old, ignore_errors=True)
 
 
-FAST_CSV_ROWS = 100_000
+FAST_CSV_ROWS = 20_000
+"""From this many rows DuckDB writes a table faster than pandas (for 88,000 rows 0.07 s against 0.19; they are
+level at about 10,000, and below it DuckDB's start costs more than it saves)."""
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
