@@ -89,3 +89,20 @@ def test_strengths_and_weaknesses_keep_missing_gaps_last_and_ties_in_order():
     expect = pd.Series(gaps).sort_values(ascending=False).index.to_numpy()
     assert list(_descending(gaps)) == list(expect)
     assert list(_descending(gaps))[-1] == 1
+
+
+def test_domain_leaders_are_every_city_ranked_first_in_each_domain():
+    """Each domain's best-scoring cities, by city id, with their scores: a tie for first (the demo has one)
+    gives a row per city."""
+    from smartcities.analysis import results as readings
+    from smartcities.build import build
+    from smartcities.cli.build import DEMO_SPEC
+
+    result = build(DEMO_SPEC, uncertainty=False)
+    table = readings.domain_scores(result)
+    got = readings.leaders(result)
+    assert list(got.columns) == ["domain", "domain_name", "city", "name", "score"]
+    expected = [(d, c) for d in table.columns for c in sorted(table.index[table[d] == table[d].max()])]
+    assert list(zip(got["domain"], got["city"])) == expected
+    assert len(expected) > len(table.columns)  # a shared first place
+    assert all(row.score == table.loc[row.city, row.domain] for row in got.itertuples())
