@@ -234,6 +234,23 @@ def test_weights_with_a_run_axis():
     assert np.allclose(both[1], aggregate(X[1:], ctx, weights="equal")[0])
 
 
+@pytest.mark.parametrize("method", ["arithmetic", "geometric"])
+def test_one_data_set_under_many_runs_weights_keeps_each_nodes_units_side_by_side(method):
+    """The leaves of one data set under every run's weights, aggregated as one product: each run equals its own
+    build, and the result holds each node's units side by side in memory (what ranking reads)."""
+    ctx = make_context(40)
+    rng = np.random.default_rng(1)
+    X = rng.uniform(1, 100, size=(1, 40, 4))
+    w = np.stack([node_weights(ctx, "framework"), node_weights(ctx, "equal"), rng.uniform(0.5, 2, size=7)])
+    mats = ctx.compiled.matrices_for(w)
+    runs = aggregate_levels(X, mats, [method, method], with_leaves=False)
+    assert runs.shape == (3, 40, 3) and runs.strides[1] == runs.itemsize
+    for r in range(3):
+        alone = aggregate_levels(X, [m[r] for m in mats], [method, method], with_leaves=False)[0]
+        assert np.allclose(runs[r], alone, rtol=1e-14, atol=0)
+    assert np.allclose(runs[1], aggregate(X, ctx, method=method, weights="equal")[0][:, 4:], rtol=1e-14, atol=0)
+
+
 def test_aggregators_directly():
     Y = np.array([[[2.0, 8.0, np.nan]]])
     W = np.array([[0.5], [0.5], [0.0]])

@@ -34,14 +34,18 @@ def _weighted(Y: np.ndarray, W: np.ndarray, f, f_inv) -> np.ndarray:
 
 
 def _product(Y: np.ndarray, W: np.ndarray) -> np.ndarray:
-    """`Y @ W`; one data set under many runs' weights (`Y (1, units, children)`, `W (runs, children, parents)`) as
-    one matrix product with every run's parents side by side, which BLAS does many times faster than a product
-    per run."""
-    if Y.shape[0] != 1 or W.ndim != 3:
+    """`Y @ W`. One data set (`Y (1, units, children)`) is multiplied as `(Wᵀ Yᵀ)ᵀ`, so that the result holds
+    each parent's units side by side in memory, the order ranking reads them in (a level of many runs' parents
+    is then copied and ranked without a transposing pass); many runs' weights (`W (runs, children, parents)`)
+    become one matrix product with every run's parents side by side, which BLAS does many times faster than a
+    product per run."""
+    if Y.shape[0] != 1:
         return Y @ W
+    if W.ndim == 2:
+        return (W.T @ Y[0].T).T[None]
     runs, children, parents = W.shape
-    out = Y[0] @ W.transpose(1, 0, 2).reshape(children, runs * parents)
-    return out.reshape(Y.shape[1], runs, parents).transpose(1, 0, 2)
+    wide = W.transpose(0, 2, 1).reshape(runs * parents, children) @ Y[0].T  # (runs · parents, units)
+    return wide.reshape(runs, parents, Y.shape[1]).transpose(0, 2, 1)
 
 
 @register("aggregator", "arithmetic")
@@ -272,8 +276,15 @@ def aggregate_levels(X: np.ndarray, matrices, methods_by_level: list, *, min_sha
             Y_next = np.where(share >= min_share - 1e-12, Y_next, np.nan)
         columns.append(Y_next)
         Y = Y_next
-    runs = max(col.shape[0] for col in columns)
-    return np.concatenate([np.broadcast_to(col, (runs,) + col.shape[1:]) for col in columns], axis=2)
+    runs, units, nodes = max(col.shape[0] for col in columns), X.shape[1], sum(col.shape[2] for col in columns)
+    # when every level holds its units side by side (`_product`), so does the result: ranking reads it so
+    units_last = all(col.strides[1] == col.itemsize for col in columns if col.shape[1] > 1)
+    out = np.empty((runs, nodes, units)).transpose(0, 2, 1) if units_last else np.empty((runs, units, nodes))
+    start = 0
+    for col in columns:
+        out[..., start:start + col.shape[2]] = col  # a level without a run axis serves every run
+        start += col.shape[2]
+    return out
 
 
 def level_methods(compiled, method: str = "arithmetic", by_level: dict | None = None,
