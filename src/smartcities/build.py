@@ -27,7 +27,7 @@ from .engine.registry import methods
 from .engine.step_log import no_data, step_log
 from .errors import InputError, Problem, did_you_mean
 from .inputs import Inputs, load_inputs
-from .model.columns import labels, sort_places
+from .model.columns import labels, lex_order, sort_places
 from .model.processing import ProcessingLog
 from .model.spec import Spec, read_spec
 
@@ -81,7 +81,9 @@ class Result:
         unit, node = np.repeat(np.arange(n_units), n_nodes), np.tile(np.arange(n_nodes), n_units)
         levels = np.asarray(c.levels)
         # the highest level first, then by node id, then by rank (unranked last), else as the units come
-        rows = np.lexsort((r.ravel(), sort_places(c.nodes)[node], -levels[node]))
+        ranked = np.where(np.isnan(r.ravel()), n_units + 1, r.ravel()).astype(np.int64)  # 1 … n, unranked after
+        rows = lex_order((levels.max() - levels[node], levels.max() + 1), (sort_places(c.nodes)[node], n_nodes),
+                         (ranked, n_units + 2))
         table = pd.DataFrame({
             "city": labels(units, unit[rows]),
             "node": labels(c.nodes, node[rows]),

@@ -40,7 +40,7 @@ from ..engine.pipeline import Kept, Step, apply_step, check_step, key_path, run_
 from ..engine.registry import methods, parameters
 from ..engine.threads import blocks
 from ..errors import InputError, Problem, did_you_mean
-from ..model.columns import labels, sort_places
+from ..model.columns import labels, lex_order, sort_places
 from ..model.processing import ProcessingLog, entry
 from ..model.spec import Backend, Spec, Uncertainty
 from .sampling import Design, montecarlo, saltelli
@@ -686,7 +686,9 @@ def rank_intervals(ctx: Context, nominal: np.ndarray, tally: RankTally, leaf_ran
     unit, node = np.repeat(np.arange(units), nodes), np.tile(np.arange(nodes), units)
     # the top node first, then by nominal rank (unranked last), then by city id: sorted on numbers, the ids once
     keep = np.flatnonzero(~(np.isnan(nominal) & np.isnan(med)).ravel())
-    rows = keep[np.lexsort((sort_places(ctx.units)[unit[keep]], nominal.ravel()[keep], nodes - 1 - node[keep]))]
+    ranked = np.where(np.isnan(nominal), units + 1, nominal).astype(np.int64).ravel()  # 1 … n, unranked after
+    rows = keep[lex_order((nodes - 1 - node[keep], nodes), (ranked[keep], units + 2),
+                          (sort_places(ctx.units)[unit[keep]], units))]
     frame = pd.DataFrame({
         "city": labels(ctx.units, unit[rows]), "node": labels(c.nodes, node[rows]),
         "nominal_rank": nominal.ravel()[rows], "median_rank": med.ravel()[rows], "mean_rank": mean.ravel()[rows],
