@@ -700,10 +700,14 @@ def rank_intervals(ctx: Context, nominal: np.ndarray, tally: RankTally, leaf_ran
 
 def movement(intervals: pd.DataFrame, moves: tuple[int, ...] = MOVES) -> pd.DataFrame:
     """Per node, the share of cities whose median rank is more than k places from their nominal rank."""
-    ri = intervals.dropna(subset=["nominal_rank", "median_rank"])
-    shift = (ri["median_rank"] - ri["nominal_rank"]).abs()
-    out = pd.DataFrame({f"moved_gt_{k}": (shift > k).groupby(ri["node"], sort=False).mean() for k in moves})
-    return out.reset_index().rename(columns={"index": "node"})
+    ranked = intervals["nominal_rank"].notna().to_numpy() & intervals["median_rank"].notna().to_numpy()
+    shift = np.abs(intervals["median_rank"].to_numpy(dtype=float)[ranked]
+                   - intervals["nominal_rank"].to_numpy(dtype=float)[ranked])
+    node, nodes = pd.factorize(intervals["node"][ranked])  # nodes in the order they first come
+    cities = np.bincount(node, minlength=len(nodes))
+    return pd.DataFrame({"node": nodes, **{f"moved_gt_{k}": np.bincount(node, weights=shift > k,
+                                                                        minlength=len(nodes)) / cities
+                                          for k in moves}})
 
 
 SENSITIVITY_COLUMNS = ["factor", "node", "city", "S1", "S1_conf", "ST", "ST_conf"]
