@@ -168,3 +168,19 @@ def test_ranks_tell_apart_scores_a_few_ulps_apart_and_tie_zero_with_minus_zero(t
 def test_ranks_of_nothing_keep_their_shape():
     for shape in ((0, 51, 3), (2, 0, 3), (1, 500, 0)):
         assert ranks(np.empty(shape)).shape == shape
+
+
+@pytest.mark.parametrize("ties", ["min", "average"])
+def test_ranks_of_columns_already_side_by_side_are_ranked_in_place_alike(ties):
+    """Scores whose units lie side by side for each node (a Monte Carlo's layout) are ranked without a copy,
+    equal to the same scores laid out by unit, and left as they were."""
+    rng = np.random.default_rng(8)
+    laid = np.round(rng.normal(size=(30, 5, 2_000)), 1).transpose(0, 2, 1)  # (runs, units, nodes), units contiguous
+    laid[3, 7, 2] = np.nan
+    laid[4, :, 1] = -0.0
+    kept = laid.copy()
+    assert np.moveaxis(laid, 1, -1).flags.c_contiguous
+    got = ranks(laid, ties=ties)
+    assert np.array_equal(got, ranks(np.ascontiguousarray(laid), ties=ties), equal_nan=True)
+    assert np.array_equal(laid, kept, equal_nan=True)
+    assert got[4, 0, 1] == (1.0 if ties == "min" else 1000.5)  # every unit tied

@@ -19,8 +19,11 @@ BLOCK = 2**18  # values ranked in one go: a block of columns that stays in cache
 def ranks(scores: np.ndarray, axis: int = 1, *, ties: str = "min") -> np.ndarray:
     """Rank of each unit along `axis` (units): 1 for the highest score, NaN for missing scores. Tied units share
     the lowest rank (`ties="min"`, as in published rankings) or the mean of their positions (`"average"`).
-    NaN sorts last so it never takes a rank. Blocks of columns run on every core."""
-    A = moved_last(scores, axis, negate=True)  # each column contiguous, highest first
+    NaN sorts last so it never takes a rank. Blocks of columns run on every core; columns already contiguous
+    (each node's units side by side, as a Monte Carlo's levels come) are ranked where they are, not copied."""
+    A = np.moveaxis(scores, axis, -1)
+    if not A.flags.c_contiguous:
+        A = moved_last(scores, axis)  # each column contiguous
     columns = A.reshape(math.prod(A.shape[:-1]), A.shape[-1])
     out = np.empty(columns.shape)
     per_block = max(1, BLOCK // max(1, columns.shape[1]))
@@ -37,19 +40,22 @@ SIGN = np.uint64(1 << 63)
 LAST = np.uint64(np.iinfo(np.uint64).max)
 
 
-def _order_keys(a: np.ndarray) -> np.ndarray:
-    """Unsigned integers in the order of the floats `a`, −0 equal to 0 and every NaN equal, after +inf: the
-    bits of a non-negative float with its sign bit set, those of a negative one inverted."""
+def _order_keys(a: np.ndarray, descending: bool = False) -> np.ndarray:
+    """Unsigned integers in the order of the floats `a` (or the reverse, `descending`), −0 equal to 0 and every
+    NaN equal, after every number: the bits of a non-negative float with its sign bit set, those of a negative
+    one inverted (all inverted again for `descending`)."""
     bits = (a + 0.0).view(np.uint64)  # + 0.0 turns −0 into 0
     keys = (bits >> np.uint64(63)) * ~SIGN  # every bit set for a negative value, none for the others
     keys |= SIGN
     keys ^= bits
+    if descending:
+        np.invert(keys, out=keys)
     keys[np.isnan(a)] = LAST
     return keys
 
 
 def _ranks_of_rows(a: np.ndarray, ties: str) -> np.ndarray:
-    """Ranks within each row of a (rows, units) block (1 for the lowest value), from one sort of integer keys
+    """Ranks within each row of a (rows, units) block (1 for the highest value), from one sort of integer keys
     that carry each value's place in the block in their low bits. Why: NumPy sorts integers with its vectorised
     sort, several times faster than an argsort, and the places it gives back gather and scatter the whole block
     at once. Values whose keys differ only in those low bits (within about 1e-10 of each other, relative) may
@@ -57,7 +63,7 @@ def _ranks_of_rows(a: np.ndarray, ties: str) -> np.ndarray:
     rows, n = a.shape
     if not a.size:
         return np.empty(a.shape)
-    keys = _order_keys(a)
+    keys = _order_keys(a, descending=True)
     low = np.uint64(max(1, (a.size - 1).bit_length()))
     packed = keys >> low
     packed <<= low

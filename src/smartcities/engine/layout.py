@@ -12,18 +12,14 @@ import numpy as np
 TILE = 64
 
 
-def moved_last(X: np.ndarray, axis: int, *, negate: bool = False) -> np.ndarray:
-    """X (negated when asked) with `axis` moved last, as a new contiguous array."""
+def moved_last(X: np.ndarray, axis: int) -> np.ndarray:
+    """X with `axis` moved last, as a new contiguous array."""
     moved = np.moveaxis(X, axis, -1)
     out = np.empty(moved.shape, dtype=X.dtype)
     n = moved.shape[-1]
     step = max(1, n if moved.strides[-1] == moved.itemsize else TILE)  # contiguous along it already: one pass
     for lo in range(0, max(n, 1), step):
-        part, into = moved[..., lo: lo + step], out[..., lo: lo + step]
-        if negate:
-            np.negative(part, out=into)
-        else:
-            np.copyto(into, part)
+        np.copyto(out[..., lo: lo + step], moved[..., lo: lo + step])
     return out
 
 
