@@ -164,3 +164,28 @@ def test_a_plain_float_column_is_parsed_as_numbers_by_read_clean(tmp_path):
     a[3] = "NULL"  # a word is no empty cell: read as text, for the cell-by-cell reading to name or to match a code
     _, _, cells, _ = tables.read_clean(write(tmp_path / "t.csv", a, [f"{i}.25" for i in range(1500)]), SCHEMA)
     assert cells["a"][3] == "NULL"
+
+
+def test_checked_columns_read_at_once_equal_the_cell_by_cell_reading_and_a_failing_cell_is_named(
+        tmp_path, monkeypatch):
+    """A large cities table (checked columns: slug ids, known countries, coordinates in range) is read at once,
+    its checks run on each distinct value, and gives the frame the cell-by-cell reading gives; one cell failing
+    its check sends the column back to that reading, which names it."""
+    from smartcities.io.inventory import CITIES_SCHEMA
+
+    rows = [{"city": f"c{i}", "name": f"City {i}", "country": ["FR", "Australia", "KR"][i % 3],
+             "lat": round(-40 + i * 0.03, 4), "lon": "" if i % 7 == 0 else round(100 + i * 0.01, 4)}
+            for i in range(2000)]
+    path = tmp_path / "cities.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    header, _, cells, _ = tables.read_clean(path)
+    fields = [CITIES_SCHEMA.field(c) for c in header]
+    assert set(tables._fast_columns(cells, fields, MissingCodes())) == set(header)
+    pd.testing.assert_frame_equal(read_table(path, CITIES_SCHEMA), one_by_one(monkeypatch, path, CITIES_SCHEMA))
+    rows[1500]["lat"] = 95.0
+    pd.DataFrame(rows).to_csv(path, index=False)
+    header, _, cells, _ = tables.read_clean(path)
+    assert "lat" not in tables._fast_columns(cells, fields, MissingCodes())
+    with pytest.raises(InputError) as err:
+        read_table(path, CITIES_SCHEMA)
+    assert "line 1502" in str(err.value) and "95 is out of range" in str(err.value), str(err.value)
