@@ -40,16 +40,15 @@ SIGN = np.uint64(1 << 63)
 LAST = np.uint64(np.iinfo(np.uint64).max)
 
 
-def _order_keys(a: np.ndarray, descending: bool = False) -> np.ndarray:
-    """Unsigned integers in the order of the floats `a` (or the reverse, `descending`), −0 equal to 0 and every
+def _order_keys(a: np.ndarray) -> np.ndarray:
+    """Unsigned integers in the reverse order of the floats `a` (the highest first), −0 equal to 0 and every
     NaN equal, after every number: the bits of a non-negative float with its sign bit set, those of a negative
-    one inverted (all inverted again for `descending`)."""
+    one inverted, and all of them inverted again."""
     bits = (a + 0.0).view(np.uint64)  # + 0.0 turns −0 into 0
     keys = (bits >> np.uint64(63)) * ~SIGN  # every bit set for a negative value, none for the others
     keys |= SIGN
-    keys ^= bits
-    if descending:
-        np.invert(keys, out=keys)
+    keys ^= bits  # ascending order …
+    np.invert(keys, out=keys)  # … reversed
     keys[np.isnan(a)] = LAST
     return keys
 
@@ -63,7 +62,7 @@ def _ranks_of_rows(a: np.ndarray, ties: str) -> np.ndarray:
     rows, n = a.shape
     if not a.size:
         return np.empty(a.shape)
-    keys = _order_keys(a, descending=True)
+    keys = _order_keys(a)
     low = np.uint64(max(1, (a.size - 1).bit_length()))
     packed = keys >> low
     packed <<= low
