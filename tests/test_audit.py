@@ -329,3 +329,17 @@ def test_correlation_heatmap_is_the_node_matrix(asem_audit):
     assert m.shape == (6, 6) and np.allclose(np.diag(m), 1) and np.allclose(m, m.T)
     assert m.loc["TBTs", "RTAs"] == pytest.approx(-0.75, abs=0.01)
     assert correlation_heatmap(asem_audit, "Instit")["data"][0]["z"].shape == (6, 6)
+
+
+def test_indicator_stats_medians_are_numpys_on_odd_even_and_empty_columns():
+    rng = np.random.default_rng(2)
+    X = np.round(rng.normal(size=(41, 6)), 2)
+    X[:10, 0] = np.nan  # 31 values: the middle one
+    X[:11, 1] = np.nan  # 30: the mean of the two middle ones
+    X[:, 2] = np.nan  # none
+    X[5:, 3] = np.nan  # 5, ties likely after rounding
+    stats = indicator_stats(X, tuple("abcdef"))
+    with np.errstate(all="ignore"), pytest.warns(RuntimeWarning):
+        expected = np.nanmedian(X, axis=0)
+    assert np.array_equal(stats["median"].to_numpy(), expected, equal_nan=True)
+    assert np.isnan(stats["median"][2]) and stats["skew"].notna().sum() == 5

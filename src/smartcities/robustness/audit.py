@@ -30,7 +30,7 @@ import pandas as pd
 from ..engine.context import Context
 from ..engine.grade import ranks
 from ..engine.pipeline import Stages
-from ..engine.stats import kurtosis, skew
+from ..engine.stats import central_sums, kurtosis_from, skew_from
 from ..io.outputs import atomic_folder
 
 T_AVAIL, T_ZERO, T_UNIQUE, T_SKEW, T_KURT = 0.65, 0.5, 0.5, 2.0, 3.5
@@ -63,16 +63,18 @@ def indicator_stats(X: np.ndarray, indicators: tuple[str, ...], stage: str = "ra
     n, k = X.shape
     present = np.count_nonzero(~np.isnan(X), axis=0)
     nonzero = np.count_nonzero(X != 0, axis=0) - (n - present)  # NaN != 0 counts too: take it back
-    unique, same = _repeats(np.sort(X, axis=0), present)
+    ordered = np.sort(X, axis=0)
+    unique, same = _repeats(ordered, present)
+    sums = central_sums(X, axis=0)
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)  # an empty column has no statistics: they stay NaN
         table = pd.DataFrame({
             "stage": stage, "indicator": list(indicators),
             "min": np.nanmin(X, axis=0) if n else np.full(k, np.nan),
             "max": np.nanmax(X, axis=0) if n else np.full(k, np.nan),
-            "mean": np.nanmean(X, axis=0), "median": np.nanmedian(X, axis=0),
+            "mean": np.nanmean(X, axis=0), "median": _medians(ordered, present),
             "std": np.where(present > 1, np.nanstd(X, axis=0, ddof=1), np.nan),
-            "skew": skew(X, axis=0), "kurtosis": kurtosis(X, axis=0),
+            "skew": skew_from(sums.n, sums.s2, sums.s3)[0], "kurtosis": kurtosis_from(sums.n, sums.s2, sums.s4)[0],
             "n_avail": present, "n_nonzero": nonzero, "n_unique": unique, "n_same": same,
             "frc_avail": present / n if n else np.full(k, np.nan),
             "frc_nonzero": nonzero / present, "frc_unique": unique / present, "frc_same": same / present,
@@ -84,6 +86,16 @@ def indicator_stats(X: np.ndarray, indicators: tuple[str, ...], stage: str = "ra
     table["flag_unique"] = np.where(share(unique) >= T_UNIQUE, "ok", "LOW") if n else "LOW"
     table["flag_skew_kurt"] = np.where((np.abs(table["skew"]) > T_SKEW) & (table["kurtosis"] > T_KURT), "OUT", "ok")
     return table
+
+
+def _medians(ordered: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """Per column of `ordered` (each sorted, missing values last, `present` values each): the median, as
+    np.nanmedian gives it (the middle value, or the mean of the two middle values), read off the sort."""
+    if not len(ordered):
+        return np.full(len(present), np.nan)
+    columns = np.arange(len(present))
+    low, high = ordered[np.maximum(present - 1, 0) // 2, columns], ordered[present // 2 - (present == 0), columns]
+    return np.where(present == 0, np.nan, np.where(present % 2 == 1, low, (low + high) / 2))
 
 
 def _repeats(ordered: np.ndarray, present: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
