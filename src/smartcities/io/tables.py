@@ -21,7 +21,7 @@ import io
 import math
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -93,7 +93,7 @@ def read_rows(path: str | Path) -> tuple[list[str], list[tuple[int, list[str]]],
 
 
 def read_clean(path: str | Path, schema: Schema | None = None, codes: MissingCodes = MissingCodes(),
-               least_rows: int = 1000) -> tuple[list[str], list[int], dict[str, list[str] | np.ndarray], str] | None:
+               least_rows: int = 1000) -> tuple[list[str], np.ndarray, dict[str, list[str] | np.ndarray], str] | None:
     """Header, the line of each row, the raw cells by column and the separator of a large table written plainly
     (no quote character, no decimal commas, every line as many fields as the header, or blank), read by pandas'
     C parser in one call; None for any other file, which `read_rows` reads line by line. Why: a million-row
@@ -119,7 +119,7 @@ def read_clean(path: str | Path, schema: Schema | None = None, codes: MissingCod
     kept = np.flatnonzero(~blank[1:len(frame) + 1])
     columns = {h: frame[k].to_numpy()[kept] if frame[k].dtype.kind == "f" else frame[k].to_numpy()[kept].tolist()
                for k, h in enumerate(header)}
-    return header, (kept + 2).tolist(), columns, separator
+    return header, kept + 2, columns, separator
 
 
 def _plain_frame(text: str, separator: str, width: int, floats: list[int]) -> pd.DataFrame:
@@ -174,7 +174,7 @@ def read_table(path: str | Path, schema: Schema, missing: MissingCodes = Missing
     header, rows, separator = (clean[0], None, clean[3]) if clean else read_rows(path)
     name = str(path)
     problems: list[Problem] = []
-    if not (clean[1] if clean else rows):
+    if not (len(clean[1]) if clean else rows):
         raise InputError.single(path, "has a header but no data rows")
     seen: set[str] = set()
     for col in header:
@@ -247,7 +247,7 @@ def read_table(path: str | Path, schema: Schema, missing: MissingCodes = Missing
     return _checked_frame(name, schema, fields, columns, lines, separator, commas, replaced, problems)
 
 
-def _checked_frame(name: str, schema: Schema, fields: list[Field], columns: dict[str, list], lines: list[int],
+def _checked_frame(name: str, schema: Schema, fields: list[Field], columns: dict[str, list], lines: Sequence[int],
                    separator: str, commas: int, replaced: Counter, problems: list[Problem]) -> pd.DataFrame:
     """The frame of parsed columns once the schema's unique columns are checked; raises with every problem,
     the cells' found so far and each repeat of a unique value."""
@@ -375,9 +375,9 @@ def _fast_texts(cells: list[str], f: Field, codes: MissingCodes) -> list | None:
         return None
     if f.kind == "enum":
         return cells if distinct <= set(f.values) else None
-    if "" in distinct and not f.nullable:
-        return None
-    return [cell or None for cell in cells]
+    if "" not in distinct:
+        return cells
+    return [cell or None for cell in cells] if f.nullable else None
 
 
 def _cell_names(header: list[str], row: list[str], column: str) -> tuple[str, str, str]:
