@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from smartcities.engine import grade
+from smartcities.engine import threads
 from smartcities.engine.grade import LETTERS, cutoff_grades, letter_ratings, quantile_grades, quantile_grades_of, ranks
 from smartcities.engine.registry import methods
 
@@ -121,7 +121,7 @@ def test_ranks_of_few_units_over_many_runs_equal_ranks_by_hand(ties, monkeypatch
         above, at_or_above = np.sum(col[:, None] < col, axis=1), np.sum(col[:, None] <= col, axis=1)
         expect = above + 1.0 if ties == "min" else (above + 1 + at_or_above) / 2
         assert np.array_equal(got[r, :, j], np.where(np.isnan(col), NAN, expect), equal_nan=True)
-    monkeypatch.setattr(grade, "BLOCK", 1)  # every column in a block of its own
+    monkeypatch.setattr(threads, "CHUNK", 1)  # every column in a block of its own
     assert np.array_equal(got, ranks(scores, ties=ties), equal_nan=True)
 
 

@@ -8,12 +8,9 @@ import numpy as np
 
 from .layout import moved_last
 from .registry import register
-from .threads import blocks, map_threads
+from .threads import map_threads, row_chunks
 
 LETTERS = ("AAA", "AA", "A", "BBB", "BB", "B", "CCC", "CC", "C", "D")
-
-
-BLOCK = 2**18  # values ranked in one go: a block of columns that stays in cache
 
 
 def ranks(scores: np.ndarray, axis: int = 1, *, ties: str = "min") -> np.ndarray:
@@ -26,13 +23,11 @@ def ranks(scores: np.ndarray, axis: int = 1, *, ties: str = "min") -> np.ndarray
         A = moved_last(scores, axis)  # each column contiguous
     columns = A.reshape(math.prod(A.shape[:-1]), A.shape[-1])
     out = np.empty(columns.shape)
-    per_block = max(1, BLOCK // max(1, columns.shape[1]))
 
     def rank_block(block: slice) -> None:
         out[block] = _ranks_of_rows(columns[block], ties)
 
-    parts = max(1, -(-len(columns) // per_block))
-    map_threads(rank_block, blocks(len(columns), parts), worth_it=scores.size >= 1_000_000)
+    map_threads(rank_block, row_chunks(*columns.shape), worth_it=scores.size >= 1_000_000)
     return np.moveaxis(out.reshape(A.shape), -1, axis)
 
 
