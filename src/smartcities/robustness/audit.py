@@ -93,8 +93,8 @@ def _medians(ordered: np.ndarray, present: np.ndarray) -> np.ndarray:
     np.nanmedian gives it (the middle value, or the mean of the two middle values), read off the sort."""
     if not len(ordered):
         return np.full(len(present), np.nan)
-    columns = np.arange(len(present))
-    low, high = ordered[np.maximum(present - 1, 0) // 2, columns], ordered[present // 2 - (present == 0), columns]
+    columns, last = np.arange(len(present)), np.maximum(present - 1, 0)  # the place of each column's last value
+    low, high = ordered[last // 2, columns], ordered[(last + 1) // 2, columns]
     return np.where(present == 0, np.nan, np.where(present % 2 == 1, low, (low + high) / 2))
 
 
